@@ -1,0 +1,53 @@
+# pairpad: `make run` and `make test` are all a new machine with Go needs.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X github.com/pairpad/pairpad/shared/buildinfo.Version=$(VERSION)
+MODULES := ./shared/... ./services/api/... ./services/realtime/... ./services/janitor/... ./deploy/local/...
+NATSCLI_VERSION := v0.3.0
+BIN := $(CURDIR)/bin
+export PATH := $(BIN):$(PATH)
+
+.PHONY: run test test-deps test-go build lint tools clean
+
+## run: the all-in-one (api + realtime + janitor + embedded NATS) on :3001
+run:
+	$(GO) run -ldflags "$(LDFLAGS)" ./deploy/local/cmd/pairpad
+
+## test: installs what the tests need, then runs every test with -race
+test: test-deps test-go
+
+test-go:
+	$(GO) vet $(MODULES)
+	$(GO) test -race -count=1 -timeout 30m $(MODULES)
+
+## test-deps: npm packages of the test clients (from their lockfiles), Chromium, the nats CLI
+test-deps: tools
+	npm ci --prefix testclients/socketio --no-audit --no-fund --loglevel=error
+	@if [ -f tests/browser/package-lock.json ]; then npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error; fi
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium"; \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
+## tools: the nats CLI at a pinned version, into bin/
+tools: $(BIN)/nats
+
+$(BIN)/nats:
+	GOBIN=$(BIN) $(GO) install github.com/nats-io/natscli/nats@$(NATSCLI_VERSION)
+
+## build: static binaries into bin/
+build:
+	mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/api ./services/api/cmd/api
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/realtime ./services/realtime/cmd/realtime
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/janitor ./services/janitor/cmd/janitor
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/pairpad ./deploy/local/cmd/pairpad
+
+## lint: gofmt and go vet
+lint:
+	@out=$$(gofmt -l shared services deploy); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(MODULES)
+
+clean:
+	rm -rf $(BIN) .data

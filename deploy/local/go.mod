@@ -1,0 +1,7 @@
+module github.com/pairpad/pairpad/deploy/local
+
+go 1.26.8
+
+require github.com/pairpad/pairpad/shared v0.0.0
+
+replace github.com/pairpad/pairpad/shared => ../../shared

@@ -1,0 +1,137 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Layout is the JetStream layout's tunables: replicas are 1 on a single
+// server and 3 on the cluster, a setting and not a code change.
+type Layout struct {
+	Replicas         int
+	PresenceTTL      time.Duration // presence bucket TTL; entries are refreshed well inside it
+	OpsMaxAge        time.Duration
+	OpsMaxPerSession int64
+}
+
+// Infra holds the JetStream handles every service works with.
+type Infra struct {
+	NC        *nats.Conn
+	JS        jetstream.JetStream
+	Sessions  jetstream.KeyValue
+	Documents jetstream.KeyValue
+	Presence  jetstream.KeyValue
+	Limits    jetstream.KeyValue
+	Ops       jetstream.Stream
+}
+
+// RateLimitWindowMax is the longest rate-limit period the ratelimits bucket keeps counts for.
+const RateLimitWindowMax = time.Hour
+
+// Provision creates or updates every bucket and stream; it is idempotent, so
+// every process runs it at start.
+func Provision(ctx context.Context, nc *nats.Conn, l Layout) (*Infra, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if l.Replicas < 1 {
+		l.Replicas = 1
+	}
+	if l.PresenceTTL < time.Second {
+		l.PresenceTTL = 30 * time.Second
+	}
+	if l.OpsMaxAge <= 0 {
+		l.OpsMaxAge = 7 * 24 * time.Hour
+	}
+	if l.OpsMaxPerSession <= 0 {
+		l.OpsMaxPerSession = 100000
+	}
+	in := &Infra{NC: nc, JS: js}
+	kvs := []struct {
+		dst *jetstream.KeyValue
+		cfg jetstream.KeyValueConfig
+	}{
+		{&in.Sessions, jetstream.KeyValueConfig{Bucket: BucketSessions, History: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas,
+			Description: "session metadata, key <sessionId>"}},
+		{&in.Documents, jetstream.KeyValueConfig{Bucket: BucketDocuments, History: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas,
+			MaxValueSize: 4 << 20, Description: "document snapshots, key <sessionId>"}},
+		// Presence expires by bucket TTL, never per-key TTL: Update would drop a key's TTL.
+		{&in.Presence, jetstream.KeyValueConfig{Bucket: BucketPresence, History: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas,
+			TTL: l.PresenceTTL, LimitMarkerTTL: l.PresenceTTL, Description: "who is connected, key <sessionId>.<userId b64>.<connId>"}},
+		{&in.Limits, jetstream.KeyValueConfig{Bucket: BucketRateLimits, History: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas,
+			TTL: RateLimitWindowMax, Description: "REST rate-limit counters shared by every api replica"}},
+	}
+	for _, kv := range kvs {
+		b, err := js.CreateOrUpdateKeyValue(ctx, kv.cfg)
+		if err != nil {
+			return nil, fmt.Errorf("provision bucket %s: %w", kv.cfg.Bucket, err)
+		}
+		*kv.dst = b
+	}
+	in.Ops, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:              StreamOps,
+		Description:       "the op log: one subject per session, one message per applied edit",
+		Subjects:          []string{OpsSubjectAll},
+		Storage:           jetstream.FileStorage,
+		Replicas:          l.Replicas,
+		Retention:         jetstream.LimitsPolicy,
+		Discard:           jetstream.DiscardOld,
+		MaxAge:            l.OpsMaxAge,
+		MaxMsgsPerSubject: l.OpsMaxPerSession,
+		MaxMsgSize:        2 << 20,
+		Duplicates:        2 * time.Minute,
+		AllowDirect:       true,
+		RePublish:         &jetstream.RePublish{Source: OpsSubjectAll, Destination: AppliedSubjectTemplate},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("provision stream %s: %w", StreamOps, err)
+	}
+	return in, nil
+}
+
+// ProvisionRetry runs Provision until it succeeds or ctx ends, so a process
+// started before NATS waits for it instead of exiting.
+func ProvisionRetry(ctx context.Context, nc *nats.Conn, l Layout, onErr func(error)) (*Infra, error) {
+	wait := 250 * time.Millisecond
+	for {
+		attempt, cancel := context.WithTimeout(ctx, 10*time.Second)
+		in, err := Provision(attempt, nc, l)
+		cancel()
+		if err == nil {
+			return in, nil
+		}
+		if ctx.Err() != nil {
+			return nil, errors.Join(ctx.Err(), err)
+		}
+		if onErr != nil {
+			onErr(err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		if wait < 5*time.Second {
+			wait *= 2
+		}
+	}
+}
+
+// Ready reports whether NATS and JetStream answer.
+func (in *Infra) Ready(ctx context.Context) error {
+	if !in.NC.IsConnected() {
+		return errors.New("nats is not connected")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := in.Sessions.Status(ctx); err != nil {
+		return fmt.Errorf("jetstream: %w", err)
+	}
+	return nil
+}

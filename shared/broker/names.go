@@ -1,0 +1,60 @@
+// Package broker is the NATS layer every service shares: the connection,
+// every subject and bucket name, and the JetStream layout they provision.
+package broker
+
+import "encoding/base64"
+
+// Bucket and stream names. docs/nats.md describes each.
+const (
+	BucketSessions   = "sessions"   // key <sessionId>: session.Record
+	BucketDocuments  = "documents"  // key <sessionId>: document snapshot
+	BucketPresence   = "presence"   // key <sessionId>.<b64 userId>.<connId>: presence entry, bucket TTL
+	BucketRateLimits = "ratelimits" // key <class>.<b64 ip>.<window>: request count
+	StreamOps        = "SESSION_OPS"
+)
+
+// MicroPrefix prefixes every micro service endpoint subject.
+const MicroPrefix = "pairpad"
+
+// OpsSubject is the subject of a session's op log in SESSION_OPS.
+func OpsSubject(sessionID string) string { return "session." + sessionID + ".ops" }
+
+// OpsSubjectAll matches every session's op log.
+const OpsSubjectAll = "session.*.ops"
+
+// AppliedSubject is where SESSION_OPS republishes what it stored for a session:
+// the only source of live edits, so a rejected publish is never fanned out.
+func AppliedSubject(sessionID string) string { return "session." + sessionID + ".applied" }
+
+// AppliedSubjectTemplate is the republish destination of SESSION_OPS.
+const AppliedSubjectTemplate = "session.{{wildcard(1)}}.applied"
+
+// EventsSubject carries a session's ephemeral events between instances
+// (cursors, presence, language, joins, leaves, session-ended).
+func EventsSubject(sessionID string) string { return "session." + sessionID + ".events" }
+
+// PresencePrefix is the key prefix of one session's presence entries.
+func PresencePrefix(sessionID string) string { return sessionID + "." }
+
+// PresenceKey is the presence key of one connection. User ids may hold any
+// character, so they are base64url-encoded into a valid key token.
+func PresenceKey(sessionID, userID, connID string) string {
+	return sessionID + "." + EncodeToken(userID) + "." + connID
+}
+
+// EncodeToken turns arbitrary text into a valid subject or key token.
+func EncodeToken(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+// DecodeToken reverses EncodeToken.
+func DecodeToken(tok string) (string, error) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	return string(b), err
+}
+
+// Headers of op log messages.
+const (
+	HeaderVersion = "Pairpad-Version"
+	HeaderUserID  = "Pairpad-User"
+	HeaderOpID    = "Pairpad-Op-Id"
+	HeaderConnID  = "Pairpad-Conn"
+)

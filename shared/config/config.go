@@ -1,0 +1,261 @@
+// Package config reads every process's configuration from the environment,
+// once, into a typed struct with the contract's defaults.
+package config
+
+import (
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Rate is a limit of N events per Per; N == 0 disables it.
+type Rate struct {
+	N   int
+	Per time.Duration
+}
+
+// Disabled reports whether the limit is switched off.
+func (r Rate) Disabled() bool { return r.N <= 0 }
+
+// String renders the rate as it is written in the environment.
+func (r Rate) String() string {
+	if r.Disabled() {
+		return "0"
+	}
+	return fmt.Sprintf("%d/%s", r.N, r.Per)
+}
+
+// Config is everything a process can be told. Each service uses the part it needs.
+type Config struct {
+	Process string // "api", "realtime", "janitor" or "local"
+
+	Port       int
+	NATSURL    string
+	NATSURLSet bool // NATS_URL was given; the all-in-one then does not embed a server
+	NATSListen string
+	DataDir    string
+
+	FrontendURLs []string
+	WSURL        string
+
+	AdminToken           string
+	TokenSecret          []byte
+	TokenSecretGenerated bool // no TOKEN_SECRET was given: a random one is used, with a warning
+	TokenTTL             time.Duration
+
+	WSAllowAnonymous   bool
+	SessionIdleTimeout time.Duration
+	JanitorInterval    time.Duration
+	SessionMaxUsers    int
+	PresenceTimeout    time.Duration
+
+	RateCreate  Rate
+	RateJoin    Rate
+	RateDefault Rate
+	TrustProxy  bool
+
+	LogLevel slog.Level
+
+	// JetStream layout.
+	JSReplicas       int
+	OpsMaxAge        time.Duration
+	OpsMaxPerSession int64
+
+	// WebSocket limits.
+	WSMaxFrameBytes     int
+	WSSendQueue         int
+	WSMaxConns          int
+	WSMaxConnsPerIP     int
+	WSHandshakeTimeout  time.Duration
+	WSEventsPerSecond   int
+	ShutdownTimeout     time.Duration
+	HTTPReadHeaderLimit time.Duration
+	HTTPIdleTimeout     time.Duration
+	MaxHeaderBytes      int
+
+	Pprof bool
+}
+
+// DefaultPorts are the contract's per-process ports.
+var DefaultPorts = map[string]int{"api": 3001, "realtime": 3002, "janitor": 3003, "local": 3001}
+
+// Load reads the configuration of process from getenv. A bad value is an
+// error naming the variable.
+func Load(process string, getenv func(string) string) (Config, error) {
+	p := parser{getenv: getenv}
+	c := Config{Process: process}
+	c.Port = p.integer("PORT", DefaultPorts[process], 0, 65535) // 0: the OS picks (tests)
+	c.NATSURL = p.str("NATS_URL", "nats://127.0.0.1:4222")
+	c.NATSURLSet = getenv("NATS_URL") != ""
+	c.NATSListen = p.str("NATS_LISTEN", "127.0.0.1:4222")
+	c.DataDir = p.str("DATA_DIR", "./.data")
+	c.FrontendURLs = p.list("FRONTEND_URL", "http://localhost:3000")
+	c.WSURL = p.str("WS_URL", "")
+	c.AdminToken = getenv("ADMIN_TOKEN")
+	if s := getenv("TOKEN_SECRET"); s != "" {
+		c.TokenSecret = []byte(s)
+	} else {
+		c.TokenSecret = make([]byte, 32)
+		_, _ = rand.Read(c.TokenSecret)
+		c.TokenSecretGenerated = true
+	}
+	c.TokenTTL = p.duration("TOKEN_TTL", 24*time.Hour)
+	c.WSAllowAnonymous = p.boolean("WS_ALLOW_ANONYMOUS", false)
+	c.SessionIdleTimeout = p.duration("SESSION_IDLE_TIMEOUT", 30*time.Minute)
+	defInterval := c.SessionIdleTimeout / 4
+	if defInterval > time.Minute {
+		defInterval = time.Minute
+	}
+	if defInterval < 100*time.Millisecond {
+		defInterval = 100 * time.Millisecond
+	}
+	c.JanitorInterval = p.duration("JANITOR_INTERVAL", defInterval)
+	c.SessionMaxUsers = p.integer("SESSION_MAX_USERS", 20, 1, 10000)
+	c.PresenceTimeout = p.duration("PRESENCE_TIMEOUT", 30*time.Second)
+	if c.PresenceTimeout < 3*time.Second && p.err == nil && getenv("PRESENCE_TIMEOUT") != "" {
+		p.fail("PRESENCE_TIMEOUT", getenv("PRESENCE_TIMEOUT"), "must be at least 3s (JetStream TTLs are whole seconds)")
+	}
+	c.RateCreate = p.rate("RATE_LIMIT_CREATE", Rate{10, time.Minute})
+	c.RateJoin = p.rate("RATE_LIMIT_JOIN", Rate{20, time.Minute})
+	c.RateDefault = p.rate("RATE_LIMIT_DEFAULT", Rate{100, time.Minute})
+	c.TrustProxy = p.boolean("TRUST_PROXY", false)
+	c.LogLevel = p.level("LOG_LEVEL", slog.LevelInfo)
+
+	c.JSReplicas = p.integer("JS_REPLICAS", 1, 1, 5)
+	c.OpsMaxAge = p.duration("OPS_MAX_AGE", 7*24*time.Hour)
+	c.OpsMaxPerSession = int64(p.integer("OPS_MAX_PER_SESSION", 100000, 100, 100000000))
+
+	c.WSMaxFrameBytes = p.integer("WS_MAX_FRAME_BYTES", 1<<20, 1024, 64<<20)
+	c.WSSendQueue = p.integer("WS_SEND_QUEUE", 256, 8, 65536)
+	c.WSMaxConns = p.integer("WS_MAX_CONNECTIONS", 100000, 1, 10000000)
+	c.WSMaxConnsPerIP = p.integer("WS_MAX_CONNECTIONS_PER_IP", 200, 0, 10000000)
+	c.WSHandshakeTimeout = p.duration("WS_HANDSHAKE_TIMEOUT", 10*time.Second)
+	c.WSEventsPerSecond = p.integer("WS_EVENTS_PER_SECOND", 100, 0, 1000000)
+	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 20*time.Second)
+	c.HTTPReadHeaderLimit = p.duration("HTTP_READ_HEADER_TIMEOUT", 10*time.Second)
+	c.HTTPIdleTimeout = p.duration("HTTP_IDLE_TIMEOUT", 120*time.Second)
+	c.MaxHeaderBytes = p.integer("HTTP_MAX_HEADER_BYTES", 32<<10, 1024, 1<<20)
+	c.Pprof = p.boolean("PPROF", false)
+	return c, p.err
+}
+
+type parser struct {
+	getenv func(string) string
+	err    error
+}
+
+func (p *parser) fail(name, value, why string) {
+	if p.err == nil {
+		p.err = fmt.Errorf("config: %s=%q: %s", name, value, why)
+	}
+}
+
+func (p *parser) str(name, def string) string {
+	if v := strings.TrimSpace(p.getenv(name)); v != "" {
+		return v
+	}
+	return def
+}
+
+func (p *parser) list(name, def string) []string {
+	var out []string
+	for _, s := range strings.Split(p.str(name, def), ",") {
+		if s = strings.TrimRight(strings.TrimSpace(s), "/"); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (p *parser) integer(name string, def, lo, hi int) int {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		p.fail(name, v, "not an integer")
+		return def
+	}
+	if n < lo || n > hi {
+		p.fail(name, v, fmt.Sprintf("out of range %d..%d", lo, hi))
+		return def
+	}
+	return n
+}
+
+func (p *parser) boolean(name string, def bool) bool {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		p.fail(name, v, "not a boolean (true or false)")
+		return def
+	}
+	return b
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		p.fail(name, v, "not a duration (Go syntax such as 30s or 5m)")
+		return def
+	}
+	if d <= 0 {
+		p.fail(name, v, "must be positive")
+		return def
+	}
+	return d
+}
+
+func (p *parser) rate(name string, def Rate) Rate {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	if v == "0" {
+		return Rate{}
+	}
+	n, per, ok := strings.Cut(v, "/")
+	count, err := strconv.Atoi(n)
+	if !ok || err != nil || count < 0 {
+		p.fail(name, v, "not a rate (N/duration such as 10/1m, or 0 to disable)")
+		return def
+	}
+	if per != "" && (per[0] < '0' || per[0] > '9') {
+		per = "1" + per
+	}
+	d, err := time.ParseDuration(per)
+	if err != nil || d < time.Second {
+		p.fail(name, v, "the period must be a duration of at least 1s")
+		return def
+	}
+	return Rate{N: count, Per: d.Truncate(time.Second)}
+}
+
+func (p *parser) level(name string, def slog.Level) slog.Level {
+	v := strings.ToLower(strings.TrimSpace(p.getenv(name)))
+	switch v {
+	case "":
+		return def
+	case "debug":
+		return slog.LevelDebug
+	case "info":
+		return slog.LevelInfo
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	p.fail(name, v, "must be debug, info, warn or error")
+	return def
+}

@@ -1,0 +1,52 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load("realtime", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 3002 || c.SessionIdleTimeout != 30*time.Minute || c.JanitorInterval != time.Minute ||
+		c.SessionMaxUsers != 20 || c.PresenceTimeout != 30*time.Second || c.RateCreate != (Rate{10, time.Minute}) ||
+		!c.TokenSecretGenerated || len(c.TokenSecret) != 32 || c.FrontendURLs[0] != "http://localhost:3000" {
+		t.Errorf("unexpected defaults: %+v", c)
+	}
+}
+
+func TestLoadValues(t *testing.T) {
+	c, err := Load("api", env(map[string]string{
+		"PORT": "8080", "SESSION_IDLE_TIMEOUT": "2s", "RATE_LIMIT_JOIN": "0", "RATE_LIMIT_CREATE": "5/s",
+		"FRONTEND_URL": "http://a.test/, http://b.test", "TOKEN_SECRET": "s3cret", "LOG_LEVEL": "DEBUG",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 8080 || c.SessionIdleTimeout != 2*time.Second || c.JanitorInterval != 500*time.Millisecond ||
+		!c.RateJoin.Disabled() || c.RateCreate != (Rate{5, time.Second}) || len(c.FrontendURLs) != 2 ||
+		c.FrontendURLs[0] != "http://a.test" || string(c.TokenSecret) != "s3cret" || c.TokenSecretGenerated {
+		t.Errorf("unexpected: %+v", c)
+	}
+}
+
+func TestLoadRejectsBadValues(t *testing.T) {
+	for name, value := range map[string]string{
+		"SESSION_IDLE_TIMEOUT": "abc", "PORT": "70000", "PRESENCE_TIMEOUT": "1s", "RATE_LIMIT_CREATE": "ten",
+		"WS_ALLOW_ANONYMOUS": "maybe", "LOG_LEVEL": "loud", "SESSION_MAX_USERS": "0", "JANITOR_INTERVAL": "-1s",
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Load("api", env(map[string]string{name: value}))
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("got %v, want an error naming %s", err, name)
+			}
+		})
+	}
+}

@@ -1,0 +1,128 @@
+package process_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pairpad/pairpad/shared/natstest"
+	"github.com/pairpad/pairpad/shared/process"
+)
+
+type echoService struct{ shut chan struct{} }
+
+func (s *echoService) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "service:"+r.URL.Path) })
+}
+
+func (s *echoService) Shutdown(context.Context) error { close(s.shut); return nil }
+
+// start runs process.Run in the background and returns its base URL.
+func start(t *testing.T, env map[string]string, svc *echoService) (string, <-chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	addrc := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- process.Run(ctx, []string{"test"}, func(k string) string { return env[k] }, io.Discard, io.Discard, process.Options{
+			Process: "api",
+			Build:   func(context.Context, process.Deps) (process.Service, error) { return svc, nil },
+			Ready:   func(a net.Addr) { addrc <- a },
+		})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("Run did not return after cancel")
+		}
+	})
+	select {
+	case a := <-addrc:
+		return "http://" + a.String(), done
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not listen")
+	}
+	return "", nil
+}
+
+func status(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func waitStatus(t *testing.T, url string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got, _ := status(t, url)
+		if got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: got %d, want %d", url, got, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestRunServesAndShutsDown(t *testing.T) {
+	s := natstest.Start(t)
+	svc := &echoService{shut: make(chan struct{})}
+	base, _ := start(t, map[string]string{"PORT": "0", "NATS_URL": s.ClientURL()}, svc)
+	if code, _ := status(t, base+"/healthz"); code != http.StatusOK {
+		t.Errorf("healthz: got %d", code)
+	}
+	waitStatus(t, base+"/readyz", http.StatusOK)
+	if code, body := status(t, base+"/api/x"); code != http.StatusOK || body != "service:/api/x" {
+		t.Errorf("service route: got %d %q", code, body)
+	}
+	if code, body := status(t, base+"/metrics"); code != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("metrics: got %d", code)
+	}
+}
+
+// A process started before NATS is reachable waits and reports not ready,
+// then becomes ready by itself when NATS appears.
+func TestRunWaitsForNATS(t *testing.T) {
+	port := natstest.FreePort(t)
+	svc := &echoService{shut: make(chan struct{})}
+	base, _ := start(t, map[string]string{"PORT": "0", "NATS_URL": fmt.Sprintf("nats://127.0.0.1:%d", port)}, svc)
+	if code, _ := status(t, base+"/healthz"); code != http.StatusOK {
+		t.Errorf("healthz before NATS: got %d", code)
+	}
+	if code, body := status(t, base+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, `"status":"error"`) {
+		t.Errorf("readyz before NATS: got %d %s", code, body)
+	}
+	if code, body := status(t, base+"/api/sessions"); code != http.StatusServiceUnavailable || !strings.Contains(body, "SERVICE_UNAVAILABLE") {
+		t.Errorf("route before NATS: got %d %s", code, body)
+	}
+	natstest.Start(t, natstest.Options{Port: port})
+	waitStatus(t, base+"/readyz", http.StatusOK)
+}
+
+func TestRunRejectsBadConfig(t *testing.T) {
+	err := process.Run(context.Background(), []string{"test"}, func(k string) string {
+		if k == "SESSION_IDLE_TIMEOUT" {
+			return "abc"
+		}
+		return ""
+	}, io.Discard, io.Discard, process.Options{Process: "janitor"})
+	if err == nil || !strings.Contains(err.Error(), "SESSION_IDLE_TIMEOUT") {
+		t.Errorf("got %v, want an error naming SESSION_IDLE_TIMEOUT", err)
+	}
+}

@@ -1,0 +1,158 @@
+package protocol
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Event types, client to server and server to client.
+const (
+	TypeCodeUpdate      = "code-update"
+	TypeCursorUpdate    = "cursor-update"
+	TypeLanguageChanged = "language-changed"
+	TypeSync            = "sync"
+	TypeConnected       = "connected"
+	TypeUserJoined      = "user-joined"
+	TypeUserLeft        = "user-left"
+	TypePresenceUpdate  = "presence-update"
+	TypeCodeAck         = "code-ack"
+	TypeSessionEnded    = "session-ended"
+	TypeError           = "error"
+)
+
+// Envelope is the frame of every WebSocket message, both directions.
+type Envelope struct {
+	Type      string          `json:"type"`
+	SessionID string          `json:"sessionId,omitempty"`
+	UserID    string          `json:"userId,omitempty"`
+	Payload   json.RawMessage `json:"payload,omitempty"`
+	Timestamp int64           `json:"timestamp"`
+}
+
+// NewEnvelope marshals payload into an envelope stamped with now.
+func NewEnvelope(typ, sessionID, userID string, payload any, now time.Time) (Envelope, error) {
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		return Envelope{}, err
+	}
+	return Envelope{Type: typ, SessionID: sessionID, UserID: userID, Payload: raw, Timestamp: now.UnixMilli()}, nil
+}
+
+// Language is a session's programming language.
+type Language string
+
+// The languages the contract allows.
+const (
+	LangJavaScript Language = "javascript"
+	LangTypeScript Language = "typescript"
+	LangPython     Language = "python"
+)
+
+// Languages lists every valid language, in the contract's order.
+var Languages = []Language{LangJavaScript, LangTypeScript, LangPython}
+
+// Valid reports whether l is one of the contract's languages.
+func (l Language) Valid() bool {
+	return l == LangJavaScript || l == LangTypeScript || l == LangPython
+}
+
+// Delta is the change a code-update carries: exactly one of FullCode and Ops.
+type Delta struct {
+	FullCode *string         `json:"fullCode,omitempty"`
+	Ops      json.RawMessage `json:"ops,omitempty"`
+}
+
+// CodeUpdate is the payload of code-update, both directions.
+type CodeUpdate struct {
+	Delta   Delta  `json:"delta"`
+	Version int64  `json:"version"`
+	OpID    string `json:"opId,omitempty"`
+}
+
+// CodeAck is the payload of code-ack.
+type CodeAck struct {
+	Version int64  `json:"version"`
+	OpID    string `json:"opId,omitempty"`
+}
+
+// Position is a 0-based line and column in the document.
+type Position struct {
+	Line   int `json:"line"`
+	Column int `json:"column"`
+}
+
+// Selection is a range in the document.
+type Selection struct {
+	Start Position `json:"start"`
+	End   Position `json:"end"`
+}
+
+// CursorUpdate is the payload of cursor-update.
+type CursorUpdate struct {
+	Position  Position   `json:"position"`
+	Selection *Selection `json:"selection,omitempty"`
+}
+
+// User is one present user.
+type User struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Color    string `json:"color"`
+	LastSeen int64  `json:"lastSeen,omitempty"`
+}
+
+// Connected is the payload of connected.
+type Connected struct {
+	SessionID   string   `json:"sessionId"`
+	UserID      string   `json:"userId"`
+	ConnectedAt int64    `json:"connectedAt"`
+	Code        string   `json:"code"`
+	Version     int64    `json:"version"`
+	Language    Language `json:"language"`
+	Users       []User   `json:"users"`
+}
+
+// Sync is the payload of the server's sync answer.
+type Sync struct {
+	Code     string   `json:"code"`
+	Version  int64    `json:"version"`
+	Language Language `json:"language"`
+	Users    []User   `json:"users"`
+}
+
+// UserLeft is the payload of user-left.
+type UserLeft struct {
+	Reason string `json:"reason"`
+}
+
+// Reasons a user leaves.
+const (
+	LeftDisconnect = "disconnect"
+	LeftTimeout    = "timeout"
+	LeftManual     = "manual"
+)
+
+// PresenceUpdate is the payload of presence-update.
+type PresenceUpdate struct {
+	Users []User `json:"users"`
+}
+
+// SessionEnded is the payload of session-ended.
+type SessionEnded struct {
+	Reason string `json:"reason"`
+}
+
+// Reasons a session ends.
+const (
+	EndedDeleted = "deleted"
+	EndedExpired = "expired"
+)
+
+// Limits of the contract.
+const (
+	MaxDocumentBytes = 256 << 10
+	MaxOpIDLen       = 64
+	MaxUserIDLen     = 100
+	MaxUserNameLen   = 50
+	MaxBodyBytes     = 64 << 10
+)

@@ -1,0 +1,175 @@
+// Package session is the typed store of session metadata over the `sessions`
+// KV bucket; every change is a compare-and-swap on the key's revision.
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// Record is what the sessions bucket holds under <sessionId>.
+type Record struct {
+	ID             string            `json:"id"`
+	CreatedAt      time.Time         `json:"createdAt"`
+	Language       protocol.Language `json:"language"`
+	LastActivityAt time.Time         `json:"lastActivityAt"`
+	// Ended is set ("deleted" or "expired") by the compare-and-swap that
+	// decides a session's end; the key is purged once its data is gone.
+	Ended string `json:"ended,omitempty"`
+}
+
+// Live reports whether the session has not been ended.
+func (r Record) Live() bool { return r.Ended == "" }
+
+// Store reads and writes session records.
+type Store struct {
+	kv jetstream.KeyValue
+}
+
+// NewStore wraps the sessions bucket.
+func NewStore(kv jetstream.KeyValue) *Store { return &Store{kv: kv} }
+
+// ErrNotFound is returned for a session that does not exist or has ended.
+var ErrNotFound = protocol.Errorf(protocol.CodeSessionNotFound, "Session with the specified ID does not exist")
+
+// Create stores a new session with a fresh UUID.
+func (s *Store) Create(ctx context.Context, lang protocol.Language, now time.Time) (Record, error) {
+	r := Record{ID: uuid.NewString(), CreatedAt: now.UTC(), Language: lang, LastActivityAt: now.UTC()}
+	b, _ := json.Marshal(r)
+	if _, err := s.kv.Create(ctx, r.ID, b); err != nil {
+		return Record{}, fmt.Errorf("create session %s: %w", r.ID, err)
+	}
+	return r, nil
+}
+
+// Get returns a live session and its revision; ended or unknown sessions are ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (Record, uint64, error) {
+	r, rev, err := s.get(ctx, id)
+	if err == nil && !r.Live() {
+		return Record{}, 0, ErrNotFound
+	}
+	return r, rev, err
+}
+
+// GetAny returns a session even when it is being ended.
+func (s *Store) GetAny(ctx context.Context, id string) (Record, uint64, error) {
+	return s.get(ctx, id)
+}
+
+func (s *Store) get(ctx context.Context, id string) (Record, uint64, error) {
+	if !protocol.ValidSessionID(id) {
+		return Record{}, 0, ErrNotFound
+	}
+	e, err := s.kv.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return Record{}, 0, ErrNotFound
+	}
+	if err != nil {
+		return Record{}, 0, fmt.Errorf("get session %s: %w", id, err)
+	}
+	var r Record
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		return Record{}, 0, fmt.Errorf("decode session %s: %w", id, err)
+	}
+	return r, e.Revision(), nil
+}
+
+// Update applies fn to a live session with compare-and-swap, retrying when
+// another writer got there first.
+func (s *Store) Update(ctx context.Context, id string, fn func(*Record) error) (Record, error) {
+	for attempt := 0; ; attempt++ {
+		r, rev, err := s.Get(ctx, id)
+		if err != nil {
+			return Record{}, err
+		}
+		if err := fn(&r); err != nil {
+			return Record{}, err
+		}
+		b, _ := json.Marshal(r)
+		_, err = s.kv.Update(ctx, id, b, rev)
+		if err == nil {
+			return r, nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) || attempt >= 20 {
+			return Record{}, fmt.Errorf("update session %s: %w", id, err)
+		}
+	}
+}
+
+// Touch records activity on a session.
+func (s *Store) Touch(ctx context.Context, id string, now time.Time) error {
+	_, err := s.Update(ctx, id, func(r *Record) error {
+		if now.After(r.LastActivityAt) {
+			r.LastActivityAt = now.UTC()
+		}
+		return nil
+	})
+	return err
+}
+
+// MarkEnded is the commit point of a session's end: a compare-and-swap at
+// revision rev, so activity that landed since (a newer revision) wins.
+func (s *Store) MarkEnded(ctx context.Context, r Record, rev uint64, reason string) error {
+	r.Ended = reason
+	b, _ := json.Marshal(r)
+	if _, err := s.kv.Update(ctx, r.ID, b, rev); err != nil {
+		return fmt.Errorf("end session %s: %w", r.ID, err)
+	}
+	return nil
+}
+
+// Entry is a record with its revision.
+type Entry struct {
+	Record
+	Revision uint64
+}
+
+// All returns every record, live or ending, oldest first.
+func (s *Store) All(ctx context.Context) ([]Entry, error) {
+	w, err := s.kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	defer w.Stop()
+	var out []Entry
+	for {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("list sessions: %w", ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return nil, errors.New("list sessions: watcher closed")
+			}
+			if e == nil {
+				sort.Slice(out, func(i, j int) bool {
+					if out[i].CreatedAt.Equal(out[j].CreatedAt) {
+						return out[i].ID < out[j].ID
+					}
+					return out[i].CreatedAt.Before(out[j].CreatedAt)
+				})
+				return out, nil
+			}
+			var r Record
+			if json.Unmarshal(e.Value(), &r) == nil {
+				out = append(out, Entry{Record: r, Revision: e.Revision()})
+			}
+		}
+	}
+}
+
+// Remove purges the session key, the last step of an end.
+func (s *Store) Remove(ctx context.Context, id string) error {
+	if err := s.kv.Purge(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("purge session %s: %w", id, err)
+	}
+	return nil
+}

@@ -1,0 +1,77 @@
+package session_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/natstest"
+	"github.com/pairpad/pairpad/shared/protocol"
+	"github.com/pairpad/pairpad/shared/session"
+)
+
+func infra(t *testing.T) *broker.Infra {
+	t.Helper()
+	nc := natstest.Connect(t, natstest.Start(t))
+	in, err := broker.Provision(context.Background(), nc, broker.Layout{Replicas: 1, PresenceTTL: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+func TestStoreLifecycle(t *testing.T) {
+	ctx := context.Background()
+	in := infra(t)
+	st := session.NewStore(in.Sessions)
+	now := time.Now()
+	a, err := st.Create(ctx, protocol.LangPython, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := st.Create(ctx, protocol.LangJavaScript, now.Add(time.Second))
+	got, rev, err := st.Get(ctx, a.ID)
+	if err != nil || got.Language != protocol.LangPython || rev == 0 {
+		t.Fatalf("got %+v %d %v", got, rev, err)
+	}
+	if _, _, err := st.Get(ctx, "not-a-uuid"); protocol.ErrorCode(err) != protocol.CodeSessionNotFound {
+		t.Errorf("got %v, want SESSION_NOT_FOUND", err)
+	}
+	if _, err := st.Update(ctx, a.ID, func(r *session.Record) error { r.Language = protocol.LangTypeScript; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	all, err := st.All(ctx)
+	if err != nil || len(all) != 2 || all[0].ID != a.ID || all[1].ID != b.ID || all[0].Language != protocol.LangTypeScript {
+		t.Fatalf("All = %+v, %v", all, err)
+	}
+	// A stale revision loses: activity that landed meanwhile wins.
+	if err := session.End(ctx, in, a, rev, protocol.EndedExpired); !errors.Is(err, jetstream.ErrKeyExists) {
+		t.Errorf("End with stale revision: got %v, want ErrKeyExists", err)
+	}
+	cur, rev2, _ := st.Get(ctx, a.ID)
+	if _, err := in.Ops.Info(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.JS.Publish(ctx, broker.OpsSubject(a.ID), []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.Documents.Put(ctx, a.ID, []byte("{}")); err != nil {
+		t.Fatal(err)
+	}
+	if err := session.End(ctx, in, cur, rev2, protocol.EndedDeleted); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.GetAny(ctx, a.ID); !errors.Is(err, session.ErrNotFound) {
+		t.Errorf("after End: got %v, want not found", err)
+	}
+	if _, err := in.Documents.Get(ctx, a.ID); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Errorf("document still there: %v", err)
+	}
+	if _, err := in.Ops.GetLastMsgForSubject(ctx, broker.OpsSubject(a.ID)); err == nil {
+		t.Error("op log still there")
+	}
+}
