@@ -1,0 +1,212 @@
+package ot
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Decode parses an operation from its JSON wire form, strictly: the value
+// must be a single array whose items are non-zero integers written without
+// fraction or exponent and within ±MaxCount, or non-empty strings, with at
+// most MaxComponents items. Every error wraps ErrMalformed, because ops come
+// from untrusted clients and anything looser would let two servers disagree
+// about what an op means. Strings are decoded as encoding/json does
+// (invalid UTF-8 and lone surrogate escapes become U+FFFD), so the result
+// always passes Validate. The op is returned as sent, not normalized.
+func Decode(data []byte) (Op, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformed, jsonErr(err))
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		return nil, fmt.Errorf("%w: want a JSON array, got %s", ErrMalformed, describeToken(tok))
+	}
+	op := Op{}
+	for i := 0; ; i++ {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("%w: component %d: %v", ErrMalformed, i, jsonErr(err))
+		}
+		if d, ok := tok.(json.Delim); ok && d == ']' {
+			break
+		}
+		if i >= MaxComponents {
+			return nil, fmt.Errorf("%w: more than %d components", ErrMalformed, MaxComponents)
+		}
+		var c Component
+		switch v := tok.(type) {
+		case string:
+			if v == "" {
+				return nil, fmt.Errorf("%w: component %d is an empty insert", ErrMalformed, i)
+			}
+			c.S = v
+		case json.Number:
+			n, err := parseCount(string(v))
+			if err != nil {
+				return nil, fmt.Errorf("%w: component %d: %v", ErrMalformed, i, err)
+			}
+			c.N = n
+		default:
+			return nil, fmt.Errorf("%w: component %d is %s, want an integer or a string", ErrMalformed, i, describeToken(tok))
+		}
+		op = append(op, c)
+	}
+	if rest := bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n"); len(rest) > 0 {
+		return nil, fmt.Errorf("%w: trailing data after the array", ErrMalformed)
+	}
+	return op, nil
+}
+
+// jsonErr turns io.EOF from a truncated input into a readable error.
+func jsonErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// describeToken names a JSON token for error messages.
+func describeToken(tok json.Token) string {
+	switch v := tok.(type) {
+	case json.Delim:
+		switch v {
+		case '[':
+			return "a nested array"
+		case '{':
+			return "an object"
+		}
+		return "a stray " + strconv.QuoteRune(rune(v))
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case json.Number:
+		return "a number"
+	}
+	return fmt.Sprintf("%T", tok)
+}
+
+// parseCount accepts only the JSON integer forms -?[1-9][0-9]* within
+// ±MaxCount; "0", "-0", "1.0" and "1e3" are rejected.
+func parseCount(s string) (int, error) {
+	digits := s
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if digits == "" || digits[0] < '1' || digits[0] > '9' {
+		if digits == "0" {
+			return 0, errors.New("zero is not a valid count")
+		}
+		return 0, fmt.Errorf("number %.20q is not a non-zero integer", s)
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return 0, fmt.Errorf("number %.20q is not an integer (no fraction or exponent allowed)", s)
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n > MaxCount || n < -MaxCount {
+		return 0, fmt.Errorf("count %.20q is outside ±%d", s, MaxCount)
+	}
+	return int(n), nil
+}
+
+// MarshalJSON encodes o as its canonical wire array (for example
+// [5,"abc",-3]) without normalizing it, and fails on malformed components
+// so the server never sends what Decode would reject. A nil op encodes as
+// [] rather than null, because null is not an operation.
+func (o Op) MarshalJSON() ([]byte, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	n := 2
+	for _, c := range o {
+		n += len(c.S) + 12
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, '[')
+	for i, c := range o {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		if c.S != "" {
+			buf = appendJSONString(buf, c.S)
+		} else {
+			buf = strconv.AppendInt(buf, int64(c.N), 10)
+		}
+	}
+	return append(buf, ']'), nil
+}
+
+// UnmarshalJSON decodes o with Decode, so an Op embedded in a message
+// struct gets the same strict checks (null is rejected, not ignored).
+func (o *Op) UnmarshalJSON(data []byte) error {
+	op, err := Decode(data)
+	if err != nil {
+		return err
+	}
+	*o = op
+	return nil
+}
+
+// appendJSONString appends s as a JSON string literal. It escapes only what
+// JSON requires plus U+2028/U+2029 (line terminators in older JavaScript),
+// leaving <, > and & alone because ops are never embedded in HTML. Invalid
+// UTF-8 bytes become \ufffd, matching what encoding/json would decode.
+func appendJSONString(buf []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	buf = append(buf, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		b := s[i]
+		if b < utf8.RuneSelf {
+			if b >= 0x20 && b != '"' && b != '\\' {
+				i++
+				continue
+			}
+			buf = append(buf, s[start:i]...)
+			switch b {
+			case '"', '\\':
+				buf = append(buf, '\\', b)
+			case '\n':
+				buf = append(buf, '\\', 'n')
+			case '\r':
+				buf = append(buf, '\\', 'r')
+			case '\t':
+				buf = append(buf, '\\', 't')
+			default:
+				buf = append(buf, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			buf = append(buf, s[start:i]...)
+			buf = append(buf, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	buf = append(buf, s[start:]...)
+	return append(buf, '"')
+}
