@@ -1,0 +1,126 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// decodeBody reads r's JSON body into dst strictly: a missing body, malformed
+// JSON, a body that is not an object, unknown fields, wrong types and data
+// after the object are 400 INVALID_REQUEST saying what was wrong; a body over
+// protocol.MaxBodyBytes is 413 PAYLOAD_TOO_LARGE.
+func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
+	if r.ContentLength > protocol.MaxBodyBytes {
+		return tooLarge()
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, protocol.MaxBodyBytes))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return tooLarge()
+	}
+	if err != nil {
+		return protocol.Wrap(protocol.CodeInvalidRequest, "The request body could not be read", err)
+	}
+	return decodeStrict(data, dst)
+}
+
+func tooLarge() error {
+	return protocol.Errorf(protocol.CodePayloadTooLarge, "The request body exceeds %d bytes", protocol.MaxBodyBytes)
+}
+
+// decodeStrict is decodeBody's rules for bytes already read (micro requests too).
+func decodeStrict(data []byte, dst any) error {
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return invalid("A JSON request body is required", nil)
+	}
+	if trimmed[0] != '{' {
+		return invalid("The request body must be a JSON object", nil)
+	}
+	dec := json.NewDecoder(bytes.NewReader(trimmed))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return decodeError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return invalid("Unexpected data after the JSON object", nil)
+	}
+	return nil
+}
+
+// decodeError turns an encoding/json error into what the client did wrong.
+func decodeError(err error) error {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return invalid(fmt.Sprintf("Malformed JSON at byte %d: %s", syn.Offset, syn.Error()), nil)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return invalid("Malformed JSON: the body ends too early", nil)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		why := fmt.Sprintf("must be a %s, not a %s", jsonKind(typ.Type.Kind().String()), typ.Value)
+		return invalid(fmt.Sprintf("Field %q has the wrong type: it %s", field, why), map[string]any{field: why})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		return invalid(fmt.Sprintf("Unknown field %q", field), map[string]any{field: "unknown field"})
+	}
+	return invalid("Malformed JSON: "+err.Error(), nil)
+}
+
+// jsonKind names a Go kind the way a JSON client thinks of it.
+func jsonKind(k string) string {
+	switch {
+	case strings.HasPrefix(k, "int"), strings.HasPrefix(k, "uint"), strings.HasPrefix(k, "float"):
+		return "number"
+	case k == "struct", k == "map":
+		return "object"
+	case k == "slice", k == "array":
+		return "array"
+	case k == "bool":
+		return "boolean"
+	}
+	return k
+}
+
+// invalid is a 400 INVALID_REQUEST with field errors in details.
+func invalid(msg string, details map[string]any) error {
+	e := protocol.Errorf(protocol.CodeInvalidRequest, "%s", msg)
+	if len(details) > 0 {
+		e = e.WithDetails(details)
+	}
+	return e
+}
+
+// intParam reads the integer query parameter name: def when absent, 400 when
+// it is not an integer in lo..hi.
+func intParam(q url.Values, name string, def, lo, hi int64) (int64, error) {
+	if _, ok := q[name]; !ok {
+		return def, nil
+	}
+	v := q.Get(name)
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < lo || n > hi {
+		why := fmt.Sprintf("must be an integer from %d to %d", lo, hi)
+		if hi == maxInt {
+			why = fmt.Sprintf("must be an integer of at least %d", lo)
+		}
+		return 0, invalid(fmt.Sprintf("Query parameter %q %s, got %q", name, why, truncate(v, 40)), map[string]any{name: why})
+	}
+	return n, nil
+}
+
+// maxInt is the open upper bound of intParam.
+const maxInt = int64(^uint64(0) >> 1)

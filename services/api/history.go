@@ -1,0 +1,62 @@
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/httpx"
+	"github.com/pairpad/pairpad/shared/oplog"
+	"github.com/pairpad/pairpad/shared/protocol"
+	"github.com/pairpad/pairpad/shared/session"
+)
+
+// Bounds of GET /api/sessions/{id}/history.
+const (
+	defaultHistoryLimit = 1000
+	maxHistoryLimit     = 1000
+)
+
+// handleHistory serves a session's applied updates, in version order, to a
+// participant (a join token of that session) or an operator (the admin
+// token). Credentials are checked before the session is looked up, so the
+// route does not tell strangers which sessions exist.
+func handleHistory(in *broker.Infra, store *session.Store, adminToken string, secret []byte, now func() time.Time, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := mux.Vars(r)["sessionId"]
+		if !isAdmin(adminToken, r) && !joinTokenFor(secret, id, r, now()) {
+			unauthorized(w)
+			return
+		}
+		q := r.URL.Query()
+		from, err := intParam(q, "from", 1, 1, maxInt)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		limit, err := intParam(q, "limit", defaultHistoryLimit, 1, maxHistoryLimit)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if _, _, err := store.Get(r.Context(), id); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		entries, next, err := oplog.Read(r.Context(), in, id, from, int(limit))
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		h := protocol.History{SessionID: id, Updates: make([]protocol.HistoryUpdate, 0, len(entries)), Next: next}
+		for _, e := range entries {
+			h.Updates = append(h.Updates, protocol.HistoryUpdate{
+				Version: e.Version, UserID: e.UserID, OpID: e.OpID, Timestamp: e.Timestamp, Ops: e.Ops,
+			})
+		}
+		httpx.WriteJSON(w, http.StatusOK, h)
+	})
+}

@@ -1,0 +1,45 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+
+	"github.com/pairpad/pairpad/shared/httpx"
+)
+
+// addRoutes is the whole REST surface. Rate limits wrap authentication, so
+// guessing the admin token is limited too; health, readiness and the
+// document are never limited.
+func (s *Service) addRoutes(r *mux.Router) {
+	c, cfg, now := s.catalog, s.cfg, s.now
+	create := s.limit(classCreate, cfg.RateCreate)
+	join := s.limit(classJoin, cfg.RateJoin)
+	other := s.limit(classDefault, cfg.RateDefault)
+	admin := requireAdmin(cfg.AdminToken)
+	tokens := joinTokens{secret: cfg.TokenSecret, ttl: cfg.TokenTTL, wsURL: cfg.WSURL, trustProxy: cfg.TrustProxy}
+
+	r.Handle("/api/health", httpx.Health()).Methods(http.MethodGet)
+	r.Handle("/api/ready", httpx.Ready(s.infra.Ready)).Methods(http.MethodGet)
+	r.Handle("/api/openapi.yaml", handleOpenAPI()).Methods(http.MethodGet)
+
+	r.Handle("/api/sessions", create(handleCreateSession(c, s.log))).Methods(http.MethodPost)
+	r.Handle("/api/sessions", other(admin(handleListSessions(c, s.log)))).Methods(http.MethodGet)
+	r.Handle("/api/sessions/{sessionId}", other(handleGetSession(c, s.log))).Methods(http.MethodGet)
+	r.Handle("/api/sessions/{sessionId}", other(admin(handleDeleteSession(s.infra, s.store, s.log)))).Methods(http.MethodDelete)
+	r.Handle("/api/sessions/{sessionId}/join", join(handleJoin(c, s.store, tokens, now, s.log))).Methods(http.MethodPost)
+	r.Handle("/api/sessions/{sessionId}/history", other(handleHistory(s.infra, s.store, cfg.AdminToken, cfg.TokenSecret, now, s.log))).Methods(http.MethodGet)
+
+	r.NotFoundHandler = handleNotFound()
+	r.MethodNotAllowedHandler = handleMethodNotAllowed(r, cfg.FrontendURLs)
+	r.Use(httpx.LabelRoute(routeTemplate))
+}
+
+// routeTemplate is the matched route's path template, the metrics' route label.
+func routeTemplate(r *http.Request) string {
+	if cur := mux.CurrentRoute(r); cur != nil {
+		t, _ := cur.GetPathTemplate()
+		return t
+	}
+	return ""
+}

@@ -1,0 +1,200 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/httpx"
+	"github.com/pairpad/pairpad/shared/presence"
+	"github.com/pairpad/pairpad/shared/protocol"
+	"github.com/pairpad/pairpad/shared/session"
+)
+
+// Page bounds of GET /api/sessions.
+const (
+	defaultPageLimit = 20
+	maxPageLimit     = 100
+)
+
+// catalog answers what REST and micro both ask about sessions, so the two
+// transports cannot drift apart.
+type catalog struct {
+	store    *session.Store
+	presence jetstream.KeyValue
+	now      func() time.Time
+}
+
+// view is the contract's Session for a record: participantCount is the
+// number of distinct users connected now, across every realtime instance.
+func (c catalog) view(ctx context.Context, r session.Record) (protocol.Session, error) {
+	n, err := presence.Count(ctx, c.presence, r.ID)
+	if err != nil {
+		return protocol.Session{}, err
+	}
+	return protocol.Session{ID: r.ID, CreatedAt: r.CreatedAt, Language: r.Language, ParticipantCount: n}, nil
+}
+
+func (c catalog) get(ctx context.Context, id string) (protocol.Session, error) {
+	r, _, err := c.store.Get(ctx, id)
+	if err != nil {
+		return protocol.Session{}, err
+	}
+	return c.view(ctx, r)
+}
+
+func (c catalog) create(ctx context.Context, req protocol.CreateSessionRequest) (protocol.Session, error) {
+	if !req.Language.Valid() {
+		why := "must be one of " + languageList()
+		return protocol.Session{}, invalid("Field \"language\" "+why, map[string]any{"language": why})
+	}
+	r, err := c.store.Create(ctx, req.Language, c.now())
+	if err != nil {
+		return protocol.Session{}, err
+	}
+	return protocol.Session{ID: r.ID, CreatedAt: r.CreatedAt, Language: r.Language}, nil
+}
+
+// list pages through the live sessions, oldest first.
+func (c catalog) list(ctx context.Context, limit, offset int) (protocol.SessionList, error) {
+	all, err := c.store.All(ctx)
+	if err != nil {
+		return protocol.SessionList{}, err
+	}
+	live := make([]session.Record, 0, len(all))
+	for _, e := range all {
+		if e.Live() {
+			live = append(live, e.Record)
+		}
+	}
+	out := protocol.SessionList{Sessions: []protocol.Session{}, Total: len(live), Limit: limit, Offset: offset}
+	for i := offset; i < len(live) && i < offset+limit; i++ {
+		v, err := c.view(ctx, live[i])
+		if err != nil {
+			return protocol.SessionList{}, err
+		}
+		out.Sessions = append(out.Sessions, v)
+	}
+	return out, nil
+}
+
+func languageList() string {
+	names := make([]string, len(protocol.Languages))
+	for i, l := range protocol.Languages {
+		names[i] = string(l)
+	}
+	return strings.Join(names, ", ")
+}
+
+func handleCreateSession(c catalog, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req protocol.CreateSessionRequest
+		if err := decodeBody(w, r, &req); err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		s, err := c.create(r.Context(), req)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		w.Header().Set("Location", "/api/sessions/"+s.ID)
+		httpx.WriteJSON(w, http.StatusCreated, s)
+	})
+}
+
+func handleGetSession(c catalog, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s, err := c.get(r.Context(), mux.Vars(r)["sessionId"])
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, s)
+	})
+}
+
+func handleListSessions(c catalog, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		limit, err := intParam(q, "limit", defaultPageLimit, 1, maxPageLimit)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		offset, err := intParam(q, "offset", 0, 0, maxInt)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		offset = min(offset, int64(maxPageOffset))
+		list, err := c.list(r.Context(), int(limit), int(offset))
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusOK, list)
+	})
+}
+
+// maxPageOffset keeps offset+limit far from overflowing an int.
+const maxPageOffset = 1 << 40
+
+// endAttempts bounds how often DELETE retries ending a session whose record
+// keeps changing under it (activity racing the delete).
+const endAttempts = 25
+
+// handleDeleteSession ends a session. The compare-and-swap that marks it
+// ended is the decision every realtime instance acts on (session-ended, then
+// disconnect); activity racing it makes the swap fail, and we retry.
+func handleDeleteSession(in *broker.Infra, store *session.Store, log *slog.Logger) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := mux.Vars(r)["sessionId"]
+		err := endSession(r.Context(), in, store, id)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func endSession(ctx context.Context, in *broker.Infra, store *session.Store, id string) error {
+	for attempt := 0; ; attempt++ {
+		rec, rev, err := store.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		err = session.End(ctx, in, rec, rev, protocol.EndedDeleted)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) && attempt < endAttempts {
+			continue
+		}
+		// The swap may have landed and only the clean-up failed: the session
+		// is then ended, and the janitor finishes the purge.
+		if cur, _, gerr := store.GetAny(ctx, id); gerr == nil && cur.Ended != "" {
+			return nil
+		}
+		return fmt.Errorf("delete session %s: %w", id, err)
+	}
+}
+
+// writeError answers err in the contract's shape; internal failures are
+// logged here, at the boundary, since the client only sees a generic message.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	if protocol.ErrorCode(err) == protocol.CodeInternal {
+		log.Error("request failed", "request_id", httpx.RequestID(r.Context()), "method", r.Method,
+			"path", r.URL.Path, "err", err)
+	}
+	httpx.WriteError(w, err)
+}
