@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -38,7 +37,7 @@ type ListRequest struct {
 func startMicro(ctx context.Context, nc *nats.Conn, c catalog, log *slog.Logger) (micro.Service, error) {
 	svc, err := micro.AddService(nc, micro.Config{
 		Name:        "api",
-		Version:     semver(buildinfo.Version),
+		Version:     buildinfo.SemVer(buildinfo.Version),
 		Description: "pairpad session REST service: session lookups over NATS",
 		ErrorHandler: func(_ micro.Service, e *micro.NATSError) {
 			log.Warn("micro service error", "subject", e.Subject, "err", e.Description)
@@ -115,25 +114,3 @@ func respondError(req micro.Request, err error, log *slog.Logger) {
 	}
 }
 
-// semverRe is the shape micro accepts for a version (semantic versioning 2.0).
-var semverRe = regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(?:\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$`)
-
-// semver turns a build version ("v1.2.3", "dev", a commit) into one micro
-// accepts, so an unstamped build still registers.
-func semver(v string) string {
-	v = strings.TrimPrefix(v, "v")
-	if semverRe.MatchString(v) {
-		return v
-	}
-	clean := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-' {
-			return r
-		}
-		return '-'
-	}, v)
-	if clean == "" || clean[0] >= '0' && clean[0] <= '9' {
-		// A numeric pre-release may not start with 0; a letter first is always valid.
-		clean = "v" + clean
-	}
-	return "0.0.0-" + clean
-}

@@ -3,9 +3,7 @@ package janitor
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/micro"
@@ -51,7 +49,7 @@ func (s *Service) Stats() Stats {
 func (s *Service) startMicro() (micro.Service, error) {
 	svc, err := micro.AddService(s.in.NC, micro.Config{
 		Name:        "janitor",
-		Version:     microVersion(buildinfo.Version),
+		Version:     buildinfo.SemVer(buildinfo.Version),
 		Description: "expires idle sessions and removes what interrupted clean-ups left",
 		Metadata: map[string]string{
 			"build":        buildinfo.Version,
@@ -129,24 +127,3 @@ func microError(r micro.Request, err error, data []byte) {
 	_ = r.Error(strconv.Itoa(body.StatusCode), string(body.Error), data)
 }
 
-// microVersion turns a build version into the SemVer micro requires: "v1.2.3"
-// becomes "1.2.3", a "dev" build "0.0.0-dev", anything else (a commit, a
-// describe string) "0.0.0-dev+<it>".
-func microVersion(v string) string {
-	// micro's own SemVer pattern, so what passes here passes micro.AddService.
-	semver := regexp.MustCompile(`^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$`)
-	v = strings.TrimSpace(v)
-	if t := strings.TrimPrefix(v, "v"); semver.MatchString(t) {
-		return t
-	}
-	if v == "" || v == "dev" {
-		return "0.0.0-dev"
-	}
-	meta := strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-' {
-			return r
-		}
-		return '-'
-	}, v)
-	return "0.0.0-dev+" + meta
-}
