@@ -113,4 +113,3 @@ func respondError(req micro.Request, err error, log *slog.Logger) {
 		log.Warn("micro respond", "subject", req.Subject(), "err", rerr)
 	}
 }
-

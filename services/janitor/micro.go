@@ -126,4 +126,3 @@ func microError(r micro.Request, err error, data []byte) {
 	}
 	_ = r.Error(strconv.Itoa(body.StatusCode), string(body.Error), data)
 }
-

@@ -171,7 +171,6 @@ func TestHandlerServesNothing(t *testing.T) {
 	}
 }
 
-
 // TestFailedSweepIsReported breaks a step for real (the documents bucket is
 // gone) and checks the sweep still does the rest and says what failed.
 func TestFailedSweepIsReported(t *testing.T) {
