@@ -1,0 +1,59 @@
+// Package document is the collaborative document engine of the realtime
+// service: operational transformation over a durable op log.
+//
+// # Authority
+//
+// Each session's op log is one subject of the SESSION_OPS stream
+// (broker.OpsSubject). An update is appended with an expected last subject
+// sequence equal to the newest entry this instance holds, so any number of
+// realtime instances agree on one order without a leader: the loser of a
+// race gets a wrong-last-sequence answer, reads what it missed from the
+// stream, transforms its op over it (ot.Transform(applied, incoming): the
+// update applied first wins ties) and retries. Versions are dense; each
+// entry adds exactly one. Submit returns after JetStream acknowledged the
+// append, so an acknowledged update is on disk.
+//
+// # Fan-out and gap filling
+//
+// Listeners are fed only from what the stream stored: the stream
+// republishes each stored entry to broker.AppliedSubject, which every
+// instance holding the session subscribes to once (a core subscription,
+// not a consumer per socket), and an instance's own appends are folded in
+// from their acknowledgement. Entries carry their version; one that does
+// not follow the newest we hold (a message lost to a reconnect or a slow
+// subscription) makes the session read the stream from the last sequence
+// it holds (batched direct gets, no consumer). A reconnect or a dropped
+// message also triggers that read, so updates made while we were away
+// arrive even if nothing new is published after. One goroutine per
+// session hands updates to listeners in version order; each carries the
+// sender's ConnID, so the hub answers code-ack to it and code-update to
+// the others.
+//
+// # Memory
+//
+// Per session this instance keeps the text, version and stream sequence,
+// a window of the last 1024 updates (ops, and the text every 64 versions),
+// and the newest 10000 (userId, opId) pairs. The window serves stale ops
+// updates (older ones are transformed over entries read back from the
+// stream, up to 10000 versions behind), fullCode updates (the edit
+// ot.Diff(text at version, fullCode): their version must be within the
+// window, otherwise INVALID_PAYLOAD asks the client to sync) and since
+// replays (within the window, else replayOK=false and the client syncs).
+//
+// # Dedupe
+//
+// A resend of (userId, opId) returns the version it got the first time.
+// The pairs are rebuilt on load from the snapshot (which carries the
+// newest pairs, up to 1 MiB) and the log after it; an instance that lost
+// an append race catches up before checking again, so a resend through
+// another instance is caught too. Only the newest 10000 pairs are kept: a
+// client resends its pending update, a few versions old.
+//
+// # Snapshots
+//
+// The documents bucket holds {code, version, seq, opIds} per session,
+// written SnapshotDebounce after the last edit, at most SnapshotMaxDelay
+// after the first unsaved one, when the last listener closes and on
+// Engine.Close. A write never replaces a newer version (revision
+// compare-and-swap). Loading is snapshot + the log after its seq.
+package document

@@ -1,0 +1,135 @@
+package document
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pairpad/pairpad/shared/ot"
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// State is a document's text at a version.
+type State struct {
+	Code    string
+	Version int64
+}
+
+// Applied is one update as the session's op log stored it.
+type Applied struct {
+	SessionID string
+	Version   int64
+	UserID    string
+	OpID      string
+	ConnID    string // the connection that sent it: it gets code-ack, the others code-update
+	Timestamp int64  // unix milliseconds
+	Ops       ot.Op  // as applied, against the document at Version-1
+	Code      string // the document after Version
+}
+
+// Listener receives a session's updates in version order from the
+// session's delivery goroutine; its methods must not block (queue and
+// return), and must not call back into the Doc.
+type Listener interface {
+	// Opened is called once, before any Applied, from inside Open: the
+	// state at the moment the listener was attached and, when since >= 0
+	// was asked, the updates since+1..s.Version (replayOK=false when the
+	// engine's history no longer reaches back to since, or since is ahead
+	// of the document: the client must take s as a full sync).
+	Opened(s State, replay []Applied, replayOK bool)
+	// Applied is called for every update after the one Opened reported,
+	// each version exactly once, in order.
+	Applied(a Applied)
+}
+
+// Result is what Submit did with an update.
+type Result struct {
+	Version   int64 // the version the update got (the first time, for a duplicate)
+	OpID      string
+	Duplicate bool // the (userId, opId) was applied before: nothing new happened
+}
+
+// Doc is one listener's handle on a session's document.
+type Doc struct {
+	s         *session
+	l         Listener
+	delivered atomic.Int64 // newest version handed to l
+	closed    atomic.Bool
+	closeOnce sync.Once
+}
+
+// State returns the newest state this instance knows (text and version
+// match). Applied calls for versions <= State().Version may still arrive
+// after it returns (they were already on their way), so a connection that
+// sends State as a sync skips updates it already covered.
+func (d *Doc) State() State {
+	s := d.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return State{Code: s.text, Version: s.version}
+}
+
+// Close detaches the listener; no Applied call starts after Close returns
+// (one already running may finish). When the last Doc of a session on this
+// instance closes, the session flushes its snapshot and stops in the
+// background. Close is idempotent.
+func (d *Doc) Close() {
+	d.closeOnce.Do(func() {
+		d.closed.Store(true)
+		s := d.s
+		s.mu.Lock()
+		delete(s.docs, d)
+		s.mu.Unlock()
+		s.e.release(s)
+	})
+}
+
+// Submit validates u, transforms it over the updates applied since its
+// version, appends it to the session's op log and returns once JetStream
+// acknowledged it and this Doc's listener was handed the Applied for it
+// (a non-duplicate's code-ack is that Applied, whose ConnID is connID). A
+// duplicate (userID, opId) returns the first version with Duplicate set
+// and applies nothing; the caller answers it with code-ack itself. Errors
+// are *protocol.Error: INVALID_PAYLOAD, DOCUMENT_TOO_LARGE,
+// SESSION_NOT_FOUND (the session was dropped) or INTERNAL_SERVER_ERROR
+// (NATS failed; the update may or may not have been stored).
+func (d *Doc) Submit(ctx context.Context, userID, connID string, u protocol.CodeUpdate) (Result, error) {
+	if d.closed.Load() {
+		return Result{}, protocol.Errorf(protocol.CodeInternal, "the document handle is closed")
+	}
+	in, err := parseUpdate(u)
+	if err != nil {
+		return Result{}, err
+	}
+	s := d.s
+	s.submitMu.Lock()
+	res, err := s.submit(ctx, userID, connID, in)
+	s.submitMu.Unlock()
+	if err != nil {
+		return Result{}, err
+	}
+	d.waitDelivered(ctx, res.Version)
+	return res, nil
+}
+
+// waitDelivered blocks until the listener was handed version v, the Doc or
+// session closes, or ctx ends, so the caller's own answer (a duplicate's
+// code-ack) never overtakes the update it acknowledges.
+func (d *Doc) waitDelivered(ctx context.Context, v int64) {
+	s := d.s
+	for d.delivered.Load() < v && !d.closed.Load() {
+		s.mu.Lock()
+		ch := s.deliveredCh
+		s.mu.Unlock()
+		if d.delivered.Load() >= v {
+			return
+		}
+		select {
+		case <-ch:
+		case <-s.stop:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}

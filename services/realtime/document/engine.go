@@ -1,0 +1,170 @@
+package document
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// Options tunes an Engine; zero values take the defaults.
+type Options struct {
+	MaxDocBytes      int           // largest document, UTF-8 bytes; default protocol.MaxDocumentBytes (256 KiB)
+	SnapshotDebounce time.Duration // snapshot this long after the last edit; default 2s
+	SnapshotMaxDelay time.Duration // but at most this long after the first unsaved edit; default 10s
+	Instance         string        // this instance's name, for logs
+}
+
+// loadTimeout bounds loading a session (snapshot + log) on first open.
+const loadTimeout = 15 * time.Second
+
+// Engine holds the documents of the sessions that have listeners on this
+// instance. It is safe for concurrent use.
+type Engine struct {
+	in  *broker.Infra
+	o   Options
+	log *slog.Logger
+	now func() time.Time
+	// hist bounds each session's in-memory history; tests shrink it.
+	hist histLimits
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	stopping map[string]*session // released, flushing their last snapshot
+	closed   bool
+	wg       sync.WaitGroup // session goroutines
+}
+
+// NewEngine returns an engine over the JetStream layout in; now stamps
+// updates (time.Now when nil).
+func NewEngine(in *broker.Infra, o Options, log *slog.Logger, now func() time.Time) *Engine {
+	if o.MaxDocBytes <= 0 {
+		o.MaxDocBytes = protocol.MaxDocumentBytes
+	}
+	if o.SnapshotDebounce <= 0 {
+		o.SnapshotDebounce = 2 * time.Second
+	}
+	if o.SnapshotMaxDelay <= 0 {
+		o.SnapshotMaxDelay = 10 * time.Second
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Engine{in: in, o: o, log: log.With("component", "document", "instance", o.Instance), now: now,
+		hist:     defaultHistLimits,
+		sessions: map[string]*session{}, stopping: map[string]*session{}}
+}
+
+// Open attaches l to the session's document: on the first open of the
+// session on this instance it loads the snapshot and the ops after it and
+// subscribes to the session's applied subject. l.Opened is called before
+// Open returns; since >= 0 asks for the updates after since (-1: none).
+func (e *Engine) Open(ctx context.Context, sessionID string, since int64, l Listener) (*Doc, error) {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil, protocol.Errorf(protocol.CodeInternal, "the document engine is shut down")
+	}
+	s, ok := e.sessions[sessionID]
+	if !ok {
+		s = newSession(e, sessionID)
+		e.sessions[sessionID] = s
+		e.wg.Add(1) // the session's slot, freed when it has stopped
+	}
+	s.refs++
+	e.mu.Unlock()
+
+	if !ok {
+		// Loading belongs to the session, not to this caller: a cancelled
+		// Open must not fail the others waiting for the same load.
+		go s.start()
+	}
+	select {
+	case <-s.ready:
+	case <-ctx.Done():
+		e.release(s)
+		return nil, protocol.Wrap(protocol.CodeInternal, "opening the document was cancelled", ctx.Err())
+	}
+	if s.loadErr != nil {
+		e.release(s)
+		return nil, protocol.Wrap(protocol.CodeInternal, "the document could not be loaded",
+			fmt.Errorf("load session %s: %w", sessionID, s.loadErr))
+	}
+	if err := s.catchUpSince(ctx, since); err != nil {
+		e.release(s)
+		return nil, err
+	}
+	d := &Doc{s: s, l: l}
+	if err := s.attach(d, since); err != nil {
+		e.release(s)
+		return nil, err
+	}
+	return d, nil
+}
+
+// release drops one reference to s; the last one removes the session from
+// the engine and stops it, flushing its snapshot.
+func (e *Engine) release(s *session) {
+	e.mu.Lock()
+	s.refs--
+	last := s.refs == 0
+	if last && e.sessions[s.id] == s {
+		delete(e.sessions, s.id)
+		e.stopping[s.id] = s
+	}
+	e.mu.Unlock()
+	if last {
+		s.shutdown()
+	}
+}
+
+// Drop forgets a session that ended: its listeners get nothing more, its
+// Docs refuse updates with SESSION_NOT_FOUND, and no snapshot is written,
+// also when its last Doc has just closed and it is still stopping.
+func (e *Engine) Drop(sessionID string) {
+	e.mu.Lock()
+	s := e.sessions[sessionID]
+	if s == nil {
+		s = e.stopping[sessionID]
+	}
+	delete(e.sessions, sessionID)
+	e.mu.Unlock()
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	s.dropped = true
+	s.mu.Unlock()
+	s.shutdown()
+}
+
+// Close flushes every session's snapshot and stops everything; it returns
+// when every goroutine of the engine has ended. Open fails afterwards.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	e.closed = true
+	all := make([]*session, 0, len(e.sessions))
+	for id, s := range e.sessions {
+		all = append(all, s)
+		delete(e.sessions, id)
+	}
+	e.mu.Unlock()
+	for _, s := range all {
+		s.shutdown()
+	}
+	e.wg.Wait()
+}
+
+// Stats reports how many sessions this instance holds.
+func (e *Engine) Stats() (sessions int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.sessions)
+}

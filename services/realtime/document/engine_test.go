@@ -1,0 +1,421 @@
+package document
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pairpad/pairpad/shared/natstest"
+	"github.com/pairpad/pairpad/shared/oplog"
+	"github.com/pairpad/pairpad/shared/ot"
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+func TestSubmitAndAck(t *testing.T) {
+	in := newInfra(t, natstest.Start(t))
+	e := newEngine(t, in, "a")
+	sid := newSessionID()
+	d, r := open(t, e, sid, -1)
+	if r.state.Version != 0 || r.state.Code != "" || !r.replayOK {
+		t.Fatalf("opened with %+v %v", r.state, r.replayOK)
+	}
+	if res := submit(t, d, "u1", "c1", opsUpdate(0, "op1", ot.Op{ot.Insert("hello")})); res.Version != 1 || res.Duplicate || res.OpID != "op1" {
+		t.Fatalf("got %+v", res)
+	}
+	// Submit returns after the listener was handed the update.
+	if _, v, _ := r.snapshot(); v != 1 {
+		t.Fatalf("listener at %d after Submit returned", v)
+	}
+	if res := submit(t, d, "u1", "c1", fullUpdate(1, "", "hello world")); res.Version != 2 {
+		t.Fatalf("got %+v", res)
+	}
+	// An update that changes nothing still takes a version.
+	if res := submit(t, d, "u1", "c1", fullUpdate(2, "", "hello world")); res.Version != 3 {
+		t.Fatalf("no-op: got %+v", res)
+	}
+	if got := waitVersion(t, r, 3); got != "hello world" {
+		t.Fatalf("listener text %q", got)
+	}
+	a := r.applied[0]
+	if a.SessionID != sid || a.UserID != "u1" || a.ConnID != "c1" || a.OpID != "op1" || a.Timestamp == 0 {
+		t.Fatalf("applied %+v", a)
+	}
+	if st := d.State(); st.Code != "hello world" || st.Version != 3 {
+		t.Fatalf("state %+v", st)
+	}
+	if n := e.Stats(); n != 1 {
+		t.Fatalf("stats %d", n)
+	}
+	entries, next, err := oplog.Read(context.Background(), in, sid, 1, 10)
+	if err != nil || len(entries) != 3 || next != nil || entries[1].Version != 2 {
+		t.Fatalf("history: %+v %v %v", entries, next, err)
+	}
+}
+
+// Two users insert at the same place from the same version, on different
+// instances: both keep their text, the lower version's first.
+func TestSamePositionTieBreak(t *testing.T) {
+	srv := natstest.Start(t)
+	ea, eb := newEngine(t, newInfra(t, srv), "a"), newEngine(t, newInfra(t, srv), "b")
+	sid := newSessionID()
+	da, ra := open(t, ea, sid, -1)
+	db, rb := open(t, eb, sid, -1)
+	submit(t, da, "u0", "c0", fullUpdate(0, "", "ab"))
+	waitVersion(t, rb, 1)
+
+	// In sequence: the second is transformed over the first.
+	submit(t, da, "u1", "c1", opsUpdate(1, "", ot.Op{ot.Retain(1), ot.Insert("X"), ot.Retain(1)}))
+	submit(t, db, "u2", "c2", opsUpdate(1, "", ot.Op{ot.Retain(1), ot.Insert("Y"), ot.Retain(1)}))
+	if got := waitVersion(t, ra, 3); got != "aXYb" {
+		t.Fatalf("sequential: got %q, want aXYb", got)
+	}
+
+	// At the same moment: whichever got the lower version comes first.
+	var wg sync.WaitGroup
+	var resP, resQ Result
+	wg.Go(func() { resP = submit(t, da, "u1", "c1", opsUpdate(3, "p", ot.Op{ot.Insert("P"), ot.Retain(4)})) })
+	wg.Go(func() { resQ = submit(t, db, "u2", "c2", opsUpdate(3, "q", ot.Op{ot.Insert("Q"), ot.Retain(4)})) })
+	wg.Wait()
+	want := "PQaXYb"
+	if resQ.Version < resP.Version {
+		want = "QPaXYb"
+	}
+	for _, r := range []*recorder{ra, rb} {
+		if got := waitVersion(t, r, 5); got != want {
+			t.Fatalf("concurrent: got %q, want %q (P=%d Q=%d)", got, want, resP.Version, resQ.Version)
+		}
+	}
+}
+
+func TestOpIDResend(t *testing.T) {
+	srv := natstest.Start(t)
+	in := newInfra(t, srv)
+	ea, eb := newEngine(t, in, "a"), newEngine(t, newInfra(t, srv), "b")
+	sid := newSessionID()
+	da, ra := open(t, ea, sid, -1)
+	db, _ := open(t, eb, sid, -1)
+
+	first := submit(t, da, "u1", "c1", opsUpdate(0, "same", ot.Op{ot.Insert("x")}))
+	steps := []struct {
+		name string
+		d    *Doc
+		user string
+		u    protocol.CodeUpdate
+		want Result
+	}{
+		{"resend", da, "u1", opsUpdate(0, "same", ot.Op{ot.Insert("x")}), Result{Version: 1, OpID: "same", Duplicate: true}},
+		{"resend as fullCode", da, "u1", fullUpdate(1, "same", "zzz"), Result{Version: 1, OpID: "same", Duplicate: true}},
+		{"resend through the other instance", db, "u1", opsUpdate(1, "same", ot.Op{ot.Retain(1), ot.Insert("x")}), Result{Version: 1, OpID: "same", Duplicate: true}},
+		{"same opId, other user", db, "u2", opsUpdate(1, "same", ot.Op{ot.Retain(1), ot.Insert("y")}), Result{Version: 2, OpID: "same"}},
+		{"other opId", da, "u1", opsUpdate(2, "next", ot.Op{ot.Retain(2), ot.Insert("z")}), Result{Version: 3, OpID: "next"}},
+	}
+	if first.Version != 1 {
+		t.Fatalf("first: %+v", first)
+	}
+	for _, st := range steps {
+		if got := submit(t, st.d, st.user, "c", st.u); got != st.want {
+			t.Fatalf("%s: got %+v, want %+v", st.name, got, st.want)
+		}
+	}
+	if got := waitVersion(t, ra, 3); got != "xyz" {
+		t.Fatalf("text %q", got)
+	}
+
+	// After both instances stop, a new one rebuilds the index from the
+	// snapshot, and without a snapshot from the log.
+	ea.Close()
+	eb.Close()
+	for _, purge := range []bool{false, true} {
+		if purge {
+			if err := in.Documents.Purge(context.Background(), sid); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ec := newEngine(t, in, "c")
+		dc, rc := open(t, ec, sid, -1)
+		if got := submit(t, dc, "u1", "c9", opsUpdate(0, "same", ot.Op{ot.Insert("x")})); got != (Result{Version: 1, OpID: "same", Duplicate: true}) {
+			t.Fatalf("after restart (purged snapshot %t): %+v", purge, got)
+		}
+		if got := submit(t, dc, "u2", "c9", opsUpdate(0, "same", ot.Op{ot.Insert("y")})); got != (Result{Version: 2, OpID: "same", Duplicate: true}) {
+			t.Fatalf("after restart (purged snapshot %t), u2: %+v", purge, got)
+		}
+		if rc.state.Code != "xyz" || rc.state.Version != 3 {
+			t.Fatalf("reloaded %+v", rc.state)
+		}
+		ec.Close()
+	}
+}
+
+func TestSinceReplay(t *testing.T) {
+	in := newInfra(t, natstest.Start(t))
+	// No automatic snapshot: the test decides which one exists.
+	ea := newEngineOpts(t, in, Options{SnapshotDebounce: time.Hour, SnapshotMaxDelay: time.Hour})
+	sid := newSessionID()
+	d, r := open(t, ea, sid, -1)
+	for i := range 10 {
+		submit(t, d, "u1", "c1", opsUpdate(int64(i), string(rune('a'+i)), buildOp(i, string(rune('a'+i)), 0, 0)))
+	}
+	waitVersion(t, r, 10)
+
+	check := func(t *testing.T, e *Engine, since int64, wantOK bool, wantFrom int64) {
+		t.Helper()
+		_, rr := open(t, e, sid, since)
+		if rr.replayOK != wantOK {
+			t.Fatalf("since %d: replayOK %v, want %v", since, rr.replayOK, wantOK)
+		}
+		if rr.state.Version != 10 || rr.state.Code != "abcdefghij" {
+			t.Fatalf("since %d: state %+v", since, rr.state)
+		}
+		if !wantOK {
+			if len(rr.replay) != 0 {
+				t.Fatalf("since %d: replay of %d with replayOK=false", since, len(rr.replay))
+			}
+			return
+		}
+		var want []Applied
+		if since >= 0 {
+			want = r.applied[wantFrom-1:]
+		}
+		if len(rr.replay) != len(want) {
+			t.Fatalf("since %d: %d updates, want %d", since, len(rr.replay), len(want))
+		}
+		for i, a := range rr.replay {
+			w := want[i]
+			if a.Version != w.Version || a.Code != w.Code || a.OpID != w.OpID || a.ConnID != w.ConnID {
+				t.Fatalf("since %d: update %d is %+v, want %+v", since, i, a, w)
+			}
+		}
+	}
+	tests := []struct {
+		since    int64
+		ok       bool
+		wantFrom int64
+	}{{-1, true, 0}, {0, true, 1}, {3, true, 4}, {9, true, 10}, {10, true, 11}, {11, false, 0}, {500, false, 0}}
+	for _, tc := range tests {
+		check(t, ea, tc.since, tc.ok, tc.wantFrom)
+	}
+
+	// Another instance, no snapshot: it loads the whole log and replays all of it.
+	eb := newEngineOpts(t, in, Options{SnapshotDebounce: time.Hour, SnapshotMaxDelay: time.Hour})
+	for _, tc := range tests {
+		check(t, eb, tc.since, tc.ok, tc.wantFrom)
+	}
+
+	// A third instance loads a snapshot at version 5: replays reach back to it.
+	entries, _, err := oplog.Read(context.Background(), in, sid, 5, 1)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("read 5: %v %v", entries, err)
+	}
+	if err := ea.writeSnapshot(context.Background(), sid, snapshot{Code: "abcde", Version: 5, Seq: entries[0].Seq}); err != nil {
+		t.Fatal(err)
+	}
+	ec := newEngineOpts(t, in, Options{SnapshotDebounce: time.Hour, SnapshotMaxDelay: time.Hour})
+	ea.Drop(sid)
+	eb.Drop(sid)
+	for _, tc := range []struct {
+		since    int64
+		ok       bool
+		wantFrom int64
+	}{{4, false, 0}, {5, true, 6}, {8, true, 9}, {10, true, 11}} {
+		check(t, ec, tc.since, tc.ok, tc.wantFrom)
+	}
+}
+
+func TestInvalidUpdates(t *testing.T) {
+	in := newInfra(t, natstest.Start(t))
+	e := newEngine(t, in, "a")
+	sid := newSessionID()
+	d, r := open(t, e, sid, -1)
+	submit(t, d, "u1", "c1", fullUpdate(0, "", "a😀b")) // 4 UTF-16 units
+	code := "x"
+	raw := func(s string) protocol.CodeUpdate {
+		return protocol.CodeUpdate{Delta: protocol.Delta{Ops: json.RawMessage(s)}, Version: 1}
+	}
+	tests := []struct {
+		name string
+		u    protocol.CodeUpdate
+		want protocol.Code
+	}{
+		{"both fullCode and ops", protocol.CodeUpdate{Delta: protocol.Delta{FullCode: &code, Ops: json.RawMessage(`[4]`)}, Version: 1}, protocol.CodeInvalidPayload},
+		{"neither", protocol.CodeUpdate{Version: 1}, protocol.CodeInvalidPayload},
+		{"ops null", raw(`null`), protocol.CodeInvalidPayload},
+		{"negative version", protocol.CodeUpdate{Delta: protocol.Delta{FullCode: &code}, Version: -1}, protocol.CodeInvalidPayload},
+		{"version ahead", protocol.CodeUpdate{Delta: protocol.Delta{FullCode: &code}, Version: 2}, protocol.CodeInvalidPayload},
+		{"ops version ahead", protocol.CodeUpdate{Delta: protocol.Delta{Ops: json.RawMessage(`[4]`)}, Version: 7}, protocol.CodeInvalidPayload},
+		{"opId too long", protocol.CodeUpdate{Delta: protocol.Delta{FullCode: &code}, Version: 1, OpID: strings.Repeat("o", 65)}, protocol.CodeInvalidPayload},
+		{"zero count", raw(`[0]`), protocol.CodeInvalidPayload},
+		{"object", raw(`{}`), protocol.CodeInvalidPayload},
+		{"string", raw(`"abc"`), protocol.CodeInvalidPayload},
+		{"fraction", raw(`[1.5]`), protocol.CodeInvalidPayload},
+		{"empty insert", raw(`[""]`), protocol.CodeInvalidPayload},
+		{"too long", raw(`[4,"x",1]`), protocol.CodeInvalidPayload},
+		{"too short", raw(`[3]`), protocol.CodeInvalidPayload},
+		{"splits a surrogate pair", raw(`[2,"x",2]`), protocol.CodeInvalidPayload},
+		{"deletes half a pair", raw(`[1,-1,2]`), protocol.CodeInvalidPayload},
+		{"wrong length at an old version", protocol.CodeUpdate{Delta: protocol.Delta{Ops: json.RawMessage(`[1]`)}, Version: 0}, protocol.CodeInvalidPayload},
+		{"trailing data", raw(`[4] [4]`), protocol.CodeInvalidPayload},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := submitErr(t, d, "u1", tc.u); got != tc.want {
+				t.Fatalf("got %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if st := d.State(); st.Version != 1 || st.Code != "a😀b" {
+		t.Fatalf("state changed: %+v", st)
+	}
+	// Still usable, and nothing refused reached the listener.
+	submit(t, d, "u1", "c1", raw(`[3,"!",1]`))
+	if got := waitVersion(t, r, 2); got != "a😀!b" || len(r.applied) != 2 {
+		t.Fatalf("got %q after %d updates", got, len(r.applied))
+	}
+}
+
+func TestDocumentTooLarge(t *testing.T) {
+	in := newInfra(t, natstest.Start(t))
+	e := newEngineOpts(t, in, Options{MaxDocBytes: 16})
+	sid := newSessionID()
+	d, r := open(t, e, sid, -1)
+	submit(t, d, "u1", "c1", fullUpdate(0, "", "0123456789abcdef")) // exactly 16 bytes
+	tests := []struct {
+		name string
+		u    protocol.CodeUpdate
+	}{
+		{"fullCode", fullUpdate(1, "", "0123456789abcdefg")},
+		{"emoji counts 4 bytes", opsUpdate(1, "", ot.Op{ot.Insert("😀"), ot.Delete(3), ot.Retain(13)})},
+		{"stale", opsUpdate(0, "", ot.Op{ot.Insert("!")})},
+	}
+	for _, tc := range tests {
+		if got := submitErr(t, d, "u1", tc.u); got != protocol.CodeDocumentTooLarge {
+			t.Fatalf("%s: got %q, want DOCUMENT_TOO_LARGE", tc.name, got)
+		}
+	}
+	// Same length in UTF-8 bytes is fine.
+	submit(t, d, "u1", "c1", opsUpdate(1, "", ot.Op{ot.Insert("😀"), ot.Delete(4), ot.Retain(12)}))
+	if got := waitVersion(t, r, 2); got != "😀456789abcdef" {
+		t.Fatalf("got %q", got)
+	}
+}
+
+// Characters outside the BMP at the edges of edits, fullCode and ops mixed.
+func TestSurrogatePairs(t *testing.T) {
+	srv := natstest.Start(t)
+	ea, eb := newEngine(t, newInfra(t, srv), "a"), newEngine(t, newInfra(t, srv), "b")
+	sid := newSessionID()
+	da, ra := open(t, ea, sid, -1)
+	db, rb := open(t, eb, sid, -1)
+	submit(t, da, "u1", "c1", fullUpdate(0, "", "a😀b"))
+	// 😀 and 😁 share their first three UTF-8 bytes and their high surrogate.
+	submit(t, da, "u1", "c1", fullUpdate(1, "", "a😁b"))
+	// Two stale edits on either side of the pair.
+	submit(t, db, "u2", "c2", opsUpdate(1, "", ot.Op{ot.Retain(1), ot.Insert("𝄞"), ot.Retain(3)}))
+	submit(t, db, "u2", "c2", fullUpdate(1, "", "a😀🎉b"))
+	// 😁 (version 2) and 𝄞 (version 3) went in at the same place: the
+	// lower version first; 🎉 followed the replaced pair, so it follows both.
+	want := "a😁𝄞🎉b"
+	for _, r := range []*recorder{ra, rb} {
+		if got := waitVersion(t, r, 4); got != want {
+			t.Fatalf("got %q, want %q", got, want)
+		}
+	}
+	for _, a := range ra.applied {
+		if _, err := json.Marshal(a.Ops); err != nil {
+			t.Fatalf("version %d ops do not encode: %v", a.Version, err)
+		}
+	}
+}
+
+func TestDrop(t *testing.T) {
+	in := newInfra(t, natstest.Start(t))
+	e := newEngineOpts(t, in, Options{SnapshotDebounce: time.Hour, SnapshotMaxDelay: time.Hour})
+	sid := newSessionID()
+	d, _ := open(t, e, sid, -1)
+	submit(t, d, "u1", "c1", fullUpdate(0, "", "x"))
+	e.Drop(sid)
+	if got := submitErr(t, d, "u1", fullUpdate(1, "", "y")); got != protocol.CodeSessionNotFound {
+		t.Fatalf("submit after drop: %q", got)
+	}
+	if n := e.Stats(); n != 0 {
+		t.Fatalf("stats %d after drop", n)
+	}
+	d.Close()
+	if _, err := in.Documents.Get(context.Background(), sid); !errors.Is(err, jetstream.ErrKeyNotFound) {
+		t.Fatalf("snapshot after drop: %v", err)
+	}
+	// Closing the engine closes the doors.
+	e.Close()
+	if _, err := e.Open(context.Background(), sid, -1, &recorder{}); err == nil {
+		t.Fatal("open after close succeeded")
+	}
+}
+
+// The last Close of a session writes its snapshot and lets it go.
+func TestLastCloseSnapshots(t *testing.T) {
+	in := newInfra(t, natstest.Start(t))
+	e := newEngineOpts(t, in, Options{SnapshotDebounce: time.Hour, SnapshotMaxDelay: time.Hour})
+	sid := newSessionID()
+	d1, _ := open(t, e, sid, -1)
+	d2, _ := open(t, e, sid, -1)
+	submit(t, d1, "u1", "c1", fullUpdate(0, "k", "kept"))
+	d1.Close()
+	d1.Close() // idempotent
+	if n := e.Stats(); n != 1 {
+		t.Fatalf("stats %d with one listener left", n)
+	}
+	d2.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ent, err := in.Documents.Get(context.Background(), sid)
+		if err == nil {
+			var s snapshot
+			if err := json.Unmarshal(ent.Value(), &s); err != nil || s.Code != "kept" || s.Version != 1 ||
+				len(s.OpIDs) != 1 || s.OpIDs[0] != (snapshotOp{UserID: "u1", OpID: "k", Version: 1}) {
+				t.Fatalf("snapshot %+v %v", s, err)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := e.Stats(); n != 0 {
+		t.Fatalf("stats %d after the last close", n)
+	}
+	// An older snapshot never replaces a newer one.
+	if err := e.writeSnapshot(context.Background(), sid, snapshot{Code: "old", Version: 0}); err != nil {
+		t.Fatal(err)
+	}
+	if s := readSnapshot(t, in, sid); s.Code != "kept" {
+		t.Fatalf("older snapshot won: %+v", s)
+	}
+}
+
+// A session that cannot be loaded fails Open with INTERNAL_SERVER_ERROR,
+// and the next Open tries again.
+func TestLoadFailure(t *testing.T) {
+	in := newInfra(t, natstest.Start(t))
+	e := newEngine(t, in, "a")
+	sid := newSessionID()
+	if _, err := in.Documents.Put(context.Background(), sid, []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Open(context.Background(), sid, -1, &recorder{}); protocol.ErrorCode(err) != protocol.CodeInternal {
+		t.Fatalf("open with a corrupt snapshot: %v", err)
+	}
+	if n := e.Stats(); n != 0 {
+		t.Fatalf("stats %d after a failed load", n)
+	}
+	if err := in.Documents.Purge(context.Background(), sid); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := open(t, e, sid, -1)
+	submit(t, d, "u", "c", fullUpdate(0, "", "ok"))
+}

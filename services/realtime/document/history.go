@@ -1,0 +1,192 @@
+package document
+
+import "github.com/pairpad/pairpad/shared/ot"
+
+// histLimits bound the in-memory history. The window serves stale
+// submissions (transform), fullCode submissions (the text at their version)
+// and since replays. Texts are kept only at checkpoints, so memory stays
+// near versions/every copies of the document however long the window.
+type histLimits struct {
+	versions int // versions kept
+	opBytes  int // inserted bytes kept across those versions
+	every    int // a text is kept every this many versions
+}
+
+// defaultHistLimits keep about 16 copies of the document and 4 MiB of ops.
+var defaultHistLimits = histLimits{versions: 1024, opBytes: 4 << 20, every: 64}
+
+// replayMaxBytes bounds the texts (Applied.Code) one replay may build.
+const replayMaxBytes = 32 << 20
+
+// history is the window of recent updates: entries[i] has version
+// baseVersion+1+i, base is the text at baseVersion.
+type history struct {
+	lim         histLimits
+	base        string
+	baseVersion int64
+	entries     []histEntry
+	opBytes     int
+}
+
+type histEntry struct {
+	a       Applied // Code is set only when hasCode
+	hasCode bool
+}
+
+func (h *history) reset(lim histLimits, text string, version int64) {
+	*h = history{lim: lim, base: text, baseVersion: version}
+}
+
+// push appends the update a (with its full Code) and evicts old versions.
+func (h *history) push(a Applied) {
+	he := histEntry{a: a}
+	if a.Version%int64(h.lim.every) == 0 {
+		he.hasCode = true
+	} else {
+		he.a.Code = ""
+	}
+	h.entries = append(h.entries, he)
+	h.opBytes += opBytes(a.Ops)
+	if len(h.entries) > h.lim.versions+h.lim.every || h.opBytes > h.lim.opBytes {
+		h.evict()
+	}
+}
+
+// evict drops the oldest versions up to a checkpoint, so the new base is
+// a text we already hold and eviction never re-applies ops: the first
+// checkpoint that brings the window within both bounds, else the last one.
+func (h *history) evict() {
+	drop, left, bytes := -1, 0, h.opBytes
+	for i, he := range h.entries {
+		bytes -= opBytes(he.a.Ops)
+		if !he.hasCode {
+			continue
+		}
+		drop, left = i, bytes
+		if len(h.entries)-(i+1) <= h.lim.versions && bytes <= h.lim.opBytes {
+			break
+		}
+	}
+	if drop < 0 {
+		return
+	}
+	h.base, h.baseVersion = h.entries[drop].a.Code, h.entries[drop].a.Version
+	h.entries = append([]histEntry(nil), h.entries[drop+1:]...)
+	h.opBytes = left
+}
+
+func opBytes(o ot.Op) int {
+	n := 8 * len(o)
+	for _, c := range o {
+		n += len(c.S)
+	}
+	return n
+}
+
+// holds reports whether the window can give the text at version v
+// (current is the session's newest version).
+func (h *history) holds(v, current int64) bool {
+	return v >= h.baseVersion && v <= current
+}
+
+// after returns the updates after version v (which holds must accept).
+func (h *history) after(v int64) []histEntry {
+	return h.entries[v-h.baseVersion:]
+}
+
+// lenAt returns the UTF-16 length of the text at version v < current: the
+// base length of the op that followed it.
+func (h *history) lenAt(v int64) int {
+	return h.entries[v-h.baseVersion].a.Ops.BaseLen()
+}
+
+// textAt rebuilds the text at version v from the nearest checkpoint.
+func (h *history) textAt(v int64) (string, error) {
+	text, at := h.base, h.baseVersion
+	for i := v - h.baseVersion - 1; i >= 0; i-- {
+		if h.entries[i].hasCode {
+			text, at = h.entries[i].a.Code, h.entries[i].a.Version
+			break
+		}
+	}
+	for _, he := range h.entries[at-h.baseVersion : v-h.baseVersion] {
+		t, err := ot.Apply(text, he.a.Ops)
+		if err != nil {
+			return "", err
+		}
+		text = t
+	}
+	return text, nil
+}
+
+// replay returns the updates since+1..current with their texts, or false
+// when the window does not reach back to since, since is ahead, or the
+// texts would exceed replayMaxBytes (the client then takes a full sync).
+func (h *history) replay(since int64, text string, current int64) ([]Applied, bool) {
+	if since == current {
+		return nil, true
+	}
+	if !h.holds(since, current) {
+		return nil, false
+	}
+	t, err := h.textAt(since)
+	if err != nil {
+		return nil, false
+	}
+	ents := h.after(since)
+	out := make([]Applied, 0, len(ents))
+	size := 0
+	for _, he := range ents {
+		a := he.a
+		if !he.hasCode {
+			if a.Code, err = ot.Apply(t, a.Ops); err != nil {
+				return nil, false
+			}
+		}
+		t = a.Code
+		if size += len(t); size > replayMaxBytes {
+			return nil, false
+		}
+		out = append(out, a)
+	}
+	return out, true
+}
+
+// dedupeMax bounds the (userId, opId) pairs remembered; a client resends
+// only its pending update, a few versions old, so the newest 10000 cover
+// any real resend while memory and the snapshot stay bounded.
+const dedupeMax = 10000
+
+type opKey struct{ user, op string }
+
+// dedupe remembers which version each recent (userId, opId) got, oldest
+// evicted first.
+type dedupe struct {
+	m     map[opKey]int64
+	order []opKey
+	max   int
+}
+
+func newDedupe(max int) dedupe { return dedupe{m: map[opKey]int64{}, max: max} }
+
+func (d *dedupe) add(user, op string, v int64) {
+	k := opKey{user, op}
+	if _, ok := d.m[k]; ok {
+		return
+	}
+	d.m[k] = v
+	d.order = append(d.order, k)
+	if len(d.order) > d.max {
+		drop := len(d.order) - d.max
+		for _, old := range d.order[:drop] {
+			delete(d.m, old)
+		}
+		// Reslicing is enough: append reallocates with only the live part.
+		d.order = d.order[drop:]
+	}
+}
+
+func (d *dedupe) get(user, op string) (int64, bool) {
+	v, ok := d.m[opKey{user, op}]
+	return v, ok
+}

@@ -1,0 +1,95 @@
+package document
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/pairpad/pairpad/shared/ot"
+)
+
+// TestHistoryWindow checks the window against every text it has seen:
+// texts rebuilt from checkpoints, lengths, replays and eviction bounds.
+func TestHistoryWindow(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	var h history
+	h.reset(defaultHistLimits, "", 0)
+	texts := []string{""}
+	text := ""
+	const n = 3000
+	for v := int64(1); v <= n; v++ {
+		var op ot.Op
+		if l := ot.UTF16Len(text); l > 0 && rng.IntN(3) == 0 {
+			op = buildOp(0, "", 1, l-1)
+		} else {
+			op = buildOp(l16(text), fmt.Sprint(v%10), 0, 0)
+		}
+		next, err := ot.Apply(text, op)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text = next
+		texts = append(texts, text)
+		h.push(Applied{Version: v, Ops: op, Code: text})
+		if len(h.entries) > h.lim.versions+h.lim.every {
+			t.Fatalf("window of %d entries", len(h.entries))
+		}
+		if h.baseVersion+int64(len(h.entries)) != v {
+			t.Fatalf("window %d+%d does not end at %d", h.baseVersion, len(h.entries), v)
+		}
+	}
+	if h.baseVersion == 0 || n-h.baseVersion < int64(h.lim.versions) {
+		t.Fatalf("base %d: eviction kept too little or nothing", h.baseVersion)
+	}
+	for v := h.baseVersion; v <= n; v++ {
+		got, err := h.textAt(v)
+		if err != nil || got != texts[v] {
+			t.Fatalf("textAt(%d) = %q, %v; want %q", v, got, err, texts[v])
+		}
+		if v < n && h.lenAt(v) != ot.UTF16Len(texts[v]) {
+			t.Fatalf("lenAt(%d) = %d", v, h.lenAt(v))
+		}
+	}
+	for _, since := range []int64{h.baseVersion, h.baseVersion + 1, n - 100, n - 1} {
+		rep, ok := h.replay(since, text, n)
+		if !ok || int64(len(rep)) != n-since {
+			t.Fatalf("replay(%d): %d updates, %v", since, len(rep), ok)
+		}
+		for i, a := range rep {
+			if a.Version != since+1+int64(i) || a.Code != texts[a.Version] {
+				t.Fatalf("replay(%d)[%d] = v%d %q", since, i, a.Version, a.Code)
+			}
+		}
+	}
+	if _, ok := h.replay(h.baseVersion-1, text, n); ok {
+		t.Fatal("replay before the window succeeded")
+	}
+	if _, ok := h.replay(n+1, text, n); ok {
+		t.Fatal("replay from the future succeeded")
+	}
+	if rep, ok := h.replay(n, text, n); !ok || len(rep) != 0 {
+		t.Fatal("replay from now is not empty")
+	}
+}
+
+func l16(s string) int { return ot.UTF16Len(s) }
+
+func TestDedupeBound(t *testing.T) {
+	d := newDedupe(100)
+	for i := range 1000 {
+		d.add("u", fmt.Sprint(i), int64(i+1))
+		d.add("u", fmt.Sprint(i), 999999) // a repeat keeps the first version
+	}
+	if len(d.m) != 100 || len(d.order) != 100 {
+		t.Fatalf("kept %d/%d", len(d.m), len(d.order))
+	}
+	if _, ok := d.get("u", "899"); ok {
+		t.Fatal("evicted pair still known")
+	}
+	if v, ok := d.get("u", "950"); !ok || v != 951 {
+		t.Fatalf("get 950 = %d, %v", v, ok)
+	}
+	if _, ok := d.get("v", "950"); ok {
+		t.Fatal("pairs are per user")
+	}
+}

@@ -1,0 +1,211 @@
+package document
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Timing of the session goroutine.
+const (
+	checkEvery   = time.Second      // look for reconnects and dropped messages
+	retryAfter   = time.Second      // retry a failed catch-up or snapshot
+	ioTimeout    = 5 * time.Second  // one catch-up read or snapshot write
+	flushTimeout = 10 * time.Second // the final snapshot when the session stops
+)
+
+// run is the session goroutine: it folds what the applied subscription
+// brought (reading gaps back from the stream), hands updates to the
+// listeners in version order and writes debounced snapshots.
+func (s *session) run() {
+	defer s.finish()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-s.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+
+	tick := time.NewTicker(checkEvery)
+	defer tick.Stop()
+	snapTimer := time.NewTimer(time.Hour)
+	snapTimer.Stop()
+	defer snapTimer.Stop()
+	// Snapshots are written on their own goroutine, one at a time, so a
+	// slow or absent NATS never holds up deliveries.
+	saved := make(chan error, 1)
+	saving := false
+	var snapFailed time.Time
+	reconnects, dropped := s.e.in.NC.Stats().Reconnects, 0
+
+	for {
+		select {
+		case <-s.stop:
+			if saving {
+				<-saved // cancelled with ctx
+			}
+			s.flush()
+			return
+		case <-s.wake:
+		case <-tick.C:
+			if r := s.e.in.NC.Stats().Reconnects; r != reconnects {
+				reconnects = r
+				s.markBehind()
+			}
+			if n, err := s.sub.Dropped(); err == nil && n != dropped {
+				dropped = n
+				s.markBehind()
+			}
+		case <-snapTimer.C:
+			if !saving {
+				saving = true
+				go func() { saved <- s.saveSnapshot(ctx) }()
+			}
+		case err := <-saved:
+			saving = false
+			if err != nil {
+				if ctx.Err() == nil {
+					s.e.log.Warn("snapshot failed", "session_id", s.id, "err", err)
+				}
+				snapFailed = time.Now()
+			}
+		}
+		s.deliver()
+		s.fold(ctx)
+		s.deliver()
+		if due, ok := s.snapshotDue(snapFailed); ok && !saving {
+			snapTimer.Reset(max(time.Until(due), 0))
+		}
+	}
+}
+
+func (s *session) markBehind() {
+	s.mu.Lock()
+	s.behind = true
+	s.mu.Unlock()
+}
+
+// fold integrates the subscription's entries; a gap, a dropped message or
+// a reconnect makes it read the stream from the newest entry we hold.
+func (s *session) fold(ctx context.Context) {
+	s.mu.Lock()
+	inbox := s.inbox
+	s.inbox = nil
+	for _, e := range inbox {
+		if err := s.integrate(e, nil); err != nil {
+			s.behind = true
+			break
+		}
+	}
+	behind := s.behind
+	s.behind = false
+	s.mu.Unlock()
+	if !behind {
+		return
+	}
+	if !s.e.in.NC.IsConnected() {
+		s.markBehind() // the ticker retries once NATS is back
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, ioTimeout)
+	err := s.catchUp(cctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			s.e.log.Warn("catching up with the op log failed", "session_id", s.id, "err", err)
+		}
+		s.markBehind() // the ticker retries
+	}
+}
+
+// deliver hands the pending updates to every listener, in version order,
+// without holding the session lock (listeners only queue).
+func (s *session) deliver() {
+	s.mu.Lock()
+	batch := s.pending
+	s.pending = nil
+	if len(batch) == 0 {
+		s.mu.Unlock()
+		return
+	}
+	docs := make([]*Doc, 0, len(s.docs))
+	for d := range s.docs {
+		docs = append(docs, d)
+	}
+	s.mu.Unlock()
+	for _, d := range docs {
+		for _, a := range batch {
+			if d.closed.Load() {
+				break
+			}
+			if a.Version > d.delivered.Load() {
+				d.l.Applied(a)
+				d.delivered.Store(a.Version)
+			}
+		}
+	}
+	s.mu.Lock()
+	close(s.deliveredCh)
+	s.deliveredCh = make(chan struct{})
+	s.mu.Unlock()
+}
+
+// snapshotDue says when the next snapshot is due: SnapshotDebounce after
+// the last edit, at most SnapshotMaxDelay after the first unsaved one, and
+// not before retryAfter past a failure.
+func (s *session) snapshotDue(failed time.Time) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.dirty {
+		return time.Time{}, false
+	}
+	due := s.lastEdit.Add(s.e.o.SnapshotDebounce)
+	if cap := s.firstDirty.Add(s.e.o.SnapshotMaxDelay); cap.Before(due) {
+		due = cap
+	}
+	if r := failed.Add(retryAfter); r.After(due) {
+		due = r
+	}
+	return due, true
+}
+
+// saveSnapshot writes the current state if it changed since the last one.
+func (s *session) saveSnapshot(ctx context.Context) error {
+	if !s.e.in.NC.IsConnected() {
+		return errors.New("nats is not connected")
+	}
+	s.mu.Lock()
+	if !s.dirty || s.dropped {
+		s.mu.Unlock()
+		return nil
+	}
+	snap := s.snapshotLocked()
+	s.mu.Unlock()
+	cctx, cancel := context.WithTimeout(ctx, ioTimeout)
+	defer cancel()
+	if err := s.e.writeSnapshot(cctx, s.id, snap); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.version == snap.Version {
+		s.dirty = false
+	} else {
+		s.firstDirty = time.Now()
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// flush writes the final snapshot of a session that stops (not of one
+// that was dropped: it ended, and its document was purged).
+func (s *session) flush() {
+	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
+	defer cancel()
+	s.fold(ctx)
+	if err := s.saveSnapshot(ctx); err != nil {
+		s.e.log.Warn("final snapshot failed", "session_id", s.id, "err", err)
+	}
+}

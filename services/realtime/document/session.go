@@ -1,0 +1,278 @@
+package document
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/oplog"
+	"github.com/pairpad/pairpad/shared/ot"
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// inboxMax bounds the updates buffered from the applied subscription; past
+// it they are dropped and read back from the stream, which holds them all.
+const inboxMax = 4096
+
+// errGap reports an update that does not follow the newest one we hold.
+var errGap = errors.New("update does not follow the current version")
+
+// session is one session's document on this instance: the state the
+// stream's entries fold into, its listeners and its goroutine.
+type session struct {
+	e     *Engine
+	id    string
+	ready chan struct{} // closed once load finished
+	// loadErr is written before ready is closed and only read after.
+	loadErr error
+	refs    int // guarded by e.mu: Docs plus Opens in progress
+
+	submitMu sync.Mutex // one Submit at a time on this instance
+
+	mu          sync.Mutex
+	text        string
+	textLen     int // UTF-16 length of text
+	version     int64
+	seq         uint64 // stream sequence of version's entry
+	hist        history
+	opIDs       dedupe
+	docs        map[*Doc]struct{}
+	pending     []Applied // integrated, not yet handed to listeners
+	deliveredCh chan struct{}
+	inbox       []oplog.Entry // from the applied subscription
+	behind      bool          // the stream may hold entries we have not seen
+	dirty       bool          // edits since the last snapshot
+	firstDirty  time.Time
+	lastEdit    time.Time
+	dropped     bool
+	loading     bool
+
+	sub        *nats.Subscription
+	wake       chan struct{}
+	stop       chan struct{}
+	stopOnce   sync.Once
+	finishOnce sync.Once
+}
+
+func newSession(e *Engine, id string) *session {
+	return &session{e: e, id: id, ready: make(chan struct{}), docs: map[*Doc]struct{}{},
+		deliveredCh: make(chan struct{}), wake: make(chan struct{}, 1), stop: make(chan struct{}),
+		opIDs: newDedupe(dedupeMax)}
+}
+
+// start loads the session and runs it; a failed load removes it from the
+// engine so the next Open tries again.
+func (s *session) start() {
+	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
+	s.loadErr = s.load(ctx)
+	cancel()
+	if s.loadErr == nil {
+		close(s.ready)
+		s.run()
+		return
+	}
+	s.e.mu.Lock()
+	if s.e.sessions[s.id] == s {
+		delete(s.e.sessions, s.id)
+	}
+	s.e.mu.Unlock()
+	close(s.ready)
+	s.finish()
+}
+
+// load subscribes to the applied subject (first, so nothing stored
+// meanwhile is missed), then folds the snapshot and the log after it.
+func (s *session) load(ctx context.Context) error {
+	sub, err := s.e.in.NC.Subscribe(broker.AppliedSubject(s.id), s.onApplied)
+	if err != nil {
+		return fmt.Errorf("subscribe: %w", err)
+	}
+	s.sub = sub
+	snap, err := s.e.loadSnapshot(ctx, s.id)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.text, s.textLen, s.version, s.seq = snap.Code, ot.UTF16Len(snap.Code), snap.Version, snap.Seq
+	s.hist.reset(s.e.hist, snap.Code, snap.Version)
+	for _, id := range snap.OpIDs {
+		s.opIDs.add(id.UserID, id.OpID, id.Version)
+	}
+	s.loading = true
+	s.mu.Unlock()
+	err = s.catchUp(ctx)
+	s.mu.Lock()
+	s.loading = false
+	s.pending = nil
+	s.mu.Unlock()
+	return err
+}
+
+// onApplied runs on the subscription's goroutine: it only queues.
+func (s *session) onApplied(m *nats.Msg) {
+	e, err := oplog.Decode(m)
+	s.mu.Lock()
+	switch {
+	case err != nil:
+		s.e.log.Error("undecodable op log entry", "session_id", s.id, "err", err)
+		s.behind = true
+	case len(s.inbox) >= inboxMax:
+		s.behind = true
+	default:
+		s.inbox = append(s.inbox, e)
+	}
+	s.mu.Unlock()
+	s.poke()
+}
+
+// poke wakes the session goroutine.
+func (s *session) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// integrate folds entry e into the state; code is the text after it when
+// the caller already computed it. It ignores entries already folded and
+// returns errGap for one that leaves a hole. Call with s.mu held.
+func (s *session) integrate(e oplog.Entry, code *string) error {
+	if e.Version <= s.version {
+		return nil
+	}
+	if e.Version != s.version+1 {
+		return fmt.Errorf("version %d after %d: %w", e.Version, s.version, errGap)
+	}
+	var text string
+	if code != nil {
+		text = *code
+	} else {
+		t, err := ot.Apply(s.text, e.Ops)
+		if err != nil {
+			return fmt.Errorf("apply stored version %d: %w", e.Version, err)
+		}
+		text = t
+	}
+	a := Applied{SessionID: s.id, Version: e.Version, UserID: e.UserID, OpID: e.OpID, ConnID: e.ConnID,
+		Timestamp: e.Timestamp, Ops: e.Ops, Code: text}
+	s.text, s.textLen, s.version, s.seq = text, e.Ops.TargetLen(), e.Version, e.Seq
+	s.hist.push(a)
+	if e.OpID != "" {
+		s.opIDs.add(e.UserID, e.OpID, e.Version)
+	}
+	if !s.loading {
+		s.pending = append(s.pending, a)
+	}
+	now := time.Now()
+	if !s.dirty {
+		s.dirty, s.firstDirty = true, now
+	}
+	s.lastEdit = now
+	return nil
+}
+
+// catchUp reads what the stream stored after the newest entry we hold and
+// folds it in.
+func (s *session) catchUp(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		seq := s.seq
+		s.mu.Unlock()
+		entries, err := oplog.ReadAfter(ctx, s.e.in, s.id, seq, catchUpBatch)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		for _, e := range entries {
+			if err := s.integrate(e, nil); err != nil {
+				s.mu.Unlock()
+				return fmt.Errorf("op log of %s after seq %d: %w", s.id, seq, err)
+			}
+		}
+		s.mu.Unlock()
+		if len(entries) > 0 {
+			s.poke()
+		}
+		if len(entries) < catchUpBatch {
+			return nil
+		}
+	}
+}
+
+// catchUpBatch is how many entries one catch-up read asks for.
+const catchUpBatch = 1000
+
+// catchUpSince reads the stream when a client knows a newer version than
+// this instance (it saw it through another one), so it gets a replay
+// rather than a needless full sync.
+func (s *session) catchUpSince(ctx context.Context, since int64) error {
+	s.mu.Lock()
+	ahead := since > s.version
+	s.mu.Unlock()
+	if !ahead {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, ioTimeout)
+	defer cancel()
+	if err := s.catchUp(cctx); err != nil {
+		return protocol.Wrap(protocol.CodeInternal, "the document could not be loaded", err)
+	}
+	return nil
+}
+
+// attach adds d to the listeners and calls Opened with the state and, when
+// asked, the replay since since, under the session lock so no update can
+// slip between them.
+func (s *session) attach(d *Doc, since int64) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.dropped {
+		return protocol.Errorf(protocol.CodeSessionNotFound, "the session has ended")
+	}
+	st := State{Code: s.text, Version: s.version}
+	var replay []Applied
+	replayOK := true
+	if since >= 0 {
+		replay, replayOK = s.hist.replay(since, s.text, s.version)
+	}
+	d.delivered.Store(s.version)
+	s.docs[d] = struct{}{}
+	d.l.Opened(st, replay, replayOK)
+	return nil
+}
+
+// shutdown asks the session goroutine to stop.
+func (s *session) shutdown() {
+	s.stopOnce.Do(func() { close(s.stop) })
+}
+
+// stopped reports whether the session was asked to stop.
+func (s *session) stopped() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// finish releases what the session holds; it runs once, when the
+// goroutine ends or when the session never started.
+func (s *session) finish() {
+	s.finishOnce.Do(func() {
+		if s.sub != nil {
+			_ = s.sub.Unsubscribe()
+		}
+		s.e.mu.Lock()
+		if s.e.stopping[s.id] == s {
+			delete(s.e.stopping, s.id)
+		}
+		s.e.mu.Unlock()
+		s.e.wg.Done()
+	})
+}

@@ -1,0 +1,209 @@
+package document
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pairpad/pairpad/shared/oplog"
+	"github.com/pairpad/pairpad/shared/ot"
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// Bounds of Submit.
+const (
+	// maxBehind is how many versions an ops update may lag behind the
+	// document; past it the client is told to sync rather than have the
+	// server read and transform over that much history.
+	maxBehind = 10000
+	// maxAttempts bounds appends lost to other instances for one update.
+	maxAttempts = 100
+	// appendTimeout bounds waiting for JetStream's acknowledgement.
+	appendTimeout = 5 * time.Second
+)
+
+// update is a validated code-update: exactly one of fullCode and ops.
+type update struct {
+	version  int64
+	opID     string
+	fullCode *string
+	ops      ot.Op
+}
+
+// parseUpdate checks what can be checked without the document.
+func parseUpdate(u protocol.CodeUpdate) (update, error) {
+	hasOps := len(u.Delta.Ops) > 0 && string(u.Delta.Ops) != "null"
+	switch {
+	case u.Delta.FullCode != nil && hasOps:
+		return update{}, protocol.Errorf(protocol.CodeInvalidPayload, "delta must have exactly one of fullCode and ops, not both")
+	case u.Delta.FullCode == nil && !hasOps:
+		return update{}, protocol.Errorf(protocol.CodeInvalidPayload, "delta must have fullCode or ops")
+	case u.Version < 0:
+		return update{}, protocol.Errorf(protocol.CodeInvalidPayload, "version must be 0 or more, got %d", u.Version)
+	}
+	if err := protocol.ValidateOpID(u.OpID); err != nil {
+		return update{}, protocol.Errorf(protocol.CodeInvalidPayload, "%s", err)
+	}
+	in := update{version: u.Version, opID: u.OpID, fullCode: u.Delta.FullCode}
+	if hasOps {
+		op, err := ot.Decode(u.Delta.Ops)
+		if err != nil {
+			return update{}, protocol.Errorf(protocol.CodeInvalidPayload, "invalid ops: %s", err)
+		}
+		in.ops = op
+	}
+	return in, nil
+}
+
+// submit merges in and appends it; the caller holds s.submitMu.
+func (s *session) submit(ctx context.Context, userID, connID string, in update) (Result, error) {
+	op, base := in.ops, in.version
+	first, caughtUp := true, false
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		s.mu.Lock()
+		if s.dropped {
+			s.mu.Unlock()
+			return Result{}, protocol.Errorf(protocol.CodeSessionNotFound, "the session has ended")
+		}
+		if s.stopped() {
+			s.mu.Unlock()
+			return Result{}, protocol.Errorf(protocol.CodeInternal, "the document engine is shutting down")
+		}
+		if in.opID != "" {
+			if v, ok := s.opIDs.get(userID, in.opID); ok {
+				s.mu.Unlock()
+				return Result{Version: v, OpID: in.opID, Duplicate: true}, nil
+			}
+		}
+		if in.version > s.version && !caughtUp {
+			// The client may have seen a version through another instance
+			// before this one: read the stream before calling it ahead.
+			s.mu.Unlock()
+			caughtUp = true
+			if err := s.catchUpFor(ctx); err != nil {
+				return Result{}, err
+			}
+			continue
+		}
+		if first {
+			var err error
+			op, err = s.rebaseCheck(in)
+			if err != nil {
+				s.mu.Unlock()
+				if errors.Is(err, errOutsideWindow) {
+					return s.submitOld(ctx, userID, connID, in)
+				}
+				return Result{}, err
+			}
+			first = false
+		}
+		if base < s.hist.baseVersion {
+			// The window moved past our base while we were away: read the
+			// missing updates from the log.
+			s.mu.Unlock()
+			var err error
+			if op, base, err = s.transformFromLog(ctx, op, base); err != nil {
+				return Result{}, err
+			}
+			continue
+		}
+		for _, he := range s.hist.after(base) {
+			var err error
+			if _, op, err = ot.Transform(he.a.Ops, op); err != nil {
+				s.mu.Unlock()
+				return Result{}, protocol.Wrap(protocol.CodeInternal, "the update could not be merged",
+					fmt.Errorf("transform over version %d: %w", he.a.Version, err))
+			}
+		}
+		base = s.version
+		text, err := ot.Apply(s.text, op)
+		if err != nil {
+			s.mu.Unlock()
+			return Result{}, protocol.Errorf(protocol.CodeInvalidPayload, "ops do not fit the document: %s", err)
+		}
+		if len(text) > s.e.o.MaxDocBytes {
+			s.mu.Unlock()
+			return Result{}, protocol.Errorf(protocol.CodeDocumentTooLarge,
+				"the document would be %d bytes, more than the %d allowed", len(text), s.e.o.MaxDocBytes).
+				WithDetails(map[string]any{"maxBytes": s.e.o.MaxDocBytes})
+		}
+		e := oplog.Entry{Version: s.version + 1, UserID: userID, OpID: in.opID, ConnID: connID,
+			Timestamp: s.e.now().UnixMilli(), Ops: op}
+		expect := s.seq
+		s.mu.Unlock()
+
+		seq, err := s.append(ctx, e, expect)
+		if errors.Is(err, oplog.ErrConflict) {
+			if err := s.afterConflict(ctx, expect); err != nil {
+				return Result{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		e.Seq = seq
+		s.mu.Lock()
+		// Our entry may already have come back through the subscription.
+		ierr := s.integrate(e, &text)
+		s.mu.Unlock()
+		if ierr != nil {
+			s.markBehind()
+		}
+		s.poke()
+		return Result{Version: e.Version, OpID: in.opID}, nil
+	}
+	return Result{}, protocol.Wrap(protocol.CodeInternal, "the update could not be applied",
+		fmt.Errorf("session %s: lost %d appends in a row to other writers", s.id, maxAttempts))
+}
+
+// append stores e after sequence expect, mapping NATS failures to
+// INTERNAL_SERVER_ERROR with their cause.
+func (s *session) append(ctx context.Context, e oplog.Entry, expect uint64) (uint64, error) {
+	if !s.e.in.NC.IsConnected() {
+		return 0, protocol.Wrap(protocol.CodeInternal, "the update could not be stored",
+			fmt.Errorf("append to %s: nats is not connected", s.id))
+	}
+	actx, cancel := context.WithTimeout(ctx, appendTimeout)
+	defer cancel()
+	seq, err := oplog.Append(actx, s.e.in.JS, s.id, e, expect)
+	if err != nil && !errors.Is(err, oplog.ErrConflict) {
+		return 0, protocol.Wrap(protocol.CodeInternal, "the update could not be stored", err)
+	}
+	return seq, err
+}
+
+// catchUpFor reads the stream on behalf of a submit.
+func (s *session) catchUpFor(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(ctx, ioTimeout)
+	defer cancel()
+	if err := s.catchUp(cctx); err != nil {
+		return protocol.Wrap(protocol.CodeInternal, "the update could not be merged", err)
+	}
+	return nil
+}
+
+// afterConflict catches up after a lost append. If the stream had nothing
+// new for us, the session's log was purged under us: the session ended.
+func (s *session) afterConflict(ctx context.Context, expect uint64) error {
+	if err := s.catchUpFor(ctx); err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, ioTimeout)
+	defer cancel()
+	s.mu.Lock()
+	moved := s.seq != expect
+	s.mu.Unlock()
+	if moved {
+		return nil
+	}
+	last, ok, err := oplog.Last(cctx, s.e.in, s.id)
+	if err != nil {
+		return protocol.Wrap(protocol.CodeInternal, "the update could not be merged", err)
+	}
+	if !ok || last.Seq < expect {
+		return protocol.Errorf(protocol.CodeSessionNotFound, "the session's document is gone (the session ended)")
+	}
+	return nil
+}

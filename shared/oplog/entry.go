@@ -1,0 +1,127 @@
+// Package oplog reads and writes a session's op log: one message per applied
+// update on broker.OpsSubject(sessionID) in the SESSION_OPS stream, in
+// version order. The realtime document engine appends to it with an
+// expected last subject sequence, which makes the stream the single ordered
+// authority for a session across any number of realtime instances; the api
+// reads it to answer the history route.
+//
+// A message's body is the JSON of one Entry (version, user, opId, conn,
+// timestamp, ops); its Pairpad-Version and Pairpad-Conn headers repeat the
+// version and connection so `nats stream view` and gap checks need no
+// decoding. User and op ids stay in the body because an opId may hold
+// characters a header cannot.
+package oplog
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/ot"
+)
+
+// Entry is one applied update in a session's op log (one message on
+// broker.OpsSubject(sid) in SESSION_OPS).
+type Entry struct {
+	Version   int64  // 1, 2, 3... dense per session
+	UserID    string // who sent it
+	OpID      string // the client's opId, may be empty
+	ConnID    string // the connection it came from, so the sender gets code-ack
+	Timestamp int64  // unix milliseconds when it was applied
+	Ops       ot.Op  // the op as applied, against the document at Version-1
+	Seq       uint64 // stream sequence; set by Decode, ignored by Encode
+}
+
+// body is the wire form of an Entry; short keys because every update of a
+// session is stored, for up to the stream's MaxAge.
+type body struct {
+	Version   int64  `json:"v"`
+	UserID    string `json:"u"`
+	OpID      string `json:"o,omitempty"`
+	ConnID    string `json:"c,omitempty"`
+	Timestamp int64  `json:"t"`
+	Ops       ot.Op  `json:"ops"`
+}
+
+// Sentinel errors of this package.
+var (
+	// ErrConflict means the append lost the race: someone else appended to
+	// the session's log after the sequence the caller expected.
+	ErrConflict = errors.New("oplog: the log moved on (wrong last sequence)")
+	// ErrMalformed means a stored message is not an Entry.
+	ErrMalformed = errors.New("oplog: malformed entry")
+)
+
+// Encode turns e into the message to append to the session's op log.
+func Encode(sessionID string, e Entry) (*nats.Msg, error) {
+	if e.Version < 1 {
+		return nil, fmt.Errorf("encode entry: version %d < 1", e.Version)
+	}
+	data, err := json.Marshal(body{Version: e.Version, UserID: e.UserID, OpID: e.OpID, ConnID: e.ConnID,
+		Timestamp: e.Timestamp, Ops: e.Ops})
+	if err != nil {
+		return nil, fmt.Errorf("encode entry %d: %w", e.Version, err)
+	}
+	m := nats.NewMsg(broker.OpsSubject(sessionID))
+	m.Data = data
+	m.Header.Set(broker.HeaderVersion, strconv.FormatInt(e.Version, 10))
+	if e.ConnID != "" && validHeaderValue(e.ConnID) {
+		m.Header.Set(broker.HeaderConnID, e.ConnID)
+	}
+	return m, nil
+}
+
+// Decode reads an Entry from a message the stream delivered: a RePublish
+// on broker.AppliedSubject or a direct get answer, both of which carry the
+// stream sequence in the Nats-Sequence header.
+func Decode(m *nats.Msg) (Entry, error) {
+	e, err := decodeBody(m.Data)
+	if err != nil {
+		return Entry{}, err
+	}
+	if s := m.Header.Get(jetstream.SequenceHeader); s != "" {
+		seq, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return Entry{}, fmt.Errorf("%w: bad %s header %q", ErrMalformed, jetstream.SequenceHeader, s)
+		}
+		e.Seq = seq
+	}
+	return e, nil
+}
+
+// DecodeRaw reads an Entry from a message fetched with Stream.GetMsg.
+func DecodeRaw(m *jetstream.RawStreamMsg) (Entry, error) {
+	e, err := decodeBody(m.Data)
+	if err != nil {
+		return Entry{}, err
+	}
+	e.Seq = m.Sequence
+	return e, nil
+}
+
+func decodeBody(data []byte) (Entry, error) {
+	var b body
+	if err := json.Unmarshal(data, &b); err != nil {
+		return Entry{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if b.Version < 1 || b.Ops == nil {
+		return Entry{}, fmt.Errorf("%w: version %d, ops present %t", ErrMalformed, b.Version, b.Ops != nil)
+	}
+	return Entry{Version: b.Version, UserID: b.UserID, OpID: b.OpID, ConnID: b.ConnID,
+		Timestamp: b.Timestamp, Ops: b.Ops}, nil
+}
+
+// validHeaderValue reports whether s can travel as a header value.
+func validHeaderValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}

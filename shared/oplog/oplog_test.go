@@ -1,0 +1,226 @@
+package oplog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/natstest"
+	"github.com/pairpad/pairpad/shared/ot"
+)
+
+// setup starts a server and provisions the layout with l.
+func setup(t *testing.T, l broker.Layout) *broker.Infra {
+	t.Helper()
+	srv := natstest.Start(t)
+	nc := natstest.Connect(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	in, err := broker.Provision(ctx, nc, l)
+	if err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+	return in
+}
+
+func ctxT(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// appendN appends versions 1..n to sid, interleaved with another session's
+// entries so that sequences are not dense per subject.
+func appendN(t *testing.T, in *broker.Infra, sid string, n int) []Entry {
+	t.Helper()
+	ctx := ctxT(t)
+	other := uuid.NewString()
+	var last, otherLast uint64
+	var out []Entry
+	for v := 1; v <= n; v++ {
+		e := Entry{Version: int64(v), UserID: "user", OpID: fmt.Sprintf("op-%d", v), ConnID: "conn",
+			Timestamp: int64(1000 + v), Ops: ot.Op{ot.Retain(v - 1), ot.Insert("x")}}
+		if v == 1 {
+			e.Ops = ot.Op{ot.Insert("x")}
+		}
+		seq, err := Append(ctx, in.JS, sid, e, last)
+		if err != nil {
+			t.Fatalf("append %d: %v", v, err)
+		}
+		e.Seq, last = seq, seq
+		out = append(out, e)
+		if v%3 == 0 {
+			oe := Entry{Version: int64(v/3 + 0), UserID: "o", Ops: ot.Op{ot.Insert("o")}}
+			if oe.Version > 1 {
+				oe.Ops = ot.Op{ot.Retain(int(oe.Version - 1)), ot.Insert("o")}
+			}
+			if otherLast, err = Append(ctx, in.JS, other, oe, otherLast); err != nil {
+				t.Fatalf("append other: %v", err)
+			}
+		}
+	}
+	return out
+}
+
+func TestEncodeDecode(t *testing.T) {
+	in := setup(t, broker.Layout{})
+	ctx := ctxT(t)
+	sid := uuid.NewString()
+	sub, err := in.NC.SubscribeSync(broker.AppliedSubject(sid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Entry{Version: 1, UserID: "Zoë \"q\" 😀", OpID: "line\nbreak\r\x00", ConnID: "c-1",
+		Timestamp: 1705315800000, Ops: ot.Op{ot.Insert("a😀\u2028\"b")}}
+	seq, err := Append(ctx, in.JS, sid, want, 0)
+	if err != nil {
+		t.Fatalf("append: %v", err)
+	}
+	want.Seq = seq
+
+	raw, err := in.Ops.GetMsg(ctx, seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeRaw(raw)
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("DecodeRaw: got %+v, %v; want %+v", got, err, want)
+	}
+	if raw.Header.Get(broker.HeaderVersion) != "1" || raw.Header.Get(broker.HeaderConnID) != "c-1" {
+		t.Fatalf("headers %v", raw.Header)
+	}
+	m, err := sub.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatalf("republished: %v", err)
+	}
+	if got, err = Decode(m); err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("Decode(republished): got %+v, %v; want %+v", got, err, want)
+	}
+	entries, err := ReadAfter(ctx, in, sid, 0, 10)
+	if err != nil || len(entries) != 1 || !reflect.DeepEqual(entries[0], want) {
+		t.Fatalf("ReadAfter: got %+v, %v", entries, err)
+	}
+
+	for _, bad := range []string{``, `{}`, `{"v":1}`, `{"v":0,"ops":[]}`, `{"v":1,"ops":null}`, `{"v":1,"ops":[0]}`, `[]`} {
+		if _, err := decodeBody([]byte(bad)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("decode %q: got %v, want ErrMalformed", bad, err)
+		}
+	}
+	if _, err := Encode(sid, Entry{Version: 0, Ops: ot.Op{}}); err == nil {
+		t.Error("encode version 0: no error")
+	}
+}
+
+func TestAppendConflict(t *testing.T) {
+	in := setup(t, broker.Layout{})
+	ctx := ctxT(t)
+	sid := uuid.NewString()
+	e := Entry{Version: 1, UserID: "u", Ops: ot.Op{ot.Insert("a")}}
+	seq, err := Append(ctx, in.JS, sid, e, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, expect := range []uint64{0, seq + 1} {
+		if _, err := Append(ctx, in.JS, sid, Entry{Version: 2, UserID: "v", Ops: ot.Op{ot.Insert("b")}}, expect); !errors.Is(err, ErrConflict) {
+			t.Errorf("expect %d: got %v, want ErrConflict", expect, err)
+		}
+	}
+	last, ok, err := Last(ctx, in, sid)
+	if err != nil || !ok || last.Version != 1 || last.Seq != seq {
+		t.Fatalf("last: %+v %v %v", last, ok, err)
+	}
+}
+
+func TestRead(t *testing.T) {
+	in := setup(t, broker.Layout{})
+	sid := uuid.NewString()
+	all := appendN(t, in, sid, 25)
+	ptr := func(v int64) *int64 { return &v }
+	tests := []struct {
+		from     int64
+		limit    int
+		first    int64 // 0: none
+		n        int
+		wantNext *int64
+	}{
+		{1, 10, 1, 10, ptr(11)},
+		{11, 10, 11, 10, ptr(21)},
+		{21, 10, 21, 5, nil},
+		{0, 0, 1, 25, nil},
+		{-5, 3, 1, 3, ptr(4)},
+		{13, 0, 13, 13, nil},
+		{25, 1, 25, 1, nil},
+		{24, 1, 24, 1, ptr(25)},
+		{26, 10, 0, 0, nil},
+		{1000, 10, 0, 0, nil},
+	}
+	for _, tc := range tests {
+		t.Run(fmt.Sprintf("from=%d,limit=%d", tc.from, tc.limit), func(t *testing.T) {
+			got, next, err := Read(ctxT(t), in, sid, tc.from, tc.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tc.n {
+				t.Fatalf("got %d entries, want %d", len(got), tc.n)
+			}
+			if tc.n > 0 && !reflect.DeepEqual(got, all[tc.first-1:tc.first-1+int64(tc.n)]) {
+				t.Fatalf("got %+v", got)
+			}
+			if (next == nil) != (tc.wantNext == nil) || next != nil && *next != *tc.wantNext {
+				t.Fatalf("next = %v, want %v", deref(next), deref(tc.wantNext))
+			}
+		})
+	}
+	if got, next, err := Read(ctxT(t), in, uuid.NewString(), 1, 10); err != nil || len(got) != 0 || next != nil {
+		t.Fatalf("unknown session: %v %v %v", got, next, err)
+	}
+}
+
+func deref(p *int64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}
+
+func TestReadTrimmed(t *testing.T) {
+	in := setup(t, broker.Layout{OpsMaxPerSession: 10})
+	sid := uuid.NewString()
+	appendN(t, in, sid, 25)
+	got, next, err := Read(ctxT(t), in, sid, 1, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 10 || got[0].Version != 16 || got[9].Version != 25 || next != nil {
+		t.Fatalf("got %d entries from %v, next %v", len(got), got, deref(next))
+	}
+	got, next, err = Read(ctxT(t), in, sid, 20, 3)
+	if err != nil || len(got) != 3 || got[0].Version != 20 || next == nil || *next != 23 {
+		t.Fatalf("from 20: %v %v %v", got, deref(next), err)
+	}
+}
+
+func TestReadAfterBatches(t *testing.T) {
+	in := setup(t, broker.Layout{})
+	sid := uuid.NewString()
+	all := appendN(t, in, sid, 2*batchSize+7)
+	got, err := ReadAfter(ctxT(t), in, sid, 0, 0)
+	if err != nil || !reflect.DeepEqual(got, all) {
+		t.Fatalf("ReadAfter all: %d entries, %v", len(got), err)
+	}
+	got, err = ReadAfter(ctxT(t), in, sid, all[99].Seq, batchSize+1)
+	if err != nil || !reflect.DeepEqual(got, all[100:100+batchSize+1]) {
+		t.Fatalf("ReadAfter middle: %d entries, %v", len(got), err)
+	}
+	got, next, err := Read(ctxT(t), in, sid, 700, 0)
+	if err != nil || len(got) != len(all)-699 || got[0].Version != 700 || next != nil {
+		t.Fatalf("Read from 700: %d entries, %v, %v", len(got), deref(next), err)
+	}
+}
