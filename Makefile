@@ -3,28 +3,33 @@ SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/pairpad/pairpad/shared/buildinfo.Version=$(VERSION)
-MODULES := ./shared/... ./services/api/... ./services/realtime/... ./services/janitor/... ./deploy/local/...
+MODULES := ./bench/... ./shared/... ./services/api/... ./services/realtime/... ./services/janitor/... ./deploy/local/... ./deploy/k8s/... ./deploy/images/...
 NATSCLI_VERSION := v0.3.0
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test test-deps test-go build lint tools clean
+.PHONY: run test test-deps test-go test-js build lint tools clean
 
 ## run: the all-in-one (api + realtime + janitor + embedded NATS) on :3001
 run:
 	$(GO) run -ldflags "$(LDFLAGS)" ./deploy/local/cmd/pairpad
 
 ## test: installs what the tests need, then runs every test with -race
-test: test-deps test-go
+test: test-deps test-go test-js
 
 test-go:
 	$(GO) vet $(MODULES)
 	$(GO) test -race -count=1 -timeout 30m $(MODULES)
 
+## test-js: the client's unit tests (node --test) and the browser tests (Playwright driving Debian's Chromium)
+test-js:
+	cd tests/browser && node --test unit/
+	cd tests/browser && PAIRPAD_BIN=$(BIN)/pairpad node --test e2e.test.mjs
+
 ## test-deps: npm packages of the test clients (from their lockfiles), Chromium, the nats CLI
-test-deps: tools
+test-deps: tools build
 	npm ci --prefix testclients/socketio --no-audit --no-fund --loglevel=error
-	@if [ -f tests/browser/package-lock.json ]; then npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error; fi
+	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "installing Debian's chromium"; \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \

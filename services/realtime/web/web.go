@@ -1,0 +1,121 @@
+// Package web serves the reference JavaScript client (plain ES modules under
+// /client/) and the demo page at /, embedded in the binary so the all-in-one
+// needs no files beside it and the page loads nothing from the network.
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/pairpad/pairpad/shared/httpx"
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+//go:embed index.html app.js style.css favicon.svg client/*.js
+var files embed.FS
+
+// ContentSecurityPolicy is the policy of every response: scripts, styles and
+// images only from this origin, network access only to this origin over
+// HTTP(S) and to WebSocket endpoints (the join response's wsUrl may name
+// another host), no plugins, no framing, no inline code.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	"connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// contentTypes maps the extensions we embed to their media types, set
+// explicitly so they do not depend on the host's mime.types.
+var contentTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".svg":  "image/svg+xml",
+}
+
+// Handler returns the handler of the demo page and the client modules:
+// GET or HEAD / (the page, also with a query such as ?session=<id>),
+// /app.js, /style.css, /favicon.svg and /client/<name>.js. Any other path
+// is 404 NOT_FOUND and any other method 405 METHOD_NOT_ALLOWED, with the
+// contract's error body. Responses carry Cache-Control: no-cache (the
+// browser revalidates, so a new build is picked up at once), an ETag, and
+// the security headers.
+func Handler() http.Handler {
+	assets := loadAssets()
+	// modTime is zero so revalidation relies on the ETag, which changes with
+	// the content, rather than on the process start time.
+	var modTime time.Time
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, _ := assetName(r.URL.Path)
+		a, ok := assets[name]
+		if !ok {
+			httpx.WriteError(w, protocol.Errorf(protocol.CodeNotFound, "No route for %s %s", r.Method, r.URL.Path))
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			httpx.WriteError(w, protocol.Errorf(protocol.CodeMethodNotAllowed, "Method %s is not allowed on %s", r.Method, r.URL.Path))
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", a.contentType)
+		h.Set("Cache-Control", "no-cache")
+		h.Set("ETag", a.etag)
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		http.ServeContent(w, r, name, modTime, bytes.NewReader(a.data))
+	})
+}
+
+// assetName maps a request path to the embedded file it names; only the
+// page's own files are served, never a directory listing.
+func assetName(p string) (string, bool) {
+	switch p {
+	case "/", "/index.html":
+		return "index.html", true
+	case "/app.js", "/style.css", "/favicon.svg":
+		return strings.TrimPrefix(p, "/"), true
+	}
+	rest, ok := strings.CutPrefix(p, "/client/")
+	if !ok || rest == "" || strings.ContainsAny(rest, "/\\") || path.Ext(rest) != ".js" || !fs.ValidPath(rest) {
+		return "", false
+	}
+	return "client/" + rest, true
+}
+
+// asset is one embedded file, ready to serve.
+type asset struct {
+	data        []byte
+	contentType string
+	etag        string
+}
+
+// loadAssets reads every embedded file once and computes its ETag, a hash
+// of its content. Reading an embedded file system cannot fail, so the walk's
+// error is not looked at; a missing file would show as 404 in the tests.
+func loadAssets() map[string]asset {
+	assets := make(map[string]asset)
+	_ = fs.WalkDir(files, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := files.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(data)
+		assets[name] = asset{
+			data:        data,
+			contentType: contentTypes[path.Ext(name)],
+			etag:        `"` + hex.EncodeToString(sum[:8]) + `"`,
+		}
+		return nil
+	})
+	return assets
+}

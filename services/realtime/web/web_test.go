@@ -1,0 +1,181 @@
+package web
+
+import (
+	"encoding/json"
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// get sends one request to srv and returns the response with its body read.
+func get(t *testing.T, srv *httptest.Server, method, path string, header map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	res, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, string(body)
+}
+
+func newServer(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(Handler())
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestHandlerServesAssets(t *testing.T) {
+	srv := newServer(t)
+	tests := []struct {
+		path, contentType, contains string
+	}{
+		{"/", "text/html; charset=utf-8", `<textarea id="editor"`},
+		{"/?session=0b9d8c1e-2f1a-4c3b-9d7e-6a5b4c3d2e1f", "text/html; charset=utf-8", "<title>pairpad</title>"},
+		{"/index.html", "text/html; charset=utf-8", "<title>pairpad</title>"},
+		{"/app.js", "text/javascript; charset=utf-8", "PairpadClient"},
+		{"/style.css", "text/css; charset=utf-8", ".editor"},
+		{"/favicon.svg", "image/svg+xml", "<svg"},
+		{"/client/client.js", "text/javascript; charset=utf-8", "export class PairpadClient"},
+		{"/client/ot.js", "text/javascript; charset=utf-8", "export function transform"},
+		{"/client/document.js", "text/javascript; charset=utf-8", "export class SyncDocument"},
+		{"/client/position.js", "text/javascript; charset=utf-8", "export function indexToPosition"},
+		{"/client/rest.js", "text/javascript; charset=utf-8", "export class PairpadError"},
+		{"/client/textarea.js", "text/javascript; charset=utf-8", "export function bindTextarea"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			res, body := get(t, srv, http.MethodGet, tt.path, nil)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("status %d, want 200", res.StatusCode)
+			}
+			for k, want := range map[string]string{
+				"Content-Type":            tt.contentType,
+				"Cache-Control":           "no-cache",
+				"Content-Security-Policy": ContentSecurityPolicy,
+				"X-Content-Type-Options":  "nosniff",
+			} {
+				if got := res.Header.Get(k); got != want {
+					t.Errorf("%s = %q, want %q", k, got, want)
+				}
+			}
+			if !strings.Contains(body, tt.contains) {
+				t.Errorf("body does not contain %q", tt.contains)
+			}
+			etag := res.Header.Get("ETag")
+			if etag == "" {
+				t.Fatal("no ETag")
+			}
+			res, body = get(t, srv, http.MethodGet, tt.path, map[string]string{"If-None-Match": etag})
+			if res.StatusCode != http.StatusNotModified || body != "" {
+				t.Errorf("revalidation: status %d body %d bytes, want 304 and none", res.StatusCode, len(body))
+			}
+			res, body = get(t, srv, http.MethodHead, tt.path, nil)
+			if res.StatusCode != http.StatusOK || body != "" {
+				t.Errorf("HEAD: status %d body %d bytes, want 200 and none", res.StatusCode, len(body))
+			}
+		})
+	}
+}
+
+func TestHandlerErrors(t *testing.T) {
+	srv := newServer(t)
+	tests := []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{http.MethodGet, "/nope", 404, "NOT_FOUND"},
+		{http.MethodGet, "/client/", 404, "NOT_FOUND"},
+		{http.MethodGet, "/client/missing.js", 404, "NOT_FOUND"},
+		{http.MethodGet, "/client/ot.go", 404, "NOT_FOUND"},
+		{http.MethodGet, "/client/sub/ot.js", 404, "NOT_FOUND"},
+		{http.MethodGet, "/client/..%2fweb.go", 404, "NOT_FOUND"},
+		{http.MethodGet, "/web.go", 404, "NOT_FOUND"},
+		{http.MethodGet, "/testdata/ot_vectors.json", 404, "NOT_FOUND"},
+		{http.MethodPost, "/", 405, "METHOD_NOT_ALLOWED"},
+		{http.MethodDelete, "/client/ot.js", 405, "METHOD_NOT_ALLOWED"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			res, body := get(t, srv, tt.method, tt.path, nil)
+			if res.StatusCode != tt.status {
+				t.Fatalf("status %d, want %d", res.StatusCode, tt.status)
+			}
+			var e struct {
+				Error      string `json:"error"`
+				Message    string `json:"message"`
+				StatusCode int    `json:"statusCode"`
+			}
+			if err := json.Unmarshal([]byte(body), &e); err != nil {
+				t.Fatalf("body %q: %v", body, err)
+			}
+			if e.Error != tt.code || e.StatusCode != tt.status || e.Message == "" {
+				t.Errorf("body %+v, want error %s statusCode %d and a message", e, tt.code, tt.status)
+			}
+		})
+	}
+}
+
+// TestPageLoadsOnlyItsOwnFiles checks that every script, stylesheet, icon
+// and module import the page uses is served here and nothing points at
+// another host, so the page works offline under the CSP.
+func TestPageLoadsOnlyItsOwnFiles(t *testing.T) {
+	srv := newServer(t)
+	_, page := get(t, srv, http.MethodGet, "/", nil)
+	refs := regexp.MustCompile(`(?:src|href)="([^"]+)"`).FindAllStringSubmatch(page, -1)
+	if len(refs) < 3 {
+		t.Fatalf("found %d references in the page, want the script, stylesheet and icon", len(refs))
+	}
+	if regexp.MustCompile(`<script>|\sstyle=|\son[a-z]+=`).MatchString(page) {
+		t.Error("the page has inline script, style or event handlers, which the CSP blocks")
+	}
+	paths := []string{}
+	for _, m := range refs {
+		paths = append(paths, m[1])
+	}
+	imports := regexp.MustCompile(`from '\./([a-z]+\.js)'|from '\./client/([a-z]+\.js)'`)
+	scripts := []string{"/app.js"}
+	clientFiles, err := fs.Glob(files, "client/*.js")
+	if err != nil || len(clientFiles) < 5 {
+		t.Fatalf("client modules %v: %v", clientFiles, err)
+	}
+	for _, f := range clientFiles {
+		scripts = append(scripts, "/"+f)
+	}
+	for _, js := range scripts {
+		_, body := get(t, srv, http.MethodGet, js, nil)
+		dir := js[:strings.LastIndex(js, "/")+1]
+		for _, m := range imports.FindAllStringSubmatch(body, -1) {
+			if m[1] != "" {
+				paths = append(paths, dir+m[1])
+			} else {
+				paths = append(paths, "/client/"+m[2])
+			}
+		}
+	}
+	for _, p := range paths {
+		if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
+			t.Errorf("reference %q is not a path on this origin", p)
+			continue
+		}
+		if res, _ := get(t, srv, http.MethodGet, p, nil); res.StatusCode != http.StatusOK {
+			t.Errorf("GET %s: status %d, want 200", p, res.StatusCode)
+		}
+	}
+}
