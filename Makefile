@@ -8,7 +8,7 @@ NATSCLI_VERSION := v0.3.0
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test test-deps test-go test-js build lint tools clean
+.PHONY: run test test-deps test-go test-js build lint tools images clean
 
 ## run: the all-in-one (api + realtime + janitor + embedded NATS) on :3001
 run:
@@ -48,6 +48,11 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/realtime ./services/realtime/cmd/realtime
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/janitor ./services/janitor/cmd/janitor
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/pairpad ./deploy/local/cmd/pairpad
+
+## images: OCI image tarballs bin/images/<process>.tar, no Docker (crane push / docker load them)
+images: build
+	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) \
+	$(GO) run ./deploy/images/cmd/mkimage -version $(VERSION) -bin $(BIN) -out $(BIN)/images api realtime janitor
 
 ## lint: gofmt and go vet
 lint:
