@@ -4,11 +4,6 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	local "github.com/pairpad/pairpad/deploy/local"
 	"github.com/pairpad/pairpad/shared/httpx"
@@ -16,16 +11,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "pairpad:", err)
-		os.Exit(1)
-	}
-}
-
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	return process.Run(ctx, args, getenv, stdout, stderr, process.Options{
+	process.Main(process.Options{
 		Process:       "local",
 		Middleware:    httpx.Middleware,
 		BeforeConnect: local.StartNATS,
