@@ -1,0 +1,249 @@
+package realtime_test
+
+import (
+	"context"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pairpad/pairpad/shared/protocol"
+	"github.com/pairpad/pairpad/shared/session"
+)
+
+// waitUsers waits until c's presence (from connected, sync or
+// presence-update) is exactly ids, in any order.
+func waitUsers(t testing.TB, c *client, ids ...string) []protocol.User {
+	t.Helper()
+	var last []protocol.User
+	c.await(t, "presence of "+joinIDs(ids), func(e protocol.Envelope) bool {
+		switch e.Type {
+		case protocol.TypeConnected:
+			last = decode[protocol.Connected](t, e.Payload).Users
+		case protocol.TypePresenceUpdate:
+			last = decode[protocol.PresenceUpdate](t, e.Payload).Users
+		case protocol.TypeSync:
+			last = decode[protocol.Sync](t, e.Payload).Users
+		default:
+			return false
+		}
+		return sameIDs(last, ids)
+	})
+	return last
+}
+
+func sameIDs(users []protocol.User, ids []string) bool {
+	if len(users) != len(ids) {
+		return false
+	}
+	want := map[string]bool{}
+	for _, id := range ids {
+		want[id] = true
+	}
+	for _, u := range users {
+		if !want[u.ID] {
+			return false
+		}
+	}
+	return true
+}
+
+func joinIDs(ids []string) string {
+	out := ""
+	for i, id := range ids {
+		if i > 0 {
+			out += ","
+		}
+		out += id
+	}
+	return "[" + out + "]"
+}
+
+// TestTwoInstances: users on different instances see one presence list,
+// each other's edits, cursors and language changes; two tabs of a user are
+// one entry and user-left comes with the last.
+func TestTwoInstances(t *testing.T) {
+	t.Parallel()
+	cl := newCluster(t)
+	one, two := cl.start(), cl.start()
+	sid := cl.newSession(protocol.LangPython).ID
+
+	alice := connectPlain(t, one.url, user{sid: sid, id: "alice", name: "Alice"})
+	waitUsers(t, alice, "alice")
+	bob, refused := connectSIO(t, two.url, user{sid: sid, id: "bob", name: "Bob"}, nil)
+	if refused != nil {
+		t.Fatalf("bob refused %+v", refused)
+	}
+	waitUsers(t, bob, "alice", "bob")
+	if u := decode[protocol.User](t, alice.waitFor(t, protocol.TypeUserJoined).Payload); u.ID != "bob" {
+		t.Fatalf("alice: user-joined %+v", u)
+	}
+	waitUsers(t, alice, "alice", "bob")
+
+	// Edits, both ways, in version order.
+	alice.send(t, protocol.TypeCodeUpdate, fullCode("a", 0, "a1"))
+	alice.waitFor(t, protocol.TypeCodeAck)
+	if u := decode[codeUpdateOut](t, bob.waitFor(t, protocol.TypeCodeUpdate).Payload); u.Version != 1 || *u.Delta.FullCode != "a" {
+		t.Fatalf("bob got %+v", u)
+	}
+	bob.send(t, protocol.TypeCodeUpdate, fullCode("ab", 1, "b1"))
+	if a := decode[protocol.CodeAck](t, bob.waitFor(t, protocol.TypeCodeAck).Payload); a.Version != 2 {
+		t.Fatalf("bob ack %+v", a)
+	}
+	if u := decode[codeUpdateOut](t, alice.waitFor(t, protocol.TypeCodeUpdate).Payload); u.Version != 2 || *u.Delta.FullCode != "ab" {
+		t.Fatalf("alice got %+v", u)
+	}
+
+	// Cursors and the language cross instances.
+	bob.send(t, protocol.TypeCursorUpdate, map[string]any{"position": map[string]any{"line": 0, "column": 2}})
+	if e := alice.waitFor(t, protocol.TypeCursorUpdate); e.UserID != "bob" {
+		t.Fatalf("cursor from %q", e.UserID)
+	}
+	alice.send(t, protocol.TypeLanguageChanged, "javascript")
+	for _, c := range []*client{alice, bob} {
+		if l := decode[protocol.Language](t, c.waitFor(t, protocol.TypeLanguageChanged).Payload); l != protocol.LangJavaScript {
+			t.Fatalf("language %q", l)
+		}
+	}
+
+	// A second tab of Alice, on the other instance, is no new user.
+	tab := connectPlain(t, two.url, user{sid: sid, id: "alice", name: "Alice"})
+	waitUsers(t, tab, "alice", "bob")
+	alice.leave(websocket.CloseGoingAway) // the first tab goes: Alice is still there
+	bob.send(t, protocol.TypeSync, nil)
+	waitUsers(t, bob, "alice", "bob")
+	bob.quiet(t, protocol.TypeUserLeft, 300*time.Millisecond)
+	bob.quiet(t, protocol.TypeUserJoined, 0)
+
+	// Carol leaves on purpose from the other instance: manual crosses over.
+	carol := connectPlain(t, one.url, user{sid: sid, id: "carol", name: "Carol"})
+	waitUsers(t, bob, "alice", "bob", "carol")
+	carol.leave(websocket.CloseNormalClosure)
+	e := bob.waitFor(t, protocol.TypeUserLeft)
+	if l := decode[protocol.UserLeft](t, e.Payload); e.UserID != "carol" || l.Reason != protocol.LeftManual {
+		t.Fatalf("carol left %s: %+v", e.UserID, l)
+	}
+
+	tab.leave(websocket.CloseGoingAway) // the last tab: now Alice leaves
+	e = bob.waitFor(t, protocol.TypeUserLeft)
+	if l := decode[protocol.UserLeft](t, e.Payload); e.UserID != "alice" || l.Reason != protocol.LeftDisconnect {
+		t.Fatalf("alice left %s: %+v", e.UserID, l)
+	}
+	waitUsers(t, bob, "bob")
+}
+
+// TestInstanceDeath: an instance that stops refreshing presence (its NATS
+// connection is gone, as when the process is killed) loses its users on
+// the other instances with reason timeout, within PRESENCE_TIMEOUT.
+func TestInstanceDeath(t *testing.T) {
+	t.Parallel()
+	cl := newCluster(t)
+	one, two := cl.start(), cl.start()
+	sid := cl.newSession(protocol.LangPython).ID
+	alice := connectPlain(t, one.url, user{sid: sid, id: "alice", name: "Alice"})
+	bob := connectPlain(t, two.url, user{sid: sid, id: "bob", name: "Bob"})
+	waitUsers(t, alice, "alice", "bob")
+	waitUsers(t, bob, "alice", "bob")
+
+	start := time.Now()
+	two.nc.Close() // no goodbye: no delete, no more refreshes
+	e := alice.waitFor(t, protocol.TypeUserLeft)
+	took := time.Since(start)
+	if l := decode[protocol.UserLeft](t, e.Payload); e.UserID != "bob" || l.Reason != protocol.LeftTimeout {
+		t.Fatalf("user-left %s %+v", e.UserID, l)
+	}
+	// PRESENCE_TIMEOUT is 3s and it takes about that on an idle machine
+	// (JetStream expires a few hundred ms late); the bound here only tells
+	// an expiry from something slower, without asserting on speed.
+	t.Logf("bob left after %v", took)
+	if took > 3*3*time.Second {
+		t.Fatalf("bob left after %v, want about the presence timeout", took)
+	}
+}
+
+// TestMissedKeepalive: a client that stops answering pings is closed and
+// leaves with reason timeout, here and on the other instance.
+func TestMissedKeepalive(t *testing.T) {
+	t.Parallel()
+	cl := newCluster(t)
+	opts := instanceOpts{env: map[string]string{"SESSION_MAX_USERS": "10"}}
+	one, two := cl.start(opts), cl.start(opts)
+	sid := cl.newSession(protocol.LangPython).ID
+	alice := connectPlain(t, one.url, user{sid: sid, id: "alice", name: "Alice"})
+	local := connectPlain(t, two.url, user{sid: sid, id: "local", name: "Local"})
+
+	// A plain client that never reads never answers a ping.
+	ws, _, err := dialRaw(t, two.url+"/ws?"+user{sid: sid, id: "mute", name: "Mute"}.values().Encode(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	// A Socket.IO client that reads but does not answer pings.
+	deaf, refused := connectSIO(t, two.url, user{sid: sid, id: "deaf", name: "Deaf"}, nil)
+	if refused != nil {
+		t.Fatal(refused)
+	}
+	deaf.mu.Lock()
+	deaf.pong = false
+	deaf.mu.Unlock()
+	waitUsers(t, alice, "alice", "local", "mute", "deaf")
+
+	for _, c := range []*client{alice, local} {
+		left := map[string]string{}
+		for len(left) < 2 {
+			e := c.waitFor(t, protocol.TypeUserLeft)
+			left[e.UserID] = decode[protocol.UserLeft](t, e.Payload).Reason
+		}
+		if left["mute"] != protocol.LeftTimeout || left["deaf"] != protocol.LeftTimeout {
+			t.Fatalf("left %v, want both by timeout", left)
+		}
+	}
+	deaf.waitClosed(t)
+}
+
+// TestSessionEnded: ending a session (as the api's DELETE and the janitor
+// do) reaches the clients on every instance, which are then closed.
+func TestSessionEnded(t *testing.T) {
+	t.Parallel()
+	cl := newCluster(t)
+	one, two := cl.start(), cl.start()
+	for _, reason := range []string{protocol.EndedDeleted, protocol.EndedExpired} {
+		t.Run(reason, func(t *testing.T) {
+			sid := cl.newSession(protocol.LangPython).ID
+			plain := connectPlain(t, one.url, user{sid: sid, id: "p", name: "P"})
+			sio, refused := connectSIO(t, two.url, user{sid: sid, id: "s", name: "S", query: url.Values{"since": {"0"}}}, nil)
+			if refused != nil {
+				t.Fatal(refused)
+			}
+			waitUsers(t, plain, "p", "s")
+			waitUsers(t, sio, "p", "s")
+
+			ctx := context.Background()
+			st := session.NewStore(cl.in.Sessions)
+			rec, rev, err := st.Get(ctx, sid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := session.End(ctx, cl.in, rec, rev, reason); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range []*client{plain, sio} {
+				if got := decode[protocol.SessionEnded](t, c.waitFor(t, protocol.TypeSessionEnded).Payload); got.Reason != reason {
+					t.Fatalf("session-ended %+v", got)
+				}
+			}
+			if code := closeCode(plain.waitClosed(t)); code != websocket.CloseNormalClosure {
+				t.Fatalf("plain closed with %d", code)
+			}
+			sio.waitFrame(t, func(f string) bool { return f == "41" }) // no reconnection
+			sio.waitClosed(t)
+			plain.quiet(t, protocol.TypeUserLeft, 0)
+
+			_, resp, err := tryPlain(t, one.url, user{sid: sid, id: "late", name: "Late"})
+			if err == nil || resp == nil || resp.StatusCode != 404 {
+				t.Fatalf("joining an ended session: %v %s", err, body(resp))
+			}
+		})
+	}
+}

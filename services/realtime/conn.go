@@ -1,0 +1,255 @@
+package realtime
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pairpad/pairpad/shared/presence"
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+const (
+	// writeWait bounds one frame's write: a client whose TCP window stays
+	// shut that long is gone.
+	writeWait = 10 * time.Second
+	// closeGrace is how long the writer waits for the client's close frame
+	// after sending its own, before dropping the TCP connection.
+	closeGrace = time.Second
+)
+
+// outFrame is one item of a connection's send queue.
+type outFrame struct {
+	data  []byte
+	typ   string                // event type, for metrics; "" for protocol frames
+	close *websocket.CloseError // set: send this close frame, then end
+}
+
+// conn is one client connection, either framing. It has exactly two
+// goroutines: the reader (the HTTP handler's goroutine, which also owns the
+// connection's end) and the writer, the only one writing data frames.
+type conn struct {
+	id     string
+	s      *Service
+	ws     *websocket.Conn
+	fr     framing
+	ident  identity
+	hs     *hubSession
+	ip     string
+	opened time.Time
+
+	send      chan outFrame
+	closing   chan struct{} // closed by kill: stop now
+	killOnce  sync.Once
+	readDone  chan struct{}
+	writeDone chan struct{}
+
+	reasonMu sync.Mutex
+	reason   string // why the connection ended; the first cause wins
+
+	flood *bucket // events per second of this connection; reader only
+
+	// baseVersion is the document version the connection was brought to by
+	// connected (or sync); updates at or below it are not sent. Guarded by hs.mu.
+	baseVersion int64
+	// entry is the connection's presence entry. Guarded by hs.mu.
+	entry presence.Entry
+
+	presMu sync.Mutex // orders presence writes: no refresh after the delete
+	left   bool       // guarded by presMu
+}
+
+func newConn(s *Service, ws *websocket.Conn, fr framing, id string, ip string) *conn {
+	// A bigger frame makes gorilla close the connection with 1009.
+	ws.SetReadLimit(int64(s.cfg.WSMaxFrameBytes))
+	return &conn{
+		id: id, s: s, ws: ws, fr: fr, ip: ip, opened: s.now(),
+		send:      make(chan outFrame, s.cfg.WSSendQueue),
+		closing:   make(chan struct{}),
+		readDone:  make(chan struct{}),
+		writeDone: make(chan struct{}),
+		flood:     newBucket(rate{n: s.cfg.WSEventsPerSecond, per: time.Second}, s.now()),
+	}
+}
+
+// setReason records why the connection ends, unless a cause is already known.
+func (c *conn) setReason(r string) {
+	c.reasonMu.Lock()
+	if c.reason == "" {
+		c.reason = r
+	}
+	c.reasonMu.Unlock()
+}
+
+func (c *conn) leaveReason() string {
+	c.reasonMu.Lock()
+	defer c.reasonMu.Unlock()
+	if c.reason == "" {
+		return protocol.LeftDisconnect
+	}
+	return c.reason
+}
+
+// enqueue queues a frame without ever blocking: a client that stopped
+// reading fills its queue and is cut off, so it never holds up the hub or
+// the other clients.
+func (c *conn) enqueue(f outFrame) bool {
+	select {
+	case <-c.closing:
+		return false
+	default:
+	}
+	select {
+	case c.send <- f:
+		return true
+	default:
+		c.s.metrics.slowConsumers.Inc()
+		c.s.log.Warn("slow consumer disconnected", "conn_id", c.id, "session_id", c.ident.SessionID,
+			"user_id", c.ident.UserID, "queue", cap(c.send))
+		c.kill(protocol.LeftDisconnect)
+		return false
+	}
+}
+
+// sendEvent queues an event framed for this connection.
+func (c *conn) sendEvent(e *outEvent) bool {
+	if !c.enqueue(outFrame{data: e.frame(c.fr), typ: e.typ}) {
+		return false
+	}
+	c.s.metrics.out(e.typ, 1)
+	return true
+}
+
+// sendError answers the client with the contract's error event.
+func (c *conn) sendError(err error) {
+	c.s.metrics.refused("event", err)
+	c.sendEvent(errorEvent(c.ident.SessionID, c.ident.UserID, err, c.s.now()))
+}
+
+// closeAfterQueue sends what is queued, then extra frames and a close frame
+// with code and text; when the queue has no room it cuts the connection.
+func (c *conn) closeAfterQueue(code int, text string, reason string, extra ...[]byte) {
+	c.setReason(reason)
+	for _, f := range extra {
+		if !c.enqueue(outFrame{data: f}) {
+			return
+		}
+	}
+	c.enqueue(outFrame{close: &websocket.CloseError{Code: code, Text: text}})
+}
+
+// kill ends the connection at once: the TCP connection is closed, which
+// unblocks the reader and the writer wherever they are.
+func (c *conn) kill(reason string) {
+	c.setReason(reason)
+	c.killOnce.Do(func() {
+		close(c.closing)
+		_ = c.ws.NetConn().Close()
+	})
+}
+
+// writeLoop is the writer goroutine: queued frames, keepalives and the close.
+func (c *conn) writeLoop(pingEvery time.Duration) {
+	defer close(c.writeDone)
+	defer c.ws.Close()
+	t := time.NewTicker(pingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case f := <-c.send:
+			if f.close != nil {
+				msg := websocket.FormatCloseMessage(f.close.Code, f.close.Text)
+				_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
+				select {
+				case <-c.readDone:
+				case <-c.closing:
+				case <-time.After(closeGrace):
+				}
+				return
+			}
+			if err := c.write(f.data); err != nil {
+				c.kill(protocol.LeftDisconnect)
+				return
+			}
+		case <-t.C:
+			if err := c.fr.ping(c.ws, time.Now().Add(writeWait)); err != nil {
+				c.kill(protocol.LeftDisconnect)
+				return
+			}
+		case <-c.closing:
+			return
+		case <-c.readDone:
+			return
+		}
+	}
+}
+
+func (c *conn) write(data []byte) error {
+	if err := c.ws.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+		return err
+	}
+	return c.ws.WriteMessage(websocket.TextMessage, data)
+}
+
+// readLoop is the reader: it runs on the HTTP handler's goroutine until the
+// client goes, misses its keepalives, or the connection is closed.
+func (c *conn) readLoop(keepalive time.Duration) {
+	defer close(c.readDone)
+	extend := func() { _ = c.ws.SetReadDeadline(time.Now().Add(keepalive)) }
+	extend()
+	c.ws.SetPongHandler(func(string) error { extend(); return nil })
+	for {
+		mt, data, err := c.ws.ReadMessage()
+		if err != nil {
+			c.setReason(c.readFailure(err))
+			return
+		}
+		extend()
+		if mt != websocket.TextMessage {
+			c.sendError(frameError("Binary frames are not supported; send JSON text frames"))
+			continue
+		}
+		in, err := c.fr.decode(data)
+		if err != nil {
+			c.answer(in.ackID, err)
+			continue
+		}
+		switch in.kind {
+		case inNothing:
+			continue
+		case inLeave:
+			c.setReason(protocol.LeftManual)
+			return
+		}
+		c.answer(in.ackID, c.s.handleEvent(c, in.env))
+	}
+}
+
+// answer reports a refused event to the client (never silently) and
+// acknowledges a Socket.IO event that asked for it.
+func (c *conn) answer(ackID *int64, err error) {
+	if err != nil {
+		c.sendError(err)
+	}
+	if ackID != nil {
+		if f := c.fr.ack(*ackID, err); f != nil {
+			c.enqueue(outFrame{data: f})
+		}
+	}
+}
+
+// readFailure turns the error that ended the read loop into a leave reason.
+func (c *conn) readFailure(err error) string {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return c.fr.closedBy(ce.Code)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return protocol.LeftTimeout // no pong (or anything) within the keepalive window
+	}
+	return protocol.LeftDisconnect
+}

@@ -1,0 +1,213 @@
+package realtime
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pairpad/pairpad/services/realtime/document"
+	"github.com/pairpad/pairpad/services/realtime/sio"
+	"github.com/pairpad/pairpad/shared/httpx"
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// handlePlain serves GET /ws: every check runs before the upgrade, so a
+// refusal is a plain HTTP answer with the contract's error body.
+func (s *Service) handlePlain() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.SetRoute(r, "/ws")
+		if !websocket.IsWebSocketUpgrade(r) {
+			s.refuse(w, protocol.Errorf(protocol.CodeInvalidRequest, "GET /ws expects a WebSocket upgrade"))
+			return
+		}
+		ip := s.clientIP(r)
+		release, err := s.slots.take(ip)
+		if err != nil {
+			s.refuse(w, err)
+			return
+		}
+		defer release()
+		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WSHandshakeTimeout)
+		a, err := s.admit(ctx, handshakeFrom(r))
+		cancel()
+		if err != nil {
+			s.refuse(w, err)
+			return
+		}
+		ws, err := s.upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			a.cancel(s) // the upgrader answered the client
+			return
+		}
+		s.serve(newConn(s, ws, plainFraming{}, newID(), ip), a)
+	})
+}
+
+// handleSocketIO serves GET /socket.io/: Engine.IO 4 over WebSocket only.
+// The transport is checked before the upgrade; the session checks wait for
+// the CONNECT packet and are answered with CONNECT_ERROR, which
+// socket.io-client reports as connect_error with err.data.error the code.
+func (s *Service) handleSocketIO() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		httpx.SetRoute(r, sio.Path)
+		if r.Method != http.MethodGet {
+			s.refuse(w, protocol.Errorf(protocol.CodeInvalidRequest,
+				"Only the websocket transport is supported (no HTTP long-polling): connect with transports: [\"websocket\"]"))
+			return
+		}
+		if err := sio.CheckHandshake(r.URL.Query()); err != nil {
+			s.refuse(w, protocol.Errorf(protocol.CodeInvalidRequest, "%v", err))
+			return
+		}
+		if !websocket.IsWebSocketUpgrade(r) {
+			s.refuse(w, protocol.Errorf(protocol.CodeInvalidRequest,
+				"Only the websocket transport is supported: this request is not a WebSocket upgrade"))
+			return
+		}
+		ip := s.clientIP(r)
+		release, err := s.slots.take(ip)
+		if err != nil {
+			s.refuse(w, err)
+			return
+		}
+		defer release()
+		ws, err := s.upgrader.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		c := newConn(s, ws, sioFraming{}, newID(), ip)
+		a, err := s.sioHandshake(r, c)
+		if err != nil {
+			err = handshakeFailure(err)
+			if protocol.ErrorCode(err) == protocol.CodeInternal {
+				s.log.Error("handshake failed", "err", err)
+			}
+			s.metrics.refused("handshake", err)
+			_ = c.write(sio.EncodeConnectError(sio.MainNamespace, err))
+			msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "connection refused")
+			_ = ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+			_ = ws.Close()
+			return
+		}
+		c.enqueue(outFrame{data: sio.EncodeConnect(sio.MainNamespace, c.id)})
+		s.serve(c, a)
+	})
+}
+
+// sioHandshake sends the Engine.IO open packet and admits the CONNECT that
+// must follow within WS_HANDSHAKE_TIMEOUT.
+func (s *Service) sioHandshake(r *http.Request, c *conn) (*admission, error) {
+	ping := s.cfg.PresenceTimeout / 3
+	if err := c.write(sio.OpenPacket(newID(), ping, ping, s.cfg.WSMaxFrameBytes)); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(s.cfg.WSHandshakeTimeout)
+	_ = c.ws.SetReadDeadline(deadline)
+	for {
+		mt, data, err := c.ws.ReadMessage()
+		if err != nil {
+			return nil, protocol.Wrap(protocol.CodeInvalidRequest, "No CONNECT packet arrived in time", err)
+		}
+		if mt != websocket.TextMessage {
+			continue
+		}
+		p, err := sio.Parse(data)
+		if err != nil || p.EIO != sio.EIOMessage {
+			continue // pongs, noops; garbage is ignored until the deadline
+		}
+		if p.Type != sio.TypeConnect {
+			return nil, protocol.Errorf(protocol.CodeInvalidRequest, "The first Socket.IO packet must be CONNECT")
+		}
+		if p.Namespace != sio.MainNamespace {
+			_ = c.write(sio.EncodeConnectError(p.Namespace, "Invalid namespace"))
+			continue
+		}
+		h := handshakeFrom(r)
+		if err := h.mergeAuth(p.Data); err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithDeadline(r.Context(), deadline)
+		defer cancel()
+		return s.admit(ctx, h)
+	}
+}
+
+// serve runs an admitted, upgraded connection to its end: join, presence,
+// the read loop on this goroutine, then leave.
+func (s *Service) serve(c *conn, a *admission) {
+	hs := a.hs
+	c.ident, c.hs = a.ident, hs
+	s.metrics.connections.WithLabelValues(c.fr.name()).Inc()
+	defer s.metrics.connections.WithLabelValues(c.fr.name()).Dec()
+	var extra []document.Applied
+	if since := c.ident.Since; since >= 0 && !hs.canReplay(since) {
+		ctx, cancel := context.WithTimeout(s.ctx, openTimeout)
+		var err error
+		if extra, err = hs.fetchReplay(ctx, since); err != nil {
+			s.log.Warn("replay failed; the client gets a sync", "session_id", hs.id, "since", since, "err", err)
+		}
+		cancel()
+	}
+	ping := s.cfg.PresenceTimeout / 3
+	go c.writeLoop(ping)
+	defer s.hub.release(hs)
+	// The entry is durable before the client hears connected, so whoever
+	// connects after it, on any instance, finds it present.
+	c.entry = hs.entryFor(c)
+	s.putPresence(c, c.entry)
+	if err := hs.join(c, extra); err != nil {
+		// The session ended between admission and join.
+		s.removePresence(c, protocol.LeftDisconnect)
+		c.sendEvent(newEvent(protocol.TypeSessionEnded, hs.id, "", protocol.SessionEnded{Reason: protocol.EndedDeleted}, s.now()))
+		c.closeAfterQueue(websocket.CloseNormalClosure, "session ended", protocol.LeftDisconnect, c.fr.farewell()...)
+		<-c.writeDone
+		return
+	}
+	if s.slots.isDraining() {
+		c.closeAfterQueue(websocket.CloseServiceRestart, "service restart", protocol.LeftDisconnect)
+	}
+	s.log.Debug("connected", "conn_id", c.id, "session_id", hs.id, "user_id", c.ident.UserID, "framing", c.fr.name())
+
+	c.readLoop(2 * ping)
+
+	reason := c.leaveReason()
+	hs.leave(c, reason)
+	s.removePresence(c, reason)
+	s.toucher.request(hs.id) // the idle clock starts when people leave, not at their last keystroke
+	<-c.writeDone
+	s.log.Debug("disconnected", "conn_id", c.id, "session_id", hs.id, "reason", reason)
+}
+
+// refuse answers a handshake before any upgrade with the contract's body.
+func (s *Service) refuse(w http.ResponseWriter, err error) {
+	err = handshakeFailure(err)
+	if protocol.ErrorCode(err) == protocol.CodeInternal {
+		s.log.Error("handshake failed", "err", err)
+	}
+	s.metrics.refused("handshake", err)
+	if c := protocol.ErrorCode(err); c == protocol.CodeServiceUnavailable || c == protocol.CodeTooManyConnections {
+		w.Header().Set("Retry-After", "1")
+	}
+	httpx.WriteError(w, err)
+}
+
+// upgradeError answers what the upgrader itself refuses (a bad WebSocket
+// handshake) in the contract's shape.
+func (s *Service) upgradeError(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+	code := protocol.CodeInvalidRequest
+	if status == http.StatusMethodNotAllowed {
+		code = protocol.CodeMethodNotAllowed
+	}
+	s.refuse(w, protocol.Errorf(code, "WebSocket handshake: %v", reason))
+}
+
+// newID returns a random id usable as a NATS key token.
+func newID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,216 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/pairpad/pairpad/shared/protocol"
+	"github.com/pairpad/pairpad/shared/token"
+)
+
+// identity is who a connection is, once its handshake is admitted.
+type identity struct {
+	SessionID string
+	UserID    string
+	UserName  string
+	Format    deltaFormat
+	Since     int64 // the last version the client has; -1: none
+}
+
+// handshake is what a client presents: the query of the upgrade request,
+// completed for Socket.IO by the CONNECT packet's auth object.
+type handshake struct {
+	SessionID, UserID, UserName, Token, Since, DeltaFormat string
+	Origin, Host                                           string
+}
+
+func handshakeFrom(r *http.Request) handshake {
+	q := r.URL.Query()
+	return handshake{
+		SessionID: q.Get("sessionId"), UserID: q.Get("userId"), UserName: q.Get("userName"),
+		Token: q.Get("token"), Since: q.Get("since"), DeltaFormat: q.Get("deltaFormat"),
+		Origin: r.Header.Get("Origin"), Host: r.Host,
+	}
+}
+
+// mergeAuth applies a Socket.IO CONNECT auth object: its fields win over the
+// query. since may be a number or a string there.
+func (h *handshake) mergeAuth(raw json.RawMessage) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	var auth map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &auth); err != nil {
+		return protocol.Errorf(protocol.CodeInvalidRequest, "The CONNECT auth must be a JSON object")
+	}
+	fields := map[string]*string{
+		"sessionId": &h.SessionID, "userId": &h.UserID, "userName": &h.UserName,
+		"token": &h.Token, "since": &h.Since, "deltaFormat": &h.DeltaFormat,
+	}
+	for name, dst := range fields {
+		v, ok := auth[name]
+		if !ok || string(v) == "null" {
+			continue
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err == nil {
+			*dst = s
+			continue
+		}
+		var n json.Number
+		if err := json.Unmarshal(v, &n); err == nil && name == "since" {
+			*dst = n.String()
+			continue
+		}
+		return protocol.Errorf(protocol.CodeInvalidRequest, "auth.%s must be a string", name)
+	}
+	return nil
+}
+
+// admission is an admitted handshake: its identity, its held hub session and
+// a reserved place in it. Exactly one of join and cancel must follow.
+type admission struct {
+	ident identity
+	hs    *hubSession
+}
+
+func (a *admission) cancel(s *Service) {
+	a.hs.unreserve(a.ident.UserID)
+	s.hub.release(a.hs)
+}
+
+// admit runs every check of a handshake, in the order the contract's codes
+// suggest (origin, request, token, session, capacity), and joins nothing:
+// a refusal leaves no trace but a metric.
+func (s *Service) admit(ctx context.Context, h handshake) (*admission, error) {
+	if !s.originAllowed(h.Origin, h.Host) {
+		return nil, protocol.Errorf(protocol.CodeOriginNotAllowed, "Origin %q is not allowed", h.Origin)
+	}
+	id, err := s.identify(h)
+	if err != nil {
+		return nil, err
+	}
+	hs, err := s.hub.acquire(ctx, id.SessionID, id.Since)
+	if err != nil {
+		return nil, err
+	}
+	if err := hs.reserve(id.UserID); err != nil {
+		s.hub.release(hs)
+		return nil, err
+	}
+	a := &admission{ident: id, hs: hs}
+	// Touch synchronously: a janitor deciding this session is idle then
+	// loses its compare-and-swap against the user who is connecting.
+	if err := s.store.Touch(ctx, id.SessionID, s.now()); err != nil {
+		a.cancel(s)
+		return nil, err
+	}
+	hs.touched(s.now())
+	return a, nil
+}
+
+// identify validates the handshake's parameters and its join token.
+func (s *Service) identify(h handshake) (identity, error) {
+	id := identity{SessionID: h.SessionID, UserID: h.UserID, Since: -1}
+	if id.SessionID == "" {
+		return id, protocol.Errorf(protocol.CodeInvalidRequest, "sessionId is required")
+	}
+	if !protocol.ValidSessionID(id.SessionID) {
+		return id, protocol.Errorf(protocol.CodeSessionNotFound, "Session with the specified ID does not exist")
+	}
+	f, ok := parseDeltaFormat(h.DeltaFormat)
+	if !ok {
+		return id, protocol.Errorf(protocol.CodeInvalidRequest, "deltaFormat must be fullCode or ops").
+			WithDetails(map[string]any{"field": "deltaFormat"})
+	}
+	id.Format = f
+	if h.Since != "" {
+		v, err := strconv.ParseInt(h.Since, 10, 64)
+		if err != nil || v < 0 {
+			return id, protocol.Errorf(protocol.CodeInvalidRequest, "since must be a non-negative integer version").
+				WithDetails(map[string]any{"field": "since"})
+		}
+		id.Since = v
+	}
+	name := h.UserName
+	switch {
+	case h.Token != "":
+		c, err := token.Verify(s.cfg.TokenSecret, h.Token, s.now())
+		if err != nil {
+			return id, protocol.Wrap(protocol.CodeUnauthorized, "The join token is invalid or has expired", err)
+		}
+		if c.SessionID != id.SessionID || (id.UserID != "" && c.UserID != id.UserID) {
+			return id, protocol.Errorf(protocol.CodeUnauthorized, "The join token was issued for another session or user")
+		}
+		id.UserID = c.UserID
+		if c.UserName != "" {
+			name = c.UserName // the name the api validated and signed is authoritative
+		}
+	case !s.cfg.WSAllowAnonymous:
+		return id, protocol.Errorf(protocol.CodeUnauthorized, "A join token is required: join the session first (POST /api/sessions/{id}/join)")
+	}
+	if err := protocol.ValidateUserID(id.UserID); err != nil {
+		return id, protocol.Errorf(protocol.CodeInvalidRequest, "%v", err).WithDetails(map[string]any{"field": "userId"})
+	}
+	if name == "" {
+		name = id.UserID // an anonymous client without a name is shown by its id
+	}
+	n, err := protocol.NormalizeUserName(name)
+	if err != nil {
+		return id, protocol.Errorf(protocol.CodeInvalidRequest, "%v", err).WithDetails(map[string]any{"field": "userName"})
+	}
+	id.UserName = n
+	return id, nil
+}
+
+// originAllowed checks a browser's Origin against FRONTEND_URL. A request
+// without Origin is not from a browser and a page served by this very host
+// is same-origin; both are allowed.
+func (s *Service) originAllowed(origin, host string) bool {
+	if origin == "" {
+		return true
+	}
+	o := strings.TrimRight(strings.ToLower(origin), "/")
+	for _, allowed := range s.cfg.FrontendURLs {
+		a := strings.TrimRight(strings.ToLower(allowed), "/")
+		if a == "*" || a == o {
+			return true
+		}
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
+}
+
+// clientIP is the address connection limits count by.
+func (s *Service) clientIP(r *http.Request) string {
+	if s.cfg.TrustProxy {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			if ip := strings.TrimSpace(first); ip != "" {
+				return ip
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// handshakeFailure makes sure a refusal carries a contract code: anything
+// unexpected becomes INTERNAL_SERVER_ERROR (and is logged by the caller).
+func handshakeFailure(err error) error {
+	var pe *protocol.Error
+	if errors.As(err, &pe) {
+		return err
+	}
+	return protocol.Wrap(protocol.CodeInternal, "The handshake failed", fmt.Errorf("handshake: %w", err))
+}

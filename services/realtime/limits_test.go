@@ -1,0 +1,271 @@
+package realtime_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// TestRateLimits: over a per-user limit an event is refused with
+// RATE_LIMIT_EXCEEDED, not applied and not broadcast. The clock is frozen,
+// so buckets refill only when the test says so.
+func TestRateLimits(t *testing.T) {
+	t.Parallel()
+	cl := newCluster(t)
+	clk := &clock{t: time.Now()}
+	inst := cl.start(instanceOpts{now: clk.now})
+	sid := cl.newSession(protocol.LangPython).ID
+	a := connectPlain(t, inst.url, user{sid: sid, id: "a", name: "A"})
+	b := connectPlain(t, inst.url, user{sid: sid, id: "b", name: "B"})
+	waitUsers(t, a, "a", "b")
+
+	t.Run("cursor 10/s", func(t *testing.T) {
+		for i := 0; i < 11; i++ {
+			a.send(t, protocol.TypeCursorUpdate, map[string]any{"position": map[string]any{"line": i, "column": 0}})
+		}
+		e := a.waitError(t)
+		if e.Error != protocol.CodeRateLimited || e.Details["type"] != protocol.TypeCursorUpdate {
+			t.Fatalf("got %+v", e)
+		}
+		a.send(t, protocol.TypeSync, nil) // a marker: everything before it was handled
+		a.waitFor(t, protocol.TypeSync)
+		within(t, waitTimeout, "10 cursors", func() bool { return b.count(protocol.TypeCursorUpdate) == 10 })
+		time.Sleep(100 * time.Millisecond)
+		if n := b.count(protocol.TypeCursorUpdate); n != 10 {
+			t.Fatalf("b got %d cursors, want 10", n)
+		}
+	})
+
+	t.Run("code 50/s", func(t *testing.T) {
+		for i := 0; i < 51; i++ {
+			a.send(t, protocol.TypeCodeUpdate, map[string]any{"delta": map[string]any{"ops": []any{"x"}}, "version": 0, "opId": fmt.Sprintf("c%d", i)})
+		}
+		e := a.waitError(t)
+		if e.Error != protocol.CodeRateLimited || e.Details["opId"] != "c50" || e.Details["type"] != protocol.TypeCodeUpdate {
+			t.Fatalf("got %+v", e)
+		}
+		a.send(t, protocol.TypeSync, nil)
+		if s := decode[protocol.Sync](t, a.waitFor(t, protocol.TypeSync).Payload); s.Version != 50 || len(s.Code) != 50 {
+			t.Fatalf("sync %+v, want version 50", s)
+		}
+		if n := a.count(protocol.TypeCodeAck); n != 50 {
+			t.Fatalf("%d acks, want 50", n)
+		}
+		within(t, waitTimeout, "50 updates", func() bool { return b.count(protocol.TypeCodeUpdate) == 50 })
+		clk.advance(time.Second) // the bucket refills
+		a.send(t, protocol.TypeCodeUpdate, map[string]any{"delta": map[string]any{"ops": []any{50, "y"}}, "version": 50, "opId": "after"})
+		a.await(t, "ack of the update after the refill", func(e protocol.Envelope) bool {
+			return e.Type == protocol.TypeCodeAck && decode[protocol.CodeAck](t, e.Payload).OpID == "after"
+		})
+		within(t, waitTimeout, "the 51st update", func() bool { return b.count(protocol.TypeCodeUpdate) == 51 })
+	})
+
+	t.Run("language 1 per 5s", func(t *testing.T) {
+		a.send(t, protocol.TypeLanguageChanged, "typescript")
+		a.send(t, protocol.TypeLanguageChanged, "javascript")
+		if e := a.waitError(t); e.Error != protocol.CodeRateLimited || e.Details["type"] != protocol.TypeLanguageChanged {
+			t.Fatalf("got %+v", e)
+		}
+		if l := decode[protocol.Language](t, b.waitFor(t, protocol.TypeLanguageChanged).Payload); l != protocol.LangTypeScript {
+			t.Fatalf("language %q", l)
+		}
+		clk.advance(5 * time.Second)
+		a.send(t, protocol.TypeLanguageChanged, "javascript")
+		if l := decode[protocol.Language](t, b.waitFor(t, protocol.TypeLanguageChanged).Payload); l != protocol.LangJavaScript {
+			t.Fatalf("language %q", l)
+		}
+	})
+}
+
+// TestSlowConsumer: a client that stops reading is cut off once its send
+// queue is full, while the others keep receiving every update in order.
+func TestSlowConsumer(t *testing.T) {
+	t.Parallel()
+	cl := newCluster(t)
+	// A long keepalive, so the silent client is cut off by its full queue, not by a missed pong.
+	inst := cl.start(instanceOpts{env: map[string]string{"WS_SEND_QUEUE": "8", "PRESENCE_TIMEOUT": "30s"}})
+	sid := cl.newSession(protocol.LangPython).ID
+	writer := connectPlain(t, inst.url, user{sid: sid, id: "w", name: "W"})
+	reader := connectPlain(t, inst.url, user{sid: sid, id: "r", name: "R", query: map[string][]string{"deltaFormat": {"ops"}}})
+
+	d := websocket.Dialer{HandshakeTimeout: waitTimeout, NetDial: func(network, addr string) (net.Conn, error) {
+		c, err := net.Dial(network, addr)
+		if tc, ok := c.(*net.TCPConn); ok {
+			_ = tc.SetReadBuffer(4096)
+		}
+		return c, err
+	}}
+	silent, _, err := d.Dial(inst.url+"/ws?"+user{sid: sid, id: "s", name: "S"}.values().Encode(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	waitUsers(t, writer, "w", "r", "s")
+
+	// The first update makes the document 192 KiB; each next one appends a
+	// character, and the silent client (fullCode) is sent the whole text
+	// every time until the kernel buffers and its queue are full.
+	big := strings.Repeat("0123456789abcdef", 12<<10)
+	start := time.Now()
+	writer.send(t, protocol.TypeCodeUpdate, fullCode(big, 0, "big"))
+	writer.waitFor(t, protocol.TypeCodeAck)
+	version := int64(1)
+	for ; version < 200; version++ {
+		if _, gone := writer.find(protocol.TypeUserLeft); gone {
+			break
+		}
+		writer.send(t, protocol.TypeCodeUpdate, map[string]any{"delta": map[string]any{"ops": []any{len(big) + int(version) - 1, "!"}},
+			"version": version, "opId": fmt.Sprintf("u%d", version)})
+		writer.waitFor(t, protocol.TypeCodeAck)
+		if version%10 == 0 {
+			time.Sleep(50 * time.Millisecond) // stay under 50 updates per second
+		}
+	}
+	t.Logf("the silent client was cut off after %d updates, %v", version, time.Since(start))
+	e, gone := writer.find(protocol.TypeUserLeft)
+	if !gone {
+		t.Fatal("the silent client was never cut off")
+	}
+	if l := decode[protocol.UserLeft](t, e.Payload); e.UserID != "s" || l.Reason != protocol.LeftDisconnect {
+		t.Fatalf("user-left %s %+v", e.UserID, l)
+	}
+	// The others got every update, in order.
+	for v := int64(1); v <= version; v++ {
+		if u := decode[codeUpdateOut](t, reader.waitFor(t, protocol.TypeCodeUpdate).Payload); u.Version != v {
+			t.Fatalf("reader got version %d, want %d", u.Version, v)
+		}
+	}
+	if n := counter(t, inst.reg, "pairpad_realtime_slow_consumers_total"); n != 1 {
+		t.Fatalf("slow consumers metric %v", n)
+	}
+	within(t, waitTimeout, "the connection gauge to drop", func() bool {
+		return counter(t, inst.reg, "pairpad_realtime_connections") == 2
+	})
+}
+
+// TestOversizedFrame: a frame over WS_MAX_FRAME_BYTES closes the connection (1009).
+func TestOversizedFrame(t *testing.T) {
+	t.Parallel()
+	cl := newCluster(t)
+	inst := cl.start(instanceOpts{env: map[string]string{"WS_MAX_FRAME_BYTES": "4096"}})
+	sid := cl.newSession(protocol.LangPython).ID
+	huge := strings.Repeat("x", 5000)
+
+	p := connectPlain(t, inst.url, user{sid: sid, id: "p", name: "P"})
+	p.waitFor(t, protocol.TypeConnected)
+	p.send(t, protocol.TypeCodeUpdate, fullCode(huge, 0, "huge"))
+	if code := closeCode(p.waitClosed(t)); code != websocket.CloseMessageTooBig {
+		t.Fatalf("plain closed with %d, want 1009", code)
+	}
+
+	s, refused := connectSIO(t, inst.url, user{sid: sid, id: "s", name: "S"}, nil)
+	if refused != nil {
+		t.Fatal(refused)
+	}
+	s.waitFor(t, protocol.TypeConnected)
+	s.send(t, protocol.TypeCodeUpdate, fullCode(huge, 0, "huge"))
+	s.waitClosed(t)
+}
+
+// TestConnectionLimits: per IP and per instance, refused before the upgrade.
+func TestConnectionLimits(t *testing.T) {
+	t.Parallel()
+	cl := newCluster(t)
+	sid := cl.newSession(protocol.LangPython).ID
+	tests := []struct {
+		env    map[string]string
+		status int
+		code   protocol.Code
+	}{
+		{map[string]string{"WS_MAX_CONNECTIONS_PER_IP": "2"}, 429, protocol.CodeTooManyConnections},
+		{map[string]string{"WS_MAX_CONNECTIONS": "2"}, 503, protocol.CodeServiceUnavailable},
+	}
+	for _, tc := range tests {
+		inst := cl.start(instanceOpts{env: tc.env})
+		connectPlain(t, inst.url, user{sid: sid, id: "a", name: "A"}).waitFor(t, protocol.TypeConnected)
+		connectPlain(t, inst.url, user{sid: sid, id: "a", name: "A"}).waitFor(t, protocol.TypeConnected)
+		_, resp, err := tryPlain(t, inst.url, user{sid: sid, id: "a", name: "A"})
+		if err == nil || resp == nil || resp.StatusCode != tc.status {
+			t.Fatalf("%v: third connection: %v %s", tc.env, err, body(resp))
+		}
+		if b := decode[protocol.ErrorBody](t, readAll(t, resp)); b.Error != tc.code {
+			t.Fatalf("%v: body %+v", tc.env, b)
+		}
+	}
+}
+
+// TestMicroAndMetrics: the micro service reports the instance's
+// connections and sessions; the metrics count events and refusals.
+func TestMicroAndMetrics(t *testing.T) {
+	t.Parallel()
+	cl := newCluster(t)
+	inst := cl.start()
+	sid := cl.newSession(protocol.LangPython).ID
+	a := connectPlain(t, inst.url, user{sid: sid, id: "a", name: "A"})
+	a.waitFor(t, protocol.TypeConnected)
+	a.send(t, protocol.TypeSync, nil)
+	a.waitFor(t, protocol.TypeSync)
+	tryPlain(t, inst.url, user{sid: sid, id: "x", noToken: true})
+
+	msg, err := cl.in.NC.Request("pairpad.realtime.stats", nil, waitTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Instance    string `json:"instance"`
+		Connections int    `json:"connections"`
+		Sessions    int    `json:"sessions"`
+	}
+	if err := json.Unmarshal(msg.Data, &st); err != nil || st.Connections != 1 || st.Sessions != 1 || st.Instance != inst.svc.Instance() {
+		t.Fatalf("stats %s (%v)", msg.Data, err)
+	}
+	msg, err = cl.in.NC.Request("pairpad.realtime.sessions", nil, waitTimeout)
+	if err != nil || !strings.Contains(string(msg.Data), sid) {
+		t.Fatalf("sessions %s (%v)", msg.Data, err)
+	}
+	for name, min := range map[string]float64{
+		"pairpad_realtime_connections":      1,
+		"pairpad_realtime_sessions":         1,
+		"pairpad_realtime_events_in_total":  1,
+		"pairpad_realtime_events_out_total": 2,
+		"pairpad_realtime_refusals_total":   1,
+	} {
+		if got := counter(t, inst.reg, name); got < min {
+			t.Errorf("%s = %v, want at least %v", name, got, min)
+		}
+	}
+}
+
+// counter sums every series of a metric family.
+func counter(t testing.TB, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			switch {
+			case m.Counter != nil:
+				sum += m.Counter.GetValue()
+			case m.Gauge != nil:
+				sum += m.Gauge.GetValue()
+			case m.Histogram != nil:
+				sum += float64(m.Histogram.GetSampleCount())
+			}
+		}
+	}
+	return sum
+}

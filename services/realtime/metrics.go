@@ -1,0 +1,106 @@
+package realtime
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// metrics are the gateway's Prometheus series. Label values come from closed
+// sets (event types, error codes, framings), so cardinality stays bounded
+// whatever clients send.
+type metrics struct {
+	connections   *prometheus.GaugeVec
+	sessions      prometheus.Gauge
+	eventsIn      *prometheus.CounterVec
+	eventsOut     *prometheus.CounterVec
+	refusals      *prometheus.CounterVec
+	fanout        *prometheus.HistogramVec
+	slowConsumers prometheus.Counter
+	presenceErrs  prometheus.Counter
+}
+
+// knownTypes bounds the type label: anything else a client sends is "unknown".
+var knownTypes = map[string]bool{
+	protocol.TypeCodeUpdate: true, protocol.TypeCursorUpdate: true, protocol.TypeLanguageChanged: true,
+	protocol.TypeSync: true, protocol.TypeConnected: true, protocol.TypeUserJoined: true,
+	protocol.TypeUserLeft: true, protocol.TypePresenceUpdate: true, protocol.TypeCodeAck: true,
+	protocol.TypeSessionEnded: true, protocol.TypeError: true,
+}
+
+func typeLabel(t string) string {
+	if knownTypes[t] {
+		return t
+	}
+	return "unknown"
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "pairpad_realtime_connections", Help: "Open WebSocket connections on this instance, by framing.",
+		}, []string{"framing"}),
+		sessions: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pairpad_realtime_sessions", Help: "Sessions this instance holds (at least one local connection).",
+		}),
+		eventsIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pairpad_realtime_events_in_total", Help: "Events received from clients, by type.",
+		}, []string{"type"}),
+		eventsOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pairpad_realtime_events_out_total", Help: "Events queued to clients (one per receiver), by type.",
+		}, []string{"type"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pairpad_realtime_refusals_total",
+			Help: "Refused handshakes (stage=handshake) and refused events (stage=event), by error code.",
+		}, []string{"stage", "code"}),
+		fanout: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "pairpad_realtime_fanout_seconds",
+			Help:    "Time from an event's publication to its delivery into local send queues, by type.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"type"}),
+		slowConsumers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pairpad_realtime_slow_consumers_total",
+			Help: "Connections cut off because their send queue was full (the client stopped reading).",
+		}),
+		presenceErrs: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pairpad_realtime_presence_write_errors_total", Help: "Failed writes to the presence bucket.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.connections, m.sessions, m.eventsIn, m.eventsOut, m.refusals,
+		m.fanout, m.slowConsumers, m.presenceErrs} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				return nil, fmt.Errorf("realtime metrics: registry already has them (one realtime.Service per registry): %w", err)
+			}
+			return nil, fmt.Errorf("realtime metrics: %w", err)
+		}
+	}
+	return m, nil
+}
+
+func (m *metrics) refused(stage string, err error) {
+	m.refusals.WithLabelValues(stage, string(protocol.ErrorCode(err))).Inc()
+}
+
+func (m *metrics) out(typ string, n int) {
+	if n > 0 {
+		m.eventsOut.WithLabelValues(typeLabel(typ)).Add(float64(n))
+	}
+}
+
+// observeFanout records publish→deliver latency from a timestamp in unix ms.
+func (m *metrics) observeFanout(typ string, publishedMs int64, now time.Time) {
+	if publishedMs <= 0 {
+		return
+	}
+	d := now.Sub(time.UnixMilli(publishedMs))
+	if d < 0 {
+		d = 0
+	}
+	m.fanout.WithLabelValues(typeLabel(typ)).Observe(d.Seconds())
+}

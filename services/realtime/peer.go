@@ -1,0 +1,115 @@
+package realtime
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// Kinds of peer messages on a session's events subject.
+const (
+	peerCursor   = "cursor"   // a cursor-update to deliver to the others
+	peerLanguage = "language" // who set the language the session record is about to show
+)
+
+// peerMsg is what instances tell each other on broker.EventsSubject. It is
+// core NATS, at most once: everything in it is either ephemeral (cursors)
+// or a hint that refines what the watchers report reliably.
+type peerMsg struct {
+	Kind     string            `json:"kind"`
+	UserID   string            `json:"userId,omitempty"`
+	Language protocol.Language `json:"language,omitempty"`
+	Envelope json.RawMessage   `json:"envelope,omitempty"`
+	Sent     int64             `json:"sent"` // unix ms, for the fan-out latency
+}
+
+// publishPeer tells the other instances holding the session. A failure is
+// only logged: peers still converge through the watchers.
+func (s *Service) publishPeer(sid string, m peerMsg) {
+	m.Sent = s.now().UnixMilli()
+	data, err := json.Marshal(m)
+	if err != nil {
+		s.log.Error("encode peer message", "session_id", sid, "err", err)
+		return
+	}
+	msg := &nats.Msg{Subject: broker.EventsSubject(sid), Data: data, Header: nats.Header{}}
+	msg.Header.Set(broker.HeaderInstance, s.instance)
+	if err := s.in.NC.PublishMsg(msg); err != nil {
+		s.log.Warn("publish peer message", "session_id", sid, "kind", m.Kind, "err", err)
+	}
+}
+
+// onPeer runs on the events subscription's goroutine and only queues.
+func (hs *hubSession) onPeer(msg *nats.Msg) {
+	if msg.Header.Get(broker.HeaderInstance) == hs.s.instance {
+		return
+	}
+	var m peerMsg
+	if err := json.Unmarshal(msg.Data, &m); err != nil {
+		hs.s.log.Warn("undecodable peer message", "session_id", hs.id, "err", err)
+		return
+	}
+	now := hs.s.now()
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.ended {
+		return
+	}
+	switch m.Kind {
+	case peerCursor:
+		if len(m.Envelope) == 0 || !json.Valid(m.Envelope) {
+			return
+		}
+		e := &outEvent{typ: protocol.TypeCursorUpdate, env: m.Envelope}
+		hs.broadcastLocked(e, func(c *conn) bool { return c.ident.UserID == m.UserID })
+		hs.s.metrics.observeFanout(protocol.TypeCursorUpdate, m.Sent, now)
+	case peerLanguage:
+		hs.hints.language(m.Language, m.UserID, now)
+	}
+}
+
+// hintTTL bounds how long a hint waits for the watcher event it refines.
+const hintTTL = 10 * time.Second
+
+// hints are what peers (or this instance) said about a change the session
+// watcher is about to report: who set a language. Guarded by the hub
+// session's mu.
+type hints struct {
+	langBy map[protocol.Language]hint // language → user id
+}
+
+type hint struct {
+	value string
+	at    time.Time
+}
+
+func (h *hints) language(l protocol.Language, userID string, now time.Time) {
+	if h.langBy == nil {
+		h.langBy = map[protocol.Language]hint{}
+	}
+	h.prune(now)
+	h.langBy[l] = hint{userID, now}
+}
+
+func (h *hints) takeLanguage(l protocol.Language, now time.Time) string {
+	v, ok := h.langBy[l]
+	delete(h.langBy, l)
+	if !ok || now.Sub(v.at) > hintTTL {
+		return ""
+	}
+	return v.value
+}
+
+// prune drops stale hints, so a hint whose watcher event never came
+// (the record write failed, a lost race) does not accumulate.
+func (h *hints) prune(now time.Time) {
+	for k, v := range h.langBy {
+		if now.Sub(v.at) > hintTTL {
+			delete(h.langBy, k)
+		}
+	}
+}

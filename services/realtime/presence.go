@@ -1,0 +1,286 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/presence"
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// presenceWriteTimeout bounds one write to the presence bucket.
+const presenceWriteTimeout = 5 * time.Second
+
+// presenceTracker mirrors the presence bucket: one watcher per instance
+// (per-session consumers would cost a consumer per session), drained in
+// its own goroutine. It keeps the other instances' entries of every
+// session, so a session this instance starts holding knows its users at
+// once; this instance's own connections are taken from the hub instead.
+type presenceTracker struct {
+	s       *Service
+	mu      sync.Mutex
+	entries map[string]map[string]mirrored // session id → key → entry
+}
+
+// mirrored is another instance's entry and when this instance last saw it
+// written (local time: instance clocks may disagree).
+type mirrored struct {
+	presence.Entry
+	seen time.Time
+}
+
+func newPresenceTracker(s *Service) *presenceTracker {
+	return &presenceTracker{s: s, entries: map[string]map[string]mirrored{}}
+}
+
+// remote returns a copy of the other instances' entries of a session.
+func (p *presenceTracker) remote(sid string) []presence.Entry {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m := p.entries[sid]
+	out := make([]presence.Entry, 0, len(m)+4)
+	for _, e := range m {
+		out = append(out, e.Entry)
+	}
+	return out
+}
+
+// watch starts the watcher and returns once it delivered the bucket's
+// current content, so the first handshakes see every present user.
+func (p *presenceTracker) watch(ctx context.Context, initial time.Duration) (jetstream.KeyWatcher, error) {
+	w, err := p.s.in.Presence.WatchAll(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("watch presence: %w", err)
+	}
+	synced := make(chan struct{})
+	p.s.bg.Add(1)
+	go func() {
+		defer p.s.bg.Done()
+		once := sync.OnceFunc(func() { close(synced) })
+		defer once()
+		// Drained until the watcher closes (Stop, ctx or the connection):
+		// a reader that gave up earlier would stall the NATS callback.
+		for e := range w.Updates() {
+			if e == nil {
+				once()
+				continue
+			}
+			p.apply(e)
+		}
+	}()
+	select {
+	case <-synced:
+		return w, nil
+	case <-time.After(initial):
+		_ = w.Stop()
+		return nil, errors.New("watch presence: the initial values did not arrive")
+	}
+}
+
+// leavingEntry is the last value of a connection that leaves on purpose:
+// a delete cannot say why, so the entry is put once more with the reason
+// before it is deleted, and every watcher sees both, in order.
+type leavingEntry struct {
+	presence.Entry
+	Left string `json:"left,omitempty"`
+}
+
+// apply folds one change in and tells the hub session, if held.
+func (p *presenceTracker) apply(e jetstream.KeyValueEntry) {
+	sid, _, _, err := presence.ParseKey(e.Key())
+	if err != nil {
+		return
+	}
+	var en leavingEntry
+	if e.Operation() == jetstream.KeyValuePut {
+		if json.Unmarshal(e.Value(), &en) != nil || en.Instance == p.s.instance || en.SessionID != sid {
+			return // this instance's own connections come from the hub
+		}
+	}
+	reason := ""
+	p.mu.Lock()
+	switch {
+	case e.Operation() == jetstream.KeyValuePut && en.Left == "":
+		if p.entries[sid] == nil {
+			p.entries[sid] = map[string]mirrored{}
+		}
+		old, known := p.entries[sid][e.Key()]
+		p.entries[sid][e.Key()] = mirrored{Entry: en.Entry, seen: time.Now()}
+		if known && old.Name == en.Name {
+			p.mu.Unlock()
+			return // a refresh: only lastSeen moved, which the periodic presence-update carries
+		}
+	default:
+		if _, ok := p.entries[sid][e.Key()]; !ok {
+			p.mu.Unlock()
+			return
+		}
+		delete(p.entries[sid], e.Key())
+		if len(p.entries[sid]) == 0 {
+			delete(p.entries, sid)
+		}
+		// A delete is a connection that closed; a purge is an expiry (its
+		// instance died) or a missed keepalive, which its instance purges.
+		switch {
+		case en.Left != "":
+			reason = en.Left
+		case e.Operation() == jetstream.KeyValuePurge:
+			reason = protocol.LeftTimeout
+		default:
+			reason = protocol.LeftDisconnect
+		}
+	}
+	p.mu.Unlock()
+	if hs := p.s.hub.get(sid); hs != nil {
+		hs.presenceChanged(reason)
+	}
+}
+
+// prune forgets entries nobody refreshed for two bucket TTLs. Their expiry
+// marker should have said so; one missed (this instance was cut off from
+// NATS longer than the markers live) would otherwise leave a ghost user.
+func (p *presenceTracker) prune(ttl time.Duration) {
+	var touched []string
+	p.mu.Lock()
+	for sid, m := range p.entries {
+		for k, e := range m {
+			if time.Since(e.seen) > 2*ttl {
+				delete(m, k)
+				touched = append(touched, sid)
+			}
+		}
+		if len(m) == 0 {
+			delete(p.entries, sid)
+		}
+	}
+	p.mu.Unlock()
+	for _, sid := range touched {
+		if hs := p.s.hub.get(sid); hs != nil {
+			hs.presenceChanged(protocol.LeftTimeout)
+		}
+	}
+}
+
+// counts reports the entries the tracker mirrors, for stats.
+func (p *presenceTracker) counts() (sessions, entries int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, m := range p.entries {
+		entries += len(m)
+	}
+	return len(p.entries), entries
+}
+
+// put writes (or refreshes) a connection's presence entry, unless it left.
+func (s *Service) putPresence(c *conn, e presence.Entry) {
+	c.presMu.Lock()
+	defer c.presMu.Unlock()
+	if c.left {
+		return
+	}
+	b, _ := json.Marshal(e)
+	ctx, cancel := context.WithTimeout(s.ctx, presenceWriteTimeout)
+	defer cancel()
+	if _, err := s.in.Presence.Put(ctx, e.Key(), b); err != nil {
+		s.metrics.presenceErrs.Inc()
+		s.log.Warn("presence write failed", "conn_id", c.id, "session_id", e.SessionID, "err", err)
+	}
+}
+
+// removePresence deletes a connection's entry for good, in a way that
+// tells the other instances why: a timeout is a purge, a manual leave puts
+// the reason first, a disconnect is a plain delete.
+func (s *Service) removePresence(c *conn, reason string) {
+	c.presMu.Lock()
+	defer c.presMu.Unlock()
+	if c.left {
+		return
+	}
+	c.left = true
+	key := broker.PresenceKey(c.ident.SessionID, c.ident.UserID, c.id)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), presenceWriteTimeout)
+	defer cancel()
+	var err error
+	switch reason {
+	case protocol.LeftTimeout:
+		err = s.in.Presence.Purge(ctx, key)
+	case protocol.LeftManual:
+		b, _ := json.Marshal(leavingEntry{Entry: c.entry, Left: reason})
+		if _, err = s.in.Presence.Put(ctx, key, b); err == nil {
+			err = s.in.Presence.Delete(ctx, key)
+		}
+	default:
+		err = s.in.Presence.Delete(ctx, key)
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		s.metrics.presenceErrs.Inc()
+		s.log.Warn("presence delete failed", "conn_id", c.id, "session_id", c.ident.SessionID, "err", err)
+	}
+}
+
+// presenceLoop refreshes this instance's entries well inside the bucket
+// TTL and sends every session's periodic presence-update.
+func (s *Service) presenceLoop(ctx context.Context) {
+	defer s.bg.Done()
+	refresh := time.NewTicker(s.cfg.PresenceTimeout / 3)
+	defer refresh.Stop()
+	announce := time.NewTicker(presenceUpdateEvery(s.cfg.PresenceTimeout))
+	defer announce.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-refresh.C:
+			s.refreshPresence()
+			s.presence.prune(s.cfg.PresenceTimeout)
+		case <-announce.C:
+			for _, hs := range s.hub.all() {
+				hs.tickPresence()
+			}
+		}
+	}
+}
+
+// presenceUpdateEvery is the period of the unconditional presence-update:
+// the contract's 15 s, or the presence timeout when that is shorter.
+func presenceUpdateEvery(timeout time.Duration) time.Duration {
+	return min(15*time.Second, timeout)
+}
+
+// refreshPresence re-puts every local entry with a fresh lastSeen, a few
+// writes at a time.
+func (s *Service) refreshPresence() {
+	now := s.now().UnixMilli()
+	type item struct {
+		c *conn
+		e presence.Entry
+	}
+	var items []item
+	for _, hs := range s.hub.all() {
+		hs.mu.Lock()
+		for _, c := range hs.conns {
+			c.entry.LastSeen = now
+			items = append(items, item{c, c.entry})
+		}
+		hs.mu.Unlock()
+	}
+	sem := make(chan struct{}, 16)
+	var wg sync.WaitGroup
+	for _, it := range items {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			s.putPresence(it.c, it.e)
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,92 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pairpad/pairpad/shared/protocol"
+	"github.com/pairpad/pairpad/shared/session"
+)
+
+// watchSessions starts the instance's one watcher on the sessions bucket.
+// It is how every instance learns, reliably, that a session's language
+// changed or that the session ended (the api's DELETE and the janitor only
+// write the record). Only changes after the start matter: a hub session
+// reads its record when it opens and orders it with these by revision.
+func (s *Service) watchSessions(ctx context.Context) (jetstream.KeyWatcher, error) {
+	w, err := s.in.Sessions.WatchAll(ctx, jetstream.UpdatesOnly())
+	if err != nil {
+		return nil, err
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		// Drained until the watcher closes (Stop, ctx or the connection):
+		// a reader that gave up earlier would stall the NATS callback.
+		for e := range w.Updates() {
+			if e != nil {
+				s.sessionRecord(e)
+			}
+		}
+	}()
+	return w, nil
+}
+
+// sessionRecord routes one change of the sessions bucket to its hub session.
+func (s *Service) sessionRecord(e jetstream.KeyValueEntry) {
+	hs := s.hub.get(e.Key())
+	if hs == nil {
+		return
+	}
+	if e.Operation() != jetstream.KeyValuePut {
+		hs.recordChanged(session.Record{Ended: protocol.EndedDeleted}, e.Revision())
+		return
+	}
+	var r session.Record
+	if err := json.Unmarshal(e.Value(), &r); err != nil {
+		s.log.Error("undecodable session record", "session_id", e.Key(), "err", err)
+		return
+	}
+	hs.recordChanged(r, e.Revision())
+}
+
+// recordChanged applies a newer session record: the end of the session, or
+// a language every connection (the sender's too) is told about.
+func (hs *hubSession) recordChanged(r session.Record, rev uint64) {
+	now := hs.s.now()
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if rev <= hs.rev || hs.ended {
+		return
+	}
+	hs.rev = rev
+	if r.Ended != "" {
+		hs.endLocked(r.Ended)
+		return
+	}
+	if r.Language == hs.language || !r.Language.Valid() {
+		return
+	}
+	hs.language = r.Language
+	by := hs.hints.takeLanguage(r.Language, now)
+	hs.broadcastLocked(newEvent(protocol.TypeLanguageChanged, hs.id, by, r.Language, now), nil)
+}
+
+// endLocked tells every connection the session ended and closes them; the
+// Socket.IO ones get DISCONNECT first, so their clients do not reconnect.
+func (hs *hubSession) endLocked(reason string) {
+	if reason != protocol.EndedExpired {
+		reason = protocol.EndedDeleted
+	}
+	hs.ended = true
+	e := newEvent(protocol.TypeSessionEnded, hs.id, "", protocol.SessionEnded{Reason: reason}, hs.s.now())
+	for _, c := range hs.conns {
+		c.sendEvent(e)
+		c.closeAfterQueue(websocket.CloseNormalClosure, "session ended", protocol.LeftDisconnect, c.fr.farewell()...)
+	}
+	hs.s.hub.forget(hs)
+	hs.s.log.Info("session ended", "session_id", hs.id, "reason", reason, "connections", len(hs.conns))
+}

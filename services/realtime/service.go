@@ -1,0 +1,146 @@
+// Package realtime is the WebSocket gateway: Socket.IO v4 (WebSocket
+// transport) and plain WebSocket clients join a session, edit its document
+// through the document engine, and see each other's presence, cursors and
+// language changes, across any number of instances coordinated by NATS.
+//
+// docs/protocol.md describes the protocol as implemented.
+package realtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pairpad/pairpad/services/realtime/document"
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/config"
+	"github.com/pairpad/pairpad/shared/process"
+	"github.com/pairpad/pairpad/shared/protocol"
+	"github.com/pairpad/pairpad/shared/session"
+)
+
+// Service is one realtime instance.
+type Service struct {
+	cfg        config.Config
+	in         *broker.Infra
+	log        *slog.Logger
+	now        func() time.Time
+	instance   string
+	touchEvery time.Duration
+
+	store    *session.Store
+	engine   *document.Engine
+	metrics  *metrics
+	hub      *hub
+	presence *presenceTracker
+	toucher  *toucher
+	slots    *slots
+	upgrader websocket.Upgrader
+	micro    micro.Service
+	watchers []jetstream.KeyWatcher
+	handler  http.Handler
+
+	ctx          context.Context // background work; cancelled by Shutdown
+	cancel       context.CancelFunc
+	bg           sync.WaitGroup // background goroutines
+	shutdownOnce sync.Once
+}
+
+var _ process.Service = (*Service)(nil)
+
+// initialSync bounds how long New waits for the presence bucket's content.
+const initialSync = 15 * time.Second
+
+// New starts a realtime instance on d: its watchers (sessions and presence
+// buckets), presence refresher, activity writer and micro service. It
+// returns once the presence view is complete, so the first handshakes
+// count users correctly.
+func New(ctx context.Context, d process.Deps) (*Service, error) {
+	if d.Infra == nil {
+		return nil, errors.New("realtime: Deps.Infra is required")
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Metrics == nil {
+		d.Metrics = prometheus.NewRegistry()
+	}
+	cfg := d.Config
+	if cfg.PresenceTimeout < 3*time.Second {
+		cfg.PresenceTimeout = 30 * time.Second
+	}
+	m, err := newMetrics(d.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	instance := newID()
+	s := &Service{
+		cfg: cfg, in: d.Infra, log: d.Log.With("component", "realtime", "instance", instance), now: d.Now,
+		instance: instance, touchEvery: touchEvery(cfg.SessionIdleTimeout), store: session.NewStore(d.Infra.Sessions),
+		metrics: m, slots: newSlots(cfg.WSMaxConns, cfg.WSMaxConnsPerIP),
+	}
+	s.engine = document.NewEngine(d.Infra, document.Options{MaxDocBytes: protocol.MaxDocumentBytes, Instance: instance}, d.Log, d.Now)
+	s.hub = newHub(s)
+	s.presence = newPresenceTracker(s)
+	s.toucher = newToucher(s)
+	s.upgrader = websocket.Upgrader{
+		HandshakeTimeout: cfg.WSHandshakeTimeout,
+		ReadBufferSize:   4096,
+		WriteBufferSize:  4096,
+		CheckOrigin:      func(*http.Request) bool { return true }, // admit checks Origin, with the contract's error
+		Error:            s.upgradeError,
+	}
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if err := s.start(ctx); err != nil {
+		s.stopBackground()
+		return nil, err
+	}
+	s.handler = s.routes()
+	s.log.Info("realtime started", "presence_timeout", cfg.PresenceTimeout.String(), "max_connections", cfg.WSMaxConns)
+	return s, nil
+}
+
+// start launches the background work.
+func (s *Service) start(ctx context.Context) error {
+	sw, err := s.watchSessions(s.ctx)
+	if err != nil {
+		return fmt.Errorf("realtime: watch sessions: %w", err)
+	}
+	s.watchers = append(s.watchers, sw)
+	wait := initialSync
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl))
+	}
+	pw, err := s.presence.watch(s.ctx, wait)
+	if err != nil {
+		return fmt.Errorf("realtime: %w", err)
+	}
+	s.watchers = append(s.watchers, pw)
+	s.bg.Add(2)
+	go s.presenceLoop(s.ctx)
+	go s.toucher.run(s.ctx)
+	if s.micro, err = s.startMicro(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Handler serves GET /socket.io/ and GET /ws (and, when present, the
+// browser client); /healthz, /readyz and /metrics belong to the process.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Instance is this instance's id, as it appears in presence entries,
+// peer messages and logs.
+func (s *Service) Instance() string { return s.instance }

@@ -1,0 +1,240 @@
+package realtime
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/pairpad/pairpad/services/realtime/document"
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/presence"
+	"github.com/pairpad/pairpad/shared/protocol"
+	"github.com/pairpad/pairpad/shared/session"
+)
+
+// hubSession is one session as this instance holds it: its local
+// connections, the document listener they share, and what the watchers
+// tell about the session. It is the engine's one Listener for the session
+// on this instance and fans updates out to its connections itself.
+type hubSession struct {
+	id string
+	s  *Service
+
+	ready   chan struct{} // closed when open finished; openErr is set before
+	openErr error
+	doc     *document.Doc // set before ready is closed
+	sub     *nats.Subscription
+
+	refs int // guarded by hub.mu
+
+	mu       sync.Mutex
+	conns    map[string]*conn
+	reserved map[string]int         // admitted handshakes not yet joined, per user
+	limits   map[string]*userLimits // per user with a local connection or reservation
+	code     string                 // the document as delivered to the connections
+	version  int64
+	hist     history // recent updates, for replays
+	language protocol.Language
+	rev      uint64 // revision of the session record last applied
+	users    []protocol.User
+	ended    bool
+	closed   bool
+	hints    hints
+	touchAt  time.Time // last activity written to the session record
+}
+
+func newHubSession(s *Service, id string) *hubSession {
+	return &hubSession{id: id, s: s, ready: make(chan struct{}),
+		conns: map[string]*conn{}, reserved: map[string]int{}, limits: map[string]*userLimits{}}
+}
+
+// open subscribes to the session's peer events, reads its record and
+// attaches to its document; since seeds the replay history.
+func (hs *hubSession) open(ctx context.Context, since int64) {
+	defer close(hs.ready)
+	if err := hs.openErrFree(ctx, since); err != nil {
+		hs.openErr = handshakeFailure(err)
+		if hs.sub != nil {
+			_ = hs.sub.Unsubscribe()
+		}
+		if hs.doc != nil {
+			hs.doc.Close()
+			hs.doc = nil
+		}
+	}
+}
+
+func (hs *hubSession) openErrFree(ctx context.Context, since int64) error {
+	sub, err := hs.s.in.NC.Subscribe(broker.EventsSubject(hs.id), hs.onPeer)
+	if err != nil {
+		return fmt.Errorf("subscribe to events of %s: %w", hs.id, err)
+	}
+	hs.sub = sub
+	rec, rev, err := hs.s.store.GetAny(ctx, hs.id)
+	if err != nil {
+		return err
+	}
+	if !rec.Live() {
+		return session.ErrNotFound
+	}
+	hs.mu.Lock()
+	if rev > hs.rev { // the watcher may have delivered a newer one meanwhile
+		hs.rev, hs.language = rev, rec.Language
+	}
+	ended := hs.ended
+	hs.mu.Unlock()
+	if ended {
+		return session.ErrNotFound
+	}
+	doc, err := hs.s.engine.Open(ctx, hs.id, since, hs)
+	if err != nil {
+		return err
+	}
+	hs.doc = doc
+	return nil
+}
+
+// close releases what the hub session holds, once nobody uses it.
+func (hs *hubSession) close() {
+	hs.mu.Lock()
+	hs.closed = true
+	ended := hs.ended
+	hs.mu.Unlock()
+	if hs.sub != nil {
+		_ = hs.sub.Unsubscribe()
+	}
+	if hs.doc != nil {
+		hs.doc.Close()
+	}
+	if ended {
+		hs.s.engine.Drop(hs.id)
+	}
+}
+
+// Opened implements document.Listener: the state the session starts from
+// on this instance, and the updates after the first handshake's since.
+func (hs *hubSession) Opened(st document.State, replay []document.Applied, replayOK bool) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	hs.code, hs.version = st.Code, st.Version
+	if replayOK {
+		hs.hist.seed(replay)
+	}
+}
+
+// Applied implements document.Listener: it runs on the engine's delivery
+// goroutine, in version order, and only queues frames. The sender's
+// connection gets code-ack, every other one code-update in its format,
+// each format encoded once.
+func (hs *hubSession) Applied(a document.Applied) {
+	now := hs.s.now()
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if a.Version <= hs.version || hs.ended {
+		return
+	}
+	gap := a.Version != hs.version+1
+	hs.code, hs.version = a.Code, a.Version
+	hs.hist.push(a, gap)
+	if gap {
+		// Never happens with an engine that keeps its promise; if it does,
+		// everyone is brought to the new state rather than left diverged.
+		hs.s.log.Error("update out of order", "session_id", hs.id, "version", a.Version)
+		hs.broadcastLocked(hs.syncEventLocked(""), nil)
+		for _, c := range hs.conns {
+			c.baseVersion = a.Version
+		}
+		return
+	}
+	var byFormat [numFormats]*outEvent
+	for _, c := range hs.conns {
+		if a.Version <= c.baseVersion {
+			continue
+		}
+		if a.ConnID == c.id {
+			c.sendEvent(codeAckEvent(hs.id, c.ident.UserID, a.Version, a.OpID, now))
+			continue
+		}
+		f := c.ident.Format
+		if byFormat[f] == nil {
+			byFormat[f] = codeUpdateEvent(hs.id, a, f)
+		}
+		c.sendEvent(byFormat[f])
+	}
+	hs.s.metrics.observeFanout(protocol.TypeCodeUpdate, a.Timestamp, now)
+}
+
+// entryFor is the presence entry of a connection about to join.
+func (hs *hubSession) entryFor(c *conn) presence.Entry {
+	uid := c.ident.UserID
+	return presence.Entry{SessionID: hs.id, UserID: uid, Name: c.ident.UserName, Color: protocol.UserColor(uid),
+		ConnID: c.id, Instance: hs.s.instance, ConnectedAt: c.opened.UnixMilli(), LastSeen: hs.s.now().UnixMilli()}
+}
+
+// join turns a reservation into a live connection: connected first, then
+// the replay (or a sync), then the others learn about the user. It consumes
+// the reservation even when it fails.
+func (hs *hubSession) join(c *conn, extra []document.Applied) error {
+	now := hs.s.now()
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	uid := c.ident.UserID
+	defer hs.unreserveLocked(uid)
+	if hs.ended {
+		return session.ErrNotFound
+	}
+	c.hs = hs
+	c.baseVersion = hs.version
+	hs.conns[c.id] = c
+	users := hs.foldLocked()
+	c.sendEvent(newEvent(protocol.TypeConnected, hs.id, uid, protocol.Connected{
+		SessionID: hs.id, UserID: uid, ConnectedAt: now.UnixMilli(), Code: hs.code, Version: hs.version,
+		Language: hs.language, Users: users,
+	}, now))
+	if since := c.ident.Since; since >= 0 {
+		if replay, ok := hs.replayLocked(since, extra); ok {
+			for _, a := range replay {
+				c.sendEvent(codeUpdateEvent(hs.id, a, c.ident.Format))
+			}
+		} else {
+			c.sendEvent(hs.syncEventLocked(uid))
+		}
+	}
+	hs.announceLocked(users, c, protocol.LeftDisconnect)
+	return nil
+}
+
+// leave removes a connection; when its user has no connection left anywhere
+// the others get user-left with reason.
+func (hs *hubSession) leave(c *conn, reason string) {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if hs.conns[c.id] != c {
+		return
+	}
+	delete(hs.conns, c.id)
+	hs.dropLimitsLocked(c.ident.UserID)
+	if !hs.ended {
+		hs.announceLocked(hs.foldLocked(), nil, reason)
+	}
+}
+
+// syncEventLocked is the full state, as sync and as a fallback replay.
+func (hs *hubSession) syncEventLocked(uid string) *outEvent {
+	now := hs.s.now()
+	users := hs.foldLocked()
+	return newEvent(protocol.TypeSync, hs.id, uid, protocol.Sync{Code: hs.code, Version: hs.version,
+		Language: hs.language, Users: users}, now)
+}
+
+// broadcastLocked queues e to every connection skip does not exclude.
+func (hs *hubSession) broadcastLocked(e *outEvent, skip func(*conn) bool) {
+	for _, c := range hs.conns {
+		if skip == nil || !skip(c) {
+			c.sendEvent(e)
+		}
+	}
+}
