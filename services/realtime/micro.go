@@ -92,4 +92,3 @@ func (s *Service) startMicro() (micro.Service, error) {
 	}
 	return svc, nil
 }
-
