@@ -1,0 +1,105 @@
+package natstest
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Cluster is n JetStream servers clustered on loopback.
+type Cluster struct {
+	t       testing.TB
+	Servers []*server.Server
+	opts    []*server.Options
+}
+
+// StartCluster runs an n-node JetStream cluster until the test ends.
+func StartCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t}
+	clusterPorts := make([]int, n)
+	for i := range clusterPorts {
+		clusterPorts[i] = FreePort(t)
+	}
+	var routes []*url.URL
+	for _, p := range clusterPorts {
+		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
+	}
+	for i := 0; i < n; i++ {
+		o := &server.Options{
+			ServerName: fmt.Sprintf("n%d", i+1), Host: "127.0.0.1", Port: FreePort(t),
+			JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+			Cluster: server.ClusterOpts{Name: "pairpad-test", Host: "127.0.0.1", Port: clusterPorts[i]},
+			Routes:  routes,
+		}
+		c.opts = append(c.opts, o)
+		c.Servers = append(c.Servers, c.startNode(o))
+	}
+	t.Cleanup(func() {
+		for _, s := range c.Servers {
+			if s != nil {
+				s.Shutdown()
+				s.WaitForShutdown()
+			}
+		}
+	})
+	c.WaitJetStream(30 * time.Second)
+	return c
+}
+
+func (c *Cluster) startNode(o *server.Options) *server.Server {
+	c.t.Helper()
+	s, err := server.NewServer(o)
+	if err != nil {
+		c.t.Fatalf("nats node %s: %v", o.ServerName, err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(15 * time.Second) {
+		c.t.Fatalf("nats node %s did not start", o.ServerName)
+	}
+	return s
+}
+
+// URLs is every node's client URL, comma-separated, as NATS_URL takes them.
+func (c *Cluster) URLs() string {
+	var urls []string
+	for _, o := range c.opts {
+		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", o.Port))
+	}
+	return strings.Join(urls, ",")
+}
+
+// Stop shuts node i down.
+func (c *Cluster) Stop(i int) {
+	if s := c.Servers[i]; s != nil {
+		s.Shutdown()
+		s.WaitForShutdown()
+		c.Servers[i] = nil
+	}
+}
+
+// Restart starts node i again with its store and ports.
+func (c *Cluster) Restart(i int) {
+	c.t.Helper()
+	c.Stop(i)
+	c.Servers[i] = c.startNode(c.opts[i])
+}
+
+// WaitJetStream waits until the running nodes agree on a JetStream meta leader.
+func (c *Cluster) WaitJetStream(timeout time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for _, s := range c.Servers {
+			if s != nil && s.JetStreamIsLeader() {
+				return
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	c.t.Fatal("the cluster elected no JetStream meta leader")
+}
