@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pairpad/pairpad/shared/protocol"
 )
@@ -22,10 +25,29 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 	if r.ContentLength > protocol.MaxBodyBytes {
 		return tooLarge()
 	}
+	// The server has no ReadTimeout (WebSocket upgrades share it), so the body
+	// gets the request's deadline (see bounded): a client dribbling 64 KiB
+	// cannot hold a handler. The deadline is lifted once the whole body is
+	// read, so it cannot cut the connection under the rest of the request.
+	rc := http.NewResponseController(w)
+	deadline := false
+	if dl, ok := r.Context().Deadline(); ok {
+		deadline = rc.SetReadDeadline(dl) == nil
+	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, protocol.MaxBodyBytes))
 	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
+	var ne net.Error
+	switch {
+	case errors.As(err, &mbe):
 		return tooLarge()
+	case errors.As(err, &ne) && ne.Timeout():
+		// The deadline stays and the connection closes after the answer:
+		// net/http would otherwise wait, with no deadline, for the rest of
+		// the body before answering.
+		w.Header().Set("Connection", "close")
+		return protocol.Wrap(protocol.CodeInvalidRequest, "The request body did not arrive in time", err)
+	case deadline:
+		_ = rc.SetReadDeadline(time.Time{})
 	}
 	if err != nil {
 		return protocol.Wrap(protocol.CodeInvalidRequest, "The request body could not be read", err)
@@ -39,7 +61,9 @@ func tooLarge() error {
 
 // decodeStrict is decodeBody's rules for bytes already read (micro requests too).
 func decodeStrict(data []byte, dst any) error {
-	trimmed := bytes.TrimSpace(data)
+	// JSON whitespace only: bytes.TrimSpace would also drop Unicode spaces
+	// (U+00A0, U+0085), which are not JSON.
+	trimmed := bytes.Trim(data, jsonSpace)
 	if len(trimmed) == 0 {
 		return invalid("A JSON request body is required", nil)
 	}
@@ -53,6 +77,41 @@ func decodeStrict(data []byte, dst any) error {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return invalid("Unexpected data after the JSON object", nil)
+	}
+	return exactKeys(trimmed, dst)
+}
+
+// jsonSpace is the whitespace JSON allows around values.
+const jsonSpace = " \t\r\n"
+
+// exactKeys refuses a key that matches a field only when case is ignored:
+// encoding/json would read {"LANGUAGE": ...} as language, but the contract
+// (and openapi.yaml) names fields exactly. data is a valid JSON object and
+// dst a pointer to a flat struct, as every request body is.
+func exactKeys(data []byte, dst any) error {
+	names := map[string]bool{}
+	if t := reflect.TypeOf(dst); t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct {
+		for f := range t.Elem().Fields() {
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			names[name] = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if _, err := dec.Token(); err != nil { // {
+		return decodeError(err)
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return decodeError(err)
+		}
+		if key, _ := tok.(string); !names[key] {
+			return invalid(fmt.Sprintf("Unknown field %q", truncate(key, 100)), map[string]any{truncate(key, 100): "unknown field"})
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return decodeError(err)
+		}
 	}
 	return nil
 }
@@ -75,6 +134,7 @@ func decodeError(err error) error {
 		return invalid(fmt.Sprintf("Field %q has the wrong type: it %s", field, why), map[string]any{field: why})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
+		field = truncate(field, 100) // the client's text: echo a bounded amount
 		return invalid(fmt.Sprintf("Unknown field %q", field), map[string]any{field: "unknown field"})
 	}
 	return invalid("Malformed JSON: "+err.Error(), nil)

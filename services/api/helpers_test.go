@@ -200,7 +200,7 @@ type specCheck struct {
 	router routers.Router
 }
 
-func loadSpec(t *testing.T) *specCheck {
+func loadSpec(t testing.TB) *specCheck {
 	t.Helper()
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(api.OpenAPI())

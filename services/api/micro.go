@@ -104,7 +104,7 @@ func microHandler(ctx context.Context, fn func(context.Context, []byte) (any, er
 }
 
 func respondError(req micro.Request, err error, log *slog.Logger) {
-	b := protocol.BodyOf(err)
+	b := protocol.BodyOf(broker.Classify(err)) // JetStream down while core NATS answers: 503, as over HTTP
 	if b.Error == protocol.CodeInternal {
 		log.Error("micro request failed", "subject", req.Subject(), "err", err)
 	}

@@ -52,18 +52,29 @@ func TestHealthReadyOpenAPI(t *testing.T) {
 	}
 }
 
-// TestInternalError: a failure inside answers 500 with a generic message.
+// TestInternalError: a failure inside answers 500 with a generic message; a
+// JetStream that does not serve the bucket (no responders: a restart, a lost
+// stream) is an outage, 503 with Retry-After, never a 500.
 func TestInternalError(t *testing.T) {
 	ctx := context.Background()
 	_, in := startNATS(t)
 	a := newAPI(t, in, baseEnv(), newClock(start))
 	s := a.createSession(t, "python")
-	if err := in.JS.DeleteKeyValue(ctx, broker.BucketSessions); err != nil {
+	if _, err := in.Sessions.Put(ctx, s.ID, []byte("{not json")); err != nil {
 		t.Fatal(err)
 	}
 	r := a.do(t, req{method: http.MethodGet, path: "/api/sessions/" + s.ID})
 	b := r.errorBody(t)
-	if r.status != 500 || b.Error != protocol.CodeInternal || strings.Contains(b.Message, "stream") || strings.Contains(b.Message, "goroutine") {
-		t.Errorf("got %d %+v", r.status, b)
+	if r.status != 500 || b.Error != protocol.CodeInternal || strings.Contains(b.Message, "json") || strings.Contains(b.Message, "goroutine") {
+		t.Errorf("corrupt record: got %d %+v", r.status, b)
+	}
+
+	if err := in.JS.DeleteKeyValue(ctx, broker.BucketSessions); err != nil {
+		t.Fatal(err)
+	}
+	r = a.do(t, req{method: http.MethodGet, path: "/api/sessions/" + s.ID})
+	b = r.errorBody(t)
+	if r.status != 503 || b.Error != protocol.CodeServiceUnavailable || r.header.Get("Retry-After") != "1" || strings.Contains(b.Message, "stream") {
+		t.Errorf("bucket gone: got %d %+v", r.status, b)
 	}
 }

@@ -191,9 +191,16 @@ func endSession(ctx context.Context, in *broker.Infra, store *session.Store, id 
 
 // writeError answers err in the contract's shape; internal failures are
 // logged here, at the boundary, since the client only sees a generic message.
+// A NATS outage is a 503 (broker.Classify) and a warning, not an error: it
+// heals by itself.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
-	if protocol.ErrorCode(err) == protocol.CodeInternal {
+	err = broker.Classify(err)
+	switch protocol.ErrorCode(err) {
+	case protocol.CodeInternal:
 		log.Error("request failed", "request_id", httpx.RequestID(r.Context()), "method", r.Method,
+			"path", r.URL.Path, "err", err)
+	case protocol.CodeServiceUnavailable:
+		log.Warn("request failed: NATS unavailable", "request_id", httpx.RequestID(r.Context()), "method", r.Method,
 			"path", r.URL.Path, "err", err)
 	}
 	httpx.WriteError(w, err)

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/buildinfo"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
@@ -27,9 +28,16 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// WriteError writes err as the contract's error body; its code alone decides the status.
+// WriteError writes err as the contract's error body; its code alone decides
+// the status. An error without a code of its own that says NATS does not
+// answer (broker.Unavailable) is 503 SERVICE_UNAVAILABLE, not 500: the
+// connection reconnects by itself, so the client is told to retry, with
+// Retry-After: 1 unless the caller set its own.
 func WriteError(w http.ResponseWriter, err error) {
-	b := protocol.BodyOf(err)
+	b := protocol.BodyOf(broker.Classify(err))
+	if b.StatusCode == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		w.Header().Set("Retry-After", "1")
+	}
 	WriteJSON(w, b.StatusCode, b)
 }
 

@@ -32,6 +32,10 @@ const version = "v1"
 // MaxLen bounds what Verify will look at.
 const MaxLen = 2048
 
+// b64 decodes token parts: one spelling per value, so a token cannot be
+// altered and still verify.
+var b64 = base64.RawURLEncoding.Strict()
+
 // Sign returns the token for c.
 func Sign(secret []byte, c Claims) string {
 	body, _ := json.Marshal(c)
@@ -48,14 +52,16 @@ func Verify(secret []byte, tok string, now time.Time) (Claims, error) {
 	if len(parts) != 3 || parts[0] != version {
 		return Claims{}, ErrMalformed
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	// Strict: the last character of a base64 signature has spare bits, and
+	// lenient decoding would accept several spellings of one signature.
+	sig, err := b64.DecodeString(parts[2])
 	if err != nil {
 		return Claims{}, ErrMalformed
 	}
 	if !hmac.Equal(sig, mac(secret, parts[1])) {
 		return Claims{}, ErrSignature
 	}
-	body, err := base64.RawURLEncoding.DecodeString(parts[1])
+	body, err := b64.DecodeString(parts[1])
 	if err != nil {
 		return Claims{}, ErrMalformed
 	}

@@ -1,0 +1,293 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pairpad/pairpad/services/api"
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/config"
+	"github.com/pairpad/pairpad/shared/httpx"
+	"github.com/pairpad/pairpad/shared/natstest"
+	"github.com/pairpad/pairpad/shared/process"
+	"github.com/pairpad/pairpad/shared/protocol"
+	"github.com/pairpad/pairpad/shared/token"
+)
+
+// The fuzz targets drive the real handler, middleware included, over a real
+// embedded JetStream: the decoding path a client reaches is the one under
+// test, and every answer is checked against openapi.yaml and against an
+// independent reading of the input (the oracle functions below).
+
+// fuzzTarget is one api over its own NATS, shared by a fuzz worker's runs.
+type fuzzTarget struct {
+	h    http.Handler
+	spec *specCheck
+}
+
+func newFuzzTarget(f *testing.F) *fuzzTarget {
+	f.Helper()
+	s := natstest.Start(f)
+	nc := natstest.Connect(f, s)
+	in, err := broker.Provision(context.Background(), nc, broker.Layout{Replicas: 1, PresenceTTL: 10 * time.Second})
+	if err != nil {
+		f.Fatal(err)
+	}
+	e := baseEnv()
+	cfg, err := config.Load("api", func(k string) string { return e[k] })
+	if err != nil {
+		f.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	svc, err := api.New(context.Background(), process.Deps{Config: cfg, Infra: in, Log: log, Now: time.Now})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = svc.Shutdown(ctx)
+	})
+	return &fuzzTarget{h: httpx.Middleware(log, nil)(svc.Handler()), spec: loadSpec(f)}
+}
+
+// serve answers hr and checks the answer against openapi.yaml; an error
+// answer must carry one of codes.
+func (ft *fuzzTarget) serve(t *testing.T, hr *http.Request, codes ...protocol.Code) response {
+	t.Helper()
+	w := httptest.NewRecorder()
+	ft.h.ServeHTTP(w, hr)
+	r := response{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
+	if err := ft.spec.verify(hr, r); err != nil {
+		t.Fatalf("%s %s -> %d does not match openapi.yaml: %v\nbody: %s", hr.Method, hr.URL, r.status, err, r.body)
+	}
+	if r.status < 300 {
+		return r
+	}
+	var b protocol.ErrorBody
+	if err := json.Unmarshal(r.body, &b); err != nil || b.Message == "" {
+		t.Fatalf("error answer %d is not the contract's body: %s", r.status, r.body)
+	}
+	for _, c := range codes {
+		if b.Error == c {
+			return r
+		}
+	}
+	t.Fatalf("%s %s -> %d %s, want one of %v", hr.Method, hr.URL, r.status, r.body, codes)
+	return r
+}
+
+func postJSON(path string, body []byte) *http.Request {
+	hr := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+	hr.Header.Set("Content-Type", "application/json")
+	return hr
+}
+
+// FuzzCreateBody: POST /api/sessions answers 201 exactly when the body is a
+// JSON object with one field, "language", naming a contract language;
+// anything else is 400 INVALID_REQUEST (413 over 64 KiB).
+func FuzzCreateBody(f *testing.F) {
+	for _, s := range []string{
+		`{"language":"python"}`, ` {"language":"typescript"}` + "\n", `{"language":"cobol"}`, `{}`, ``, `null`,
+		`{"language":"python","x":1}`, `{"LANGUAGE":"python"}`, `{"language":1}`, `{"language":"python"}{}`,
+		`["python"]`, `{"language":"pyth\u006fn"}`, "\u00a0{\"language\":\"python\"}", `{"language":"python",}`,
+	} {
+		f.Add([]byte(s))
+	}
+	ft := newFuzzTarget(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := ft.serve(t, postJSON("/api/sessions", body), protocol.CodeInvalidRequest, protocol.CodePayloadTooLarge)
+		want, verdict := oracleBody(body, map[string]func(string) bool{
+			"language": func(v string) bool { return protocol.Language(v).Valid() },
+		})
+		switch {
+		case verdict == ambiguous:
+			return
+		case verdict == invalid && r.status < 300:
+			t.Fatalf("POST /api/sessions %q -> %d %s: the body is not a valid create request", body, r.status, r.body)
+		case verdict == valid && r.status != http.StatusCreated:
+			t.Fatalf("POST /api/sessions %q -> %d %s: want 201", body, r.status, r.body)
+		case verdict == valid:
+			var s protocol.Session
+			if err := json.Unmarshal(r.body, &s); err != nil || string(s.Language) != want["language"] || !protocol.ValidSessionID(s.ID) {
+				t.Fatalf("created %s from %q, want language %q", r.body, body, want["language"])
+			}
+		}
+	})
+}
+
+// FuzzJoinBody: POST .../join answers 200 exactly when the body is a JSON
+// object with the fields userId and userName satisfying the contract's
+// rules; the answer echoes the userId and carries a token for this session,
+// this user and the trimmed name. Anything else is 400 INVALID_REQUEST.
+func FuzzJoinBody(f *testing.F) {
+	for _, s := range []string{
+		`{"userId":"u1","userName":"Ann"}`, `{"userId":"u 😀","userName":"  Ann Lee  "}`, `{"userId":"","userName":"Ann"}`,
+		`{"userId":"u1"}`, `{"userId":"u1","userName":"A\u0000"}`, `{"userId":"u1","userName":"   "}`,
+		`{"userId":1,"userName":"Ann"}`, `{"userId":"u1","userName":"Ann","admin":true}`, `{"UserId":"u1","userName":"Ann"}`,
+		`{"userId":"\ud800","userName":"Ann"}`, "{\"userId\":\"u\xff\",\"userName\":\"Ann\"}", `{"userId":"u1","userName":"Ann"} x`,
+	} {
+		f.Add([]byte(s))
+	}
+	ft := newFuzzTarget(f)
+	hr := postJSON("/api/sessions", []byte(`{"language":"python"}`))
+	w := httptest.NewRecorder()
+	ft.h.ServeHTTP(w, hr)
+	var sess protocol.Session
+	if err := json.Unmarshal(w.Body.Bytes(), &sess); err != nil || w.Code != http.StatusCreated {
+		f.Fatalf("create: %d %s", w.Code, w.Body)
+	}
+	path := "/api/sessions/" + sess.ID + "/join"
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r := ft.serve(t, postJSON(path, body), protocol.CodeInvalidRequest, protocol.CodePayloadTooLarge)
+		want, verdict := oracleBody(body, map[string]func(string) bool{
+			"userId":   func(v string) bool { return protocol.ValidateUserID(v) == nil },
+			"userName": func(v string) bool { _, err := protocol.NormalizeUserName(v); return err == nil },
+		})
+		switch {
+		case verdict == ambiguous:
+			return
+		case verdict == invalid && r.status < 300:
+			t.Fatalf("join %q -> %d %s: the body is not a valid join request", body, r.status, r.body)
+		case verdict == valid && r.status != http.StatusOK:
+			t.Fatalf("join %q -> %d %s: want 200", body, r.status, r.body)
+		case verdict == valid:
+			var jr protocol.JoinResponse
+			if err := json.Unmarshal(r.body, &jr); err != nil || jr.SessionID != sess.ID || jr.UserID != want["userId"] {
+				t.Fatalf("joined %s from %q", r.body, body)
+			}
+			name, _ := protocol.NormalizeUserName(want["userName"])
+			c, err := token.Verify([]byte(tokenSecret), jr.Token, time.Now())
+			if err != nil || c.SessionID != sess.ID || c.UserID != jr.UserID || c.UserName != name {
+				t.Fatalf("token of %s: %+v, %v; want user %q named %q", r.body, c, err, jr.UserID, name)
+			}
+		}
+	})
+}
+
+// FuzzListQuery: GET /api/sessions (admin) answers 200 or 400
+// INVALID_REQUEST whatever the query; 200 exactly when limit and offset are
+// absent or integers in range, and then the page says what was asked.
+func FuzzListQuery(f *testing.F) {
+	for _, s := range []string{
+		"", "limit=1", "limit=100&offset=0", "limit=0", "limit=101", "offset=-1", "limit=abc", "limit=1.5",
+		"limit=+5", "limit=", "offset=9223372036854775807", "offset=9223372036854775808", "limit=1&limit=x",
+		"limit=%31%30", "limit=10;offset=2", "%zz=1&limit=2", "limit=\x00", "limit= 5", "offset=0x10",
+	} {
+		f.Add(s)
+	}
+	ft := newFuzzTarget(f)
+	f.Fuzz(func(t *testing.T, rawQuery string) {
+		hr := httptest.NewRequest(http.MethodGet, "/api/sessions", nil)
+		hr.URL.RawQuery = rawQuery
+		hr.Header.Set("Authorization", "Bearer "+adminToken)
+		r := ft.serve(t, hr, protocol.CodeInvalidRequest)
+		limit, lok := queryInt(hr.URL.Query(), "limit", 20, 1, 100)
+		offset, ook := queryInt(hr.URL.Query(), "offset", 0, 0, 1<<63-1)
+		if r.status != http.StatusOK {
+			if r.status != http.StatusBadRequest || (lok && ook) {
+				t.Fatalf("?%s -> %d %s", rawQuery, r.status, r.body)
+			}
+			return
+		}
+		var l protocol.SessionList
+		if err := json.Unmarshal(r.body, &l); err != nil || !lok || !ook {
+			t.Fatalf("?%s -> 200 %s; want 400", rawQuery, r.body)
+		}
+		if int64(l.Limit) != limit || int64(l.Offset) != min(offset, 1<<40) || len(l.Sessions) > l.Limit || l.Total < len(l.Sessions) {
+			t.Fatalf("?%s -> %s; want limit %d offset %d", rawQuery, r.body, limit, offset)
+		}
+	})
+}
+
+// queryInt is the contract's reading of an integer parameter: absent is
+// def; present, its first value must be a base-10 integer in lo..hi.
+func queryInt(q url.Values, name string, def, lo, hi int64) (int64, bool) {
+	vs, ok := q[name]
+	if !ok {
+		return def, true
+	}
+	digits := strings.TrimLeft(vs[0], "+-")
+	if digits == "" || len(vs[0])-len(digits) > 1 || strings.Trim(digits, "0123456789") != "" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(vs[0], 10, 64)
+	return n, err == nil && n >= lo && n <= hi
+}
+
+// verdict is what the oracle makes of a request body.
+type verdict int
+
+const (
+	invalid verdict = iota
+	valid
+	ambiguous // a repeated key: JSON leaves its meaning open, so either answer is fine
+)
+
+// oracleBody reads body as the contract does, independently of the api's
+// decoder: at most 64 KiB, JSON whitespace around exactly one object whose
+// keys are exactly (case included) those of fields, each a string that its
+// check accepts. It returns the fields' values when the body is valid.
+func oracleBody(body []byte, fields map[string]func(string) bool) (map[string]string, verdict) {
+	if len(body) > protocol.MaxBodyBytes || !json.Valid(body) {
+		return nil, invalid
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, invalid
+	}
+	got := map[string]string{}
+	repeated, wrongType := false, false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, invalid
+		}
+		key, _ := tok.(string)
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, invalid
+		}
+		if _, known := fields[key]; !known {
+			return nil, invalid
+		}
+		if _, dup := got[key]; dup {
+			repeated = true
+		}
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			wrongType = true
+		}
+		got[key] = s
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, invalid
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, invalid
+	}
+	if repeated {
+		return nil, ambiguous
+	}
+	if wrongType {
+		return nil, invalid
+	}
+	for name, ok := range fields {
+		v, present := got[name]
+		if !present || !ok(v) {
+			return nil, invalid
+		}
+	}
+	return got, valid
+}

@@ -1,0 +1,77 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// unavailableErrs are the errors nats.go and jetstream return when NATS or
+// JetStream does not answer: the connection is down, closed, reconnecting or
+// draining, a request found no responder (JetStream restarting, a stream
+// leader being elected) or ran out of time.
+var unavailableErrs = []error{
+	nats.ErrConnectionClosed,
+	nats.ErrConnectionDraining,
+	nats.ErrConnectionReconnecting,
+	nats.ErrDisconnected,
+	nats.ErrNoServers,
+	nats.ErrStaleConnection,
+	nats.ErrReconnectBufExceeded,
+	nats.ErrTimeout,
+	nats.ErrNoResponders,
+	nats.ErrNoStreamResponse,
+	nats.ErrJetStreamNotEnabled,
+	jetstream.ErrNoStreamResponse,
+	jetstream.ErrConnectionClosed,
+	jetstream.ErrServerShutdown,
+	jetstream.ErrJetStreamNotEnabled,
+	jetstream.ErrAsyncPublishTimeout,
+	// A deadline on a NATS call: the caller bounded the wait (every request
+	// does) and NATS did not answer within it, which is what an outage
+	// looks like while nats.go buffers requests during a reconnect.
+	context.DeadlineExceeded,
+}
+
+// Unavailable reports whether err says that NATS or JetStream is unreachable
+// or not answering right now, as opposed to a refusal (a missing key, a
+// failed compare-and-swap) or a bug. Such a failure is transient: the
+// connection reconnects forever, so the same call succeeds once NATS is back.
+// A JetStream API error with status 503 (JetStream not ready, no quorum)
+// counts too. context.Canceled does not: the caller gave up, NATS did not.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, target := range unavailableErrs {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	var api *jetstream.APIError
+	if errors.As(err, &api) && api.Code == http.StatusServiceUnavailable {
+		return true
+	}
+	var legacy *nats.APIError
+	return errors.As(err, &legacy) && legacy.Code == http.StatusServiceUnavailable
+}
+
+// errUnavailableMessage is what a client is told; it names no server.
+const errUnavailableMessage = "The service is temporarily unavailable: its session store does not answer; retry shortly"
+
+// Classify turns an error without a contract code of its own (one that
+// would be INTERNAL_SERVER_ERROR) into SERVICE_UNAVAILABLE when Unavailable
+// says NATS is the cause; every other error is returned unchanged. REST
+// answers use it (httpx.WriteError), and so can WebSocket error events, so a
+// NATS outage is a retryable 503 everywhere instead of a 500.
+func Classify(err error) error {
+	if err == nil || protocol.ErrorCode(err) != protocol.CodeInternal || !Unavailable(err) {
+		return err
+	}
+	return protocol.Wrap(protocol.CodeServiceUnavailable, errUnavailableMessage, err)
+}
