@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/config"
 )
 
@@ -19,7 +20,7 @@ import (
 // store in cfg.DataDir, unless NATS_URL was given, and points cfg.NATSURL at it.
 func StartNATS(cfg *config.Config, log *slog.Logger) (stop func(), err error) {
 	if cfg.NATSURLSet {
-		log.Info("using external NATS", "nats_url", cfg.NATSURL)
+		log.Info("using external NATS", "nats_url", broker.RedactURLs(cfg.NATSURL))
 		return func() {}, nil
 	}
 	host, portStr, err := net.SplitHostPort(cfg.NATSListen)

@@ -35,6 +35,9 @@ type Options struct {
 	// Ready, when set, receives the bound address once the process serves
 	// HTTP: tests use it to find a process started on port 0.
 	Ready func(addr net.Addr)
+	// HealthPaths are served like /healthz from the start, before NATS
+	// answers: liveness routes a service documents under its own prefix.
+	HealthPaths []string
 	// Middleware wraps the whole process handler (request ids, access logs, HTTP metrics).
 	Middleware func(log *slog.Logger, reg *prometheus.Registry) func(http.Handler) http.Handler
 }
@@ -100,6 +103,9 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return in.Ready(ctx)
 	}))
 	mux.Handle("GET /metrics", httpx.Metrics(reg))
+	for _, p := range o.HealthPaths {
+		mux.Handle("GET "+p, httpx.Health())
+	}
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h := handler.Load(); h != nil {
 			(*h).ServeHTTP(w, r)
@@ -121,7 +127,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			MaxHeaderBytes: cfg.MaxHeaderBytes, ShutdownTimeout: cfg.ShutdownTimeout,
 		}, log)
 	}()
-	log.Info("listening", "addr", ln.Addr().String(), "nats_url", cfg.NATSURL, "version", buildinfo.Version)
+	log.Info("listening", "addr", ln.Addr().String(), "nats_url", broker.RedactURLs(cfg.NATSURL), "version", buildinfo.Version)
 	if o.Ready != nil {
 		o.Ready(ln.Addr())
 	}

@@ -30,9 +30,10 @@ func start(t *testing.T, env map[string]string, svc *echoService) (string, <-cha
 	done := make(chan error, 1)
 	go func() {
 		done <- process.Run(ctx, []string{"test"}, func(k string) string { return env[k] }, io.Discard, io.Discard, process.Options{
-			Process: "api",
-			Build:   func(context.Context, process.Deps) (process.Service, error) { return svc, nil },
-			Ready:   func(a net.Addr) { addrc <- a },
+			Process:     "api",
+			HealthPaths: []string{"/api/health"},
+			Build:       func(context.Context, process.Deps) (process.Service, error) { return svc, nil },
+			Ready:       func(a net.Addr) { addrc <- a },
 		})
 	}()
 	t.Cleanup(func() {
@@ -102,8 +103,10 @@ func TestRunWaitsForNATS(t *testing.T) {
 	port := natstest.FreePort(t)
 	svc := &echoService{shut: make(chan struct{})}
 	base, _ := start(t, map[string]string{"PORT": "0", "NATS_URL": fmt.Sprintf("nats://127.0.0.1:%d", port)}, svc)
-	if code, _ := status(t, base+"/healthz"); code != http.StatusOK {
-		t.Errorf("healthz before NATS: got %d", code)
+	for _, p := range []string{"/healthz", "/api/health"} {
+		if code, _ := status(t, base+p); code != http.StatusOK {
+			t.Errorf("%s before NATS: got %d, want 200 (liveness never depends on NATS)", p, code)
+		}
 	}
 	if code, body := status(t, base+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, `"status":"error"`) {
 		t.Errorf("readyz before NATS: got %d %s", code, body)

@@ -11,8 +11,9 @@ import (
 
 func main() {
 	process.Main(process.Options{
-		Process:    "api",
-		Middleware: httpx.Middleware,
+		Process:     "api",
+		HealthPaths: []string{"/api/health"}, // the contract: never depends on NATS
+		Middleware:  httpx.Middleware,
 		Build: func(ctx context.Context, d process.Deps) (process.Service, error) {
 			return api.New(ctx, d)
 		},
