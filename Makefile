@@ -8,18 +8,27 @@ NATSCLI_VERSION := v0.3.0
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test test-deps test-go test-js build lint tools images clean
+.PHONY: run test test-deps test-go test-js test-fuzz fuzz build lint tools images clean
 
 ## run: the all-in-one (api + realtime + janitor + embedded NATS) on :3001
 run:
 	$(GO) run -ldflags "$(LDFLAGS)" ./deploy/local/cmd/pairpad
 
 ## test: installs what the tests need, then runs every test with -race
-test: test-deps test-go test-js
+test: test-deps test-go test-fuzz test-js
 
 test-go:
 	$(GO) vet $(MODULES)
 	$(GO) test -race -count=1 -timeout 30m $(MODULES)
+
+## test-fuzz: every fuzz target for a few seconds (the seed corpora already run in test-go)
+test-fuzz:
+	bash scripts/fuzz.sh 2
+
+## fuzz: every fuzz target for FUZZTIME seconds each (default 60)
+FUZZTIME ?= 60
+fuzz:
+	bash scripts/fuzz.sh $(FUZZTIME)
 
 ## test-js: the client's unit tests (node --test) and the browser tests (Playwright driving Debian's Chromium)
 test-js:
