@@ -8,7 +8,7 @@ NATSCLI_VERSION := v0.3.0
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test test-deps test-go test-js test-fuzz fuzz build lint tools images clean
+.PHONY: run test test-deps test-go test-js test-fuzz fuzz bench build lint tools images clean
 
 ## run: the all-in-one (api + realtime + janitor + embedded NATS) on :3001
 run:
@@ -63,9 +63,13 @@ images: build
 	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) \
 	$(GO) run ./deploy/images/cmd/mkimage -version $(VERSION) -bin $(BIN) -out $(BIN)/images api realtime janitor
 
+## bench: load tests against freshly built servers (~5 min); results in bench/results/, plots in docs/benchmarks/
+bench:
+	$(GO) run ./bench/cmd/benchrun -out bench/results -plots docs/benchmarks
+
 ## lint: gofmt and go vet
 lint:
-	@out=$$(gofmt -l shared services deploy); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l shared services deploy bench); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(MODULES)
 
 clean:

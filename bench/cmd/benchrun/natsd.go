@@ -1,0 +1,45 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// runNATS is `benchrun nats`: a single JetStream-enabled NATS server, the
+// shared bus of the split layout, in its own process so its CPU and memory
+// are neither the generator's nor a service's.
+func runNATS(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("nats", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	port := fs.Int("port", 4222, "client port")
+	store := fs.String("store", "", "JetStream store directory")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *store == "" {
+		return errors.New("nats: -store is required")
+	}
+	s, err := server.NewServer(&server.Options{
+		ServerName: "pairpad-bench", Host: "127.0.0.1", Port: *port, JetStream: true, StoreDir: *store,
+		NoSigs: true, NoLog: true,
+		MaxPayload: 8 << 20, // room for a 256 KiB document and its JSON escaping
+	})
+	if err != nil {
+		return fmt.Errorf("nats: %w", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		s.Shutdown()
+		return errors.New("nats: not ready after 30s")
+	}
+	<-ctx.Done()
+	s.Shutdown()
+	s.WaitForShutdown()
+	return nil
+}

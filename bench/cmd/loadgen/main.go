@@ -1,0 +1,215 @@
+// Command loadgen drives a running pairpad deployment with simulated
+// interview participants and prints what it measured as JSON.
+//
+//	loadgen [flags] idle|interview|crowd|ramp|rest
+//
+// For example, against `make run` started with RATE_LIMIT_*=0 and
+// WS_MAX_CONNECTIONS_PER_IP=0:
+//
+//	go run ./bench/cmd/loadgen -api http://127.0.0.1:3001 interview -sessions 100
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pairpad/pairpad/bench/loadgen"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+// flags are every option; each scenario reads the ones it uses.
+type flags struct {
+	opts                       loadgen.Options
+	ws, metrics, framing, out  string
+	md                         string
+	conns, ups, sessions, user int
+	codeRate, cursorRate       float64
+	hold, duration, warmup     time.Duration
+	settle                     time.Duration
+	startSessions, stepSess    int
+	steps                      int
+	rateFactor                 float64
+	stepDuration, p99          time.Duration
+	requests, restConc         int
+	failOnError                bool
+}
+
+func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags, string, error) {
+	f := &flags{}
+	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: loadgen [flags] idle|interview|crowd|ramp|rest")
+		fs.PrintDefaults()
+	}
+	o := &f.opts
+	fs.StringVar(&o.APIURL, "api", "http://127.0.0.1:3001", "base URL of the api (or the all-in-one)")
+	fs.StringVar(&f.ws, "ws", "", "comma-separated ws:// base URLs of the realtime processes (default: the api's host)")
+	fs.StringVar(&f.metrics, "metrics", "", "comma-separated name=http://host:port of processes whose /metrics to read (default: the api)")
+	fs.StringVar(&f.framing, "framing", "plain", "plain (/ws) or socketio (/socket.io/)")
+	fs.BoolVar(&o.Legacy, "legacy", false, "speak the older Socket.IO form: no token, fullCode, identity in the query (implies -framing socketio)")
+	fs.StringVar(&o.DeltaFormat, "delta", "", "deltaFormat: fullCode or ops (default: fullCode, ops for crowd)")
+	fs.IntVar(&o.Sources, "sources", 16, "loopback source addresses to dial from (127.0.0.2...)")
+	fs.IntVar(&o.Concurrency, "concurrency", 64, "parallel session set-ups")
+	fs.IntVar(&o.DialRetries, "dial-retries", 3, "retries of a handshake that failed transiently (server error, timeout), counted in the result")
+	fs.StringVar(&o.TokenSecret, "token-secret", getenv("TOKEN_SECRET"), "sign join tokens locally with the servers' TOKEN_SECRET instead of calling join (default $TOKEN_SECRET)")
+	fs.StringVar(&f.out, "out", "", "write the JSON result here (default: stdout)")
+	fs.StringVar(&f.md, "md", "", "also write a Markdown summary here")
+	fs.BoolVar(&f.failOnError, "fail", false, "exit with status 2 when the run recorded failures")
+
+	fs.IntVar(&f.conns, "conns", 20000, "idle: connections to hold")
+	fs.IntVar(&f.ups, "users-per-session", 2, "idle: users per session")
+	fs.DurationVar(&f.hold, "hold", 10*time.Second, "idle: how long to hold them")
+	fs.IntVar(&f.sessions, "sessions", 1000, "interview: sessions")
+	fs.IntVar(&f.user, "users", 3, "interview, ramp: users per session (crowd: default 100)")
+	fs.Float64Var(&f.codeRate, "code-rate", 2, "code-updates per second per user")
+	fs.Float64Var(&f.cursorRate, "cursor-rate", 2, "cursor-updates per second per user")
+	fs.DurationVar(&f.duration, "duration", 30*time.Second, "interview, crowd: measured window")
+	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "load before measuring")
+	fs.DurationVar(&f.settle, "settle", 5*time.Second, "wait after the window for the last deliveries")
+	fs.IntVar(&f.startSessions, "start-sessions", 250, "ramp: sessions of the first step")
+	fs.IntVar(&f.stepSess, "step-sessions", 250, "ramp: sessions added per step")
+	fs.Float64Var(&f.rateFactor, "rate-factor", 1, "ramp: per-user rates multiplied by this per step")
+	fs.IntVar(&f.steps, "steps", 8, "ramp: most steps")
+	fs.DurationVar(&f.stepDuration, "step-duration", 10*time.Second, "ramp: measured window per step")
+	fs.DurationVar(&f.p99, "p99-limit", 50*time.Millisecond, "ramp: stop after the first step whose p99 exceeds this")
+	fs.IntVar(&f.requests, "requests", 2000, "rest: create + join pairs")
+	fs.IntVar(&f.restConc, "rest-concurrency", 32, "rest: requests in flight")
+	if err := fs.Parse(args[1:]); err != nil {
+		return nil, "", err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return nil, "", errors.New("name one scenario")
+	}
+	scenario := fs.Arg(0)
+	o.Framing = loadgen.Framing(f.framing)
+	if o.Legacy {
+		o.Framing = loadgen.FramingSocketIO
+	}
+	if o.DeltaFormat == "" && scenario == "crowd" {
+		o.DeltaFormat = "ops"
+	}
+	o.WSURLs = splitList(f.ws)
+	if len(o.WSURLs) == 0 {
+		o.WSURLs = []string{"ws" + strings.TrimPrefix(o.APIURL, "http")}
+	}
+	if f.metrics == "" {
+		o.Targets = []loadgen.Target{{Name: "server", URL: o.APIURL}}
+	}
+	for _, m := range splitList(f.metrics) {
+		name, url, ok := strings.Cut(m, "=")
+		if !ok {
+			name, url = m, m
+		}
+		o.Targets = append(o.Targets, loadgen.Target{Name: name, URL: url})
+	}
+	o.Progress = stderr
+	return f, scenario, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	f, scenario, err := parse(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if limit, err := loadgen.RaiseFileLimit(); err == nil {
+		fmt.Fprintf(stderr, "open file limit: %d\n", limit)
+	}
+	ip := loadgen.InterviewParams{Sessions: f.sessions, Users: f.user,
+		Rates:    loadgen.Rates{Code: f.codeRate, Cursor: f.cursorRate},
+		Duration: loadgen.Duration(f.duration), Warmup: loadgen.Duration(f.warmup), Settle: loadgen.Duration(f.settle)}
+	var r *loadgen.Result
+	switch scenario {
+	case "idle":
+		r, err = loadgen.Idle(ctx, f.opts, loadgen.IdleParams{Conns: f.conns, UsersPerSession: f.ups, Hold: loadgen.Duration(f.hold)})
+	case "interview":
+		r, err = loadgen.Interview(ctx, f.opts, ip)
+	case "crowd":
+		if !flagSet(args, "users") {
+			ip.Users = 100
+		}
+		r, err = loadgen.Crowd(ctx, f.opts, ip)
+	case "ramp":
+		r, err = loadgen.Ramp(ctx, f.opts, loadgen.RampParams{StartSessions: f.startSessions, StepSessions: f.stepSess,
+			Users: f.user, Rates: ip.Rates, RateFactor: f.rateFactor, Steps: f.steps,
+			StepDuration: loadgen.Duration(f.stepDuration), Warmup: loadgen.Duration(f.warmup),
+			Settle: loadgen.Duration(f.settle), P99Limit: loadgen.Duration(f.p99)})
+	case "rest":
+		r, err = loadgen.REST(ctx, f.opts, loadgen.RESTParams{Sessions: f.requests, Concurrency: f.restConc})
+	default:
+		return fmt.Errorf("unknown scenario %q (idle, interview, crowd, ramp, rest)", scenario)
+	}
+	if err != nil {
+		return err
+	}
+	if err := write(f.out, stdout, func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}); err != nil {
+		return err
+	}
+	if f.md != "" {
+		if err := write(f.md, nil, func(w io.Writer) error { return loadgen.WriteMarkdown(w, []*loadgen.Result{r}) }); err != nil {
+			return err
+		}
+	}
+	if f.failOnError && len(r.Failures) > 0 {
+		return fmt.Errorf("%s recorded failures: %s", scenario, strings.Join(r.Failures, "; "))
+	}
+	return nil
+}
+
+// flagSet reports whether -name was given on the command line.
+func flagSet(args []string, name string) bool {
+	for _, a := range args[1:] {
+		if a == "-"+name || a == "--"+name || strings.HasPrefix(a, "-"+name+"=") || strings.HasPrefix(a, "--"+name+"=") {
+			return true
+		}
+	}
+	return false
+}
+
+// write writes to path, or to fallback when path is empty.
+func write(path string, fallback io.Writer, fn func(io.Writer) error) error {
+	if path == "" {
+		return fn(fallback)
+	}
+	file, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := fn(file); err != nil {
+		file.Close()
+		return err
+	}
+	return file.Close()
+}

@@ -1,0 +1,219 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// Framing is how events travel over the WebSocket.
+type Framing string
+
+// The two framings of the contract.
+const (
+	FramingPlain    Framing = "plain"    // /ws: one JSON envelope per text frame
+	FramingSocketIO Framing = "socketio" // /socket.io/: Engine.IO 4 + Socket.IO 5
+)
+
+// ConnConfig says where and as whom a connection joins.
+type ConnConfig struct {
+	URL     string // ws://host:port of a realtime process (no path)
+	Framing Framing
+	// Legacy speaks the contract's older Socket.IO form: no token,
+	// sessionId/userId/userName in the query, fullCode deltas, and no wait
+	// for a connected event.
+	Legacy      bool
+	SessionID   string
+	UserID      string
+	UserName    string
+	Token       string
+	DeltaFormat string // "fullCode" or "ops"; empty: the server's default
+}
+
+// Event is one event a server sent.
+type Event struct {
+	Type      string
+	SessionID string
+	UserID    string
+	Payload   json.RawMessage
+	At        int64 // Clock time of receipt
+}
+
+// RefusedError is a handshake the server refused with a contract error code.
+type RefusedError struct {
+	Status int    // HTTP status of a refused upgrade; 0 for a Socket.IO CONNECT_ERROR
+	Code   string // the contract's error code
+}
+
+// Error names the status and the code.
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("handshake refused: %d %s", e.Status, e.Code)
+}
+
+// Conn is one client WebSocket. Run starts a reader goroutine, which hands
+// every event to the handler, and a writer goroutine, which sends what Send
+// queued: Send never blocks, so a server that stops reading cannot stall
+// the reader, and the latency measured is never the generator's own lock
+// contention.
+type Conn struct {
+	ws      *websocket.Conn
+	framing Framing
+	session string
+	clock   Clock
+
+	wmu    sync.Mutex    // serializes writes before Run, and Close
+	queue  chan []byte   // frames for the writer goroutine
+	quit   chan struct{} // closed by Close: the writer stops
+	writer chan struct{} // closed when the writer has stopped
+
+	done    chan struct{}
+	err     error // why the reader stopped; read after done
+	closing atomic.Bool
+	running atomic.Bool
+}
+
+// sendQueue bounds what a connection buffers for a server that stopped
+// reading; beyond it Send fails with ErrQueueFull.
+const sendQueue = 256
+
+// ErrQueueFull is a Send that found the connection's queue full: the server
+// has not read for a while.
+var ErrQueueFull = errors.New("send queue full")
+
+// Run starts the reader goroutine, which calls handle for every event until
+// the connection ends (Done), and the writer goroutine. handle runs on the
+// reader: keep it short.
+func (c *Conn) Run(handle func(Event)) {
+	c.running.Store(true)
+	go c.read(handle)
+	go c.writeLoop()
+}
+
+// writeLoop sends queued frames until Close or a failed write, which also
+// ends the reader.
+func (c *Conn) writeLoop() {
+	defer close(c.writer)
+	for {
+		select {
+		case <-c.quit:
+			return
+		case <-c.done:
+			return
+		case frame := <-c.queue:
+			if err := c.write(frame); err != nil {
+				_ = c.ws.Close()
+				return
+			}
+		}
+	}
+}
+
+func (c *Conn) read(handle func(Event)) {
+	defer close(c.done)
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			c.err = err
+			return
+		}
+		if c.framing == FramingPlain {
+			env, err := decodeEnvelope("", data)
+			if err != nil {
+				handle(Event{Type: "bad-frame", At: c.clock.Now()})
+				continue
+			}
+			handle(c.event(env))
+			continue
+		}
+		f, err := ParseServerFrame(data)
+		if err != nil {
+			handle(Event{Type: "bad-frame", At: c.clock.Now()})
+			continue
+		}
+		switch f.Kind {
+		case FramePing:
+			_ = c.enqueue([]byte(PongFrame))
+		case FrameEvent:
+			env, err := decodeEnvelope(f.Name, f.Arg)
+			if err != nil {
+				handle(Event{Type: "bad-frame", At: c.clock.Now()})
+				continue
+			}
+			handle(c.event(env))
+		case FrameClose, FrameDisconnect:
+			c.err = errors.New("the server closed the Socket.IO session")
+			_ = c.ws.Close()
+			return
+		}
+	}
+}
+
+// Send queues one event of type typ with payload (nil: none) for the writer.
+func (c *Conn) Send(typ string, payload any) error {
+	env, err := encodeEnvelope(typ, c.session, payload, time.Now())
+	if err != nil {
+		return err
+	}
+	if c.framing == FramingSocketIO {
+		env = AppendEvent(make([]byte, 0, len(env)+len(typ)+8), typ, env)
+	}
+	return c.enqueue(env)
+}
+
+func (c *Conn) enqueue(frame []byte) error {
+	select {
+	case c.queue <- frame:
+		return nil
+	default:
+		return ErrQueueFull
+	}
+}
+
+func (c *Conn) write(frame []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
+		return fmt.Errorf("write: %w", err)
+	}
+	return nil
+}
+
+// Done is closed when the reader goroutine has ended.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Err is why the connection ended; nil when Close ended it or it is open.
+func (c *Conn) Err() error {
+	select {
+	case <-c.done:
+		if c.closing.Load() {
+			return nil
+		}
+		return c.err
+	default:
+		return nil
+	}
+}
+
+// Close says goodbye with a normal closure and waits for the reader, if Run
+// started one.
+func (c *Conn) Close() {
+	if c.closing.Swap(true) {
+		return
+	}
+	close(c.quit)
+	if c.running.Load() {
+		<-c.writer // the close frame must not interleave with a data frame
+	}
+	_ = c.ws.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	_ = c.ws.Close()
+	if c.running.Load() {
+		<-c.done
+	}
+}

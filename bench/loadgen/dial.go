@@ -1,0 +1,68 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// RaiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit (each
+// connection is a file descriptor) and returns the new soft limit.
+func RaiseFileLimit() (uint64, error) {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, fmt.Errorf("getrlimit: %w", err)
+	}
+	if lim.Cur < lim.Max {
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			return 0, fmt.Errorf("setrlimit %d: %w", lim.Max, err)
+		}
+	}
+	return lim.Cur, nil
+}
+
+// SourceAddrs returns n loopback source addresses 127.0.0.2, 127.0.0.3, ...:
+// every one has its own ~28,000 ephemeral ports, so tens of thousands of
+// connections to one server port do not run out of them.
+func SourceAddrs(n int) []net.IP {
+	ips := make([]net.IP, 0, n)
+	for i := range n {
+		ips = append(ips, net.IPv4(127, 0, byte(i/250), byte(2+i%250)).To4())
+	}
+	return ips
+}
+
+// Dialer opens WebSocket connections from a rotating set of source
+// addresses, with small buffers (the idle scenario holds tens of thousands).
+type Dialer struct {
+	ws   websocket.Dialer
+	next atomic.Uint64
+}
+
+// NewDialer returns a dialer that spreads connections over sources (none:
+// the system picks) and gives up on a handshake after timeout.
+func NewDialer(sources []net.IP, timeout time.Duration) *Dialer {
+	d := &Dialer{}
+	pool := &sync.Pool{}
+	d.ws = websocket.Dialer{
+		HandshakeTimeout: timeout,
+		ReadBufferSize:   2048,
+		WriteBufferSize:  2048,
+		WriteBufferPool:  pool,
+	}
+	if len(sources) > 0 {
+		d.ws.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			ip := sources[d.next.Add(1)%uint64(len(sources))]
+			nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: timeout}
+			return nd.DialContext(ctx, network, addr)
+		}
+	}
+	return d
+}

@@ -1,0 +1,134 @@
+package loadgen
+
+import (
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// handle is the reader goroutine's callback for every server event.
+func (u *user) handle(ev Event) {
+	switch ev.Type {
+	case protocol.TypeCursorUpdate:
+		u.onCursor(ev)
+	case protocol.TypeCodeUpdate:
+		u.onCode(ev)
+	case protocol.TypeCodeAck:
+		u.onAck(ev)
+	case protocol.TypeSync:
+		u.onSync(ev.Payload)
+	case protocol.TypeConnected:
+		u.onConnected(ev.Payload)
+	case protocol.TypeError:
+		u.onError(ev.Payload)
+	case protocol.TypeSessionEnded:
+		u.countLocked("SESSION_ENDED")
+	case "bad-frame":
+		u.countLocked("client:BAD_FRAME")
+	}
+}
+
+func (u *user) onCursor(ev Event) {
+	var c protocol.CursorUpdate
+	if err := json.Unmarshal(ev.Payload, &c); err != nil {
+		u.countLocked("client:BAD_CURSOR")
+		return
+	}
+	from := u.f.lookup(ev.UserID)
+	seq, ok := CursorSeq(c.Position)
+	if from == nil || !ok {
+		return // not one of ours
+	}
+	sent, ok := from.cursors.get(seq)
+	if !ok || !u.inWindow(sent) {
+		return
+	}
+	u.mu.Lock()
+	u.st.cursor.Add(time.Duration(ev.At - sent))
+	u.st.recv[kindCursor]++
+	u.mu.Unlock()
+}
+
+func (u *user) onCode(ev Event) {
+	var c protocol.CodeUpdate
+	if err := json.Unmarshal(ev.Payload, &c); err != nil {
+		u.countLocked("client:BAD_CODE_UPDATE")
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if _, sent, ok := ParseOpID(c.OpID); ok && u.inWindow(sent) {
+		u.st.code.Add(time.Duration(ev.At - sent))
+		u.st.recv[kindCode]++
+	} else if !ok && u.f.opts.Legacy && u.measuringLegacy() {
+		u.st.recv[kindCode]++ // an older server may drop the opId: counted, not timed
+	}
+	if u.resyncing {
+		return // the sync answer will carry this update
+	}
+	if err := u.ed.remote(c); err != nil {
+		u.st.errors["client:OT"]++
+		u.resyncLocked()
+	}
+}
+
+func (u *user) measuringLegacy() bool { return u.f.measuring.Load() }
+
+func (u *user) onAck(ev Event) {
+	var a protocol.CodeAck
+	if err := json.Unmarshal(ev.Payload, &a); err != nil {
+		u.countLocked("client:BAD_CODE_ACK")
+		return
+	}
+	u.mu.Lock()
+	if _, sent, ok := ParseOpID(a.OpID); ok && u.inWindow(sent) {
+		u.st.ack.Add(time.Duration(ev.At - sent))
+	}
+	if u.resyncing {
+		u.mu.Unlock()
+		return
+	}
+	if err := u.ed.ack(a); errors.Is(err, errStaleAck) {
+		u.st.errors["info:STALE_ACK"]++
+		u.mu.Unlock()
+		return
+	} else if err != nil {
+		u.st.errors["client:ACK"]++
+		u.resyncLocked()
+		u.mu.Unlock()
+		return
+	}
+	u.sendCodeLocked() // the buffer, if the user typed meanwhile
+	u.mu.Unlock()
+}
+
+func (u *user) onSync(payload json.RawMessage) {
+	var s protocol.Sync
+	if err := json.Unmarshal(payload, &s); err != nil {
+		u.countLocked("client:BAD_SYNC")
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.checking && !u.resyncing {
+		u.answer = &syncAns{code: s.Code, version: s.Version, local: u.ed.text, rev: u.ed.rev}
+		u.checking = false
+		return
+	}
+	u.ed.reset(s.Code, s.Version)
+	u.resyncing = false
+}
+
+func (u *user) onError(payload json.RawMessage) {
+	code := errorCode(payload)
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.st.errors[code]++
+	if u.ed.pending() && !u.resyncing {
+		// The refused update may be the outstanding one, which will never
+		// be acknowledged: start over from the server's state.
+		u.resyncLocked()
+	}
+}

@@ -1,0 +1,201 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Options are the settings every scenario shares: where the servers are and
+// how to talk to them.
+type Options struct {
+	APIURL string   // http://host:port of the api (or the all-in-one)
+	WSURLs []string // ws://host:port of each realtime process; a session's users alternate over them
+	// Targets are the processes whose /metrics are read before and after.
+	Targets     []Target
+	Framing     Framing
+	Legacy      bool
+	DeltaFormat string // "fullCode" or "ops"
+	Language    string
+	// Sources is how many loopback source addresses to dial from.
+	Sources int
+	// Concurrency bounds parallel session set-ups (REST calls and handshakes).
+	Concurrency      int
+	HandshakeTimeout time.Duration
+	// DialRetries is how many times a handshake that failed for a
+	// transient reason (a server error, a timeout) is tried again, with
+	// backoff, as real clients reconnect; each retry is counted.
+	DialRetries int
+	// TokenSecret, when set, signs join tokens locally (the server's
+	// TOKEN_SECRET) instead of calling join for each user: set-up of tens of
+	// thousands of connections then measures the WebSocket side only.
+	TokenSecret string
+	// Progress receives one line per phase; nil: quiet.
+	Progress io.Writer
+	// OnWindow, when set, is called at the start of every measured window
+	// (the idle hold, each interview or ramp window) with the scenario
+	// and the window's length, so a caller can profile the servers during
+	// it. It must not block.
+	OnWindow func(scenario string, length time.Duration)
+}
+
+func (o *Options) defaults() {
+	if o.Framing == "" {
+		o.Framing = FramingPlain
+	}
+	if o.Language == "" {
+		o.Language = "javascript"
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 64
+	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = 20 * time.Second
+	}
+	if o.Legacy {
+		o.DeltaFormat = "fullCode"
+	}
+}
+
+// fleet is every simulated user of a run, and how they are measured.
+type fleet struct {
+	name   string // the scenario
+	opts   Options
+	clock  Clock
+	dialer *Dialer
+	api    *API
+	hc     *http.Client
+
+	mu       sync.RWMutex
+	byID     map[string]*user
+	sessions []*session
+	nextUser int
+
+	// Sends at Clock times in [windowStart, windowEnd) are measured;
+	// windowStart is MaxInt64 before the first window.
+	windowStart atomic.Int64
+	windowEnd   atomic.Int64
+	measuring   atomic.Bool
+}
+
+// session is one session and the users that joined it.
+type session struct {
+	id    string
+	users []*user
+}
+
+func newFleet(name string, opts Options) *fleet {
+	opts.defaults()
+	sources := SourceAddrs(opts.Sources)
+	f := &fleet{
+		name:   name,
+		opts:   opts,
+		clock:  NewClock(),
+		dialer: NewDialer(sources, opts.HandshakeTimeout),
+		api:    NewAPI(opts.APIURL, opts.Concurrency, sources),
+		hc:     &http.Client{Timeout: 30 * time.Second},
+		byID:   map[string]*user{},
+	}
+	f.windowStart.Store(math.MaxInt64)
+	f.windowEnd.Store(math.MaxInt64)
+	return f
+}
+
+func (f *fleet) logf(format string, args ...any) {
+	if f.opts.Progress != nil {
+		fmt.Fprintf(f.opts.Progress, time.Now().Format("15:04:05 ")+format+"\n", args...)
+	}
+}
+
+// windowStarted tells the OnWindow hook, if any.
+func (f *fleet) windowStarted(length time.Duration) {
+	if f.opts.OnWindow != nil {
+		f.opts.OnWindow(f.name, length)
+	}
+}
+
+// lookup finds the user a server event names as its sender.
+func (f *fleet) lookup(id string) *user {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.byID[id]
+}
+
+// users returns every user of the fleet.
+func (f *fleet) users() []*user {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var out []*user
+	for _, s := range f.sessions {
+		out = append(out, s.users...)
+	}
+	return out
+}
+
+// close closes every connection.
+func (f *fleet) close() {
+	var wg sync.WaitGroup
+	for _, u := range f.users() {
+		if u.conn != nil {
+			wg.Go(u.conn.Close)
+		}
+	}
+	wg.Wait()
+	f.api.Close()
+}
+
+// scrape reads every target; a target that fails is left out.
+func (f *fleet) scrape(ctx context.Context) map[string]ProcSample {
+	out := map[string]ProcSample{}
+	for _, t := range f.opts.Targets {
+		s, err := Scrape(ctx, f.hc, t)
+		if err != nil {
+			f.logf("metrics of %s: %v", t.Name, err)
+			continue
+		}
+		out[t.Name] = s
+	}
+	return out
+}
+
+// compare returns the per-process change between two scrapes.
+func (f *fleet) compare(before, after map[string]ProcSample) []ProcessStats {
+	var out []ProcessStats
+	for _, t := range f.opts.Targets {
+		b, ok1 := before[t.Name]
+		a, ok2 := after[t.Name]
+		if ok1 && ok2 {
+			out = append(out, Compare(t.Name, b, a))
+		}
+	}
+	return out
+}
+
+// collectGarbage asks every target to run a GC (through the heap profile
+// endpoint, when pprof is served), so heap readings compare live memory.
+func (f *fleet) collectGarbage(ctx context.Context) bool {
+	all := true
+	for _, t := range f.opts.Targets {
+		if t.URL == "" {
+			continue
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, t.URL+"/debug/pprof/heap?gc=1", nil)
+		if err != nil {
+			return false
+		}
+		resp, err := f.hc.Do(req)
+		if err != nil {
+			all = false
+			continue
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		all = all && resp.StatusCode == http.StatusOK
+	}
+	return all
+}

@@ -1,0 +1,51 @@
+package loadgen
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"testing"
+)
+
+func TestErrorClassAndTransient(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		err       error
+		class     string
+		transient bool
+	}{
+		{"server error at the handshake", &RefusedError{Status: 500, Code: "INTERNAL_SERVER_ERROR"}, "INTERNAL_SERVER_ERROR", true},
+		{"draining instance", &RefusedError{Code: "SERVICE_UNAVAILABLE"}, "SERVICE_UNAVAILABLE", true},
+		{"session full", &RefusedError{Status: 409, Code: "SESSION_FULL"}, "SESSION_FULL", false},
+		{"bad token", fmt.Errorf("dial: %w", &RefusedError{Status: 401, Code: "UNAUTHORIZED"}), "UNAUTHORIZED", false},
+		{"REST refusal", &StatusError{Status: 429, Code: "RATE_LIMIT_EXCEEDED"}, "RATE_LIMIT_EXCEEDED", true},
+		{"deadline", fmt.Errorf("x: %w", context.DeadlineExceeded), "TIMEOUT", true},
+		{"cancelled", context.Canceled, "CANCELED", false},
+		{"connection refused", fmt.Errorf("dial: %w", syscall.ECONNREFUSED), "NET:connection refused", true},
+		{"anything else", errors.New("handshake: unexpected EOF"), "ERROR:handshake: unexpected EOF", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := errorClass(tc.err); got != tc.class {
+				t.Errorf("errorClass = %q, want %q", got, tc.class)
+			}
+			if got := transient(tc.err); got != tc.transient {
+				t.Errorf("transient = %v, want %v", got, tc.transient)
+			}
+		})
+	}
+}
+
+func TestSourceAddrs(t *testing.T) {
+	ips := SourceAddrs(300)
+	if len(ips) != 300 || ips[0].String() != "127.0.0.2" || ips[249].String() != "127.0.0.251" || ips[250].String() != "127.0.1.2" {
+		t.Errorf("SourceAddrs = %v ... %v", ips[:2], ips[248:252])
+	}
+	seen := map[string]bool{}
+	for _, ip := range ips {
+		if !ip.IsLoopback() || seen[ip.String()] {
+			t.Fatalf("%v is not a fresh loopback address", ip)
+		}
+		seen[ip.String()] = true
+	}
+}

@@ -1,0 +1,169 @@
+package loadgen
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// WriteMarkdown writes a short summary of results: one section each.
+func WriteMarkdown(w io.Writer, results []*Result) error {
+	var b strings.Builder
+	for _, r := range results {
+		title := r.Scenario
+		if r.Layout != "" {
+			title += " (" + r.Layout + ")"
+		}
+		status := "ok"
+		if len(r.Failures) > 0 {
+			status = "FAILED"
+		}
+		fmt.Fprintf(&b, "### %s: %s\n\n", title, status)
+		writeConnect(&b, r.Connect)
+		writeMemory(&b, r.Memory)
+		if r.Traffic != nil && r.Scenario != "idle" {
+			writeTraffic(&b, *r.Traffic, r.Servers, r.Loadgen)
+		}
+		writeConvergence(&b, r.Convergence)
+		writeSteps(&b, r.Steps, r.HighestHeld)
+		writeREST(&b, r.REST)
+		writeServers(&b, r.Servers)
+		fmt.Fprintf(&b, "- load generator: %.0f%% CPU, max RSS %s\n", r.Loadgen.CPUPercent, bytesStr(float64(r.Loadgen.MaxRSS)))
+		for _, f := range r.Failures {
+			fmt.Fprintf(&b, "- **failure**: %s\n", f)
+		}
+		for _, n := range r.Notes {
+			fmt.Fprintf(&b, "- note: %s\n", n)
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeConnect(b *strings.Builder, c *ConnectStats) {
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(b, "- connections: %d of %d in %.1fs (%.0f/s), handshake p50 %.2f ms, p99 %.2f ms; REST set-up %.1fs\n",
+		c.Connected, c.Attempted, c.Seconds, c.PerSecond, c.Handshake.P50, c.Handshake.P99, c.PrepareSeconds)
+	if len(c.Retries) > 0 {
+		fmt.Fprintf(b, "- **handshakes retried** after a transient failure: %s\n", countsStr(c.Retries))
+	}
+}
+
+func writeMemory(b *strings.Builder, m *Memory) {
+	if m == nil {
+		return
+	}
+	fmt.Fprintf(b, "- server memory per connection: **%s RSS**, %s Go heap in use, %s goroutine stacks; %d of %d alive after %.0fs; servers at %.1f%% CPU while idle\n",
+		bytesStr(m.RSSPerConn), bytesStr(m.HeapPerConn), bytesStr(m.StackPerConn), m.Alive, m.Connections, m.HoldSeconds, m.ServerCPUPercent)
+}
+
+func writeTraffic(b *strings.Builder, t Traffic, servers []ProcessStats, lg LoadgenStats) {
+	fmt.Fprintf(b, "- %.0fs window: %.0f offered/s, %.0f sent/s, %.0f delivered/s, %d lost, %d never acknowledged; generator timer lag p99 %.2f ms\n",
+		t.Seconds, t.OfferedPerSec, t.SentPerSec, t.DeliveredPerSec, t.Lost, t.PendingAcks, t.TimerLag.P99)
+	b.WriteString("\n| latency (ms) | count | p50 | p90 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	for _, k := range []string{"all", "code-update", "cursor-update", "code-ack"} {
+		s, ok := t.Latency[k]
+		if !ok || s.Count == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f |\n", k, s.Count, s.P50, s.P90, s.P99, s.P999, s.Max)
+	}
+	b.WriteString("\n")
+	if len(t.Errors) > 0 {
+		fmt.Fprintf(b, "- errors: %s\n", countsStr(t.Errors))
+	}
+	if t.MachineCPUPercent > 0 {
+		ours := lg.CPUPercent
+		for _, s := range servers {
+			ours += s.CPUPercent
+		}
+		fmt.Fprintf(b, "- machine CPU during the window: %.0f%% (servers + generator %.0f%%, everything else %.0f%%; 100%% = one core)\n",
+			t.MachineCPUPercent, ours, max(0, t.MachineCPUPercent-ours))
+	}
+}
+
+func writeConvergence(b *strings.Builder, c *Convergence) {
+	if c == nil {
+		return
+	}
+	fmt.Fprintf(b, "- convergence: %d of %d clients hold the server's text (version %d, %d bytes): converged=%v\n",
+		c.Agreeing, c.Clients, c.FinalVersion, c.DocBytes, c.Converged)
+}
+
+func writeSteps(b *strings.Builder, steps []Step, held *Step) {
+	if len(steps) == 0 {
+		return
+	}
+	b.WriteString("\n| step | sessions | conns | per-user code+cursor/s | sent/s | delivered/s | p50 | p99 | p99.9 | max | lost | errors | machine CPU % | held |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for i, s := range steps {
+		l := s.Traffic.Latency["all"]
+		var errs int64
+		for k, v := range s.Traffic.Errors {
+			if !strings.HasPrefix(k, "info:") {
+				errs += v
+			}
+		}
+		held := fmt.Sprint(s.Held)
+		if s.Attempts > 1 {
+			held += " (2nd try)"
+		}
+		fmt.Fprintf(b, "| %d | %d | %d | %g+%g | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %d | %d | %.0f | %s |\n",
+			i+1, s.Sessions, s.Connections, s.CodeRate, s.CursorRate, s.Traffic.SentPerSec, s.Traffic.DeliveredPerSec,
+			l.P50, l.P99, l.P999, l.Max, s.Traffic.Lost, errs, s.Traffic.MachineCPUPercent, held)
+	}
+	b.WriteString("\n")
+	if held != nil {
+		fmt.Fprintf(b, "- highest load held: **%d sessions × users, %.0f events sent/s, %.0f delivered/s** (p99 %.2f ms)\n",
+			held.Sessions, held.Traffic.SentPerSec, held.Traffic.DeliveredPerSec, held.Traffic.Latency["all"].P99)
+	}
+}
+
+func writeREST(b *strings.Builder, r *RESTStats) {
+	if r == nil {
+		return
+	}
+	fmt.Fprintf(b, "- %d requests in %.1fs: **%.0f requests/s**; create p50 %.2f ms, p99 %.2f ms; join p50 %.2f ms, p99 %.2f ms\n",
+		r.Requests, r.Seconds, r.PerSecond, r.Create.P50, r.Create.P99, r.Join.P50, r.Join.P99)
+	if len(r.Errors) > 0 {
+		fmt.Fprintf(b, "- errors: %s\n", countsStr(r.Errors))
+	}
+}
+
+func writeServers(b *strings.Builder, servers []ProcessStats) {
+	for _, s := range servers {
+		fmt.Fprintf(b, "- server %s: %.0f%% CPU, RSS %s → %s, heap in use %s → %s\n", s.Name, s.CPUPercent,
+			bytesStr(float64(s.RSSBefore)), bytesStr(float64(s.RSSAfter)), bytesStr(float64(s.HeapBefore)), bytesStr(float64(s.HeapAfter)))
+	}
+}
+
+func countsStr(m map[string]int64) string {
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// bytesStr renders a byte count with a binary unit.
+func bytesStr(v float64) string {
+	neg := ""
+	if v < 0 {
+		neg, v = "-", -v
+	}
+	switch {
+	case v >= 1<<30:
+		return fmt.Sprintf("%s%.2f GiB", neg, v/(1<<30))
+	case v >= 1<<20:
+		return fmt.Sprintf("%s%.1f MiB", neg, v/(1<<20))
+	case v >= 1<<10:
+		return fmt.Sprintf("%s%.1f KiB", neg, v/(1<<10))
+	}
+	return fmt.Sprintf("%s%.0f B", neg, v)
+}

@@ -1,0 +1,243 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The smoke tests run every scenario, tiny, against the real all-in-one
+// built from this workspace.
+
+var built struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
+}
+
+// pairpadBinary builds the all-in-one once per test run.
+func pairpadBinary(t *testing.T) string {
+	t.Helper()
+	built.once.Do(func() {
+		root, err := repoRoot()
+		if err != nil {
+			built.err = err
+			return
+		}
+		if built.dir, built.err = os.MkdirTemp("", "loadgen-test-bin"); built.err != nil {
+			return
+		}
+		cmd := exec.Command("go", "build", "-o", filepath.Join(built.dir, "pairpad"), "./deploy/local/cmd/pairpad")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			built.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return filepath.Join(built.dir, "pairpad")
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("go.work not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+const testSecret = "loadgen-test-secret"
+
+// startAllInOne runs the all-in-one with the bench settings (limits off,
+// anonymous handshakes allowed for the legacy mode) until the test ends.
+func startAllInOne(t *testing.T) string {
+	t.Helper()
+	port := freePort(t)
+	var out strings.Builder
+	var outMu sync.Mutex
+	cmd := exec.Command(pairpadBinary(t))
+	cmd.Env = []string{
+		"PATH=" + os.Getenv("PATH"), fmt.Sprintf("PORT=%d", port), "NATS_LISTEN=127.0.0.1:-1",
+		"DATA_DIR=" + t.TempDir(), "TOKEN_SECRET=" + testSecret, "LOG_LEVEL=warn",
+		"RATE_LIMIT_CREATE=0", "RATE_LIMIT_JOIN=0", "RATE_LIMIT_DEFAULT=0",
+		"WS_MAX_CONNECTIONS_PER_IP=0", "SESSION_MAX_USERS=200", "WS_ALLOW_ANONYMOUS=true", "PPROF=true",
+	}
+	w := writerFunc(func(p []byte) (int, error) { outMu.Lock(); defer outMu.Unlock(); return out.Write(p) })
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = cmd.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			outMu.Lock()
+			t.Logf("all-in-one output:\n%s", out.String())
+			outMu.Unlock()
+		}
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return base
+			}
+		}
+		select {
+		case <-done:
+			t.Fatalf("the all-in-one exited: %s", out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the all-in-one is not ready after 30s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func TestScenariosSmoke(t *testing.T) {
+	base := startAllInOne(t)
+	ws := "ws" + strings.TrimPrefix(base, "http")
+	opts := func(framing Framing, delta string, legacy bool) Options {
+		return Options{APIURL: base, WSURLs: []string{ws, ws}, Targets: []Target{{Name: "all-in-one", URL: base}},
+			Framing: framing, DeltaFormat: delta, Legacy: legacy, Sources: 4, Concurrency: 8}
+	}
+	short := InterviewParams{Sessions: 3, Users: 2, Rates: Rates{Code: 5, Cursor: 5},
+		Duration: Duration(2 * time.Second), Warmup: Duration(300 * time.Millisecond), Settle: Duration(10 * time.Second)}
+	crowd := short
+	crowd.Users = 5
+
+	for _, tc := range []struct {
+		name    string
+		run     func(ctx context.Context) (*Result, error)
+		timings func(r *Result) []Summary
+		conns   int
+	}{
+		{"idle plain", func(ctx context.Context) (*Result, error) {
+			return Idle(ctx, opts(FramingPlain, "", false), IdleParams{Conns: 20, UsersPerSession: 2, Hold: Duration(time.Second)})
+		}, handshakes, 20},
+		{"idle socket.io", func(ctx context.Context) (*Result, error) {
+			return Idle(ctx, opts(FramingSocketIO, "", false), IdleParams{Conns: 20, UsersPerSession: 4, Hold: Duration(time.Second)})
+		}, handshakes, 20},
+		{"interview plain fullCode", func(ctx context.Context) (*Result, error) {
+			return Interview(ctx, opts(FramingPlain, "fullCode", false), short)
+		}, latencies, 6},
+		{"interview socket.io ops", func(ctx context.Context) (*Result, error) {
+			return Interview(ctx, opts(FramingSocketIO, "ops", false), short)
+		}, latencies, 6},
+		{"interview legacy", func(ctx context.Context) (*Result, error) {
+			return Interview(ctx, opts(FramingSocketIO, "", true), short)
+		}, latencies, 6},
+		{"crowd ops", func(ctx context.Context) (*Result, error) {
+			return Crowd(ctx, opts(FramingPlain, "ops", false), crowd)
+		}, latencies, 5},
+		{"crowd fullCode", func(ctx context.Context) (*Result, error) {
+			return Crowd(ctx, opts(FramingSocketIO, "fullCode", false), crowd)
+		}, latencies, 5},
+		{"ramp", func(ctx context.Context) (*Result, error) {
+			return Ramp(ctx, opts(FramingPlain, "", false), RampParams{StartSessions: 1, StepSessions: 1, Users: 2,
+				Rates: Rates{Code: 4, Cursor: 4}, RateFactor: 1.5, Steps: 2, StepDuration: Duration(time.Second),
+				Warmup: Duration(200 * time.Millisecond), Settle: Duration(10 * time.Second), P99Limit: Duration(10 * time.Second)})
+		}, stepLatencies, 4},
+		{"rest", func(ctx context.Context) (*Result, error) {
+			return REST(ctx, opts(FramingPlain, "", false), RESTParams{Sessions: 10, Concurrency: 4})
+		}, restTimings, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+			defer cancel()
+			r, err := tc.run(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Failures) > 0 {
+				t.Fatalf("failures: %v", r.Failures)
+			}
+			if tc.conns > 0 && (r.Connect == nil || r.Connect.Connected != tc.conns) {
+				t.Fatalf("connect = %+v, want %d connections", r.Connect, tc.conns)
+			}
+			for i, s := range tc.timings(r) {
+				if s.Count == 0 || s.Max <= 0 || s.P50 > s.P99 || s.P99 > s.Max {
+					t.Errorf("timing %d is empty or inconsistent: %+v", i, s)
+				}
+			}
+			if r.Convergence != nil && !r.Convergence.Converged {
+				t.Errorf("convergence = %+v", r.Convergence)
+			}
+			if r.Scenario == "crowd" && r.Convergence == nil {
+				t.Error("crowd ran no convergence check")
+			}
+			var md strings.Builder
+			if err := WriteMarkdown(&md, []*Result{r}); err != nil || !strings.Contains(md.String(), r.Scenario) {
+				t.Errorf("markdown = %q, %v", md.String(), err)
+			}
+		})
+	}
+}
+
+func handshakes(r *Result) []Summary { return []Summary{r.Connect.Handshake} }
+
+func latencies(r *Result) []Summary {
+	return []Summary{r.Traffic.Latency["code-update"], r.Traffic.Latency["cursor-update"], r.Traffic.Latency["code-ack"]}
+}
+
+func stepLatencies(r *Result) []Summary {
+	if len(r.Steps) != 2 {
+		return []Summary{{}}
+	}
+	return []Summary{r.Steps[0].Traffic.Latency["all"], r.Steps[1].Traffic.Latency["all"]}
+}
+
+func restTimings(r *Result) []Summary { return []Summary{r.REST.Create, r.REST.Join} }

@@ -1,0 +1,184 @@
+package loadgen
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Target is one server process whose /metrics the generator reads, or,
+// for a process without them (a bare NATS server), whose /proc entry.
+type Target struct {
+	Name string `json:"name"`
+	URL  string `json:"url,omitempty"` // http://host:port
+	PID  int    `json:"pid,omitempty"` // read /proc/<pid> when URL is empty
+}
+
+// ProcSample is one reading of a process's Prometheus metrics.
+type ProcSample struct {
+	At         time.Time
+	RSS        float64 // process_resident_memory_bytes
+	HeapInuse  float64 // go_memstats_heap_inuse_bytes
+	StackInuse float64 // go_memstats_stack_inuse_bytes: goroutine stacks
+	CPUSeconds float64 // process_cpu_seconds_total
+	Goroutines float64 // go_goroutines
+	// Pairpad sums every pairpad_* series over its labels (histogram
+	// buckets left out), so counters can be compared before and after.
+	Pairpad map[string]float64
+}
+
+// Scrape reads the metrics of t.
+func Scrape(ctx context.Context, hc *http.Client, t Target) (ProcSample, error) {
+	if t.URL == "" {
+		return ReadProc(t.PID)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(t.URL, "/")+"/metrics", nil)
+	if err != nil {
+		return ProcSample{}, fmt.Errorf("scrape %s: %w", t.Name, err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return ProcSample{}, fmt.Errorf("scrape %s: %w", t.Name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return ProcSample{}, fmt.Errorf("scrape %s: HTTP %d", t.Name, resp.StatusCode)
+	}
+	s, err := ParseMetrics(resp.Body)
+	if err != nil {
+		return ProcSample{}, fmt.Errorf("scrape %s: %w", t.Name, err)
+	}
+	s.At = time.Now()
+	return s, nil
+}
+
+// ParseMetrics reads the Prometheus text format, keeping what ProcSample holds.
+func ParseMetrics(r io.Reader) (ProcSample, error) {
+	s := ProcSample{Pairpad: map[string]float64{}}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, value, ok := splitSample(line)
+		if !ok {
+			continue
+		}
+		switch name {
+		case "process_resident_memory_bytes":
+			s.RSS = value
+		case "go_memstats_heap_inuse_bytes":
+			s.HeapInuse = value
+		case "go_memstats_stack_inuse_bytes":
+			s.StackInuse = value
+		case "process_cpu_seconds_total":
+			s.CPUSeconds = value
+		case "go_goroutines":
+			s.Goroutines = value
+		default:
+			if strings.HasPrefix(name, "pairpad_") && !strings.HasSuffix(name, "_bucket") {
+				s.Pairpad[name] += value
+			}
+		}
+	}
+	return s, sc.Err()
+}
+
+// splitSample splits `name{labels} value [timestamp]`.
+func splitSample(line string) (string, float64, bool) {
+	end := strings.IndexAny(line, "{ ")
+	if end <= 0 {
+		return "", 0, false
+	}
+	name := line[:end]
+	rest := line[end:]
+	if rest[0] == '{' {
+		close := strings.LastIndexByte(rest, '}')
+		if close < 0 {
+			return "", 0, false
+		}
+		rest = rest[close+1:]
+	}
+	fields := strings.Fields(rest)
+	if len(fields) == 0 {
+		return "", 0, false
+	}
+	v, err := strconv.ParseFloat(fields[0], 64)
+	if err != nil || math.IsNaN(v) {
+		return "", 0, false
+	}
+	return name, v, true
+}
+
+// ProcessStats compares two readings of one process.
+type ProcessStats struct {
+	Name       string  `json:"name"`
+	RSSBefore  int64   `json:"rssBeforeBytes"`
+	RSSAfter   int64   `json:"rssAfterBytes"`
+	HeapBefore int64   `json:"heapInuseBeforeBytes"`
+	HeapAfter  int64   `json:"heapInuseAfterBytes"`
+	CPUSeconds float64 `json:"cpuSeconds"`
+	// CPUPercent is CPU time over wall time: 100 is one core busy.
+	CPUPercent float64 `json:"cpuPercent"`
+	Goroutines int64   `json:"goroutinesAfter"`
+	// Pairpad is the change of every pairpad_* series between the readings.
+	Pairpad map[string]float64 `json:"pairpadDelta,omitempty"`
+}
+
+// Compare returns the change from before to after.
+func Compare(name string, before, after ProcSample) ProcessStats {
+	p := ProcessStats{
+		Name: name, RSSBefore: int64(before.RSS), RSSAfter: int64(after.RSS),
+		HeapBefore: int64(before.HeapInuse), HeapAfter: int64(after.HeapInuse),
+		CPUSeconds: round3(after.CPUSeconds - before.CPUSeconds), Goroutines: int64(after.Goroutines),
+		Pairpad: map[string]float64{},
+	}
+	if wall := after.At.Sub(before.At).Seconds(); wall > 0 {
+		p.CPUPercent = round1(100 * (after.CPUSeconds - before.CPUSeconds) / wall)
+	}
+	for k, v := range after.Pairpad {
+		if d := v - before.Pairpad[k]; d != 0 {
+			p.Pairpad[k] = round3(d)
+		}
+	}
+	return p
+}
+
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+func round3(v float64) float64 { return math.Round(v*1000) / 1000 }
+
+// ReadProc reads the CPU time and resident memory of process pid from
+// /proc (Linux), for processes that serve no metrics.
+func ReadProc(pid int) (ProcSample, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return ProcSample{}, fmt.Errorf("read /proc of %d: %w", pid, err)
+	}
+	// The command name, in parentheses, may hold spaces: fields start after it.
+	rest := string(stat)
+	if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	f := strings.Fields(rest)
+	if len(f) < 22 {
+		return ProcSample{}, fmt.Errorf("read /proc of %d: short stat", pid)
+	}
+	// Fields 14 and 15 of stat (11 and 12 after the name) are utime and
+	// stime in clock ticks; Linux reports USER_HZ = 100 to user space.
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	rssPages, _ := strconv.ParseFloat(f[21], 64)
+	return ProcSample{
+		At: time.Now(), CPUSeconds: (utime + stime) / 100, RSS: rssPages * float64(os.Getpagesize()),
+		Pairpad: map[string]float64{},
+	}, nil
+}
