@@ -50,7 +50,7 @@ type conn struct {
 	reasonMu sync.Mutex
 	reason   string // why the connection ended; the first cause wins
 
-	flood *bucket // events per second of this connection; reader only
+	budget connBudget // WS_EVENTS_PER_SECOND of this connection; reader only
 
 	// baseVersion is the document version the connection was brought to by
 	// connected (or sync); updates at or below it are not sent. Guarded by hs.mu.
@@ -71,7 +71,7 @@ func newConn(s *Service, ws *websocket.Conn, fr framing, id string, ip string) *
 		closing:   make(chan struct{}),
 		readDone:  make(chan struct{}),
 		writeDone: make(chan struct{}),
-		flood:     newBucket(rate{n: s.cfg.WSEventsPerSecond, per: time.Second}, s.now()),
+		budget:    newConnBudget(s.cfg.WSEventsPerSecond, s.now()),
 	}
 }
 
@@ -201,6 +201,7 @@ func (c *conn) readLoop(keepalive time.Duration) {
 	extend := func() { _ = c.ws.SetReadDeadline(time.Now().Add(keepalive)) }
 	extend()
 	c.ws.SetPongHandler(func(string) error { extend(); return nil })
+	flooded := false
 	for {
 		mt, data, err := c.ws.ReadMessage()
 		if err != nil {
@@ -208,24 +209,55 @@ func (c *conn) readLoop(keepalive time.Duration) {
 			return
 		}
 		extend()
-		if mt != websocket.TextMessage {
-			c.sendError(frameError("Binary frames are not supported; send JSON text frames"))
-			continue
+		if flooded {
+			continue // cut off: what is still in flight is dropped until the close completes
 		}
-		in, err := c.fr.decode(data)
-		if err != nil {
-			c.answer(in.ackID, err)
-			continue
-		}
-		switch in.kind {
-		case inNothing:
-			continue
-		case inLeave:
+		in, err := decodeFrame(c.fr, mt, data, c.ident.SessionID)
+		if in.kind == inLeave {
 			c.setReason(protocol.LeftManual)
 			return
 		}
-		c.answer(in.ackID, c.s.handleEvent(c, in.env))
+		if in.env.Type != "" {
+			c.s.metrics.eventsIn.WithLabelValues(typeLabel(in.env.Type)).Inc()
+		}
+		// Every frame is charged, keepalives too, so a flood of any kind
+		// is answered at most WS_EVENTS_PER_SECOND times per second.
+		over, flooding := c.budget.spend(c.s.now())
+		switch {
+		case flooding:
+			c.floodedOut(in, over)
+			flooded = true
+			continue
+		case over != nil && (in.kind == inEvent || err != nil):
+			err = withDetails(over, truncate(in.env.Type, maxTypeEcho), probeOpID(in.env))
+		case err == nil && in.kind == inEvent:
+			err = c.s.handleEvent(c, in.ev)
+			extend() // the time the server spent on it is not the client's silence
+		}
+		if err != nil || in.ackID != nil {
+			c.answer(in.ackID, err)
+		}
 	}
+}
+
+// floodedOut cuts off a connection that kept sending far beyond its
+// budget: its last frame is refused, then it is closed with 1008 (policy
+// violation); a Socket.IO client gets DISCONNECT first, so it does not
+// reconnect by itself in a loop.
+func (c *conn) floodedOut(in inbound, over *protocol.Error) {
+	d := map[string]any{"limit": "connection", "disconnect": true}
+	if in.env.Type != "" {
+		d["type"] = truncate(in.env.Type, maxTypeEcho)
+	}
+	if id := probeOpID(in.env); id != "" {
+		d["opId"] = id
+	}
+	c.s.metrics.floodCuts.Inc()
+	c.s.log.Warn("flooding client disconnected", "conn_id", c.id, "session_id", c.ident.SessionID,
+		"user_id", c.ident.UserID, "ip", c.ip)
+	c.answer(in.ackID, protocol.Errorf(protocol.CodeRateLimited,
+		"%s; this connection kept sending far beyond it and is closed", over.Message).WithDetails(d))
+	c.closeAfterQueue(websocket.ClosePolicyViolation, "rate limit exceeded", protocol.LeftDisconnect, c.fr.farewell()...)
 }
 
 // answer reports a refused event to the client (never silently) and

@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/pairpad/pairpad/shared/protocol"
@@ -12,35 +13,90 @@ import (
 // submitTimeout bounds one code-update's durable append.
 const submitTimeout = 10 * time.Second
 
-// handleEvent runs one client event on the connection's reader goroutine.
-// A refusal is returned, never dropped: the reader answers it with an
-// error event (and a Socket.IO ack when one was asked for).
-func (s *Service) handleEvent(c *conn, env protocol.Envelope) error {
-	s.metrics.eventsIn.WithLabelValues(typeLabel(env.Type)).Inc()
-	now := s.now()
-	if ok, wait := c.flood.take(now); !ok {
-		return rateError("any", rate{n: s.cfg.WSEventsPerSecond, per: time.Second}, wait)
+// clientEvent is one client event, validated: its type and, for the types
+// that carry one, its decoded payload. parseEvent makes it from an envelope.
+type clientEvent struct {
+	typ    string
+	code   protocol.CodeUpdate   // code-update
+	cursor protocol.CursorUpdate // cursor-update
+	lang   protocol.Language     // language-changed
+}
+
+// parseEvent validates a client envelope for the connection's session
+// sessionID, without side effects. A refusal is INVALID_SESSION,
+// INVALID_PAYLOAD, INVALID_LANGUAGE or DOCUMENT_TOO_LARGE, with
+// details.type (and the opId of a code-update that carried one).
+func parseEvent(env protocol.Envelope, sessionID string) (clientEvent, error) {
+	ev := clientEvent{typ: env.Type}
+	typ := truncate(env.Type, maxTypeEcho) // a refusal echoes the type, not a megabyte of it
+	if env.SessionID != "" && env.SessionID != sessionID {
+		return ev, withDetails(protocol.Errorf(protocol.CodeInvalidSession, "This connection belongs to session %s", sessionID),
+			typ, probeOpID(env))
 	}
-	if env.SessionID != "" && env.SessionID != c.ident.SessionID {
-		return protocol.Errorf(protocol.CodeInvalidSession, "This connection belongs to session %s", c.ident.SessionID).
-			WithDetails(map[string]any{"type": env.Type})
-	}
-	hs := c.hs
 	var err error
 	switch env.Type {
 	case protocol.TypeCodeUpdate:
-		err = s.codeUpdate(c, env.Payload)
+		ev.code, err = protocol.DecodeCodeUpdate(env.Payload)
 	case protocol.TypeCursorUpdate:
-		err = s.cursorUpdate(c, env.Payload)
+		ev.cursor, err = protocol.DecodeCursorUpdate(env.Payload)
 	case protocol.TypeLanguageChanged:
-		err = s.languageChanged(c, env.Payload)
+		ev.lang, err = protocol.DecodeLanguage(env.Payload)
+	case protocol.TypeSync:
+		// No payload: whatever came with it is ignored.
+	default:
+		err = protocol.Errorf(protocol.CodeInvalidPayload, "Unknown event type %q", typ)
+	}
+	if err != nil {
+		return ev, withDetails(err, typ, probeOpID(env))
+	}
+	return ev, nil
+}
+
+// probeOpID returns the opId of a code-update envelope whose payload has
+// one, however malformed the rest, so a refusal names the update it refuses.
+func probeOpID(env protocol.Envelope) string {
+	if env.Type != protocol.TypeCodeUpdate {
+		return ""
+	}
+	var p struct {
+		OpID json.RawMessage `json:"opId"`
+	}
+	var id string
+	if json.Unmarshal(env.Payload, &p) != nil || json.Unmarshal(p.OpID, &id) != nil || protocol.ValidateOpID(id) != nil {
+		return ""
+	}
+	return id
+}
+
+// maxTypeEcho bounds the event type a refusal repeats back.
+const maxTypeEcho = 64
+
+// truncate bounds a client string echoed in a message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
+}
+
+// handleEvent runs one validated client event on the connection's reader
+// goroutine. A refusal is returned, never dropped: the reader answers it
+// with an error event (and a Socket.IO ack when one was asked for).
+func (s *Service) handleEvent(c *conn, ev clientEvent) error {
+	now := s.now()
+	hs := c.hs
+	var err error
+	switch ev.typ {
+	case protocol.TypeCodeUpdate:
+		err = s.codeUpdate(c, ev.code)
+	case protocol.TypeCursorUpdate:
+		err = s.cursorUpdate(c, ev.cursor)
+	case protocol.TypeLanguageChanged:
+		err = s.languageChanged(c, ev.lang)
 	case protocol.TypeSync:
 		hs.mu.Lock()
 		c.sendEvent(hs.syncEventLocked(c.ident.UserID))
 		hs.mu.Unlock()
-	default:
-		return protocol.Errorf(protocol.CodeInvalidPayload, "Unknown event type %q", env.Type).
-			WithDetails(map[string]any{"type": env.Type})
 	}
 	if err == nil {
 		hs.activity(now)
@@ -62,30 +118,19 @@ func (c *conn) limit(typ string) error {
 // codeUpdate hands an update to the document engine. Its code-ack (to the
 // sender) and code-update (to the others) come back through the hub
 // session's listener, in version order; only a duplicate is acked here.
-func (s *Service) codeUpdate(c *conn, payload json.RawMessage) error {
-	var p struct {
-		Delta   *protocol.Delta `json:"delta"`
-		Version *int64          `json:"version"`
-		OpID    string          `json:"opId"`
-	}
-	err := json.Unmarshal(payload, &p)
-	if err != nil || p.Delta == nil || p.Version == nil {
-		var opID string
-		if err == nil {
-			opID = p.OpID
-		}
-		return withDetails(protocol.Errorf(protocol.CodeInvalidPayload,
-			"code-update payload must be {delta: {fullCode} or {ops}, version, opId?}"), protocol.TypeCodeUpdate, opID)
-	}
-	u := protocol.CodeUpdate{Delta: *p.Delta, Version: *p.Version, OpID: p.OpID}
+func (s *Service) codeUpdate(c *conn, u protocol.CodeUpdate) error {
 	withOp := func(err error) error { return withDetails(err, protocol.TypeCodeUpdate, u.OpID) }
 	if err := c.limit(protocol.TypeCodeUpdate); err != nil {
+		return withOp(err)
+	}
+	if err := s.natsDown(); err != nil {
 		return withOp(err)
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, submitTimeout)
 	defer cancel()
 	res, err := c.hs.doc.Submit(ctx, c.ident.UserID, c.id, u)
 	if err != nil {
+		err = unavailable(err)
 		if protocol.ErrorCode(err) == protocol.CodeInternal {
 			s.log.Error("code-update failed", "session_id", c.ident.SessionID, "conn_id", c.id, "err", err)
 		}
@@ -97,32 +142,14 @@ func (s *Service) codeUpdate(c *conn, payload json.RawMessage) error {
 	return nil
 }
 
-// cursorUpdate validates a cursor and relays it to the other users, here
-// and on the other instances.
-func (s *Service) cursorUpdate(c *conn, payload json.RawMessage) error {
-	var p struct {
-		Position  *protocol.Position  `json:"position"`
-		Selection *protocol.Selection `json:"selection"`
-	}
-	bad := func(why string) error {
-		return protocol.Errorf(protocol.CodeInvalidPayload, "cursor-update payload: %s", why).
-			WithDetails(map[string]any{"type": protocol.TypeCursorUpdate})
-	}
-	if err := json.Unmarshal(payload, &p); err != nil || len(payload) == 0 {
-		return bad("must be {position:{line,column}, selection?:{start,end}} with integer fields")
-	}
-	if p.Position == nil || !validPosition(*p.Position) {
-		return bad("position must have non-negative integer line and column")
-	}
-	if p.Selection != nil && (!validPosition(p.Selection.Start) || !validPosition(p.Selection.End)) {
-		return bad("selection start and end must have non-negative integer line and column")
-	}
+// cursorUpdate relays a validated cursor to the other users, here and on
+// the other instances.
+func (s *Service) cursorUpdate(c *conn, cur protocol.CursorUpdate) error {
 	if err := c.limit(protocol.TypeCursorUpdate); err != nil {
 		return withDetails(err, protocol.TypeCursorUpdate, "")
 	}
 	now := s.now()
-	e := newEvent(protocol.TypeCursorUpdate, c.ident.SessionID, c.ident.UserID,
-		protocol.CursorUpdate{Position: *p.Position, Selection: p.Selection}, now)
+	e := newEvent(protocol.TypeCursorUpdate, c.ident.SessionID, c.ident.UserID, cur, now)
 	hs := c.hs
 	hs.mu.Lock()
 	hs.broadcastLocked(e, func(o *conn) bool { return o.ident.UserID == c.ident.UserID })
@@ -131,27 +158,13 @@ func (s *Service) cursorUpdate(c *conn, payload json.RawMessage) error {
 	return nil
 }
 
-func validPosition(p protocol.Position) bool { return p.Line >= 0 && p.Column >= 0 }
-
 // languageChanged stores the language in the session record; every
 // instance's session watcher then tells its connections, the sender's too.
-func (s *Service) languageChanged(c *conn, payload json.RawMessage) error {
-	var lang protocol.Language
-	if err := json.Unmarshal(payload, &lang); err != nil {
-		var obj struct {
-			Language protocol.Language `json:"language"`
-		}
-		if len(payload) == 0 || json.Unmarshal(payload, &obj) != nil {
-			return protocol.Errorf(protocol.CodeInvalidLanguage, "language-changed payload must be one of javascript, typescript, python").
-				WithDetails(map[string]any{"type": protocol.TypeLanguageChanged})
-		}
-		lang = obj.Language
-	}
-	if !lang.Valid() {
-		return protocol.Errorf(protocol.CodeInvalidLanguage, "Language %q is not one of javascript, typescript, python", lang).
-			WithDetails(map[string]any{"type": protocol.TypeLanguageChanged})
-	}
+func (s *Service) languageChanged(c *conn, lang protocol.Language) error {
 	if err := c.limit(protocol.TypeLanguageChanged); err != nil {
+		return withDetails(err, protocol.TypeLanguageChanged, "")
+	}
+	if err := s.natsDown(); err != nil {
 		return withDetails(err, protocol.TypeLanguageChanged, "")
 	}
 	hs := c.hs
@@ -172,6 +185,7 @@ func (s *Service) languageChanged(c *conn, payload json.RawMessage) error {
 		return nil
 	})
 	if err != nil {
+		err = unavailable(err)
 		if protocol.ErrorCode(err) == protocol.CodeInternal {
 			s.log.Error("language change failed", "session_id", c.ident.SessionID, "err", err)
 		}
@@ -191,10 +205,14 @@ func withDetails(err error, typ, opID string) error {
 	if !ok || protocol.ErrorCode(err) == protocol.CodeInternal {
 		pe = protocol.Wrap(protocol.ErrorCode(err), protocol.ErrorMessage(err), err)
 	}
-	d := map[string]any{"type": typ}
+	d := make(map[string]any, len(pe.Details)+2)
 	for k, v := range pe.Details {
 		d[k] = v
 	}
+	// type and opId name the refused event; a decoder's note about a field
+	// of the same name is in the message already.
+	d["type"] = typ
+	delete(d, "opId")
 	if opID != "" {
 		d["opId"] = opID
 	}

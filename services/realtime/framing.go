@@ -57,7 +57,25 @@ const (
 type inbound struct {
 	kind  inboundKind
 	env   protocol.Envelope
+	ev    clientEvent // the validated event, when kind is inEvent
 	ackID *int64
+}
+
+// decodeFrame turns one client frame of message type mt into what it asks
+// for: the framing's decoding, then the event's validation for the
+// connection's session sessionID. It has no side effects; a refusal
+// carries a contract code (INVALID_PAYLOAD, INVALID_SESSION,
+// INVALID_LANGUAGE, DOCUMENT_TOO_LARGE) and is answered, never dropped.
+func decodeFrame(fr framing, mt int, data []byte, sessionID string) (inbound, error) {
+	if mt != websocket.TextMessage {
+		return inbound{}, frameError("Binary frames are not supported; send JSON text frames")
+	}
+	in, err := fr.decode(data)
+	if err != nil || in.kind != inEvent {
+		return in, err
+	}
+	in.ev, err = parseEvent(in.env, sessionID)
+	return in, err
 }
 
 // errFrame wraps every decoding failure: INVALID_PAYLOAD, connection stays.
@@ -80,12 +98,9 @@ func (plainFraming) ping(ws *websocket.Conn, deadline time.Time) error {
 }
 
 func (plainFraming) decode(frame []byte) (inbound, error) {
-	var env protocol.Envelope
-	if err := json.Unmarshal(frame, &env); err != nil {
-		return inbound{}, frameError("The frame is not a JSON envelope: %v", err)
-	}
-	if env.Type == "" {
-		return inbound{}, frameError("The envelope has no type")
+	env, err := protocol.DecodeEnvelope(frame) // INVALID_PAYLOAD saying what is wrong
+	if err != nil {
+		return inbound{}, err
 	}
 	return inbound{kind: inEvent, env: env}, nil
 }

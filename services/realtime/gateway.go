@@ -31,6 +31,10 @@ func (s *Service) handlePlain() http.Handler {
 			return
 		}
 		defer release()
+		if err := s.natsDown(); err != nil {
+			s.refuse(w, err) // at once, rather than a handshake that waits for NATS
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WSHandshakeTimeout)
 		a, err := s.admit(ctx, handshakeFrom(r))
 		cancel()
@@ -75,6 +79,10 @@ func (s *Service) handleSocketIO() http.Handler {
 			return
 		}
 		defer release()
+		if err := s.natsDown(); err != nil {
+			s.refuse(w, err) // at once, rather than a handshake that waits for NATS
+			return
+		}
 		ws, err := s.upgrader.Upgrade(w, r, nil)
 		if err != nil {
 			return
@@ -112,28 +120,43 @@ func (s *Service) sioHandshake(r *http.Request, c *conn) (*admission, error) {
 		if err != nil {
 			return nil, protocol.Wrap(protocol.CodeInvalidRequest, "No CONNECT packet arrived in time", err)
 		}
-		if mt != websocket.TextMessage {
-			continue
-		}
-		p, err := sio.Parse(data)
-		if err != nil || p.EIO != sio.EIOMessage {
-			continue // pongs, noops; garbage is ignored until the deadline
-		}
-		if p.Type != sio.TypeConnect {
-			return nil, protocol.Errorf(protocol.CodeInvalidRequest, "The first Socket.IO packet must be CONNECT")
-		}
-		if p.Namespace != sio.MainNamespace {
-			_ = c.write(sio.EncodeConnectError(p.Namespace, "Invalid namespace"))
-			continue
-		}
-		h := handshakeFrom(r)
-		if err := h.mergeAuth(p.Data); err != nil {
+		h, ok, reply, err := connectFrame(handshakeFrom(r), mt, data)
+		switch {
+		case err != nil:
 			return nil, err
+		case reply != nil:
+			_ = c.write(reply)
+		case ok:
+			ctx, cancel := context.WithDeadline(r.Context(), deadline)
+			defer cancel()
+			return s.admit(ctx, h)
 		}
-		ctx, cancel := context.WithDeadline(r.Context(), deadline)
-		defer cancel()
-		return s.admit(ctx, h)
 	}
+}
+
+// connectFrame looks at one frame a Socket.IO client sent before its
+// CONNECT. ok reports the CONNECT to the main namespace, whose auth object
+// completed h; reply answers a CONNECT to another namespace; pongs, noops
+// and garbage are ignored until the deadline; any other packet first is
+// INVALID_REQUEST, as is an auth object that is not one.
+func connectFrame(h handshake, mt int, data []byte) (out handshake, ok bool, reply []byte, err error) {
+	if mt != websocket.TextMessage {
+		return h, false, nil, nil
+	}
+	p, err := sio.Parse(data)
+	if err != nil || p.EIO != sio.EIOMessage {
+		return h, false, nil, nil
+	}
+	if p.Type != sio.TypeConnect {
+		return h, false, nil, protocol.Errorf(protocol.CodeInvalidRequest, "The first Socket.IO packet must be CONNECT")
+	}
+	if p.Namespace != sio.MainNamespace {
+		return h, false, sio.EncodeConnectError(p.Namespace, "Invalid namespace"), nil
+	}
+	if err := h.mergeAuth(p.Data); err != nil {
+		return h, false, nil, err
+	}
+	return h, true, nil, nil
 }
 
 // serve runs an admitted, upgraded connection to its end: join, presence,

@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 
+	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/protocol"
+	"github.com/pairpad/pairpad/shared/ratelimit"
 	"github.com/pairpad/pairpad/shared/token"
 )
 
@@ -116,6 +117,11 @@ func (s *Service) admit(ctx context.Context, h handshake) (*admission, error) {
 	return a, nil
 }
 
+// errBadToken is the one answer to every bad token: a wrong signature, an
+// expiry, another session or another user look the same to the client, so
+// a refusal tells nothing about which part of a guessed token was right.
+const errBadToken = "The join token is invalid, has expired, or was issued for another session or user"
+
 // identify validates the handshake's parameters and its join token.
 func (s *Service) identify(h handshake) (identity, error) {
 	id := identity{SessionID: h.SessionID, UserID: h.UserID, Since: -1}
@@ -144,10 +150,10 @@ func (s *Service) identify(h handshake) (identity, error) {
 	case h.Token != "":
 		c, err := token.Verify(s.cfg.TokenSecret, h.Token, s.now())
 		if err != nil {
-			return id, protocol.Wrap(protocol.CodeUnauthorized, "The join token is invalid or has expired", err)
+			return id, protocol.Wrap(protocol.CodeUnauthorized, errBadToken, err)
 		}
 		if c.SessionID != id.SessionID || (id.UserID != "" && c.UserID != id.UserID) {
-			return id, protocol.Errorf(protocol.CodeUnauthorized, "The join token was issued for another session or user")
+			return id, protocol.Errorf(protocol.CodeUnauthorized, errBadToken)
 		}
 		id.UserID = c.UserID
 		if c.UserName != "" {
@@ -188,29 +194,20 @@ func (s *Service) originAllowed(origin, host string) bool {
 	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
 }
 
-// clientIP is the address connection limits count by.
+// clientIP is the address connection limits count by: the one
+// ratelimit.ClientIP gives the api's limits too (X-Forwarded-For only with
+// TRUST_PROXY), normalised, so one address has one spelling.
 func (s *Service) clientIP(r *http.Request) string {
-	if s.cfg.TrustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			if ip := strings.TrimSpace(first); ip != "" {
-				return ip
-			}
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
+	return ratelimit.ClientIP(r, s.cfg.TrustProxy)
 }
 
-// handshakeFailure makes sure a refusal carries a contract code: anything
-// unexpected becomes INTERNAL_SERVER_ERROR (and is logged by the caller).
+// handshakeFailure makes sure a refusal carries a contract code: NATS not
+// answering is SERVICE_UNAVAILABLE (retry), anything else unexpected
+// INTERNAL_SERVER_ERROR (and is logged by the caller).
 func handshakeFailure(err error) error {
 	var pe *protocol.Error
-	if errors.As(err, &pe) {
-		return err
+	if !errors.As(err, &pe) {
+		err = protocol.Wrap(protocol.CodeInternal, "The handshake failed", fmt.Errorf("handshake: %w", err))
 	}
-	return protocol.Wrap(protocol.CodeInternal, "The handshake failed", fmt.Errorf("handshake: %w", err))
+	return broker.Classify(err)
 }

@@ -74,11 +74,12 @@ func provision(t testing.TB, nc *nats.Conn, presenceTTL time.Duration) *broker.I
 // instance is one realtime.Service behind its own httptest server, on its
 // own NATS connection (so a test can cut it off).
 type instance struct {
-	svc *realtime.Service
-	srv *httptest.Server
-	nc  *nats.Conn
-	reg *prometheus.Registry
-	url string // ws://host:port
+	svc  *realtime.Service
+	srv  *httptest.Server
+	nc   *nats.Conn
+	reg  *prometheus.Registry
+	url  string      // ws://host:port
+	logs *syncBuffer // the instance's log, at debug level
 }
 
 type instanceOpts struct {
@@ -126,7 +127,7 @@ func (c *cluster) start(o ...instanceOpts) *instance {
 		t.Fatalf("realtime.New: %v", err)
 	}
 	srv := httptest.NewServer(svc.Handler())
-	inst := &instance{svc: svc, srv: srv, nc: nc, reg: reg, url: "ws" + strings.TrimPrefix(srv.URL, "http")}
+	inst := &instance{svc: svc, srv: srv, nc: nc, reg: reg, url: "ws" + strings.TrimPrefix(srv.URL, "http"), logs: logs}
 	t.Cleanup(func() { inst.stop(t) })
 	return inst
 }

@@ -129,9 +129,7 @@ func (s *Service) shutdown(ctx context.Context) error {
 // stopBackground ends the watchers, loops, micro service and engine.
 func (s *Service) stopBackground() {
 	s.cancel()
-	for _, w := range s.watchers {
-		_ = w.Stop()
-	}
+	s.watches.stop()
 	if s.micro != nil {
 		if err := s.micro.Stop(); err != nil {
 			s.log.Warn("stop micro service", "err", err)

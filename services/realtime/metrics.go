@@ -21,6 +21,7 @@ type metrics struct {
 	refusals      *prometheus.CounterVec
 	fanout        *prometheus.HistogramVec
 	slowConsumers prometheus.Counter
+	floodCuts     prometheus.Counter
 	presenceErrs  prometheus.Counter
 }
 
@@ -66,12 +67,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "pairpad_realtime_slow_consumers_total",
 			Help: "Connections cut off because their send queue was full (the client stopped reading).",
 		}),
+		floodCuts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pairpad_realtime_flood_disconnects_total",
+			Help: "Connections cut off for sending far beyond WS_EVENTS_PER_SECOND.",
+		}),
 		presenceErrs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pairpad_realtime_presence_write_errors_total", Help: "Failed writes to the presence bucket.",
 		}),
 	}
 	for _, c := range []prometheus.Collector{m.connections, m.sessions, m.eventsIn, m.eventsOut, m.refusals,
-		m.fanout, m.slowConsumers, m.presenceErrs} {
+		m.fanout, m.slowConsumers, m.floodCuts, m.presenceErrs} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

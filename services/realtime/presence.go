@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pairpad/pairpad/shared/broker"
@@ -24,9 +25,10 @@ const presenceWriteTimeout = 5 * time.Second
 // session, so a session this instance starts holding knows its users at
 // once; this instance's own connections are taken from the hub instead.
 type presenceTracker struct {
-	s       *Service
-	mu      sync.Mutex
-	entries map[string]map[string]mirrored // session id → key → entry
+	s         *Service
+	mu        sync.Mutex
+	entries   map[string]map[string]mirrored // session id → key → entry
+	resumedAt time.Time                      // when the NATS connection last came back
 }
 
 // mirrored is another instance's entry and when this instance last saw it
@@ -54,33 +56,36 @@ func (p *presenceTracker) remote(sid string) []presence.Entry {
 
 // watch starts the watcher and returns once it delivered the bucket's
 // current content, so the first handshakes see every present user.
-func (p *presenceTracker) watch(ctx context.Context, initial time.Duration) (jetstream.KeyWatcher, error) {
-	w, err := p.s.in.Presence.WatchAll(ctx)
+func (p *presenceTracker) watch(ctx context.Context, initial time.Duration) error {
+	open := func(ctx context.Context, resume uint64) (jetstream.KeyWatcher, error) {
+		if resume > 0 {
+			return p.s.in.Presence.WatchAll(ctx, jetstream.ResumeFromRevision(resume))
+		}
+		return p.s.in.Presence.WatchAll(ctx)
+	}
+	w, err := open(ctx, 0)
 	if err != nil {
-		return nil, fmt.Errorf("watch presence: %w", err)
+		return fmt.Errorf("watch presence: %w", err)
+	}
+	if !p.s.watches.set("presence", w) {
+		return errors.New("watch presence: the service is stopping")
 	}
 	synced := make(chan struct{})
-	p.s.bg.Add(1)
-	go func() {
-		defer p.s.bg.Done()
-		once := sync.OnceFunc(func() { close(synced) })
-		defer once()
-		// Drained until the watcher closes (Stop, ctx or the connection):
-		// a reader that gave up earlier would stall the NATS callback.
-		for e := range w.Updates() {
-			if e == nil {
-				once()
-				continue
-			}
-			p.apply(e)
+	once := sync.OnceFunc(func() { close(synced) })
+	handle := func(e jetstream.KeyValueEntry) {
+		if e == nil {
+			once()
+			return
 		}
-	}()
+		p.apply(e)
+	}
+	p.s.bg.Add(1)
+	go p.s.keepWatching(ctx, "presence", w, open, handle, nil)
 	select {
 	case <-synced:
-		return w, nil
+		return nil
 	case <-time.After(initial):
-		_ = w.Stop()
-		return nil, errors.New("watch presence: the initial values did not arrive")
+		return errors.New("watch presence: the initial values did not arrive")
 	}
 }
 
@@ -146,12 +151,14 @@ func (p *presenceTracker) apply(e jetstream.KeyValueEntry) {
 // prune forgets entries nobody refreshed for two bucket TTLs. Their expiry
 // marker should have said so; one missed (this instance was cut off from
 // NATS longer than the markers live) would otherwise leave a ghost user.
+// Time without NATS does not count: entries get two TTLs after the
+// connection is back to be refreshed or to expire visibly.
 func (p *presenceTracker) prune(ttl time.Duration) {
 	var touched []string
 	p.mu.Lock()
 	for sid, m := range p.entries {
 		for k, e := range m {
-			if time.Since(e.seen) > 2*ttl {
+			if time.Since(later(e.seen, p.resumedAt)) > 2*ttl {
 				delete(m, k)
 				touched = append(touched, sid)
 			}
@@ -166,6 +173,20 @@ func (p *presenceTracker) prune(ttl time.Duration) {
 			hs.presenceChanged(protocol.LeftTimeout)
 		}
 	}
+}
+
+// resumed records when the NATS connection came back.
+func (p *presenceTracker) resumed(at time.Time) {
+	p.mu.Lock()
+	p.resumedAt = at
+	p.mu.Unlock()
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // counts reports the entries the tracker mirrors, for stats.
@@ -226,18 +247,31 @@ func (s *Service) removePresence(c *conn, reason string) {
 }
 
 // presenceLoop refreshes this instance's entries well inside the bucket
-// TTL and sends every session's periodic presence-update.
+// TTL and sends every session's periodic presence-update. When the NATS
+// connection comes back it re-puts every entry at once (an outage longer
+// than PRESENCE_TIMEOUT expired them: the others saw this instance's users
+// leave) and restarts the watchers where they left off.
 func (s *Service) presenceLoop(ctx context.Context) {
 	defer s.bg.Done()
 	refresh := time.NewTicker(s.cfg.PresenceTimeout / 3)
 	defer refresh.Stop()
 	announce := time.NewTicker(presenceUpdateEvery(s.cfg.PresenceTimeout))
 	defer announce.Stop()
+	reconnected := s.in.NC.StatusChanged(nats.CONNECTED)
+	defer s.in.NC.RemoveStatusListener(reconnected)
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-reconnected:
+			s.log.Info("nats is back: restoring presence and watchers")
+			s.presence.resumed(time.Now())
+			s.watches.restart()
+			s.refreshPresence()
 		case <-refresh.C:
+			if !s.in.NC.IsConnected() {
+				continue // the writes would only wait for their timeout; the reconnect refreshes
+			}
 			s.refreshPresence()
 			s.presence.prune(s.cfg.PresenceTimeout)
 		case <-announce.C:

@@ -85,3 +85,42 @@ func rateError(typ string, r rate, wait time.Duration) *protocol.Error {
 	return protocol.Errorf(protocol.CodeRateLimited, "Too many %s events: at most %d per %s", typ, r.n, r.per).
 		WithDetails(map[string]any{"type": typ, "retryAfterMs": wait.Milliseconds() + 1})
 }
+
+// floodTolerance is how far a connection may outrun WS_EVENTS_PER_SECOND
+// before it is cut off: its refused frames are themselves budgeted at
+// WS_EVENTS_PER_SECOND per second, with bursts of floodTolerance seconds'
+// worth. A client at up to twice its budget only gets refusals; one at ten
+// times its budget is cut off after about floodTolerance/8 seconds.
+const floodTolerance = 20
+
+// connBudget is one connection's WS_EVENTS_PER_SECOND: every frame it
+// sends spends from events; each frame refused for lack of one spends from
+// strikes, and a connection that empties strikes too is flooding. Used by
+// the connection's reader only.
+type connBudget struct {
+	perSecond int
+	events    *bucket
+	strikes   *bucket
+}
+
+func newConnBudget(perSecond int, now time.Time) connBudget {
+	return connBudget{perSecond: perSecond,
+		events:  newBucket(rate{n: perSecond, per: time.Second}, now),
+		strikes: newBucket(rate{n: floodTolerance * perSecond, per: floodTolerance * time.Second}, now)}
+}
+
+// spend charges one frame. over is the refusal of a frame beyond the
+// budget (nil within it); flooding reports that the connection also ran
+// out of tolerance and is to be cut off.
+func (b *connBudget) spend(now time.Time) (over *protocol.Error, flooding bool) {
+	ok, wait := b.events.take(now)
+	if ok {
+		return nil, false
+	}
+	over = protocol.Errorf(protocol.CodeRateLimited, "Too many events on this connection: at most %d per second", b.perSecond).
+		WithDetails(map[string]any{"limit": "connection", "retryAfterMs": wait.Milliseconds() + 1})
+	if ok, _ := b.strikes.take(now); !ok {
+		return over, true
+	}
+	return over, false
+}

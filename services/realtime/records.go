@@ -3,6 +3,7 @@ package realtime
 import (
 	"context"
 	"encoding/json"
+	"errors"
 
 	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go/jetstream"
@@ -16,23 +17,33 @@ import (
 // changed or that the session ended (the api's DELETE and the janitor only
 // write the record). Only changes after the start matter: a hub session
 // reads its record when it opens and orders it with these by revision.
-func (s *Service) watchSessions(ctx context.Context) (jetstream.KeyWatcher, error) {
-	w, err := s.in.Sessions.WatchAll(ctx, jetstream.UpdatesOnly())
+func (s *Service) watchSessions(ctx context.Context) error {
+	open := func(ctx context.Context, resume uint64) (jetstream.KeyWatcher, error) {
+		if resume > 0 {
+			return s.in.Sessions.WatchAll(ctx, jetstream.ResumeFromRevision(resume))
+		}
+		return s.in.Sessions.WatchAll(ctx, jetstream.UpdatesOnly())
+	}
+	w, err := open(ctx, 0)
 	if err != nil {
-		return nil, err
+		return err
+	}
+	if !s.watches.set("sessions", w) {
+		return errors.New("the service is stopping")
+	}
+	handle := func(e jetstream.KeyValueEntry) {
+		if e != nil {
+			s.sessionRecord(e)
+		}
+	}
+	reopened := func(ctx context.Context, last uint64) {
+		if last == 0 { // nothing to resume after: what changed meanwhile is read instead
+			s.reconcileSessions(ctx)
+		}
 	}
 	s.bg.Add(1)
-	go func() {
-		defer s.bg.Done()
-		// Drained until the watcher closes (Stop, ctx or the connection):
-		// a reader that gave up earlier would stall the NATS callback.
-		for e := range w.Updates() {
-			if e != nil {
-				s.sessionRecord(e)
-			}
-		}
-	}()
-	return w, nil
+	go s.keepWatching(ctx, "sessions", w, open, handle, reopened)
+	return nil
 }
 
 // sessionRecord routes one change of the sessions bucket to its hub session.

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -46,7 +45,7 @@ type Service struct {
 	slots    *slots
 	upgrader websocket.Upgrader
 	micro    micro.Service
-	watchers []jetstream.KeyWatcher
+	watches  watchSet
 	handler  http.Handler
 
 	ctx          context.Context // background work; cancelled by Shutdown
@@ -114,23 +113,20 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 
 // start launches the background work.
 func (s *Service) start(ctx context.Context) error {
-	sw, err := s.watchSessions(s.ctx)
-	if err != nil {
+	if err := s.watchSessions(s.ctx); err != nil {
 		return fmt.Errorf("realtime: watch sessions: %w", err)
 	}
-	s.watchers = append(s.watchers, sw)
 	wait := initialSync
 	if dl, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(dl))
 	}
-	pw, err := s.presence.watch(s.ctx, wait)
-	if err != nil {
+	if err := s.presence.watch(s.ctx, wait); err != nil {
 		return fmt.Errorf("realtime: %w", err)
 	}
-	s.watchers = append(s.watchers, pw)
 	s.bg.Add(2)
 	go s.presenceLoop(s.ctx)
 	go s.toucher.run(s.ctx)
+	var err error
 	if s.micro, err = s.startMicro(); err != nil {
 		return err
 	}

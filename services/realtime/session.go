@@ -106,11 +106,13 @@ func (hs *hubSession) close() {
 	if hs.sub != nil {
 		_ = hs.sub.Unsubscribe()
 	}
-	if hs.doc != nil {
-		hs.doc.Close()
-	}
+	// An ended session is dropped before its last Close, so the engine does
+	// not write a snapshot of a document the purge has just removed.
 	if ended {
 		hs.s.engine.Drop(hs.id)
+	}
+	if hs.doc != nil {
+		hs.doc.Close()
 	}
 }
 

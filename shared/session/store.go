@@ -105,15 +105,33 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*Record) error) (
 	}
 }
 
-// Touch records activity on a session.
+// TouchGranularity is how fresh a recorded activity may be for Touch to
+// skip the write: many users connecting at once would otherwise all
+// compare-and-swap the same key, and idle timeouts are minutes long.
+const TouchGranularity = time.Second
+
+// Touch records activity on a live session; ErrNotFound when it has ended.
 func (s *Store) Touch(ctx context.Context, id string, now time.Time) error {
-	_, err := s.Update(ctx, id, func(r *Record) error {
-		if now.After(r.LastActivityAt) {
-			r.LastActivityAt = now.UTC()
+	for attempt := 0; ; attempt++ {
+		r, rev, err := s.Get(ctx, id)
+		if err != nil {
+			return err
 		}
-		return nil
-	})
-	return err
+		if now.Sub(r.LastActivityAt) < TouchGranularity {
+			// Fresh enough: a write that landed since the janitor's read
+			// already makes its compare-and-swap lose.
+			return nil
+		}
+		r.LastActivityAt = now.UTC()
+		b, _ := json.Marshal(r)
+		_, err = s.kv.Update(ctx, id, b, rev)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) || attempt >= 20 {
+			return fmt.Errorf("touch session %s: %w", id, err)
+		}
+	}
 }
 
 // MarkEnded is the commit point of a session's end: a compare-and-swap at

@@ -75,3 +75,36 @@ func TestStoreLifecycle(t *testing.T) {
 		t.Error("op log still there")
 	}
 }
+
+// Many concurrent touches of one session all succeed: a fresh activity
+// stamp makes the others skip their write instead of racing it.
+func TestTouchConcurrent(t *testing.T) {
+	ctx := context.Background()
+	in := infra(t)
+	st := session.NewStore(in.Sessions)
+	r, err := st.Create(ctx, protocol.LangPython, time.Now().Add(-time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 100)
+	now := time.Now()
+	for i := 0; i < 100; i++ {
+		go func() { errs <- st.Touch(ctx, r.ID, now) }()
+	}
+	for i := 0; i < 100; i++ {
+		if err := <-errs; err != nil {
+			t.Errorf("touch %d: %v", i, err)
+		}
+	}
+	got, _, _ := st.Get(ctx, r.ID)
+	if !got.LastActivityAt.Equal(now.UTC()) {
+		t.Errorf("LastActivityAt = %v, want %v", got.LastActivityAt, now.UTC())
+	}
+	_, rev, _ := st.Get(ctx, r.ID)
+	if err := st.Touch(ctx, r.ID, now.Add(10*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if _, rev2, _ := st.Get(ctx, r.ID); rev2 != rev {
+		t.Errorf("a touch within %s wrote again (revision %d -> %d)", session.TouchGranularity, rev, rev2)
+	}
+}

@@ -2,6 +2,7 @@ package document
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -92,7 +93,9 @@ func (d *Doc) Close() {
 // and applies nothing; the caller answers it with code-ack itself. Errors
 // are *protocol.Error: INVALID_PAYLOAD, DOCUMENT_TOO_LARGE,
 // SESSION_NOT_FOUND (the session was dropped) or INTERNAL_SERVER_ERROR
-// (NATS failed; the update may or may not have been stored).
+// (NATS failed; the update may or may not have been stored, so a client
+// resends it with the same opId). While NATS is disconnected it fails at
+// once, with the nats.go error as the cause (broker.Unavailable).
 func (d *Doc) Submit(ctx context.Context, userID, connID string, u protocol.CodeUpdate) (Result, error) {
 	if d.closed.Load() {
 		return Result{}, protocol.Errorf(protocol.CodeInternal, "the document handle is closed")
@@ -102,6 +105,12 @@ func (d *Doc) Submit(ctx context.Context, userID, connID string, u protocol.Code
 		return Result{}, err
 	}
 	s := d.s
+	if err := s.e.connected(); err != nil {
+		// At once: every step below needs NATS, and waiting for each
+		// one's timeout would hold the caller for seconds.
+		return Result{}, protocol.Wrap(protocol.CodeInternal, "the update could not be stored",
+			fmt.Errorf("submit to %s: %w", s.id, err))
+	}
 	s.submitMu.Lock()
 	res, err := s.submit(ctx, userID, connID, in)
 	s.submitMu.Unlock()

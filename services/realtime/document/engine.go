@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
@@ -160,6 +162,20 @@ func (e *Engine) Close() {
 		s.shutdown()
 	}
 	e.wg.Wait()
+}
+
+// connected returns nil while the NATS connection is up, else the nats.go
+// error that says why it is not, so callers (broker.Unavailable) can tell
+// an outage from a failure.
+func (e *Engine) connected() error {
+	switch {
+	case e.in.NC.IsConnected():
+		return nil
+	case e.in.NC.IsClosed():
+		return nats.ErrConnectionClosed
+	default:
+		return nats.ErrDisconnected
+	}
 }
 
 // Stats reports how many sessions this instance holds.

@@ -2,8 +2,9 @@ package document
 
 import (
 	"context"
-	"errors"
 	"time"
+
+	"github.com/pairpad/pairpad/shared/broker"
 )
 
 // Timing of the session goroutine.
@@ -67,7 +68,13 @@ func (s *session) run() {
 		case err := <-saved:
 			saving = false
 			if err != nil {
-				if ctx.Err() == nil {
+				switch {
+				case ctx.Err() != nil:
+				case broker.Unavailable(err):
+					// Retried every second while NATS is away: one line per
+					// session per second would drown the log of an outage.
+					s.e.log.Debug("snapshot postponed: nats is unavailable", "session_id", s.id, "err", err)
+				default:
 					s.e.log.Warn("snapshot failed", "session_id", s.id, "err", err)
 				}
 				snapFailed = time.Now()
@@ -174,8 +181,8 @@ func (s *session) snapshotDue(failed time.Time) (time.Time, bool) {
 
 // saveSnapshot writes the current state if it changed since the last one.
 func (s *session) saveSnapshot(ctx context.Context) error {
-	if !s.e.in.NC.IsConnected() {
-		return errors.New("nats is not connected")
+	if err := s.e.connected(); err != nil {
+		return err
 	}
 	s.mu.Lock()
 	if !s.dirty || s.dropped {

@@ -161,9 +161,9 @@ func (s *session) submit(ctx context.Context, userID, connID string, in update) 
 // append stores e after sequence expect, mapping NATS failures to
 // INTERNAL_SERVER_ERROR with their cause.
 func (s *session) append(ctx context.Context, e oplog.Entry, expect uint64) (uint64, error) {
-	if !s.e.in.NC.IsConnected() {
+	if err := s.e.connected(); err != nil {
 		return 0, protocol.Wrap(protocol.CodeInternal, "the update could not be stored",
-			fmt.Errorf("append to %s: nats is not connected", s.id))
+			fmt.Errorf("append to %s: %w", s.id, err))
 	}
 	actx, cancel := context.WithTimeout(ctx, appendTimeout)
 	defer cancel()

@@ -683,6 +683,13 @@ export class PairpadClient extends EventTarget {
       this._askSync(true); // the update is refused for good: drop it
       return;
     }
+    if (e.error === 'SERVICE_UNAVAILABLE') {
+      // The server lost NATS for a while: the update is kept and resent until
+      // it is back, and never counts against MAX_RESENDS (that would drop it).
+      const wait = Number.isFinite(d.retryAfterMs) && d.retryAfterMs > 0 ? Math.min(d.retryAfterMs, 10000) : 1000;
+      this._timer('resend', wait, () => this._sendOutstanding());
+      return;
+    }
     if (!RETRYABLE.has(e.error)) return;
     this._resends++;
     if (this._resends > MAX_RESENDS) {
