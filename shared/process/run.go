@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -105,6 +106,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	mux.Handle("GET /metrics", httpx.Metrics(reg))
 	for _, p := range o.HealthPaths {
 		mux.Handle("GET "+p, httpx.Health())
+	}
+	if cfg.Pprof {
+		// Profiles show internals: only on request (PPROF=true), never by default.
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h := handler.Load(); h != nil {

@@ -118,6 +118,19 @@ func TestRunWaitsForNATS(t *testing.T) {
 	waitStatus(t, base+"/readyz", http.StatusOK)
 }
 
+func TestRunServesPprofOnlyWhenAsked(t *testing.T) {
+	s := natstest.Start(t)
+	off, _ := start(t, map[string]string{"PORT": "0", "NATS_URL": s.ClientURL()}, &echoService{shut: make(chan struct{})})
+	waitStatus(t, off+"/readyz", http.StatusOK)
+	if _, body := status(t, off+"/debug/pprof/"); strings.Contains(body, "goroutine") {
+		t.Errorf("pprof served without PPROF=true: %s", body)
+	}
+	on, _ := start(t, map[string]string{"PORT": "0", "NATS_URL": s.ClientURL(), "PPROF": "true"}, &echoService{shut: make(chan struct{})})
+	if code, body := status(t, on+"/debug/pprof/"); code != http.StatusOK || !strings.Contains(body, "goroutine") {
+		t.Errorf("PPROF=true: got %d", code)
+	}
+}
+
 func TestRunRejectsBadConfig(t *testing.T) {
 	err := process.Run(context.Background(), []string{"test"}, func(k string) string {
 		if k == "SESSION_IDLE_TIMEOUT" {
