@@ -100,6 +100,7 @@ func TestKillInstanceAndRestartNATS(t *testing.T) {
 	srv.WaitForShutdown()
 	natstest.Start(t, natstest.Options{StoreDir: store, Port: port})
 	l.rt2.waitReady(t, 30*time.Second)
+	l.api.waitReady(t, 30*time.Second)
 
 	// alice reconnects to the surviving instance and resends her pending update.
 	a.c.Close()

@@ -184,11 +184,20 @@ func createSession(t *testing.T, apiBase string) protocol.Session {
 	return s
 }
 
+// joinSession joins through the api, retrying 503 (NATS unavailable: the
+// api says Retry-After) as a client would, for up to 30 s.
 func joinSession(t *testing.T, apiBase, sessionID, userID string) protocol.JoinResponse {
 	t.Helper()
-	var j protocol.JoinResponse
-	if code := rest(t, "POST", apiBase+"/api/sessions/"+sessionID+"/join", "", map[string]string{"userId": userID, "userName": "User " + userID}, &j); code != http.StatusOK {
-		t.Fatalf("join %s: %d", sessionID, code)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var j protocol.JoinResponse
+		code := rest(t, "POST", apiBase+"/api/sessions/"+sessionID+"/join", "", map[string]string{"userId": userID, "userName": "User " + userID}, &j)
+		if code == http.StatusOK {
+			return j
+		}
+		if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			t.Fatalf("join %s: %d", sessionID, code)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	return j
 }
