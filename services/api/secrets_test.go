@@ -1,41 +1,20 @@
 package api_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/pairpad/pairpad/services/api"
 	"github.com/pairpad/pairpad/shared/httpx"
 	"github.com/pairpad/pairpad/shared/natstest"
 	"github.com/pairpad/pairpad/shared/process"
+	"github.com/pairpad/pairpad/shared/process/processtest"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
-
-// lockedBuffer is a log sink the process's goroutines share.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestSecretsStayOutOfLogs runs the api as its main does (process.Run,
 // the access log middleware, debug logging) with ADMIN_TOKEN and
@@ -44,13 +23,15 @@ func (b *lockedBuffer) String() string {
 // secret or a join token it handed out.
 func TestSecretsStayOutOfLogs(t *testing.T) {
 	const admin, secret = "admin-Qw7eRt9yUi", "secret-Op3aSd5fGh"
-	var out lockedBuffer
+	var out *processtest.Buffer
 	var joinTokens []string
 	t.Run("run", func(t *testing.T) {
-		base := runAPIProcess(t, map[string]string{
+		p := runAPIProcess(t, map[string]string{
 			"ADMIN_TOKEN": admin, "TOKEN_SECRET": secret, "LOG_LEVEL": "debug",
 			"RATE_LIMIT_CREATE": "3/1h", // one 429 on the way
-		}, &out)
+		})
+		base := p.Base()
+		out = p.Logs
 		call := func(method, path, body, bearer string) (int, []byte) {
 			t.Helper()
 			req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
@@ -111,55 +92,28 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 }
 
 // runAPIProcess runs the api the way cmd/api does, on a free port over its
-// own NATS, and returns its base URL once it is ready; it is stopped when
-// the test ends.
-func runAPIProcess(t *testing.T, env map[string]string, out io.Writer) string {
+// own NATS, and returns it once it is ready; it is stopped when the test ends.
+func runAPIProcess(t *testing.T, env map[string]string) processtest.Process {
 	t.Helper()
 	s := natstest.Start(t)
-	vars := map[string]string{"PORT": "0", "NATS_URL": s.ClientURL()}
+	vars := map[string]string{"NATS_URL": s.ClientURL()}
 	for k, v := range env {
 		vars[k] = v
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- process.Run(ctx, []string{"api"}, func(k string) string { return vars[k] }, out, out, process.Options{
-			Process:    "api",
-			Middleware: httpx.Middleware,
-			Build: func(ctx context.Context, d process.Deps) (process.Service, error) {
-				return api.New(ctx, d)
-			},
-			Ready: func(a net.Addr) { addrc <- a },
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(20 * time.Second):
-			t.Error("Run did not return")
-		}
+	p := processtest.Start(t, vars, process.Options{
+		Process:    "api",
+		Middleware: httpx.Middleware,
+		Build: func(ctx context.Context, d process.Deps) (process.Service, error) {
+			return api.New(ctx, d)
+		},
 	})
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a.String()
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not listen")
-	}
 	waitFor(t, "the api to be ready", func() bool {
-		resp, err := http.Get(base + "/api/ready")
+		resp, err := http.Get(p.Base() + "/api/ready")
 		if err != nil {
 			return false
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return base
+	return p
 }

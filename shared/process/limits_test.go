@@ -2,7 +2,6 @@ package process_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,12 +9,12 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pairpad/pairpad/shared/natstest"
 	"github.com/pairpad/pairpad/shared/process"
+	"github.com/pairpad/pairpad/shared/process/processtest"
 )
 
 // The HTTP limits every process serves with, tight so the tests are quick.
@@ -25,71 +24,25 @@ const (
 	maxHeaderBytes    = 2048
 )
 
-// syncBuffer is a log sink several goroutines write to.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// startLimited runs process.Run with the tight HTTP limits and env on top,
-// logging to out, and returns its address once it is ready; Run is stopped
-// and awaited when the test ends.
-func startLimited(t *testing.T, env map[string]string, out io.Writer) string {
+// startLimited runs process.Run with the tight HTTP limits and env on top
+// and returns it once it is ready; it is stopped when the test ends.
+func startLimited(t *testing.T, env map[string]string) processtest.Process {
 	t.Helper()
 	s := natstest.Start(t)
 	vars := map[string]string{
-		"PORT": "0", "NATS_URL": s.ClientURL(),
-		"HTTP_READ_HEADER_TIMEOUT": readHeaderTimeout.String(), "HTTP_IDLE_TIMEOUT": idleTimeout.String(),
-		"HTTP_MAX_HEADER_BYTES": "2048",
+		"NATS_URL": s.ClientURL(), "HTTP_READ_HEADER_TIMEOUT": readHeaderTimeout.String(),
+		"HTTP_IDLE_TIMEOUT": idleTimeout.String(), "HTTP_MAX_HEADER_BYTES": "2048",
 	}
 	for k, v := range env {
 		vars[k] = v
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan net.Addr, 1)
-	done := make(chan error, 1)
 	svc := &echoService{shut: make(chan struct{})}
-	go func() {
-		done <- process.Run(ctx, []string{"test"}, func(k string) string { return vars[k] }, out, out, process.Options{
-			Process: "api",
-			Build:   func(context.Context, process.Deps) (process.Service, error) { return svc, nil },
-			Ready:   func(a net.Addr) { addrc <- a },
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
+	p := processtest.Start(t, vars, process.Options{
+		Process: "api",
+		Build:   func(context.Context, process.Deps) (process.Service, error) { return svc, nil },
 	})
-	var addr string
-	select {
-	case a := <-addrc:
-		addr = a.String()
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not listen")
-	}
-	waitStatus(t, "http://"+addr+"/readyz", http.StatusOK)
-	return addr
+	waitStatus(t, p.Base()+"/readyz", http.StatusOK)
+	return p
 }
 
 // waitClosed reads c until the server closes it (EOF or an error) and
@@ -105,7 +58,7 @@ func waitClosed(c net.Conn, limit time.Duration) bool {
 // slower than HTTP_READ_HEADER_TIMEOUT loses its connection, and the server
 // keeps serving others.
 func TestSlowHeadersAreCutOff(t *testing.T) {
-	addr := startLimited(t, nil, io.Discard)
+	addr := startLimited(t, nil).Addr
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +97,7 @@ loop:
 // refused with 431. net/http allows 4096 bytes of slack on top of the
 // setting, so "beyond" means more than the setting plus 4 KiB.
 func TestOversizedHeadersGet431(t *testing.T) {
-	addr := startLimited(t, nil, io.Discard)
+	addr := startLimited(t, nil).Addr
 	tests := []struct {
 		name string
 		size int
@@ -174,7 +127,7 @@ func TestOversizedHeadersGet431(t *testing.T) {
 // TestIdleKeepAliveIsClosed: a keep-alive connection that sends nothing
 // after its response is closed by the server after HTTP_IDLE_TIMEOUT.
 func TestIdleKeepAliveIsClosed(t *testing.T) {
-	addr := startLimited(t, nil, io.Discard)
+	addr := startLimited(t, nil).Addr
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -211,9 +164,11 @@ func TestIdleKeepAliveIsClosed(t *testing.T) {
 // never contains ADMIN_TOKEN or TOKEN_SECRET; every line is JSON.
 func TestSecretsStayOutOfLogs(t *testing.T) {
 	const admin, secret = "admin-Zq8xVb3pLk", "secret-Yt5mWc9rNs"
-	var out syncBuffer
+	var out *processtest.Buffer
 	t.Run("run", func(t *testing.T) {
-		addr := startLimited(t, map[string]string{"ADMIN_TOKEN": admin, "TOKEN_SECRET": secret, "LOG_LEVEL": "debug"}, &out)
+		p := startLimited(t, map[string]string{"ADMIN_TOKEN": admin, "TOKEN_SECRET": secret, "LOG_LEVEL": "debug"})
+		addr := p.Addr
+		out = p.Logs
 		for _, path := range []string{"/healthz", "/readyz", "/metrics", "/api/x"} {
 			status(t, "http://"+addr+path)
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/pairpad/pairpad/shared/natstest"
 	"github.com/pairpad/pairpad/shared/process"
+	"github.com/pairpad/pairpad/shared/process/processtest"
 )
 
 type echoService struct{ shut chan struct{} }
@@ -23,36 +23,13 @@ func (s *echoService) Handler() http.Handler {
 func (s *echoService) Shutdown(context.Context) error { close(s.shut); return nil }
 
 // start runs process.Run in the background and returns its base URL.
-func start(t *testing.T, env map[string]string, svc *echoService) (string, <-chan error) {
+func start(t *testing.T, env map[string]string, svc *echoService) string {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan net.Addr, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- process.Run(ctx, []string{"test"}, func(k string) string { return env[k] }, io.Discard, io.Discard, process.Options{
-			Process:     "api",
-			HealthPaths: []string{"/api/health"},
-			Build:       func(context.Context, process.Deps) (process.Service, error) { return svc, nil },
-			Ready:       func(a net.Addr) { addrc <- a },
-		})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Error("Run did not return after cancel")
-		}
-	})
-	select {
-	case a := <-addrc:
-		return "http://" + a.String(), done
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run did not listen")
-	}
-	return "", nil
+	return processtest.Start(t, env, process.Options{
+		Process:     "api",
+		HealthPaths: []string{"/api/health"},
+		Build:       func(context.Context, process.Deps) (process.Service, error) { return svc, nil },
+	}).Base()
 }
 
 func status(t *testing.T, url string) (int, string) {
@@ -84,7 +61,7 @@ func waitStatus(t *testing.T, url string, want int) {
 func TestRunServesAndShutsDown(t *testing.T) {
 	s := natstest.Start(t)
 	svc := &echoService{shut: make(chan struct{})}
-	base, _ := start(t, map[string]string{"PORT": "0", "NATS_URL": s.ClientURL()}, svc)
+	base := start(t, map[string]string{"PORT": "0", "NATS_URL": s.ClientURL()}, svc)
 	if code, _ := status(t, base+"/healthz"); code != http.StatusOK {
 		t.Errorf("healthz: got %d", code)
 	}
@@ -102,7 +79,7 @@ func TestRunServesAndShutsDown(t *testing.T) {
 func TestRunWaitsForNATS(t *testing.T) {
 	port := natstest.FreePort(t)
 	svc := &echoService{shut: make(chan struct{})}
-	base, _ := start(t, map[string]string{"PORT": "0", "NATS_URL": fmt.Sprintf("nats://127.0.0.1:%d", port)}, svc)
+	base := start(t, map[string]string{"PORT": "0", "NATS_URL": fmt.Sprintf("nats://127.0.0.1:%d", port)}, svc)
 	for _, p := range []string{"/healthz", "/api/health"} {
 		if code, _ := status(t, base+p); code != http.StatusOK {
 			t.Errorf("%s before NATS: got %d, want 200 (liveness never depends on NATS)", p, code)
@@ -120,12 +97,12 @@ func TestRunWaitsForNATS(t *testing.T) {
 
 func TestRunServesPprofOnlyWhenAsked(t *testing.T) {
 	s := natstest.Start(t)
-	off, _ := start(t, map[string]string{"PORT": "0", "NATS_URL": s.ClientURL()}, &echoService{shut: make(chan struct{})})
+	off := start(t, map[string]string{"PORT": "0", "NATS_URL": s.ClientURL()}, &echoService{shut: make(chan struct{})})
 	waitStatus(t, off+"/readyz", http.StatusOK)
 	if _, body := status(t, off+"/debug/pprof/"); strings.Contains(body, "goroutine") {
 		t.Errorf("pprof served without PPROF=true: %s", body)
 	}
-	on, _ := start(t, map[string]string{"PORT": "0", "NATS_URL": s.ClientURL(), "PPROF": "true"}, &echoService{shut: make(chan struct{})})
+	on := start(t, map[string]string{"PORT": "0", "NATS_URL": s.ClientURL(), "PPROF": "true"}, &echoService{shut: make(chan struct{})})
 	if code, body := status(t, on+"/debug/pprof/"); code != http.StatusOK || !strings.Contains(body, "goroutine") {
 		t.Errorf("PPROF=true: got %d", code)
 	}

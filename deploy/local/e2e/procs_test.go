@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pairpad/pairpad/shared/natstest"
+	"github.com/pairpad/pairpad/shared/process/processtest"
 )
 
 var built struct {
@@ -61,29 +61,11 @@ func binaries(t testing.TB) string {
 	return built.dir
 }
 
-// safeBuffer collects a process's output for failure messages.
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proc is one running service process.
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *safeBuffer
+	out  *processtest.Buffer
 	port int
 	done chan struct{}
 }
@@ -94,7 +76,7 @@ func (p *proc) Base() string { return fmt.Sprintf("http://127.0.0.1:%d", p.port)
 // startProc runs binary name with env (plus a free PORT) and waits for /readyz.
 func startProc(t *testing.T, name string, env map[string]string) *proc {
 	t.Helper()
-	p := &proc{name: name, out: &safeBuffer{}, port: natstest.FreePort(t), done: make(chan struct{})}
+	p := &proc{name: name, out: &processtest.Buffer{}, port: natstest.FreePort(t), done: make(chan struct{})}
 	if v, ok := env["PORT"]; ok {
 		fmt.Sscan(v, &p.port)
 	}

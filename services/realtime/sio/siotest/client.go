@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"github.com/pairpad/pairpad/shared/process/processtest"
 	"io"
 	"os/exec"
 	"strings"
@@ -50,7 +51,7 @@ type Client struct {
 	t      testing.TB
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stderr *syncBuffer
+	stderr *processtest.Buffer
 	done   chan struct{} // closed when the stdout reader ends
 
 	mu     sync.Mutex
@@ -79,7 +80,7 @@ func Start(t testing.TB, dir string) *Client {
 	if err != nil {
 		t.Fatalf("siotest: stdout pipe: %v", err)
 	}
-	c := &Client{t: t, cmd: cmd, stdin: stdin, stderr: &syncBuffer{},
+	c := &Client{t: t, cmd: cmd, stdin: stdin, stderr: &processtest.Buffer{},
 		done: make(chan struct{}), notify: make(chan struct{}, 1)}
 	cmd.Stderr = c.stderr
 	if err := cmd.Start(); err != nil {
@@ -233,22 +234,4 @@ func (c *Client) dump() string {
 		b.WriteByte('\n')
 	}
 	return b.String()
-}
-
-// syncBuffer collects stderr while tests read it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
