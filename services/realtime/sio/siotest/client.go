@@ -6,13 +6,14 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"github.com/pairpad/pairpad/shared/process/processtest"
 	"io"
 	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pairpad/pairpad/shared/process/processtest"
 )
 
 // Event is one line the driver wrote: a lifecycle event of the client
