@@ -218,6 +218,25 @@ test('a refused update is resent after retryAfterMs and lands once', async () =>
   assert.equal(server.doc, 'x');
 });
 
+test('SERVICE_UNAVAILABLE keeps the update and resends it until the server is back', async () => {
+  const { server, clock, joinAs } = harness();
+  const a = await joinAs('a');
+  a.setText('x');
+  // More refusals than any other retryable error may get before the edit is dropped.
+  for (let i = 0; i < 8; i++) {
+    server.refuseNext = { code: 'SERVICE_UNAVAILABLE', message: 'NATS is unavailable', details: { type: 'code-update', retryAfterMs: 1000 } };
+    server.deliver();
+    assert.equal(a.state, 'awaiting-ack');
+    clock.advance(1000);
+  }
+  server.deliver();
+  const sent = sentOf(server, 'a', 'code-update');
+  assert.equal(sent.length, 9);
+  assert.ok(sent.every((u) => u.payload.opId === sent[0].payload.opId));
+  assert.equal(a.state, 'synchronized');
+  assert.equal(server.doc, 'x');
+});
+
 test('DOCUMENT_TOO_LARGE drops the refused edit and reloads the server text', async () => {
   const { server, joinAs } = harness({ code: 'abc', maxDocLength: 5 });
   const a = await joinAs('a');
