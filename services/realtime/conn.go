@@ -28,9 +28,11 @@ type outFrame struct {
 	close *websocket.CloseError // set: send this close frame, then end
 }
 
-// conn is one client connection, either framing. It has exactly two
-// goroutines: the reader (the HTTP handler's goroutine, which also owns the
-// connection's end) and the writer, the only one writing data frames.
+// conn is one client connection, either framing. It has two goroutines:
+// the reader (started by the HTTP handler after the upgrade, which also
+// owns the connection's end) and the writer, the only one writing data
+// frames; plus, only while events wait for the document, the submitter
+// (submitter.go).
 type conn struct {
 	id     string
 	s      *Service
@@ -41,7 +43,23 @@ type conn struct {
 	ip     string
 	opened time.Time
 
-	send      chan outFrame
+	// The send queue is a slice that the writer takes whole, so an idle
+	// connection holds no queue memory; pending counts the frames queued
+	// or being written, bounded by WS_SEND_QUEUE.
+	sendMu  sync.Mutex
+	queue   []outFrame
+	pending int
+	wake    chan struct{} // capacity 1: the queue has frames
+
+	// Events that wait for the document or the session record
+	// (code-update, language-changed, sync) run in order on a submitter
+	// goroutine started on demand, so the reader never waits for
+	// JetStream and cursor updates are relayed at once.
+	subMu      sync.Mutex
+	subQueue   []queuedEvent
+	submitting bool
+	subWG      sync.WaitGroup // the submitter, while it runs
+
 	closing   chan struct{} // closed by kill: stop now
 	killOnce  sync.Once
 	readDone  chan struct{}
@@ -67,7 +85,7 @@ func newConn(s *Service, ws *websocket.Conn, fr framing, id string, ip string) *
 	ws.SetReadLimit(int64(s.cfg.WSMaxFrameBytes))
 	return &conn{
 		id: id, s: s, ws: ws, fr: fr, ip: ip, opened: s.now(),
-		send:      make(chan outFrame, s.cfg.WSSendQueue),
+		wake:      make(chan struct{}, 1),
 		closing:   make(chan struct{}),
 		readDone:  make(chan struct{}),
 		writeDone: make(chan struct{}),
@@ -102,16 +120,39 @@ func (c *conn) enqueue(f outFrame) bool {
 		return false
 	default:
 	}
-	select {
-	case c.send <- f:
-		return true
-	default:
+	c.sendMu.Lock()
+	if c.pending >= c.s.cfg.WSSendQueue {
+		c.sendMu.Unlock()
 		c.s.metrics.slowConsumers.Inc()
 		c.s.log.Warn("slow consumer disconnected", "conn_id", c.id, "session_id", c.ident.SessionID,
-			"user_id", c.ident.UserID, "queue", cap(c.send))
+			"user_id", c.ident.UserID, "queue", c.s.cfg.WSSendQueue)
 		c.kill(protocol.LeftDisconnect)
 		return false
 	}
+	c.queue = append(c.queue, f)
+	c.pending++
+	c.sendMu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default: // the writer was woken already
+	}
+	return true
+}
+
+// takeQueued hands the writer every queued frame at once.
+func (c *conn) takeQueued() []outFrame {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	b := c.queue
+	c.queue = nil
+	return b
+}
+
+// written releases n frames of the queue's bound.
+func (c *conn) written(n int) {
+	c.sendMu.Lock()
+	c.pending -= n
+	c.sendMu.Unlock()
 }
 
 // sendEvent queues an event framed for this connection.
@@ -159,21 +200,25 @@ func (c *conn) writeLoop(pingEvery time.Duration) {
 	defer t.Stop()
 	for {
 		select {
-		case f := <-c.send:
-			if f.close != nil {
-				msg := websocket.FormatCloseMessage(f.close.Code, f.close.Text)
-				_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
-				select {
-				case <-c.readDone:
-				case <-c.closing:
-				case <-time.After(closeGrace):
+		case <-c.wake:
+			batch := c.takeQueued()
+			for _, f := range batch {
+				if f.close != nil {
+					msg := websocket.FormatCloseMessage(f.close.Code, f.close.Text)
+					_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
+					select {
+					case <-c.readDone:
+					case <-c.closing:
+					case <-time.After(closeGrace):
+					}
+					return
 				}
-				return
+				if err := c.write(f.data); err != nil {
+					c.kill(protocol.LeftDisconnect)
+					return
+				}
 			}
-			if err := c.write(f.data); err != nil {
-				c.kill(protocol.LeftDisconnect)
-				return
-			}
+			c.written(len(batch))
 		case <-t.C:
 			if err := c.fr.ping(c.ws, time.Now().Add(writeWait)); err != nil {
 				c.kill(protocol.LeftDisconnect)
@@ -194,8 +239,9 @@ func (c *conn) write(data []byte) error {
 	return c.ws.WriteMessage(websocket.TextMessage, data)
 }
 
-// readLoop is the reader: it runs on the HTTP handler's goroutine until the
-// client goes, misses its keepalives, or the connection is closed.
+// readLoop is the reader: it runs on the connection's goroutine until the
+// client goes, misses its keepalives, or the connection is closed. It never
+// waits for the document: those events go to the submitter.
 func (c *conn) readLoop(keepalive time.Duration) {
 	defer close(c.readDone)
 	extend := func() { _ = c.ws.SetReadDeadline(time.Now().Add(keepalive)) }
@@ -225,14 +271,24 @@ func (c *conn) readLoop(keepalive time.Duration) {
 		over, flooding := c.budget.spend(c.s.now())
 		switch {
 		case flooding:
-			c.floodedOut(in, over)
+			// After the answers to what came before, like every refusal.
+			c.submitOrdered(queuedEvent{fn: func() { c.floodedOut(in, over) }})
 			flooded = true
 			continue
 		case over != nil && (in.kind == inEvent || err != nil):
 			err = withDetails(over, truncate(in.env.Type, maxTypeEcho), probeOpID(in.env))
+		case err == nil && in.kind == inEvent && ordered(in.ev.typ):
+			if err = c.limitEvent(in.ev); err == nil {
+				c.submitOrdered(queuedEvent{ev: in.ev, ackID: in.ackID})
+				continue
+			}
 		case err == nil && in.kind == inEvent:
 			err = c.s.handleEvent(c, in.ev)
-			extend() // the time the server spent on it is not the client's silence
+		}
+		if err != nil && in.kind == inEvent && ordered(in.env.Type) {
+			// A refusal keeps its place behind the client's earlier events.
+			c.submitOrdered(queuedEvent{ackID: in.ackID, err: err})
+			continue
 		}
 		if err != nil || in.ackID != nil {
 			c.answer(in.ackID, err)

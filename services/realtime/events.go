@@ -79,9 +79,10 @@ func truncate(s string, n int) string {
 	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
-// handleEvent runs one validated client event on the connection's reader
-// goroutine. A refusal is returned, never dropped: the reader answers it
-// with an error event (and a Socket.IO ack when one was asked for).
+// handleEvent runs one validated client event: a cursor update on the
+// connection's reader, the others on its submitter (submitter.go). A
+// refusal is returned, never dropped: the caller answers it with an error
+// event (and a Socket.IO ack when one was asked for).
 func (s *Service) handleEvent(c *conn, ev clientEvent) error {
 	now := s.now()
 	hs := c.hs
@@ -120,9 +121,7 @@ func (c *conn) limit(typ string) error {
 // session's listener, in version order; only a duplicate is acked here.
 func (s *Service) codeUpdate(c *conn, u protocol.CodeUpdate) error {
 	withOp := func(err error) error { return withDetails(err, protocol.TypeCodeUpdate, u.OpID) }
-	if err := c.limit(protocol.TypeCodeUpdate); err != nil {
-		return withOp(err)
-	}
+	// The rate limit was spent by the reader when the update arrived (limitEvent).
 	if err := s.natsDown(); err != nil {
 		return withOp(err)
 	}
@@ -161,9 +160,7 @@ func (s *Service) cursorUpdate(c *conn, cur protocol.CursorUpdate) error {
 // languageChanged stores the language in the session record; every
 // instance's session watcher then tells its connections, the sender's too.
 func (s *Service) languageChanged(c *conn, lang protocol.Language) error {
-	if err := c.limit(protocol.TypeLanguageChanged); err != nil {
-		return withDetails(err, protocol.TypeLanguageChanged, "")
-	}
+	// The rate limit was spent by the reader when it arrived (limitEvent).
 	if err := s.natsDown(); err != nil {
 		return withDetails(err, protocol.TypeLanguageChanged, "")
 	}

@@ -30,7 +30,12 @@ func (s *Service) handlePlain() http.Handler {
 			s.refuse(w, err)
 			return
 		}
-		defer release()
+		handed := false // to the connection's goroutine, which then releases the slot
+		defer func() {
+			if !handed {
+				release()
+			}
+		}()
 		if err := s.natsDown(); err != nil {
 			s.refuse(w, err) // at once, rather than a handshake that waits for NATS
 			return
@@ -47,7 +52,8 @@ func (s *Service) handlePlain() http.Handler {
 			a.cancel(s) // the upgrader answered the client
 			return
 		}
-		s.serve(newConn(s, ws, plainFraming{}, newID(), ip), a)
+		handed = true
+		go s.serveAndRelease(newConn(s, ws, plainFraming{}, newID(), ip), a, release)
 	})
 }
 
@@ -78,7 +84,12 @@ func (s *Service) handleSocketIO() http.Handler {
 			s.refuse(w, err)
 			return
 		}
-		defer release()
+		handed := false // to the connection's goroutine, which then releases the slot
+		defer func() {
+			if !handed {
+				release()
+			}
+		}()
 		if err := s.natsDown(); err != nil {
 			s.refuse(w, err) // at once, rather than a handshake that waits for NATS
 			return
@@ -102,7 +113,8 @@ func (s *Service) handleSocketIO() http.Handler {
 			return
 		}
 		c.enqueue(outFrame{data: sio.EncodeConnect(sio.MainNamespace, c.id)})
-		s.serve(c, a)
+		handed = true
+		go s.serveAndRelease(c, a, release)
 	})
 }
 
@@ -159,6 +171,15 @@ func connectFrame(h handshake, mt int, data []byte) (out handshake, ok bool, rep
 	return h, true, nil, nil
 }
 
+// serveAndRelease is the goroutine of an upgraded connection: the HTTP
+// handler returns right after the upgrade, so the request, its headers and
+// the handler's deep stack are not kept for the connection's lifetime. The
+// connection slot it releases at the end is what Shutdown waits for.
+func (s *Service) serveAndRelease(c *conn, a *admission, release func()) {
+	defer release()
+	s.serve(c, a)
+}
+
 // serve runs an admitted, upgraded connection to its end: join, presence,
 // the read loop on this goroutine, then leave.
 func (s *Service) serve(c *conn, a *admission) {
@@ -196,6 +217,7 @@ func (s *Service) serve(c *conn, a *admission) {
 	s.log.Debug("connected", "conn_id", c.id, "session_id", hs.id, "user_id", c.ident.UserID, "framing", c.fr.name())
 
 	c.readLoop(2 * ping)
+	c.subWG.Wait() // what the client sent before it went is still handled, as before it left
 
 	reason := c.leaveReason()
 	hs.leave(c, reason)

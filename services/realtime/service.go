@@ -96,10 +96,14 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 	s.toucher = newToucher(s)
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.WSHandshakeTimeout,
-		ReadBufferSize:   4096,
-		WriteBufferSize:  4096,
-		CheckOrigin:      func(*http.Request) bool { return true }, // admit checks Origin, with the contract's error
-		Error:            s.upgradeError,
+		// Size 0 reuses the 4 KiB read buffer net/http already allocated;
+		// the pool lends a write buffer for one message at a time, so an
+		// idle connection holds none.
+		ReadBufferSize:  0,
+		WriteBufferSize: 0,
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     func(*http.Request) bool { return true }, // admit checks Origin, with the contract's error
+		Error:           s.upgradeError,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := s.start(ctx); err != nil {

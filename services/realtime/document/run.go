@@ -20,15 +20,8 @@ const (
 // listeners in version order and writes debounced snapshots.
 func (s *session) run() {
 	defer s.finish()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-s.stop:
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
+	ctx := s.stopCtx // cancelled with stop
+	defer s.stopCancel()
 
 	tick := time.NewTicker(checkEvery)
 	defer tick.Stop()

@@ -52,17 +52,22 @@ type session struct {
 	dropped     bool
 	loading     bool
 
-	sub        *nats.Subscription
-	wake       chan struct{}
-	stop       chan struct{}
-	stopOnce   sync.Once
+	sub      *nats.Subscription
+	wake     chan struct{}
+	stop     chan struct{}
+	stopOnce sync.Once
+	// stopCtx is cancelled with stop, for the I/O the session goroutine
+	// does (no watcher goroutine per session).
+	stopCtx    context.Context
+	stopCancel context.CancelFunc
 	finishOnce sync.Once
 }
 
 func newSession(e *Engine, id string) *session {
+	ctx, cancel := context.WithCancel(context.Background())
 	return &session{e: e, id: id, ready: make(chan struct{}), docs: map[*Doc]struct{}{},
 		deliveredCh: make(chan struct{}), wake: make(chan struct{}, 1), stop: make(chan struct{}),
-		opIDs: newDedupe(dedupeMax)}
+		stopCtx: ctx, stopCancel: cancel, opIDs: newDedupe(dedupeMax)}
 }
 
 // start loads the session and runs it; a failed load removes it from the
@@ -248,7 +253,10 @@ func (s *session) attach(d *Doc, since int64) error {
 
 // shutdown asks the session goroutine to stop.
 func (s *session) shutdown() {
-	s.stopOnce.Do(func() { close(s.stop) })
+	s.stopOnce.Do(func() {
+		close(s.stop)
+		s.stopCancel()
+	})
 }
 
 // stopped reports whether the session was asked to stop.

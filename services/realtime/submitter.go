@@ -1,0 +1,118 @@
+package realtime
+
+import (
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// maxQueuedEvents bounds the events a connection may have waiting for the
+// submitter. The per-connection budget cuts a flood off long before; an
+// event beyond it is refused at once (out of order, as it is abuse).
+const maxQueuedEvents = 256
+
+// queuedEvent is one event for the submitter: a validated event to run,
+// (err set) a refusal to answer in its place in the order, or (fn set)
+// something the reader decided that must follow the earlier answers, such
+// as the flood cut-off.
+type queuedEvent struct {
+	ev    clientEvent
+	ackID *int64
+	err   error
+	fn    func()
+}
+
+// ordered reports whether an event waits for the document or the session
+// record, and so runs on the submitter rather than the reader. Cursor
+// updates only touch memory and core NATS: they are relayed at once.
+func ordered(typ string) bool {
+	return typ != protocol.TypeCursorUpdate
+}
+
+// submitOrdered queues an event for the connection's submitter, starting
+// it when it is idle. Only the reader calls it, so the submitter's wait
+// group never grows while serve waits on it.
+func (c *conn) submitOrdered(q queuedEvent) {
+	c.subMu.Lock()
+	if (q.err != nil || q.fn != nil) && !c.submitting {
+		c.subMu.Unlock()
+		c.runQueued(q) // nothing ahead of it: at once
+		return
+	}
+	if len(c.subQueue) >= maxQueuedEvents && q.fn == nil {
+		c.subMu.Unlock()
+		err := q.err
+		if err == nil {
+			err = withDetails(protocol.Errorf(protocol.CodeRateLimited,
+				"Too many events are waiting on this connection (at most %d): slow down", maxQueuedEvents),
+				q.ev.typ, q.ev.code.OpID)
+		}
+		c.answer(q.ackID, err)
+		return
+	}
+	c.subQueue = append(c.subQueue, q)
+	if c.submitting {
+		c.subMu.Unlock()
+		return
+	}
+	c.submitting = true
+	c.subWG.Add(1)
+	c.subMu.Unlock()
+	go c.submitLoop()
+}
+
+// submitLoop runs the queued events one at a time, in the order the client
+// sent them, and answers each refusal (and Socket.IO ack) after its event.
+// It ends when the queue is empty; the next event starts a new one, so an
+// idle connection has no submitter goroutine.
+func (c *conn) submitLoop() {
+	defer c.subWG.Done()
+	for {
+		c.subMu.Lock()
+		if len(c.subQueue) == 0 {
+			c.subQueue = nil // drop the backing array: idle connections hold none
+			c.submitting = false
+			c.subMu.Unlock()
+			return
+		}
+		q := c.subQueue[0]
+		c.subQueue[0] = queuedEvent{}
+		c.subQueue = c.subQueue[1:]
+		c.subMu.Unlock()
+		select {
+		case <-c.closing:
+			continue // cut off: nobody is left to answer, and the update was never acknowledged
+		default:
+		}
+		c.runQueued(q)
+	}
+}
+
+// runQueued runs one queued item and answers it.
+func (c *conn) runQueued(q queuedEvent) {
+	if q.fn != nil {
+		q.fn()
+		return
+	}
+	err := q.err
+	if err == nil {
+		err = c.s.handleEvent(c, q.ev)
+	}
+	if err != nil || q.ackID != nil {
+		c.answer(q.ackID, err)
+	}
+}
+
+// limitEvent spends the user's rate limit for an event when it arrives,
+// so the limit sees the client's own pace, not the submitter's.
+func (c *conn) limitEvent(ev clientEvent) error {
+	switch ev.typ {
+	case protocol.TypeCodeUpdate:
+		if err := c.limit(protocol.TypeCodeUpdate); err != nil {
+			return withDetails(err, protocol.TypeCodeUpdate, ev.code.OpID)
+		}
+	case protocol.TypeLanguageChanged:
+		if err := c.limit(protocol.TypeLanguageChanged); err != nil {
+			return withDetails(err, protocol.TypeLanguageChanged, "")
+		}
+	}
+	return nil
+}
