@@ -21,9 +21,9 @@ test-go:
 	$(GO) vet $(MODULES)
 	$(GO) test -race -count=1 -timeout 30m $(MODULES)
 
-## test-fuzz: every fuzz target for a few seconds (the seed corpora already run in test-go)
+## test-fuzz: every fuzz target for 2,000 executions (the seed corpora already run in test-go)
 test-fuzz:
-	bash scripts/fuzz.sh 2
+	bash scripts/fuzz.sh 2000x
 
 ## fuzz: every fuzz target for FUZZTIME seconds each (default 60)
 FUZZTIME ?= 60
