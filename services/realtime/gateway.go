@@ -15,6 +15,23 @@ import (
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
+// reserve takes a connection slot for r's client and checks that NATS is
+// there; a refusal is answered on w at once, and ok is false.
+func (s *Service) reserve(w http.ResponseWriter, r *http.Request) (ip string, release func(), ok bool) {
+	ip = s.clientIP(r)
+	release, err := s.slots.take(ip)
+	if err != nil {
+		s.refuse(w, err)
+		return "", nil, false
+	}
+	if err := s.natsDown(); err != nil {
+		release()
+		s.refuse(w, err) // rather than a handshake that waits for NATS
+		return "", nil, false
+	}
+	return ip, release, true
+}
+
 // handlePlain serves GET /ws: every check runs before the upgrade, so a
 // refusal is a plain HTTP answer with the contract's error body.
 func (s *Service) handlePlain() http.Handler {
@@ -24,10 +41,8 @@ func (s *Service) handlePlain() http.Handler {
 			s.refuse(w, protocol.Errorf(protocol.CodeInvalidRequest, "GET /ws expects a WebSocket upgrade"))
 			return
 		}
-		ip := s.clientIP(r)
-		release, err := s.slots.take(ip)
-		if err != nil {
-			s.refuse(w, err)
+		ip, release, ok := s.reserve(w, r)
+		if !ok {
 			return
 		}
 		handed := false // to the connection's goroutine, which then releases the slot
@@ -36,10 +51,6 @@ func (s *Service) handlePlain() http.Handler {
 				release()
 			}
 		}()
-		if err := s.natsDown(); err != nil {
-			s.refuse(w, err) // at once, rather than a handshake that waits for NATS
-			return
-		}
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WSHandshakeTimeout)
 		a, err := s.admit(ctx, handshakeFrom(r))
 		cancel()
@@ -78,10 +89,8 @@ func (s *Service) handleSocketIO() http.Handler {
 				"Only the websocket transport is supported: this request is not a WebSocket upgrade"))
 			return
 		}
-		ip := s.clientIP(r)
-		release, err := s.slots.take(ip)
-		if err != nil {
-			s.refuse(w, err)
+		ip, release, ok := s.reserve(w, r)
+		if !ok {
 			return
 		}
 		handed := false // to the connection's goroutine, which then releases the slot
@@ -90,10 +99,6 @@ func (s *Service) handleSocketIO() http.Handler {
 				release()
 			}
 		}()
-		if err := s.natsDown(); err != nil {
-			s.refuse(w, err) // at once, rather than a handshake that waits for NATS
-			return
-		}
 		ws, err := s.upgrader.Upgrade(w, r, nil)
 		if err != nil {
 			return
