@@ -57,9 +57,8 @@ func TestClusterSurvivesNodeLoss(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		round()
 	}
-	a.sync()
-	b.sync()
-	if a.text != b.text {
+	settle(t, a, b)
+	if a.text != b.text || a.version != b.version {
 		t.Fatalf("diverged: %q vs %q", a.text, b.text)
 	}
 	for _, e := range []*editor{a, b} {

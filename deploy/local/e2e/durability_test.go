@@ -25,6 +25,21 @@ type editor struct {
 	pendID  string
 }
 
+// settle syncs both editors until they are at the same version: each
+// instance delivers the other's updates in its own time.
+func settle(t *testing.T, a, b *editor) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		a.sync()
+		b.sync()
+		if a.version == b.version || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func (e *editor) sync() {
 	e.t.Helper()
 	e.c.send(protocol.TypeSync, nil)
@@ -117,8 +132,7 @@ func TestKillInstanceAndRestartNATS(t *testing.T) {
 		a.awaitAck()
 		b.awaitAck()
 	}
-	a.sync()
-	b.sync()
+	settle(t, a, b)
 	if a.text != b.text || a.version != b.version {
 		t.Fatalf("diverged: alice v%d %q, bob v%d %q", a.version, a.text, b.version, b.text)
 	}

@@ -7,13 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/pairpad/pairpad/shared/natstest"
 	"github.com/pairpad/pairpad/shared/process/processtest"
 )
 
@@ -73,15 +74,18 @@ type proc struct {
 // Base is the process's HTTP base URL.
 func (p *proc) Base() string { return fmt.Sprintf("http://127.0.0.1:%d", p.port) }
 
-// startProc runs binary name with env (plus a free PORT) and waits for /readyz.
+// startProc runs binary name with env and waits for /readyz. Without a PORT
+// in env it listens on port 0 and the port is read from its "listening" log
+// line: a port picked beforehand could be taken by a parallel test meanwhile.
 func startProc(t *testing.T, name string, env map[string]string) *proc {
 	t.Helper()
-	p := &proc{name: name, out: &processtest.Buffer{}, port: natstest.FreePort(t), done: make(chan struct{})}
+	p := &proc{name: name, out: &processtest.Buffer{}, done: make(chan struct{})}
+	port := "0"
 	if v, ok := env["PORT"]; ok {
-		fmt.Sscan(v, &p.port)
+		port = v
 	}
 	p.cmd = exec.Command(filepath.Join(binaries(t), name))
-	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), fmt.Sprintf("PORT=%d", p.port), "LOG_LEVEL=warn"}
+	p.cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "PORT=" + port, "LOG_LEVEL=info"}
 	for k, v := range env {
 		if k != "PORT" {
 			p.cmd.Env = append(p.cmd.Env, k+"="+v)
@@ -98,8 +102,32 @@ func startProc(t *testing.T, name string, env map[string]string) *proc {
 			t.Logf("%s output:\n%s", name, tail(p.out.String(), 4000))
 		}
 	})
+	p.port = p.listeningPort(t, 60*time.Second)
 	p.waitReady(t, 60*time.Second)
 	return p
+}
+
+var listeningRE = regexp.MustCompile(`"msg":"listening"[^\n]*?"addr":"[^"]*:(\d+)"`)
+
+// listeningPort waits for the process to log the address it listens on.
+func (p *proc) listeningPort(t *testing.T, timeout time.Duration) int {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if m := listeningRE.FindStringSubmatch(p.out.String()); m != nil {
+			port, _ := strconv.Atoi(m[1])
+			return port
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before it listened:\n%s", p.name, tail(p.out.String(), 4000))
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not listen within %s:\n%s", p.name, timeout, tail(p.out.String(), 4000))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (p *proc) waitReady(t *testing.T, timeout time.Duration) {
