@@ -1,13 +1,12 @@
 package e2e
 
 import (
-	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pairpad/pairpad/shared/natstest"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
@@ -18,13 +17,16 @@ func codeUpdate(text string, version int64, opID string) map[string]any {
 // The all-in-one serves everything on one port with an embedded NATS whose
 // state survives a restart, and the real nats CLI sees what the docs say.
 func TestAllInOneRestartAndNATSCLI(t *testing.T) {
-	natsPort := natstest.FreePort(t)
 	env := map[string]string{
-		"NATS_LISTEN": fmt.Sprintf("127.0.0.1:%d", natsPort), "DATA_DIR": t.TempDir(),
+		"NATS_LISTEN": "127.0.0.1:-1", "DATA_DIR": t.TempDir(),
 		"TOKEN_SECRET": "e2e-secret", "ADMIN_TOKEN": "e2e-admin",
 	}
 	p := startProc(t, "pairpad", env)
-	server := fmt.Sprintf("nats://127.0.0.1:%d", natsPort)
+	m := regexp.MustCompile(`"msg":"embedded nats started"[^\n]*?"nats_url":"([^"]+)"`).FindStringSubmatch(p.out.String())
+	if m == nil {
+		t.Fatalf("no embedded nats URL in the log:\n%s", p.out.String())
+	}
+	server := m[1]
 
 	s := createSession(t, p.Base())
 	c := dialWS(t, p.Base(), p.Base(), s.ID, "ada", nil)
