@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pairpad/pairpad/shared/workspace"
 )
 
 // The smoke tests run every scenario, tiny, against the real all-in-one
@@ -36,7 +38,7 @@ func TestMain(m *testing.M) {
 func pairpadBinary(t *testing.T) string {
 	t.Helper()
 	built.once.Do(func() {
-		root, err := repoRoot()
+		root, err := workspace.Root()
 		if err != nil {
 			built.err = err
 			return
@@ -54,23 +56,6 @@ func pairpadBinary(t *testing.T) string {
 		t.Fatal(built.err)
 	}
 	return filepath.Join(built.dir, "pairpad")
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", fmt.Errorf("go.work not found above the test directory")
-		}
-		dir = parent
-	}
 }
 
 func freePort(t *testing.T) int {

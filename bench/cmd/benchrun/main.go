@@ -10,7 +10,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +22,7 @@ import (
 	"time"
 
 	"github.com/pairpad/pairpad/bench/loadgen"
+	"github.com/pairpad/pairpad/shared/workspace"
 )
 
 func main() {
@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	root, err := repoRoot()
+	root, err := workspace.Root()
 	if err != nil {
 		return err
 	}
@@ -193,23 +193,6 @@ func abs(root, p string) string {
 		return p
 	}
 	return filepath.Join(root, p)
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("run benchrun inside the repository (no go.work found above the working directory)")
-		}
-		dir = parent
-	}
 }
 
 // runner starts fresh servers for each scenario and runs it.

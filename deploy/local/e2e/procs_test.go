@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pairpad/pairpad/shared/process/processtest"
+	"github.com/pairpad/pairpad/shared/workspace"
 )
 
 var built struct {
@@ -27,17 +28,11 @@ var built struct {
 // repoRoot is the folder holding go.work.
 func repoRoot(t testing.TB) string {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.work")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.work not found above the test directory")
-		}
-		dir = parent
+	root, err := workspace.Root()
+	if err != nil {
+		t.Fatal(err)
 	}
+	return root
 }
 
 // binaries builds the four commands once per test binary run.

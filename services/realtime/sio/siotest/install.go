@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pairpad/pairpad/shared/workspace"
 )
 
 // installed guards npm ci: once per test process; a file lock covers the
@@ -26,18 +28,11 @@ var ensure installed
 // walking up from the working directory to the folder holding go.work.
 func Dir(t testing.TB) string {
 	t.Helper()
-	wd, err := os.Getwd()
+	root, err := workspace.Root()
 	if err != nil {
-		t.Fatalf("siotest: working directory: %v", err)
+		t.Fatalf("siotest: cannot find testclients/socketio: %v", err)
 	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.work")); err == nil {
-			return filepath.Join(d, "testclients", "socketio")
-		}
-		if filepath.Dir(d) == d {
-			t.Fatalf("siotest: no go.work above %s: cannot find testclients/socketio", wd)
-		}
-	}
+	return filepath.Join(root, "testclients", "socketio")
 }
 
 // requireNode returns the node binary or fails the test saying what is missing.
