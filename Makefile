@@ -67,8 +67,10 @@ images: build
 bench:
 	$(GO) run ./bench/cmd/benchrun -out bench/results -plots docs/benchmarks
 
-## lint: gofmt and go vet
+## lint: no tracked file over 1 MB, gofmt and go vet
 lint:
+	@big=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576 { sub(/^[0-9]+ /, ""); print }'); \
+	if [ -n "$$big" ]; then echo "tracked files over 1 MB (build outputs belong in bin/ or .gitignore):"; echo "$$big"; exit 1; fi
 	@out=$$(gofmt -l shared services deploy bench); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(MODULES)
 
