@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/pairpad/pairpad/shared/buildinfo.Version=$(VERSION)
-MODULES := ./bench/... ./shared/... ./services/api/... ./services/realtime/... ./services/janitor/... ./deploy/local/... ./deploy/k8s/... ./deploy/images/...
+MODULES := ./bench/... ./clients/js ./shared/... ./services/api/... ./services/realtime/... ./services/janitor/... ./deploy/local/... ./deploy/k8s/... ./deploy/images/...
 NATSCLI_VERSION := v0.3.0
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
@@ -30,9 +30,9 @@ FUZZTIME ?= 60
 fuzz:
 	bash scripts/fuzz.sh $(FUZZTIME)
 
-## test-js: the client's unit tests (node --test) and the browser tests (Playwright driving Debian's Chromium)
+## test-js: the client package's unit tests (node --test) and the browser tests (Playwright driving Debian's Chromium)
 test-js:
-	cd tests/browser && node --test unit/
+	cd clients/js && node --test test/
 	cd tests/browser && PAIRPAD_BIN=$(BIN)/pairpad node --test e2e.test.mjs
 
 ## test-deps: npm packages of the test clients (from their lockfiles), Chromium, the nats CLI
@@ -71,7 +71,7 @@ bench:
 lint:
 	@big=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576 { sub(/^[0-9]+ /, ""); print }'); \
 	if [ -n "$$big" ]; then echo "tracked files over 1 MB (build outputs belong in bin/ or .gitignore):"; echo "$$big"; exit 1; fi
-	@out=$$(gofmt -l shared services deploy bench); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+	@out=$$(gofmt -l shared services deploy bench clients/js/*.go); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(MODULES)
 
 clean:

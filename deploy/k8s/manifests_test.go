@@ -145,26 +145,28 @@ func TestBrokenManifestsAreRejected(t *testing.T) {
 }
 
 // TestDemoPageIsRouted checks that every file of the realtime demo page
-// reaches realtime through the Ingress. The list is read from
-// services/realtime/web, so a new asset cannot be forgotten here.
+// and every module of the client package (served at /client/) reaches
+// realtime through the Ingress. The lists are read from services/realtime/web
+// and clients/js, so a new asset cannot be forgotten here.
 func TestDemoPageIsRouted(t *testing.T) {
-	web := filepath.Join("..", "..", "services", "realtime", "web")
 	var paths []string
-	for _, pattern := range []string{"*.html", "*.js", "*.css", "*.svg", "client/*.js"} {
-		matches, err := filepath.Glob(filepath.Join(web, pattern))
+	for _, src := range []struct{ dir, prefix, pattern string }{
+		{filepath.Join("..", "..", "services", "realtime", "web"), "/", "*.html"},
+		{filepath.Join("..", "..", "services", "realtime", "web"), "/", "*.js"},
+		{filepath.Join("..", "..", "services", "realtime", "web"), "/", "*.css"},
+		{filepath.Join("..", "..", "services", "realtime", "web"), "/", "*.svg"},
+		{filepath.Join("..", "..", "clients", "js"), "/client/", "*.js"},
+	} {
+		matches, err := filepath.Glob(filepath.Join(src.dir, src.pattern))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, m := range matches {
-			rel, err := filepath.Rel(web, m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			paths = append(paths, "/"+filepath.ToSlash(rel))
+			paths = append(paths, src.prefix+filepath.Base(m))
 		}
 	}
 	if len(paths) < 4 {
-		t.Fatalf("found only %v under %s: has the demo page moved?", paths, web)
+		t.Fatalf("found only %v: has the demo page moved?", paths)
 	}
 	for _, overlay := range []string{"overlays/dev", "overlays/prod"} {
 		m := load(t, overlay)

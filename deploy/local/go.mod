@@ -28,6 +28,7 @@ require (
 	github.com/nats-io/nats.go v1.55.0 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
+	github.com/pairpad/pairpad/clients/js v0.0.0 // indirect
 	github.com/prometheus/client_golang v1.25.0 // indirect
 	github.com/prometheus/client_model v0.6.3 // indirect
 	github.com/prometheus/common v0.72.0 // indirect
@@ -43,3 +44,5 @@ replace (
 	github.com/pairpad/pairpad/services/janitor => ../../services/janitor
 	github.com/pairpad/pairpad/services/realtime => ../../services/realtime
 )
+
+replace github.com/pairpad/pairpad/clients/js => ../../clients/js

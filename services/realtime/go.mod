@@ -7,6 +7,7 @@ require (
 	github.com/gorilla/websocket v1.5.3
 	github.com/nats-io/nats-server/v2 v2.15.2
 	github.com/nats-io/nats.go v1.55.0
+	github.com/pairpad/pairpad/clients/js v0.0.0
 	github.com/pairpad/pairpad/shared v0.0.0
 	github.com/prometheus/client_golang v1.25.0
 )
@@ -32,3 +33,5 @@ require (
 )
 
 replace github.com/pairpad/pairpad/shared => ../../shared
+
+replace github.com/pairpad/pairpad/clients/js => ../../clients/js

@@ -13,9 +13,10 @@ func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(sio.Path, s.handleSocketIO()) // every method: polling gets its clear 400
 	mux.Handle("/ws", s.handlePlain())
-	// The demo page at / and the client modules under /client/; any other
-	// path is NOT_FOUND in the contract's shape, from the web handler.
-	mux.Handle("/", labelled("web", web.Handler()))
+	// The demo page at / and the client modules under /client/ (with CORS
+	// for the FRONTEND_URL origins); any other path is NOT_FOUND in the
+	// contract's shape, from the web handler.
+	mux.Handle("/", labelled("web", web.Handler(s.originAllowed)))
 	return mux
 }
 

@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createServer as createHTTPServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +39,8 @@ const WAIT = 15000; // generous: the machine is shared
 let server; // {base, proc, logs}
 let browser;
 let dataDir;
+let frontend; // another origin, listed in FRONTEND_URL: {origin, close}
+let stranger; // another origin, not listed: {origin, close}
 
 async function freePort() {
   return new Promise((res, rej) => {
@@ -57,7 +60,40 @@ function binary() {
   return bin;
 }
 
-async function startServer() {
+// appPage is a page of a frontend app on another origin: it imports the
+// client package from the pairpad server, creates a session, joins it and
+// sends an edit, and leaves the outcome in window.result.
+function appPage(base) {
+  return `<!doctype html><meta charset="utf-8"><title>app</title>
+<script type="module">
+const base = ${JSON.stringify(base)};
+try {
+  const { PairpadClient } = await import(base + '/client/index.js');
+  const session = await PairpadClient.createSession(base, 'python');
+  const client = new PairpadClient();
+  await client.join(base, session.id, 'app-user', 'App');
+  const acked = new Promise((resolve) => client.on('ack', resolve));
+  client.setText('hello from ' + location.origin);
+  const ack = await acked;
+  window.result = { status: client.status, version: ack.version, text: client.text };
+} catch (err) {
+  window.result = { error: String(err) };
+}
+</script>`;
+}
+
+// startFrontend serves appPage(base()) at / on a free port of 127.0.0.1: an
+// origin other than the pairpad server's.
+async function startFrontend(base) {
+  const srv = createHTTPServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' });
+    res.end(appPage(base()));
+  });
+  await new Promise((res) => srv.listen(0, '127.0.0.1', res));
+  return { origin: `http://127.0.0.1:${srv.address().port}`, close: () => new Promise((res) => srv.close(res)) };
+}
+
+async function startServer(extraOrigins = []) {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   dataDir = mkdtempSync(join(tmpdir(), 'pairpad-e2e-'));
@@ -69,7 +105,7 @@ async function startServer() {
       PORT: String(port),
       NATS_LISTEN: '127.0.0.1:-1',
       DATA_DIR: dataDir,
-      FRONTEND_URL: base,
+      FRONTEND_URL: [base, ...extraOrigins].join(','),
       TOKEN_SECRET: randomBytes(24).toString('hex'),
       LOG_LEVEL: 'warn',
     },
@@ -94,7 +130,9 @@ async function startServer() {
 
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
-  server = await startServer();
+  frontend = await startFrontend(() => server.base);
+  stranger = await startFrontend(() => server.base);
+  server = await startServer([frontend.origin]);
   const page = await fetch(`${server.base}/`);
   if (page.status !== 200 || !/^text\/html/.test(page.headers.get('content-type') || '')) {
     throw new Error(
@@ -117,6 +155,7 @@ after(async () => {
     if (code === 'timeout') server.proc.kill('SIGKILL');
   }
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  for (const f of [frontend, stranger]) if (f) await f.close();
 });
 
 // newPage opens a browser context (one person) and records what would make
@@ -331,5 +370,21 @@ test('CRLF line ends and emoji survive editing in the real textarea', { timeout:
   assert.equal(text, 'onetwo\r\nthree ');
   assert.equal(await editorValue(other), 'onetwo\nthree ');
   assert.deepEqual(page.problems, []);
+  await context.close();
+});
+
+test('a page on another FRONTEND_URL origin imports /client/index.js and connects', { timeout: 120000 }, async () => {
+  const { context, page } = await newPage();
+  await page.goto(`${frontend.origin}/`);
+  await page.waitForFunction(() => window.result !== undefined, null, { timeout: WAIT });
+  const result = await page.evaluate(() => window.result);
+  assert.deepEqual(result, { status: 'connected', version: 1, text: `hello from ${frontend.origin}` });
+
+  // An origin that FRONTEND_URL does not list gets no CORS header: the
+  // browser refuses the module.
+  await page.goto(`${stranger.origin}/`);
+  await page.waitForFunction(() => window.result !== undefined, null, { timeout: WAIT });
+  const refused = await page.evaluate(() => window.result);
+  assert.match(refused.error ?? '', /Failed to fetch dynamically imported module/, JSON.stringify(refused));
   await context.close();
 });

@@ -14,7 +14,7 @@ import (
 )
 
 // update rewrites testdata/ot_vectors.json from the Go ot package; the
-// JavaScript tests (tests/browser/unit/vectors.test.mjs) read the same file,
+// JavaScript tests (clients/js/test/vectors.test.mjs) read the same file,
 // so the two implementations are held to the same answers.
 var update = flag.Bool("update", false, "rewrite testdata/ot_vectors.json")
 
@@ -148,6 +148,6 @@ func TestOTVectors(t *testing.T) {
 		t.Fatalf("%v (generate it with go test -run TestOTVectors -update)", err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("%s is out of date with shared/ot: run go test -run TestOTVectors -update here, then node --test tests/browser/unit/", path)
+		t.Fatalf("%s is out of date with shared/ot: run go test -run TestOTVectors -update here, then node --test clients/js/test/", path)
 	}
 }

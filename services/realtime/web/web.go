@@ -1,6 +1,7 @@
-// Package web serves the reference JavaScript client (plain ES modules under
-// /client/) and the demo page at /, embedded in the binary so the all-in-one
-// needs no files beside it and the page loads nothing from the network.
+// Package web serves the JavaScript client package @pairpad/client (its ES
+// modules, from clients/js, under /client/) and the demo page at /, embedded
+// in the binary so the all-in-one needs no files beside it and the page
+// loads nothing from another host.
 package web
 
 import (
@@ -14,11 +15,12 @@ import (
 	"strings"
 	"time"
 
+	jsclient "github.com/pairpad/pairpad/clients/js"
 	"github.com/pairpad/pairpad/shared/httpx"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
-//go:embed index.html app.js style.css favicon.svg client/*.js
+//go:embed index.html app.js style.css favicon.svg
 var files embed.FS
 
 // ContentSecurityPolicy is the policy of every response: scripts, styles and
@@ -43,8 +45,11 @@ var contentTypes = map[string]string{
 // is 404 NOT_FOUND and any other method 405 METHOD_NOT_ALLOWED, with the
 // contract's error body. Responses carry Cache-Control: no-cache (the
 // browser revalidates, so a new build is picked up at once), an ETag, and
-// the security headers.
-func Handler() http.Handler {
+// the security headers. The client modules also answer a request whose
+// Origin allowOrigin accepts (FRONTEND_URL; host is the request's Host)
+// with Access-Control-Allow-Origin, so a page on such an origin can import()
+// them.
+func Handler(allowOrigin func(origin, host string) bool) http.Handler {
 	assets := loadAssets()
 	// modTime is zero so revalidation relies on the ETag, which changes with
 	// the content, rather than on the process start time.
@@ -62,6 +67,12 @@ func Handler() http.Handler {
 			return
 		}
 		h := w.Header()
+		if strings.HasPrefix(name, clientDir) {
+			h.Add("Vary", "Origin")
+			if origin := r.Header.Get("Origin"); origin != "" && allowOrigin(origin, r.Host) {
+				h.Set("Access-Control-Allow-Origin", origin)
+			}
+		}
 		h.Set("Content-Type", a.contentType)
 		h.Set("Cache-Control", "no-cache")
 		h.Set("ETag", a.etag)
@@ -86,8 +97,12 @@ func assetName(p string) (string, bool) {
 	if !ok || rest == "" || strings.ContainsAny(rest, "/\\") || path.Ext(rest) != ".js" || !fs.ValidPath(rest) {
 		return "", false
 	}
-	return "client/" + rest, true
+	return clientDir + rest, true
 }
+
+// clientDir prefixes the names of the client package's modules among the
+// assets.
+const clientDir = "client/"
 
 // asset is one embedded file, ready to serve.
 type asset struct {
@@ -96,26 +111,31 @@ type asset struct {
 	etag        string
 }
 
-// loadAssets reads every embedded file once and computes its ETag, a hash
-// of its content. Reading an embedded file system cannot fail, so the walk's
-// error is not looked at; a missing file would show as 404 in the tests.
+// loadAssets reads every embedded file once (the page's, and the client
+// package's under clientDir) and computes its ETag, a hash of its content.
+// Reading an embedded file system cannot fail, so the walk's error is not
+// looked at; a missing file would show as 404 in the tests.
 func loadAssets() map[string]asset {
 	assets := make(map[string]asset)
-	_ = fs.WalkDir(files, ".", func(name string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := files.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(data)
-		assets[name] = asset{
-			data:        data,
-			contentType: contentTypes[path.Ext(name)],
-			etag:        `"` + hex.EncodeToString(sum[:8]) + `"`,
-		}
-		return nil
-	})
+	add := func(fsys fs.FS, prefix string) {
+		_ = fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			data, err := fs.ReadFile(fsys, name)
+			if err != nil {
+				return err
+			}
+			sum := sha256.Sum256(data)
+			assets[prefix+name] = asset{
+				data:        data,
+				contentType: contentTypes[path.Ext(name)],
+				etag:        `"` + hex.EncodeToString(sum[:8]) + `"`,
+			}
+			return nil
+		})
+	}
+	add(files, "")
+	add(jsclient.Modules(), clientDir)
 	return assets
 }

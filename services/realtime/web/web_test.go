@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	jsclient "github.com/pairpad/pairpad/clients/js"
 )
 
 // get sends one request to srv and returns the response with its body read.
@@ -33,9 +36,12 @@ func get(t *testing.T, srv *httptest.Server, method, path string, header map[str
 	return res, string(body)
 }
 
+// allowedOrigin is the one origin the tests' handler allows cross-origin.
+const allowedOrigin = "http://app.example:5173"
+
 func newServer(t *testing.T) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(Handler())
+	srv := httptest.NewServer(Handler(func(origin, _ string) bool { return origin == allowedOrigin }))
 	t.Cleanup(srv.Close)
 	return srv
 }
@@ -51,6 +57,7 @@ func TestHandlerServesAssets(t *testing.T) {
 		{"/app.js", "text/javascript; charset=utf-8", "PairpadClient"},
 		{"/style.css", "text/css; charset=utf-8", ".editor"},
 		{"/favicon.svg", "image/svg+xml", "<svg"},
+		{"/client/index.js", "text/javascript; charset=utf-8", "export { PairpadClient"},
 		{"/client/client.js", "text/javascript; charset=utf-8", "export class PairpadClient"},
 		{"/client/ot.js", "text/javascript; charset=utf-8", "export function transform"},
 		{"/client/document.js", "text/javascript; charset=utf-8", "export class SyncDocument"},
@@ -151,12 +158,12 @@ func TestPageLoadsOnlyItsOwnFiles(t *testing.T) {
 	}
 	imports := regexp.MustCompile(`from '\./([a-z]+\.js)'|from '\./client/([a-z]+\.js)'`)
 	scripts := []string{"/app.js"}
-	clientFiles, err := fs.Glob(files, "client/*.js")
+	clientFiles, err := fs.Glob(jsclient.Modules(), "*.js")
 	if err != nil || len(clientFiles) < 5 {
 		t.Fatalf("client modules %v: %v", clientFiles, err)
 	}
 	for _, f := range clientFiles {
-		scripts = append(scripts, "/"+f)
+		scripts = append(scripts, "/client/"+f)
 	}
 	for _, js := range scripts {
 		_, body := get(t, srv, http.MethodGet, js, nil)
@@ -177,5 +184,36 @@ func TestPageLoadsOnlyItsOwnFiles(t *testing.T) {
 		if res, _ := get(t, srv, http.MethodGet, p, nil); res.StatusCode != http.StatusOK {
 			t.Errorf("GET %s: status %d, want 200", p, res.StatusCode)
 		}
+	}
+}
+
+// TestClientModulesCORS checks that the client modules, and only they,
+// answer an allowed Origin with Access-Control-Allow-Origin, so a page on a
+// FRONTEND_URL origin can import() them; other origins get no CORS header.
+func TestClientModulesCORS(t *testing.T) {
+	srv := newServer(t)
+	tests := []struct {
+		path, origin, want string
+	}{
+		{"/client/index.js", allowedOrigin, allowedOrigin},
+		{"/client/ot.js", allowedOrigin, allowedOrigin},
+		{"/client/index.js", "http://evil.example", ""},
+		{"/client/index.js", "", ""},
+		{"/app.js", allowedOrigin, ""},
+		{"/", allowedOrigin, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path+" "+tt.origin, func(t *testing.T) {
+			res, _ := get(t, srv, http.MethodGet, tt.path, map[string]string{"Origin": tt.origin})
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("status %d, want 200", res.StatusCode)
+			}
+			if got := res.Header.Get("Access-Control-Allow-Origin"); got != tt.want {
+				t.Errorf("Access-Control-Allow-Origin = %q, want %q", got, tt.want)
+			}
+			if strings.HasPrefix(tt.path, "/client/") && !slices.Contains(res.Header.Values("Vary"), "Origin") {
+				t.Errorf("Vary = %q, want Origin (the answer depends on it)", res.Header.Values("Vary"))
+			}
+		})
 	}
 }

@@ -4,7 +4,7 @@
 // queue until the test delivers it, and a connection can fail at any point.
 // The real server is exercised by the browser tests (e2e.test.mjs).
 
-import { apply, transform } from '../../../services/realtime/web/client/ot.js';
+import { apply, transform } from '../ot.js';
 
 /** FakeClock is a manual clock with setTimeout/clearTimeout for the client. */
 export class FakeClock {

@@ -1,12 +1,12 @@
-// Tests of bindTextarea (web/client/textarea.js) with a stand-in textarea
+// Tests of bindTextarea (textarea.js) with a stand-in textarea
 // that behaves like the DOM one where it matters: its value reads back with
 // LF line ends, and setting it moves the caret to the end. The real
 // textarea is exercised by the browser tests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { PairpadClient } from '../../../services/realtime/web/client/client.js';
-import { bindTextarea, shownText } from '../../../services/realtime/web/client/textarea.js';
+import { PairpadClient } from '../client.js';
+import { bindTextarea, shownText } from '../textarea.js';
 import { FakeClock, FakeServer, settle } from './fakeserver.mjs';
 
 class FakeTextarea extends EventTarget {

@@ -1,4 +1,4 @@
-// Tests of the client's OT algebra (web/client/ot.js): table cases, the
+// Tests of the client's OT algebra (ot.js): table cases, the
 // convergence property TP1 and compose/diff properties with a seeded
 // generator, and surrogate pairs.
 import { test } from 'node:test';
@@ -17,7 +17,7 @@ import {
   transformIndex,
   validate,
   wellFormed,
-} from '../../../services/realtime/web/client/ot.js';
+} from '../ot.js';
 import { Rand, randomOp, randomText } from './rand.mjs';
 
 const SEEDS = Number(process.env.OT_SEEDS || 2000);

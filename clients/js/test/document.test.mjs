@@ -1,10 +1,10 @@
-// Tests of SyncDocument (web/client/document.js), the three OT client
+// Tests of SyncDocument (document.js), the three OT client
 // states without any transport.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { SyncDocument, States } from '../../../services/realtime/web/client/document.js';
-import { apply, transform } from '../../../services/realtime/web/client/ot.js';
+import { SyncDocument, States } from '../document.js';
+import { apply, transform } from '../ot.js';
 import { Rand, randomOp, randomText } from './rand.mjs';
 
 function newDoc(text = '', version = 0) {

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { apply, compose, diff, normalize, transform, transformIndex } from '../../../services/realtime/web/client/ot.js';
+import { apply, compose, diff, normalize, transform, transformIndex } from '../ot.js';
 
 const vectors = JSON.parse(
   readFileSync(new URL('../../../services/realtime/web/testdata/ot_vectors.json', import.meta.url), 'utf8'),

@@ -1,10 +1,10 @@
-// Tests of PairpadClient (web/client/client.js) against the in-process fake
+// Tests of PairpadClient (client.js) against the in-process fake
 // of the browser WebSocket/fetch APIs and of the realtime contract
 // (fakeserver.mjs), with a manual clock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { PairpadClient, PairpadError } from '../../../services/realtime/web/client/client.js';
+import { PairpadClient, PairpadError } from '../client.js';
 import { FakeClock, FakeServer, settle } from './fakeserver.mjs';
 
 const BASE = 'http://pairpad.test';

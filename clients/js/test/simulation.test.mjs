@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { PairpadClient } from '../../../services/realtime/web/client/client.js';
+import { PairpadClient } from '../client.js';
 import { FakeClock, FakeServer, settle } from './fakeserver.mjs';
 import { Rand, randomOp, randomText } from './rand.mjs';
 

@@ -1,0 +1,190 @@
+// Type declarations of @pairpad/client (index.js).
+
+/** An operation: a positive integer retains, a string inserts, a negative integer deletes (UTF-16 code units). */
+export type Op = Array<number | string>;
+
+/** A 0-based position; columns count UTF-16 code units. */
+export interface Position {
+  line: number;
+  column: number;
+}
+
+export interface Selection {
+  start: Position;
+  end: Position;
+}
+
+export type Language = 'javascript' | 'typescript' | 'python';
+
+export declare const LANGUAGES: readonly Language[];
+
+export declare const Status: Readonly<{
+  CONNECTING: 'connecting';
+  CONNECTED: 'connected';
+  RECONNECTING: 'reconnecting';
+  OFFLINE: 'offline';
+}>;
+export type StatusValue = (typeof Status)[keyof typeof Status];
+
+export declare const States: Readonly<{
+  SYNCHRONIZED: 'synchronized';
+  AWAITING_ACK: 'awaiting-ack';
+  AWAITING_WITH_BUFFER: 'awaiting-with-buffer';
+}>;
+export type StateValue = (typeof States)[keyof typeof States];
+
+/** A session as the REST API returns it. */
+export interface Session {
+  id: string;
+  createdAt: string;
+  language: Language;
+  participantCount: number;
+  [key: string]: unknown;
+}
+
+export interface User {
+  id: string;
+  name: string;
+  color: string;
+  lastSeen?: string;
+}
+
+/** A remote participant's cursor in the local text. */
+export interface RemoteCursor {
+  userId: string;
+  name: string;
+  color: string;
+  index: number;
+  position: Position;
+  selection: Selection | null;
+}
+
+/** The `connected` payload join() resolves with. */
+export interface Connected {
+  code: string;
+  version: number;
+  language: Language;
+  users: User[];
+  [key: string]: unknown;
+}
+
+export interface ErrorDetail {
+  error: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+export interface ClientEvents {
+  text: { text: string; op: Op; remote: boolean; userId?: string; version?: number; reason?: 'connected' | 'sync' };
+  ack: { version: number; opId: string; state: StateValue };
+  presence: { users: User[] };
+  cursor: { userId: string; cursor: RemoteCursor | null; cursors: RemoteCursor[] };
+  language: { language: Language };
+  status: { status: StatusValue };
+  error: ErrorDetail;
+  'session-ended': { reason: string };
+}
+
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+export interface ClientOptions {
+  WebSocket?: typeof WebSocket;
+  fetch?: typeof fetch;
+  backoff?: number[];
+  cursorInterval?: number;
+  idleTimeout?: number;
+  catchUpTimeout?: number;
+  network?: EventTarget | null;
+  online?: () => boolean;
+  timers?: Timers;
+  now?: () => number;
+}
+
+export interface RestOptions {
+  fetch?: typeof fetch;
+}
+
+export declare class PairpadClient extends EventTarget {
+  constructor(options?: ClientOptions);
+  static createSession(baseUrl: string, language: Language, options?: RestOptions): Promise<Session>;
+  static getSession(baseUrl: string, sessionId: string, options?: RestOptions): Promise<Session>;
+  on<K extends keyof ClientEvents>(type: K, fn: (detail: ClientEvents[K]) => void): () => void;
+  readonly text: string;
+  readonly version: number;
+  readonly state: StateValue;
+  readonly loaded: boolean;
+  readonly status: StatusValue;
+  readonly users: User[];
+  readonly language: Language | null;
+  readonly sessionId: string | undefined;
+  readonly userId: string | undefined;
+  readonly cursors: RemoteCursor[];
+  join(baseUrl: string, sessionId: string, userId: string, userName: string): Promise<Connected>;
+  applyLocal(op: Op): string;
+  setText(newText: string): string;
+  sendCursor(position: Position, selection?: Selection): void;
+  setLanguage(language: Language): boolean;
+  requestSync(): void;
+  close(): void;
+}
+
+export declare class PairpadError extends Error {
+  constructor(code: string, message: string, status?: number, details?: Record<string, unknown>);
+  code: string;
+  status: number;
+  details: Record<string, unknown> | undefined;
+}
+
+export declare class OTError extends Error {
+  constructor(kind: 'malformed' | 'base-length' | 'surrogate', message: string);
+  kind: 'malformed' | 'base-length' | 'surrogate';
+}
+
+export declare const MAX_COUNT: number;
+export declare const MAX_COMPONENTS: number;
+export declare function apply(text: string, op: Op): string;
+export declare function compose(a: Op, b: Op): Op;
+export declare function diff(oldText: string, newText: string): Op;
+export declare function normalize(op: Op): Op;
+export declare function transform(a: Op, b: Op): [Op, Op];
+export declare function transformIndex(op: Op, index: number, own?: boolean): number;
+export declare function validate(op: Op): void;
+export declare function baseLength(op: Op): number;
+export declare function targetLength(op: Op): number;
+export declare function isNoop(op: Op): boolean;
+export declare function indexToPosition(text: string, index: number): Position;
+export declare function positionToIndex(text: string, position: Position): number;
+
+export declare class SyncDocument {
+  constructor(text: string, version: number, newOpId: () => string);
+  confirmed: string;
+  text: string;
+  version: number;
+  outstanding: { op: Op; opId: string } | null;
+  buffer: Op | null;
+  readonly state: StateValue;
+  readonly hasPending: boolean;
+  applyLocal(op: Op): boolean;
+  applyRemote(op: Op): Op;
+  ack(): boolean;
+  rebase(code: string, version: number): Op;
+  reset(code: string, version: number): Op;
+}
+
+export declare class RemoteCursors {
+  set(userId: string, text: string, payload: { position: Position; selection?: Selection }): void;
+  retain(present: Set<string>): string[];
+  move(op: Op, author: string | null): void;
+  describe(userId: string, text: string, users: User[]): RemoteCursor | null;
+  all(text: string, users: User[]): RemoteCursor[];
+}
+
+export declare function shownText(text: string): string;
+export declare function bindTextarea(
+  client: PairpadClient,
+  textarea: HTMLTextAreaElement,
+  options?: { shareCursor?: boolean },
+): { destroy(): void };
