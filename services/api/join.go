@@ -75,6 +75,11 @@ func validateJoin(req protocol.JoinRequest) (string, error) {
 		details["userName"] = err.Error()
 		msgs = append(msgs, err.Error())
 	}
+	if req.Role != "" || req.HostKey != "" {
+		why := "roles are not accepted yet"
+		details["role"] = why
+		msgs = append(msgs, why)
+	}
 	if len(msgs) > 0 {
 		return "", invalid("Invalid join request: "+strings.Join(msgs, "; "), details)
 	}

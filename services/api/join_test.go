@@ -31,7 +31,7 @@ func TestJoin(t *testing.T) {
 		t.Errorf("join response %+v, want wsUrl %s", j, wantWS)
 	}
 	c, err := token.Verify([]byte(tokenSecret), j.Token, clk.Now())
-	want := token.Claims{SessionID: s.ID, UserID: "u-1", UserName: "Ada Lovelace", Expiry: clk.Now().Add(2 * time.Hour).Unix()}
+	want := token.Claims{SessionID: s.ID, UserID: "u-1", UserName: "Ada Lovelace", Expiry: clk.Now().Add(2 * time.Hour).Unix(), Role: protocol.RoleCandidate}
 	if err != nil || c != want {
 		t.Errorf("token claims %+v (%v), want %+v", c, err, want)
 	}

@@ -40,7 +40,13 @@ func (c catalog) view(ctx context.Context, r session.Record) (protocol.Session, 
 	if err != nil {
 		return protocol.Session{}, err
 	}
-	return protocol.Session{ID: r.ID, CreatedAt: r.CreatedAt, Language: r.Language, ParticipantCount: n}, nil
+	return sessionOf(r, n), nil
+}
+
+// sessionOf is the contract's Session for a record with n users connected.
+func sessionOf(r session.Record, n int) protocol.Session {
+	return protocol.Session{ID: r.ID, CreatedAt: r.CreatedAt, Language: r.Language, ParticipantCount: n,
+		Title: r.Title, Status: r.StatusOrActive(), EndedAt: r.EndedAt}
 }
 
 func (c catalog) get(ctx context.Context, id string) (protocol.Session, error) {
@@ -60,7 +66,7 @@ func (c catalog) create(ctx context.Context, req protocol.CreateSessionRequest) 
 	if err != nil {
 		return protocol.Session{}, err
 	}
-	return protocol.Session{ID: r.ID, CreatedAt: r.CreatedAt, Language: r.Language}, nil
+	return sessionOf(r, 0), nil
 }
 
 // list pages through the live sessions, oldest first.
@@ -182,7 +188,7 @@ func endSession(ctx context.Context, in *broker.Infra, store *session.Store, id 
 		}
 		// The swap may have landed and only the clean-up failed: the session
 		// is then ended, and the janitor finishes the purge.
-		if cur, _, gerr := store.GetAny(ctx, id); gerr == nil && cur.Ended != "" {
+		if cur, _, gerr := store.GetAny(ctx, id); gerr == nil && cur.PurgeReason != "" {
 			return nil
 		}
 		return fmt.Errorf("delete session %s: %w", id, err)

@@ -136,7 +136,7 @@ func TestListSessions(t *testing.T) {
 	// An ended session is not listed.
 	st := session.NewStore(in.Sessions)
 	rec, rev, _ := st.Get(ctx, ids[2])
-	if err := st.MarkEnded(ctx, rec, rev, protocol.EndedExpired); err != nil {
+	if err := st.MarkPurging(ctx, rec, rev, protocol.EndedExpired); err != nil {
 		t.Fatal(err)
 	}
 	live := []string{ids[0], ids[1], ids[3], ids[4]}
@@ -216,7 +216,7 @@ func TestDeleteSession(t *testing.T) {
 	select {
 	case e := <-w.Updates():
 		var rec session.Record
-		if e == nil || json.Unmarshal(e.Value(), &rec) != nil || rec.Ended != protocol.EndedDeleted {
+		if e == nil || json.Unmarshal(e.Value(), &rec) != nil || rec.PurgeReason != protocol.EndedDeleted {
 			t.Errorf("first change after delete: %v, want the record marked ended=deleted", e)
 		}
 	case <-time.After(5 * time.Second):

@@ -11,7 +11,7 @@ func TestSpecCheckCatchesDrift(t *testing.T) {
 	spec := loadSpec(t)
 	const id = "0b5e3b6e-2f5d-4c1e-9a53-5a8f1f0b7c11"
 	jsonHdr := http.Header{"Content-Type": {"application/json; charset=utf-8"}}
-	session := `{"id":"` + id + `","createdAt":"2025-03-01T10:00:30Z","language":"python","participantCount":0}`
+	session := `{"id":"` + id + `","createdAt":"2025-03-01T10:00:30Z","language":"python","participantCount":0,"status":"active"}`
 	tests := []struct {
 		name, method, path string
 		r                  response

@@ -72,7 +72,7 @@ func (s *Service) Sweep(ctx context.Context) (Report, error) {
 				s.log.Info("session expired", "session_id", e.ID, "idle_for", now.Sub(e.LastActivityAt).String())
 			case purged:
 				rep.Purged = append(rep.Purged, e.ID)
-				s.log.Info("ended session purged", "session_id", e.ID, "reason", e.Ended)
+				s.log.Info("ended session purged", "session_id", e.ID, "reason", e.PurgeReason)
 			}
 		}
 		// Orphans are judged against the records listed above, so a failed
@@ -137,7 +137,7 @@ func (s *Service) settle(ctx context.Context, now time.Time, e session.Entry) (o
 	// another's interrupted purge (the branch above) cannot hurt either.
 	// This is session.End in its two steps, so the count follows the
 	// decision even when the clean-up fails and is finished by a later sweep.
-	if err := s.store.MarkEnded(ctx, e.Record, e.Revision, protocol.EndedExpired); err != nil {
+	if err := s.store.MarkPurging(ctx, e.Record, e.Revision, protocol.EndedExpired); err != nil {
 		if lostRace(err) {
 			return kept, nil
 		}

@@ -96,7 +96,7 @@ func TestSweepFinishesInterruptedCleanUp(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := st.MarkEnded(ctx, r, rev, c.reason); err != nil {
+		if err := st.MarkPurging(ctx, r, rev, c.reason); err != nil {
 			t.Fatal(err)
 		}
 		ids[i] = r.ID

@@ -53,7 +53,7 @@ func (s *Service) sessionRecord(e jetstream.KeyValueEntry) {
 		return
 	}
 	if e.Operation() != jetstream.KeyValuePut {
-		hs.recordChanged(session.Record{Ended: protocol.EndedDeleted}, e.Revision())
+		hs.recordChanged(session.Record{PurgeReason: protocol.EndedDeleted}, e.Revision())
 		return
 	}
 	var r session.Record
@@ -74,8 +74,8 @@ func (hs *hubSession) recordChanged(r session.Record, rev uint64) {
 		return
 	}
 	hs.rev = rev
-	if r.Ended != "" {
-		hs.endLocked(r.Ended)
+	if r.PurgeReason != "" {
+		hs.endLocked(r.PurgeReason)
 		return
 	}
 	if r.Language == hs.language || !r.Language.Valid() {

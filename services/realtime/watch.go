@@ -139,7 +139,7 @@ func (s *Service) reconcileSessions(ctx context.Context) {
 		cancel()
 		switch {
 		case errors.Is(err, session.ErrNotFound):
-			hs.recordChanged(session.Record{Ended: protocol.EndedDeleted}, math.MaxUint64)
+			hs.recordChanged(session.Record{PurgeReason: protocol.EndedDeleted}, math.MaxUint64)
 		case err != nil:
 			s.log.Warn("reconcile session failed", "session_id", hs.id, "err", err)
 		default:

@@ -27,7 +27,9 @@ type Infra struct {
 	Documents jetstream.KeyValue
 	Presence  jetstream.KeyValue
 	Limits    jetstream.KeyValue
-	Ops       jetstream.Stream
+	// Participants is the per-session user registry (key <sessionId>).
+	Participants jetstream.KeyValue
+	Ops          jetstream.Stream
 }
 
 // RateLimitWindowMax is the longest rate-limit period the ratelimits bucket keeps counts for.
@@ -66,6 +68,8 @@ func Provision(ctx context.Context, nc *nats.Conn, l Layout) (*Infra, error) {
 			TTL: l.PresenceTTL, LimitMarkerTTL: l.PresenceTTL, Description: "who is connected, key <sessionId>.<userId b64>.<connId>"}},
 		{&in.Limits, jetstream.KeyValueConfig{Bucket: BucketRateLimits, History: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas,
 			TTL: RateLimitWindowMax, Description: "REST rate-limit counters shared by every api replica"}},
+		{&in.Participants, jetstream.KeyValueConfig{Bucket: BucketParticipants, History: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas,
+			MaxValueSize: 1 << 20, Description: "who joined a session with which role and colour, key <sessionId>"}},
 	}
 	for _, kv := range kvs {
 		b, err := js.CreateOrUpdateKeyValue(ctx, kv.cfg)

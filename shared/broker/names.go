@@ -10,7 +10,10 @@ const (
 	BucketDocuments  = "documents"  // key <sessionId>: document snapshot
 	BucketPresence   = "presence"   // key <sessionId>.<b64 userId>.<connId>: presence entry, bucket TTL
 	BucketRateLimits = "ratelimits" // key <class>.<b64 ip>.<window>: request count
-	StreamOps        = "SESSION_OPS"
+	// BucketParticipants: key <sessionId>: every user id that joined the
+	// session, with the role and colour it first joined with.
+	BucketParticipants = "participants"
+	StreamOps          = "SESSION_OPS"
 )
 
 // MicroPrefix prefixes every micro service endpoint subject.
@@ -18,6 +21,16 @@ const MicroPrefix = "pairpad"
 
 // OpsSubject is the subject of a session's op log in SESSION_OPS.
 func OpsSubject(sessionID string) string { return "session." + sessionID + ".ops" }
+
+// NotesDocID is the document id of a session's interviewer notes: a second
+// document beside the code (whose document id is the session id), with its
+// own op log on OpsSubject(NotesDocID(sid)) and its own snapshot key in the
+// documents bucket. The suffix keeps it one subject token, inside
+// OpsSubjectAll, and never a session id (those are bare UUIDs).
+func NotesDocID(sessionID string) string { return sessionID + NotesSuffix }
+
+// NotesSuffix ends every notes document id.
+const NotesSuffix = "-notes"
 
 // OpsSubjectAll matches every session's op log.
 const OpsSubjectAll = "session.*.ops"

@@ -5,8 +5,8 @@
 // authority for a session across any number of realtime instances; the api
 // reads it to answer the history route.
 //
-// A message's body is the JSON of one Entry (version, user, opId, conn,
-// timestamp, ops); its Pairpad-Version and Pairpad-Conn headers repeat the
+// A message's body is the JSON of one Entry (version, user, user name,
+// role, opId, conn, timestamp, ops); its Pairpad-Version and Pairpad-Conn headers repeat the
 // version and connection so `nats stream view` and gap checks need no
 // decoding. User and op ids stay in the body because an opId may hold
 // characters a header cannot.
@@ -23,13 +23,16 @@ import (
 
 	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/ot"
+	"github.com/pairpad/pairpad/shared/protocol"
 )
 
 // Entry is one applied update in a session's op log (one message on
 // broker.OpsSubject(sid) in SESSION_OPS).
 type Entry struct {
 	Version   int64  // 1, 2, 3... dense per session
-	UserID    string // who sent it
+	UserID    string // who sent it; empty for a session's starter code
+	UserName  string // their name at the time, for playback; may be empty
+	Role      protocol.Role
 	OpID      string // the client's opId, may be empty
 	ConnID    string // the connection it came from, so the sender gets code-ack
 	Timestamp int64  // unix milliseconds when it was applied
@@ -42,6 +45,8 @@ type Entry struct {
 type body struct {
 	Version   int64  `json:"v"`
 	UserID    string `json:"u"`
+	UserName  string `json:"n,omitempty"`
+	Role      string `json:"r,omitempty"`
 	OpID      string `json:"o,omitempty"`
 	ConnID    string `json:"c,omitempty"`
 	Timestamp int64  `json:"t"`
@@ -62,8 +67,8 @@ func Encode(sessionID string, e Entry) (*nats.Msg, error) {
 	if e.Version < 1 {
 		return nil, fmt.Errorf("encode entry: version %d < 1", e.Version)
 	}
-	data, err := json.Marshal(body{Version: e.Version, UserID: e.UserID, OpID: e.OpID, ConnID: e.ConnID,
-		Timestamp: e.Timestamp, Ops: e.Ops})
+	data, err := json.Marshal(body{Version: e.Version, UserID: e.UserID, UserName: e.UserName, Role: string(e.Role),
+		OpID: e.OpID, ConnID: e.ConnID, Timestamp: e.Timestamp, Ops: e.Ops})
 	if err != nil {
 		return nil, fmt.Errorf("encode entry %d: %w", e.Version, err)
 	}
@@ -112,8 +117,8 @@ func decodeBody(data []byte) (Entry, error) {
 	if b.Version < 1 || b.Ops == nil {
 		return Entry{}, fmt.Errorf("%w: version %d, ops present %t", ErrMalformed, b.Version, b.Ops != nil)
 	}
-	return Entry{Version: b.Version, UserID: b.UserID, OpID: b.OpID, ConnID: b.ConnID,
-		Timestamp: b.Timestamp, Ops: b.Ops}, nil
+	return Entry{Version: b.Version, UserID: b.UserID, UserName: b.UserName, Role: protocol.Role(b.Role),
+		OpID: b.OpID, ConnID: b.ConnID, Timestamp: b.Timestamp, Ops: b.Ops}, nil
 }
 
 // validHeaderValue reports whether s can travel as a header value.

@@ -13,6 +13,7 @@ import (
 	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/natstest"
 	"github.com/pairpad/pairpad/shared/ot"
+	"github.com/pairpad/pairpad/shared/protocol"
 )
 
 // setup starts a server and provisions the layout with l.
@@ -77,7 +78,7 @@ func TestEncodeDecode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Entry{Version: 1, UserID: "Zoë \"q\" 😀", OpID: "line\nbreak\r\x00", ConnID: "c-1",
+	want := Entry{Version: 1, UserID: "Zoë \"q\" 😀", UserName: "Zoë", Role: protocol.RoleObserver, OpID: "line\nbreak\r\x00", ConnID: "c-1",
 		Timestamp: 1705315800000, Ops: ot.Op{ot.Insert("a😀\u2028\"b")}}
 	seq, err := Append(ctx, in.JS, sid, want, 0)
 	if err != nil {

@@ -38,24 +38,6 @@ func NewEnvelope(typ, sessionID, userID string, payload any, now time.Time) (Env
 	return Envelope{Type: typ, SessionID: sessionID, UserID: userID, Payload: raw, Timestamp: now.UnixMilli()}, nil
 }
 
-// Language is a session's programming language.
-type Language string
-
-// The languages the contract allows.
-const (
-	LangJavaScript Language = "javascript"
-	LangTypeScript Language = "typescript"
-	LangPython     Language = "python"
-)
-
-// Languages lists every valid language, in the contract's order.
-var Languages = []Language{LangJavaScript, LangTypeScript, LangPython}
-
-// Valid reports whether l is one of the contract's languages.
-func (l Language) Valid() bool {
-	return l == LangJavaScript || l == LangTypeScript || l == LangPython
-}
-
 // Delta is the change a code-update carries: exactly one of FullCode and Ops.
 type Delta struct {
 	FullCode *string         `json:"fullCode,omitempty"`
@@ -144,8 +126,9 @@ type SessionEnded struct {
 
 // Reasons a session ends.
 const (
-	EndedDeleted = "deleted"
-	EndedExpired = "expired"
+	EndedDeleted = "deleted" // DELETE by the operator
+	EndedExpired = "expired" // the janitor, after SESSION_IDLE_TIMEOUT
+	EndedByHost  = "ended"   // POST .../end: the interview is over, the session stays readable
 )
 
 // Limits of the contract.

@@ -30,6 +30,9 @@ const (
 	CodeInvalidLanguage    Code = "INVALID_LANGUAGE"
 	CodeDocumentTooLarge   Code = "DOCUMENT_TOO_LARGE"
 	CodeTooManyConnections Code = "TOO_MANY_CONNECTIONS"
+	CodeForbidden          Code = "FORBIDDEN"
+	CodeUserIDTaken        Code = "USER_ID_TAKEN"
+	CodeSessionEnded       Code = "SESSION_ENDED"
 )
 
 // statuses is the one place where a code becomes an HTTP status.
@@ -51,6 +54,9 @@ var statuses = map[Code]int{
 	CodeInvalidLanguage:    http.StatusBadRequest,
 	CodeDocumentTooLarge:   http.StatusRequestEntityTooLarge,
 	CodeTooManyConnections: http.StatusTooManyRequests,
+	CodeForbidden:          http.StatusForbidden,
+	CodeUserIDTaken:        http.StatusConflict,
+	CodeSessionEnded:       http.StatusConflict,
 }
 
 // HTTPStatus returns the HTTP status for a code; unknown codes are 500.

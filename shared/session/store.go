@@ -17,18 +17,45 @@ import (
 )
 
 // Record is what the sessions bucket holds under <sessionId>.
+//
+// Two different ends live here. Status/EndedAt is the interview's end (POST
+// .../end): the session stays readable until SESSION_RETENTION has passed.
+// PurgeReason is the removal (DELETE, janitor expiry or retention): the
+// compare-and-swap that sets it is the commit point, after which the data
+// is purged and the record removed.
 type Record struct {
 	ID             string            `json:"id"`
 	CreatedAt      time.Time         `json:"createdAt"`
 	Language       protocol.Language `json:"language"`
 	LastActivityAt time.Time         `json:"lastActivityAt"`
-	// Ended is set ("deleted" or "expired") by the compare-and-swap that
-	// decides a session's end; the key is purged once its data is gone.
-	Ended string `json:"ended,omitempty"`
+	Title          string            `json:"title,omitempty"`
+	// Status is active or ended; a record written before statuses existed
+	// has none and is active (see Ended).
+	Status  protocol.SessionStatus `json:"status,omitempty"`
+	EndedAt *time.Time             `json:"endedAt,omitempty"`
+	// HostKeyHash is the hex SHA-256 of the session's host key (see
+	// HostKeyMatches); the key itself is never stored.
+	HostKeyHash string `json:"hostKeyHash,omitempty"`
+	// PurgeReason is set ("deleted" or "expired") by the compare-and-swap
+	// that decides the session's removal; the key is purged once its data is
+	// gone. The JSON name predates the interview's end.
+	PurgeReason string `json:"ended,omitempty"`
 }
 
-// Live reports whether the session has not been ended.
-func (r Record) Live() bool { return r.Ended == "" }
+// Live reports whether the session is not being removed (it may be an
+// ended interview, still readable).
+func (r Record) Live() bool { return r.PurgeReason == "" }
+
+// Ended reports whether the interview was ended with POST .../end.
+func (r Record) Ended() bool { return r.Status == protocol.StatusEnded }
+
+// StatusOrActive is the record's status, active for a record without one.
+func (r Record) StatusOrActive() protocol.SessionStatus {
+	if r.Status == "" {
+		return protocol.StatusActive
+	}
+	return r.Status
+}
 
 // Store reads and writes session records.
 type Store struct {
@@ -41,9 +68,16 @@ func NewStore(kv jetstream.KeyValue) *Store { return &Store{kv: kv} }
 // ErrNotFound is returned for a session that does not exist or has ended.
 var ErrNotFound = protocol.Errorf(protocol.CodeSessionNotFound, "Session with the specified ID does not exist")
 
-// Create stores a new session with a fresh UUID.
+// Create stores a new active session with a fresh UUID.
 func (s *Store) Create(ctx context.Context, lang protocol.Language, now time.Time) (Record, error) {
-	r := Record{ID: uuid.NewString(), CreatedAt: now.UTC(), Language: lang, LastActivityAt: now.UTC()}
+	return s.CreateRecord(ctx, Record{Language: lang}, now)
+}
+
+// CreateRecord stores r as a new active session with a fresh UUID; its id,
+// times and status are set here.
+func (s *Store) CreateRecord(ctx context.Context, r Record, now time.Time) (Record, error) {
+	r.ID, r.CreatedAt, r.LastActivityAt = uuid.NewString(), now.UTC(), now.UTC()
+	r.Status, r.EndedAt, r.PurgeReason = protocol.StatusActive, nil, ""
 	b, _ := json.Marshal(r)
 	if _, err := s.kv.Create(ctx, r.ID, b); err != nil {
 		return Record{}, fmt.Errorf("create session %s: %w", r.ID, err)
@@ -134,16 +168,40 @@ func (s *Store) Touch(ctx context.Context, id string, now time.Time) error {
 	}
 }
 
-// MarkEnded is the commit point of a session's end: a compare-and-swap at
-// revision rev, so activity that landed since (a newer revision) wins.
-func (s *Store) MarkEnded(ctx context.Context, r Record, rev uint64, reason string) error {
-	r.Ended = reason
+// MarkPurging is the commit point of a session's removal: a
+// compare-and-swap at revision rev, so activity that landed since (a newer
+// revision) wins.
+func (s *Store) MarkPurging(ctx context.Context, r Record, rev uint64, reason string) error {
+	r.PurgeReason = reason
 	b, _ := json.Marshal(r)
 	if _, err := s.kv.Update(ctx, r.ID, b, rev); err != nil {
-		return fmt.Errorf("end session %s: %w", r.ID, err)
+		return fmt.Errorf("mark session %s for removal: %w", r.ID, err)
 	}
 	return nil
 }
+
+// EndInterview marks a live session ended at now (compare-and-swap, retried
+// against concurrent writers). Ending an ended interview changes nothing and
+// returns the record as it is, so EndedAt is the first end's time.
+func (s *Store) EndInterview(ctx context.Context, id string, now time.Time) (Record, error) {
+	var already Record
+	r, err := s.Update(ctx, id, func(r *Record) error {
+		if r.Ended() {
+			already = *r
+			return errAlreadyEnded
+		}
+		at := now.UTC()
+		r.Status, r.EndedAt = protocol.StatusEnded, &at
+		return nil
+	})
+	if errors.Is(err, errAlreadyEnded) {
+		return already, nil
+	}
+	return r, err
+}
+
+// errAlreadyEnded stops EndInterview's update without a write.
+var errAlreadyEnded = errors.New("the interview has already ended")
 
 // Entry is a record with its revision.
 type Entry struct {

@@ -108,3 +108,41 @@ func TestTouchConcurrent(t *testing.T) {
 		t.Errorf("a touch within %s wrote again (revision %d -> %d)", session.TouchGranularity, rev, rev2)
 	}
 }
+
+// TestEndInterview: the interview's end is a status on a live record, not a
+// removal; a second end keeps the first end's time; the host key is kept
+// only as a hash and matches only itself.
+func TestEndInterview(t *testing.T) {
+	ctx := context.Background()
+	in := infra(t)
+	st := session.NewStore(in.Sessions)
+	key := session.NewHostKey()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	r, err := st.CreateRecord(ctx, session.Record{Language: protocol.LangGo, Title: "Screen", HostKeyHash: session.HashHostKey(key)}, t0)
+	if err != nil || r.StatusOrActive() != protocol.StatusActive || r.Ended() {
+		t.Fatalf("create: %+v, %v", r, err)
+	}
+	got, _, err := st.Get(ctx, r.ID)
+	if err != nil || !got.HostKeyMatches(key) || got.HostKeyMatches(key+"x") || got.HostKeyMatches("") || got.Title != "Screen" {
+		t.Fatalf("stored %+v, %v", got, err)
+	}
+	if other := session.NewHostKey(); len(other) < 22 || other == key || got.HostKeyMatches(other) {
+		t.Fatalf("host keys %q, %q", key, other)
+	}
+	if (session.Record{}).HostKeyMatches("") {
+		t.Fatal("a record without a host key matched the empty key")
+	}
+	for i, at := range []time.Time{t0.Add(time.Minute), t0.Add(time.Hour)} {
+		ended, err := st.EndInterview(ctx, r.ID, at)
+		if err != nil || !ended.Ended() || ended.EndedAt == nil || !ended.EndedAt.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("end %d: %+v, %v", i, ended, err)
+		}
+	}
+	got, _, err = st.Get(ctx, r.ID)
+	if err != nil || !got.Live() || got.StatusOrActive() != protocol.StatusEnded || got.PurgeReason != "" {
+		t.Fatalf("after end: %+v, %v (an ended interview stays readable)", got, err)
+	}
+	if _, err := st.EndInterview(ctx, "0b5e3b6e-2f5d-4c1e-9a53-5a8f1f0b7c11", t0); !errors.Is(err, session.ErrNotFound) {
+		t.Fatalf("end of an unknown session: %v", err)
+	}
+}

@@ -16,7 +16,7 @@ import (
 // session-ended and disconnects its clients), and Purge removes what it held.
 // A newer revision (fresh activity) makes End fail with jetstream.ErrKeyExists.
 func End(ctx context.Context, in *broker.Infra, r Record, rev uint64, reason string) error {
-	if err := NewStore(in.Sessions).MarkEnded(ctx, r, rev, reason); err != nil {
+	if err := NewStore(in.Sessions).MarkPurging(ctx, r, rev, reason); err != nil {
 		return err
 	}
 	return Purge(ctx, in, r.ID)

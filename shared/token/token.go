@@ -10,6 +10,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"github.com/pairpad/pairpad/shared/protocol"
 )
 
 // Claims is what a join token vouches for.
@@ -18,6 +20,12 @@ type Claims struct {
 	UserID    string `json:"uid"`
 	UserName  string `json:"name"`
 	Expiry    int64  `json:"exp"` // unix seconds
+	// Role is what the user may do; Verify turns a token without one
+	// (issued before roles existed) into a candidate's.
+	Role protocol.Role `json:"role,omitempty"`
+	// Color is the user's #rrggbb colour, assigned at their first join of
+	// the session; empty in a token issued before colours were assigned.
+	Color string `json:"color,omitempty"`
 }
 
 // Sentinel errors of Verify.
@@ -67,6 +75,9 @@ func Verify(secret []byte, tok string, now time.Time) (Claims, error) {
 	}
 	var c Claims
 	if err := json.Unmarshal(body, &c); err != nil || c.SessionID == "" || c.UserID == "" {
+		return Claims{}, ErrMalformed
+	}
+	if c.Role = c.Role.OrDefault(); !c.Role.Valid() {
 		return Claims{}, ErrMalformed
 	}
 	if now.Unix() >= c.Expiry {
