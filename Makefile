@@ -39,6 +39,7 @@ test-js:
 test-deps: tools build
 	npm ci --prefix testclients/socketio --no-audit --no-fund --loglevel=error
 	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
+	npm ci --prefix clients/js --no-audit --no-fund --loglevel=error
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "installing Debian's chromium"; \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \

@@ -26,6 +26,16 @@ export declare const Status: Readonly<{
 }>;
 export type StatusValue = (typeof Status)[keyof typeof Status];
 
+export declare const SyncPhase: Readonly<{
+  DETACHED: 'detached';
+  CATCHING_UP: 'catching-up';
+  AWAITING_SYNC: 'awaiting-sync';
+  LIVE: 'live';
+}>;
+
+/** FNV-1a 64-bit of text's UTF-8 bytes as 16 lowercase hex digits: the server's document hash. */
+export declare function fnv1a64(text: string): string;
+
 export declare const States: Readonly<{
   SYNCHRONIZED: 'synchronized';
   AWAITING_ACK: 'awaiting-ack';
@@ -74,6 +84,18 @@ export interface ErrorDetail {
   details?: Record<string, unknown>;
 }
 
+/** A document hash the server sent that the local document does not match. */
+export interface Divergence {
+  /** the version the local document had just reached */
+  version: number;
+  /** the server's hash of its document at that version */
+  expected: string;
+  /** the hash of what the client held as the server's text */
+  actual: string;
+  /** the client's divergence count so far, this one included */
+  count: number;
+}
+
 export interface ClientEvents {
   text: { text: string; op: Op; remote: boolean; userId?: string; version?: number; reason?: 'connected' | 'sync' };
   ack: { version: number; opId: string; state: StateValue };
@@ -82,6 +104,7 @@ export interface ClientEvents {
   language: { language: Language };
   status: { status: StatusValue };
   error: ErrorDetail;
+  divergence: Divergence;
   'session-ended': { reason: string };
 }
 
@@ -117,6 +140,8 @@ export declare class PairpadClient extends EventTarget {
   readonly state: StateValue;
   readonly loaded: boolean;
   readonly status: StatusValue;
+  /** how many times the local document's hash disagreed with the server's and the text was reloaded */
+  readonly divergences: number;
   readonly users: User[];
   readonly language: Language | null;
   readonly sessionId: string | undefined;

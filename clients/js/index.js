@@ -4,7 +4,8 @@
 // (@pairpad/client/codemirror, @pairpad/client/monaco) so the core never
 // pulls an editor in.
 
-export { PairpadClient, LANGUAGES, Status } from './client.js';
+export { PairpadClient, LANGUAGES, Status, SyncPhase } from './client.js';
+export { fnv1a64 } from './hash.js';
 export { PairpadError } from './rest.js';
 export { indexToPosition, positionToIndex } from './position.js';
 export { SyncDocument, States } from './document.js';

@@ -476,3 +476,102 @@ test('garbage from the server is reported, not fatal', async () => {
   assert.equal(a.text, 'abc');
   assert.equal(a.status, 'connected');
 });
+
+// corruptInserts makes the fake server hand userId's client a different
+// text in every insert of a code-update: that client's document silently
+// drifts from the server's, while the hash still describes the server's.
+function corruptInserts(server, userId) {
+  server.tamper = (ws, env) => {
+    if (ws.userId !== userId || env.type !== 'code-update') return env;
+    const ops = env.payload.delta.ops.map((c) => (typeof c === 'string' ? c.replace(/./gu, 'X') : c));
+    return { ...env, payload: { ...env.payload, delta: { ops } } };
+  };
+}
+
+test('divergence: a code-update whose hash disagrees makes the client sync and take the server text', async () => {
+  const { server, joinAs } = harness({ code: 'start\n' });
+  const a = await joinAs('a');
+  const b = await joinAs('b');
+  const seen = [];
+  b.on('divergence', (d) => seen.push(d));
+  corruptInserts(server, 'b');
+  a.setText('start\nhello');
+  server.tamper = ((tamper) => (ws, env) => {
+    const out = tamper(ws, env);
+    if (ws.userId === 'b' && env.type === 'code-update') server.tamper = null; // only this one
+    return out;
+  })(server.tamper);
+  server.deliver();
+  assert.equal(server.doc, 'start\nhello');
+  assert.equal(b.divergences, 1);
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].version, 1);
+  assert.equal(seen[0].count, 1);
+  assert.notEqual(seen[0].expected, seen[0].actual);
+  assert.deepEqual(
+    sentOf(server, 'b', 'sync').map((e) => e.type),
+    ['sync'],
+    'the client asked for the server state once',
+  );
+  assert.equal(b.text, 'start\nhello', 'the sync replaced the corrupted text');
+  assert.equal(b.version, 1);
+  assert.ok(b.log.some((e) => e.type === 'text' && e.reason === 'sync' && e.text === 'start\nhello'));
+  // Afterwards both edit on as usual: no further divergence.
+  b.setText('start\nhello world');
+  server.deliver();
+  a.setText('# ' + a.text);
+  server.deliver();
+  assert.equal(a.text, '# start\nhello world');
+  assert.equal(b.text, a.text);
+  assert.equal(b.divergences, 1);
+  assert.equal(a.divergences, 0);
+});
+
+test('divergence: local edits typed before the sync answer stay on top of the server text', async () => {
+  const { server, joinAs } = harness({ code: 'abc' });
+  const a = await joinAs('a');
+  const b = await joinAs('b');
+  corruptInserts(server, 'b');
+  a.applyLocal([3, 'def']);
+  // Deliver the update to b (corrupted: b holds "abcXXX") and let b ask for a sync.
+  for (const ws of server.sockets) while (ws.outbox.length) server.handle(ws, ws.outbox.shift());
+  const bws = server.open().find((ws) => ws.userId === 'b');
+  while (bws.inbox.length) server.receive(bws);
+  server.tamper = null;
+  assert.equal(b.divergences, 1);
+  assert.equal(b.text, 'abcXXX');
+  b.applyLocal(['> ', 6]); // typed while the sync is on its way
+  server.deliver();
+  assert.equal(b.text, '> abcdef');
+  assert.equal(server.doc, '> abcdef');
+  assert.equal(a.text, server.doc);
+  assert.equal(b.state, 'synchronized');
+});
+
+test('divergence: a code-ack whose hash disagrees is caught too', async () => {
+  const { server, joinAs } = harness({ code: 'x' });
+  const a = await joinAs('a');
+  server.tamper = (ws, env) => (env.type === 'code-ack' ? { ...env, payload: { ...env.payload, hash: '0000000000000000' } } : env);
+  a.setText('xy');
+  server.deliverOne({ pick: (moves) => moves[0] }); // the update reaches the server
+  const ws = server.open()[0];
+  server.receive(ws); // the (tampered) ack
+  server.tamper = null;
+  assert.equal(a.divergences, 1);
+  server.deliver();
+  assert.equal(a.text, 'xy');
+  assert.equal(a.version, 1);
+  assert.deepEqual(sentOf(server, 'a', 'sync').length, 1);
+});
+
+test('divergence: without hashes (an older server) nothing is compared', async () => {
+  const { server, joinAs } = harness({ code: 'start', hashes: false });
+  const a = await joinAs('a');
+  const b = await joinAs('b');
+  corruptInserts(server, 'b');
+  a.setText('start!');
+  server.deliver();
+  assert.equal(b.divergences, 0);
+  assert.equal(b.text, 'startX', 'the corruption goes unnoticed without a hash');
+  assert.equal(sentOf(server, 'b', 'sync').length, 0);
+});

@@ -5,6 +5,7 @@
 // The real server is exercised by the browser tests (e2e.test.mjs).
 
 import { apply, transform } from '../ot.js';
+import { fnv1a64 } from '../hash.js';
 
 /** FakeClock is a manual clock with setTimeout/clearTimeout for the client. */
 export class FakeClock {
@@ -56,7 +57,7 @@ const COLORS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231'];
  * (userId, opId) de-duplication, acks, presence, cursors, language, sync.
  */
 export class FakeServer {
-  constructor({ code = '', language = 'javascript', sessionId = 'sid-1', maxDocLength = Infinity } = {}) {
+  constructor({ code = '', language = 'javascript', sessionId = 'sid-1', maxDocLength = Infinity, hashes = true } = {}) {
     this.sessionId = sessionId;
     this.doc = code;
     this.version = 0;
@@ -71,6 +72,8 @@ export class FakeServer {
     this.refuseHandshakes = false;
     this.ended = false;
     this.joins = [];
+    this.hashes = hashes; // send the document hash with connected, sync, code-ack and code-update
+    this.tamper = null; // (ws, envelope) => envelope: corrupts frames on their way to a client
     const server = this;
     this.WebSocket = class extends FakeWebSocket {
       constructor(url) {
@@ -117,6 +120,18 @@ export class FakeServer {
     return [...seen.values()];
   }
 
+  /** hash is the document hash to send at the current version, or undefined when hashes are off. */
+  hash() {
+    return this.hashes ? fnv1a64(this.doc) : undefined;
+  }
+
+  /** receive hands ws the next frame queued for it, through tamper when set. */
+  receive(ws) {
+    let data = ws.inbox.shift();
+    if (this.tamper) data = JSON.stringify(this.tamper(ws, JSON.parse(data)));
+    if (ws.onmessage) ws.onmessage({ data });
+  }
+
   envelope(type, userId, payload) {
     const env = { type, sessionId: this.sessionId, timestamp: 1 };
     if (userId) env.userId = userId;
@@ -151,15 +166,16 @@ export class FakeServer {
           version: this.version,
           language: this.language,
           users: this.users(),
+          hash: this.hash(),
         }),
       );
       if (q.has('since')) {
         const since = Number(q.get('since'));
         if (since + 1 < this.historyStart) {
-          ws.inbox.push(this.envelope('sync', ws.userId, { code: this.doc, version: this.version, language: this.language, users: this.users() }));
+          ws.inbox.push(this.envelope('sync', ws.userId, { code: this.doc, version: this.version, language: this.language, users: this.users(), hash: this.hash() }));
         } else {
           for (const h of this.history) {
-            if (h.version > since) ws.inbox.push(this.envelope('code-update', h.userId, { delta: { ops: h.ops }, version: h.version, opId: h.opId }));
+            if (h.version > since) ws.inbox.push(this.envelope('code-update', h.userId, { delta: { ops: h.ops }, version: h.version, opId: h.opId, hash: h.hash }));
           }
         }
       }
@@ -186,7 +202,8 @@ export class FakeServer {
         }
         const key = `${ws.userId}\u0000${p.opId}`;
         if (p.opId && this.applied.has(key)) {
-          ws.inbox.push(this.envelope('code-ack', ws.userId, { version: this.applied.get(key), opId: p.opId }));
+          const v = this.applied.get(key);
+          ws.inbox.push(this.envelope('code-ack', ws.userId, { version: v, opId: p.opId, hash: this.history.find((h) => h.version === v)?.hash }));
           return;
         }
         if (!Number.isInteger(p.version) || p.version > this.version || p.version + 1 < this.historyStart) {
@@ -208,10 +225,11 @@ export class FakeServer {
         }
         this.doc = doc;
         this.version++;
-        this.history.push({ version: this.version, userId: ws.userId, opId: p.opId, ops: op });
+        const hash = this.hash();
+        this.history.push({ version: this.version, userId: ws.userId, opId: p.opId, ops: op, hash });
         if (p.opId) this.applied.set(key, this.version);
-        ws.inbox.push(this.envelope('code-ack', ws.userId, { version: this.version, opId: p.opId }));
-        this.broadcast('code-update', ws.userId, { delta: { ops: op }, version: this.version, opId: p.opId }, ws);
+        ws.inbox.push(this.envelope('code-ack', ws.userId, { version: this.version, opId: p.opId, hash }));
+        this.broadcast('code-update', ws.userId, { delta: { ops: op }, version: this.version, opId: p.opId, hash }, ws);
         return;
       }
       case 'cursor-update':
@@ -222,7 +240,7 @@ export class FakeServer {
         this.broadcast('language-changed', ws.userId, p);
         return;
       case 'sync':
-        ws.inbox.push(this.envelope('sync', ws.userId, { code: this.doc, version: this.version, language: this.language, users: this.users() }));
+        ws.inbox.push(this.envelope('sync', ws.userId, { code: this.doc, version: this.version, language: this.language, users: this.users(), hash: this.hash() }));
         return;
       default:
         error('INVALID_PAYLOAD', `unknown event type ${env.type}`);
@@ -243,8 +261,7 @@ export class FakeServer {
           moved = true;
         }
         while (ws.readyState === 1 && ws.inbox.length) {
-          const data = ws.inbox.shift();
-          if (ws.onmessage) ws.onmessage({ data });
+          this.receive(ws);
           moved = true;
         }
       }
@@ -263,10 +280,7 @@ export class FakeServer {
       if (ws.readyState !== 1) continue;
       if (ws.outbox.length) moves.push(() => this.handle(ws, ws.outbox.shift()));
       if (ws.inbox.length) {
-        moves.push(() => {
-          const data = ws.inbox.shift();
-          if (ws.onmessage) ws.onmessage({ data });
-        });
+        moves.push(() => this.receive(ws));
       }
     }
     if (!moves.length) return false;

@@ -2,7 +2,8 @@
 // server: random edits, random frame order, connections cut at random
 // points (sometimes after the server applied an update whose ack is lost),
 // reconnects with backoff. Every run must end with every client on the
-// server's text, every update applied exactly once and none lost.
+// server's text, every update applied exactly once and none lost, and no
+// document hash (sent with every update) disagreeing on the way.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
@@ -76,6 +77,7 @@ test('random runs converge with every update applied exactly once', async () => 
       assert.equal(c.text, server.doc, at);
       assert.equal(c.version, server.version, at);
       assert.deepEqual(c.errors, [], at);
+      assert.equal(c.divergences, 0, `${at}: the document hashes disagreed`);
     }
     const applied = server.history.map((h) => `${h.userId}/${h.opId}`);
     assert.equal(new Set(applied).size, applied.length, `${at}: an update was applied twice`);
@@ -94,6 +96,7 @@ test('random runs with history trimmed (sync instead of replay) still converge',
     for (const c of clients) {
       assert.equal(c.state, 'synchronized', at);
       assert.equal(c.text, server.doc, at);
+      assert.equal(c.divergences, 0, `${at}: the document hashes disagreed`);
     }
   }
 });

@@ -1,0 +1,50 @@
+// A small program against the package's declarations (index.d.ts), checked
+// with `tsc --noEmit -p test/types` by test/package.test.mjs: the types
+// must describe the API as the README and docs/client.md use it.
+import {
+  PairpadClient,
+  PairpadError,
+  Status,
+  LANGUAGES,
+  apply,
+  diff,
+  fnv1a64,
+  transform,
+  type Op,
+  type RemoteCursor,
+  type StatusValue,
+} from '@pairpad/client';
+
+async function main(base: string): Promise<void> {
+  const session = await PairpadClient.createSession(base, 'python');
+  const client = new PairpadClient({ backoff: [500, 1000], idleTimeout: 30000 });
+  const off = client.on('text', ({ text, op, remote }) => {
+    const next: string = apply(text, remote ? op : []);
+    void next;
+  });
+  client.on('cursor', ({ cursors }) => cursors.map((c: RemoteCursor) => `${c.name}@${c.position.line}:${c.position.column}`));
+  client.on('status', ({ status }) => {
+    const s: StatusValue = status;
+    if (s === Status.RECONNECTING) console.log('reconnecting');
+  });
+  client.on('divergence', ({ version, expected, actual, count }) => console.log(version, expected, actual, count));
+  client.on('error', ({ error, message }) => console.warn(error, message));
+  try {
+    const connected = await client.join(base, session.id, 'u1', 'Ada');
+    const code: string = connected.code;
+    const op: Op = diff(code, code + '\n');
+    client.applyLocal(op);
+    client.setText(client.text + '# done');
+    client.sendCursor({ line: 0, column: 1 }, { start: { line: 0, column: 0 }, end: { line: 0, column: 1 } });
+    const sent: boolean = client.setLanguage(LANGUAGES[1]);
+    const [a, b]: [Op, Op] = transform(['x'], ['y']);
+    console.log(sent, a, b, fnv1a64(client.text), client.divergences, client.version);
+  } catch (err) {
+    if (err instanceof PairpadError) console.error(err.code, err.status);
+  } finally {
+    off();
+    client.close();
+  }
+}
+
+void main('http://localhost:3001');
