@@ -86,7 +86,9 @@ const jsonSpace = " \t\r\n"
 
 // exactKeys refuses a key that matches a field only when case is ignored:
 // encoding/json would read {"LANGUAGE": ...} as language, but the contract
-// (and openapi.yaml) names fields exactly. data is a valid JSON object and
+// (and openapi.yaml) names fields exactly. It also refuses a repeated key
+// and a string encoding/json would rewrite (invalid UTF-8, a lone surrogate
+// escape: "u\ud800" and "u\udc00" would be one userId). data is a valid JSON object and
 // dst a pointer to a flat struct, as every request body is.
 func exactKeys(data []byte, dst any) error {
 	names := map[string]bool{}
@@ -100,17 +102,30 @@ func exactKeys(data []byte, dst any) error {
 	if _, err := dec.Token(); err != nil { // {
 		return decodeError(err)
 	}
+	seen := map[string]bool{}
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
 			return decodeError(err)
 		}
-		if key, _ := tok.(string); !names[key] {
+		key, _ := tok.(string)
+		if !names[key] {
 			return invalid(fmt.Sprintf("Unknown field %q", truncate(key, 100)), map[string]any{truncate(key, 100): "unknown field"})
 		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
+		if seen[key] {
+			// encoding/json would keep the last value: which one the
+			// client meant is not ours to guess.
+			return invalid(fmt.Sprintf("Field %q appears more than once", key), map[string]any{key: "duplicate field"})
+		}
+		seen[key] = true
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
 			return decodeError(err)
+		}
+		if len(value) > 0 && value[0] == '"' {
+			if _, err := protocol.DecodeString(value); err != nil {
+				return invalid(fmt.Sprintf("Field %q: %v", key, err), map[string]any{key: err.Error()})
+			}
 		}
 	}
 	return nil

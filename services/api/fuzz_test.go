@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pairpad/pairpad/services/api"
 	"github.com/pairpad/pairpad/shared/broker"
@@ -102,6 +103,7 @@ func FuzzCreateBody(f *testing.F) {
 		`{"language":"python"}`, ` {"language":"typescript"}` + "\n", `{"language":"cobol"}`, `{}`, ``, `null`,
 		`{"language":"python","x":1}`, `{"LANGUAGE":"python"}`, `{"language":1}`, `{"language":"python"}{}`,
 		`["python"]`, `{"language":"pyth\u006fn"}`, "\u00a0{\"language\":\"python\"}", `{"language":"python",}`,
+		`{"language":"python","language":"python"}`, `{"language":"python\ud800"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -137,6 +139,9 @@ func FuzzJoinBody(f *testing.F) {
 		`{"userId":"u1"}`, `{"userId":"u1","userName":"A\u0000"}`, `{"userId":"u1","userName":"   "}`,
 		`{"userId":1,"userName":"Ann"}`, `{"userId":"u1","userName":"Ann","admin":true}`, `{"UserId":"u1","userName":"Ann"}`,
 		`{"userId":"\ud800","userName":"Ann"}`, "{\"userId\":\"u\xff\",\"userName\":\"Ann\"}", `{"userId":"u1","userName":"Ann"} x`,
+		`{"userId":"k\udc00","userName":"Ann"}`, `{"userId":"k\ud83d\ude00","userName":"Ann"}`, `{"userId":"k\\ud800","userName":"Ann"}`,
+		`{"userId":"u1","userId":"u2","userName":"Ann"}`, `{"userId":"u1","userName":"Ann","userName":"Bob"}`,
+		`{"userId":"k\ufffd","userName":"A\udfff"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -232,13 +237,14 @@ type verdict int
 const (
 	invalid verdict = iota
 	valid
-	ambiguous // a repeated key: JSON leaves its meaning open, so either answer is fine
+	ambiguous // a string that holds a U+FFFD as sent and one made by decoding
 )
 
 // oracleBody reads body as the contract does, independently of the api's
 // decoder: at most 64 KiB, JSON whitespace around exactly one object whose
-// keys are exactly (case included) those of fields, each a string that its
-// check accepts. It returns the fields' values when the body is valid.
+// keys are exactly (case included) those of fields, each once, each a
+// string that its check accepts and that decoding does not rewrite (no
+// invalid UTF-8, no lone surrogate escape). It returns the fields' values when the body is valid.
 func oracleBody(body []byte, fields map[string]func(string) bool) (map[string]string, verdict) {
 	if len(body) > protocol.MaxBodyBytes || !json.Valid(body) {
 		return nil, invalid
@@ -248,7 +254,7 @@ func oracleBody(body []byte, fields map[string]func(string) bool) (map[string]st
 		return nil, invalid
 	}
 	got := map[string]string{}
-	repeated, wrongType := false, false
+	repeated, wrongType, rewritten, mixed := false, false, false, false
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -269,6 +275,16 @@ func oracleBody(body []byte, fields map[string]func(string) bool) (map[string]st
 		if err := json.Unmarshal(raw, &s); err != nil {
 			wrongType = true
 		}
+		if strings.ContainsRune(s, utf8.RuneError) {
+			// Decoding made a U+FFFD: from invalid UTF-8 or a lone
+			// surrogate (refused), or the client sent one (fine); with
+			// both in one string, either answer is fine.
+			if !bytes.Contains(raw, []byte("\uFFFD")) && !bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`)) {
+				rewritten = true
+			} else {
+				mixed = true
+			}
+		}
 		got[key] = s
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
@@ -277,11 +293,11 @@ func oracleBody(body []byte, fields map[string]func(string) bool) (map[string]st
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, invalid
 	}
-	if repeated {
-		return nil, ambiguous
-	}
-	if wrongType {
+	if repeated || wrongType || rewritten {
 		return nil, invalid
+	}
+	if mixed {
+		return nil, ambiguous
 	}
 	for name, ok := range fields {
 		v, present := got[name]

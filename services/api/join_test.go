@@ -61,6 +61,12 @@ func TestJoin(t *testing.T) {
 		{"userName too long", s.ID, `{"userId":"u","userName":"` + long[:51] + `"}`, 400, protocol.CodeInvalidRequest, []string{"userName"}},
 		{"userName control char", s.ID, `{"userId":"u","userName":"a\nb"}`, 400, protocol.CodeInvalidRequest, []string{"userName"}},
 		{"both wrong", s.ID, `{"userId":"","userName":""}`, 400, protocol.CodeInvalidRequest, []string{"userId", "userName"}},
+		{"duplicate userId", s.ID, `{"userId":"u1","userId":"u2","userName":"n"}`, 400, protocol.CodeInvalidRequest, []string{"userId"}},
+		{"duplicate userName", s.ID, `{"userId":"u1","userName":"n","userName":"m"}`, 400, protocol.CodeInvalidRequest, []string{"userName"}},
+		{"userId lone high surrogate", s.ID, `{"userId":"k\ud800","userName":"n"}`, 400, protocol.CodeInvalidRequest, []string{"userId"}},
+		{"userId lone low surrogate", s.ID, `{"userId":"k\udc00","userName":"n"}`, 400, protocol.CodeInvalidRequest, []string{"userId"}},
+		{"userId invalid UTF-8", s.ID, "{\"userId\":\"k\xff\",\"userName\":\"n\"}", 400, protocol.CodeInvalidRequest, []string{"userId"}},
+		{"userName lone surrogate", s.ID, `{"userId":"u","userName":"n\udfff"}`, 400, protocol.CodeInvalidRequest, []string{"userName"}},
 		{"trailing garbage", s.ID, `{"userId":"u","userName":"n"}]`, 400, protocol.CodeInvalidRequest, nil},
 		{"too large", s.ID, `{"userId":"u","userName":"` + strings.Repeat("n", 65<<10) + `"}`, 413, protocol.CodePayloadTooLarge, nil},
 	}

@@ -61,8 +61,11 @@ func probeOpID(env protocol.Envelope) string {
 	var p struct {
 		OpID json.RawMessage `json:"opId"`
 	}
-	var id string
-	if json.Unmarshal(env.Payload, &p) != nil || json.Unmarshal(p.OpID, &id) != nil || protocol.ValidateOpID(id) != nil {
+	if json.Unmarshal(env.Payload, &p) != nil {
+		return ""
+	}
+	id, err := protocol.DecodeString(p.OpID) // an opId that decoding would rewrite names nothing
+	if err != nil || protocol.ValidateOpID(id) != nil {
 		return ""
 	}
 	return id

@@ -7,8 +7,10 @@ import (
 	"net/url"
 	"reflect"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -65,6 +67,10 @@ func FuzzDecodeFrame(f *testing.F) {
 		{true, `3`},
 		{true, `41`},
 		{true, `42/admin,["sync"]`},
+		{false, `{"type":"code-update","payload":{"delta":{"fullCode":"hi"},"version":0,"opId":"k\ud800"}}`},
+		{false, `{"type":"code-update","payload":{"delta":{"fullCode":"hi"},"version":0,"opId":"k\udc00"}}`},
+		{true, `42["code-update",{"delta":{"fullCode":"hi"},"version":0,"opId":"k\ud83d\ude00"}]`},
+		{false, "{\"type\":\"code-update\",\"payload\":{\"delta\":{\"fullCode\":\"hi\"},\"version\":0,\"opId\":\"k\xff\"}}"},
 	} {
 		f.Add(s.sio, false, []byte(s.frame))
 	}
@@ -133,6 +139,9 @@ func checkEvent(t *testing.T, fr framing, payload json.RawMessage, ev clientEven
 		}
 		if plain.OpID != nil && *plain.OpID != ev.code.OpID || utf8Len(ev.code.OpID) > protocol.MaxOpIDLen {
 			t.Fatalf("opId %v accepted as %q", plain.OpID, ev.code.OpID)
+		}
+		if rewritten(payload, ev.code.OpID) {
+			t.Fatalf("opId of %s accepted as %q: decoding rewrote it", payload, ev.code.OpID)
 		}
 		if (ev.code.Delta.FullCode == nil) == (len(ev.code.Delta.Ops) == 0) {
 			t.Fatalf("code-update %s accepted with a delta of neither or both kinds", payload)
@@ -315,6 +324,9 @@ func FuzzConnectAuth(f *testing.F) {
 		`42["sync"]`,
 		`3`,
 		`40{"sessionId":"` + fuzzSID + `","userId":"eve","token":"` + tok + `"}`,
+		`40{"sessionId":"` + fuzzSID + `","userId":"d\ud800","token":"` + tok + `"}`,
+		`40{"sessionId":"` + fuzzSID + `","userId":"d\udc00"}`,
+		`40{"sessionId":"` + fuzzSID + `","userName":"D\ud83d\ude00"}`,
 	} {
 		f.Add("sessionId="+fuzzSID, false, []byte(frame))
 		f.Add("", true, []byte(frame))
@@ -345,6 +357,9 @@ func FuzzConnectAuth(f *testing.F) {
 				want, isString := v.(string)
 				if have, known := got[k]; known && isString && have != want {
 					t.Fatalf("auth %s=%q, handshake has %q", k, want, have)
+				}
+				if have, known := got[k]; known && isString && rewritten(p.Data, have) {
+					t.Fatalf("auth %s of %s accepted as %q: decoding rewrote it", k, p.Data, have)
 				}
 			}
 		}
@@ -401,4 +416,12 @@ func checkIdentify(t *testing.T, s *Service, h handshake) {
 			t.Fatalf("token name %q shown as %q", c.UserName, id.UserName)
 		}
 	}
+}
+
+// rewritten reports whether s holds a U+FFFD that raw, the JSON it was
+// read from, did not send as one: decoding made it from invalid UTF-8 or a
+// lone surrogate escape.
+func rewritten(raw []byte, s string) bool {
+	return strings.ContainsRune(s, utf8.RuneError) && !bytes.Contains(raw, []byte("\uFFFD")) &&
+		!bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`))
 }

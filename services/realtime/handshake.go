@@ -42,7 +42,9 @@ func handshakeFrom(r *http.Request) handshake {
 }
 
 // mergeAuth applies a Socket.IO CONNECT auth object: its fields win over the
-// query. since may be a number or a string there.
+// query. since may be a number or a string there. A string that
+// encoding/json would rewrite (invalid UTF-8, a lone surrogate escape) is
+// INVALID_REQUEST.
 func (h *handshake) mergeAuth(raw json.RawMessage) error {
 	if len(raw) == 0 {
 		return nil
@@ -60,10 +62,15 @@ func (h *handshake) mergeAuth(raw json.RawMessage) error {
 		if !ok || string(v) == "null" {
 			continue
 		}
-		var s string
-		if err := json.Unmarshal(v, &s); err == nil {
+		s, err := protocol.DecodeString(v)
+		if err == nil {
 			*dst = s
 			continue
+		}
+		if errors.Is(err, protocol.ErrRewritten) {
+			// Refused rather than rewritten: two ids must not become one.
+			return protocol.Errorf(protocol.CodeInvalidRequest, "auth.%s: %v", name, err).
+				WithDetails(map[string]any{"field": name})
 		}
 		var n json.Number
 		if err := json.Unmarshal(v, &n); err == nil && name == "since" {

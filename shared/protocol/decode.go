@@ -57,16 +57,19 @@ func DecodeEnvelope(raw []byte) (Envelope, error) {
 // delta has exactly one of fullCode (a string of at most MaxDocumentBytes,
 // else DOCUMENT_TOO_LARGE) and ops (a JSON array, returned compacted; its
 // items are the document engine's to check); version is an integer >= 0;
-// opId, when present, a string of at most MaxOpIDLen characters.
+// opId, when present, a string of at most MaxOpIDLen characters, kept
+// exactly as sent: one that encoding/json would rewrite is refused
+// (DecodeString).
 func DecodeCodeUpdate(raw json.RawMessage) (CodeUpdate, error) {
 	var p struct {
 		Delta *struct {
 			FullCode *string         `json:"fullCode"`
 			Ops      json.RawMessage `json:"ops"`
 		} `json:"delta"`
-		Version *int64 `json:"version"` // a pointer: a missing version is refused, not read as 0
-		OpID    string `json:"opId"`
+		Version *int64      `json:"version"` // a pointer: a missing version is refused, not read as 0
+		OpID    exactString `json:"opId"`
 	}
+	p.OpID.field = "opId"
 	const shape = "{delta: {fullCode} or {ops}, version, opId?}"
 	if err := decodeObject(raw, &p, "the code-update payload", shape); err != nil {
 		return CodeUpdate{}, err
@@ -81,10 +84,10 @@ func DecodeCodeUpdate(raw json.RawMessage) (CodeUpdate, error) {
 		return CodeUpdate{}, fieldError("version", "must be an integer of at least 0")
 	}
 	u.Version = *p.Version
-	if err := ValidateOpID(p.OpID); err != nil {
+	if err := ValidateOpID(p.OpID.s); err != nil {
 		return CodeUpdate{}, fieldError("opId", fmt.Sprintf("must be at most %d characters", MaxOpIDLen))
 	}
-	u.OpID = p.OpID
+	u.OpID = p.OpID.s
 	hasOps := !isNull(p.Delta.Ops)
 	switch {
 	case p.Delta.FullCode != nil && hasOps:
@@ -202,13 +205,40 @@ func decodeObject(raw []byte, dst any, what, shape string) error {
 	}
 	err := json.Unmarshal(trimmed, dst)
 	var typ *json.UnmarshalTypeError
+	var field *Error
 	switch {
 	case err == nil:
 		return nil
+	case errors.As(err, &field):
+		return field // an exactString's refusal
 	case errors.As(err, &typ) && typ.Field != "":
 		return fieldError(typ.Field, "has the wrong type: a JSON "+typ.Value+" is not allowed here")
 	}
 	return Wrap(CodeInvalidPayload, capitalize(what+" is not valid JSON: "+string(truncateBytes([]byte(err.Error()), 200))), err)
+}
+
+// exactString is a string field read with DecodeString, so it is never
+// rewritten; null keeps the earlier value, as encoding/json does for a
+// plain string with a repeated key.
+type exactString struct {
+	field string // for the refusal
+	s     string
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (e *exactString) UnmarshalJSON(raw []byte) error {
+	if string(raw) == "null" {
+		return nil
+	}
+	s, err := DecodeString(raw)
+	switch {
+	case errors.Is(err, ErrNotString):
+		return fieldError(e.field, "has the wrong type: it must be a string")
+	case err != nil:
+		return fieldError(e.field, err.Error())
+	}
+	e.s = s
+	return nil
 }
 
 // fieldError is an INVALID_PAYLOAD about one field.

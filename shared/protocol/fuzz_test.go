@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -32,6 +33,12 @@ func FuzzEnvelope(f *testing.F) {
 		`{"position":{"line":-1,"column":0}}`,
 		`[1,2]`,
 		`{"type":"x"} trailing`,
+		`{"delta":{"fullCode":"a"},"version":0,"opId":"k\ud800"}`,
+		`{"delta":{"fullCode":"a"},"version":0,"opId":"k\udc00"}`,
+		`{"delta":{"fullCode":"a"},"version":0,"opId":"k\ud83d\ude00"}`,
+		`{"delta":{"fullCode":"a"},"version":0,"opId":"k\\ud800"}`,
+		`{"delta":{"fullCode":"a"},"version":0,"opId":"k\ufffd","opId":null}`,
+		"{\"delta\":{\"fullCode\":\"a\"},\"version\":0,\"opId\":\"k\xff\"}",
 	} {
 		f.Add([]byte(s))
 	}
@@ -109,6 +116,12 @@ func checkPayloads(t *testing.T, raw []byte) {
 		}
 		if !sameCodeUpdate(u, cu) {
 			t.Fatalf("DecodeCodeUpdate(%q) = %+v, encoding/json says %+v", raw, u, cu)
+		}
+		// An opId is kept as sent: a U+FFFD in it was sent as one, not
+		// made by decoding a lone surrogate or an invalid byte.
+		if strings.ContainsRune(u.OpID, utf8.RuneError) && !bytes.Contains(raw, []byte("\uFFFD")) &&
+			!bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`)) {
+			t.Fatalf("DecodeCodeUpdate(%q) accepted opId %q, rewritten to U+FFFD", raw, u.OpID)
 		}
 		back, err := protocol.DecodeCodeUpdate(mustMarshal(t, u))
 		if err != nil || !sameCodeUpdate(u, back) {
