@@ -105,9 +105,10 @@ func (s *Service) findOrphans(ctx context.Context, known map[string]bool) ([]orp
 		return nil, fmt.Errorf("list documents: %w", err)
 	}
 	for _, k := range docs {
-		// A document key is <sessionId>; anything under it is that session's too.
-		sid, _, _ := strings.Cut(k, ".")
-		if !known[sid] {
+		// A document key is <sessionId> or its notes' id; anything under it
+		// (<sessionId>.run) is that session's too.
+		id, _, _ := strings.Cut(k, ".")
+		if sid := broker.DocSessionID(id); !known[sid] {
 			out = append(out, orphan{kindDocument, k, sid})
 		}
 	}
@@ -120,7 +121,7 @@ func (s *Service) findOrphans(ctx context.Context, known map[string]bool) ([]orp
 		if len(parts) != 3 {
 			continue
 		}
-		if sid := parts[1]; !known[sid] {
+		if sid := broker.DocSessionID(parts[1]); !known[sid] { // the code's log or the notes'
 			out = append(out, orphan{kindOpLog, subj, sid})
 		}
 	}

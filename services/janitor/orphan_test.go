@@ -111,10 +111,12 @@ func TestTombstonesArePurged(t *testing.T) {
 	cases := []struct {
 		name       string
 		age        time.Duration
-		wantValues uint64 // messages left in sessions and documents, each
+		wantValues [2]uint64 // messages left in sessions and documents
 	}{
-		{"markers older than the age go", -1, 0},
-		{"recent markers stay", defaultTombstoneAge, 1},
+		{"markers older than the age go", -1, [2]uint64{0, 0}},
+		// One marker for the record; three for the code's and the notes'
+		// snapshots and the run output, which a purge removes together.
+		{"recent markers stay", defaultTombstoneAge, [2]uint64{1, 3}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -131,15 +133,93 @@ func TestTombstonesArePurged(t *testing.T) {
 			if err != nil || len(rep.Expired) != 1 {
 				t.Fatalf("sweep: %+v, %v", rep, err)
 			}
-			for _, kv := range []jetstream.KeyValue{e.in.Sessions, e.in.Documents} {
+			for i, kv := range []jetstream.KeyValue{e.in.Sessions, e.in.Documents} {
 				st, err := kv.Status(context.Background())
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got := st.Values(); got != c.wantValues {
-					t.Errorf("%s holds %d messages, want %d", kv.Bucket(), got, c.wantValues)
+				if got := st.Values(); got != c.wantValues[i] {
+					t.Errorf("%s holds %d messages, want %d", kv.Bucket(), got, c.wantValues[i])
 				}
 			}
 		})
 	}
+}
+
+// TestNotesAndRunBelongToTheirSession: a session's notes document (its op
+// log and snapshot) and its latest run output are the session's, never
+// orphans while its record exists (an ended interview's too), and orphans
+// like the rest once it is gone.
+func TestNotesAndRunBelongToTheirSession(t *testing.T) {
+	e := newEnv(t)
+	clk := newClock()
+	j := newJanitor(t, e, jopts{now: clk.Now, ready: true})
+	ctx := context.Background()
+
+	live := seed(t, e.in, clk.Now(), true)
+	ended := seed(t, e.in, clk.Now(), true)
+	if _, err := session.NewStore(e.in.Sessions).EndInterview(ctx, ended.ID, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	gone := uuid.NewString()
+	for _, id := range []string{live.ID, ended.ID, gone} {
+		putInterviewData(t, e.in, id)
+	}
+	for range 3 { // suspected, seen again, then old enough to remove
+		if _, err := j.Sweep(ctx); err != nil {
+			t.Fatalf("sweep: %v", err)
+		}
+		clk.Advance(time.Hour)
+		putPresence(t, e.in, live.ID, "user-"+live.ID[:8], "conn-1") // still connected: not idle
+		putPresence(t, e.in, ended.ID, "user-"+ended.ID[:8], "conn-1")
+	}
+	for _, c := range []struct {
+		id   string
+		want bool
+	}{{live.ID, true}, {ended.ID, true}, {gone, false}} {
+		if got := interviewDataOf(t, e.in, c.id); got != [3]bool{c.want, c.want, c.want} {
+			t.Errorf("session %s: notes snapshot, notes log, run output = %v, want all %t", c.id, got, c.want)
+		}
+	}
+}
+
+// TestPurgeRemovesNotesAndRun: a session's purge takes its notes and its
+// run output with it.
+func TestPurgeRemovesNotesAndRun(t *testing.T) {
+	e := newEnv(t)
+	clk := newClock()
+	ctx := context.Background()
+	r := seed(t, e.in, clk.Now(), false)
+	putInterviewData(t, e.in, r.ID)
+	if err := session.Purge(ctx, e.in, r.ID); err != nil {
+		t.Fatalf("purge: %v", err)
+	}
+	if got := interviewDataOf(t, e.in, r.ID); got != [3]bool{} {
+		t.Errorf("after the purge: notes snapshot, notes log, run output = %v, want none", got)
+	}
+	if got := holdingsOf(t, e.in, r.ID); got != (holdings{}) {
+		t.Errorf("after the purge: %+v, want nothing", got)
+	}
+}
+
+// putInterviewData writes a notes snapshot, a notes op and a run output for id.
+func putInterviewData(t *testing.T, in *broker.Infra, id string) {
+	t.Helper()
+	putData(t, in, broker.NotesDocID(id))
+	if _, err := in.Documents.Put(context.Background(), broker.RunKey(id), []byte(`{"runId":"r1"}`)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// interviewDataOf reports whether id's notes snapshot, notes op log and run
+// output exist.
+func interviewDataOf(t *testing.T, in *broker.Infra, id string) [3]bool {
+	t.Helper()
+	notes := broker.NotesDocID(id)
+	info, err := in.Ops.Info(context.Background(), jetstream.WithSubjectFilter(broker.OpsSubject(notes)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return [3]bool{exists(t, in.Documents, notes), info.State.Subjects[broker.OpsSubject(notes)] > 0,
+		exists(t, in.Documents, broker.RunKey(id))}
 }

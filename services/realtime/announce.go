@@ -29,7 +29,7 @@ func (hs *hubSession) announceLocked(after []protocol.User, joiner *conn, reason
 	}
 	now := hs.s.now()
 	for _, u := range joined {
-		e := newEvent(protocol.TypeUserJoined, hs.id, u.ID, protocol.User{ID: u.ID, Name: u.Name, Color: u.Color}, now)
+		e := newEvent(protocol.TypeUserJoined, hs.id, u.ID, protocol.User{ID: u.ID, Name: u.Name, Color: u.Color, Role: u.Role}, now)
 		hs.broadcastLocked(e, func(c *conn) bool { return c == joiner || c.ident.UserID == u.ID })
 	}
 	for _, u := range left {

@@ -28,6 +28,7 @@ type client struct {
 	mu       sync.Mutex
 	events   []protocol.Envelope
 	frames   []string // every Socket.IO frame other than ping
+	raw      []string // every frame, as it came
 	next     int
 	notify   chan struct{}
 	done     chan struct{}
@@ -131,6 +132,7 @@ func (c *client) read() {
 			return
 		}
 		c.mu.Lock()
+		c.raw = append(c.raw, string(data))
 		if c.sio {
 			c.readSIO(string(data))
 		} else {
@@ -300,6 +302,13 @@ func (c *client) find(typ string) (protocol.Envelope, bool) {
 		}
 	}
 	return protocol.Envelope{}, false
+}
+
+// rawFrames returns a copy of every frame received so far.
+func (c *client) rawFrames() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.raw...)
 }
 
 // waitFrame waits for a raw Socket.IO frame matching match.

@@ -73,6 +73,8 @@ type conn struct {
 	// baseVersion is the document version the connection was brought to by
 	// connected (or sync); updates at or below it are not sent. Guarded by hs.mu.
 	baseVersion int64
+	// notesBase is the same for the notes, of a connection that reads them.
+	notesBase int64
 	// entry is the connection's presence entry. Guarded by hs.mu.
 	entry presence.Entry
 
@@ -259,6 +261,9 @@ func (c *conn) readLoop(keepalive time.Duration) {
 			continue // cut off: what is still in flight is dropped until the close completes
 		}
 		in, err := decodeFrame(c.fr, mt, data, c.ident.SessionID)
+		if err == nil && in.kind == inEvent {
+			err = c.permit(in.env)
+		}
 		if in.kind == inLeave {
 			c.setReason(protocol.LeftManual)
 			return

@@ -99,8 +99,9 @@ func parseDeltaFormat(s string) (deltaFormat, bool) {
 	return 0, false
 }
 
-// codeUpdateEvent encodes an applied update as a code-update in format f.
-func codeUpdateEvent(sid string, a document.Applied, f deltaFormat) *outEvent {
+// updateEvent encodes an applied update as a code-update or notes-update
+// (typ) in format f.
+func updateEvent(typ, sid string, a document.Applied, f deltaFormat) *outEvent {
 	u := protocol.CodeUpdate{Version: a.Version, OpID: a.OpID}
 	if f == formatOps {
 		ops, err := marshal(a.Ops)
@@ -112,12 +113,13 @@ func codeUpdateEvent(sid string, a document.Applied, f deltaFormat) *outEvent {
 		code := a.Code
 		u.Delta.FullCode = &code
 	}
-	return newEvent(protocol.TypeCodeUpdate, sid, a.UserID, u, time.UnixMilli(a.Timestamp))
+	return newEvent(typ, sid, a.UserID, u, time.UnixMilli(a.Timestamp))
 }
 
-// codeAckEvent encodes the acknowledgement of an update to its sender.
-func codeAckEvent(sid, userID string, version int64, opID string, now time.Time) *outEvent {
-	return newEvent(protocol.TypeCodeAck, sid, userID, protocol.CodeAck{Version: version, OpID: opID}, now)
+// ackEvent encodes the acknowledgement (code-ack, notes-ack: typ) of an
+// update to its sender.
+func ackEvent(typ, sid, userID string, version int64, opID string, now time.Time) *outEvent {
+	return newEvent(typ, sid, userID, protocol.CodeAck{Version: version, OpID: opID}, now)
 }
 
 // errorEvent encodes err as the contract's error event. An internal

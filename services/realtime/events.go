@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pairpad/pairpad/services/realtime/document"
 	"github.com/pairpad/pairpad/shared/protocol"
 	"github.com/pairpad/pairpad/shared/session"
 )
@@ -17,9 +18,10 @@ const submitTimeout = 10 * time.Second
 // that carry one, its decoded payload. parseEvent makes it from an envelope.
 type clientEvent struct {
 	typ    string
-	code   protocol.CodeUpdate   // code-update
+	code   protocol.CodeUpdate   // code-update, notes-update
 	cursor protocol.CursorUpdate // cursor-update
 	lang   protocol.Language     // language-changed
+	run    protocol.RunOutput    // run-output
 }
 
 // parseEvent validates a client envelope for the connection's session
@@ -35,8 +37,10 @@ func parseEvent(env protocol.Envelope, sessionID string) (clientEvent, error) {
 	}
 	var err error
 	switch env.Type {
-	case protocol.TypeCodeUpdate:
+	case protocol.TypeCodeUpdate, protocol.TypeNotesUpdate:
 		ev.code, err = protocol.DecodeCodeUpdate(env.Payload)
+	case protocol.TypeRunOutput:
+		ev.run, err = protocol.DecodeRunOutput(env.Payload)
 	case protocol.TypeCursorUpdate:
 		ev.cursor, err = protocol.DecodeCursorUpdate(env.Payload)
 	case protocol.TypeLanguageChanged:
@@ -52,10 +56,11 @@ func parseEvent(env protocol.Envelope, sessionID string) (clientEvent, error) {
 	return ev, nil
 }
 
-// probeOpID returns the opId of a code-update envelope whose payload has
-// one, however malformed the rest, so a refusal names the update it refuses.
+// probeOpID returns the opId of a code-update or notes-update envelope
+// whose payload has one, however malformed the rest, so a refusal names the
+// update it refuses.
 func probeOpID(env protocol.Envelope) string {
-	if env.Type != protocol.TypeCodeUpdate {
+	if env.Type != protocol.TypeCodeUpdate && env.Type != protocol.TypeNotesUpdate {
 		return ""
 	}
 	var p struct {
@@ -93,13 +98,17 @@ func (s *Service) handleEvent(c *conn, ev clientEvent) error {
 	switch ev.typ {
 	case protocol.TypeCodeUpdate:
 		err = s.codeUpdate(c, ev.code)
+	case protocol.TypeNotesUpdate:
+		err = s.notesUpdate(c, ev.code)
+	case protocol.TypeRunOutput:
+		err = s.runOutput(c, ev.run)
 	case protocol.TypeCursorUpdate:
 		err = s.cursorUpdate(c, ev.cursor)
 	case protocol.TypeLanguageChanged:
 		err = s.languageChanged(c, ev.lang)
 	case protocol.TypeSync:
 		hs.mu.Lock()
-		c.sendEvent(hs.syncEventLocked(c.ident.UserID))
+		c.sendEvent(hs.syncEventLocked(c))
 		hs.mu.Unlock()
 	}
 	if err == nil {
@@ -123,23 +132,33 @@ func (c *conn) limit(typ string) error {
 // sender) and code-update (to the others) come back through the hub
 // session's listener, in version order; only a duplicate is acked here.
 func (s *Service) codeUpdate(c *conn, u protocol.CodeUpdate) error {
-	withOp := func(err error) error { return withDetails(err, protocol.TypeCodeUpdate, u.OpID) }
+	return s.submitTo(c, c.hs.doc, protocol.TypeCodeUpdate, protocol.TypeCodeAck, u)
+}
+
+// submitTo hands an update of type typ (code-update, notes-update) to
+// document d; a duplicate is acknowledged here with ackType, every other
+// answer comes back through d's listener.
+func (s *Service) submitTo(c *conn, d *document.Doc, typ, ackType string, u protocol.CodeUpdate) error {
+	withOp := func(err error) error { return withDetails(err, typ, u.OpID) }
 	// The rate limit was spent by the reader when the update arrived (limitEvent).
 	if err := s.natsDown(); err != nil {
 		return withOp(err)
 	}
+	if d == nil {
+		return withOp(protocol.Errorf(protocol.CodeInternal, "the document of %s is not open", typ))
+	}
 	ctx, cancel := context.WithTimeout(s.ctx, submitTimeout)
 	defer cancel()
-	res, err := c.hs.doc.Submit(ctx, c.ident.UserID, c.id, u)
+	res, err := d.SubmitAs(ctx, c.author(), c.id, u)
 	if err != nil {
 		err = unavailable(err)
 		if protocol.ErrorCode(err) == protocol.CodeInternal {
-			s.log.Error("code-update failed", "session_id", c.ident.SessionID, "conn_id", c.id, "err", err)
+			s.log.Error(typ+" failed", "session_id", c.ident.SessionID, "conn_id", c.id, "err", err)
 		}
 		return withOp(err)
 	}
 	if res.Duplicate {
-		c.sendEvent(codeAckEvent(c.ident.SessionID, c.ident.UserID, res.Version, res.OpID, s.now()))
+		c.sendEvent(ackEvent(ackType, c.ident.SessionID, c.ident.UserID, res.Version, res.OpID, s.now()))
 	}
 	return nil
 }

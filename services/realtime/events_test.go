@@ -57,8 +57,13 @@ func TestEvents(t *testing.T) {
 		t.Fatalf("user-joined = %+v %s", u, j.UserID)
 	}
 	pu := decode[protocol.PresenceUpdate](t, alice.waitFor(t, protocol.TypePresenceUpdate).Payload)
-	if len(pu.Users) != 2 || pu.Users[0].LastSeen == 0 {
+	if len(pu.Users) != 2 || pu.Users[0].Role != protocol.RoleCandidate {
 		t.Fatalf("presence-update = %+v", pu)
+	}
+	for _, u := range pu.Users {
+		if seen, err := time.Parse(time.RFC3339, u.LastSeen); err != nil || time.Since(seen) > time.Hour || !strings.HasSuffix(u.LastSeen, "Z") {
+			t.Fatalf("presence-update lastSeen %q is not a recent ISO 8601 UTC time: %v", u.LastSeen, err)
+		}
 	}
 
 	t.Run("code-update", func(t *testing.T) {

@@ -204,6 +204,9 @@ func (s *Service) serve(c *conn, a *admission) {
 	ping := s.cfg.PresenceTimeout / 3
 	go c.writeLoop(ping)
 	defer s.hub.release(hs)
+	if a.notes {
+		defer hs.releaseNotes()
+	}
 	// The entry is durable before the client hears connected, so whoever
 	// connects after it, on any instance, finds it present.
 	c.entry = hs.entryFor(c)
@@ -211,7 +214,11 @@ func (s *Service) serve(c *conn, a *admission) {
 	if err := hs.join(c, extra); err != nil {
 		// The session ended between admission and join.
 		s.removePresence(c, protocol.LeftDisconnect)
-		c.sendEvent(newEvent(protocol.TypeSessionEnded, hs.id, "", protocol.SessionEnded{Reason: protocol.EndedDeleted}, s.now()))
+		reason := protocol.EndedDeleted
+		if protocol.ErrorCode(err) == protocol.CodeSessionEnded {
+			reason = protocol.EndedByHost
+		}
+		c.sendEvent(newEvent(protocol.TypeSessionEnded, hs.id, "", protocol.SessionEnded{Reason: reason}, s.now()))
 		c.closeAfterQueue(websocket.CloseNormalClosure, "session ended", protocol.LeftDisconnect, c.fr.farewell()...)
 		<-c.writeDone
 		return

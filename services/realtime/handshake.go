@@ -21,6 +21,8 @@ type identity struct {
 	SessionID string
 	UserID    string
 	UserName  string
+	Role      protocol.Role // from the join token; anonymous clients are candidates
+	Color     string        // from the join token, else derived from the user id
 	Format    deltaFormat
 	Since     int64 // the last version the client has; -1: none
 }
@@ -87,9 +89,13 @@ func (h *handshake) mergeAuth(raw json.RawMessage) error {
 type admission struct {
 	ident identity
 	hs    *hubSession
+	notes bool // holds the session's notes (the role may read them)
 }
 
 func (a *admission) cancel(s *Service) {
+	if a.notes {
+		a.hs.releaseNotes()
+	}
 	a.hs.unreserve(a.ident.UserID)
 	s.hub.release(a.hs)
 }
@@ -114,6 +120,13 @@ func (s *Service) admit(ctx context.Context, h handshake) (*admission, error) {
 		return nil, err
 	}
 	a := &admission{ident: id, hs: hs}
+	if id.Role.CanReadNotes() {
+		if err := hs.acquireNotes(ctx); err != nil {
+			a.cancel(s)
+			return nil, err
+		}
+		a.notes = true
+	}
 	// Touch synchronously: a janitor deciding this session is idle then
 	// loses its compare-and-swap against the user who is connecting.
 	if err := s.store.Touch(ctx, id.SessionID, s.now()); err != nil {
@@ -131,7 +144,7 @@ const errBadToken = "The join token is invalid, has expired, or was issued for a
 
 // identify validates the handshake's parameters and its join token.
 func (s *Service) identify(h handshake) (identity, error) {
-	id := identity{SessionID: h.SessionID, UserID: h.UserID, Since: -1}
+	id := identity{SessionID: h.SessionID, UserID: h.UserID, Role: protocol.RoleCandidate, Since: -1}
 	if id.SessionID == "" {
 		return id, protocol.Errorf(protocol.CodeInvalidRequest, "sessionId is required")
 	}
@@ -162,7 +175,7 @@ func (s *Service) identify(h handshake) (identity, error) {
 		if c.SessionID != id.SessionID || (id.UserID != "" && c.UserID != id.UserID) {
 			return id, protocol.Errorf(protocol.CodeUnauthorized, errBadToken)
 		}
-		id.UserID = c.UserID
+		id.UserID, id.Role, id.Color = c.UserID, c.Role.OrDefault(), c.Color
 		if c.UserName != "" {
 			name = c.UserName // the name the api validated and signed is authoritative
 		}
@@ -180,6 +193,9 @@ func (s *Service) identify(h handshake) (identity, error) {
 		return id, protocol.Errorf(protocol.CodeInvalidRequest, "%v", err).WithDetails(map[string]any{"field": "userName"})
 	}
 	id.UserName = n
+	if id.Color == "" {
+		id.Color = protocol.UserColor(id.UserID)
+	}
 	return id, nil
 }
 

@@ -154,14 +154,19 @@ func (c *cluster) newSession(lang protocol.Language) session.Record {
 	return r
 }
 
-func joinToken(sid, uid, name string) string {
-	return token.Sign([]byte(testSecret), token.Claims{SessionID: sid, UserID: uid, UserName: name,
+func joinToken(sid, uid, name string) string { return roleToken(sid, uid, name, "") }
+
+// roleToken is the join token of a user with a role (empty: a token from
+// before roles, which is a candidate's).
+func roleToken(sid, uid, name string, role protocol.Role) string {
+	return token.Sign([]byte(testSecret), token.Claims{SessionID: sid, UserID: uid, UserName: name, Role: role,
 		Expiry: time.Now().Add(time.Hour).Unix()})
 }
 
 // user is who a test client connects as.
 type user struct {
 	sid, id, name string
+	role          protocol.Role
 	query         url.Values // extra query parameters (since, deltaFormat, ...)
 	header        http.Header
 	noToken       bool
@@ -179,7 +184,7 @@ func (u user) values() url.Values {
 		q.Set("userName", u.name)
 	}
 	if !u.noToken {
-		q.Set("token", joinToken(u.sid, u.id, u.name))
+		q.Set("token", roleToken(u.sid, u.id, u.name, u.role))
 	}
 	for k, vs := range u.query {
 		for _, v := range vs {

@@ -14,6 +14,8 @@ var eventLimits = map[string]rate{
 	protocol.TypeCodeUpdate:      {n: 50, per: time.Second},
 	protocol.TypeCursorUpdate:    {n: 10, per: time.Second},
 	protocol.TypeLanguageChanged: {n: 1, per: 5 * time.Second},
+	protocol.TypeNotesUpdate:     {n: 50, per: time.Second},
+	protocol.TypeRunOutput:       {n: 1, per: 2 * time.Second},
 }
 
 // rate allows n events per period, with bursts of up to n.

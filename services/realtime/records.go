@@ -74,8 +74,12 @@ func (hs *hubSession) recordChanged(r session.Record, rev uint64) {
 		return
 	}
 	hs.rev = rev
-	if r.PurgeReason != "" {
+	switch {
+	case r.PurgeReason != "":
 		hs.endLocked(r.PurgeReason)
+		return
+	case r.Ended():
+		hs.endLocked(protocol.EndedByHost)
 		return
 	}
 	if r.Language == hs.language || !r.Language.Valid() {
@@ -89,10 +93,10 @@ func (hs *hubSession) recordChanged(r session.Record, rev uint64) {
 // endLocked tells every connection the session ended and closes them; the
 // Socket.IO ones get DISCONNECT first, so their clients do not reconnect.
 func (hs *hubSession) endLocked(reason string) {
-	if reason != protocol.EndedExpired {
+	if reason != protocol.EndedExpired && reason != protocol.EndedByHost {
 		reason = protocol.EndedDeleted
 	}
-	hs.ended = true
+	hs.ended, hs.endedBy = true, reason
 	e := newEvent(protocol.TypeSessionEnded, hs.id, "", protocol.SessionEnded{Reason: reason}, hs.s.now())
 	for _, c := range hs.conns {
 		c.sendEvent(e)
@@ -100,4 +104,16 @@ func (hs *hubSession) endLocked(reason string) {
 	}
 	hs.s.hub.forget(hs)
 	hs.s.log.Info("session ended", "session_id", hs.id, "reason", reason, "connections", len(hs.conns))
+}
+
+// errSessionEnded refuses a handshake to an interview that was ended.
+var errSessionEnded = protocol.Errorf(protocol.CodeSessionEnded,
+	"The interview has ended: the session is read-only (GET /api/sessions/{id}/code)")
+
+// endedError is the refusal of a handshake to a session that ended for reason.
+func endedError(reason string) error {
+	if reason == protocol.EndedByHost {
+		return errSessionEnded
+	}
+	return session.ErrNotFound
 }

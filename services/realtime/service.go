@@ -120,6 +120,9 @@ func (s *Service) start(ctx context.Context) error {
 	if err := s.watchSessions(s.ctx); err != nil {
 		return fmt.Errorf("realtime: watch sessions: %w", err)
 	}
+	if err := s.watchRuns(s.ctx); err != nil {
+		return fmt.Errorf("realtime: watch run output: %w", err)
+	}
 	wait := initialSync
 	if dl, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(dl))

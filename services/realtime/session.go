@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -41,9 +42,22 @@ type hubSession struct {
 	rev      uint64 // revision of the session record last applied
 	users    []protocol.User
 	ended    bool
+	endedBy  string // why it ended: protocol.EndedDeleted, EndedExpired or EndedByHost
 	closed   bool
 	hints    hints
 	touchAt  time.Time // last activity written to the session record
+
+	// The notes document (notes.go), held while a connection that may
+	// read notes is here: notesMu serialises opening and closing it.
+	notesMu      sync.Mutex
+	notesDoc     *document.Doc // guarded by notesMu
+	notesRefs    int           // guarded by notesMu
+	notesL       *notesListener
+	notes        string // the notes as delivered to the connections
+	notesVersion int64
+
+	lastRun    []byte // the newest run-output payload (run.go); nil: none yet
+	lastRunRev uint64 // its revision in the documents bucket
 }
 
 func newHubSession(s *Service, id string) *hubSession {
@@ -80,14 +94,20 @@ func (hs *hubSession) openErrFree(ctx context.Context, since int64) error {
 	if !rec.Live() {
 		return session.ErrNotFound
 	}
+	if rec.Ended() {
+		return errSessionEnded
+	}
 	hs.mu.Lock()
 	if rev > hs.rev { // the watcher may have delivered a newer one meanwhile
 		hs.rev, hs.language = rev, rec.Language
 	}
-	ended := hs.ended
+	ended, by := hs.ended, hs.endedBy
 	hs.mu.Unlock()
 	if ended {
-		return session.ErrNotFound
+		return endedError(by)
+	}
+	if err := hs.loadLastRun(ctx); err != nil {
+		return err
 	}
 	doc, err := hs.s.engine.Open(ctx, hs.id, since, hs)
 	if err != nil {
@@ -101,15 +121,18 @@ func (hs *hubSession) openErrFree(ctx context.Context, since int64) error {
 func (hs *hubSession) close() {
 	hs.mu.Lock()
 	hs.closed = true
-	ended := hs.ended
+	purged := hs.ended && hs.endedBy != protocol.EndedByHost
 	hs.mu.Unlock()
 	if hs.sub != nil {
 		_ = hs.sub.Unsubscribe()
 	}
-	// An ended session is dropped before its last Close, so the engine does
-	// not write a snapshot of a document the purge has just removed.
-	if ended {
+	// A deleted or expired session is dropped before its last Close, so the
+	// engine does not write a snapshot of a document the purge has just
+	// removed. An interview that ended stays readable: its last snapshots
+	// are written as usual.
+	if purged {
 		hs.s.engine.Drop(hs.id)
+		hs.s.engine.Drop(broker.NotesDocID(hs.id))
 	}
 	if hs.doc != nil {
 		hs.doc.Close()
@@ -145,35 +168,43 @@ func (hs *hubSession) Applied(a document.Applied) {
 		// Never happens with an engine that keeps its promise; if it does,
 		// everyone is brought to the new state rather than left diverged.
 		hs.s.log.Error("update out of order", "session_id", hs.id, "version", a.Version)
-		hs.broadcastLocked(hs.syncEventLocked(""), nil)
 		for _, c := range hs.conns {
+			c.sendEvent(hs.syncEventLocked(c))
 			c.baseVersion = a.Version
 		}
 		return
 	}
+	hs.deliverLocked(a, protocol.TypeCodeUpdate, protocol.TypeCodeAck,
+		func(c *conn) bool { return a.Version > c.baseVersion }, now)
+	hs.s.metrics.observeFanout(protocol.TypeCodeUpdate, a.Timestamp, now)
+}
+
+// deliverLocked queues an applied update to the connections that to accepts:
+// ackType to the sender's connection, updateType in its format to every
+// other one, each format encoded once.
+func (hs *hubSession) deliverLocked(a document.Applied, updateType, ackType string, to func(*conn) bool, now time.Time) {
 	var byFormat [numFormats]*outEvent
 	for _, c := range hs.conns {
-		if a.Version <= c.baseVersion {
+		if !to(c) {
 			continue
 		}
 		if a.ConnID == c.id {
-			c.sendEvent(codeAckEvent(hs.id, c.ident.UserID, a.Version, a.OpID, now))
+			c.sendEvent(ackEvent(ackType, hs.id, c.ident.UserID, a.Version, a.OpID, now))
 			continue
 		}
 		f := c.ident.Format
 		if byFormat[f] == nil {
-			byFormat[f] = codeUpdateEvent(hs.id, a, f)
+			byFormat[f] = updateEvent(updateType, hs.id, a, f)
 		}
 		c.sendEvent(byFormat[f])
 	}
-	hs.s.metrics.observeFanout(protocol.TypeCodeUpdate, a.Timestamp, now)
 }
 
 // entryFor is the presence entry of a connection about to join.
 func (hs *hubSession) entryFor(c *conn) presence.Entry {
 	uid := c.ident.UserID
-	return presence.Entry{SessionID: hs.id, UserID: uid, Name: c.ident.UserName, Color: protocol.UserColor(uid),
-		ConnID: c.id, Instance: hs.s.instance, ConnectedAt: c.opened.UnixMilli(), LastSeen: hs.s.now().UnixMilli()}
+	return presence.Entry{SessionID: hs.id, UserID: uid, Name: c.ident.UserName, Color: c.ident.Color,
+		Role: string(c.ident.Role), ConnID: c.id, Instance: hs.s.instance, ConnectedAt: c.opened.UnixMilli(), LastSeen: hs.s.now().UnixMilli()}
 }
 
 // join turns a reservation into a live connection: connected first, then
@@ -186,23 +217,26 @@ func (hs *hubSession) join(c *conn, extra []document.Applied) error {
 	uid := c.ident.UserID
 	defer hs.unreserveLocked(uid)
 	if hs.ended {
-		return session.ErrNotFound
+		return endedError(hs.endedBy)
 	}
 	c.hs = hs
-	c.baseVersion = hs.version
+	c.baseVersion, c.notesBase = hs.version, hs.notesVersion
 	hs.conns[c.id] = c
 	users := hs.foldLocked()
-	c.sendEvent(newEvent(protocol.TypeConnected, hs.id, uid, protocol.Connected{
-		SessionID: hs.id, UserID: uid, ConnectedAt: now.UnixMilli(), Code: hs.code, Version: hs.version,
-		Language: hs.language, Users: users,
-	}, now))
+	p := protocol.Connected{SessionID: hs.id, UserID: uid, Role: c.ident.Role, ConnectedAt: now.UnixMilli(),
+		Sync: hs.stateLocked(c, users)}
+	if hs.lastRun != nil {
+		p.LastRun = new(protocol.RunOutput)
+		_ = json.Unmarshal(hs.lastRun, p.LastRun) // this instance encoded it
+	}
+	c.sendEvent(newEvent(protocol.TypeConnected, hs.id, uid, p, now))
 	if since := c.ident.Since; since >= 0 {
 		if replay, ok := hs.replayLocked(since, extra); ok {
 			for _, a := range replay {
-				c.sendEvent(codeUpdateEvent(hs.id, a, c.ident.Format))
+				c.sendEvent(updateEvent(protocol.TypeCodeUpdate, hs.id, a, c.ident.Format))
 			}
 		} else {
-			c.sendEvent(hs.syncEventLocked(uid))
+			c.sendEvent(hs.syncEventLocked(c))
 		}
 	}
 	hs.announceLocked(users, c, protocol.LeftDisconnect)
@@ -224,12 +258,21 @@ func (hs *hubSession) leave(c *conn, reason string) {
 	}
 }
 
-// syncEventLocked is the full state, as sync and as a fallback replay.
-func (hs *hubSession) syncEventLocked(uid string) *outEvent {
-	now := hs.s.now()
-	users := hs.foldLocked()
-	return newEvent(protocol.TypeSync, hs.id, uid, protocol.Sync{Code: hs.code, Version: hs.version,
-		Language: hs.language, Users: users}, now)
+// syncEventLocked is the full state for c, as sync and as a fallback
+// replay.
+func (hs *hubSession) syncEventLocked(c *conn) *outEvent {
+	return newEvent(protocol.TypeSync, hs.id, c.ident.UserID, hs.stateLocked(c, hs.foldLocked()), hs.s.now())
+}
+
+// stateLocked is the state c starts from: with the notes when its role
+// may read them.
+func (hs *hubSession) stateLocked(c *conn, users []protocol.User) protocol.Sync {
+	p := protocol.Sync{Code: hs.code, Version: hs.version, Language: hs.language, Users: users}
+	if c.ident.Role.CanReadNotes() && hs.notesL != nil {
+		notes, v := hs.notes, hs.notesVersion
+		p.Notes, p.NotesVersion = &notes, &v
+	}
+	return p
 }
 
 // broadcastLocked queues e to every connection skip does not exclude.

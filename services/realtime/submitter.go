@@ -109,9 +109,13 @@ func (c *conn) limitEvent(ev clientEvent) error {
 		if err := c.limit(protocol.TypeCodeUpdate); err != nil {
 			return withDetails(err, protocol.TypeCodeUpdate, ev.code.OpID)
 		}
-	case protocol.TypeLanguageChanged:
-		if err := c.limit(protocol.TypeLanguageChanged); err != nil {
-			return withDetails(err, protocol.TypeLanguageChanged, "")
+	case protocol.TypeNotesUpdate:
+		if err := c.limit(protocol.TypeNotesUpdate); err != nil {
+			return withDetails(err, protocol.TypeNotesUpdate, ev.code.OpID)
+		}
+	case protocol.TypeLanguageChanged, protocol.TypeRunOutput:
+		if err := c.limit(ev.typ); err != nil {
+			return withDetails(err, ev.typ, "")
 		}
 	}
 	return nil

@@ -2,7 +2,10 @@
 // every subject and bucket name, and the JetStream layout they provision.
 package broker
 
-import "encoding/base64"
+import (
+	"encoding/base64"
+	"strings"
+)
 
 // Bucket and stream names. docs/nats.md describes each.
 const (
@@ -32,6 +35,10 @@ func NotesDocID(sessionID string) string { return sessionID + NotesSuffix }
 // NotesSuffix ends every notes document id.
 const NotesSuffix = "-notes"
 
+// DocSessionID is the session a document id belongs to: the id itself for
+// the code, the session's id for its notes.
+func DocSessionID(docID string) string { return strings.TrimSuffix(docID, NotesSuffix) }
+
 // OpsSubjectAll matches every session's op log.
 const OpsSubjectAll = "session.*.ops"
 
@@ -41,6 +48,13 @@ func AppliedSubject(sessionID string) string { return "session." + sessionID + "
 
 // AppliedSubjectTemplate is the republish destination of SESSION_OPS.
 const AppliedSubjectTemplate = "session.{{wildcard(1)}}.applied"
+
+// RunKeySuffix ends the documents-bucket key of a session's latest shared
+// run output, so the key stays under its session (<sessionId>.run).
+const RunKeySuffix = ".run"
+
+// RunKey is the documents-bucket key of the session's latest run output.
+func RunKey(sessionID string) string { return sessionID + RunKeySuffix }
 
 // EventsSubject carries a session's ephemeral events between instances
 // (cursors, presence, language, joins, leaves, session-ended).

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -23,6 +24,7 @@ type Entry struct {
 	UserID      string `json:"userId"`
 	Name        string `json:"name"`
 	Color       string `json:"color"`
+	Role        string `json:"role,omitempty"` // the user's role; empty in entries of older instances
 	ConnID      string `json:"connId"`
 	Instance    string `json:"instance"`
 	ConnectedAt int64  `json:"connectedAt"`
@@ -77,22 +79,22 @@ func Entries(ctx context.Context, kv jetstream.KeyValue, sessionID string) ([]En
 func Users(entries []Entry) []protocol.User {
 	byID := map[string]*protocol.User{}
 	first := map[string]int64{}
+	seen := map[string]int64{}
 	for _, e := range entries {
 		u, ok := byID[e.UserID]
 		if !ok {
-			u = &protocol.User{ID: e.UserID, Name: e.Name, Color: e.Color}
+			u = &protocol.User{ID: e.UserID, Name: e.Name, Color: e.Color, Role: protocol.Role(e.Role).OrDefault()}
 			byID[e.UserID] = u
 			first[e.UserID] = e.ConnectedAt
 		}
-		if e.LastSeen > u.LastSeen {
-			u.LastSeen = e.LastSeen
-		}
+		seen[e.UserID] = max(seen[e.UserID], e.LastSeen)
 		if e.ConnectedAt < first[e.UserID] {
 			first[e.UserID] = e.ConnectedAt
 		}
 	}
 	out := make([]protocol.User, 0, len(byID))
 	for _, u := range byID {
+		u.LastSeen = ISOTime(seen[u.ID])
 		out = append(out, *u)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -132,4 +134,10 @@ func Purge(ctx context.Context, kv jetstream.KeyValue, sessionID string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ISOTime formats unix milliseconds as ISO 8601 in UTC with milliseconds,
+// the form of presence entries' lastSeen on the wire.
+func ISOTime(ms int64) string {
+	return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z07:00")
 }

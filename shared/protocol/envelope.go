@@ -77,29 +77,37 @@ type CursorUpdate struct {
 
 // User is one present user.
 type User struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Color    string `json:"color"`
-	LastSeen int64  `json:"lastSeen,omitempty"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Color string `json:"color"`
+	Role  Role   `json:"role,omitempty"`
+	// LastSeen is the newest keepalive of any of the user's connections,
+	// ISO 8601 (RFC 3339 in UTC with milliseconds); absent in user-joined.
+	LastSeen string `json:"lastSeen,omitempty"`
 }
 
-// Connected is the payload of connected.
+// Connected is the payload of connected: who the connection is, the
+// session's state as in Sync, and the latest shared run (absent before
+// anyone shared one).
 type Connected struct {
-	SessionID   string   `json:"sessionId"`
-	UserID      string   `json:"userId"`
-	ConnectedAt int64    `json:"connectedAt"`
-	Code        string   `json:"code"`
-	Version     int64    `json:"version"`
-	Language    Language `json:"language"`
-	Users       []User   `json:"users"`
+	SessionID   string `json:"sessionId"`
+	UserID      string `json:"userId"`
+	Role        Role   `json:"role"`
+	ConnectedAt int64  `json:"connectedAt"`
+	Sync
+	LastRun *RunOutput `json:"lastRun,omitempty"`
 }
 
-// Sync is the payload of the server's sync answer.
+// Sync is the payload of the server's sync answer: the state a client
+// starts from. Notes and NotesVersion are set only for a connection whose
+// role may read the notes.
 type Sync struct {
-	Code     string   `json:"code"`
-	Version  int64    `json:"version"`
-	Language Language `json:"language"`
-	Users    []User   `json:"users"`
+	Code         string   `json:"code"`
+	Version      int64    `json:"version"`
+	Language     Language `json:"language"`
+	Users        []User   `json:"users"`
+	Notes        *string  `json:"notes,omitempty"`
+	NotesVersion *int64   `json:"notesVersion,omitempty"`
 }
 
 // UserLeft is the payload of user-left.

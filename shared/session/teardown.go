@@ -22,16 +22,21 @@ func End(ctx context.Context, in *broker.Infra, r Record, rev uint64, reason str
 	return Purge(ctx, in, r.ID)
 }
 
-// Purge removes everything a session held: its op log, document snapshot,
-// presence keys and finally its record. It is idempotent, so a clean-up
-// interrupted by a crash is finished by the next janitor sweep.
+// Purge removes everything a session held: the op logs and snapshots of
+// its code and notes, its latest run output, its presence keys and finally
+// its record. It is idempotent, so a clean-up interrupted by a crash is
+// finished by the next janitor sweep.
 func Purge(ctx context.Context, in *broker.Infra, id string) error {
 	var errs []error
-	if err := in.Ops.Purge(ctx, jetstream.WithPurgeSubject(broker.OpsSubject(id))); err != nil {
-		errs = append(errs, fmt.Errorf("purge op log of %s: %w", id, err))
+	for _, doc := range []string{id, broker.NotesDocID(id)} { // the code and the interviewers' notes
+		if err := in.Ops.Purge(ctx, jetstream.WithPurgeSubject(broker.OpsSubject(doc))); err != nil {
+			errs = append(errs, fmt.Errorf("purge op log of %s: %w", doc, err))
+		}
 	}
-	if err := in.Documents.Purge(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		errs = append(errs, fmt.Errorf("purge document of %s: %w", id, err))
+	for _, key := range []string{id, broker.NotesDocID(id), broker.RunKey(id)} {
+		if err := in.Documents.Purge(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+			errs = append(errs, fmt.Errorf("purge document %s: %w", key, err))
+		}
 	}
 	if err := presence.Purge(ctx, in.Presence, id); err != nil {
 		errs = append(errs, err)

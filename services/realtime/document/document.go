@@ -85,7 +85,19 @@ func (d *Doc) Close() {
 	})
 }
 
-// Submit validates u, transforms it over the updates applied since its
+// Author is who sent an update, as the op log records it.
+type Author struct {
+	UserID   string
+	UserName string
+	Role     protocol.Role
+}
+
+// Submit is SubmitAs for an author known only by id.
+func (d *Doc) Submit(ctx context.Context, userID, connID string, u protocol.CodeUpdate) (Result, error) {
+	return d.SubmitAs(ctx, Author{UserID: userID}, connID, u)
+}
+
+// SubmitAs validates u, transforms it over the updates applied since its
 // version, appends it to the session's op log and returns once JetStream
 // acknowledged it and this Doc's listener was handed the Applied for it
 // (a non-duplicate's code-ack is that Applied, whose ConnID is connID). A
@@ -96,7 +108,7 @@ func (d *Doc) Close() {
 // (NATS failed; the update may or may not have been stored, so a client
 // resends it with the same opId). While NATS is disconnected it fails at
 // once, with the nats.go error as the cause (broker.Unavailable).
-func (d *Doc) Submit(ctx context.Context, userID, connID string, u protocol.CodeUpdate) (Result, error) {
+func (d *Doc) SubmitAs(ctx context.Context, by Author, connID string, u protocol.CodeUpdate) (Result, error) {
 	if d.closed.Load() {
 		return Result{}, protocol.Errorf(protocol.CodeInternal, "the document handle is closed")
 	}
@@ -104,6 +116,7 @@ func (d *Doc) Submit(ctx context.Context, userID, connID string, u protocol.Code
 	if err != nil {
 		return Result{}, err
 	}
+	in.by = by
 	s := d.s
 	if err := s.e.connected(); err != nil {
 		// At once: every step below needs NATS, and waiting for each
@@ -112,7 +125,7 @@ func (d *Doc) Submit(ctx context.Context, userID, connID string, u protocol.Code
 			fmt.Errorf("submit to %s: %w", s.id, err))
 	}
 	s.submitMu.Lock()
-	res, err := s.submit(ctx, userID, connID, in)
+	res, err := s.submit(ctx, by.UserID, connID, in)
 	s.submitMu.Unlock()
 	if err != nil {
 		return Result{}, err

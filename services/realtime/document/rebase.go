@@ -73,7 +73,7 @@ func (s *session) submitOld(ctx context.Context, userID, connID string, in updat
 	if err != nil {
 		return Result{}, err
 	}
-	return s.submit(ctx, userID, connID, update{version: base, opID: in.opID, ops: op})
+	return s.submit(ctx, userID, connID, update{version: base, opID: in.opID, ops: op, by: in.by})
 }
 
 // transformFromLog transforms op, based on version base, over the updates

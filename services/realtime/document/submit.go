@@ -29,6 +29,7 @@ type update struct {
 	opID     string
 	fullCode *string
 	ops      ot.Op
+	by       Author // recorded in the op log entry
 }
 
 // parseUpdate checks what can be checked without the document.
@@ -128,8 +129,8 @@ func (s *session) submit(ctx context.Context, userID, connID string, in update) 
 				"the document would be %d bytes, more than the %d allowed", len(text), s.e.o.MaxDocBytes).
 				WithDetails(map[string]any{"maxBytes": s.e.o.MaxDocBytes})
 		}
-		e := oplog.Entry{Version: s.version + 1, UserID: userID, OpID: in.opID, ConnID: connID,
-			Timestamp: s.e.now().UnixMilli(), Ops: op}
+		e := oplog.Entry{Version: s.version + 1, UserID: userID, UserName: in.by.UserName, Role: in.by.Role,
+			OpID: in.opID, ConnID: connID, Timestamp: s.e.now().UnixMilli(), Ops: op}
 		expect := s.seq
 		s.mu.Unlock()
 
