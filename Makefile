@@ -30,16 +30,19 @@ FUZZTIME ?= 60
 fuzz:
 	bash scripts/fuzz.sh $(FUZZTIME)
 
-## test-js: the client package's unit tests (node --test) and the browser tests (Playwright driving Debian's Chromium)
+## test-js: the client package's unit tests (node --test) and the browser tests (Playwright driving Debian's Chromium):
+## the demo page, and the React + Monaco example built with Vite
 test-js:
 	cd clients/js && node --test test/
 	cd tests/browser && PAIRPAD_BIN=$(BIN)/pairpad node --test e2e.test.mjs
+	cd tests/browser && PAIRPAD_BIN=$(BIN)/pairpad node --test monaco.test.mjs
 
 ## test-deps: npm packages of the test clients (from their lockfiles), Chromium, the nats CLI
 test-deps: tools build
 	npm ci --prefix testclients/socketio --no-audit --no-fund --loglevel=error
 	npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error
 	npm ci --prefix clients/js --no-audit --no-fund --loglevel=error
+	npm ci --prefix examples/react-monaco --no-audit --no-fund --loglevel=error
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "installing Debian's chromium"; \
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \

@@ -213,3 +213,37 @@ export declare function bindTextarea(
   textarea: HTMLTextAreaElement,
   options?: { shareCursor?: boolean },
 ): { destroy(): void };
+
+/** Options of bindMonaco (entry @pairpad/client/monaco). */
+export interface MonacoBindingOptions {
+  /**
+   * The monaco-editor namespace (`import * as monaco from 'monaco-editor'`), default globalThis.monaco:
+   * the binding uses it to switch the model's language and to bind the undo keys.
+   */
+  monaco?: object;
+  /** Maps the session's language names to Monaco language ids; a name not listed is used as the id. */
+  languages?: Partial<Record<string, string>>;
+  /** Share the local caret and selection as cursor-updates (default true). */
+  shareCursor?: boolean;
+}
+
+/** The part of a Monaco IStandaloneCodeEditor the binding's signature names; pass the editor itself. */
+export interface MonacoEditorLike {
+  getModel(): object | null;
+  getContainerDomNode(): HTMLElement;
+}
+
+/**
+ * bindMonaco (entry @pairpad/client/monaco) keeps a Monaco editor and a client in step: local changes become
+ * ops, remote ops become model edits outside Monaco's undo stack, the others' carets (each an element with
+ * `data-remote-cursor="<userId>"` and a name flag) and selections are drawn in their colours, the session's
+ * language sets the model's, and Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y undo and redo only this user's changes.
+ * It returns unbind().
+ */
+export declare function bindMonaco(editor: MonacoEditorLike, client: PairpadClient, options?: MonacoBindingOptions): () => void;
+
+/** invert returns the op that undoes op, which applies to text. */
+export declare function invert(op: Op, text: string): Op;
+
+/** changesToOp turns the changes of one Monaco content event (all against the text before it) into one op. */
+export declare function changesToOp(changes: ReadonlyArray<{ rangeOffset: number; rangeLength: number; text: string }>, length: number): Op;

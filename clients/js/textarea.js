@@ -16,14 +16,14 @@ export function shownText(text) {
 }
 
 // crlfPairs lists the offsets of the "\r" of every CRLF in text.
-function crlfPairs(text) {
+export function crlfPairs(text) {
   const out = [];
   for (let i = text.indexOf('\r\n'); i !== -1; i = text.indexOf('\r\n', i + 2)) out.push(i);
   return out;
 }
 
 // toShown maps an offset in the document text to the textarea's value.
-function toShown(pairs, i) {
+export function toShown(pairs, i) {
   let n = 0;
   while (n < pairs.length && pairs[n] < i) n++;
   return i - n;
@@ -31,14 +31,14 @@ function toShown(pairs, i) {
 
 // toRaw maps an offset in the textarea's value to the document text; an
 // offset before a line end lands before its "\r".
-function toRaw(pairs, i) {
+export function toRaw(pairs, i) {
   let n = 0;
   while (n < pairs.length && pairs[n] - n < i) n++;
   return i + n;
 }
 
 // rawOp turns an op on the shown text into the same edit on the document text.
-function rawOp(op, pairs) {
+export function rawOp(op, pairs) {
   if (pairs.length === 0) return op;
   const out = [];
   let pos = 0;

@@ -8,57 +8,16 @@
 // with `go build` first. CHROMIUM names the browser (default /usr/bin/chromium).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync } from 'node:fs';
 import { createServer as createHTTPServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 
-import { chromium } from 'playwright-core';
+import { WAIT, artifacts, launchBrowser, newPage as openPage, startServer } from './harness.mjs';
 
-const here = fileURLToPath(new URL('.', import.meta.url));
-const repo = resolve(here, '../..');
-const artifacts = join(here, 'artifacts');
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-const WAIT = 15000; // generous: the machine is shared
-
-let server; // {base, proc, logs}
+let server; // {base, logs, stop}
 let browser;
-let dataDir;
 let frontend; // another origin, listed in FRONTEND_URL: {origin, close}
 let stranger; // another origin, not listed: {origin, close}
-
-async function freePort() {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.on('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => res(port));
-    });
-  });
-}
-
-function binary() {
-  if (process.env.PAIRPAD_BIN) return process.env.PAIRPAD_BIN;
-  const bin = join(repo, 'bin', 'pairpad');
-  execFileSync('go', ['build', '-o', bin, './deploy/local/cmd/pairpad'], { cwd: repo, stdio: 'inherit' });
-  return bin;
-}
 
 // appPage is a page of a frontend app on another origin: it imports the
 // client package from the pairpad server, creates a session, joins it and
@@ -93,46 +52,11 @@ async function startFrontend(base) {
   return { origin: `http://127.0.0.1:${srv.address().port}`, close: () => new Promise((res) => srv.close(res)) };
 }
 
-async function startServer(extraOrigins = []) {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  dataDir = mkdtempSync(join(tmpdir(), 'pairpad-e2e-'));
-  const logs = [];
-  const proc = spawn(binary(), [], {
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      PORT: String(port),
-      NATS_LISTEN: '127.0.0.1:-1',
-      DATA_DIR: dataDir,
-      FRONTEND_URL: [base, ...extraOrigins].join(','),
-      TOKEN_SECRET: randomBytes(24).toString('hex'),
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  for (const stream of [proc.stdout, proc.stderr]) stream.on('data', (d) => logs.push(d.toString()));
-  const exited = new Promise((res) => proc.on('exit', (code) => res(code)));
-  const deadline = Date.now() + 60000;
-  for (;;) {
-    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r(undefined), 200))]);
-    if (code !== undefined) throw new Error(`pairpad exited with ${code} before it was ready:\n${logs.join('')}`);
-    try {
-      const res = await fetch(`${base}/readyz`);
-      if (res.status === 200) break;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`pairpad not ready within 60 s:\n${logs.join('')}`);
-  }
-  return { base, proc, logs, exited };
-}
-
 before(async () => {
   mkdirSync(artifacts, { recursive: true });
   frontend = await startFrontend(() => server.base);
   stranger = await startFrontend(() => server.base);
-  server = await startServer([frontend.origin]);
+  server = await startServer({ origins: [frontend.origin] });
   const page = await fetch(`${server.base}/`);
   if (page.status !== 200 || !/^text\/html/.test(page.headers.get('content-type') || '')) {
     throw new Error(
@@ -140,36 +64,17 @@ before(async () => {
         '(services/realtime must mount web.Handler() at /)',
     );
   }
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-  });
+  browser = await launchBrowser();
 });
 
 after(async () => {
   if (browser) await browser.close();
-  if (server) {
-    server.proc.kill('SIGTERM');
-    const code = await Promise.race([server.exited, new Promise((r) => setTimeout(() => r('timeout'), 15000))]);
-    if (code === 'timeout') server.proc.kill('SIGKILL');
-  }
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  if (server) await server.stop();
   for (const f of [frontend, stranger]) if (f) await f.close();
 });
 
-// newPage opens a browser context (one person) and records what would make
-// the page misbehave: uncaught errors and CSP violations.
-async function newPage() {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 720 } });
-  const page = await context.newPage();
-  page.problems = [];
-  page.on('pageerror', (e) => page.problems.push(`pageerror: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) page.problems.push(`console: ${m.text()}`);
-  });
-  return { context, page };
-}
+// newPage opens a browser context (one person) that records uncaught errors and CSP violations.
+const newPage = () => openPage(browser);
 
 const editorValue = (page) => page.inputValue('#editor');
 const clientState = (page) =>

@@ -48,3 +48,16 @@ async function main(base: string): Promise<void> {
 }
 
 void main('http://localhost:3001');
+
+// The Monaco binding, through its own entry, with an object shaped like an editor.
+import { bindMonaco, changesToOp, type MonacoBindingOptions } from '@pairpad/client/monaco';
+
+function monaco(client: PairpadClient, container: HTMLElement): void {
+  const editor = { getModel: () => ({}), getContainerDomNode: () => container, extra: 1 };
+  const options: MonacoBindingOptions = { monaco: {}, languages: { python: 'python' }, shareCursor: false };
+  const unbind: () => void = bindMonaco(editor, client, options);
+  const op: Op = changesToOp([{ rangeOffset: 0, rangeLength: 0, text: 'x' }], 0);
+  console.log(op);
+  unbind();
+}
+void monaco;

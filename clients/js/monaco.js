@@ -1,0 +1,492 @@
+// monaco.js — binds a PairpadClient to a Monaco editor: local changes
+// become ops, remote ops become model edits that keep the local carets on
+// their characters, the others' carets (with a name flag) and selections are
+// drawn in the text in each user's colour, and the session's language
+// switches the model's language.
+//
+// Undo and redo are the local user's own: remote edits never enter an undo
+// stack. The binding keeps its own stack of the inverses of local ops,
+// transforms it through every remote op, and takes over Ctrl+Z, Ctrl+Shift+Z
+// and Ctrl+Y (Cmd on macOS) for this editor; Monaco's own stack, whose
+// entries would no longer fit the text once someone else has typed, is never
+// used.
+//
+// The model always has "\n" line ends (Monaco keeps one line end per model);
+// a document with CRLF keeps it: offsets are mapped between the two forms.
+
+import { apply, compose, diff, isNoop, normalize, transform, transformIndex } from './ot.js';
+import { indexToPosition, positionToIndex } from './position.js';
+import { crlfPairs, rawOp, shownText as shown, toRaw, toShown } from './textarea.js';
+
+/** Local edits closer together than this (ms), with no caret move between them, undo as one. */
+const GROUP_DELAY = 500;
+
+/** Undo steps kept. */
+const MAX_UNDO = 1000;
+
+// Monaco's enum values, stable across releases; the namespace's own are
+// used when it has them.
+const EXACT = 0; // ContentWidgetPositionPreference.EXACT
+const NEVER_GROWS = 1; // TrackedRangeStickiness.NeverGrowsWhenTypingAtEdges
+const EOL_LF = 0; // EndOfLineSequence.LF
+const EXPLICIT = 3; // CursorChangeReason.Explicit
+
+/** invert returns the op that undoes op, which applies to text. */
+export function invert(op, text) {
+  const out = [];
+  let pos = 0;
+  for (const c of op) {
+    if (typeof c === 'string') {
+      out.push(-c.length);
+    } else if (c > 0) {
+      out.push(c);
+      pos += c;
+    } else {
+      out.push(text.slice(pos, pos - c));
+      pos -= c;
+    }
+  }
+  return normalize(out);
+}
+
+/**
+ * changesToOp turns the changes of one Monaco content event ({rangeOffset,
+ * rangeLength, text}, all against the text before the event, in any order)
+ * into one op on that text of length length.
+ */
+export function changesToOp(changes, length) {
+  const sorted = [...changes].sort((x, y) => x.rangeOffset - y.rangeOffset);
+  const out = [];
+  let pos = 0;
+  for (const c of sorted) {
+    if (c.rangeOffset < pos) throw new Error('pairpad: overlapping changes in one content event');
+    out.push(c.rangeOffset - pos);
+    if (c.text) out.push(c.text);
+    out.push(-c.rangeLength);
+    pos = c.rangeOffset + c.rangeLength;
+  }
+  out.push(length - pos);
+  return normalize(out);
+}
+
+// changeEnd returns the offset in op's result just after its last change,
+// where the caret goes after an undo or redo.
+function changeEnd(op) {
+  let pos = 0;
+  let end = 0;
+  for (const c of op) {
+    if (typeof c === 'string') {
+      pos += c.length;
+      end = pos;
+    } else if (c > 0) {
+      pos += c;
+    } else {
+      end = pos;
+    }
+  }
+  return end;
+}
+
+const COLOR = /^#(?:[0-9a-f]{3}|[0-9a-f]{4}|[0-9a-f]{6}|[0-9a-f]{8})$/i;
+
+const BASE_CSS = `
+.pairpad-remote-cursor { position: relative; width: 2px; margin-left: -1px; pointer-events: none; }
+.pairpad-remote-cursor .pairpad-caret { position: absolute; left: 0; top: 0; width: 2px; height: 100%; background: var(--pairpad-color); }
+.pairpad-remote-cursor .pairpad-flag { position: absolute; left: 0; bottom: 100%; padding: 0 4px; border-radius: 3px 3px 3px 0;
+  font: 600 11px/16px system-ui, sans-serif; color: #fff; background: var(--pairpad-color); white-space: nowrap; }
+.pairpad-remote-cursor.pairpad-first-line .pairpad-flag { bottom: auto; top: 100%; border-radius: 0 3px 3px 3px; }
+`;
+
+/**
+ * bindMonaco keeps a Monaco editor and a PairpadClient in step and returns
+ * unbind(). Bind before client.join() so the document shows as soon as it
+ * arrives; until then the model is empty and typing is discarded.
+ *
+ * options.monaco is the `monaco-editor` namespace (default
+ * globalThis.monaco): the binding needs it to switch the model's language
+ * and to bind the undo keys. options.languages maps the session's language
+ * names to Monaco language ids (default: the same names).
+ */
+export function bindMonaco(editor, client, options = {}) {
+  const monaco = options.monaco ?? globalThis.monaco;
+  if (!monaco || !monaco.editor || !monaco.KeyMod) throw new TypeError('bindMonaco: pass the monaco-editor namespace as options.monaco');
+  const languages = options.languages ?? {};
+  const shareCursor = options.shareCursor ?? true;
+  const model = editor.getModel();
+  if (!model) throw new TypeError('bindMonaco: the editor has no model');
+  const doc = editor.getContainerDomNode().ownerDocument;
+  const now = options.now ?? (() => Date.now());
+
+  let raw = client.text; // the document text, as the client holds it
+  let pairs = crlfPairs(raw);
+  let applying = false; // the binding itself is changing the model
+  let typing = false; // the client's text event under way comes from the editor
+  let typedOp = null; // the op the client applied for it (inserts cleaned of lone surrogates)
+  let undoing = false; // the client's text event under way is an undo or redo
+  const undoStack = []; // [{op}]: op undoes one local change; the top applies to the current text
+  const redoStack = [];
+  let lastEdit = -Infinity; // when the last local change was typed
+  let moved = false; // the user moved the caret since: the next change starts a new undo step
+  let lastCursor = '';
+
+  const set = (text) => {
+    raw = text;
+    pairs = crlfPairs(raw);
+  };
+
+  // Model edits ------------------------------------------------------------
+
+  const rangeOf = (from, to) => {
+    const s = model.getPositionAt(from);
+    const e = model.getPositionAt(to);
+    return { startLineNumber: s.lineNumber, startColumn: s.column, endLineNumber: e.lineNumber, endColumn: e.column };
+  };
+
+  // editsFor turns an op on the model's text into Monaco edits, all against
+  // the model before any of them applies.
+  const editsFor = (op) => {
+    const edits = [];
+    let pos = 0;
+    for (let i = 0; i < op.length; ) {
+      if (typeof op[i] === 'number' && op[i] > 0) {
+        pos += op[i++];
+        continue;
+      }
+      let text = '';
+      let del = 0;
+      for (; i < op.length && !(typeof op[i] === 'number' && op[i] > 0); i++) {
+        if (typeof op[i] === 'string') text += op[i];
+        else del -= op[i];
+      }
+      edits.push({ range: rangeOf(pos, pos + del), text, forceMoveMarkers: false });
+      pos += del;
+    }
+    return edits;
+  };
+
+  // show makes the model hold newRaw, which op turned oldRaw into. The local
+  // selections stay on their characters (placeCaret, a model offset, puts
+  // the caret there instead); Monaco's undo stack does not see the change.
+  const show = (oldRaw, op, newRaw, placeCaret) => {
+    const before = model.getValue();
+    const after = shown(newRaw);
+    if (before === after) return;
+    let modelOp = oldRaw.includes('\r') || newRaw.includes('\r') || before !== shown(oldRaw) ? diff(before, after) : op;
+    const sels = editor.getModel() === model ? editor.getSelections() || [] : [];
+    const marks = sels.map((s) => [model.getOffsetAt(s.getSelectionStart()), model.getOffsetAt(s.getPosition())]);
+    applying = true;
+    try {
+      model.applyEdits(editsFor(modelOp));
+      if (model.getValue() !== after) {
+        model.setValue(after);
+        modelOp = diff(before, after);
+      }
+      if (placeCaret !== undefined) {
+        const p = model.getPositionAt(placeCaret);
+        editor.setSelection({ selectionStartLineNumber: p.lineNumber, selectionStartColumn: p.column, positionLineNumber: p.lineNumber, positionColumn: p.column });
+        editor.revealPositionInCenterIfOutsideViewport(p);
+      } else if (marks.length > 0) {
+        editor.setSelections(
+          marks.map(([a, c]) => {
+            const pa = model.getPositionAt(transformIndex(modelOp, a, false));
+            const pc = model.getPositionAt(transformIndex(modelOp, c, false));
+            return { selectionStartLineNumber: pa.lineNumber, selectionStartColumn: pa.column, positionLineNumber: pc.lineNumber, positionColumn: pc.column };
+          }),
+        );
+      }
+    } finally {
+      applying = false;
+    }
+  };
+
+  // The undo stacks -----------------------------------------------------------
+
+  // rebase moves every entry of stack over op, a change to the current text
+  // that is not in the stack: the top entry applies to the current text, each
+  // one below to the text the one above leaves.
+  const rebase = (stack, op) => {
+    let r = op;
+    for (let i = stack.length - 1; i >= 0; i--) {
+      const [u, r2] = transform(stack[i].op, r);
+      stack[i].op = u;
+      r = r2;
+    }
+  };
+
+  const record = (op, before) => {
+    const inverse = invert(op, before);
+    const t = now();
+    const top = undoStack[undoStack.length - 1];
+    if (top && top.group && !moved && t - lastEdit < GROUP_DELAY) top.op = compose(inverse, top.op);
+    else undoStack.push({ op: inverse, group: true });
+    if (undoStack.length > MAX_UNDO) undoStack.splice(0, undoStack.length - MAX_UNDO);
+    lastEdit = t;
+    moved = false;
+    redoStack.length = 0;
+  };
+
+  // step pops the newest entry of from that still changes something, applies
+  // it as a local edit and pushes its inverse onto to.
+  const step = (from, to) => {
+    if (!client.loaded) return false;
+    while (from.length > 0) {
+      const { op } = from.pop();
+      if (isNoop(op)) continue;
+      const before = raw;
+      undoing = true;
+      let applied;
+      try {
+        client.applyLocal(op);
+        applied = typedOp;
+      } catch {
+        continue; // no longer fits: drop it
+      } finally {
+        undoing = false;
+        typedOp = null;
+      }
+      to.push({ op: invert(applied ?? op, before), group: false });
+      lastEdit = -Infinity;
+      const end = changeEnd(applied ?? op);
+      show(before, applied ?? op, raw, toShown(pairs, end));
+      sendCursor();
+      return true;
+    }
+    return false;
+  };
+
+  // Client → editor ------------------------------------------------------------
+
+  const onText = ({ detail }) => {
+    const { text, op } = detail;
+    if (typing || undoing) {
+      typedOp = op;
+      set(text);
+      return;
+    }
+    const before = raw;
+    set(text);
+    if (op && apply(before, op) === text) {
+      rebase(undoStack, op);
+      rebase(redoStack, op);
+    } else {
+      undoStack.length = 0;
+      redoStack.length = 0;
+    }
+    show(before, op, text);
+    render();
+  };
+
+  const setLanguage = (language) => {
+    if (!language) return;
+    const id = languages[language] ?? language;
+    if (model.getLanguageId() !== id) monaco.editor.setModelLanguage(model, id);
+  };
+
+  // Remote cursors -----------------------------------------------------------------
+
+  const sheet = new (doc.defaultView.CSSStyleSheet)();
+  sheet.replaceSync(BASE_CSS);
+  doc.adoptedStyleSheets = [...doc.adoptedStyleSheets, sheet];
+  const classes = new Map(); // color -> class name of its selections
+  const selectionClass = (color) => {
+    let name = classes.get(color);
+    if (!name) {
+      name = `pairpad-selection-${classes.size}`;
+      classes.set(color, name);
+      sheet.insertRule(`.${name} { background-color: ${color}40; }`, sheet.cssRules.length);
+    }
+    return name;
+  };
+  const widgets = new Map(); // userId -> {widget, node, flag, position}
+  const selections = editor.createDecorationsCollection();
+
+  const cursorWidget = (userId) => {
+    let w = widgets.get(userId);
+    if (w) return w;
+    const node = doc.createElement('div');
+    node.className = 'pairpad-remote-cursor';
+    node.dataset.remoteCursor = userId;
+    const caret = doc.createElement('div');
+    caret.className = 'pairpad-caret';
+    const flag = doc.createElement('div');
+    flag.className = 'pairpad-flag';
+    node.append(caret, flag);
+    w = { node, flag, position: { lineNumber: 1, column: 1 } };
+    w.widget = {
+      getId: () => `pairpad.cursor.${userId}`,
+      getDomNode: () => node,
+      getPosition: () => ({ position: w.position, preference: [monaco.editor.ContentWidgetPositionPreference?.EXACT ?? EXACT] }),
+    };
+    widgets.set(userId, w);
+    editor.addContentWidget(w.widget);
+    return w;
+  };
+
+  const lineHeight = () => {
+    const id = monaco.editor.EditorOption?.lineHeight;
+    const h = id !== undefined ? editor.getOption(id) : 0;
+    return h > 0 ? h : 19;
+  };
+
+  // render draws every remote caret and selection where the client has them.
+  function render() {
+    if (!client.loaded) return;
+    const cursors = client.cursors.filter((c) => c && c.userId !== client.userId);
+    const present = new Set(cursors.map((c) => c.userId));
+    for (const [userId, w] of widgets) {
+      if (!present.has(userId)) {
+        editor.removeContentWidget(w.widget);
+        widgets.delete(userId);
+      }
+    }
+    const height = `${lineHeight()}px`;
+    const decorations = [];
+    for (const c of cursors) {
+      const color = COLOR.test(c.color) ? c.color : '#888888';
+      const w = cursorWidget(c.userId);
+      w.position = model.getPositionAt(toShown(pairs, c.index));
+      w.node.style.setProperty('--pairpad-color', color);
+      w.node.style.height = height;
+      w.node.classList.toggle('pairpad-first-line', w.position.lineNumber === 1);
+      w.flag.textContent = c.name;
+      w.node.title = c.name;
+      editor.layoutContentWidget(w.widget);
+      if (c.selection) {
+        const s = positionToIndex(raw, c.selection.start);
+        const e = positionToIndex(raw, c.selection.end);
+        const a = toShown(pairs, Math.min(s, e));
+        const b = toShown(pairs, Math.max(s, e));
+        if (a !== b) {
+          decorations.push({
+            range: rangeOf(a, b),
+            options: { className: selectionClass(color), stickiness: monaco.editor.TrackedRangeStickiness?.NeverGrowsWhenTypingAtEdges ?? NEVER_GROWS, hoverMessage: { value: c.name } },
+          });
+        }
+      }
+    }
+    selections.set(decorations);
+  }
+
+  // Editor → client ------------------------------------------------------------------
+
+  function sendCursor() {
+    if (!shareCursor || !client.loaded || applying || model.getValueLength() !== raw.length - pairs.length) return;
+    const sel = editor.getSelection();
+    if (!sel) return;
+    const active = toRaw(pairs, model.getOffsetAt(sel.getPosition()));
+    const anchor = toRaw(pairs, model.getOffsetAt(sel.getSelectionStart()));
+    const position = indexToPosition(raw, active);
+    const selection = active === anchor ? undefined : { start: indexToPosition(raw, Math.min(active, anchor)), end: indexToPosition(raw, Math.max(active, anchor)) };
+    const key = JSON.stringify([position, selection]);
+    if (key === lastCursor) return;
+    lastCursor = key;
+    client.sendCursor(position, selection);
+  }
+
+  const onContent = (e) => {
+    if (applying) return;
+    const before = shown(raw);
+    const after = model.getValue();
+    if (!client.loaded) {
+      // Nothing to edit yet: the document replaces whatever was typed.
+      if (after !== before) {
+        applying = true;
+        try {
+          model.setValue(before);
+        } finally {
+          applying = false;
+        }
+      }
+      return;
+    }
+    let op;
+    try {
+      op = changesToOp(e.changes, before.length);
+      if (apply(before, op) !== after) op = diff(before, after);
+    } catch {
+      op = diff(before, after);
+    }
+    if (isNoop(op)) return;
+    const oldRaw = raw;
+    const edit = rawOp(op, pairs);
+    typing = true;
+    try {
+      client.applyLocal(edit);
+      record(typedOp ?? edit, oldRaw);
+    } catch {
+      // The edit does not fit the document (it split a character): show the document again.
+    } finally {
+      typing = false;
+      typedOp = null;
+    }
+    if (shown(raw) !== model.getValue()) show(oldRaw, diff(oldRaw, raw), raw);
+    sendCursor();
+  };
+
+  // Wiring -------------------------------------------------------------------------------
+
+  const disposables = [];
+  applying = true;
+  try {
+    model.setEOL(monaco.editor.EndOfLineSequence?.LF ?? EOL_LF);
+    if (model.getValue() !== shown(raw)) model.setValue(shown(raw));
+  } finally {
+    applying = false;
+  }
+  setLanguage(client.language);
+  disposables.push(model.onDidChangeContent(onContent));
+  disposables.push(
+    editor.onDidChangeCursorSelection((e) => {
+      if (e.reason === (monaco.editor.CursorChangeReason?.Explicit ?? EXPLICIT)) moved = true;
+      sendCursor();
+    }),
+  );
+  disposables.push(editor.onDidFocusEditorText(() => sendCursor()));
+  const { KeyMod, KeyCode } = monaco;
+  disposables.push(
+    editor.addAction({
+      id: 'pairpad.undo',
+      label: 'Undo your last change',
+      keybindings: [KeyMod.CtrlCmd | KeyCode.KeyZ],
+      run: () => {
+        step(undoStack, redoStack);
+      },
+    }),
+  );
+  disposables.push(
+    editor.addAction({
+      id: 'pairpad.redo',
+      label: 'Redo your last undone change',
+      keybindings: [KeyMod.CtrlCmd | KeyMod.Shift | KeyCode.KeyZ, KeyMod.CtrlCmd | KeyCode.KeyY],
+      run: () => {
+        step(redoStack, undoStack);
+      },
+    }),
+  );
+
+  const offText = listen(client, 'text', onText);
+  const offLanguage = listen(client, 'language', ({ detail }) => setLanguage(detail.language));
+  const offCursor = listen(client, 'cursor', () => render());
+  const offPresence = listen(client, 'presence', () => render());
+  render();
+
+  let bound = true;
+  return function unbind() {
+    if (!bound) return;
+    bound = false;
+    offText();
+    offLanguage();
+    offCursor();
+    offPresence();
+    for (const d of disposables) d.dispose();
+    for (const w of widgets.values()) editor.removeContentWidget(w.widget);
+    widgets.clear();
+    selections.clear();
+    doc.adoptedStyleSheets = doc.adoptedStyleSheets.filter((s) => s !== sheet);
+  };
+}
+
+function listen(target, type, fn) {
+  target.addEventListener(type, fn);
+  return () => target.removeEventListener(type, fn);
+}

@@ -1,0 +1,236 @@
+// Browser test of the Monaco binding: the example app examples/react-monaco
+// (Vite + React + monaco-editor + @pairpad/client) is built from its
+// lockfile, served from its own origin, and two people edit one session in
+// it against the real all-in-one server, in Debian's Chromium.
+//
+//   node --test monaco.test.mjs
+//
+// The example's node_modules come from `npm ci` (make test-deps); the test
+// runs `npm ci` itself when they are missing.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { WAIT, artifacts, launchBrowser, newPage, repo, serveStatic, startServer } from './harness.mjs';
+
+const example = join(repo, 'examples', 'react-monaco');
+
+let dist;
+let site; // the built example, on its own origin
+let server;
+let browser;
+
+before(async () => {
+  mkdirSync(artifacts, { recursive: true });
+  if (!existsSync(join(example, 'node_modules'))) {
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: example, stdio: 'inherit' });
+  }
+  dist = mkdtempSync(join(tmpdir(), 'pairpad-react-monaco-'));
+  execFileSync('npm', ['run', 'build', '--', '--outDir', dist, '--emptyOutDir', '--logLevel', 'warn'], { cwd: example, stdio: 'inherit' });
+  site = await serveStatic(dist);
+  server = await startServer({ origins: [site.origin] });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (server) await server.stop();
+  if (site) await site.close();
+  if (dist) rmSync(dist, { recursive: true, force: true });
+});
+
+// state reads the client and the editor of a page.
+const state = (page) =>
+  page.evaluate(() => ({
+    status: window.pairpad.status,
+    state: window.pairpad.state,
+    text: window.pairpad.text,
+    version: window.pairpad.version,
+    editor: window.pairpadEditor.getValue(),
+  }));
+
+// converged waits until every page's client holds the same text at the same
+// version with nothing pending and its editor shows it, and returns the text.
+async function converged(pages, message) {
+  const deadline = Date.now() + WAIT;
+  let last;
+  for (;;) {
+    last = await Promise.all(pages.map(state));
+    const ok = last.every((s) => s.status === 'connected' && s.state === 'synchronized' && s.editor === s.text.replace(/\r\n?/g, '\n') && s.text === last[0].text && s.version === last[0].version);
+    if (ok) return last[0].text;
+    if (Date.now() > deadline) assert.fail(`${message}: no convergence within ${WAIT} ms: ${JSON.stringify(last)}\nserver log:\n${server.logs.join('').slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// lineClasses returns the token classes Monaco rendered for the line whose text is text.
+const lineClasses = (page, text) =>
+  page.evaluate((text) => {
+    for (const line of document.querySelectorAll('.monaco-editor .view-line')) {
+      if (line.textContent.replace(/\u00a0/g, ' ') === text) return [...line.querySelectorAll('span span')].map((s) => s.className).join(' ');
+    }
+    return null;
+  }, text);
+
+// pressUntil presses key in the first page, at most once per character
+// between from and to, until every page shows to; each step must stay
+// between the two texts (one is a prefix of the other): an undo or redo that
+// touches anything else fails.
+async function pressUntil(pages, key, from, to) {
+  const [short, long] = from.length < to.length ? [from, to] : [to, from];
+  let text = from;
+  for (let i = 0; i < long.length - short.length && text !== to; i++) {
+    await pages[0].keyboard.press(key);
+    await pages[0].waitForFunction((t) => window.pairpad.text !== t, text, { timeout: WAIT });
+    text = await converged(pages, `after ${key}`);
+    assert.ok(text.startsWith(short) && long.startsWith(text), `${key} changed more than the last change: ${JSON.stringify(text)}`);
+  }
+  assert.equal(text, to);
+  return text;
+}
+
+async function joined(page) {
+  await page.waitForFunction(() => window.pairpad && window.pairpad.status === 'connected' && window.pairpadEditor, null, { timeout: WAIT });
+}
+
+test('two people edit one session in the React + Monaco example', { timeout: 240000 }, async () => {
+  const allowed = [site.origin, server.base];
+  const alice = await newPage(browser, allowed);
+  const bob = await newPage(browser, allowed);
+  const a = alice.page;
+  const b = bob.page;
+
+  await a.goto(`${site.origin}/?server=${encodeURIComponent(server.base)}`);
+  await a.fill('#name', 'Alice');
+  await a.selectOption('#new-language', 'python');
+  await a.click('#create');
+  await joined(a);
+  const link = a.url();
+  assert.match(link, /[?&]session=[0-9a-f-]{36}/);
+
+  await b.goto(link);
+  await b.fill('#name', 'Bob');
+  await b.click('#join');
+  await joined(b);
+  const bobId = await b.evaluate(() => window.pairpad.userId);
+  for (const p of [a, b]) await p.waitForFunction(() => document.querySelectorAll('#people li').length === 2, null, { timeout: WAIT });
+
+  // Alice writes a line; then both type in that line at once, Alice at its
+  // end and Bob at its start.
+  await a.click('.monaco-editor .view-lines');
+  await a.keyboard.type('alpha omega', { delay: 10 });
+  let text = await converged([a, b], 'after the first line');
+  assert.equal(text, 'alpha omega');
+  await b.click('.monaco-editor .view-lines');
+  await a.keyboard.press('End');
+  await b.keyboard.press('Home');
+  await Promise.all([a.keyboard.type(' AAAA', { delay: 15 }), b.keyboard.type('BBBB ', { delay: 15 })]);
+  text = await converged([a, b], 'after typing in one line together');
+  assert.equal(text, 'BBBB alpha omega AAAA');
+
+  // Alice sees Bob's caret where it is (after "BBBB "), flagged with his name.
+  const caret = `[data-remote-cursor="${bobId}"]`;
+  await a.waitForSelector(caret, { timeout: WAIT });
+  assert.equal(await a.textContent(`${caret} .pairpad-flag`), 'Bob');
+  const where = async () =>
+    a.evaluate((caret) => {
+      const ed = window.pairpadEditor;
+      const want = ed.getScrolledVisiblePosition({ lineNumber: 1, column: 6 });
+      const box = ed.getDomNode().getBoundingClientRect();
+      const got = document.querySelector(caret).getBoundingClientRect();
+      return { dx: Math.abs(got.left - box.left - want.left), dy: Math.abs(got.top - box.top - want.top) };
+    }, caret);
+  await a.waitForFunction(
+    (caret) => {
+      const ed = window.pairpadEditor;
+      const want = ed.getScrolledVisiblePosition({ lineNumber: 1, column: 6 });
+      const box = ed.getDomNode().getBoundingClientRect();
+      const got = document.querySelector(caret).getBoundingClientRect();
+      return Math.abs(got.left - box.left - want.left) <= 3 && Math.abs(got.top - box.top - want.top) <= 3;
+    },
+    caret,
+    { timeout: WAIT },
+  ).catch(async () => assert.fail(`Bob's caret is not after "BBBB ": ${JSON.stringify(await where())}`));
+
+  // Bob selects "alpha": Alice sees the selection in his colour.
+  for (let i = 0; i < 'alpha'.length; i++) await b.keyboard.press('Shift+ArrowRight');
+  await a.waitForSelector('.monaco-editor [class*="pairpad-selection-"]', { timeout: WAIT }).catch(async (e) => { console.log(JSON.stringify(await b.evaluate(() => [window.pairpadEditor.getSelection(), document.activeElement.className, window.pairpad.cursors])), JSON.stringify(await a.evaluate(() => window.pairpad.cursors)), await a.evaluate(() => document.querySelector(".view-overlays").innerHTML)); throw e; });
+  await a.screenshot({ path: join(artifacts, 'monaco.png') });
+  await b.keyboard.press('End');
+
+  // Alice types, then Bob types above her (every offset after it moves):
+  // Alice's Ctrl+Z takes back only her own text, Ctrl+Y puts it back.
+  // (Home, End: a caret move starts a new undo step, however soon it comes.)
+  await a.keyboard.press('Home');
+  await a.keyboard.press('End');
+  await a.keyboard.type(' done', { delay: 15 });
+  const withDone = await converged([a, b], "after Alice's last change");
+  assert.equal(withDone, 'BBBB alpha omega AAAA done');
+  await b.keyboard.press('Control+Home');
+  await b.keyboard.type('# by bob\n', { delay: 15 });
+  const withBob = await converged([a, b], "after Bob's line");
+  assert.equal(withBob, '# by bob\nBBBB alpha omega AAAA done');
+  const undone = '# by bob\nBBBB alpha omega AAAA';
+  // One Ctrl+Z takes back the whole word unless the machine paused for
+  // half a second while it was typed; every step must only take Alice's.
+  text = await pressUntil([a, b], 'Control+z', withBob, undone);
+  text = await pressUntil([a, b], 'Control+y', text, withBob);
+  // Bob's own Ctrl+Z takes back his line only.
+  await b.keyboard.press('Control+z');
+  await b.waitForFunction((t) => window.pairpad.text !== t, text, { timeout: WAIT });
+  text = await converged([a, b], "after Bob's Ctrl+Z");
+  assert.equal(text, 'BBBB alpha omega AAAA done');
+  await b.keyboard.press('Control+Shift+z');
+  await b.waitForFunction((t) => window.pairpad.text !== t, text, { timeout: WAIT });
+  text = await converged([a, b], "after Bob's Ctrl+Shift+Z");
+  assert.equal(text, withBob);
+
+  // Several carets: one keystroke is one content event with a change per
+  // caret, all against the text before it.
+  await a.evaluate(() => {
+    const ed = window.pairpadEditor;
+    ed.setSelections([1, 2].map((n) => ({ selectionStartLineNumber: n, selectionStartColumn: 1, positionLineNumber: n, positionColumn: 1 })));
+  });
+  await a.keyboard.type('>', { delay: 15 });
+  text = await converged([a, b], 'after typing at two carets');
+  assert.equal(text, '># by bob\n>BBBB alpha omega AAAA done');
+  await a.keyboard.press('Control+z'); // one keystroke, one undo step
+  await a.waitForFunction((t) => window.pairpad.text !== t, text, { timeout: WAIT });
+  assert.equal(await converged([a, b], 'after undoing the two carets'), withBob);
+
+  // A language switch changes the highlighting on both sides: "# by bob" is
+  // a comment in Python and is not in JavaScript.
+  const python = {};
+  for (const [who, p] of [['a', a], ['b', b]]) {
+    await p.waitForFunction(() => window.pairpadEditor.getModel().getLanguageId() === 'python', null, { timeout: WAIT });
+    await p.waitForFunction((t) => {
+      for (const line of document.querySelectorAll('.monaco-editor .view-line')) {
+        if (line.textContent.replace(/\u00a0/g, ' ') === t) return line.querySelectorAll('span span').length > 0;
+      }
+      return false;
+    }, '# by bob', { timeout: WAIT });
+    python[who] = await lineClasses(p, '# by bob');
+  }
+  await a.selectOption('#language', 'javascript');
+  for (const [who, p] of [['a', a], ['b', b]]) {
+    await p.waitForFunction(() => window.pairpadEditor.getModel().getLanguageId() === 'javascript' && document.querySelector('#language').value === 'javascript', null, { timeout: WAIT });
+    await p.waitForFunction(
+      ([t, before]) => {
+        for (const line of document.querySelectorAll('.monaco-editor .view-line')) {
+          if (line.textContent.replace(/\u00a0/g, ' ') === t) return [...line.querySelectorAll('span span')].map((s) => s.className).join(' ') !== before;
+        }
+        return false;
+      },
+      ['# by bob', python[who]],
+      { timeout: WAIT },
+    );
+  }
+
+  assert.deepEqual(a.problems, []);
+  assert.deepEqual(b.problems, []);
+  await alice.context.close();
+  await bob.context.close();
+});
