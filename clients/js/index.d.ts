@@ -247,3 +247,16 @@ export declare function invert(op: Op, text: string): Op;
 
 /** changesToOp turns the changes of one Monaco content event (all against the text before it) into one op. */
 export declare function changesToOp(changes: ReadonlyArray<{ rangeOffset: number; rangeLength: number; text: string }>, length: number): Op;
+
+/** One person's undo and redo in a shared text (entry @pairpad/client/monaco): their own steps, rebased over others' ops. */
+export declare class LocalHistory {
+  constructor(options?: { groupDelay?: number; limit?: number; now?: () => number });
+  readonly undoDepth: number;
+  readonly redoDepth: number;
+  record(op: Op, before: string): void;
+  breakGroup(): void;
+  rebase(op: Op): void;
+  clear(): void;
+  undo(applyOp: (op: Op) => { op: Op; before: string }): Op | null;
+  redo(applyOp: (op: Op) => { op: Op; before: string }): Op | null;
+}

@@ -1,2 +1,2 @@
 // Type declarations of @pairpad/client/monaco (monaco.js); they live in index.d.ts.
-export { bindMonaco, changesToOp, invert, type MonacoBindingOptions, type MonacoEditorLike } from './index.js';
+export { LocalHistory, bindMonaco, changesToOp, invert, type MonacoBindingOptions, type MonacoEditorLike } from './index.js';

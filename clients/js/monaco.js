@@ -87,6 +87,108 @@ function changeEnd(op) {
   return end;
 }
 
+/**
+ * LocalHistory is one person's undo and redo in a shared text: the inverses
+ * of their own changes, kept applicable while others edit. Each entry
+ * applies to the text the entry above it leaves; the top one to the current
+ * text.
+ */
+export class LocalHistory {
+  #undo = []; // [{op, group}]
+  #redo = [];
+  #last = -Infinity; // when the last change was recorded
+  #moved = false;
+  #groupDelay;
+  #limit;
+  #now;
+
+  /**
+   * groupDelay: changes closer together than this (ms), with no
+   * breakGroup() between them, are one step; limit: steps kept.
+   */
+  constructor({ groupDelay = GROUP_DELAY, limit = MAX_UNDO, now = () => Date.now() } = {}) {
+    this.#groupDelay = groupDelay;
+    this.#limit = limit;
+    this.#now = now;
+  }
+
+  get undoDepth() {
+    return this.#undo.length;
+  }
+
+  get redoDepth() {
+    return this.#redo.length;
+  }
+
+  /** record notes a change of this person's: op, applied to before. It clears the redo steps. */
+  record(op, before) {
+    const inverse = invert(op, before);
+    const t = this.#now();
+    const top = this.#undo[this.#undo.length - 1];
+    if (top && top.group && !this.#moved && t - this.#last < this.#groupDelay) top.op = compose(inverse, top.op);
+    else this.#undo.push({ op: inverse, group: true });
+    if (this.#undo.length > this.#limit) this.#undo.splice(0, this.#undo.length - this.#limit);
+    this.#last = t;
+    this.#moved = false;
+    this.#redo.length = 0;
+  }
+
+  /** breakGroup makes the next change a step of its own (the caret moved). */
+  breakGroup() {
+    this.#moved = true;
+  }
+
+  /** rebase moves every step over op, someone else's change to the current text. */
+  rebase(op) {
+    for (const stack of [this.#undo, this.#redo]) {
+      let r = op;
+      for (let i = stack.length - 1; i >= 0; i--) {
+        const [u, r2] = transform(stack[i].op, r);
+        stack[i].op = u;
+        r = r2;
+      }
+    }
+  }
+
+  /** clear forgets every step (the text was replaced). */
+  clear() {
+    this.#undo.length = 0;
+    this.#redo.length = 0;
+  }
+
+  /**
+   * undo takes the newest step that still changes something and gives it to
+   * applyOp(op), which applies it and returns {op, before}: the op as applied
+   * and the text it applied to (it throws if op no longer fits: that step is
+   * dropped). undo returns the applied op, or null when nothing is left.
+   */
+  undo(applyOp) {
+    return this.#step(this.#undo, this.#redo, applyOp);
+  }
+
+  /** redo is undo for the steps undone since the last recorded change. */
+  redo(applyOp) {
+    return this.#step(this.#redo, this.#undo, applyOp);
+  }
+
+  #step(from, to, applyOp) {
+    while (from.length > 0) {
+      const { op } = from.pop();
+      if (isNoop(op)) continue;
+      let done;
+      try {
+        done = applyOp(op);
+      } catch {
+        continue;
+      }
+      to.push({ op: invert(done.op, done.before), group: false });
+      this.#last = -Infinity;
+      return done.op;
+    }
+    return null;
+  }
+}
+
 const COLOR = /^#(?:[0-9a-f]{3}|[0-9a-f]{4}|[0-9a-f]{6}|[0-9a-f]{8})$/i;
 
 const BASE_CSS = `
@@ -115,7 +217,6 @@ export function bindMonaco(editor, client, options = {}) {
   const model = editor.getModel();
   if (!model) throw new TypeError('bindMonaco: the editor has no model');
   const doc = editor.getContainerDomNode().ownerDocument;
-  const now = options.now ?? (() => Date.now());
 
   let raw = client.text; // the document text, as the client holds it
   let pairs = crlfPairs(raw);
@@ -123,10 +224,7 @@ export function bindMonaco(editor, client, options = {}) {
   let typing = false; // the client's text event under way comes from the editor
   let typedOp = null; // the op the client applied for it (inserts cleaned of lone surrogates)
   let undoing = false; // the client's text event under way is an undo or redo
-  const undoStack = []; // [{op}]: op undoes one local change; the top applies to the current text
-  const redoStack = [];
-  let lastEdit = -Infinity; // when the last local change was typed
-  let moved = false; // the user moved the caret since: the next change starts a new undo step
+  const history = new LocalHistory({ now: options.now });
   let lastCursor = '';
 
   const set = (text) => {
@@ -199,59 +297,28 @@ export function bindMonaco(editor, client, options = {}) {
     }
   };
 
-  // The undo stacks -----------------------------------------------------------
+  // Undo and redo ---------------------------------------------------------------
 
-  // rebase moves every entry of stack over op, a change to the current text
-  // that is not in the stack: the top entry applies to the current text, each
-  // one below to the text the one above leaves.
-  const rebase = (stack, op) => {
-    let r = op;
-    for (let i = stack.length - 1; i >= 0; i--) {
-      const [u, r2] = transform(stack[i].op, r);
-      stack[i].op = u;
-      r = r2;
+  // applyStep applies an undo or redo step as a local edit.
+  const applyStep = (op) => {
+    const before = raw;
+    undoing = true;
+    try {
+      client.applyLocal(op);
+      return { op: typedOp ?? op, before };
+    } finally {
+      undoing = false;
+      typedOp = null;
     }
   };
 
-  const record = (op, before) => {
-    const inverse = invert(op, before);
-    const t = now();
-    const top = undoStack[undoStack.length - 1];
-    if (top && top.group && !moved && t - lastEdit < GROUP_DELAY) top.op = compose(inverse, top.op);
-    else undoStack.push({ op: inverse, group: true });
-    if (undoStack.length > MAX_UNDO) undoStack.splice(0, undoStack.length - MAX_UNDO);
-    lastEdit = t;
-    moved = false;
-    redoStack.length = 0;
-  };
-
-  // step pops the newest entry of from that still changes something, applies
-  // it as a local edit and pushes its inverse onto to.
-  const step = (from, to) => {
-    if (!client.loaded) return false;
-    while (from.length > 0) {
-      const { op } = from.pop();
-      if (isNoop(op)) continue;
-      const before = raw;
-      undoing = true;
-      let applied;
-      try {
-        client.applyLocal(op);
-        applied = typedOp;
-      } catch {
-        continue; // no longer fits: drop it
-      } finally {
-        undoing = false;
-        typedOp = null;
-      }
-      to.push({ op: invert(applied ?? op, before), group: false });
-      lastEdit = -Infinity;
-      const end = changeEnd(applied ?? op);
-      show(before, applied ?? op, raw, toShown(pairs, end));
-      sendCursor();
-      return true;
-    }
-    return false;
+  const step = (redo) => {
+    if (!client.loaded) return;
+    const before = raw;
+    const op = redo ? history.redo(applyStep) : history.undo(applyStep);
+    if (!op) return;
+    show(before, op, raw, toShown(pairs, changeEnd(op)));
+    sendCursor();
   };
 
   // Client → editor ------------------------------------------------------------
@@ -265,13 +332,8 @@ export function bindMonaco(editor, client, options = {}) {
     }
     const before = raw;
     set(text);
-    if (op && apply(before, op) === text) {
-      rebase(undoStack, op);
-      rebase(redoStack, op);
-    } else {
-      undoStack.length = 0;
-      redoStack.length = 0;
-    }
+    if (op && apply(before, op) === text) history.rebase(op);
+    else history.clear();
     show(before, op, text);
     render();
   };
@@ -412,7 +474,7 @@ export function bindMonaco(editor, client, options = {}) {
     typing = true;
     try {
       client.applyLocal(edit);
-      record(typedOp ?? edit, oldRaw);
+      history.record(typedOp ?? edit, oldRaw);
     } catch {
       // The edit does not fit the document (it split a character): show the document again.
     } finally {
@@ -437,7 +499,7 @@ export function bindMonaco(editor, client, options = {}) {
   disposables.push(model.onDidChangeContent(onContent));
   disposables.push(
     editor.onDidChangeCursorSelection((e) => {
-      if (e.reason === (monaco.editor.CursorChangeReason?.Explicit ?? EXPLICIT)) moved = true;
+      if (e.reason === (monaco.editor.CursorChangeReason?.Explicit ?? EXPLICIT)) history.breakGroup();
       sendCursor();
     }),
   );
@@ -449,7 +511,7 @@ export function bindMonaco(editor, client, options = {}) {
       label: 'Undo your last change',
       keybindings: [KeyMod.CtrlCmd | KeyCode.KeyZ],
       run: () => {
-        step(undoStack, redoStack);
+        step(false);
       },
     }),
   );
@@ -459,7 +521,7 @@ export function bindMonaco(editor, client, options = {}) {
       label: 'Redo your last undone change',
       keybindings: [KeyMod.CtrlCmd | KeyMod.Shift | KeyCode.KeyZ, KeyMod.CtrlCmd | KeyCode.KeyY],
       run: () => {
-        step(redoStack, undoStack);
+        step(true);
       },
     }),
   );

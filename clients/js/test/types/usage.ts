@@ -50,14 +50,17 @@ async function main(base: string): Promise<void> {
 void main('http://localhost:3001');
 
 // The Monaco binding, through its own entry, with an object shaped like an editor.
-import { bindMonaco, changesToOp, type MonacoBindingOptions } from '@pairpad/client/monaco';
+import { LocalHistory, bindMonaco, changesToOp, type MonacoBindingOptions } from '@pairpad/client/monaco';
 
 function monaco(client: PairpadClient, container: HTMLElement): void {
   const editor = { getModel: () => ({}), getContainerDomNode: () => container, extra: 1 };
   const options: MonacoBindingOptions = { monaco: {}, languages: { python: 'python' }, shareCursor: false };
   const unbind: () => void = bindMonaco(editor, client, options);
   const op: Op = changesToOp([{ rangeOffset: 0, rangeLength: 0, text: 'x' }], 0);
-  console.log(op);
+  const history = new LocalHistory({ groupDelay: 300 });
+  history.record(op, '');
+  const undone: Op | null = history.undo((o) => ({ op: o, before: 'x' }));
+  console.log(op, undone, history.undoDepth);
   unbind();
 }
 void monaco;
