@@ -102,7 +102,7 @@ func parseDeltaFormat(s string) (deltaFormat, bool) {
 // updateEvent encodes an applied update as a code-update or notes-update
 // (typ) in format f.
 func updateEvent(typ, sid string, a document.Applied, f deltaFormat) *outEvent {
-	u := protocol.CodeUpdate{Version: a.Version, OpID: a.OpID}
+	u := protocol.CodeUpdate{Version: a.Version, OpID: a.OpID, Hash: a.Hash}
 	if f == formatOps {
 		ops, err := marshal(a.Ops)
 		if err != nil {
@@ -117,9 +117,10 @@ func updateEvent(typ, sid string, a document.Applied, f deltaFormat) *outEvent {
 }
 
 // ackEvent encodes the acknowledgement (code-ack, notes-ack: typ) of an
-// update to its sender.
-func ackEvent(typ, sid, userID string, version int64, opID string, now time.Time) *outEvent {
-	return newEvent(typ, sid, userID, protocol.CodeAck{Version: version, OpID: opID}, now)
+// update to its sender; hash is the document's at version ("" when no
+// longer known: omitted).
+func ackEvent(typ, sid, userID string, version int64, opID, hash string, now time.Time) *outEvent {
+	return newEvent(typ, sid, userID, protocol.CodeAck{Version: version, OpID: opID, Hash: hash}, now)
 }
 
 // errorEvent encodes err as the contract's error event. An internal

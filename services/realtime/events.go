@@ -158,7 +158,11 @@ func (s *Service) submitTo(c *conn, d *document.Doc, typ, ackType string, u prot
 		return withOp(err)
 	}
 	if res.Duplicate {
-		c.sendEvent(ackEvent(ackType, c.ident.SessionID, c.ident.UserID, res.Version, res.OpID, s.now()))
+		hash := ""
+		if d == c.hs.doc {
+			hash = c.hs.hashAt(res.Version)
+		}
+		c.sendEvent(ackEvent(ackType, c.ident.SessionID, c.ident.UserID, res.Version, res.OpID, hash, s.now()))
 	}
 	return nil
 }

@@ -84,6 +84,22 @@ func (hs *hubSession) replayLocked(since int64, extra []document.Applied) ([]doc
 	return out, next == hs.version+1
 }
 
+// hashAt returns the document hash at version v when the hub still knows
+// it (the current version or one in its history), for a duplicate's ack.
+func (hs *hubSession) hashAt(v int64) string {
+	hs.mu.Lock()
+	defer hs.mu.Unlock()
+	if v == hs.version {
+		return hs.hash
+	}
+	for _, a := range hs.hist.entries {
+		if a.Version == v {
+			return a.Hash
+		}
+	}
+	return ""
+}
+
 // canReplay reports whether the history alone can replay since.
 func (hs *hubSession) canReplay(since int64) bool {
 	hs.mu.Lock()

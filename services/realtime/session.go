@@ -37,6 +37,7 @@ type hubSession struct {
 	limits   map[string]*userLimits // per user with a local connection or reservation
 	code     string                 // the document as delivered to the connections
 	version  int64
+	hash     string  // protocol.DocumentHash(code), from the engine
 	hist     history // recent updates, for replays
 	language protocol.Language
 	rev      uint64 // revision of the session record last applied
@@ -144,7 +145,7 @@ func (hs *hubSession) close() {
 func (hs *hubSession) Opened(st document.State, replay []document.Applied, replayOK bool) {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
-	hs.code, hs.version = st.Code, st.Version
+	hs.code, hs.version, hs.hash = st.Code, st.Version, st.Hash
 	if replayOK {
 		hs.hist.seed(replay)
 	}
@@ -162,7 +163,7 @@ func (hs *hubSession) Applied(a document.Applied) {
 		return
 	}
 	gap := a.Version != hs.version+1
-	hs.code, hs.version = a.Code, a.Version
+	hs.code, hs.version, hs.hash = a.Code, a.Version, a.Hash
 	hs.hist.push(a, gap)
 	if gap {
 		// Never happens with an engine that keeps its promise; if it does,
@@ -189,7 +190,7 @@ func (hs *hubSession) deliverLocked(a document.Applied, updateType, ackType stri
 			continue
 		}
 		if a.ConnID == c.id {
-			c.sendEvent(ackEvent(ackType, hs.id, c.ident.UserID, a.Version, a.OpID, now))
+			c.sendEvent(ackEvent(ackType, hs.id, c.ident.UserID, a.Version, a.OpID, a.Hash, now))
 			continue
 		}
 		f := c.ident.Format
@@ -267,7 +268,7 @@ func (hs *hubSession) syncEventLocked(c *conn) *outEvent {
 // stateLocked is the state c starts from: with the notes when its role
 // may read them.
 func (hs *hubSession) stateLocked(c *conn, users []protocol.User) protocol.Sync {
-	p := protocol.Sync{Code: hs.code, Version: hs.version, Language: hs.language, Users: users}
+	p := protocol.Sync{Code: hs.code, Version: hs.version, Language: hs.language, Users: users, Hash: hs.hash}
 	if c.ident.Role.CanReadNotes() && hs.notesL != nil {
 		notes, v := hs.notes, hs.notesVersion
 		p.Notes, p.NotesVersion = &notes, &v

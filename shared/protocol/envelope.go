@@ -49,12 +49,14 @@ type CodeUpdate struct {
 	Delta   Delta  `json:"delta"`
 	Version int64  `json:"version"`
 	OpID    string `json:"opId,omitempty"`
+	Hash    string `json:"hash,omitempty"` // server to client: DocumentHash of the text at Version
 }
 
 // CodeAck is the payload of code-ack.
 type CodeAck struct {
 	Version int64  `json:"version"`
 	OpID    string `json:"opId,omitempty"`
+	Hash    string `json:"hash,omitempty"` // DocumentHash of the text at Version
 }
 
 // Position is a 0-based line and column in the document.
@@ -108,6 +110,7 @@ type Sync struct {
 	Users        []User   `json:"users"`
 	Notes        *string  `json:"notes,omitempty"`
 	NotesVersion *int64   `json:"notesVersion,omitempty"`
+	Hash         string   `json:"hash"` // DocumentHash(Code)
 }
 
 // UserLeft is the payload of user-left.

@@ -14,6 +14,7 @@ import (
 type State struct {
 	Code    string
 	Version int64
+	Hash    string // protocol.DocumentHash(Code)
 }
 
 // Applied is one update as the session's op log stored it.
@@ -26,6 +27,7 @@ type Applied struct {
 	Timestamp int64  // unix milliseconds
 	Ops       ot.Op  // as applied, against the document at Version-1
 	Code      string // the document after Version
+	Hash      string // protocol.DocumentHash(Code), computed once per version
 }
 
 // Listener receives a session's updates in version order from the
@@ -67,7 +69,7 @@ func (d *Doc) State() State {
 	s := d.s
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return State{Code: s.text, Version: s.version}
+	return State{Code: s.text, Version: s.version, Hash: s.hashLocked()}
 }
 
 // Close detaches the listener; no Applied call starts after Close returns

@@ -1,6 +1,9 @@
 package document
 
-import "github.com/pairpad/pairpad/shared/ot"
+import (
+	"github.com/pairpad/pairpad/shared/ot"
+	"github.com/pairpad/pairpad/shared/protocol"
+)
 
 // histLimits bound the in-memory history. The window serves stale
 // submissions (transform), fullCode submissions (the text at their version)
@@ -155,6 +158,9 @@ func (h *history) replay(since int64, text string, current int64) ([]Applied, bo
 			if a.Code, err = ot.Apply(t, a.Ops); err != nil {
 				return nil, false
 			}
+		}
+		if a.Hash == "" {
+			a.Hash = protocol.DocumentHash(a.Code) // a version integrated while loading
 		}
 		t = a.Code
 		if size += len(t); size > replayMaxBytes {

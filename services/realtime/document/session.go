@@ -36,7 +36,9 @@ type session struct {
 
 	mu          sync.Mutex
 	text        string
-	textLen     int // UTF-16 length of text
+	textLen     int    // UTF-16 length of text
+	hash        string // protocol.DocumentHash(text) when hashAt == version
+	hashAt      int64
 	version     int64
 	seq         uint64 // stream sequence of version's entry
 	hist        history
@@ -118,6 +120,15 @@ func (s *session) load(ctx context.Context) error {
 	return err
 }
 
+// hashLocked returns the hash of the current text, computing it at most
+// once per version. Call with s.mu held.
+func (s *session) hashLocked() string {
+	if s.hashAt != s.version || s.hash == "" {
+		s.hash, s.hashAt = protocol.DocumentHash(s.text), s.version
+	}
+	return s.hash
+}
+
 // onApplied runs on the subscription's goroutine: it only queues.
 func (s *session) onApplied(m *nats.Msg) {
 	e, err := oplog.Decode(m)
@@ -165,6 +176,12 @@ func (s *session) integrate(e oplog.Entry, code *string) error {
 	}
 	a := Applied{SessionID: s.id, Version: e.Version, UserID: e.UserID, OpID: e.OpID, ConnID: e.ConnID,
 		Timestamp: e.Timestamp, Ops: e.Ops, Code: text}
+	if !s.loading {
+		// Once per version, for every listener; a load skips the
+		// versions nobody is sent (hashLocked does the last one).
+		a.Hash = protocol.DocumentHash(text)
+		s.hash, s.hashAt = a.Hash, e.Version
+	}
 	s.text, s.textLen, s.version, s.seq = text, e.Ops.TargetLen(), e.Version, e.Seq
 	s.hist.push(a)
 	if e.OpID != "" {
@@ -239,7 +256,7 @@ func (s *session) attach(d *Doc, since int64) error {
 	if s.dropped {
 		return protocol.Errorf(protocol.CodeSessionNotFound, "the session has ended")
 	}
-	st := State{Code: s.text, Version: s.version}
+	st := State{Code: s.text, Version: s.version, Hash: s.hashLocked()}
 	var replay []Applied
 	replayOK := true
 	if since >= 0 {

@@ -13,7 +13,7 @@ import (
 	"github.com/pairpad/pairpad/shared/ot"
 )
 
-// update rewrites testdata/ot_vectors.json from the Go ot package; the
+// update rewrites testdata/ot_vectors.json (and hash_vectors.json) from the Go packages; the
 // JavaScript tests (clients/js/test/vectors.test.mjs) read the same file,
 // so the two implementations are held to the same answers.
 var update = flag.Bool("update", false, "rewrite testdata/ot_vectors.json")
