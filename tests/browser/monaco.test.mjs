@@ -92,6 +92,13 @@ async function pressUntil(pages, key, from, to) {
   return text;
 }
 
+// textIs waits until the page's client holds text.
+async function textIs(page, text) {
+  await page
+    .waitForFunction((t) => window.pairpad.text === t, text, { timeout: WAIT })
+    .catch(async () => assert.fail(`the text is ${JSON.stringify(await page.evaluate(() => window.pairpad.text))}, want ${JSON.stringify(text)}`));
+}
+
 async function joined(page) {
   await page.waitForFunction(() => window.pairpad && window.pairpad.status === 'connected' && window.pairpadEditor, null, { timeout: WAIT });
 }
@@ -233,4 +240,40 @@ test('two people edit one session in the React + Monaco example', { timeout: 240
   assert.deepEqual(b.problems, []);
   await alice.context.close();
   await bob.context.close();
+});
+
+test('CRLF line ends and emoji survive editing in Monaco', { timeout: 120000 }, async () => {
+  const { context, page } = await newPage(browser, [site.origin, server.base]);
+  await page.goto(`${site.origin}/?server=${encodeURIComponent(server.base)}`);
+  await page.fill('#name', 'Dora');
+  await page.click('#create');
+  await joined(page);
+  // A document with Windows line ends, as another client may have sent it:
+  // the model shows "\n", the document keeps "\r\n".
+  await page.evaluate(() => window.pairpad.setText('one\r\ntwo\r\n'));
+  await textIs(page, 'one\r\ntwo\r\n');
+  assert.equal(await page.evaluate(() => window.pairpadEditor.getValue()), 'one\ntwo\n');
+  await page.click('.monaco-editor .view-lines');
+  await page.keyboard.press('Control+End');
+  await page.keyboard.type('three 😀');
+  await textIs(page, 'one\r\ntwo\r\nthree 😀');
+  await page.keyboard.press('Backspace'); // one keystroke removes both halves of the emoji
+  await page.keyboard.press('Control+Home');
+  await page.keyboard.press('End');
+  await page.keyboard.press('Delete'); // joins the first two lines: the whole CRLF goes
+  await textIs(page, 'onetwo\r\nthree ');
+  await page.keyboard.press('Control+z'); // the Delete, on its own (the caret moved before it)
+  await textIs(page, 'one\r\ntwo\r\nthree ');
+
+  // A second person loads exactly that text.
+  const other = await context.newPage();
+  await other.goto(page.url());
+  await other.fill('#name', 'Eve');
+  await other.click('#join');
+  await joined(other);
+  const text = await converged([page, other], 'after editing line ends');
+  assert.equal(text, 'one\r\ntwo\r\nthree ');
+  assert.equal(await other.evaluate(() => window.pairpadEditor.getValue()), 'one\ntwo\nthree ');
+  assert.deepEqual(page.problems, []);
+  await context.close();
 });
