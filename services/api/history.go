@@ -14,10 +14,14 @@ import (
 	"github.com/pairpad/pairpad/shared/session"
 )
 
-// Bounds of GET /api/sessions/{id}/history.
+// Bounds of GET /api/sessions/{id}/history. An answer stops before the
+// update that would take it past maxHistoryBytes of stored entries (about
+// the size of their JSON in the answer), so a log of 256 KiB fullCode
+// edits is served in pages of a few MiB rather than 256 MiB at once.
 const (
 	defaultHistoryLimit = 1000
 	maxHistoryLimit     = 1000
+	maxHistoryBytes     = 4 << 20
 )
 
 // handleHistory serves a session's applied updates, in version order, to a
@@ -46,7 +50,7 @@ func handleHistory(in *broker.Infra, store *session.Store, adminToken string, se
 			writeError(w, r, log, err)
 			return
 		}
-		entries, next, err := oplog.Read(r.Context(), in, id, from, int(limit))
+		entries, next, err := oplog.Read(r.Context(), in, id, from, oplog.Limits{Entries: int(limit), Bytes: maxHistoryBytes})
 		if err != nil {
 			writeError(w, r, log, err)
 			return

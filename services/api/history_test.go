@@ -3,7 +3,9 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +120,59 @@ func TestHistory(t *testing.T) {
 				t.Errorf("next = %v, want %v", h.Next, tc.next)
 			}
 		})
+	}
+}
+
+// A log of 256 KiB updates is served in pages of at most 4 MiB of updates,
+// linked by next, instead of one answer of every update asked for.
+func TestHistoryBoundsBytes(t *testing.T) {
+	ctx := context.Background()
+	_, in := startNATS(t)
+	a := newAPI(t, in, baseEnv(), newClock(start))
+	s := a.createSession(t, "python")
+	big := strings.Repeat("y", 256<<10)
+	const n = 24
+	var seq uint64
+	for v := 1; v <= n; v++ {
+		op := ot.Op{ot.Insert(big)}
+		if v > 1 {
+			op = ot.Op{ot.Insert(big), ot.Delete(len(big))}
+		}
+		var err error
+		if seq, err = oplog.Append(ctx, in.JS, s.ID, oplog.Entry{Version: int64(v), UserID: "u", Ops: op}, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var versions []int64
+	pages := 0
+	for from := int64(1); ; pages++ {
+		r := a.do(t, req{method: http.MethodGet, path: fmt.Sprintf("/api/sessions/%s/history?from=%d", s.ID, from),
+			header: bearerHeader(adminToken)})
+		if r.status != http.StatusOK {
+			t.Fatalf("page %d: status %d", pages, r.status)
+		}
+		if len(r.body) > 4<<20+64<<10 {
+			t.Fatalf("page %d: %d bytes, more than 4 MiB of updates", pages, len(r.body))
+		}
+		var h protocol.History
+		r.json(t, &h)
+		if len(h.Updates) == 0 {
+			t.Fatalf("page %d from %d: no updates", pages, from)
+		}
+		for _, u := range h.Updates {
+			versions = append(versions, u.Version)
+		}
+		if h.Next == nil {
+			break
+		}
+		from = *h.Next
+	}
+	if pages < 1 || len(versions) != n { // pages counts the pages after the first
+		t.Fatalf("%d pages, %d updates, want several pages of %d", pages+1, len(versions), n)
+	}
+	for i, v := range versions {
+		if v != int64(i+1) {
+			t.Fatalf("versions %v", versions)
+		}
 	}
 }

@@ -38,6 +38,7 @@ type Entry struct {
 	Timestamp int64  // unix milliseconds when it was applied
 	Ops       ot.Op  // the op as applied, against the document at Version-1
 	Seq       uint64 // stream sequence; set by Decode, ignored by Encode
+	Size      int    // bytes of the stored body; set by Decode, ignored by Encode
 }
 
 // body is the wire form of an Entry; short keys because every update of a
@@ -118,7 +119,7 @@ func decodeBody(data []byte) (Entry, error) {
 		return Entry{}, fmt.Errorf("%w: version %d, ops present %t", ErrMalformed, b.Version, b.Ops != nil)
 	}
 	return Entry{Version: b.Version, UserID: b.UserID, UserName: b.UserName, Role: protocol.Role(b.Role),
-		OpID: b.OpID, ConnID: b.ConnID, Timestamp: b.Timestamp, Ops: b.Ops}, nil
+		OpID: b.OpID, ConnID: b.ConnID, Timestamp: b.Timestamp, Ops: b.Ops, Size: len(data)}, nil
 }
 
 // validHeaderValue reports whether s can travel as a header value.

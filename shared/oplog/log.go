@@ -13,13 +13,42 @@ import (
 	"github.com/pairpad/pairpad/shared/broker"
 )
 
-// DefaultLimit is how many entries Read returns when asked for limit <= 0.
-const DefaultLimit = 1000
+// Limits bound one read: at most Entries entries and at most Bytes bytes of
+// entry bodies (Entry.Size). A read always returns the first entry it finds,
+// even one larger than Bytes, so it makes progress whatever the sizes.
+type Limits struct {
+	Entries int // DefaultEntries when <= 0
+	Bytes   int // DefaultBytes when <= 0
+}
 
-// batchSize is how many messages one batched direct get asks for: large
-// enough that catching up is a handful of round trips, small enough that an
-// answer stays well under the client's pending limits.
-const batchSize = 500
+// Defaults of Limits.
+const (
+	DefaultEntries = 1000
+	DefaultBytes   = 8 << 20
+)
+
+func (l Limits) orDefaults() Limits {
+	if l.Entries <= 0 {
+		l.Entries = DefaultEntries
+	}
+	if l.Bytes <= 0 {
+		l.Bytes = DefaultBytes
+	}
+	return l
+}
+
+// Bounds of one batched direct get. Entries are up to the stream's
+// MaxMsgSize (2 MiB, 256 KiB in practice) each, so a batch is capped by
+// bytes (the request's max_bytes) as well as by count: nats-server sends a
+// batch as fast as it can, and an answer near its 64 MiB pending limit
+// (500 entries of 256 KiB) gets the reader's whole connection closed as a
+// slow consumer, cutting every session of that service off NATS. The server
+// stops after the message that reaches max_bytes, so an answer stays under
+// batchBytes plus one message.
+const (
+	batchSize  = 500
+	batchBytes = 4 << 20
+)
 
 // Append stores e as the next entry of the session's log, provided the last
 // message on the session's subject has sequence lastSeq (0: the subject is
@@ -75,37 +104,47 @@ func first(ctx context.Context, in *broker.Infra, sessionID string, seq uint64) 
 	return e, true, nil
 }
 
-// ReadAfter returns up to limit entries of the session stored after stream
-// sequence afterSeq, in order, with batched direct gets (no consumer).
-func ReadAfter(ctx context.Context, in *broker.Infra, sessionID string, afterSeq uint64, limit int) ([]Entry, error) {
-	var out []Entry
-	next := afterSeq + 1
-	for limit <= 0 || len(out) < limit {
-		want := batchSize
-		if limit > 0 {
-			want = min(want, limit-len(out))
-		}
-		got, more, err := batch(ctx, in, broker.OpsSubject(sessionID), next, want)
+// ReadAfter returns the session's entries stored after stream sequence
+// afterSeq, in order, within lim, with batched direct gets (no consumer);
+// more reports that the stream holds further entries after them. A large
+// read is done in pieces: call again after the last entry returned.
+func ReadAfter(ctx context.Context, in *broker.Infra, sessionID string, afterSeq uint64, lim Limits) (out []Entry, more bool, err error) {
+	lim = lim.orDefaults()
+	next, size := afterSeq+1, 0
+	for {
+		want, wantBytes := min(batchSize, lim.Entries-len(out)), min(batchBytes, lim.Bytes-size)
+		got, batchMore, err := batch(ctx, in, broker.OpsSubject(sessionID), next, want, max(wantBytes, 1))
 		if err != nil {
-			return out, fmt.Errorf("read ops of %s after seq %d: %w", sessionID, next-1, err)
+			return out, false, fmt.Errorf("read ops of %s after seq %d: %w", sessionID, next-1, err)
 		}
-		out = append(out, got...)
-		if len(got) == 0 || !more {
-			break
+		for i, e := range got {
+			if len(out) > 0 && size+e.Size > lim.Bytes {
+				// The server stops after the message that crosses max_bytes:
+				// leave it for the next read, which always takes one.
+				return out, true, nil
+			}
+			out, size = append(out, e), size+e.Size
+			if len(out) == lim.Entries || size >= lim.Bytes {
+				return out, batchMore || i < len(got)-1, nil
+			}
+		}
+		if len(got) == 0 || !batchMore {
+			return out, false, nil
 		}
 		next = got[len(got)-1].Seq + 1
 	}
-	return out, nil
 }
 
 // batch runs one batched direct get: up to n messages on subject from
-// stream sequence seq. more reports that the stream holds further matches.
-func batch(ctx context.Context, in *broker.Infra, subject string, seq uint64, n int) (out []Entry, more bool, err error) {
+// stream sequence seq, stopping after the one that reaches maxBytes. more
+// reports that the stream holds further matches.
+func batch(ctx context.Context, in *broker.Infra, subject string, seq uint64, n, maxBytes int) (out []Entry, more bool, err error) {
 	req, err := json.Marshal(struct {
-		Seq     uint64 `json:"seq"`
-		NextFor string `json:"next_by_subj"`
-		Batch   int    `json:"batch"`
-	}{seq, subject, n})
+		Seq      uint64 `json:"seq"`
+		NextFor  string `json:"next_by_subj"`
+		Batch    int    `json:"batch"`
+		MaxBytes int    `json:"max_bytes"`
+	}{seq, subject, n, maxBytes})
 	if err != nil {
 		return nil, false, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,7 +56,7 @@ func appendN(t *testing.T, in *broker.Infra, sid string, n int) []Entry {
 		if err != nil {
 			t.Fatalf("append %d: %v", v, err)
 		}
-		e.Seq, last = seq, seq
+		e.Seq, last, e.Size = seq, seq, encodedSize(t, sid, e)
 		out = append(out, e)
 		if v%3 == 0 {
 			oe := Entry{Version: int64(v/3 + 0), UserID: "o", Ops: ot.Op{ot.Insert("o")}}
@@ -68,6 +69,16 @@ func appendN(t *testing.T, in *broker.Infra, sid string, n int) []Entry {
 		}
 	}
 	return out
+}
+
+// encodedSize is the body size Decode reports for e.
+func encodedSize(t *testing.T, sid string, e Entry) int {
+	t.Helper()
+	m, err := Encode(sid, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(m.Data)
 }
 
 func TestEncodeDecode(t *testing.T) {
@@ -84,7 +95,7 @@ func TestEncodeDecode(t *testing.T) {
 	if err != nil {
 		t.Fatalf("append: %v", err)
 	}
-	want.Seq = seq
+	want.Seq, want.Size = seq, encodedSize(t, sid, want)
 
 	raw, err := in.Ops.GetMsg(ctx, seq)
 	if err != nil {
@@ -104,9 +115,9 @@ func TestEncodeDecode(t *testing.T) {
 	if got, err = Decode(m); err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("Decode(republished): got %+v, %v; want %+v", got, err, want)
 	}
-	entries, err := ReadAfter(ctx, in, sid, 0, 10)
-	if err != nil || len(entries) != 1 || !reflect.DeepEqual(entries[0], want) {
-		t.Fatalf("ReadAfter: got %+v, %v", entries, err)
+	entries, more, err := ReadAfter(ctx, in, sid, 0, Limits{Entries: 10})
+	if err != nil || len(entries) != 1 || !reflect.DeepEqual(entries[0], want) || more {
+		t.Fatalf("ReadAfter: got %+v, %t, %v", entries, more, err)
 	}
 
 	for _, bad := range []string{``, `{}`, `{"v":1}`, `{"v":0,"ops":[]}`, `{"v":1,"ops":null}`, `{"v":1,"ops":[0]}`, `[]`} {
@@ -164,7 +175,7 @@ func TestRead(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(fmt.Sprintf("from=%d,limit=%d", tc.from, tc.limit), func(t *testing.T) {
-			got, next, err := Read(ctxT(t), in, sid, tc.from, tc.limit)
+			got, next, err := Read(ctxT(t), in, sid, tc.from, Limits{Entries: tc.limit})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -179,7 +190,7 @@ func TestRead(t *testing.T) {
 			}
 		})
 	}
-	if got, next, err := Read(ctxT(t), in, uuid.NewString(), 1, 10); err != nil || len(got) != 0 || next != nil {
+	if got, next, err := Read(ctxT(t), in, uuid.NewString(), 1, Limits{Entries: 10}); err != nil || len(got) != 0 || next != nil {
 		t.Fatalf("unknown session: %v %v %v", got, next, err)
 	}
 }
@@ -195,14 +206,14 @@ func TestReadTrimmed(t *testing.T) {
 	in := setup(t, broker.Layout{OpsMaxPerSession: 10})
 	sid := uuid.NewString()
 	appendN(t, in, sid, 25)
-	got, next, err := Read(ctxT(t), in, sid, 1, 100)
+	got, next, err := Read(ctxT(t), in, sid, 1, Limits{Entries: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != 10 || got[0].Version != 16 || got[9].Version != 25 || next != nil {
 		t.Fatalf("got %d entries from %v, next %v", len(got), got, deref(next))
 	}
-	got, next, err = Read(ctxT(t), in, sid, 20, 3)
+	got, next, err = Read(ctxT(t), in, sid, 20, Limits{Entries: 3})
 	if err != nil || len(got) != 3 || got[0].Version != 20 || next == nil || *next != 23 {
 		t.Fatalf("from 20: %v %v %v", got, deref(next), err)
 	}
@@ -212,16 +223,92 @@ func TestReadAfterBatches(t *testing.T) {
 	in := setup(t, broker.Layout{})
 	sid := uuid.NewString()
 	all := appendN(t, in, sid, 2*batchSize+7)
-	got, err := ReadAfter(ctxT(t), in, sid, 0, 0)
-	if err != nil || !reflect.DeepEqual(got, all) {
-		t.Fatalf("ReadAfter all: %d entries, %v", len(got), err)
+	got, more, err := ReadAfter(ctxT(t), in, sid, 0, Limits{Entries: len(all)})
+	if err != nil || !reflect.DeepEqual(got, all) || more {
+		t.Fatalf("ReadAfter all: %d entries, %t, %v", len(got), more, err)
 	}
-	got, err = ReadAfter(ctxT(t), in, sid, all[99].Seq, batchSize+1)
-	if err != nil || !reflect.DeepEqual(got, all[100:100+batchSize+1]) {
-		t.Fatalf("ReadAfter middle: %d entries, %v", len(got), err)
+	got, more, err = ReadAfter(ctxT(t), in, sid, all[99].Seq, Limits{Entries: batchSize + 1})
+	if err != nil || !reflect.DeepEqual(got, all[100:100+batchSize+1]) || !more {
+		t.Fatalf("ReadAfter middle: %d entries, %t, %v", len(got), more, err)
 	}
-	got, next, err := Read(ctxT(t), in, sid, 700, 0)
+	got, next, err := Read(ctxT(t), in, sid, 700, Limits{Entries: len(all)})
 	if err != nil || len(got) != len(all)-699 || got[0].Version != 700 || next != nil {
 		t.Fatalf("Read from 700: %d entries, %v, %v", len(got), deref(next), err)
+	}
+}
+
+// Reads are bounded by bytes as well as entries: nats-server sends a batch
+// as fast as it can, and one answer near its 64 MiB pending limit (500
+// entries of 256 KiB) cuts the reader off as a slow consumer. Every batch
+// asks for at most batchBytes, and ReadAfter returns pieces within
+// Limits.Bytes, whatever the caller asks for.
+func TestReadAfterBoundsBytes(t *testing.T) {
+	srv := natstest.Start(t)
+	nc := natstest.Connect(t, srv)
+	in, err := broker.Provision(ctxT(t), nc, broker.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := uuid.NewString()
+	big := strings.Repeat("x", 128<<10)
+	const n = 40 // 5 MiB: more than one batch
+	var all []Entry
+	var last uint64
+	for v := 1; v <= n; v++ {
+		e := Entry{Version: int64(v), UserID: "u", Timestamp: int64(v), Ops: ot.Op{ot.Insert(big)}}
+		if last, err = Append(ctxT(t), in.JS, sid, e, last); err != nil {
+			t.Fatalf("append %d: %v", v, err)
+		}
+		e.Seq, e.Size = last, encodedSize(t, sid, e)
+		all = append(all, e)
+	}
+	size := all[0].Size
+
+	// The server stops a batch after the message that reaches max_bytes.
+	got, more, err := batch(ctxT(t), in, broker.OpsSubject(sid), 1, n, 2*size)
+	if err != nil || len(got) != 2 || !more {
+		t.Fatalf("batch of max_bytes %d: %d entries of %d bytes, more %t, %v", 2*size, len(got), size, more, err)
+	}
+
+	tests := []struct {
+		name string
+		lim  Limits
+		per  int // entries per read
+	}{
+		{"3 entries of bytes", Limits{Entries: n, Bytes: 3*size + size/2}, 3},
+		{"less than one entry", Limits{Entries: n, Bytes: 10}, 1},
+		{"entries first", Limits{Entries: 7, Bytes: 1 << 40}, 7},
+		{"everything asked", Limits{Entries: 1 << 30, Bytes: 1 << 40}, n},
+		{"more than a batch", Limits{Entries: n, Bytes: batchBytes + 3*size + size/2}, (batchBytes + 3*size + size/2) / size},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []Entry
+			after := uint64(0)
+			for reads := 0; ; reads++ {
+				part, more, err := ReadAfter(ctxT(t), in, sid, after, tc.lim)
+				if err != nil {
+					t.Fatalf("read %d: %v", reads, err)
+				}
+				if want := min(tc.per, n-len(got)); len(part) != want {
+					t.Fatalf("read %d: %d entries, want %d", reads, len(part), want)
+				}
+				got = append(got, part...)
+				after = part[len(part)-1].Seq
+				if more != (len(got) < n) {
+					t.Fatalf("read %d: more = %t with %d of %d read", reads, more, len(got), n)
+				}
+				if !more {
+					break
+				}
+			}
+			if !reflect.DeepEqual(got, all) {
+				t.Fatalf("read %d entries, not the %d appended", len(got), n)
+			}
+		})
+	}
+	if !nc.IsConnected() || nc.Stats().Reconnects != 0 || srv.NumSlowConsumers() != 0 {
+		t.Fatalf("the reader lost its connection: connected %t, reconnects %d, slow consumers %d",
+			nc.IsConnected(), nc.Stats().Reconnects, srv.NumSlowConsumers())
 	}
 }

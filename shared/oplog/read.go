@@ -8,16 +8,13 @@ import (
 )
 
 // Read returns the session's applied updates from version from (1 when
-// from < 1) on, at most limit of them (DefaultLimit when limit <= 0), and
-// the version to ask for next, or nil when there is nothing after them.
-// When the log was trimmed (MaxMsgsPerSubject, MaxAge) past from, Read
-// starts at the oldest version the stream still holds.
-func Read(ctx context.Context, in *broker.Infra, sessionID string, from int64, limit int) ([]Entry, *int64, error) {
+// from < 1) on, within lim (at least one when there is one), and the version
+// to ask for next, or nil when there is nothing after them. When the log
+// was trimmed (MaxMsgsPerSubject, MaxAge, MaxBytes) past from, Read starts
+// at the oldest version the stream still holds.
+func Read(ctx context.Context, in *broker.Infra, sessionID string, from int64, lim Limits) ([]Entry, *int64, error) {
 	if from < 1 {
 		from = 1
-	}
-	if limit <= 0 {
-		limit = DefaultLimit
 	}
 	last, ok, err := Last(ctx, in, sessionID)
 	if err != nil || !ok || from > last.Version {
@@ -30,7 +27,7 @@ func Read(ctx context.Context, in *broker.Infra, sessionID string, from int64, l
 	if seq == 0 {
 		return nil, nil, nil
 	}
-	out, err := ReadAfter(ctx, in, sessionID, seq-1, limit)
+	out, _, err := ReadAfter(ctx, in, sessionID, seq-1, lim)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -186,7 +186,7 @@ func TestNATSRestart(t *testing.T) {
 	if rc.state.Code != want || rc.state.Version != n || !rc.replayOK || len(rc.replay) != 0 {
 		t.Fatalf("reloaded %d %q (replay %v, %d)", rc.state.Version, rc.state.Code, rc.replayOK, len(rc.replay))
 	}
-	entries, next, err := oplog.Read(context.Background(), in, sid, 1, 0)
+	entries, next, err := oplog.Read(context.Background(), in, sid, 1, oplog.Limits{})
 	if err != nil || int64(len(entries)) != n || next != nil {
 		t.Fatalf("history: %d entries, %v", len(entries), err)
 	}

@@ -52,7 +52,7 @@ func TestSubmitAndAck(t *testing.T) {
 	if n := e.Stats(); n != 1 {
 		t.Fatalf("stats %d", n)
 	}
-	entries, next, err := oplog.Read(context.Background(), in, sid, 1, 10)
+	entries, next, err := oplog.Read(context.Background(), in, sid, 1, oplog.Limits{Entries: 10})
 	if err != nil || len(entries) != 3 || next != nil || entries[1].Version != 2 {
 		t.Fatalf("history: %+v %v %v", entries, next, err)
 	}
@@ -208,7 +208,7 @@ func TestSinceReplay(t *testing.T) {
 	}
 
 	// A third instance loads a snapshot at version 5: replays reach back to it.
-	entries, _, err := oplog.Read(context.Background(), in, sid, 5, 1)
+	entries, _, err := oplog.Read(context.Background(), in, sid, 5, oplog.Limits{Entries: 1})
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("read 5: %v %v", entries, err)
 	}

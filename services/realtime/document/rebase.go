@@ -86,10 +86,12 @@ func (s *session) transformFromLog(ctx context.Context, op ot.Op, base int64) (o
 	if base >= upTo {
 		return op, base, nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, ioTimeout)
-	defer cancel()
 	for base < upTo {
-		entries, _, err := oplog.Read(cctx, s.e.in, s.id, base+1, int(min(upTo-base, catchUpBatch)))
+		// Read in bounded pieces, each within ioTimeout (see catchUp).
+		cctx, cancel := context.WithTimeout(ctx, ioTimeout)
+		entries, _, err := oplog.Read(cctx, s.e.in, s.id, base+1,
+			oplog.Limits{Entries: int(min(upTo-base, int64(catchUpLimits.Entries))), Bytes: catchUpLimits.Bytes})
+		cancel()
 		if err != nil {
 			return nil, 0, protocol.Wrap(protocol.CodeInternal, "the update could not be merged", err)
 		}

@@ -110,10 +110,7 @@ func (s *session) fold(ctx context.Context) {
 		s.markBehind() // the ticker retries once NATS is back
 		return
 	}
-	cctx, cancel := context.WithTimeout(ctx, ioTimeout)
-	err := s.catchUp(cctx)
-	cancel()
-	if err != nil {
+	if err := s.catchUp(ctx); err != nil {
 		if ctx.Err() == nil {
 			s.e.log.Warn("catching up with the op log failed", "session_id", s.id, "err", err)
 		}

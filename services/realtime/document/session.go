@@ -199,13 +199,17 @@ func (s *session) integrate(e oplog.Entry, code *string) error {
 }
 
 // catchUp reads what the stream stored after the newest entry we hold and
-// folds it in.
+// folds it in, in pieces of at most catchUpLimits, each read within
+// ioTimeout, so a long or heavy log (hundreds of 256 KiB entries) never
+// arrives in one answer and is not cut short by one deadline for all.
 func (s *session) catchUp(ctx context.Context) error {
 	for {
 		s.mu.Lock()
 		seq := s.seq
 		s.mu.Unlock()
-		entries, err := oplog.ReadAfter(ctx, s.e.in, s.id, seq, catchUpBatch)
+		pctx, cancel := context.WithTimeout(ctx, ioTimeout)
+		entries, more, err := oplog.ReadAfter(pctx, s.e.in, s.id, seq, catchUpLimits)
+		cancel()
 		if err != nil {
 			return err
 		}
@@ -220,14 +224,15 @@ func (s *session) catchUp(ctx context.Context) error {
 		if len(entries) > 0 {
 			s.poke()
 		}
-		if len(entries) < catchUpBatch {
+		if !more {
 			return nil
 		}
 	}
 }
 
-// catchUpBatch is how many entries one catch-up read asks for.
-const catchUpBatch = 1000
+// catchUpLimits bound one catch-up read: the entries it holds in memory at
+// once, before they are folded.
+var catchUpLimits = oplog.Limits{Entries: 1000, Bytes: 8 << 20}
 
 // catchUpSince reads the stream when a client knows a newer version than
 // this instance (it saw it through another one), so it gets a replay
@@ -239,9 +244,7 @@ func (s *session) catchUpSince(ctx context.Context, since int64) error {
 	if !ahead {
 		return nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, ioTimeout)
-	defer cancel()
-	if err := s.catchUp(cctx); err != nil {
+	if err := s.catchUp(ctx); err != nil {
 		return protocol.Wrap(protocol.CodeInternal, "the document could not be loaded", err)
 	}
 	return nil

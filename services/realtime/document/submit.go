@@ -177,9 +177,7 @@ func (s *session) append(ctx context.Context, e oplog.Entry, expect uint64) (uin
 
 // catchUpFor reads the stream on behalf of a submit.
 func (s *session) catchUpFor(ctx context.Context) error {
-	cctx, cancel := context.WithTimeout(ctx, ioTimeout)
-	defer cancel()
-	if err := s.catchUp(cctx); err != nil {
+	if err := s.catchUp(ctx); err != nil {
 		return protocol.Wrap(protocol.CodeInternal, "the update could not be merged", err)
 	}
 	return nil
