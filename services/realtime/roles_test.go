@@ -109,7 +109,7 @@ func TestObserverIsReadOnly(t *testing.T) {
 				}
 			}
 			// The op log records who typed what.
-			entries, _, err := oplog.Read(context.Background(), cl.in, sid, 1, 0)
+			entries, _, err := oplog.Read(context.Background(), cl.in, sid, 1, oplog.Limits{})
 			if err != nil || len(entries) != 1 {
 				t.Fatalf("op log: %d entries, %v; want 1", len(entries), err)
 			}
@@ -208,7 +208,7 @@ func TestCandidateNeverSeesNotes(t *testing.T) {
 				id   string
 				want int
 			}{{sid, 6}, {broker.NotesDocID(sid), 6}} {
-				entries, _, err := oplog.Read(context.Background(), cl.in, doc.id, 1, 0)
+				entries, _, err := oplog.Read(context.Background(), cl.in, doc.id, 1, oplog.Limits{})
 				if err != nil || len(entries) != doc.want {
 					t.Fatalf("op log of %s: %d entries, %v; want %d", doc.id, len(entries), err, doc.want)
 				}
@@ -363,7 +363,7 @@ func TestEndDisconnectsEveryone(t *testing.T) {
 	// wrote when they let the documents go hold the last texts.
 	ctx := context.Background()
 	for doc, want := range map[string]string{sid: "print('done')", broker.NotesDocID(sid): "strong hire"} {
-		if entries, _, err := oplog.Read(ctx, cl.in, doc, 1, 0); err != nil || len(entries) != 1 {
+		if entries, _, err := oplog.Read(ctx, cl.in, doc, 1, oplog.Limits{}); err != nil || len(entries) != 1 {
 			t.Fatalf("op log of %s after the end: %d entries, %v", doc, len(entries), err)
 		}
 		within(t, waitTimeout, "the snapshot of "+doc, func() bool {

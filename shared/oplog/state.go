@@ -53,23 +53,27 @@ func ReadState(ctx context.Context, in *broker.Infra, docID string) (State, erro
 		}
 		snapAt = ent.Created()
 	}
-	entries, err := ReadAfter(ctx, in, docID, snap.Seq, 0)
-	if err != nil {
-		return State{}, err
-	}
+	// Fold the log in bounded pieces: it may hold hundreds of 256 KiB entries.
 	st := State{Text: snap.Code, Version: snap.Version}
-	for _, e := range entries {
-		if e.Version <= st.Version {
-			continue
+	for after, more := snap.Seq, true; more; {
+		var entries []Entry
+		if entries, more, err = ReadAfter(ctx, in, docID, after, Limits{}); err != nil {
+			return State{}, err
 		}
-		if e.Version != st.Version+1 {
-			return State{}, fmt.Errorf("document %s: version %d after %d: %w", docID, e.Version, st.Version, ErrGap)
+		for _, e := range entries {
+			after = e.Seq
+			if e.Version <= st.Version {
+				continue
+			}
+			if e.Version != st.Version+1 {
+				return State{}, fmt.Errorf("document %s: version %d after %d: %w", docID, e.Version, st.Version, ErrGap)
+			}
+			text, err := ot.Apply(st.Text, e.Ops)
+			if err != nil {
+				return State{}, fmt.Errorf("document %s: apply version %d: %w", docID, e.Version, err)
+			}
+			st.Text, st.Version, st.UpdatedAt = text, e.Version, time.UnixMilli(e.Timestamp).UTC()
 		}
-		text, err := ot.Apply(st.Text, e.Ops)
-		if err != nil {
-			return State{}, fmt.Errorf("document %s: apply version %d: %w", docID, e.Version, err)
-		}
-		st.Text, st.Version, st.UpdatedAt = text, e.Version, time.UnixMilli(e.Timestamp).UTC()
 	}
 	if st.Version > 0 && st.UpdatedAt.IsZero() {
 		// Nothing after the snapshot: the newest entry, if the log still
