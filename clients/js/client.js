@@ -5,7 +5,7 @@
 // (/ws, deltaFormat=ops) up. Plain ES module, no dependencies; runs in
 // browsers and in Node 20+.
 
-import { diff, validate, wellFormed } from './ot.js';
+import { diff, normalize, validate, wellFormed } from './ot.js';
 import { SyncDocument } from './document.js';
 import { RemoteCursors } from './cursors.js';
 import { Connection, Phase, Status } from './connection.js';
@@ -222,7 +222,8 @@ export class PairpadClient extends EventTarget {
   applyLocal(op) {
     if (!this.#doc) throw new Error('pairpad: the document has not arrived yet');
     validate(op);
-    const clean = op.map((c) => (typeof c === 'string' ? wellFormed(c) : c));
+    // Canonical form: the server refuses any other (docs/protocol.md).
+    const clean = normalize(op.map((c) => (typeof c === 'string' ? wellFormed(c) : c)));
     if (this.#doc.applyLocal(clean)) this.#sendOutstanding();
     this.#cursors.move(clean, null);
     this.#emit('text', { text: this.#doc.text, op: clean, remote: false });

@@ -443,3 +443,33 @@ func mustApply(t testing.TB, doc string, o Op) string {
 	}
 	return got
 }
+
+func TestCanonical(t *testing.T) {
+	tests := []struct {
+		op    Op
+		rule  string
+		index int
+	}{
+		{Op{}, "", 0},
+		{Op{Retain(5)}, "", 0},
+		{Op{Retain(2), Insert("x"), Delete(3), Retain(1)}, "", 0},
+		{Op{Insert("x"), Delete(3)}, "", 0},
+		{Op{Delete(3), Retain(2), Insert("y")}, "", 0},
+		{Op{Retain(2), Delete(3), Insert("x")}, RuleInsertFirst, 2},
+		{Op{Insert("a"), Delete(1), Insert("b")}, RuleInsertFirst, 2},
+		{Op{Retain(1), Retain(2)}, RuleMerged, 1},
+		{Op{Insert("a"), Insert("b")}, RuleMerged, 1},
+		{Op{Delete(1), Delete(2)}, RuleMerged, 1},
+		{Op{Retain(1), {}}, RuleNoEmpty, 1},
+	}
+	for _, tc := range tests {
+		err := Canonical(tc.op)
+		var nc *NotCanonical
+		switch {
+		case tc.rule == "" && err != nil:
+			t.Errorf("Canonical(%v) = %v, want nil", tc.op, err)
+		case tc.rule != "" && (!errors.As(err, &nc) || nc.Rule != tc.rule || nc.Index != tc.index || !errors.Is(err, ErrNotCanonical)):
+			t.Errorf("Canonical(%v) = %v, want rule %s at %d", tc.op, err, tc.rule, tc.index)
+		}
+	}
+}

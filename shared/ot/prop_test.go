@@ -95,6 +95,12 @@ func TestPropTP1(t *testing.T) {
 		if !slices.Equal(ap, ap.Normalize()) || !slices.Equal(bp, bp.Normalize()) {
 			t.Fatalf("got unnormalized results %v, %v", ap, bp)
 		}
+		if err := Canonical(ap); err != nil {
+			t.Fatalf("Transform gave a' = %v: %v", ap, err)
+		}
+		if err := Canonical(bp); err != nil {
+			t.Fatalf("Transform gave b' = %v: %v", bp, err)
+		}
 		// Cursors of a's author converge on both sides too.
 		for idx := 0; idx <= UTF16Len(doc); idx++ {
 			viaA := TransformIndex(bp, TransformIndex(a, idx, false), false)
@@ -125,6 +131,9 @@ func TestPropCompose(t *testing.T) {
 		if !slices.Equal(c, c.Normalize()) {
 			t.Fatalf("got unnormalized %v", c)
 		}
+		if err := Canonical(c); err != nil {
+			t.Fatalf("Compose gave %v: %v", c, err)
+		}
 	})
 }
 
@@ -154,6 +163,30 @@ func TestPropDiff(t *testing.T) {
 		}
 		if len(d) > 4 || !slices.Equal(d, d.Normalize()) {
 			t.Fatalf("Diff = %v, want a normalized op of at most 4 components", d)
+		}
+		if err := Canonical(d); err != nil {
+			t.Fatalf("Diff gave %v: %v", d, err)
+		}
+	})
+}
+
+// TestPropCanonical checks Canonical accepts exactly the ops Normalize
+// leaves unchanged, and names a rule that the op breaks otherwise.
+func TestPropCanonical(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		doc := genText(12).Draw(t, "doc")
+		op := drawOp(t, doc, "op")
+		n := op.Normalize()
+		if err := Canonical(n); err != nil {
+			t.Fatalf("Normalize gave %v: %v", n, err)
+		}
+		err := Canonical(op)
+		if (err == nil) != slices.Equal(op, n) {
+			t.Fatalf("Canonical(%v) = %v, but Normalize gives %v", op, err, n)
+		}
+		var nc *NotCanonical
+		if err != nil && (!errors.As(err, &nc) || !errors.Is(err, ErrNotCanonical) || nc.Index < 1 || nc.Index >= len(op)) {
+			t.Fatalf("Canonical(%v) = %v: want a *NotCanonical naming a component", op, err)
 		}
 	})
 }

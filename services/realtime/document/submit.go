@@ -52,6 +52,14 @@ func parseUpdate(u protocol.CodeUpdate) (update, error) {
 		if err != nil {
 			return update{}, protocol.Errorf(protocol.CodeInvalidPayload, "invalid ops: %s", err)
 		}
+		var nc *ot.NotCanonical
+		if errors.As(ot.Canonical(op), &nc) {
+			// Kept as sent or refused: normalizing it would change how
+			// it breaks ties against concurrent inserts.
+			return update{}, protocol.Errorf(protocol.CodeInvalidPayload,
+				"ops are not in canonical form: component %d breaks the rule %s (send op.normalize())", nc.Index, nc.Rule).
+				WithDetails(map[string]any{"rule": nc.Rule, "component": nc.Index})
+		}
 		in.ops = op
 	}
 	return in, nil
