@@ -22,8 +22,13 @@ import (
 // after the object are 400 INVALID_REQUEST saying what was wrong; a body over
 // protocol.MaxBodyBytes is 413 PAYLOAD_TOO_LARGE.
 func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
-	if r.ContentLength > protocol.MaxBodyBytes {
-		return tooLarge()
+	return decodeBodyUpTo(w, r, dst, protocol.MaxBodyBytes)
+}
+
+// decodeBodyUpTo is decodeBody with a body limit of limit bytes.
+func decodeBodyUpTo(w http.ResponseWriter, r *http.Request, dst any, limit int64) error {
+	if r.ContentLength > limit {
+		return tooLarge(limit)
 	}
 	// The server has no ReadTimeout (WebSocket upgrades share it), so the body
 	// gets the request's deadline (see bounded): a client dribbling 64 KiB
@@ -34,12 +39,12 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 	if dl, ok := r.Context().Deadline(); ok {
 		deadline = rc.SetReadDeadline(dl) == nil
 	}
-	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, protocol.MaxBodyBytes))
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var mbe *http.MaxBytesError
 	var ne net.Error
 	switch {
 	case errors.As(err, &mbe):
-		return tooLarge()
+		return tooLarge(limit)
 	case errors.As(err, &ne) && ne.Timeout():
 		// The deadline stays and the connection closes after the answer:
 		// net/http would otherwise wait, with no deadline, for the rest of
@@ -55,8 +60,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, dst any) error {
 	return decodeStrict(data, dst)
 }
 
-func tooLarge() error {
-	return protocol.Errorf(protocol.CodePayloadTooLarge, "The request body exceeds %d bytes", protocol.MaxBodyBytes)
+func tooLarge(limit int64) error {
+	return protocol.Errorf(protocol.CodePayloadTooLarge, "The request body exceeds %d bytes", limit)
 }
 
 // decodeStrict is decodeBody's rules for bytes already read (micro requests too).

@@ -3,7 +3,6 @@ package api
 import (
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/gorilla/mux"
 
@@ -11,7 +10,6 @@ import (
 	"github.com/pairpad/pairpad/shared/httpx"
 	"github.com/pairpad/pairpad/shared/oplog"
 	"github.com/pairpad/pairpad/shared/protocol"
-	"github.com/pairpad/pairpad/shared/session"
 )
 
 // Bounds of GET /api/sessions/{id}/history. An answer stops before the
@@ -24,15 +22,16 @@ const (
 	maxHistoryBytes     = 4 << 20
 )
 
-// handleHistory serves a session's applied updates, in version order, to a
-// participant (a join token of that session) or an operator (the admin
-// token). Credentials are checked before the session is looked up, so the
-// route does not tell strangers which sessions exist.
-func handleHistory(in *broker.Infra, store *session.Store, adminToken string, secret []byte, now func() time.Time, log *slog.Logger) http.Handler {
+// handleHistory serves a session's applied updates, in version order, with
+// who made each (user id, name and role), to a participant (a join token of
+// that session), the host (the host key) or an operator (the admin token);
+// an ended interview's history stays readable. Strangers cannot tell which
+// sessions exist (see sessionAccess.identify).
+func handleHistory(in *broker.Infra, access sessionAccess, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := mux.Vars(r)["sessionId"]
-		if !isAdmin(adminToken, r) && !joinTokenFor(secret, id, r, now()) {
-			unauthorized(w)
+		if _, _, err := access.identify(r, id); err != nil {
+			writeAccessError(w, r, log, err)
 			return
 		}
 		q := r.URL.Query()
@@ -46,10 +45,6 @@ func handleHistory(in *broker.Infra, store *session.Store, adminToken string, se
 			writeError(w, r, log, err)
 			return
 		}
-		if _, _, err := store.Get(r.Context(), id); err != nil {
-			writeError(w, r, log, err)
-			return
-		}
 		entries, next, err := oplog.Read(r.Context(), in, id, from, oplog.Limits{Entries: int(limit), Bytes: maxHistoryBytes})
 		if err != nil {
 			writeError(w, r, log, err)
@@ -58,7 +53,8 @@ func handleHistory(in *broker.Infra, store *session.Store, adminToken string, se
 		h := protocol.History{SessionID: id, Updates: make([]protocol.HistoryUpdate, 0, len(entries)), Next: next}
 		for _, e := range entries {
 			h.Updates = append(h.Updates, protocol.HistoryUpdate{
-				Version: e.Version, UserID: e.UserID, OpID: e.OpID, Timestamp: e.Timestamp, Ops: e.Ops,
+				Version: e.Version, UserID: e.UserID, UserName: e.UserName, Role: e.Role, OpID: e.OpID,
+				Timestamp: e.Timestamp, Ops: e.Ops,
 			})
 		}
 		httpx.WriteJSON(w, http.StatusOK, h)

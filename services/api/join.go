@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -22,10 +23,12 @@ type joinTokens struct {
 	trustProxy bool
 }
 
-// handleJoin checks a user into a session: it validates who they are,
+// handleJoin checks a user into a session: it validates who they are and
+// the role they ask for (interviewer and observer need the host key),
+// registers the user id's role and colour (kept for the session's life),
 // records activity on the session (so the janitor keeps it) and returns a
 // join token realtime verifies at the WebSocket handshake.
-func handleJoin(c catalog, store *session.Store, jt joinTokens, now func() time.Time, log *slog.Logger) http.Handler {
+func handleJoin(c catalog, store *session.Store, reg participants, jt joinTokens, now func() time.Time, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := mux.Vars(r)["sessionId"]
 		if !protocol.ValidSessionID(id) {
@@ -42,8 +45,28 @@ func handleJoin(c catalog, store *session.Store, jt joinTokens, now func() time.
 			writeError(w, r, log, err)
 			return
 		}
+		role := req.Role.OrDefault()
+		rec, _, err := store.Get(r.Context(), id)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
+		if rec.Ended() {
+			writeError(w, r, log, errSessionEnded)
+			return
+		}
+		if role.NeedsHostKey() && !rec.HostKeyMatches(req.HostKey) {
+			writeError(w, r, log, protocol.Errorf(protocol.CodeForbidden,
+				"Joining as %s needs the session's hostKey, and the one given is missing or wrong", role))
+			return
+		}
+		me, err := reg.register(r.Context(), id, req.UserID, role)
+		if err != nil {
+			writeError(w, r, log, err)
+			return
+		}
 		t := now()
-		// Touch fails with SESSION_NOT_FOUND for an unknown or ended session.
+		// Touch fails with SESSION_NOT_FOUND for a session removed meanwhile.
 		if err := store.Touch(r.Context(), id, t); err != nil {
 			writeError(w, r, log, err)
 			return
@@ -53,16 +76,21 @@ func handleJoin(c catalog, store *session.Store, jt joinTokens, now func() time.
 			writeError(w, r, log, err)
 			return
 		}
-		tok := token.Sign(jt.secret, token.Claims{SessionID: id, UserID: req.UserID, UserName: name, Expiry: t.Add(jt.ttl).Unix()})
+		tok := token.Sign(jt.secret, token.Claims{SessionID: id, UserID: req.UserID, UserName: name,
+			Expiry: t.Add(jt.ttl).Unix(), Role: me.Role, Color: me.Color})
 		httpx.WriteJSON(w, http.StatusOK, protocol.JoinResponse{
 			SessionID: id, UserID: req.UserID, WSURL: wsURL(r, jt.wsURL, jt.trustProxy),
-			ParticipantCount: s.ParticipantCount, Token: tok,
+			ParticipantCount: s.ParticipantCount, Token: tok, Role: me.Role, Color: me.Color,
 		})
 	})
 }
 
-// validateJoin checks userId and userName and returns the trimmed name; every
-// field's problem is reported at once.
+// errSessionEnded answers a join of an interview that was ended.
+var errSessionEnded = protocol.Errorf(protocol.CodeSessionEnded,
+	"The interview has ended: the session can be read but not joined")
+
+// validateJoin checks userId, userName, role and hostKey and returns the
+// trimmed name; every field's problem is reported at once.
 func validateJoin(req protocol.JoinRequest) (string, error) {
 	details := map[string]any{}
 	var msgs []string
@@ -75,15 +103,35 @@ func validateJoin(req protocol.JoinRequest) (string, error) {
 		details["userName"] = err.Error()
 		msgs = append(msgs, err.Error())
 	}
-	if req.Role != "" || req.HostKey != "" {
-		why := "roles are not accepted yet"
+	switch role := req.Role.OrDefault(); {
+	case !role.Valid():
+		why := "role must be one of " + roleList()
 		details["role"] = why
+		msgs = append(msgs, why)
+	case req.HostKey != "" && !role.NeedsHostKey():
+		why := "hostKey is only for the roles interviewer and observer"
+		details["hostKey"] = why
+		msgs = append(msgs, why)
+	case len(req.HostKey) > maxHostKeyLen:
+		why := fmt.Sprintf("hostKey must be at most %d characters", maxHostKeyLen)
+		details["hostKey"] = why
 		msgs = append(msgs, why)
 	}
 	if len(msgs) > 0 {
 		return "", invalid("Invalid join request: "+strings.Join(msgs, "; "), details)
 	}
 	return name, nil
+}
+
+// maxHostKeyLen bounds what a join may send as hostKey (a key is 43).
+const maxHostKeyLen = 256
+
+func roleList() string {
+	names := make([]string, len(protocol.Roles))
+	for i, r := range protocol.Roles {
+		names[i] = string(r)
+	}
+	return strings.Join(names, ", ")
 }
 
 // wsURL is the base URL of the realtime gateway, without a path: Socket.IO

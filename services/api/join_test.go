@@ -31,7 +31,8 @@ func TestJoin(t *testing.T) {
 		t.Errorf("join response %+v, want wsUrl %s", j, wantWS)
 	}
 	c, err := token.Verify([]byte(tokenSecret), j.Token, clk.Now())
-	want := token.Claims{SessionID: s.ID, UserID: "u-1", UserName: "Ada Lovelace", Expiry: clk.Now().Add(2 * time.Hour).Unix(), Role: protocol.RoleCandidate}
+	want := token.Claims{SessionID: s.ID, UserID: "u-1", UserName: "Ada Lovelace", Expiry: clk.Now().Add(2 * time.Hour).Unix(), Role: protocol.RoleCandidate,
+		Color: protocol.PaletteColor(0)}
 	if err != nil || c != want {
 		t.Errorf("token claims %+v (%v), want %+v", c, err, want)
 	}
@@ -52,7 +53,10 @@ func TestJoin(t *testing.T) {
 		{"non-uuid session", "nope", `{"userId":"u","userName":"n"}`, 404, protocol.CodeSessionNotFound, nil},
 		{"missing body", s.ID, ``, 400, protocol.CodeInvalidRequest, nil},
 		{"malformed", s.ID, `{"userId":"u",`, 400, protocol.CodeInvalidRequest, nil},
-		{"unknown field", s.ID, `{"userId":"u","userName":"n","role":"admin"}`, 400, protocol.CodeInvalidRequest, []string{"role"}},
+		{"unknown field", s.ID, `{"userId":"u","userName":"n","admin":true}`, 400, protocol.CodeInvalidRequest, []string{"admin"}},
+		{"unknown role", s.ID, `{"userId":"u","userName":"n","role":"admin"}`, 400, protocol.CodeInvalidRequest, []string{"role"}},
+		{"host key for a candidate", s.ID, `{"userId":"u","userName":"n","hostKey":"k"}`, 400, protocol.CodeInvalidRequest, []string{"hostKey"}},
+		{"host key too long", s.ID, `{"userId":"u","userName":"n","role":"observer","hostKey":"` + strings.Repeat("k", 257) + `"}`, 400, protocol.CodeInvalidRequest, []string{"hostKey"}},
 		{"wrong type", s.ID, `{"userId":7,"userName":"n"}`, 400, protocol.CodeInvalidRequest, []string{"userId"}},
 		{"missing userId", s.ID, `{"userName":"n"}`, 400, protocol.CodeInvalidRequest, []string{"userId"}},
 		{"userId too long", s.ID, `{"userId":"` + long + `","userName":"n"}`, 400, protocol.CodeInvalidRequest, []string{"userId"}},
@@ -93,7 +97,7 @@ func TestJoin(t *testing.T) {
 		}
 	})
 
-	t.Run("ended session", func(t *testing.T) {
+	t.Run("deleted session", func(t *testing.T) {
 		if r := a.do(t, req{method: http.MethodDelete, path: "/api/sessions/" + s.ID, header: bearerHeader(adminToken)}); r.status != 204 {
 			t.Fatalf("delete: %d", r.status)
 		}

@@ -75,7 +75,11 @@ func startMicro(ctx context.Context, nc *nats.Conn, c catalog, log *slog.Logger)
 		}},
 	}
 	for _, e := range endpoints {
-		h := microHandler(ctx, e.fn, log)
+		limit := int64(protocol.MaxBodyBytes)
+		if e.name == "sessions-create" {
+			limit = maxCreateBodyBytes // the starter code
+		}
+		h := microHandler(ctx, e.fn, limit, log)
 		if err := g.AddEndpoint(e.name, h, micro.WithEndpointSubject(e.subject)); err != nil {
 			_ = svc.Stop()
 			return nil, fmt.Errorf("api: add micro endpoint %s: %w", e.subject, err)
@@ -84,12 +88,12 @@ func startMicro(ctx context.Context, nc *nats.Conn, c catalog, log *slog.Logger)
 	return svc, nil
 }
 
-func microHandler(ctx context.Context, fn func(context.Context, []byte) (any, error), log *slog.Logger) micro.Handler {
+func microHandler(ctx context.Context, fn func(context.Context, []byte) (any, error), limit int64, log *slog.Logger) micro.Handler {
 	return micro.HandlerFunc(func(req micro.Request) {
 		rctx, cancel := context.WithTimeout(ctx, microTimeout)
 		defer cancel()
-		if len(req.Data()) > protocol.MaxBodyBytes {
-			respondError(req, tooLarge(), log)
+		if int64(len(req.Data())) > limit {
+			respondError(req, tooLarge(limit), log)
 			return
 		}
 		v, err := fn(rctx, req.Data())

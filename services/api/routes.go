@@ -19,6 +19,7 @@ func (s *Service) addRoutes(r *mux.Router) {
 	other := s.limit(classDefault, cfg.RateDefault)
 	admin := requireAdmin(cfg.AdminToken)
 	bound := bounded(s.infra.NC) // outermost: an outage answers 503 before anything waits on NATS
+	access := sessionAccess{adminToken: cfg.AdminToken, secret: cfg.TokenSecret, store: s.store, now: now}
 	tokens := joinTokens{secret: cfg.TokenSecret, ttl: cfg.TokenTTL, wsURL: cfg.WSURL, trustProxy: cfg.TrustProxy}
 
 	r.Handle("/api/health", httpx.Health()).Methods(http.MethodGet)
@@ -29,8 +30,11 @@ func (s *Service) addRoutes(r *mux.Router) {
 	r.Handle("/api/sessions", bound(other(admin(handleListSessions(c, s.log))))).Methods(http.MethodGet)
 	r.Handle("/api/sessions/{sessionId}", bound(other(handleGetSession(c, s.log)))).Methods(http.MethodGet)
 	r.Handle("/api/sessions/{sessionId}", bound(other(admin(handleDeleteSession(s.infra, s.store, s.log))))).Methods(http.MethodDelete)
-	r.Handle("/api/sessions/{sessionId}/join", bound(join(handleJoin(c, s.store, tokens, now, s.log)))).Methods(http.MethodPost)
-	r.Handle("/api/sessions/{sessionId}/history", bound(other(handleHistory(s.infra, s.store, cfg.AdminToken, cfg.TokenSecret, now, s.log)))).Methods(http.MethodGet)
+	r.Handle("/api/sessions/{sessionId}/join", bound(join(handleJoin(c, s.store, s.participants, tokens, now, s.log)))).Methods(http.MethodPost)
+	r.Handle("/api/sessions/{sessionId}/history", bound(other(handleHistory(s.infra, access, s.log)))).Methods(http.MethodGet)
+	r.Handle("/api/sessions/{sessionId}/end", bound(other(handleEnd(c, access, s.log)))).Methods(http.MethodPost)
+	r.Handle("/api/sessions/{sessionId}/code", bound(other(handleCode(s.infra, access, s.log)))).Methods(http.MethodGet)
+	r.Handle("/api/sessions/{sessionId}/notes", bound(other(handleNotes(s.infra, access, s.log)))).Methods(http.MethodGet)
 
 	r.NotFoundHandler = handleNotFound()
 	r.MethodNotAllowedHandler = handleMethodNotAllowed(r, cfg.FrontendURLs)

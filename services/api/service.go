@@ -28,17 +28,19 @@ import (
 
 // Service is the api service; it implements process.Service.
 type Service struct {
-	cfg      config.Config
-	infra    *broker.Infra
-	log      *slog.Logger
-	now      func() time.Time
-	store    *session.Store
-	catalog  catalog
-	limiter  *ratelimit.Limiter
-	metrics  *apiMetrics
-	handler  http.Handler
-	micro    micro.Service
-	stopWork context.CancelFunc // ends the context micro handlers run under
+	cfg   config.Config
+	infra *broker.Infra
+	log   *slog.Logger
+	now   func() time.Time
+	store *session.Store
+	// participants is the per-session registry of roles and colours.
+	participants participants
+	catalog      catalog
+	limiter      *ratelimit.Limiter
+	metrics      *apiMetrics
+	handler      http.Handler
+	micro        micro.Service
+	stopWork     context.CancelFunc // ends the context micro handlers run under
 }
 
 var _ process.Service = (*Service)(nil)
@@ -60,7 +62,8 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 		s.now = time.Now
 	}
 	s.store = session.NewStore(d.Infra.Sessions)
-	s.catalog = catalog{store: s.store, presence: d.Infra.Presence, now: s.now}
+	s.participants = participants{kv: d.Infra.Participants, max: d.Config.SessionMaxUserIDs}
+	s.catalog = catalog{in: d.Infra, store: s.store, presence: d.Infra.Presence, now: s.now, log: s.log}
 	s.limiter = ratelimit.New(d.Infra.Limits, s.now)
 	m, err := newAPIMetrics(d.Metrics)
 	if err != nil {

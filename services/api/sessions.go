@@ -8,12 +8,16 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/httpx"
+	"github.com/pairpad/pairpad/shared/oplog"
+	"github.com/pairpad/pairpad/shared/ot"
 	"github.com/pairpad/pairpad/shared/presence"
 	"github.com/pairpad/pairpad/shared/protocol"
 	"github.com/pairpad/pairpad/shared/session"
@@ -28,9 +32,11 @@ const (
 // catalog answers what REST and micro both ask about sessions, so the two
 // transports cannot drift apart.
 type catalog struct {
+	in       *broker.Infra
 	store    *session.Store
 	presence jetstream.KeyValue
 	now      func() time.Time
+	log      *slog.Logger
 }
 
 // view is the contract's Session for a record: participantCount is the
@@ -57,17 +63,68 @@ func (c catalog) get(ctx context.Context, id string) (protocol.Session, error) {
 	return c.view(ctx, r)
 }
 
-func (c catalog) create(ctx context.Context, req protocol.CreateSessionRequest) (protocol.Session, error) {
+// create stores a new session and, when the request has starter code,
+// appends it to the op log as version 1, so every realtime instance loads
+// it. The host key is returned here only; the record keeps its hash.
+func (c catalog) create(ctx context.Context, req protocol.CreateSessionRequest) (protocol.CreatedSession, error) {
+	if err := validateCreate(req); err != nil {
+		return protocol.CreatedSession{}, err
+	}
+	key := session.NewHostKey()
+	now := c.now()
+	r, err := c.store.CreateRecord(ctx, session.Record{Language: req.Language, Title: req.Title,
+		HostKeyHash: session.HashHostKey(key)}, now)
+	if err != nil {
+		return protocol.CreatedSession{}, err
+	}
+	if req.StarterCode != "" {
+		e := oplog.Entry{Version: 1, Timestamp: now.UnixMilli(), Ops: ot.Op{ot.Insert(req.StarterCode)}}
+		if _, err := oplog.Append(ctx, c.in.JS, r.ID, e, 0); err != nil {
+			// Nobody has the session's id yet: take it back rather than
+			// hand out a session without the code that was asked for.
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), purgeTimeout)
+			defer cancel()
+			if perr := session.Purge(pctx, c.in, r.ID); perr != nil {
+				c.log.Warn("could not remove a session whose starter code was not stored; the janitor will",
+					"session_id", r.ID, "err", perr)
+			}
+			return protocol.CreatedSession{}, fmt.Errorf("store starter code of %s: %w", r.ID, err)
+		}
+	}
+	return protocol.CreatedSession{Session: sessionOf(r, 0), HostKey: key}, nil
+}
+
+// purgeTimeout bounds the clean-up of a creation that failed half way.
+const purgeTimeout = 5 * time.Second
+
+// validateCreate checks a creation request; every field's problem is reported at once.
+func validateCreate(req protocol.CreateSessionRequest) error {
+	details := map[string]any{}
+	var msgs []string
 	if !req.Language.Valid() {
 		why := "must be one of " + languageList()
-		return protocol.Session{}, invalid("Field \"language\" "+why, map[string]any{"language": why})
+		details["language"] = why
+		msgs = append(msgs, "Field \"language\" "+why)
 	}
-	r, err := c.store.Create(ctx, req.Language, c.now())
-	if err != nil {
-		return protocol.Session{}, err
+	if n := utf8.RuneCountInString(req.Title); n > protocol.MaxTitleLen || strings.ContainsFunc(req.Title, unicode.IsControl) {
+		why := fmt.Sprintf("must be at most %d characters, without control characters", protocol.MaxTitleLen)
+		details["title"] = why
+		msgs = append(msgs, "Field \"title\" "+why)
 	}
-	return sessionOf(r, 0), nil
+	if len(req.StarterCode) > protocol.MaxStarterCodeBytes {
+		why := fmt.Sprintf("must be at most %d bytes of UTF-8, got %d", protocol.MaxStarterCodeBytes, len(req.StarterCode))
+		details["starterCode"] = why
+		msgs = append(msgs, "Field \"starterCode\" "+why)
+	}
+	if len(msgs) > 0 {
+		return invalid(strings.Join(msgs, "; "), details)
+	}
+	return nil
 }
+
+// maxCreateBodyBytes bounds POST /api/sessions: room for the largest
+// starter code even when JSON escapes every byte (\u00XX is 6 bytes).
+const maxCreateBodyBytes = 6*protocol.MaxStarterCodeBytes + protocol.MaxBodyBytes
 
 // list pages through the live sessions, oldest first.
 func (c catalog) list(ctx context.Context, limit, offset int) (protocol.SessionList, error) {
@@ -103,7 +160,7 @@ func languageList() string {
 func handleCreateSession(c catalog, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req protocol.CreateSessionRequest
-		if err := decodeBody(w, r, &req); err != nil {
+		if err := decodeBodyUpTo(w, r, &req, maxCreateBodyBytes); err != nil {
 			writeError(w, r, log, err)
 			return
 		}

@@ -20,7 +20,8 @@ func TestCreateSession(t *testing.T) {
 	clk := newClock(start)
 	a := newAPI(t, in, baseEnv(), clk)
 
-	for _, lang := range []string{"javascript", "typescript", "python"} {
+	for _, lang := range protocol.Languages {
+		lang := string(lang)
 		t.Run("ok "+lang, func(t *testing.T) {
 			r := a.do(t, req{method: http.MethodPost, path: "/api/sessions", body: `{"language":"` + lang + `"}`})
 			if r.status != http.StatusCreated {
@@ -40,7 +41,8 @@ func TestCreateSession(t *testing.T) {
 		})
 	}
 
-	big := `{"language":"python","x":"` + strings.Repeat("a", 70<<10) + `"}`
+	// POST /api/sessions takes up to 1,600 KiB (the starter code, escaped).
+	big := `{"language":"python","x":"` + strings.Repeat("a", 1601<<10) + `"}`
 	tests := []struct {
 		name, body string
 		chunked    bool
@@ -62,8 +64,12 @@ func TestCreateSession(t *testing.T) {
 		{"missing language", `{}`, false, 400, protocol.CodeInvalidRequest, "language", "language"},
 		{"trailing garbage", `{"language":"python"} x`, false, 400, protocol.CodeInvalidRequest, "", "after"},
 		{"two objects", `{"language":"python"}{"language":"python"}`, false, 400, protocol.CodeInvalidRequest, "", "after"},
-		{"too large", big, false, 413, protocol.CodePayloadTooLarge, "", "65536"},
-		{"too large chunked", big, true, 413, protocol.CodePayloadTooLarge, "", "65536"},
+		{"too large", big, false, 413, protocol.CodePayloadTooLarge, "", "1638400"},
+		{"too large chunked", big, true, 413, protocol.CodePayloadTooLarge, "", "1638400"},
+		{"title too long", `{"language":"go","title":"` + strings.Repeat("é", 121) + `"}`, false, 400, protocol.CodeInvalidRequest, "title", "120"},
+		{"title with a control character", `{"language":"go","title":"a\u0000b"}`, false, 400, protocol.CodeInvalidRequest, "title", "control"},
+		{"starter code too large", `{"language":"go","starterCode":"` + strings.Repeat("é", 128<<10) + `x"}`, false, 400, protocol.CodeInvalidRequest, "starterCode", "262144"},
+		{"every field wrong", `{"language":"cobol","title":"` + strings.Repeat("t", 121) + `"}`, false, 400, protocol.CodeInvalidRequest, "title", "language"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

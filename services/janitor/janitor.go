@@ -37,13 +37,15 @@ var _ process.Service = (*Service)(nil)
 // Service is a running janitor: a sweep loop plus the `janitor` NATS micro
 // service that inspects and triggers it.
 type Service struct {
-	in       *broker.Infra
-	store    *session.Store
-	log      *slog.Logger
-	now      func() time.Time
-	idle     time.Duration
-	interval time.Duration
-	metrics  *metrics
+	in    *broker.Infra
+	store *session.Store
+	log   *slog.Logger
+	now   func() time.Time
+	idle  time.Duration
+	// retention is how long an ended interview stays before it is purged.
+	retention time.Duration
+	interval  time.Duration
+	metrics   *metrics
 
 	tombstoneEvery time.Duration
 	tombstoneAge   time.Duration
@@ -86,6 +88,7 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 		log:            d.Log,
 		now:            d.Now,
 		idle:           d.Config.SessionIdleTimeout,
+		retention:      d.Config.SessionRetention,
 		interval:       d.Config.JanitorInterval,
 		tombstoneEvery: defaultTombstoneEvery,
 		tombstoneAge:   defaultTombstoneAge,
@@ -100,6 +103,9 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 	}
 	if s.idle <= 0 {
 		s.idle = 30 * time.Minute
+	}
+	if s.retention <= 0 {
+		s.retention = 168 * time.Hour
 	}
 	if s.interval <= 0 {
 		// The contract's default: a quarter of the idle timeout, at most a minute.

@@ -32,7 +32,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		})),
 		orphans: register(&r, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pairpad_janitor_orphans_removed_total",
-			Help: "Documents, op logs and presence keys removed because their session had no record.",
+			Help: "Documents, op logs, presence keys and participants registries removed because their session had no record.",
 		}, []string{"kind"})),
 		duration: register(&r, prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "pairpad_janitor_sweep_duration_seconds",
@@ -49,7 +49,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		})),
 	}
 	// Zero series exist from the start, so dashboards and alerts see 0, not nothing.
-	for _, k := range []string{kindDocument, kindOpLog, kindPresence} {
+	for _, k := range []string{kindDocument, kindOpLog, kindPresence, kindParticipants} {
 		m.orphans.WithLabelValues(k)
 	}
 	if r.err != nil {

@@ -19,6 +19,8 @@ const (
 	kindDocument = "document"
 	kindOpLog    = "op_log"
 	kindPresence = "presence"
+	// kindParticipants is a session's participants registry.
+	kindParticipants = "participants"
 )
 
 // orphan is something a session held, found with no record of that session.
@@ -90,14 +92,16 @@ func (s *Service) removeOrphans(ctx context.Context, now time.Time, known map[st
 			got.OpLogs++
 		case kindPresence:
 			got.Presence++
+		case kindParticipants:
+			got.Participants++
 		}
 	}
 	s.suspects = next
 	return got, errors.Join(errs...)
 }
 
-// findOrphans lists every document key, op log subject and presence key whose
-// session is not in known.
+// findOrphans lists every document key, op log subject, presence key and
+// participants registry whose session is not in known.
 func (s *Service) findOrphans(ctx context.Context, known map[string]bool) ([]orphan, error) {
 	var out []orphan
 	docs, err := listKeys(ctx, s.in.Documents)
@@ -138,6 +142,15 @@ func (s *Service) findOrphans(ctx context.Context, known map[string]bool) ([]orp
 			out = append(out, orphan{kindPresence, k, sid})
 		}
 	}
+	regs, err := listKeys(ctx, s.in.Participants)
+	if err != nil {
+		return nil, fmt.Errorf("list participants: %w", err)
+	}
+	for _, k := range regs {
+		if !known[k] {
+			out = append(out, orphan{kindParticipants, k, k})
+		}
+	}
 	return out, nil
 }
 
@@ -151,6 +164,8 @@ func (s *Service) removeOrphan(ctx context.Context, o orphan) error {
 		err = s.in.Ops.Purge(ctx, jetstream.WithPurgeSubject(o.key))
 	case kindPresence:
 		err = s.in.Presence.Purge(ctx, o.key)
+	case kindParticipants:
+		err = s.in.Participants.Purge(ctx, o.key)
 	}
 	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("remove orphaned %s %s: %w", o.kind, o.key, err)
@@ -175,8 +190,8 @@ func listKeys(ctx context.Context, kv jetstream.KeyValue) ([]string, error) {
 	return keys, nil
 }
 
-// purgeTombstones removes old delete and purge markers from the sessions and
-// documents buckets, which have no TTL and would otherwise keep one marker per
+// purgeTombstones removes old delete and purge markers from the sessions,
+// documents and participants buckets, which have no TTL and would otherwise keep one marker per
 // session ever ended. The presence bucket needs none of this: its TTL ages
 // markers out like everything else in it.
 func (s *Service) purgeTombstones(ctx context.Context, now time.Time) error {
@@ -184,7 +199,7 @@ func (s *Service) purgeTombstones(ctx context.Context, now time.Time) error {
 		return nil
 	}
 	var errs []error
-	for _, kv := range []jetstream.KeyValue{s.in.Sessions, s.in.Documents} {
+	for _, kv := range []jetstream.KeyValue{s.in.Sessions, s.in.Documents, s.in.Participants} {
 		if err := kv.PurgeDeletes(ctx, jetstream.DeleteMarkersOlderThan(s.tombstoneAge)); err != nil {
 			errs = append(errs, fmt.Errorf("purge tombstones of %s: %w", kv.Bucket(), err))
 		}

@@ -34,6 +34,12 @@ func TestOrphansAreRemovedAfterTwoSightings(t *testing.T) {
 	putData(t, e.in, all)
 	putPresence(t, e.in, all, "u1", "c1")
 	putPresence(t, e.in, all, "u2", "c2")
+	if _, err := e.in.Participants.Put(ctx, all, []byte(`{"users":{}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.in.Participants.Put(ctx, live.ID, []byte(`{"users":{}}`)); err != nil {
+		t.Fatal(err)
+	}
 
 	// First sighting: suspected, not removed.
 	rep, err := j.Sweep(ctx)
@@ -56,18 +62,21 @@ func TestOrphansAreRemovedAfterTwoSightings(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sweep 3: %v", err)
 	}
-	if want := (Orphans{Documents: 2, OpLogs: 2, Presence: 3}); rep.Orphans != want {
+	if want := (Orphans{Documents: 2, OpLogs: 2, Presence: 3, Participants: 1}); rep.Orphans != want {
 		t.Errorf("sweep 3 removed %+v, want %+v", rep.Orphans, want)
 	}
 	for _, id := range []string{docOnly, opsOnly, presOnly, all} {
-		if got := holdingsOf(t, e.in, id); got != (holdings{}) {
-			t.Errorf("orphan %s left behind: %+v", id, got)
+		if got := holdingsOf(t, e.in, id); got != (holdings{}) || exists(t, e.in.Participants, id) {
+			t.Errorf("orphan %s left behind: %+v (participants %v)", id, got, exists(t, e.in.Participants, id))
 		}
+	}
+	if !exists(t, e.in.Participants, live.ID) {
+		t.Error("the live session's participants were removed")
 	}
 	if got, want := holdingsOf(t, e.in, live.ID), (holdings{record: true, document: true, opLog: true, presence: 1}); got != want {
 		t.Errorf("live session: got %+v, want %+v", got, want)
 	}
-	for kind, want := range map[string]float64{kindDocument: 2, kindOpLog: 2, kindPresence: 3} {
+	for kind, want := range map[string]float64{kindDocument: 2, kindOpLog: 2, kindPresence: 3, kindParticipants: 1} {
 		if got := metricValue(t, reg, "pairpad_janitor_orphans_removed_total", map[string]string{"kind": kind}); got != want {
 			t.Errorf("orphans_removed_total{kind=%q}: got %v, want %v", kind, got, want)
 		}

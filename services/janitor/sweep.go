@@ -15,7 +15,7 @@ import (
 
 // Report is what one sweep did, as the `sweep` and `status` endpoints answer it.
 type Report struct {
-	Expired    []string  `json:"expired"` // sessions this janitor expired
+	Expired    []string  `json:"expired"` // sessions this janitor expired: idle, or ended more than SESSION_RETENTION ago
 	Purged     []string  `json:"purged"`  // ended sessions whose interrupted clean-up it finished
 	Orphans    Orphans   `json:"orphans"`
 	DurationMs int64     `json:"durationMs"`
@@ -28,10 +28,12 @@ type Orphans struct {
 	Documents int `json:"documents"`
 	OpLogs    int `json:"opLogs"`
 	Presence  int `json:"presence"`
+	// Participants counts per-session registries of roles and colours.
+	Participants int `json:"participants"`
 }
 
 // Total is the number of orphans removed.
-func (o Orphans) Total() int { return o.Documents + o.OpLogs + o.Presence }
+func (o Orphans) Total() int { return o.Documents + o.OpLogs + o.Presence + o.Participants }
 
 // outcome is what a sweep did with one session record.
 type outcome int
@@ -69,7 +71,11 @@ func (s *Service) Sweep(ctx context.Context) (Report, error) {
 			switch out {
 			case expired:
 				rep.Expired = append(rep.Expired, e.ID)
-				s.log.Info("session expired", "session_id", e.ID, "idle_for", now.Sub(e.LastActivityAt).String())
+				if e.Ended() {
+					s.log.Info("ended interview purged after its retention", "session_id", e.ID, "ended_at", e.EndedAt)
+				} else {
+					s.log.Info("session expired", "session_id", e.ID, "idle_for", now.Sub(e.LastActivityAt).String())
+				}
 			case purged:
 				rep.Purged = append(rep.Purged, e.ID)
 				s.log.Info("ended session purged", "session_id", e.ID, "reason", e.PurgeReason)
@@ -107,6 +113,14 @@ func (s *Service) settle(ctx context.Context, now time.Time, e session.Entry) (o
 		}
 		return purged, nil
 	}
+	if e.Ended() {
+		// An ended interview stays readable for SESSION_RETENTION and is
+		// never expired as idle before; then it is removed like an idle one.
+		if now.Sub(endedAt(e.Record)) < s.retention {
+			return kept, nil
+		}
+		return s.expire(ctx, e)
+	}
 	if now.Sub(e.LastActivityAt) < s.idle {
 		return kept, nil
 	}
@@ -124,6 +138,21 @@ func (s *Service) settle(ctx context.Context, now time.Time, e session.Entry) (o
 		}
 		return kept, nil
 	}
+	return s.expire(ctx, e)
+}
+
+// endedAt is when an ended interview ended; its last activity for a record
+// that lacks the time.
+func endedAt(r session.Record) time.Time {
+	if r.EndedAt != nil {
+		return *r.EndedAt
+	}
+	return r.LastActivityAt
+}
+
+// expire removes a session the janitor decided to end, at the revision it
+// listed.
+func (s *Service) expire(ctx context.Context, e session.Entry) (outcome, error) {
 	// The decision point. The mark is a compare-and-swap at the revision
 	// listed above, so:
 	//   - activity since then (realtime Touches on every handshake and on
@@ -169,6 +198,7 @@ func (s *Service) record(rep Report, took time.Duration, failed bool) {
 	m.orphans.WithLabelValues(kindDocument).Add(float64(rep.Orphans.Documents))
 	m.orphans.WithLabelValues(kindOpLog).Add(float64(rep.Orphans.OpLogs))
 	m.orphans.WithLabelValues(kindPresence).Add(float64(rep.Orphans.Presence))
+	m.orphans.WithLabelValues(kindParticipants).Add(float64(rep.Orphans.Participants))
 	if failed {
 		m.errors.Inc()
 	}

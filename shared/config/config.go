@@ -50,7 +50,13 @@ type Config struct {
 	SessionIdleTimeout time.Duration
 	JanitorInterval    time.Duration
 	SessionMaxUsers    int
-	PresenceTimeout    time.Duration
+	// SessionMaxUserIDs bounds the distinct user ids that ever joined one
+	// session (the participants registry), beyond the users connected now.
+	SessionMaxUserIDs int
+	// SessionRetention is how long an ended interview stays readable
+	// before the janitor purges it.
+	SessionRetention time.Duration
+	PresenceTimeout  time.Duration
 
 	RateCreate  Rate
 	RateJoin    Rate
@@ -114,6 +120,8 @@ func Load(process string, getenv func(string) string) (Config, error) {
 	}
 	c.JanitorInterval = p.duration("JANITOR_INTERVAL", defInterval)
 	c.SessionMaxUsers = p.integer("SESSION_MAX_USERS", 20, 1, 10000)
+	c.SessionMaxUserIDs = p.integer("SESSION_MAX_USER_IDS", 500, 16, 2000)
+	c.SessionRetention = p.duration("SESSION_RETENTION", 168*time.Hour)
 	c.PresenceTimeout = p.duration("PRESENCE_TIMEOUT", 30*time.Second)
 	if c.PresenceTimeout < 3*time.Second && p.err == nil && getenv("PRESENCE_TIMEOUT") != "" {
 		p.fail("PRESENCE_TIMEOUT", getenv("PRESENCE_TIMEOUT"), "must be at least 3s (JetStream TTLs are whole seconds)")

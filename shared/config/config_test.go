@@ -17,6 +17,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.Port != 3002 || c.SessionIdleTimeout != 30*time.Minute || c.JanitorInterval != time.Minute ||
 		c.SessionMaxUsers != 20 || c.PresenceTimeout != 30*time.Second || c.RateCreate != (Rate{10, time.Minute}) ||
+		c.SessionMaxUserIDs != 500 || c.SessionRetention != 168*time.Hour ||
 		!c.TokenSecretGenerated || len(c.TokenSecret) != 32 || c.FrontendURLs[0] != "http://localhost:3000" {
 		t.Errorf("unexpected defaults: %+v", c)
 	}
@@ -40,7 +41,7 @@ func TestLoadValues(t *testing.T) {
 func TestLoadRejectsBadValues(t *testing.T) {
 	for name, value := range map[string]string{
 		"SESSION_IDLE_TIMEOUT": "abc", "PORT": "70000", "PRESENCE_TIMEOUT": "1s", "RATE_LIMIT_CREATE": "ten",
-		"WS_ALLOW_ANONYMOUS": "maybe", "LOG_LEVEL": "loud", "SESSION_MAX_USERS": "0", "JANITOR_INTERVAL": "-1s",
+		"WS_ALLOW_ANONYMOUS": "maybe", "LOG_LEVEL": "loud", "SESSION_MAX_USERS": "0", "SESSION_MAX_USER_IDS": "8", "SESSION_RETENTION": "-1h", "JANITOR_INTERVAL": "-1s",
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Load("api", env(map[string]string{name: value}))

@@ -62,8 +62,8 @@ type JoinResponse struct {
 	WSURL            string `json:"wsUrl"`
 	ParticipantCount int    `json:"participantCount"`
 	Token            string `json:"token"`
-	Role             Role   `json:"role,omitempty"`
-	Color            string `json:"color,omitempty"`
+	Role             Role   `json:"role"`
+	Color            string `json:"color"`
 }
 
 // SessionList is the answer of GET /api/sessions.

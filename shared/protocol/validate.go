@@ -76,3 +76,10 @@ func UserColor(userID string) string {
 	h := sha256.Sum256([]byte(userID))
 	return palette[int(h[0])%len(palette)]
 }
+
+// PaletteSize is how many distinct colours a session hands out before they repeat.
+func PaletteSize() int { return len(palette) }
+
+// PaletteColor is the colour of the n-th user (from 0) to join a session:
+// the first PaletteSize() users all get different colours.
+func PaletteColor(n int) string { return palette[((n%len(palette))+len(palette))%len(palette)] }

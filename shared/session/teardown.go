@@ -23,9 +23,9 @@ func End(ctx context.Context, in *broker.Infra, r Record, rev uint64, reason str
 }
 
 // Purge removes everything a session held: the op logs and snapshots of
-// its code and notes, its latest run output, its presence keys and finally
-// its record. It is idempotent, so a clean-up interrupted by a crash is
-// finished by the next janitor sweep.
+// its code and notes, its latest run output, its presence keys, its
+// participants registry and finally its record. It is idempotent, so a
+// clean-up interrupted by a crash is finished by the next janitor sweep.
 func Purge(ctx context.Context, in *broker.Infra, id string) error {
 	var errs []error
 	for _, doc := range []string{id, broker.NotesDocID(id)} { // the code and the interviewers' notes
@@ -40,6 +40,9 @@ func Purge(ctx context.Context, in *broker.Infra, id string) error {
 	}
 	if err := presence.Purge(ctx, in.Presence, id); err != nil {
 		errs = append(errs, err)
+	}
+	if err := in.Participants.Purge(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		errs = append(errs, fmt.Errorf("purge participants of %s: %w", id, err))
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
