@@ -336,3 +336,83 @@ func TestSocketIOTransports(t *testing.T) {
 		})
 	}
 }
+
+// TestSocketIOInterview drives an interview through real npm
+// socket.io-client processes: the interviewer's notes reach the observer
+// and never the candidate, the observer's edit is FORBIDDEN, a run reaches
+// everyone, and the end disconnects everyone and refuses new connections.
+func TestSocketIOInterview(t *testing.T) {
+	e := startSocketIOEnv(t)
+	sid := e.newSession(t)
+	iv, cand, ob := siotest.Start(t, ""), siotest.Start(t, ""), siotest.Start(t, "")
+	connect := func(cl *siotest.Client, uid, name string, role protocol.Role) protocol.Connected {
+		tok := token.Sign([]byte(sioSecret), token.Claims{SessionID: sid, UserID: uid, UserName: name, Role: role,
+			Expiry: time.Now().Add(time.Hour).Unix()})
+		return sioConnected(t, cl, e.url, map[string]any{"sessionId": sid}, map[string]any{"token": tok})
+	}
+	if c := connect(iv, "iv", "Ivy", protocol.RoleInterviewer); c.Notes == nil || c.NotesVersion == nil || c.Role != protocol.RoleInterviewer {
+		t.Fatalf("interviewer connected with %+v", c)
+	}
+	if c := connect(cand, "cand", "Cara", protocol.RoleCandidate); c.Notes != nil || c.NotesVersion != nil || c.Role != protocol.RoleCandidate {
+		t.Fatalf("candidate connected with %+v", c)
+	}
+	connect(ob, "ob", "Otto", protocol.RoleObserver)
+	sioWaitPresence(t, iv, "iv,cand,ob")
+	emit := func(cl *siotest.Client, typ string, payload any) {
+		cl.Emit(typ, map[string]any{"type": typ, "sessionId": sid, "payload": payload})
+	}
+	sioError := func(cl *siotest.Client) protocol.ErrorPayload {
+		return sioPayload[protocol.ErrorPayload](t, sioEnvelope(t, cl.WaitFor(t, protocol.TypeError, sioWait)))
+	}
+
+	const secret = "SECRET: strong hire"
+	emit(iv, protocol.TypeNotesUpdate, fullCode(secret, 0, "n-1"))
+	if a := sioPayload[protocol.CodeAck](t, sioEnvelope(t, iv.WaitFor(t, protocol.TypeNotesAck, sioWait))); a.Version != 1 || a.OpID != "n-1" {
+		t.Fatalf("notes-ack %+v", a)
+	}
+	up := sioPayload[protocol.CodeUpdate](t, sioEnvelope(t, ob.WaitFor(t, protocol.TypeNotesUpdate, sioWait)))
+	if up.Version != 1 || up.Delta.FullCode == nil || *up.Delta.FullCode != secret {
+		t.Fatalf("observer's notes-update %+v", up)
+	}
+	emit(ob, protocol.TypeCodeUpdate, fullCode("x", 0, "o-1"))
+	if p := sioError(ob); p.Error != protocol.CodeForbidden || p.Details["opId"] != "o-1" {
+		t.Fatalf("observer's code-update: %+v, want FORBIDDEN", p)
+	}
+	emit(cand, protocol.TypeNotesUpdate, fullCode("mine", 0, "c-1"))
+	if p := sioError(cand); p.Error != protocol.CodeForbidden {
+		t.Fatalf("candidate's notes-update: %+v, want FORBIDDEN", p)
+	}
+	emit(cand, protocol.TypeRunOutput, runPayload("run-1"))
+	for _, cl := range []*siotest.Client{iv, cand, ob} {
+		env := sioEnvelope(t, cl.WaitFor(t, protocol.TypeRunOutput, sioWait))
+		if r := sioPayload[protocol.RunOutput](t, env); r.RunID != "run-1" || r.UserID != "cand" || env.UserID != "cand" {
+			t.Fatalf("run-output %s", env.Payload)
+		}
+	}
+	emit(cand, protocol.TypeSync, nil) // what was queued for the candidate before it has arrived with it
+	if s := sioEnvelope(t, cand.WaitFor(t, protocol.TypeSync, sioWait)); strings.Contains(string(s.Payload), "notes") {
+		t.Fatalf("candidate's sync carries notes: %s", s.Payload)
+	}
+	for _, ev := range cand.Events() {
+		if ev.Event == protocol.TypeNotesUpdate || ev.Event == protocol.TypeNotesAck || strings.Contains(string(ev.Raw), secret) {
+			t.Fatalf("the candidate received %s", ev.Raw)
+		}
+	}
+
+	if _, err := e.store.EndInterview(context.Background(), sid, time.Now()); err != nil {
+		t.Fatalf("end: %v", err)
+	}
+	for _, cl := range []*siotest.Client{iv, cand, ob} {
+		env := sioEnvelope(t, cl.WaitFor(t, protocol.TypeSessionEnded, sioWait))
+		if r := sioPayload[protocol.SessionEnded](t, env); r.Reason != protocol.EndedByHost {
+			t.Fatalf("session-ended %s, want reason ended", env.Payload)
+		}
+		if ev := cl.WaitFor(t, "disconnect", sioWait); ev.Reason != "io server disconnect" {
+			t.Fatalf("%s, want the server's DISCONNECT", ev.Raw)
+		}
+	}
+	cand.Connect(e.url, map[string]any{"sessionId": sid}, map[string]any{"token": sioJoinToken(sioSecret, sid, "cand", "Cara")})
+	if ev := cand.WaitFor(t, "connect_error", sioWait); ev.ErrorCode() != string(protocol.CodeSessionEnded) {
+		t.Fatalf("a connection after the end: %s, want connect_error SESSION_ENDED", ev.Raw)
+	}
+}
