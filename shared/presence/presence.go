@@ -81,10 +81,8 @@ func Users(entries []Entry) []protocol.User {
 	first := map[string]int64{}
 	seen := map[string]int64{}
 	for _, e := range entries {
-		u, ok := byID[e.UserID]
-		if !ok {
-			u = &protocol.User{ID: e.UserID, Name: e.Name, Color: e.Color, Role: protocol.Role(e.Role).OrDefault()}
-			byID[e.UserID] = u
+		if _, ok := byID[e.UserID]; !ok {
+			byID[e.UserID] = &protocol.User{ID: e.UserID, Name: e.Name, Color: e.Color, Role: protocol.Role(e.Role).OrDefault()}
 			first[e.UserID] = e.ConnectedAt
 		}
 		seen[e.UserID] = max(seen[e.UserID], e.LastSeen)
