@@ -23,7 +23,7 @@ func (l *notesListener) Opened(st document.State, _ []document.Applied, _ bool) 
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
 	if hs.notesL == l {
-		hs.notes, hs.notesVersion = st.Code, st.Version
+		hs.notes, hs.notesVersion, hs.notesHash = st.Code, st.Version, st.Hash
 	}
 }
 
@@ -39,7 +39,7 @@ func (l *notesListener) Applied(a document.Applied) {
 		return
 	}
 	gap := a.Version != hs.notesVersion+1
-	hs.notes, hs.notesVersion = a.Code, a.Version
+	hs.notes, hs.notesVersion, hs.notesHash = a.Code, a.Version, a.Hash
 	if gap {
 		// Never happens with an engine that keeps its promise; if it does,
 		// the readers are brought to the new state.

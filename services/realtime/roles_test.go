@@ -152,8 +152,9 @@ func TestCandidateNeverSeesNotes(t *testing.T) {
 				notes += fmt.Sprintf("%s%d\n", secret, i)
 				iv.send(t, protocol.TypeNotesUpdate, fullCode(notes, int64(i), fmt.Sprintf("n-%d", i)))
 				ack := iv.nextOf(t, protocol.TypeNotesAck, protocol.TypeError)
-				if a := decode[protocol.CodeAck](t, ack.Payload); ack.Type != protocol.TypeNotesAck || a.Version != int64(i+1) {
-					t.Fatalf("interviewer got %s %s, want notes-ack %d", ack.Type, ack.Payload, i+1)
+				if a := decode[protocol.CodeAck](t, ack.Payload); ack.Type != protocol.TypeNotesAck || a.Version != int64(i+1) ||
+					a.Hash != protocol.DocumentHash(notes) {
+					t.Fatalf("interviewer got %s %s, want notes-ack %d with the notes' hash", ack.Type, ack.Payload, i+1)
 				}
 				up := ob.waitFor(t, protocol.TypeNotesUpdate)
 				if u := decode[codeUpdateOut](t, up.Payload); u.Version != int64(i+1) || up.UserID != "iv" || len(u.Delta.Ops) == 0 {
@@ -173,7 +174,7 @@ func TestCandidateNeverSeesNotes(t *testing.T) {
 
 			late := connectPlain(t, a.url, user{sid: sid, id: "ob", name: "Otto", role: protocol.RoleObserver}) // another tab
 			if c := decode[protocol.Connected](t, late.waitFor(t, protocol.TypeConnected).Payload); c.Notes == nil || *c.Notes != notes ||
-				*c.NotesVersion != 6 {
+				*c.NotesVersion != 6 || *c.NotesHash != protocol.DocumentHash(notes) || c.Hash != protocol.DocumentHash("print(5)") {
 				t.Fatalf("late observer's connected: notes %q at %v, want %q at 6", deref(c.Notes), c.NotesVersion, notes)
 			}
 			iv.send(t, protocol.TypeSync, nil)
@@ -196,7 +197,7 @@ func TestCandidateNeverSeesNotes(t *testing.T) {
 			frames := cand.rawFrames()
 			for _, f := range frames {
 				if strings.Contains(f, secret) || strings.Contains(f, `"`+protocol.TypeNotesUpdate+`",`) ||
-					strings.Contains(f, protocol.TypeNotesAck) || strings.Contains(f, "notesVersion") {
+					strings.Contains(f, protocol.TypeNotesAck) || strings.Contains(f, "notesVersion") || strings.Contains(f, "notesHash") {
 					t.Fatalf("the candidate received a frame about the notes: %s", f)
 				}
 			}

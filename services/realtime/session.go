@@ -56,6 +56,7 @@ type hubSession struct {
 	notesL       *notesListener
 	notes        string // the notes as delivered to the connections
 	notesVersion int64
+	notesHash    string // protocol.DocumentHash(notes), from the engine
 
 	lastRun    []byte // the newest run-output payload (run.go); nil: none yet
 	lastRunRev uint64 // its revision in the documents bucket
@@ -270,8 +271,8 @@ func (hs *hubSession) syncEventLocked(c *conn) *outEvent {
 func (hs *hubSession) stateLocked(c *conn, users []protocol.User) protocol.Sync {
 	p := protocol.Sync{Code: hs.code, Version: hs.version, Language: hs.language, Users: users, Hash: hs.hash}
 	if c.ident.Role.CanReadNotes() && hs.notesL != nil {
-		notes, v := hs.notes, hs.notesVersion
-		p.Notes, p.NotesVersion = &notes, &v
+		notes, v, h := hs.notes, hs.notesVersion, hs.notesHash
+		p.Notes, p.NotesVersion, p.NotesHash = &notes, &v, &h
 	}
 	return p
 }

@@ -101,16 +101,17 @@ type Connected struct {
 }
 
 // Sync is the payload of the server's sync answer: the state a client
-// starts from. Notes and NotesVersion are set only for a connection whose
-// role may read the notes.
+// starts from. Notes, NotesVersion and NotesHash are set only for a
+// connection whose role may read the notes.
 type Sync struct {
 	Code         string   `json:"code"`
 	Version      int64    `json:"version"`
 	Language     Language `json:"language"`
 	Users        []User   `json:"users"`
+	Hash         string   `json:"hash"` // DocumentHash(Code)
 	Notes        *string  `json:"notes,omitempty"`
 	NotesVersion *int64   `json:"notesVersion,omitempty"`
-	Hash         string   `json:"hash"` // DocumentHash(Code)
+	NotesHash    *string  `json:"notesHash,omitempty"` // DocumentHash(Notes)
 }
 
 // UserLeft is the payload of user-left.
