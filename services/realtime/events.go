@@ -119,13 +119,8 @@ func (s *Service) handleEvent(c *conn, ev clientEvent) error {
 
 // limit spends one of the user's events of typ.
 func (c *conn) limit(typ string) error {
-	c.hs.mu.Lock()
-	l := c.hs.limits[c.ident.UserID]
-	c.hs.mu.Unlock()
-	if l == nil {
-		return nil // the user is leaving
-	}
-	return l.allow(typ, c.s.now())
+	now := c.s.now()
+	return c.s.limits.get(c.ident.SessionID, c.ident.UserID, now).allow(typ, now)
 }
 
 // codeUpdate hands an update to the document engine. Its code-ack (to the

@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -246,10 +248,26 @@ func (s *Service) refuse(w http.ResponseWriter, err error) {
 		s.log.Error("handshake failed", "err", err)
 	}
 	s.metrics.refused("handshake", err)
-	if c := protocol.ErrorCode(err); c == protocol.CodeServiceUnavailable || c == protocol.CodeTooManyConnections {
+	switch protocol.ErrorCode(err) {
+	case protocol.CodeServiceUnavailable, protocol.CodeTooManyConnections:
 		w.Header().Set("Retry-After", "1")
+	case protocol.CodeRateLimited:
+		w.Header().Set("Retry-After", retryAfter(err))
 	}
 	httpx.WriteError(w, err)
+}
+
+// retryAfter is a rate refusal's details.retryAfterMs in whole seconds,
+// at least 1, for the Retry-After header.
+func retryAfter(err error) string {
+	var pe *protocol.Error
+	secs := int64(1)
+	if errors.As(err, &pe) {
+		if ms, ok := pe.Details["retryAfterMs"].(int64); ok {
+			secs = max(1, (ms+999)/1000)
+		}
+	}
+	return strconv.FormatInt(secs, 10)
 }
 
 // upgradeError answers what the upgrader itself refuses (a bad WebSocket

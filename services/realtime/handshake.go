@@ -111,6 +111,10 @@ func (s *Service) admit(ctx context.Context, h handshake) (*admission, error) {
 	if err != nil {
 		return nil, err
 	}
+	hr := rate{n: s.cfg.WSHandshakeRate.N, per: s.cfg.WSHandshakeRate.Per}
+	if err := s.limits.handshake(id.SessionID, id.UserID, hr, s.now()); err != nil {
+		return nil, err
+	}
 	hs, err := s.hub.acquire(ctx, id.SessionID, id.Since)
 	if err != nil {
 		return nil, err

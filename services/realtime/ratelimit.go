@@ -8,8 +8,9 @@ import (
 )
 
 // Per-user event limits of the contract. They are kept in memory per user
-// per instance: a user's tabs on one instance share them, and an exact
-// cluster-wide count would cost a NATS round trip per keystroke.
+// per session per instance (limitStore): a user's tabs on one instance
+// share them, they outlive the user's connections for their window, and
+// an exact cluster-wide count would cost a NATS round trip per keystroke.
 var eventLimits = map[string]rate{
 	protocol.TypeCodeUpdate:      {n: 50, per: time.Second},
 	protocol.TypeCursorUpdate:    {n: 10, per: time.Second},
@@ -55,11 +56,11 @@ func (b *bucket) take(now time.Time) (bool, time.Duration) {
 	return false, time.Duration((1 - b.tokens) * float64(perToken))
 }
 
-// userLimits holds one user's buckets in one session on this instance; the
-// hub session drops them when the user's last local connection goes.
+// userLimits holds one user's buckets in one session on this instance.
 type userLimits struct {
 	mu      sync.Mutex
 	buckets map[string]*bucket
+	last    time.Time // the newest take: after the longest window, every bucket is full again
 }
 
 func newUserLimits() *userLimits { return &userLimits{buckets: map[string]*bucket{}} }
@@ -70,15 +71,90 @@ func (u *userLimits) allow(typ string, now time.Time) error {
 	if !ok {
 		return nil
 	}
+	if ok, wait := u.take(typ, r, now); !ok {
+		return rateError(typ, r, wait)
+	}
+	return nil
+}
+
+// take spends one token of the bucket key, of rate r.
+func (u *userLimits) take(key string, r rate, now time.Time) (bool, time.Duration) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	b := u.buckets[typ]
+	b := u.buckets[key]
 	if b == nil {
 		b = newBucket(r, now)
-		u.buckets[typ] = b
+		u.buckets[key] = b
 	}
-	if ok, wait := b.take(now); !ok {
-		return rateError(typ, r, wait)
+	if now.After(u.last) {
+		u.last = now
+	}
+	return b.take(now)
+}
+
+// idleSince reports whether u was last used before t.
+func (u *userLimits) idleSince(t time.Time) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.last.Before(t)
+}
+
+// limitKey names one user in one session.
+type limitKey struct{ sessionID, userID string }
+
+// limitStore keeps every user's buckets on this instance for as long as
+// they can refuse anything, whether or not the user is connected: a user
+// who disconnects and reconnects finds them as they left them, so closing
+// a connection does not refill them. An entry untouched for longer than
+// the longest window holds only full buckets, the same as a new one: it is
+// forgotten then, so memory follows the users active within that window.
+type limitStore struct {
+	mu        sync.Mutex
+	m         map[limitKey]*userLimits
+	keep      time.Duration // the longest window of any limit
+	lastPrune time.Time
+}
+
+func newLimitStore(handshake rate) *limitStore {
+	keep := handshake.per
+	for _, r := range eventLimits {
+		keep = max(keep, r.per)
+	}
+	return &limitStore{m: map[limitKey]*userLimits{}, keep: keep}
+}
+
+// get returns the buckets of userID in sessionID, pruning forgotten
+// entries at most once per window.
+func (s *limitStore) get(sessionID, userID string, now time.Time) *userLimits {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if now.Sub(s.lastPrune) > s.keep {
+		s.lastPrune = now
+		for k, u := range s.m {
+			if u.idleSince(now.Add(-s.keep)) {
+				delete(s.m, k)
+			}
+		}
+	}
+	k := limitKey{sessionID, userID}
+	u := s.m[k]
+	if u == nil {
+		u = newUserLimits()
+		s.m[k] = u
+	}
+	return u
+}
+
+// handshake spends one of the user's handshakes (WS_HANDSHAKES_PER_USER):
+// reconnecting in a loop cannot replay join and leave events, or anything
+// else a connection does once, faster than that.
+func (s *limitStore) handshake(sessionID, userID string, r rate, now time.Time) error {
+	if r.n <= 0 {
+		return nil
+	}
+	if ok, wait := s.get(sessionID, userID, now).take("handshake", r, now); !ok {
+		return protocol.Errorf(protocol.CodeRateLimited, "Too many connections opened by this user: at most %d per %s", r.n, r.per).
+			WithDetails(map[string]any{"type": "handshake", "retryAfterMs": wait.Milliseconds() + 1})
 	}
 	return nil
 }

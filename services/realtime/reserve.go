@@ -27,9 +27,6 @@ func (hs *hubSession) reserve(uid string) error {
 		return protocol.Errorf(protocol.CodeSessionFull, "The session already has %d participants", hs.s.cfg.SessionMaxUsers)
 	}
 	hs.reserved[uid]++
-	if hs.limits[uid] == nil {
-		hs.limits[uid] = newUserLimits()
-	}
 	return nil
 }
 
@@ -45,18 +42,4 @@ func (hs *hubSession) unreserveLocked(uid string) {
 		return
 	}
 	delete(hs.reserved, uid)
-	hs.dropLimitsLocked(uid)
-}
-
-// dropLimitsLocked forgets a user's rate buckets once nothing local is theirs.
-func (hs *hubSession) dropLimitsLocked(uid string) {
-	if hs.reserved[uid] > 0 {
-		return
-	}
-	for _, c := range hs.conns {
-		if c.ident.UserID == uid {
-			return
-		}
-	}
-	delete(hs.limits, uid)
 }

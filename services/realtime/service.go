@@ -43,6 +43,7 @@ type Service struct {
 	presence *presenceTracker
 	toucher  *toucher
 	slots    *slots
+	limits   *limitStore // per-user rates, kept across reconnects
 	upgrader websocket.Upgrader
 	micro    micro.Service
 	watches  watchSet
@@ -89,6 +90,7 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 		cfg: cfg, in: d.Infra, log: d.Log.With("component", "realtime", "instance", instance), now: d.Now,
 		instance: instance, touchEvery: touchEvery(cfg.SessionIdleTimeout), store: session.NewStore(d.Infra.Sessions),
 		metrics: m, slots: newSlots(cfg.WSMaxConns, cfg.WSMaxConnsPerIP),
+		limits: newLimitStore(rate{n: cfg.WSHandshakeRate.N, per: cfg.WSHandshakeRate.Per}),
 	}
 	s.engine = document.NewEngine(d.Infra, document.Options{MaxDocBytes: protocol.MaxDocumentBytes, Instance: instance}, d.Log, d.Now)
 	s.hub = newHub(s)

@@ -33,9 +33,8 @@ type hubSession struct {
 
 	mu       sync.Mutex
 	conns    map[string]*conn
-	reserved map[string]int         // admitted handshakes not yet joined, per user
-	limits   map[string]*userLimits // per user with a local connection or reservation
-	code     string                 // the document as delivered to the connections
+	reserved map[string]int // admitted handshakes not yet joined, per user
+	code     string         // the document as delivered to the connections
 	version  int64
 	hash     string  // protocol.DocumentHash(code), from the engine
 	hist     history // recent updates, for replays
@@ -64,7 +63,7 @@ type hubSession struct {
 
 func newHubSession(s *Service, id string) *hubSession {
 	return &hubSession{id: id, s: s, ready: make(chan struct{}),
-		conns: map[string]*conn{}, reserved: map[string]int{}, limits: map[string]*userLimits{}}
+		conns: map[string]*conn{}, reserved: map[string]int{}}
 }
 
 // open subscribes to the session's peer events, reads its record and
@@ -254,7 +253,6 @@ func (hs *hubSession) leave(c *conn, reason string) {
 		return
 	}
 	delete(hs.conns, c.id)
-	hs.dropLimitsLocked(c.ident.UserID)
 	if !hs.ended {
 		hs.announceLocked(hs.foldLocked(), nil, reason)
 	}

@@ -77,6 +77,7 @@ type Config struct {
 	WSMaxConnsPerIP     int
 	WSHandshakeTimeout  time.Duration
 	WSEventsPerSecond   int
+	WSHandshakeRate     Rate // handshakes per user per session per instance
 	ShutdownTimeout     time.Duration
 	HTTPReadHeaderLimit time.Duration
 	HTTPIdleTimeout     time.Duration
@@ -142,6 +143,7 @@ func Load(process string, getenv func(string) string) (Config, error) {
 	c.WSMaxConnsPerIP = p.integer("WS_MAX_CONNECTIONS_PER_IP", 200, 0, 10000000)
 	c.WSHandshakeTimeout = p.duration("WS_HANDSHAKE_TIMEOUT", 10*time.Second)
 	c.WSEventsPerSecond = p.integer("WS_EVENTS_PER_SECOND", 100, 0, 1000000)
+	c.WSHandshakeRate = p.rate("WS_HANDSHAKES_PER_USER", Rate{30, time.Minute})
 	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 20*time.Second)
 	c.HTTPReadHeaderLimit = p.duration("HTTP_READ_HEADER_TIMEOUT", 10*time.Second)
 	c.HTTPIdleTimeout = p.duration("HTTP_IDLE_TIMEOUT", 120*time.Second)
