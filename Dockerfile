@@ -7,12 +7,23 @@
 # (3001, 3002, 3003) unless PORT is set.
 
 ARG GO_VERSION=1.26.8
+ARG NODE_VERSION=20
+
+# The demo page's editor bundle (realtime embeds it): CodeMirror from npm,
+# per the lockfile, bundled by esbuild, as `make editor` does.
+FROM node:${NODE_VERSION}-bookworm-slim AS editor
+WORKDIR /src/clients/js
+COPY clients/js/package.json clients/js/package-lock.json ./
+RUN npm ci --no-audit --no-fund --loglevel=error
+COPY clients/js/ ./
+RUN node build.mjs
 
 FROM golang:${GO_VERSION} AS build
 ARG SERVICE=api
 ARG VERSION=dev
 WORKDIR /src
 COPY . .
+COPY --from=editor /src/clients/js/dist/editor.js clients/js/dist/editor.js
 RUN --mount=type=cache,target=/root/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     case "$SERVICE" in api|realtime|janitor) ;; \

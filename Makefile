@@ -13,11 +13,20 @@ STATICCHECK_VERSION := v0.8.2
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test test-deps test-go test-js test-fuzz fuzz bench build lint tools images clean
+.PHONY: run test test-deps test-go test-js test-fuzz fuzz bench build editor lint tools images clean
 
 ## run: the all-in-one (api + realtime + janitor + embedded NATS) on :3001
-run:
+run: editor
 	$(GO) run -ldflags "$(LDFLAGS)" ./deploy/local/cmd/pairpad
+
+## editor: the demo page's editor bundle (CodeMirror 6 and its languages from npm, per
+## clients/js/package-lock.json, bundled by esbuild) into clients/js/dist/, which the binaries embed
+EDITOR_BUNDLE := clients/js/dist/editor.js
+editor: $(EDITOR_BUNDLE)
+
+$(EDITOR_BUNDLE): clients/js/package-lock.json clients/js/build.mjs $(wildcard clients/js/*.js clients/js/bundle/*.js)
+	npm ci --prefix clients/js --no-audit --no-fund --loglevel=error
+	node clients/js/build.mjs
 
 ## test: installs what the tests need, lints, then runs every test with -race
 test: test-deps lint test-go test-fuzz test-js
@@ -61,8 +70,8 @@ $(BIN)/nats:
 $(BIN)/staticcheck:
 	GOBIN=$(BIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
-## build: static binaries into bin/
-build:
+## build: static binaries into bin/ (with the editor bundle)
+build: editor
 	mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/api ./services/api/cmd/api
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/realtime ./services/realtime/cmd/realtime

@@ -16,8 +16,23 @@ import { Timers } from './timers.js';
 
 export { indexToPosition, positionToIndex, PairpadError, Status };
 
-/** Languages the server accepts. */
-export const LANGUAGES = Object.freeze(['javascript', 'typescript', 'python']);
+/** Languages the server accepts, in the protocol's order. */
+export const LANGUAGES = Object.freeze([
+  'javascript',
+  'typescript',
+  'python',
+  'java',
+  'go',
+  'c',
+  'cpp',
+  'csharp',
+  'ruby',
+  'rust',
+  'kotlin',
+  'swift',
+  'php',
+  'sql',
+]);
 
 /**
  * Where the document stands with the server, as SyncPhase: only `live`

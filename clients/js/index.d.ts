@@ -14,7 +14,21 @@ export interface Selection {
   end: Position;
 }
 
-export type Language = 'javascript' | 'typescript' | 'python';
+export type Language =
+  | 'javascript'
+  | 'typescript'
+  | 'python'
+  | 'java'
+  | 'go'
+  | 'c'
+  | 'cpp'
+  | 'csharp'
+  | 'ruby'
+  | 'rust'
+  | 'kotlin'
+  | 'swift'
+  | 'php'
+  | 'sql';
 
 export declare const LANGUAGES: readonly Language[];
 

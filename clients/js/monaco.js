@@ -16,7 +16,7 @@
 
 import { apply, compose, diff, isNoop, normalize, transform, transformIndex } from './ot.js';
 import { indexToPosition, positionToIndex } from './position.js';
-import { crlfPairs, rawOp, shownText as shown, toRaw, toShown } from './textarea.js';
+import { crlfPairs, rawOp, shownText as shown, toRaw, toShown } from './lineends.js';
 
 /** Local edits closer together than this (ms), with no caret move between them, undo as one. */
 const GROUP_DELAY = 500;

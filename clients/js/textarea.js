@@ -8,52 +8,10 @@
 // document's own text; a document with CRLF line ends keeps them.
 
 import { diff, transform, transformIndex } from './ot.js';
+import { crlfPairs, rawOp, shownText, toRaw, toShown } from './lineends.js';
 import { indexToPosition } from './position.js';
 
-/** shownText returns text as a textarea's value reads it back (CRLF and CR become LF). */
-export function shownText(text) {
-  return text.replace(/\r\n?/g, '\n');
-}
-
-// crlfPairs lists the offsets of the "\r" of every CRLF in text.
-export function crlfPairs(text) {
-  const out = [];
-  for (let i = text.indexOf('\r\n'); i !== -1; i = text.indexOf('\r\n', i + 2)) out.push(i);
-  return out;
-}
-
-// toShown maps an offset in the document text to the textarea's value.
-export function toShown(pairs, i) {
-  let n = 0;
-  while (n < pairs.length && pairs[n] < i) n++;
-  return i - n;
-}
-
-// toRaw maps an offset in the textarea's value to the document text; an
-// offset before a line end lands before its "\r".
-export function toRaw(pairs, i) {
-  let n = 0;
-  while (n < pairs.length && pairs[n] - n < i) n++;
-  return i + n;
-}
-
-// rawOp turns an op on the shown text into the same edit on the document text.
-export function rawOp(op, pairs) {
-  if (pairs.length === 0) return op;
-  const out = [];
-  let pos = 0;
-  for (const c of op) {
-    if (typeof c === 'string') {
-      out.push(c);
-      continue;
-    }
-    const n = Math.abs(c);
-    const len = toRaw(pairs, pos + n) - toRaw(pairs, pos);
-    out.push(c > 0 ? len : -len);
-    pos += n;
-  }
-  return out;
-}
+export { shownText };
 
 /**
  * bindTextarea keeps textarea and client in step and returns

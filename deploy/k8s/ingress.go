@@ -22,7 +22,7 @@ func publicRoutes() []route {
 	return []route{
 		{"/api/sessions", "api"}, {"/api/health", "api"}, {"/api/openapi.yaml", "api"},
 		{"/socket.io/", "realtime"}, {"/ws", "realtime"},
-		{"/", "realtime"}, {"/app.js", "realtime"}, {"/client/client.js", "realtime"},
+		{"/", "realtime"}, {"/app.js", "realtime"}, {"/client/client.js", "realtime"}, {"/client/dist/editor.js", "realtime"},
 		{"/metrics", ""}, {"/healthz", ""}, {"/readyz", ""},
 	}
 }

@@ -64,6 +64,10 @@ before(async () => {
         '(services/realtime must mount web.Handler() at /)',
     );
   }
+  const bundle = await fetch(`${server.base}/client/dist/editor.js`);
+  if (bundle.status !== 200) {
+    throw new Error('the server has no editor bundle (/client/dist/editor.js): run `make editor` (npm ci and esbuild in clients/js) before building it');
+  }
   browser = await launchBrowser();
 });
 
@@ -76,24 +80,65 @@ after(async () => {
 // newPage opens a browser context (one person) that records uncaught errors and CSP violations.
 const newPage = () => openPage(browser);
 
-const editorValue = (page) => page.inputValue('#editor');
+// The editor is CodeMirror 6 (window.pairpadEditor is the page's EditorView).
+const editorText = (page) => page.evaluate(() => window.pairpadEditor.state.doc.toString());
 const clientState = (page) =>
   page.evaluate(() => ({ status: window.pairpad.status, state: window.pairpad.state, text: window.pairpad.text, version: window.pairpad.version }));
+const shown = (text) => text.replace(/\r\n?/g, '\n');
 
 // converged waits until every client holds the same text at the same
-// version with nothing pending, each page's textarea showing it (with LF
-// line ends, as textareas do), and returns that text.
+// version with nothing pending, each page's editor showing it (with LF
+// line ends, as CodeMirror does), and returns that text.
 async function converged(pages, message) {
   const deadline = Date.now() + WAIT;
   let last;
   for (;;) {
-    last = await Promise.all(pages.map(async (p) => ({ ...(await clientState(p)), editor: await editorValue(p) })));
-    const ok = last.every((s) => s.status === 'connected' && s.state === 'synchronized' && s.editor === s.text.replace(/\r\n?/g, '\n') && s.text === last[0].text && s.version === last[0].version);
+    last = await Promise.all(pages.map(async (p) => ({ ...(await clientState(p)), editor: await editorText(p) })));
+    const ok = last.every((s) => s.status === 'connected' && s.state === 'synchronized' && s.editor === shown(s.text) && s.text === last[0].text && s.version === last[0].version);
     if (ok) return last[0].text;
     if (Date.now() > deadline) assert.fail(`${message}: no convergence within ${WAIT} ms: ${JSON.stringify(last)}\nserver log:\n${server.logs.join('').slice(-4000)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+// keywordColored reports whether word is drawn as its own highlighted token
+// in page's editor: a span holding exactly word, coloured differently from
+// plain text.
+function keywordColored(page, word) {
+  return page.evaluate((w) => {
+    const plain = getComputedStyle(document.querySelector('.cm-content')).color;
+    return [...document.querySelectorAll('.cm-content span')].some((s) => s.textContent === w && getComputedStyle(s).color !== plain);
+  }, word);
+}
+
+// remoteCaret describes the remote caret element of userId in page: the
+// document position it is drawn at, and its colour.
+function remoteCaret(page, userId) {
+  return page.evaluate((id) => {
+    const el = document.querySelector(`[data-remote-cursor="${CSS.escape(id)}"]`);
+    if (!el) return null;
+    return { pos: window.pairpadEditor.posAtDOM(el), color: getComputedStyle(el).borderLeftColor, name: el.textContent };
+  }, userId);
+}
+
+// remoteSelection returns the selection rectangles drawn in page, with the
+// document positions their left and right edges stand at.
+function remoteSelections(page) {
+  return page.evaluate(() => {
+    const view = window.pairpadEditor;
+    return [...document.querySelectorAll('.cm-remote-selection')].map((el) => {
+      const r = el.getBoundingClientRect();
+      const y = r.top + r.height / 2;
+      return {
+        color: getComputedStyle(el).backgroundColor,
+        from: view.posAtCoords({ x: r.left + 1, y }),
+        to: view.posAtCoords({ x: r.right - 1, y }),
+      };
+    });
+  });
+}
+
+const cssColor = (hex) => `rgb(${parseInt(hex.slice(1, 3), 16)}, ${parseInt(hex.slice(3, 5), 16)}, ${parseInt(hex.slice(5, 7), 16)})`;
 
 // isInterleaving reports whether text is made of exactly the characters of
 // parts, each part's in its own order: typed concurrently, nothing lost,
@@ -123,7 +168,7 @@ function isInterleaving(text, parts) {
   return true;
 }
 
-test('two people edit one session in the demo page', { timeout: 240000 }, async () => {
+test('two people edit one session in the CodeMirror demo page', { timeout: 240000 }, async () => {
   const alice = await newPage();
   const bob = await newPage();
   const a = alice.page;
@@ -147,6 +192,7 @@ test('two people edit one session in the demo page', { timeout: 240000 }, async 
   await b.click('#join');
   await b.waitForFunction(() => window.pairpad && window.pairpad.status === 'connected', null, { timeout: WAIT });
   assert.equal(await b.textContent('#status'), 'connected');
+  const bobId = await b.evaluate(() => window.pairpad.userId);
 
   // Presence: both see both, with colours.
   for (const p of [a, b]) {
@@ -155,68 +201,126 @@ test('two people edit one session in the demo page', { timeout: 240000 }, async 
     assert.deepEqual(names, ['Alice', bobName].sort());
     const colors = await p.$$eval('#people .dot', (els) => els.map((e) => getComputedStyle(e).backgroundColor));
     assert.ok(colors.every((c) => /^rgb\(/.test(c)), `colours ${colors}`);
-    assert.equal(await p.$$eval('#people img', (els) => els.length), 0, 'a user name became markup');
+    assert.equal(await p.$$eval('#people img, .cm-content img', (els) => els.length), 0, 'a user name became markup');
   }
 
-  // Alice writes a first line; then both type at once, Alice at the top and
-  // Bob at the bottom: each one's text must arrive whole, where it was typed.
-  const seed = '# warm-up: reverse a string\n';
-  await a.click('#editor');
-  await a.keyboard.type(seed, { delay: 10 });
-  let text = await converged([a, b], 'after the first line');
-  assert.equal(text, seed);
-  const typedA = 'def reverse(s):\n    return s[::-1]\n';
-  const typedB = '\nprint(reverse("pairpad 😀 ünïcödé"))\n';
-  await b.click('#editor');
-  await a.keyboard.press('Control+Home');
-  await b.keyboard.press('Control+End');
+  // Alice writes two lines (typed as a person would: the editor indents
+  // after the colon and closes the bracket she opens).
+  await a.click('.cm-content');
+  await a.keyboard.type('def greet(name):\nreturn name\n', { delay: 10 });
+  let text = await converged([a, b], 'after the first lines');
+  assert.equal(text, 'def greet(name):\n    return name\n    ');
+  await a.keyboard.press('Control+a');
+  await a.keyboard.press('Backspace');
+  await a.keyboard.insertText('def greet(name):\n    return name\n\nfunction go() {}\n');
+  text = await converged([a, b], 'after replacing the text');
+
+  // Highlighting follows the language on both sides: Python first...
+  for (const p of [a, b]) {
+    await p.waitForFunction(() => document.querySelector('.cm-content span'), null, { timeout: WAIT });
+    assert.equal(await keywordColored(p, 'def'), true, 'def is a Python keyword');
+    assert.equal(await keywordColored(p, 'function'), false, 'function is not a Python keyword');
+  }
+  // ...then JavaScript, switched by Alice.
+  await a.selectOption('#language', 'javascript');
+  for (const p of [a, b]) {
+    await p.waitForFunction(() => document.querySelector('#language').value === 'javascript', null, { timeout: WAIT });
+    await p.waitForFunction(
+      () => [...document.querySelectorAll('.cm-content span')].some((s) => s.textContent === 'function' && getComputedStyle(s).color !== getComputedStyle(document.querySelector('.cm-content')).color),
+      null,
+      { timeout: WAIT },
+    );
+    assert.equal(await keywordColored(p, 'def'), false, 'def is not a JavaScript keyword');
+  }
+  assert.equal(await b.evaluate(() => window.pairpad.language), 'javascript');
+
+  // Both type in the same line at once, from its end: each one's keystrokes
+  // arrive whole and in order, and both end with the same text.
+  const lineEnd = 'def greet(name):'.length;
+  for (const p of [a, b]) {
+    await p.click('.cm-content');
+    await p.keyboard.press('Control+Home');
+    await p.keyboard.press('End');
+  }
+  const before = await converged([a, b], 'before typing in one line');
+  const typedA = ' # by Alice';
+  const typedB = ' # by Bob';
   await Promise.all([a.keyboard.type(typedA, { delay: 15 }), b.keyboard.type(typedB, { delay: 15 })]);
-  text = await converged([a, b], 'after typing together');
-  assert.equal(text, typedA + seed + typedB);
+  text = await converged([a, b], 'after typing in one line');
+  assert.equal(text.slice(0, lineEnd), before.slice(0, lineEnd));
+  const firstLine = text.split('\n')[0];
+  assert.ok(isInterleaving(firstLine.slice(lineEnd), [typedA, typedB]), `${JSON.stringify(firstLine)} lost or doubled something`);
+  assert.equal(text.slice(firstLine.length), before.slice(lineEnd), 'the rest of the text changed');
 
-  // Remote cursors: each sees the other's line next to their name and in the gutter.
-  await a.waitForFunction(() => document.querySelector('#people li .where'), null, { timeout: WAIT });
-  assert.match(await a.textContent('#people li .where'), /^line \d+$/);
-  assert.equal(await a.$$eval('#gutter .marker', (els) => els.length), 1);
+  // Alice sees Bob's caret where Bob's is, in his colour with his name...
+  const bobColor = await b.evaluate(() => window.pairpad.users.find((u) => u.id === window.pairpad.userId).color);
+  await b.keyboard.press('ArrowDown');
+  await b.keyboard.press('End');
+  const bobHead = await b.evaluate(() => window.pairpadEditor.state.selection.main.head);
+  await a.waitForFunction(
+    ([id, pos]) => {
+      const el = document.querySelector(`[data-remote-cursor="${CSS.escape(id)}"]`);
+      return el && window.pairpadEditor.posAtDOM(el) === pos;
+    },
+    [bobId, bobHead],
+    { timeout: WAIT },
+  );
+  const caret = await remoteCaret(a, bobId);
+  assert.deepEqual(caret, { pos: bobHead, color: cssColor(bobColor), name: bobName });
+  // ...and Bob's selection, drawn over the characters he selected.
+  await b.keyboard.press('Home');
+  await b.keyboard.press('Shift+End');
+  const bobSel = await b.evaluate(() => {
+    const s = window.pairpadEditor.state.selection.main;
+    return { from: s.from, to: s.to };
+  });
+  assert.ok(bobSel.to > bobSel.from);
+  await a.waitForFunction(() => document.querySelectorAll('.cm-remote-selection').length > 0, null, { timeout: WAIT });
+  const sels = await remoteSelections(a);
+  assert.equal(sels.length, 1, JSON.stringify(sels));
+  assert.equal(sels[0].color, cssColor(bobColor));
+  assert.deepEqual({ from: sels[0].from, to: sels[0].to }, bobSel);
+  assert.equal((await remoteCaret(a, bobId)).pos, bobSel.to);
+  await a.screenshot({ path: join(artifacts, 'demo.png') });
 
-  // A language change reaches the other.
-  await a.selectOption('#language', 'typescript');
-  await b.waitForFunction(() => document.querySelector('#language').value === 'typescript', null, { timeout: WAIT });
-  assert.equal(await b.evaluate(() => window.pairpad.language), 'typescript');
+  // Undo is per person: Alice types, then Bob types; Alice's Ctrl+Z takes
+  // back only her own text, and Bob's stays. Redo brings hers back.
+  await a.keyboard.press('Control+End');
+  await a.keyboard.type('// Alice was here', { delay: 10 });
+  const withA = await converged([a, b], 'after Alice typed');
+  await b.keyboard.press('Control+Home');
+  await b.keyboard.type('/* Bob */ ', { delay: 10 });
+  const withAB = await converged([a, b], 'after Bob typed');
+  assert.equal(withAB, '/* Bob */ ' + withA);
+  await a.keyboard.press('Control+z');
+  text = await converged([a, b], 'after Alice undid');
+  assert.equal(text, withAB.replace('// Alice was here', ''));
+  await a.keyboard.press('Control+y');
+  text = await converged([a, b], 'after Alice redid');
+  assert.equal(text, withAB);
 
   // Bob goes offline while both keep typing; back online, nothing is lost.
   await bob.context.setOffline(true);
   await b.waitForFunction(() => window.pairpad.status !== 'connected', null, { timeout: WAIT });
-  const whileOffA = '// typed while Bob was away\n';
-  const whileOffB = '# Bob, offline\n';
-  await a.click('#editor');
+  assert.match(await b.textContent('#status'), /^(reconnecting|offline)$/);
+  const whileOffA = 'A1';
+  const whileOffB = 'B1';
   await a.keyboard.press('Control+Home');
   await a.keyboard.type(whileOffA, { delay: 5 });
-  await b.click('#editor');
   await b.keyboard.press('Control+End');
   await b.keyboard.type(whileOffB, { delay: 5 });
-  assert.notEqual(await editorValue(a), await editorValue(b));
+  assert.notEqual(await editorText(a), await editorText(b));
   await bob.context.setOffline(false);
-  const before = text;
+  const beforeOff = text;
   text = await converged([a, b], 'after Bob came back');
-  assert.equal(text, whileOffA + before + whileOffB);
+  assert.equal(text, whileOffA + beforeOff + whileOffB);
 
-  // Bob puts his caret on the first line; Alice's page is the screenshot.
-  await b.keyboard.press('Control+Home');
-  await a.waitForFunction(() => document.querySelector('#people li .where')?.textContent === 'line 1', null, { timeout: WAIT });
-  await a.screenshot({ path: join(artifacts, 'demo.png') });
-
-  // Both type at the very same place at once: the texts may interleave,
-  // but every character arrives once, in its writer's order.
-  const sameA = 'AAAA-aaaa-';
-  const sameB = 'BBBB-bbbb-';
-  await a.keyboard.press('Control+End');
-  await b.keyboard.press('Control+End');
-  const prefix = await converged([a, b], 'before typing at one place');
-  await Promise.all([a.keyboard.type(sameA, { delay: 10 }), b.keyboard.type(sameB, { delay: 10 })]);
-  text = await converged([a, b], 'after typing at one place');
-  assert.ok(text.startsWith(prefix), `the text before the shared place changed: ${JSON.stringify(text)}`);
-  assert.ok(isInterleaving(text.slice(prefix.length), [sameA, sameB]), `${JSON.stringify(text.slice(prefix.length))} lost or doubled something`);
+  // The page shows people what they need, not the protocol's state.
+  for (const p of [a, b]) {
+    const visible = await p.evaluate(() => document.body.innerText);
+    assert.doesNotMatch(visible, /awaiting|synchroni[sz]ed|buffer|version|opId/i, 'protocol state is shown');
+    assert.equal(await p.textContent('#status'), 'connected');
+  }
 
   assert.deepEqual(a.problems, []);
   assert.deepEqual(b.problems, []);
@@ -245,10 +349,16 @@ test('every server error is shown to the person', { timeout: 120000 }, async () 
   await page.waitForSelector('.alert[data-code="RATE_LIMIT_EXCEEDED"]', { timeout: WAIT });
   await page.waitForFunction(() => document.querySelector('#language').value === 'python', null, { timeout: WAIT });
   assert.deepEqual(page.problems, []);
+
+  // A server built without the editor bundle: the page says so.
+  await page.route('**/client/dist/editor.js', (route) => route.fulfill({ status: 404, contentType: 'application/json', body: '{}' }));
+  await page.goto(`${server.base}/?session=${created.id}`);
+  await page.waitForSelector('.alert[data-code="EDITOR_MISSING"]', { timeout: WAIT });
+  assert.match(await page.textContent('#editor'), /editor bundle is missing.*make build/);
   await context.close();
 });
 
-test('CRLF line ends and emoji survive editing in the real textarea', { timeout: 120000 }, async () => {
+test('CRLF line ends and emoji survive editing in CodeMirror', { timeout: 120000 }, async () => {
   const { context, page } = await newPage();
   await page.goto(`${server.base}/`);
   await page.fill('#name', 'Dora');
@@ -256,8 +366,8 @@ test('CRLF line ends and emoji survive editing in the real textarea', { timeout:
   await page.waitForFunction(() => window.pairpad && window.pairpad.status === 'connected', null, { timeout: WAIT });
   // A document with Windows line ends, as another client may have sent it.
   await page.evaluate(() => window.pairpad.setText('one\r\ntwo\r\n'));
-  assert.equal(await editorValue(page), 'one\ntwo\n');
-  await page.click('#editor');
+  assert.equal(await editorText(page), 'one\ntwo\n');
+  await page.click('.cm-content');
   await page.keyboard.press('Control+End');
   await page.keyboard.type('three 😀');
   assert.equal(await page.evaluate(() => window.pairpad.text), 'one\r\ntwo\r\nthree 😀');
@@ -273,7 +383,7 @@ test('CRLF line ends and emoji survive editing in the real textarea', { timeout:
   await other.waitForFunction(() => window.pairpad && window.pairpad.status === 'connected', null, { timeout: WAIT });
   const text = await converged([page, other], 'after editing line ends');
   assert.equal(text, 'onetwo\r\nthree ');
-  assert.equal(await editorValue(other), 'onetwo\nthree ');
+  assert.equal(await editorText(other), 'onetwo\nthree ');
   assert.deepEqual(page.problems, []);
   await context.close();
 });

@@ -1,7 +1,8 @@
 // The package as npm publishes it: `npm pack --dry-run` lists every module
-// and index.d.ts (and nothing of the tests or the Go embedding), every
-// module index.js reaches is packed, and the declarations type-check
-// against a small usage file (test/types/usage.ts) with `tsc --noEmit`.
+// and the declarations (and nothing of the tests, the build or the Go
+// embedding), every entry of the exports map and every module index.js
+// reaches is packed, and the declarations type-check against a small usage
+// file (test/types/usage.ts) with `tsc --noEmit`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -22,8 +23,18 @@ test('npm pack lists the modules and index.d.ts, not the tests or the Go files',
   const files = packedFiles();
   const modules = readdirSync(root).filter((f) => f.endsWith('.js'));
   assert.ok(modules.length >= 8, `modules ${modules}`);
-  for (const f of [...modules, 'index.d.ts', 'package.json', 'README.md']) assert.ok(files.includes(f), `${f} is not packed: ${files}`);
-  for (const f of files) assert.ok(!/^test\/|\.go$|^go\.mod$|node_modules/.test(f), `${f} should not be packed`);
+  for (const f of [...modules, 'index.d.ts', 'codemirror.d.ts', 'codemirror-languages.d.ts', 'package.json', 'README.md']) {
+    assert.ok(files.includes(f), `${f} is not packed: ${files}`);
+  }
+  for (const f of files) assert.ok(!/^test\/|^bundle\/|^dist\/|\.go$|^go\.mod$|\.mjs$|node_modules/.test(f), `${f} should not be packed`);
+});
+
+test('every entry of the exports map is packed', () => {
+  const files = new Set(packedFiles());
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const targets = Object.values(pkg.exports).flatMap((t) => (typeof t === 'string' ? [t] : Object.values(t)));
+  assert.ok(targets.length >= 7, JSON.stringify(pkg.exports));
+  for (const t of targets) assert.ok(files.has(t.replace(/^\.\//, '')), `${t} is exported but not packed`);
 });
 
 test('every module index.js imports is packed', () => {

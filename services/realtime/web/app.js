@@ -1,12 +1,22 @@
-// app.js — the pairpad demo page: create or open a session, edit one text
-// together in a <textarea>, see who is here and where their cursors are.
-// Every string from the server or a user is shown through textContent.
+// app.js — the pairpad demo page: create or open a session, edit one
+// document together in a CodeMirror 6 editor (the bundle at
+// /client/dist/editor.js, built from npm at build time), see who is here and
+// where their carets are. Every string from the server or a user is shown
+// through textContent.
+//
+// Sections: page helpers, status line, start screen, session (open, leave),
+// editor, people, start-up. A feature for the session view adds its own
+// section and hooks into openSession/stop.
 
-import { PairpadClient } from './client/client.js';
-import { bindTextarea, shownText } from './client/textarea.js';
+import { LANGUAGES, PairpadClient } from './client/index.js';
+
+// ---- page helpers ---------------------------------------------------------
 
 const $ = (id) => document.getElementById(id);
 const BASE = location.origin;
+// The server's per-response nonce (on this page's script element), which the
+// editor's <style> elements must carry under the page's CSP.
+const STYLE_NONCE = document.querySelector('script[nonce]')?.nonce || '';
 const COLOR = /^#[0-9a-fA-F]{6}$/;
 
 // Friendly words for every error code the server (or the client) reports.
@@ -25,16 +35,38 @@ const MESSAGES = {
   TOO_MANY_CONNECTIONS: 'The server has too many connections right now.',
   PAYLOAD_TOO_LARGE: 'The request was too large.',
   INTERNAL_SERVER_ERROR: 'The server hit an internal error.',
+  SERVICE_UNAVAILABLE: 'The server is briefly unavailable; your changes are kept and sent when it is back.',
   NETWORK_ERROR: 'The server cannot be reached.',
   CONNECTION_REFUSED: 'The server refused the live connection: the session may be full, or this page’s address is not allowed.',
   SESSION_ENDED: 'This session has ended.',
   CLIENT_RESYNC: 'This page fell out of step and reloaded the document.',
   CLIENT_ERROR: 'This page could not handle a message and reloaded the document.',
+  CLIENT_HASH_MISMATCH: 'The server’s document check did not match its text.',
+  EDITOR_MISSING: 'The code editor is missing from this build.',
+};
+
+// Display names of the session languages.
+const LANGUAGE_NAMES = {
+  javascript: 'JavaScript',
+  typescript: 'TypeScript',
+  python: 'Python',
+  java: 'Java',
+  go: 'Go',
+  c: 'C',
+  cpp: 'C++',
+  csharp: 'C#',
+  ruby: 'Ruby',
+  rust: 'Rust',
+  kotlin: 'Kotlin',
+  swift: 'Swift',
+  php: 'PHP',
+  sql: 'SQL',
 };
 
 const ui = {
   client: null,
-  binding: null, // keeps the editor and the client in step
+  editor: null, // the EditorView
+  unbind: null, // undoes bindCodeMirror
   ended: false,
 };
 
@@ -60,8 +92,7 @@ function showAlert(code, message, sticky = false) {
   const box = el('div', `alert${sticky ? ' sticky' : ''}`);
   box.dataset.code = code;
   box.append(el('strong', '', MESSAGES[code] || 'Something went wrong.'));
-  const detail = el('span', 'alert-detail', ` ${code}${message ? `: ${message}` : ''}`);
-  box.append(detail);
+  box.append(el('span', 'alert-detail', ` ${code}${message ? `: ${message}` : ''}`));
   const close = el('button', 'alert-close', '×');
   close.type = 'button';
   close.setAttribute('aria-label', 'Dismiss');
@@ -73,11 +104,25 @@ function showAlert(code, message, sticky = false) {
   if (!sticky) setTimeout(() => box.remove(), 10000);
 }
 
+function fillLanguages(select) {
+  select.replaceChildren(...LANGUAGES.map((l) => {
+    const o = el('option', '', LANGUAGE_NAMES[l] || l);
+    o.value = l;
+    return o;
+  }));
+}
+
+// ---- status line ------------------------------------------------------------
+
+// setStatus shows connecting, connected, reconnecting, offline or ended:
+// what a person needs to know, never the protocol's inner state.
 function setStatus(status) {
   const s = $('status');
   s.textContent = status;
   s.className = `status status-${status}`;
 }
+
+// ---- start screen -----------------------------------------------------------
 
 function sessionFromInput(value) {
   const v = value.trim();
@@ -121,6 +166,8 @@ async function createSession() {
   }
 }
 
+// ---- session ----------------------------------------------------------------
+
 async function openSession(sessionId, name) {
   stop();
   history.replaceState(null, '', `/?session=${encodeURIComponent(sessionId)}`);
@@ -131,21 +178,20 @@ async function openSession(sessionId, name) {
   $('session-label').hidden = false;
   $('status').hidden = false;
   setStatus('connecting');
-  $('me').textContent = name;
   ui.ended = false;
-  const editor = $('editor');
-  editor.disabled = true;
-  editor.readOnly = false;
 
   const client = new PairpadClient();
   ui.client = client;
   window.pairpad = client; // handy in the console and for tests
-  ui.binding = bindTextarea(client, editor);
   wire(client);
+  const editor = await openEditor(client);
+  if (ui.client !== client) return; // left meanwhile
   try {
     await client.join(BASE, sessionId, userId(), name);
-    editor.disabled = false;
-    editor.focus();
+    if (editor) {
+      editor.bundle.setEditable(editor.view, true);
+      editor.view.focus();
+    }
   } catch (err) {
     if (ui.client !== client) return;
     showAlert(err.code || 'NETWORK_ERROR', err.message, true);
@@ -158,13 +204,9 @@ function wire(client) {
     if (ui.client === client) fn(detail);
   };
   client.on('status', live(({ status }) => setStatus(ui.ended ? 'ended' : status)));
-  client.on('text', live(onText));
-  client.on('ack', live(renderDetails));
   client.on('presence', live(renderPeople));
-  client.on('cursor', live(() => {
-    renderPeople();
-    renderGutter();
-  }));
+  client.on('cursor', live(renderPeople));
+  client.on('text', live(renderPeople));
   client.on('language', live(({ language }) => {
     $('language').value = language;
   }));
@@ -174,17 +216,76 @@ function wire(client) {
   }));
   client.on('session-ended', live(({ reason }) => {
     ui.ended = true;
-    $('editor').readOnly = true;
+    if (ui.editor) ui.editor.bundle.setEditable(ui.editor.view, false);
     setStatus('ended');
     showAlert('SESSION_NOT_FOUND', `the session has ended (${reason})`, true);
   }));
 }
 
-function onText() {
-  renderGutter();
-  renderPeople();
-  renderDetails();
+function copyLink() {
+  const share = $('share');
+  share.select();
+  if (navigator.clipboard && window.isSecureContext) {
+    navigator.clipboard.writeText(share.value).then(
+      () => ($('copy').textContent = 'Copied'),
+      () => document.execCommand('copy'),
+    );
+  } else {
+    document.execCommand('copy');
+    $('copy').textContent = 'Copied';
+  }
+  setTimeout(() => ($('copy').textContent = 'Copy link'), 1500);
 }
+
+function stop() {
+  if (ui.unbind) ui.unbind();
+  if (ui.editor) ui.editor.view.destroy();
+  if (ui.client) ui.client.close();
+  ui.unbind = null;
+  ui.editor = null;
+  ui.client = null;
+  $('editor').replaceChildren();
+}
+
+function leave() {
+  stop();
+  history.replaceState(null, '', '/');
+  showStart();
+}
+
+// ---- editor -----------------------------------------------------------------
+
+// The editor bundle is a build output (make build); a binary built without
+// it serves the page without an editor, and the page says why.
+let bundle = null;
+function loadEditorBundle() {
+  bundle ??= import('/client/dist/editor.js').catch(() => null);
+  return bundle;
+}
+
+// openEditor makes a CodeMirror editor bound to client (read-only until the
+// document has arrived) and returns {view, bundle}, or null when the bundle
+// is missing.
+async function openEditor(client) {
+  const mod = await loadEditorBundle();
+  if (ui.client !== client) return null;
+  const box = $('editor');
+  if (!mod) {
+    const msg = el('p', 'editor-missing', 'The editor bundle is missing from this build. Build it with ');
+    msg.append(el('code', '', 'make build'), ' (npm ci and esbuild in clients/js), then restart the server.');
+    box.replaceChildren(msg);
+    showAlert('EDITOR_MISSING', 'the editor bundle /client/dist/editor.js was not built', true);
+    return null;
+  }
+  const view = mod.createEditor(box, { label: 'Code editor', nonce: STYLE_NONCE });
+  mod.setEditable(view, false);
+  ui.editor = { view, bundle: mod };
+  ui.unbind = mod.bindCodeMirror(view, client, { language: mod.languageSupport });
+  window.pairpadEditor = view; // for the console and the browser tests
+  return ui.editor;
+}
+
+// ---- people -----------------------------------------------------------------
 
 function renderPeople() {
   const client = ui.client;
@@ -204,72 +305,13 @@ function renderPeople() {
     list.append(li);
   }
   $('people-count').textContent = String(client.users.length);
-  const me = client.users.find((u) => u.id === client.userId);
-  if (me && COLOR.test(me.color)) $('me').style.color = me.color;
 }
 
-function renderDetails() {
-  const client = ui.client;
-  if (!client) return;
-  $('version').textContent = String(client.version);
-  $('sync-state').textContent = client.state;
-}
-
-// renderGutter draws line numbers and, for every remote cursor, a coloured
-// marker on its line with the person's name.
-function renderGutter() {
-  const editor = $('editor');
-  const inner = $('gutter-inner');
-  const lines = ui.client ? shownText(ui.client.text).split('\n').length : 1;
-  const numbers = el('div', 'line-numbers');
-  numbers.textContent = Array.from({ length: lines }, (_, i) => String(i + 1)).join('\n');
-  const parts = [numbers];
-  const lineHeight = parseFloat(getComputedStyle(editor).lineHeight) || 20;
-  for (const c of ui.client ? ui.client.cursors : []) {
-    const m = el('div', 'marker', c.name.slice(0, 12));
-    m.title = `${c.name}: line ${c.position.line + 1}, column ${c.position.column + 1}`;
-    m.dataset.userId = c.userId;
-    if (COLOR.test(c.color)) m.style.backgroundColor = c.color;
-    m.style.top = `${c.position.line * lineHeight}px`;
-    parts.push(m);
-  }
-  inner.replaceChildren(...parts);
-  syncScroll();
-}
-
-function syncScroll() {
-  $('gutter-inner').style.transform = `translateY(${-$('editor').scrollTop}px)`;
-}
-
-function copyLink() {
-  const share = $('share');
-  share.select();
-  if (navigator.clipboard && window.isSecureContext) {
-    navigator.clipboard.writeText(share.value).then(
-      () => ($('copy').textContent = 'Copied'),
-      () => document.execCommand('copy'),
-    );
-  } else {
-    document.execCommand('copy');
-    $('copy').textContent = 'Copied';
-  }
-  setTimeout(() => ($('copy').textContent = 'Copy link'), 1500);
-}
-
-function stop() {
-  if (ui.binding) ui.binding.destroy();
-  if (ui.client) ui.client.close();
-  ui.binding = null;
-  ui.client = null;
-}
-
-function leave() {
-  stop();
-  history.replaceState(null, '', '/');
-  showStart();
-}
+// ---- start-up ---------------------------------------------------------------
 
 function init() {
+  fillLanguages($('new-language'));
+  fillLanguages($('language'));
   $('name').value = localStorage.getItem('pairpad.name') || '';
   $('create').addEventListener('click', createSession);
   $('join').addEventListener('click', () => {
@@ -286,14 +328,7 @@ function init() {
   });
   $('copy').addEventListener('click', copyLink);
   $('leave').addEventListener('click', leave);
-  const editor = $('editor');
-  editor.addEventListener('scroll', syncScroll);
-  editor.addEventListener('keydown', (e) => {
-    // Tab indents instead of leaving the editor.
-    if (e.key !== 'Tab' || e.ctrlKey || e.altKey || e.metaKey || editor.readOnly) return;
-    e.preventDefault();
-    document.execCommand('insertText', false, '  ');
-  });
+  loadEditorBundle(); // start fetching it while the person types their name
 
   const sessionId = new URLSearchParams(location.search).get('session');
   showStart();

@@ -6,8 +6,10 @@ package web
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"embed"
+	"encoding/base64"
 	"encoding/hex"
 	"io/fs"
 	"net/http"
@@ -23,12 +25,27 @@ import (
 //go:embed index.html app.js style.css favicon.svg
 var files embed.FS
 
-// ContentSecurityPolicy is the policy of every response: scripts, styles and
-// images only from this origin, network access only to this origin over
-// HTTP(S) and to WebSocket endpoints (the join response's wsUrl may name
-// another host), no plugins, no framing, no inline code.
+// ContentSecurityPolicy is the policy of every response but the page:
+// scripts, styles and images only from this origin, network access only to
+// this origin over HTTP(S) and to WebSocket endpoints (the join response's
+// wsUrl may name another host), no plugins, no framing, no inline code.
 const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// PagePolicy is the policy of the page itself, answered with a fresh nonce
+// each time: ContentSecurityPolicy, except that the <style> elements the
+// editor (CodeMirror) adds are allowed when they carry the nonce, and style
+// attributes are allowed (CodeMirror sets a few, such as tab-size). Scripts
+// stay 'self' only.
+func PagePolicy(nonce string) string {
+	return "default-src 'none'; script-src 'self'; style-src 'self' 'nonce-" + nonce + "'; " +
+		"style-src-elem 'self' 'nonce-" + nonce + "'; style-src-attr 'unsafe-inline'; img-src 'self'; " +
+		"connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+}
+
+// noncePlaceholder in index.html is replaced by each response's nonce; the
+// page hands it to the editor (the nonce of its script element).
+var noncePlaceholder = []byte("__STYLE_NONCE__")
 
 // contentTypes maps the extensions we embed to their media types, set
 // explicitly so they do not depend on the host's mime.types.
@@ -41,11 +58,13 @@ var contentTypes = map[string]string{
 
 // Handler returns the handler of the demo page and the client modules:
 // GET or HEAD / (the page, also with a query such as ?session=<id>),
-// /app.js, /style.css, /favicon.svg and /client/<name>.js. Any other path
+// /app.js, /style.css, /favicon.svg, /client/<name>.js and the editor
+// bundle /client/dist/editor.js (when it was built). Any other path
 // is 404 NOT_FOUND and any other method 405 METHOD_NOT_ALLOWED, with the
 // contract's error body. Responses carry Cache-Control: no-cache (the
 // browser revalidates, so a new build is picked up at once), an ETag, and
-// the security headers. The client modules also answer a request whose
+// the security headers; the page itself is answered with no-store and
+// PagePolicy with a fresh nonce. The client modules also answer a request whose
 // Origin allowOrigin accepts (FRONTEND_URL; host is the request's Host)
 // with Access-Control-Allow-Origin, so a page on such an origin can import()
 // them.
@@ -74,13 +93,21 @@ func Handler(allowOrigin func(origin, host string) bool) http.Handler {
 			}
 		}
 		h.Set("Content-Type", a.contentType)
-		h.Set("Cache-Control", "no-cache")
-		h.Set("ETag", a.etag)
-		h.Set("Content-Security-Policy", ContentSecurityPolicy)
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
-		http.ServeContent(w, r, name, modTime, bytes.NewReader(a.data))
+		data := a.data
+		if name == pageName {
+			nonce := newNonce()
+			data = bytes.ReplaceAll(data, noncePlaceholder, []byte(nonce))
+			h.Set("Cache-Control", "no-store")
+			h.Set("Content-Security-Policy", PagePolicy(nonce))
+		} else {
+			h.Set("Cache-Control", "no-cache")
+			h.Set("ETag", a.etag)
+			h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		}
+		http.ServeContent(w, r, name, modTime, bytes.NewReader(data))
 	})
 }
 
@@ -89,15 +116,31 @@ func Handler(allowOrigin func(origin, host string) bool) http.Handler {
 func assetName(p string) (string, bool) {
 	switch p {
 	case "/", "/index.html":
-		return "index.html", true
+		return pageName, true
 	case "/app.js", "/style.css", "/favicon.svg":
 		return strings.TrimPrefix(p, "/"), true
 	}
 	rest, ok := strings.CutPrefix(p, "/client/")
-	if !ok || rest == "" || strings.ContainsAny(rest, "/\\") || path.Ext(rest) != ".js" || !fs.ValidPath(rest) {
+	if !ok {
+		return "", false
+	}
+	// The package's modules, and the editor bundle under dist/.
+	file, _ := strings.CutPrefix(rest, "dist/")
+	if file == "" || strings.ContainsAny(file, "/\\") || path.Ext(file) != ".js" || !fs.ValidPath(rest) {
 		return "", false
 	}
 	return clientDir + rest, true
+}
+
+// pageName is the page's asset.
+const pageName = "index.html"
+
+// newNonce returns 128 random bits, base64-encoded, for one response's
+// PagePolicy.
+func newNonce() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (it crashes the program instead)
+	return base64.StdEncoding.EncodeToString(b)
 }
 
 // clientDir prefixes the names of the client package's modules among the

@@ -51,10 +51,7 @@ func TestHandlerServesAssets(t *testing.T) {
 	tests := []struct {
 		path, contentType, contains string
 	}{
-		{"/", "text/html; charset=utf-8", `<textarea id="editor"`},
-		{"/?session=0b9d8c1e-2f1a-4c3b-9d7e-6a5b4c3d2e1f", "text/html; charset=utf-8", "<title>pairpad</title>"},
-		{"/index.html", "text/html; charset=utf-8", "<title>pairpad</title>"},
-		{"/app.js", "text/javascript; charset=utf-8", "PairpadClient"},
+		{"/app.js", "text/javascript; charset=utf-8", "bindCodeMirror"},
 		{"/style.css", "text/css; charset=utf-8", ".editor"},
 		{"/favicon.svg", "image/svg+xml", "<svg"},
 		{"/client/index.js", "text/javascript; charset=utf-8", "export { PairpadClient"},
@@ -64,6 +61,8 @@ func TestHandlerServesAssets(t *testing.T) {
 		{"/client/position.js", "text/javascript; charset=utf-8", "export function indexToPosition"},
 		{"/client/rest.js", "text/javascript; charset=utf-8", "export class PairpadError"},
 		{"/client/textarea.js", "text/javascript; charset=utf-8", "export function bindTextarea"},
+		{"/client/codemirror.js", "text/javascript; charset=utf-8", "export function bindCodeMirror"},
+		{"/client/connection.js", "text/javascript; charset=utf-8", "export class Connection"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
@@ -100,6 +99,73 @@ func TestHandlerServesAssets(t *testing.T) {
 	}
 }
 
+// TestPage checks the page itself: never cached, and a policy with a fresh
+// nonce per response that the page's script element carries (the editor
+// hands it to the <style> elements it adds); scripts stay 'self' only.
+func TestPage(t *testing.T) {
+	srv := newServer(t)
+	nonceAttr := regexp.MustCompile(`<script type="module" src="/app.js" nonce="([A-Za-z0-9+/=]{24})"></script>`)
+	seen := map[string]bool{}
+	for _, path := range []string{"/", "/index.html", "/?session=0b9d8c1e-2f1a-4c3b-9d7e-6a5b4c3d2e1f"} {
+		res, body := get(t, srv, http.MethodGet, path, nil)
+		if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/html; charset=utf-8" {
+			t.Fatalf("GET %s: %d %s", path, res.StatusCode, res.Header.Get("Content-Type"))
+		}
+		if !strings.Contains(body, "<title>pairpad</title>") || !strings.Contains(body, `<div id="editor"`) {
+			t.Errorf("GET %s: not the page", path)
+		}
+		m := nonceAttr.FindStringSubmatch(body)
+		if m == nil {
+			t.Fatalf("GET %s: no nonce on the script element", path)
+		}
+		nonce := m[1]
+		if seen[nonce] {
+			t.Errorf("nonce %s answered twice", nonce)
+		}
+		seen[nonce] = true
+		if got, want := res.Header.Get("Content-Security-Policy"), PagePolicy(nonce); got != want {
+			t.Errorf("policy %q, want %q", got, want)
+		}
+		for _, want := range []string{"script-src 'self';", "style-src-elem 'self' 'nonce-" + nonce + "'", "default-src 'none'"} {
+			if !strings.Contains(res.Header.Get("Content-Security-Policy"), want) {
+				t.Errorf("policy lacks %q", want)
+			}
+		}
+		if got := res.Header.Get("Cache-Control"); got != "no-store" {
+			t.Errorf("Cache-Control %q, want no-store", got)
+		}
+		if res.Header.Get("ETag") != "" {
+			t.Error("the page has an ETag, so a cached copy would reuse an old nonce")
+		}
+		if strings.Contains(body, "__STYLE_NONCE__") {
+			t.Error("the placeholder was left in the page")
+		}
+	}
+}
+
+// TestEditorBundle checks that the editor bundle is served, with the
+// modules' headers, exactly when the build put it into the embedding.
+func TestEditorBundle(t *testing.T) {
+	srv := newServer(t)
+	_, statErr := fs.Stat(jsclient.Modules(), "dist/editor.js")
+	res, body := get(t, srv, http.MethodGet, "/client/dist/editor.js", map[string]string{"Origin": allowedOrigin})
+	if statErr != nil {
+		if res.StatusCode != http.StatusNotFound {
+			t.Fatalf("no bundle was built, yet GET answered %d", res.StatusCode)
+		}
+		return
+	}
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "text/javascript; charset=utf-8" {
+		t.Fatalf("status %d %s", res.StatusCode, res.Header.Get("Content-Type"))
+	}
+	if !strings.Contains(body, "bindCodeMirror") && !strings.Contains(body, "createEditor") {
+		t.Error("the bundle does not export the editor")
+	}
+	if res.Header.Get("Access-Control-Allow-Origin") != allowedOrigin || res.Header.Get("ETag") == "" {
+		t.Errorf("headers %v", res.Header)
+	}
+}
+
 func TestHandlerErrors(t *testing.T) {
 	srv := newServer(t)
 	tests := []struct {
@@ -112,6 +178,11 @@ func TestHandlerErrors(t *testing.T) {
 		{http.MethodGet, "/client/missing.js", 404, "NOT_FOUND"},
 		{http.MethodGet, "/client/ot.go", 404, "NOT_FOUND"},
 		{http.MethodGet, "/client/sub/ot.js", 404, "NOT_FOUND"},
+		{http.MethodGet, "/client/dist/", 404, "NOT_FOUND"},
+		{http.MethodGet, "/client/dist/README.md", 404, "NOT_FOUND"},
+		{http.MethodGet, "/client/dist/sub/editor.js", 404, "NOT_FOUND"},
+		{http.MethodGet, "/client/dist/../ot.js", 404, "NOT_FOUND"},
+		{http.MethodGet, "/client/go.mod", 404, "NOT_FOUND"},
 		{http.MethodGet, "/client/..%2fweb.go", 404, "NOT_FOUND"},
 		{http.MethodGet, "/web.go", 404, "NOT_FOUND"},
 		{http.MethodGet, "/testdata/ot_vectors.json", 404, "NOT_FOUND"},

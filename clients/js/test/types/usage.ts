@@ -64,3 +64,18 @@ function monaco(client: PairpadClient, container: HTMLElement): void {
   unbind();
 }
 void monaco;
+
+// The CodeMirror binding, as the demo page uses it.
+import { EditorView } from '@codemirror/view';
+import { bindCodeMirror } from '@pairpad/client/codemirror';
+import { languageNames, languageSupport } from '@pairpad/client/codemirror-languages';
+
+export function editor(parent: HTMLElement, client: PairpadClient): () => void {
+  const view = new EditorView({ parent });
+  const unbind: () => void = bindCodeMirror(view, client, { language: languageSupport, shareCursor: true });
+  console.log(languageNames.length);
+  return () => {
+    unbind();
+    view.destroy();
+  };
+}
