@@ -26,8 +26,9 @@ export const Status = Object.freeze({
   OFFLINE: 'offline',
 });
 
-// REST errors after which retrying the join cannot help.
-const FATAL_JOIN = new Set(['SESSION_NOT_FOUND', 'INVALID_REQUEST', 'NOT_FOUND']);
+// REST errors after which retrying the join cannot help: the session is
+// gone or over, or it will not have this participant.
+const FATAL_JOIN = new Set(['SESSION_NOT_FOUND', 'SESSION_ENDED', 'INVALID_REQUEST', 'NOT_FOUND', 'FORBIDDEN', 'USER_ID_TAKEN']);
 
 /**
  * Connection keeps one session's WebSocket up. Its owner passes handlers:

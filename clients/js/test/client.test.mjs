@@ -297,20 +297,28 @@ test('a refused WebSocket after a good REST join is reported once per outage', a
   assert.equal(c.status, 'connected');
 });
 
-test('a session gone while reconnecting ends the client', async () => {
-  const { server, clock, joinAs } = harness();
-  const a = await joinAs('a');
-  server.refuseHandshakes = true;
-  server.drop(server.sockets[0]);
-  clock.advance(1000);
-  await settle();
-  server.deliver(); // refused: the next attempt joins over REST again
-  server.joinFailure = { status: 404, body: { error: 'SESSION_NOT_FOUND', message: 'gone', statusCode: 404 } };
-  clock.advance(2000);
-  await settle();
-  assert.equal(a.status, 'offline');
-  assert.ok(a.log.some((e) => e.type === 'error' && e.error === 'SESSION_NOT_FOUND'));
-  assert.deepEqual(pending(clock), [], 'no reconnect is pending');
+test('a session gone, ended or refusing us while reconnecting ends the client', async () => {
+  for (const [status, code] of [
+    [404, 'SESSION_NOT_FOUND'],
+    [409, 'SESSION_ENDED'],
+    [403, 'FORBIDDEN'],
+    [409, 'USER_ID_TAKEN'],
+    [400, 'INVALID_REQUEST'],
+  ]) {
+    const { server, clock, joinAs } = harness();
+    const a = await joinAs('a');
+    server.refuseHandshakes = true;
+    server.drop(server.sockets[0]);
+    clock.advance(1000);
+    await settle();
+    server.deliver(); // refused: the next attempt joins over REST again
+    server.joinFailure = { status, body: { error: code, message: 'no', statusCode: status } };
+    clock.advance(2000);
+    await settle();
+    assert.equal(a.status, 'offline', code);
+    assert.ok(a.log.some((e) => e.type === 'error' && e.error === code), code);
+    assert.deepEqual(pending(clock), [], `${code}: no reconnect is pending`);
+  }
 });
 
 test('transient REST failures while reconnecting keep retrying', async () => {
