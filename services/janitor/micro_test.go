@@ -35,6 +35,7 @@ func TestMicroEndpoints(t *testing.T) {
 	nc := natstest.Connect(t, e.srv)
 
 	idle := seed(t, e.in, clk.Now(), false)
+	seenEmpty(t, e.in, idle.ID, clk.Now())
 	clk.Advance(time.Hour)
 
 	m := request(t, nc, "pairpad.janitor.sweep")
@@ -182,6 +183,7 @@ func TestFailedSweepIsReported(t *testing.T) {
 	ctx := context.Background()
 
 	idle := seed(t, e.in, clk.Now(), false)
+	seenEmpty(t, e.in, idle.ID, clk.Now())
 	if err := e.in.JS.DeleteKeyValue(ctx, "documents"); err != nil {
 		t.Fatal(err)
 	}

@@ -136,8 +136,8 @@ func TestTombstonesArePurged(t *testing.T) {
 			j.tombstoneAge = c.age
 			j.sweepMu.Unlock()
 
-			seed(t, e.in, clk.Now(), false)
-			clk.Advance(31 * time.Minute) // idle, and past tombstoneEvery
+			seenEmpty(t, e.in, seed(t, e.in, clk.Now(), false).ID, clk.Now())
+			clk.Advance(31 * time.Minute) // idle and empty, and past tombstoneEvery
 			rep, err := j.Sweep(context.Background())
 			if err != nil || len(rep.Expired) != 1 {
 				t.Fatalf("sweep: %+v, %v", rep, err)

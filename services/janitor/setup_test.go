@@ -134,6 +134,20 @@ func seed(t *testing.T, in *broker.Infra, at time.Time, connected bool) session.
 	return r
 }
 
+// seenEmpty records, as an earlier sweep would have, that the janitor saw
+// nobody connected to session id at at.
+func seenEmpty(t *testing.T, in *broker.Infra, id string, at time.Time) {
+	t.Helper()
+	st := session.NewStore(in.Sessions)
+	r, rev, err := st.Get(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.MarkEmpty(context.Background(), r, rev, at); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // putData writes a document snapshot and one op log message for id.
 func putData(t *testing.T, in *broker.Infra, id string) {
 	t.Helper()

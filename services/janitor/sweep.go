@@ -74,7 +74,8 @@ func (s *Service) Sweep(ctx context.Context) (Report, error) {
 				if e.Ended() {
 					s.log.Info("ended interview purged after its retention", "session_id", e.ID, "ended_at", e.EndedAt)
 				} else {
-					s.log.Info("session expired", "session_id", e.ID, "idle_for", now.Sub(e.LastActivityAt).String())
+					s.log.Info("session expired", "session_id", e.ID, "idle_for", now.Sub(e.LastActivityAt).String(),
+						"empty_for", emptyFor(now, e.Record).String())
 				}
 			case purged:
 				rep.Purged = append(rep.Purged, e.ID)
@@ -138,7 +139,33 @@ func (s *Service) settle(ctx context.Context, now time.Time, e session.Entry) (o
 		}
 		return kept, nil
 	}
+	// Nobody is connected, but that may be news: presence also empties by
+	// TTL while users are still connected to a realtime instance that lost
+	// NATS or stalled, and quiet users never move lastActivityAt. So the
+	// idle clock starts when a sweep first sees the session empty: recorded
+	// in the record (emptySince, a compare-and-swap at the listed revision,
+	// so activity meanwhile wins), and the session expires only once it has
+	// stayed empty for a whole SESSION_IDLE_TIMEOUT after that. Activity or
+	// a sweep that sees someone clears it (Touch), and the next empty sweep
+	// starts over.
+	if e.EmptySince == nil || e.EmptySince.Before(e.LastActivityAt) {
+		if err := s.store.MarkEmpty(ctx, e.Record, e.Revision, now); err != nil && !lostRace(err) {
+			return kept, fmt.Errorf("mark %s empty: %w", e.ID, err)
+		}
+		return kept, nil
+	}
+	if now.Sub(*e.EmptySince) < s.idle {
+		return kept, nil
+	}
 	return s.expire(ctx, e)
+}
+
+// emptyFor is how long the janitor has seen the session empty.
+func emptyFor(now time.Time, r session.Record) time.Duration {
+	if r.EmptySince == nil {
+		return 0
+	}
+	return now.Sub(*r.EmptySince)
 }
 
 // endedAt is when an ended interview ended; its last activity for a record

@@ -42,8 +42,20 @@ func TestSweepExpiresOnlyIdleUnconnectedSessions(t *testing.T) {
 	}
 	clk.Advance(31 * time.Minute)
 
+	// The first sweep past the timeout only sees the idle sessions empty:
+	// their clock starts now.
 	rep, err := j.Sweep(context.Background())
-	if err != nil {
+	if err != nil || len(rep.Expired) != 0 {
+		t.Fatalf("first sweep: %+v, %v; want nothing expired", rep, err)
+	}
+	for i, c := range cases {
+		r, _, err := st.Get(context.Background(), ids[i])
+		if wantEmpty := c.wantExpired; err != nil || (r.EmptySince != nil) != wantEmpty || wantEmpty && !r.EmptySince.Equal(clk.Now()) {
+			t.Errorf("%s: emptySince %v, %v; want set to now: %t", c.name, r.EmptySince, err, wantEmpty)
+		}
+	}
+	clk.Advance(30 * time.Minute)
+	if rep, err = j.Sweep(context.Background()); err != nil {
 		t.Fatalf("sweep: %v", err)
 	}
 	for i, c := range cases {
@@ -130,6 +142,7 @@ func TestActivityBetweenReadAndEndWins(t *testing.T) {
 	ctx := context.Background()
 
 	r := seed(t, e.in, clk.Now(), false)
+	seenEmpty(t, e.in, r.ID, clk.Now())
 	clk.Advance(31 * time.Minute)
 	all, err := st.All(ctx)
 	if err != nil || len(all) != 1 {
@@ -164,6 +177,7 @@ func TestRacingJanitorsExpireEachSessionOnce(t *testing.T) {
 	var idleIDs, activeIDs []string
 	for range idle {
 		idleIDs = append(idleIDs, seed(t, e.in, created, false).ID)
+		seenEmpty(t, e.in, idleIDs[len(idleIDs)-1], created)
 	}
 	for range connected {
 		activeIDs = append(activeIDs, seed(t, e.in, created, true).ID)
@@ -272,6 +286,8 @@ func TestConnectedTimeCountsAsActivity(t *testing.T) {
 	}{
 		{time.Second, false},      // a reconnect right after leaving finds the session
 		{29 * time.Minute, false}, // still inside the timeout since the user was last seen
+		{time.Minute, false},      // idle: now seen empty, the clock starts
+		{29 * time.Minute, false}, // empty, but not for a whole timeout
 		{time.Minute, true},       // the full timeout with nobody connected
 	}
 	for _, s := range steps {
@@ -284,4 +300,71 @@ func TestConnectedTimeCountsAsActivity(t *testing.T) {
 			t.Fatalf("after %v more: expired %v, want %v", s.advance, got, s.wantExpired)
 		}
 	}
+}
+
+// TestExpiryNeedsTheWholeTimeoutEmpty: presence also empties by TTL while a
+// realtime instance is paused or cut off from NATS with its users still
+// connected to it, and quiet users never move lastActivityAt. A session
+// expires only once sweeps saw it empty for a whole SESSION_IDLE_TIMEOUT
+// without a break; users seen again, or activity, start the clock over.
+func TestExpiryNeedsTheWholeTimeoutEmpty(t *testing.T) {
+	e := newEnv(t)
+	clk := newClock()
+	j := newJanitor(t, e, jopts{now: clk.Now, ready: true})
+	st := session.NewStore(e.in.Sessions)
+	ctx := context.Background()
+
+	r := seed(t, e.in, clk.Now(), false)
+	key := ""
+	steps := []struct {
+		name        string
+		advance     time.Duration
+		connected   bool // a presence entry exists during the sweep
+		touch       bool // activity just before the sweep
+		wantEmpty   bool // emptySince set after the sweep
+		wantExpired bool
+	}{
+		{"quiet users, edits long ago", 2 * time.Hour, true, false, false, false},
+		{"their instance stalls: presence gone", 31 * time.Minute, false, false, true, false},
+		{"still gone, inside the timeout", 29 * time.Minute, false, false, true, false},
+		{"instance back: users seen again", 10 * time.Minute, true, false, false, false},
+		{"quiet again, past the timeout", 31 * time.Minute, true, false, false, false},
+		{"gone again: the clock starts over", 31 * time.Minute, false, false, true, false},
+		{"activity while nobody is listed", 20 * time.Minute, false, true, false, false},
+		{"idle after the activity: seen empty", 31 * time.Minute, false, false, true, false},
+		{"a whole timeout empty", 30 * time.Minute, false, false, true, true},
+	}
+	for _, s := range steps {
+		clk.Advance(s.advance)
+		if s.connected {
+			key = putPresence(t, e.in, r.ID, "quiet", "c1")
+		} else if key != "" {
+			if err := e.in.Presence.Purge(ctx, key); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if s.touch {
+			if err := st.Touch(ctx, r.ID, clk.Now()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rep, err := j.Sweep(ctx)
+		if err != nil {
+			t.Fatalf("%s: %v", s.name, err)
+		}
+		if got := slices.Contains(rep.Expired, r.ID); got != s.wantExpired {
+			t.Fatalf("%s: expired %t, want %t", s.name, got, s.wantExpired)
+		}
+		if s.wantExpired {
+			if got := holdingsOf(t, e.in, r.ID); got != (holdings{}) {
+				t.Fatalf("%s: left behind %+v", s.name, got)
+			}
+			return
+		}
+		got, _, err := st.Get(ctx, r.ID)
+		if err != nil || (got.EmptySince != nil) != s.wantEmpty {
+			t.Fatalf("%s: emptySince %v, %v; want set: %t", s.name, got.EmptySince, err, s.wantEmpty)
+		}
+	}
+	t.Fatal("the session never expired")
 }

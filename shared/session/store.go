@@ -28,6 +28,10 @@ type Record struct {
 	CreatedAt      time.Time         `json:"createdAt"`
 	Language       protocol.Language `json:"language"`
 	LastActivityAt time.Time         `json:"lastActivityAt"`
+	// EmptySince is when the janitor first saw nobody connected to the
+	// session after its last activity (set by MarkEmpty, cleared by Touch);
+	// the session expires only after SESSION_IDLE_TIMEOUT of that.
+	EmptySince *time.Time `json:"emptySince,omitempty"`
 	Title          string            `json:"title,omitempty"`
 	// Status is active or ended; a record written before statuses existed
 	// has none and is active (see Ended).
@@ -144,19 +148,23 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*Record) error) (
 // compare-and-swap the same key, and idle timeouts are minutes long.
 const TouchGranularity = time.Second
 
-// Touch records activity on a live session; ErrNotFound when it has ended.
+// Touch records activity on a live session, which also ends a stretch of
+// emptiness the janitor recorded; ErrNotFound when it has ended.
 func (s *Store) Touch(ctx context.Context, id string, now time.Time) error {
 	for attempt := 0; ; attempt++ {
 		r, rev, err := s.Get(ctx, id)
 		if err != nil {
 			return err
 		}
-		if now.Sub(r.LastActivityAt) < TouchGranularity {
+		if now.Sub(r.LastActivityAt) < TouchGranularity && r.EmptySince == nil {
 			// Fresh enough: a write that landed since the janitor's read
 			// already makes its compare-and-swap lose.
 			return nil
 		}
-		r.LastActivityAt = now.UTC()
+		if now.After(r.LastActivityAt) {
+			r.LastActivityAt = now.UTC()
+		}
+		r.EmptySince = nil
 		b, _ := json.Marshal(r)
 		_, err = s.kv.Update(ctx, id, b, rev)
 		if err == nil {
@@ -166,6 +174,19 @@ func (s *Store) Touch(ctx context.Context, id string, now time.Time) error {
 			return fmt.Errorf("touch session %s: %w", id, err)
 		}
 	}
+}
+
+// MarkEmpty records that the janitor saw nobody connected to the session at
+// at: a compare-and-swap at revision rev, so activity that landed since (a
+// newer revision) wins and the emptiness is not recorded.
+func (s *Store) MarkEmpty(ctx context.Context, r Record, rev uint64, at time.Time) error {
+	at = at.UTC()
+	r.EmptySince = &at
+	b, _ := json.Marshal(r)
+	if _, err := s.kv.Update(ctx, r.ID, b, rev); err != nil {
+		return fmt.Errorf("mark session %s empty: %w", r.ID, err)
+	}
+	return nil
 }
 
 // MarkPurging is the commit point of a session's removal: a
