@@ -22,6 +22,7 @@ func TestEndedInterviewRetention(t *testing.T) {
 
 	ended := seed(t, e.in, clk.Now(), false)
 	idle := seed(t, e.in, clk.Now(), false)
+	seenEmpty(t, e.in, idle.ID, clk.Now())
 	if _, err := e.in.Participants.Put(ctx, ended.ID, []byte(`{"users":{}}`)); err != nil {
 		t.Fatal(err)
 	}
