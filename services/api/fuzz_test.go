@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/pairpad/pairpad/services/api"
@@ -96,22 +97,30 @@ func postJSON(path string, body []byte) *http.Request {
 }
 
 // FuzzCreateBody: POST /api/sessions answers 201 exactly when the body is a
-// JSON object with one field, "language", naming a contract language;
-// anything else is 400 INVALID_REQUEST (413 over 64 KiB).
+// JSON object with the field "language" naming a contract language and,
+// optionally, "title" (at most 120 characters, no control characters) and
+// "starterCode" (at most 256 KiB); anything else is 400 INVALID_REQUEST (413
+// over the route's body limit).
 func FuzzCreateBody(f *testing.F) {
 	for _, s := range []string{
 		`{"language":"python"}`, ` {"language":"typescript"}` + "\n", `{"language":"cobol"}`, `{}`, ``, `null`,
 		`{"language":"python","x":1}`, `{"LANGUAGE":"python"}`, `{"language":1}`, `{"language":"python"}{}`,
 		`["python"]`, `{"language":"pyth\u006fn"}`, "\u00a0{\"language\":\"python\"}", `{"language":"python",}`,
 		`{"language":"python","language":"python"}`, `{"language":"python\ud800"}`,
+		`{"language":"go","title":"Screen","starterCode":"package main\n"}`, `{"language":"go","title":"a\u0007"}`,
+		`{"language":"go","title":""}`, `{"language":"go","starterCode":"x\udc00"}`, `{"language":"go","Title":"t"}`,
 	} {
 		f.Add([]byte(s))
 	}
 	ft := newFuzzTarget(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r := ft.serve(t, postJSON("/api/sessions", body), protocol.CodeInvalidRequest, protocol.CodePayloadTooLarge)
-		want, verdict := oracleBody(body, map[string]func(string) bool{
-			"language": func(v string) bool { return protocol.Language(v).Valid() },
+		want, verdict := oracleBody(body, createBodyLimit, map[string]field{
+			"language": required(func(v string) bool { return protocol.Language(v).Valid() }),
+			"title": optional(func(v string) bool {
+				return utf8.RuneCountInString(v) <= 120 && !strings.ContainsFunc(v, unicode.IsControl)
+			}),
+			"starterCode": optional(func(v string) bool { return len(v) <= 256<<10 }),
 		})
 		switch {
 		case verdict == ambiguous:
@@ -121,18 +130,26 @@ func FuzzCreateBody(f *testing.F) {
 		case verdict == valid && r.status != http.StatusCreated:
 			t.Fatalf("POST /api/sessions %q -> %d %s: want 201", body, r.status, r.body)
 		case verdict == valid:
-			var s protocol.Session
-			if err := json.Unmarshal(r.body, &s); err != nil || string(s.Language) != want["language"] || !protocol.ValidSessionID(s.ID) {
-				t.Fatalf("created %s from %q, want language %q", r.body, body, want["language"])
+			var s protocol.CreatedSession
+			if err := json.Unmarshal(r.body, &s); err != nil || string(s.Language) != want["language"] || !protocol.ValidSessionID(s.ID) ||
+				s.Title != want["title"] || len(s.HostKey) < 22 {
+				t.Fatalf("created %s from %q, want language %q, title %q and a host key", r.body, body, want["language"], want["title"])
 			}
 		}
 	})
 }
 
+// createBodyLimit is POST /api/sessions' body limit: room for the largest
+// starter code with every byte escaped.
+const createBodyLimit = 6*(256<<10) + 64<<10
+
 // FuzzJoinBody: POST .../join answers 200 exactly when the body is a JSON
 // object with the fields userId and userName satisfying the contract's
-// rules; the answer echoes the userId and carries a token for this session,
-// this user and the trimmed name. Anything else is 400 INVALID_REQUEST.
+// rules and, optionally, role "candidate" (or empty) without a hostKey; the
+// answer echoes the userId and carries a candidate's token for this
+// session, this user and the trimmed name. Anything else is 400
+// INVALID_REQUEST, or 403 FORBIDDEN for interviewer and observer without the
+// session's host key (which the fuzzer never has).
 func FuzzJoinBody(f *testing.F) {
 	for _, s := range []string{
 		`{"userId":"u1","userName":"Ann"}`, `{"userId":"u 😀","userName":"  Ann Lee  "}`, `{"userId":"","userName":"Ann"}`,
@@ -142,24 +159,44 @@ func FuzzJoinBody(f *testing.F) {
 		`{"userId":"k\udc00","userName":"Ann"}`, `{"userId":"k\ud83d\ude00","userName":"Ann"}`, `{"userId":"k\\ud800","userName":"Ann"}`,
 		`{"userId":"u1","userId":"u2","userName":"Ann"}`, `{"userId":"u1","userName":"Ann","userName":"Bob"}`,
 		`{"userId":"k\ufffd","userName":"A\udfff"}`,
+		`{"userId":"u1","userName":"Ann","role":"candidate"}`, `{"userId":"u2","userName":"Ann","role":"interviewer","hostKey":"k"}`,
+		`{"userId":"u3","userName":"Ann","role":"observer"}`, `{"userId":"u4","userName":"Ann","hostKey":"k"}`,
+		`{"userId":"u5","userName":"Ann","role":""}`, `{"userId":"u6","userName":"Ann","role":"admin"}`,
 	} {
 		f.Add([]byte(s))
 	}
 	ft := newFuzzTarget(f)
-	hr := postJSON("/api/sessions", []byte(`{"language":"python"}`))
-	w := httptest.NewRecorder()
-	ft.h.ServeHTTP(w, hr)
 	var sess protocol.Session
-	if err := json.Unmarshal(w.Body.Bytes(), &sess); err != nil || w.Code != http.StatusCreated {
-		f.Fatalf("create: %d %s", w.Code, w.Body)
+	joins := 0
+	newSession := func(tb testing.TB) {
+		hr := postJSON("/api/sessions", []byte(`{"language":"python"}`))
+		w := httptest.NewRecorder()
+		ft.h.ServeHTTP(w, hr)
+		if err := json.Unmarshal(w.Body.Bytes(), &sess); err != nil || w.Code != http.StatusCreated {
+			tb.Fatalf("create: %d %s", w.Code, w.Body)
+		}
+		joins = 0
 	}
-	path := "/api/sessions/" + sess.ID + "/join"
+	newSession(f)
 	f.Fuzz(func(t *testing.T, body []byte) {
-		r := ft.serve(t, postJSON(path, body), protocol.CodeInvalidRequest, protocol.CodePayloadTooLarge)
-		want, verdict := oracleBody(body, map[string]func(string) bool{
-			"userId":   func(v string) bool { return protocol.ValidateUserID(v) == nil },
-			"userName": func(v string) bool { _, err := protocol.NormalizeUserName(v); return err == nil },
+		if joins >= 400 {
+			// A session keeps SESSION_MAX_USER_IDS (500) user ids: start
+			// another before a new one would be SESSION_FULL.
+			newSession(t)
+		}
+		r := ft.serve(t, postJSON("/api/sessions/"+sess.ID+"/join", body), protocol.CodeInvalidRequest, protocol.CodePayloadTooLarge, protocol.CodeForbidden)
+		if r.status == http.StatusOK {
+			joins++
+		}
+		want, verdict := oracleBody(body, protocol.MaxBodyBytes, map[string]field{
+			"userId":   required(func(v string) bool { return protocol.ValidateUserID(v) == nil }),
+			"userName": required(func(v string) bool { _, err := protocol.NormalizeUserName(v); return err == nil }),
+			"role":     optional(func(v string) bool { return v == "" || protocol.Role(v).Valid() }),
+			"hostKey":  optional(func(v string) bool { return len(v) <= 256 }),
 		})
+		if verdict == valid && (protocol.Role(want["role"]).NeedsHostKey() || want["hostKey"] != "") {
+			verdict = invalid // no host key the fuzzer has is right; a candidate sends none
+		}
 		switch {
 		case verdict == ambiguous:
 			return
@@ -169,7 +206,7 @@ func FuzzJoinBody(f *testing.F) {
 			t.Fatalf("join %q -> %d %s: want 200", body, r.status, r.body)
 		case verdict == valid:
 			var jr protocol.JoinResponse
-			if err := json.Unmarshal(r.body, &jr); err != nil || jr.SessionID != sess.ID || jr.UserID != want["userId"] {
+			if err := json.Unmarshal(r.body, &jr); err != nil || jr.SessionID != sess.ID || jr.UserID != want["userId"] || jr.Role != protocol.RoleCandidate {
 				t.Fatalf("joined %s from %q", r.body, body)
 			}
 			name, _ := protocol.NormalizeUserName(want["userName"])
@@ -240,13 +277,24 @@ const (
 	ambiguous // a string that holds a U+FFFD as sent and one made by decoding
 )
 
+// field is what the oracle knows of one body field.
+type field struct {
+	ok       func(string) bool
+	optional bool
+}
+
+// required and optional are fields with their check.
+func required(ok func(string) bool) field { return field{ok: ok} }
+func optional(ok func(string) bool) field { return field{ok: ok, optional: true} }
+
 // oracleBody reads body as the contract does, independently of the api's
-// decoder: at most 64 KiB, JSON whitespace around exactly one object whose
-// keys are exactly (case included) those of fields, each once, each a
-// string that its check accepts and that decoding does not rewrite (no
-// invalid UTF-8, no lone surrogate escape). It returns the fields' values when the body is valid.
-func oracleBody(body []byte, fields map[string]func(string) bool) (map[string]string, verdict) {
-	if len(body) > protocol.MaxBodyBytes || !json.Valid(body) {
+// decoder: at most limit bytes, JSON whitespace around exactly one object
+// whose keys are (case included) among those of fields, each once, each
+// required one present, each a string that its check accepts and that
+// decoding does not rewrite (no invalid UTF-8, no lone surrogate escape). It
+// returns the fields' values when the body is valid.
+func oracleBody(body []byte, limit int, fields map[string]field) (map[string]string, verdict) {
+	if len(body) > limit || !json.Valid(body) {
 		return nil, invalid
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -299,9 +347,9 @@ func oracleBody(body []byte, fields map[string]func(string) bool) (map[string]st
 	if mixed {
 		return nil, ambiguous
 	}
-	for name, ok := range fields {
+	for name, f := range fields {
 		v, present := got[name]
-		if !present || !ok(v) {
+		if (!present && !f.optional) || (present && !f.ok(v)) {
 			return nil, invalid
 		}
 	}
