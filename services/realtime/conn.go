@@ -261,8 +261,12 @@ func (c *conn) readLoop(keepalive time.Duration) {
 			continue // cut off: what is still in flight is dropped until the close completes
 		}
 		in, err := decodeFrame(c.fr, mt, data, c.ident.SessionID)
-		if err == nil && in.kind == inEvent {
-			err = c.permit(in.env)
+		if in.kind == inEvent {
+			// The role first: what a role may not send is FORBIDDEN,
+			// whether or not its payload is well formed.
+			if perr := c.permit(in.env); perr != nil {
+				err = perr
+			}
 		}
 		if in.kind == inLeave {
 			c.setReason(protocol.LeftManual)

@@ -39,7 +39,7 @@ var fuzzNow = time.Date(2025, 1, 15, 10, 0, 0, 0, time.UTC)
 // frameCodes are the refusals a client frame may get from decoding.
 var frameCodes = map[protocol.Code]bool{
 	protocol.CodeInvalidPayload: true, protocol.CodeInvalidSession: true,
-	protocol.CodeInvalidLanguage: true, protocol.CodeDocumentTooLarge: true,
+	protocol.CodeInvalidLanguage: true, protocol.CodeDocumentTooLarge: true, protocol.CodePayloadTooLarge: true,
 }
 
 // handshakeCodes are the refusals of a handshake's parameters.
@@ -58,6 +58,10 @@ func FuzzDecodeFrame(f *testing.F) {
 		{false, `{"type":"language-changed","payload":"python"}`},
 		{false, `{"type":"language-changed","payload":{"language":"typescript"}}`},
 		{false, `{"type":"sync"}`},
+		{false, `{"type":"notes-update","payload":{"delta":{"fullCode":"strong hire"},"version":0,"opId":"n1"}}`},
+		{true, `42["notes-update",{"delta":{"ops":[3,"!"]},"version":2}]`},
+		{false, `{"type":"run-output","payload":{"runId":"r1","language":"python","stdout":"4\n","stderr":"","exitCode":0,"durationMs":12}}`},
+		{true, `42["run-output",{"runId":"r2","language":"go","stdout":"","stderr":"panic","exitCode":2,"durationMs":0}]`},
 		{false, `{"type":"code-update","sessionId":"other","payload":{}}`},
 		{false, `{not json`},
 		{true, `42["code-update",{"payload":{"delta":{"fullCode":"😀"},"version":1,"opId":"b"}}]`},
@@ -119,7 +123,14 @@ func checkEvent(t *testing.T, fr framing, payload json.RawMessage, ev clientEven
 	t.Helper()
 	var out any
 	switch ev.typ {
-	case protocol.TypeCodeUpdate:
+	case protocol.TypeRunOutput:
+		again, err := protocol.DecodeRunOutput(mustJSON(t, ev.run))
+		if err != nil || again != ev.run || !ev.run.Language.Valid() || ev.run.RunID == "" || ev.run.DurationMs < 0 ||
+			ev.run.UserID != "" || ev.run.Timestamp != 0 || len(payload) > protocol.MaxRunOutputBytes {
+			t.Fatalf("run-output %s accepted as %+v, re-decoded %+v, %v", payload, ev.run, again, err)
+		}
+		out = ev.run
+	case protocol.TypeCodeUpdate, protocol.TypeNotesUpdate:
 		again, err := protocol.DecodeCodeUpdate(mustJSON(t, ev.code))
 		if err != nil || !sameCodeUpdate(again, ev.code) {
 			t.Fatalf("code-update %+v re-encoded decodes to %+v, %v", ev.code, again, err)

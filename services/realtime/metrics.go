@@ -31,6 +31,7 @@ var knownTypes = map[string]bool{
 	protocol.TypeSync: true, protocol.TypeConnected: true, protocol.TypeUserJoined: true,
 	protocol.TypeUserLeft: true, protocol.TypePresenceUpdate: true, protocol.TypeCodeAck: true,
 	protocol.TypeSessionEnded: true, protocol.TypeError: true,
+	protocol.TypeNotesUpdate: true, protocol.TypeNotesAck: true, protocol.TypeRunOutput: true,
 }
 
 func typeLabel(t string) string {

@@ -74,6 +74,8 @@ func TestObserverIsReadOnly(t *testing.T) {
 				opID    string
 			}{
 				{protocol.TypeCodeUpdate, fullCode("the observer was here", 0, "o-1"), "o-1"},
+				// The role is checked first: malformed or not, it is FORBIDDEN.
+				{protocol.TypeCodeUpdate, map[string]any{"delta": map[string]any{}, "version": -1, "opId": "o-2"}, "o-2"},
 				{protocol.TypeLanguageChanged, "go", ""},
 				{protocol.TypeRunOutput, runPayload("r-ob"), ""},
 			}

@@ -23,6 +23,8 @@ func FuzzEnvelope(f *testing.F) {
 		`{"type":"cursor-update","payload":{"position":{"line":0,"column":5},"selection":{"start":{"line":0,"column":1},"end":{"line":2,"column":0}}}}`,
 		`{"type":"language-changed","payload":"python"}`,
 		`{"type":"sync"}`,
+		`{"runId":"r1","language":"python","stdout":"4\n","stderr":"","exitCode":0,"durationMs":12}`,
+		`{"runId":"","language":"go","stdout":"","stderr":"x","exitCode":1.5,"durationMs":-1}`,
 		`{"delta":{"fullCode":"print(1)\n😀"},"version":0}`,
 		`{"position":{"line":1,"column":2}}`,
 		`"typescript"`,
@@ -152,6 +154,24 @@ func checkPayloads(t *testing.T, raw []byte) {
 		back, err := protocol.DecodeLanguage(mustMarshal(t, l))
 		if !l.Valid() || err != nil || back != l {
 			t.Fatalf("DecodeLanguage(%q) = %q; round trip %q, %v", raw, l, back, err)
+		}
+	}
+
+	if r, err := protocol.DecodeRunOutput(raw); err != nil {
+		wantCode(t, err, protocol.CodeInvalidPayload, protocol.CodeInvalidLanguage, protocol.CodePayloadTooLarge)
+	} else {
+		var plain protocol.RunOutput
+		switch {
+		case len(raw) > protocol.MaxRunOutputBytes || r.RunID == "" || utf8.RuneCountInString(r.RunID) > protocol.MaxRunIDLen ||
+			!r.Language.Valid() || r.DurationMs < 0 || r.DurationMs > protocol.MaxRunDurationMs || r.UserID != "" || r.Timestamp != 0:
+			t.Fatalf("DecodeRunOutput(%q) = %+v: out of bounds", raw, r)
+		case json.Unmarshal(raw, &plain) != nil || plain.RunID != r.RunID || plain.Stdout != r.Stdout ||
+			plain.Stderr != r.Stderr || plain.ExitCode != r.ExitCode:
+			t.Fatalf("DecodeRunOutput(%q) = %+v, encoding/json says %+v", raw, r, plain)
+		}
+		back, err := protocol.DecodeRunOutput(mustMarshal(t, r))
+		if err != nil || back != r {
+			t.Fatalf("DecodeRunOutput round trip of %q: %+v, %v; want %+v", raw, back, err, r)
 		}
 	}
 }
