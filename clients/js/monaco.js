@@ -1,8 +1,8 @@
 // monaco.js — binds a PairpadClient to a Monaco editor: local changes
 // become ops, remote ops become model edits that keep the local carets on
-// their characters, the others' carets (with a name flag) and selections are
-// drawn in the text in each user's colour, and the session's language
-// switches the model's language.
+// their characters and the text in view where it is, the others' carets
+// (with a name flag) and selections are drawn in the text in each user's
+// colour, and the session's language switches the model's language.
 //
 // Undo and redo are the local user's own: remote edits never enter an undo
 // stack. The binding keeps its own stack of the inverses of local ops,
@@ -30,6 +30,7 @@ const EXACT = 0; // ContentWidgetPositionPreference.EXACT
 const NEVER_GROWS = 1; // TrackedRangeStickiness.NeverGrowsWhenTypingAtEdges
 const EOL_LF = 0; // EndOfLineSequence.LF
 const EXPLICIT = 3; // CursorChangeReason.Explicit
+const SCROLL_IMMEDIATE = 1; // ScrollType.Immediate
 
 /** invert returns the op that undoes op, which applies to text. */
 export function invert(op, text) {
@@ -272,12 +273,24 @@ export function bindMonaco(editor, client, options = {}) {
     let modelOp = oldRaw.includes('\r') || newRaw.includes('\r') || before !== shown(oldRaw) ? diff(before, after) : op;
     const sels = editor.getModel() === model ? editor.getSelections() || [] : [];
     const marks = sels.map((s) => [model.getOffsetAt(s.getSelectionStart()), model.getOffsetAt(s.getPosition())]);
+    // The first line in view stays where it is on the screen: text the
+    // others add or remove above it does not scroll what this person reads.
+    const visible = sels.length > 0 ? editor.getVisibleRanges() : [];
+    let anchor = null;
+    if (visible.length > 0) {
+      const line = visible[0].startLineNumber;
+      anchor = { offset: model.getOffsetAt({ lineNumber: line, column: 1 }), shift: editor.getTopForLineNumber(line) - editor.getScrollTop() };
+    }
     applying = true;
     try {
       model.applyEdits(editsFor(modelOp));
       if (model.getValue() !== after) {
         model.setValue(after);
         modelOp = diff(before, after);
+      }
+      if (anchor) {
+        const line = model.getPositionAt(transformIndex(modelOp, anchor.offset, true)).lineNumber;
+        editor.setScrollTop(editor.getTopForLineNumber(line) - anchor.shift, SCROLL_IMMEDIATE);
       }
       if (placeCaret !== undefined) {
         const p = model.getPositionAt(placeCaret);

@@ -277,3 +277,44 @@ test('CRLF line ends and emoji survive editing in Monaco', { timeout: 120000 }, 
   assert.deepEqual(page.problems, []);
   await context.close();
 });
+
+test('lines the other person adds above keep what is in view, and the caret, in place', { timeout: 120000 }, async () => {
+  const allowed = [site.origin, server.base];
+  const alice = await newPage(browser, allowed);
+  const bob = await newPage(browser, allowed);
+  const [a, b] = [alice.page, bob.page];
+  await a.goto(`${site.origin}/?server=${encodeURIComponent(server.base)}`);
+  await a.fill('#name', 'Alice');
+  await a.click('#create');
+  await joined(a);
+  await a.evaluate(() => window.pairpad.setText(Array.from({ length: 200 }, (_, i) => `line ${i}`).join('\n')));
+  await b.goto(a.url());
+  await b.fill('#name', 'Bob');
+  await b.click('#join');
+  await joined(b);
+  await converged([a, b], 'after loading 200 lines');
+  const view = () =>
+    a.evaluate(() => {
+      const ed = window.pairpadEditor;
+      const first = ed.getVisibleRanges()[0].startLineNumber;
+      const model = ed.getModel();
+      return { first: model.getLineContent(first), top: ed.getTopForLineNumber(first) - ed.getScrollTop(), caret: model.getLineContent(ed.getPosition().lineNumber), column: ed.getPosition().column };
+    });
+  await a.evaluate(() => {
+    const ed = window.pairpadEditor;
+    ed.focus();
+    ed.setPosition({ lineNumber: 100, column: 3 });
+    ed.revealLineInCenter(100);
+  });
+  const before = await view();
+  assert.equal(before.caret, 'line 99');
+  assert.notEqual(before.first, 'line 0', 'the editor did not scroll');
+  await b.click('.monaco-editor .view-lines');
+  await b.keyboard.press('Control+Home');
+  await b.keyboard.type('x\ny\nz\n', { delay: 15 });
+  await converged([a, b], "after Bob's lines at the top");
+  assert.deepEqual(await view(), before);
+  assert.deepEqual(a.problems, []);
+  await alice.context.close();
+  await bob.context.close();
+});
