@@ -1,10 +1,21 @@
 // The Monaco editor from the monaco-editor package, bundled: the editor
-// core, the three session languages' highlighting, and the editor worker as
-// a Vite worker chunk. Nothing comes from a CDN.
+// core, the highlighting of every session language (each grammar is its own
+// chunk, loaded when a model first uses it), and the editor worker as a
+// Vite worker chunk. Nothing comes from a CDN.
 import * as monaco from 'monaco-editor/editor/editor.api';
 import 'monaco-editor/languages/definitions/javascript/register';
 import 'monaco-editor/languages/definitions/typescript/register';
 import 'monaco-editor/languages/definitions/python/register';
+import 'monaco-editor/languages/definitions/java/register';
+import 'monaco-editor/languages/definitions/go/register';
+import 'monaco-editor/languages/definitions/cpp/register'; // c and cpp
+import 'monaco-editor/languages/definitions/csharp/register';
+import 'monaco-editor/languages/definitions/ruby/register';
+import 'monaco-editor/languages/definitions/rust/register';
+import 'monaco-editor/languages/definitions/kotlin/register';
+import 'monaco-editor/languages/definitions/swift/register';
+import 'monaco-editor/languages/definitions/php/register';
+import 'monaco-editor/languages/definitions/sql/register';
 import EditorWorker from 'monaco-editor/editor/editor.worker?worker';
 
 self.MonacoEnvironment = {
