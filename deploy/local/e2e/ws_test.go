@@ -34,7 +34,13 @@ type wsClient struct {
 func dialWS(t *testing.T, apiBase, rtBase, sessionID, userID string, extra url.Values) *wsClient {
 	t.Helper()
 	join := joinSession(t, apiBase, sessionID, userID)
-	q := url.Values{"sessionId": {sessionID}, "userId": {userID}, "userName": {"User " + userID}, "token": {join.Token}}
+	return dialToken(t, rtBase, sessionID, userID, join.Token, extra)
+}
+
+// dialToken connects to the realtime instance at rtBase with a join token.
+func dialToken(t *testing.T, rtBase, sessionID, userID, token string, extra url.Values) *wsClient {
+	t.Helper()
+	q := url.Values{"sessionId": {sessionID}, "userId": {userID}, "userName": {"User " + userID}, "token": {token}}
 	for k, v := range extra {
 		q[k] = v
 	}
