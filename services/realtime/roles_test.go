@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/pairpad/pairpad/shared/oplog"
 	"github.com/pairpad/pairpad/shared/protocol"
 	"github.com/pairpad/pairpad/shared/session"
+	"github.com/pairpad/pairpad/shared/token"
 )
 
 // framings are the two ways a client speaks to realtime.
@@ -386,3 +388,32 @@ func TestEndDisconnectsEveryone(t *testing.T) {
 }
 
 func opsFormat() map[string][]string { return map[string][]string{"deltaFormat": {"ops"}} }
+
+// TestRoleAndColourFromTheToken: the role and colour come from the signed
+// join token; an anonymous connection (when allowed) is a candidate whatever
+// it claims, and a token without a colour gets one derived from the user id.
+func TestRoleAndColourFromTheToken(t *testing.T) {
+	cl := newCluster(t)
+	inst := cl.start(instanceOpts{env: map[string]string{"WS_ALLOW_ANONYMOUS": "true"}})
+	sid := cl.newSession(protocol.LangPython).ID
+	tok := token.Sign([]byte(testSecret), token.Claims{SessionID: sid, UserID: "iv", UserName: "Ivy",
+		Role: protocol.RoleInterviewer, Color: "#123456", Expiry: time.Now().Add(time.Hour).Unix()})
+	iv := connectPlain(t, inst.url, user{sid: sid, noToken: true, query: url.Values{"token": {tok}}})
+	if c := decode[protocol.Connected](t, iv.waitFor(t, protocol.TypeConnected).Payload); c.Role != protocol.RoleInterviewer ||
+		c.Users[0].Color != "#123456" {
+		t.Fatalf("interviewer connected as %q with %+v, want the token's role and colour", c.Role, c.Users)
+	}
+	anon := connectPlain(t, inst.url, user{sid: sid, id: "anon", name: "Anon", noToken: true,
+		query: url.Values{"role": {"interviewer"}}})
+	if c := decode[protocol.Connected](t, anon.waitFor(t, protocol.TypeConnected).Payload); c.Role != protocol.RoleCandidate || c.Notes != nil {
+		t.Fatalf("anonymous connection: role %q, notes %v; want a candidate without notes", c.Role, c.Notes)
+	}
+	anon.send(t, protocol.TypeNotesUpdate, fullCode("x", 0, "a-1"))
+	if p := anon.waitError(t); p.Error != protocol.CodeForbidden {
+		t.Fatalf("anonymous notes-update: %+v, want FORBIDDEN", p)
+	}
+	u := decode[protocol.User](t, iv.waitFor(t, protocol.TypeUserJoined).Payload)
+	if u.ID != "anon" || u.Role != protocol.RoleCandidate || u.Color != protocol.UserColor("anon") {
+		t.Fatalf("user-joined %+v, want anon as a candidate with the colour of its id", u)
+	}
+}
