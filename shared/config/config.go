@@ -121,7 +121,7 @@ func Load(process string, getenv func(string) string) (Config, error) {
 	}
 	c.JanitorInterval = p.duration("JANITOR_INTERVAL", defInterval)
 	c.SessionMaxUsers = p.integer("SESSION_MAX_USERS", 20, 1, 10000)
-	c.SessionMaxUserIDs = p.integer("SESSION_MAX_USER_IDS", 500, 16, 2000)
+	c.SessionMaxUserIDs = p.integer("SESSION_MAX_USER_IDS", 500, 16, 1000)
 	c.SessionRetention = p.duration("SESSION_RETENTION", 168*time.Hour)
 	c.PresenceTimeout = p.duration("PRESENCE_TIMEOUT", 30*time.Second)
 	if c.PresenceTimeout < 3*time.Second && p.err == nil && getenv("PRESENCE_TIMEOUT") != "" {
