@@ -190,6 +190,8 @@ export class LocalHistory {
   }
 }
 
+let bindings = 0;
+
 const COLOR = /^#(?:[0-9a-f]{3}|[0-9a-f]{4}|[0-9a-f]{6}|[0-9a-f]{8})$/i;
 
 const BASE_CSS = `
@@ -362,11 +364,12 @@ export function bindMonaco(editor, client, options = {}) {
   const sheet = new (doc.defaultView.CSSStyleSheet)();
   sheet.replaceSync(BASE_CSS);
   doc.adoptedStyleSheets = [...doc.adoptedStyleSheets, sheet];
+  const binding = ++bindings; // class names of one binding's colours do not meet another's
   const classes = new Map(); // color -> class name of its selections
   const selectionClass = (color) => {
     let name = classes.get(color);
     if (!name) {
-      name = `pairpad-selection-${classes.size}`;
+      name = `pairpad-selection-${binding}-${classes.size}`;
       classes.set(color, name);
       sheet.insertRule(`.${name} { background-color: ${color}40; }`, sheet.cssRules.length);
     }
@@ -434,7 +437,7 @@ export function bindMonaco(editor, client, options = {}) {
         if (a !== b) {
           decorations.push({
             range: rangeOf(a, b),
-            options: { className: selectionClass(color), stickiness: monaco.editor.TrackedRangeStickiness?.NeverGrowsWhenTypingAtEdges ?? NEVER_GROWS, hoverMessage: { value: c.name } },
+            options: { className: `pairpad-selection ${selectionClass(color)}`, stickiness: monaco.editor.TrackedRangeStickiness?.NeverGrowsWhenTypingAtEdges ?? NEVER_GROWS },
           });
         }
       }

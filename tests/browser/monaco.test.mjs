@@ -162,9 +162,30 @@ test('two people edit one session in the React + Monaco example', { timeout: 240
     { timeout: WAIT },
   ).catch(async () => assert.fail(`Bob's caret is not after "BBBB ": ${JSON.stringify(await where())}`));
 
-  // Bob selects "alpha": Alice sees the selection in his colour.
+  // Bob selects "alpha": Alice sees the selection, and his caret, in his colour.
   for (let i = 0; i < 'alpha'.length; i++) await b.keyboard.press('Shift+ArrowRight');
-  await a.waitForSelector('.monaco-editor [class*="pairpad-selection-"]', { timeout: WAIT }).catch(async (e) => { console.log(JSON.stringify(await b.evaluate(() => [window.pairpadEditor.getSelection(), document.activeElement.className, window.pairpad.cursors])), JSON.stringify(await a.evaluate(() => window.pairpad.cursors)), await a.evaluate(() => document.querySelector(".view-overlays").innerHTML)); throw e; });
+  const selected = () =>
+    a.evaluate(() => {
+      const model = window.pairpadEditor.getModel();
+      return model
+        .getAllDecorations()
+        .filter((d) => /pairpad-selection/.test(d.options.className || ''))
+        .map((d) => model.getValueInRange(d.range))
+        .join('|');
+    });
+  await a
+    .waitForFunction(() => {
+      const model = window.pairpadEditor.getModel();
+      const d = model.getAllDecorations().filter((d) => /pairpad-selection/.test(d.options.className || ''));
+      return d.length === 1 && model.getValueInRange(d[0].range) === 'alpha';
+    }, null, { timeout: WAIT })
+    .catch(async () => assert.fail(`Alice sees Bob's selection as ${JSON.stringify(await selected())}, want "alpha"`));
+  const bobColor = await b.evaluate(() => window.pairpad.users.find((u) => u.id === window.pairpad.userId).color);
+  const rgb = (hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)).join(', ');
+  await a.waitForSelector('.monaco-editor .pairpad-selection', { timeout: WAIT });
+  const shade = await a.$eval('.monaco-editor .pairpad-selection', (el) => getComputedStyle(el).backgroundColor);
+  assert.ok(shade.startsWith(`rgba(${rgb(bobColor)}, `), `the selection is ${shade}, Bob's colour is ${bobColor}`);
+  assert.equal(await a.$eval(`${caret} .pairpad-caret`, (el) => getComputedStyle(el).backgroundColor), `rgb(${rgb(bobColor)})`);
   await a.screenshot({ path: join(artifacts, 'monaco.png') });
   await b.keyboard.press('End');
 
