@@ -58,6 +58,7 @@ type conn struct {
 	subMu      sync.Mutex
 	subQueue   []queuedEvent
 	submitting bool
+	subRunning bool           // the submitter is handling an event it took from subQueue
 	subWG      sync.WaitGroup // the submitter, while it runs
 
 	closing   chan struct{} // closed by kill: stop now

@@ -231,7 +231,10 @@ func (s *Service) serve(c *conn, a *admission) {
 	s.log.Debug("connected", "conn_id", c.id, "session_id", hs.id, "user_id", c.ident.UserID, "framing", c.fr.name())
 
 	c.readLoop(2 * ping)
-	c.subWG.Wait() // what the client sent before it went is still handled, as before it left
+	if n := c.dropQueued(); n > 0 {
+		s.metrics.droppedEvents.Add(float64(n))
+	}
+	c.subWG.Wait() // the event being handled when the client went completes, as before it left
 
 	reason := c.leaveReason()
 	hs.leave(c, reason)

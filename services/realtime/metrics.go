@@ -22,6 +22,7 @@ type metrics struct {
 	fanout        *prometheus.HistogramVec
 	slowConsumers prometheus.Counter
 	floodCuts     prometheus.Counter
+	droppedEvents prometheus.Counter
 	presenceErrs  prometheus.Counter
 }
 
@@ -72,12 +73,16 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "pairpad_realtime_flood_disconnects_total",
 			Help: "Connections cut off for sending far beyond WS_EVENTS_PER_SECOND.",
 		}),
+		droppedEvents: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pairpad_realtime_dropped_events_total",
+			Help: "Events still waiting when their connection closed, dropped unhandled (never acknowledged).",
+		}),
 		presenceErrs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pairpad_realtime_presence_write_errors_total", Help: "Failed writes to the presence bucket.",
 		}),
 	}
 	for _, c := range []prometheus.Collector{m.connections, m.sessions, m.eventsIn, m.eventsOut, m.refusals,
-		m.fanout, m.slowConsumers, m.floodCuts, m.presenceErrs} {
+		m.fanout, m.slowConsumers, m.floodCuts, m.droppedEvents, m.presenceErrs} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -92,7 +92,8 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 		metrics: m, slots: newSlots(cfg.WSMaxConns, cfg.WSMaxConnsPerIP),
 		limits: newLimitStore(rate{n: cfg.WSHandshakeRate.N, per: cfg.WSHandshakeRate.Per}),
 	}
-	s.engine = document.NewEngine(d.Infra, document.Options{MaxDocBytes: protocol.MaxDocumentBytes, Instance: instance}, d.Log, d.Now)
+	s.engine = document.NewEngine(d.Infra, document.Options{MaxDocBytes: protocol.MaxDocumentBytes, Instance: instance,
+		TransformBudget: cfg.DocTransformBudget}, d.Log, d.Now)
 	s.hub = newHub(s)
 	s.presence = newPresenceTracker(s)
 	s.toucher = newToucher(s)

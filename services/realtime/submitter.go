@@ -1,6 +1,8 @@
 package realtime
 
 import (
+	"errors"
+
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
@@ -67,6 +69,7 @@ func (c *conn) submitLoop() {
 	defer c.subWG.Done()
 	for {
 		c.subMu.Lock()
+		c.subRunning = false
 		if len(c.subQueue) == 0 {
 			c.subQueue = nil // drop the backing array: idle connections hold none
 			c.submitting = false
@@ -76,6 +79,7 @@ func (c *conn) submitLoop() {
 		q := c.subQueue[0]
 		c.subQueue[0] = queuedEvent{}
 		c.subQueue = c.subQueue[1:]
+		c.subRunning = true
 		c.subMu.Unlock()
 		select {
 		case <-c.closing:
@@ -99,6 +103,38 @@ func (c *conn) runQueued(q queuedEvent) {
 	if err != nil || q.ackID != nil {
 		c.answer(q.ackID, err)
 	}
+	if wantsSync(err) {
+		// The refusal said a sync follows: the state to resend against.
+		c.hs.mu.Lock()
+		c.sendEvent(c.hs.syncEventLocked(c))
+		c.hs.mu.Unlock()
+	}
+}
+
+// wantsSync reports a refusal whose client must start again from the
+// current state (details.sync): an update too far behind, or over the
+// transform budget.
+func wantsSync(err error) bool {
+	var pe *protocol.Error
+	return errors.As(err, &pe) && pe.Details["sync"] == true
+}
+
+// dropQueued forgets the events still waiting when the connection has
+// closed, and returns how many: none was acknowledged, so a client
+// resends them when it reconnects, and a client cannot leave a queue of
+// expensive updates running after it. The event being handled (or, when
+// the submitter has not started yet, the first one) still completes.
+func (c *conn) dropQueued() int {
+	c.subMu.Lock()
+	defer c.subMu.Unlock()
+	keep := 0
+	if !c.subRunning && len(c.subQueue) > 0 {
+		keep = 1
+	}
+	n := len(c.subQueue) - keep
+	clear(c.subQueue[keep:])
+	c.subQueue = c.subQueue[:keep]
+	return n
 }
 
 // limitEvent spends the user's rate limit for an event when it arrives,

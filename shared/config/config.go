@@ -78,6 +78,7 @@ type Config struct {
 	WSHandshakeTimeout  time.Duration
 	WSEventsPerSecond   int
 	WSHandshakeRate     Rate // handshakes per user per session per instance
+	DocTransformBudget  int  // transform work one update may cost: components × versions behind
 	ShutdownTimeout     time.Duration
 	HTTPReadHeaderLimit time.Duration
 	HTTPIdleTimeout     time.Duration
@@ -144,6 +145,7 @@ func Load(process string, getenv func(string) string) (Config, error) {
 	c.WSHandshakeTimeout = p.duration("WS_HANDSHAKE_TIMEOUT", 10*time.Second)
 	c.WSEventsPerSecond = p.integer("WS_EVENTS_PER_SECOND", 100, 0, 1000000)
 	c.WSHandshakeRate = p.rate("WS_HANDSHAKES_PER_USER", Rate{30, time.Minute})
+	c.DocTransformBudget = p.integer("DOC_TRANSFORM_BUDGET", 1000000, 100, 1<<40)
 	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 20*time.Second)
 	c.HTTPReadHeaderLimit = p.duration("HTTP_READ_HEADER_TIMEOUT", 10*time.Second)
 	c.HTTPIdleTimeout = p.duration("HTTP_IDLE_TIMEOUT", 120*time.Second)

@@ -19,7 +19,17 @@ type Options struct {
 	SnapshotDebounce time.Duration // snapshot this long after the last edit; default 2s
 	SnapshotMaxDelay time.Duration // but at most this long after the first unsaved edit; default 10s
 	Instance         string        // this instance's name, for logs
+	// TransformBudget bounds the transform work one update may cost: the
+	// components of the update plus those of each update it is
+	// transformed over, summed over the versions it is behind
+	// (DOC_TRANSFORM_BUDGET); default DefaultTransformBudget.
+	TransformBudget int
 }
+
+// DefaultTransformBudget is about 30 ms of one core on the project's
+// machine (ot.Transform walks some 30 million components a second), a
+// hundred times what a client reconnecting after a long outage needs.
+const DefaultTransformBudget = 1000000
 
 // loadTimeout bounds loading a session (snapshot + log) on first open.
 const loadTimeout = 15 * time.Second
@@ -44,6 +54,9 @@ type Engine struct {
 // NewEngine returns an engine over the JetStream layout in; now stamps
 // updates (time.Now when nil).
 func NewEngine(in *broker.Infra, o Options, log *slog.Logger, now func() time.Time) *Engine {
+	if o.TransformBudget <= 0 {
+		o.TransformBudget = DefaultTransformBudget
+	}
 	if o.MaxDocBytes <= 0 {
 		o.MaxDocBytes = protocol.MaxDocumentBytes
 	}

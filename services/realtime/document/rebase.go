@@ -36,7 +36,7 @@ func (s *session) rebaseCheck(in update) (ot.Op, error) {
 		default:
 			return nil, protocol.Errorf(protocol.CodeInvalidPayload,
 				"a fullCode update must be based on one of the last %d versions (got %d, the document is at %d): sync and resend",
-				s.version-s.hist.baseVersion, v, s.version)
+				s.version-s.hist.baseVersion, v, s.version).WithDetails(map[string]any{"sync": true})
 		}
 		return ot.Diff(base, *in.fullCode), nil
 	}
@@ -60,26 +60,30 @@ func (s *session) rebaseCheck(in update) (ot.Op, error) {
 // checks and transforms it over the updates the stream still holds up to
 // the history, then submits the result as if it had been sent at that
 // version.
-func (s *session) submitOld(ctx context.Context, userID, connID string, in update) (Result, error) {
+func (s *session) submitOld(ctx context.Context, userID, connID string, in update, work *budget) (Result, error) {
 	s.mu.Lock()
 	behind := s.version - in.version
 	s.mu.Unlock()
 	if behind > maxBehind {
 		return Result{}, protocol.Errorf(protocol.CodeInvalidPayload,
 			"version %d is %d versions behind the document, more than the %d an update may lag: sync and resend",
-			in.version, behind, maxBehind)
+			in.version, behind, maxBehind).WithDetails(map[string]any{"sync": true})
 	}
-	op, base, err := s.transformFromLog(ctx, in.ops, in.version)
+	// Refused before the log is read: the estimate needs no I/O.
+	if err := work.estimate(in.ops, behind); err != nil {
+		return Result{}, err
+	}
+	op, base, err := s.transformFromLog(ctx, in.ops, in.version, work)
 	if err != nil {
 		return Result{}, err
 	}
-	return s.submit(ctx, userID, connID, update{version: base, opID: in.opID, ops: op, by: in.by})
+	return s.submit(ctx, userID, connID, update{version: base, opID: in.opID, ops: op, by: in.by, spent: work.spent})
 }
 
 // transformFromLog transforms op, based on version base, over the updates
 // after it up to the start of the in-memory history, read from the stream.
 // The first one read also checks op's base length.
-func (s *session) transformFromLog(ctx context.Context, op ot.Op, base int64) (ot.Op, int64, error) {
+func (s *session) transformFromLog(ctx context.Context, op ot.Op, base int64, work *budget) (ot.Op, int64, error) {
 	s.mu.Lock()
 	upTo := s.hist.baseVersion
 	s.mu.Unlock()
@@ -97,7 +101,8 @@ func (s *session) transformFromLog(ctx context.Context, op ot.Op, base int64) (o
 		}
 		if len(entries) == 0 || entries[0].Version != base+1 {
 			return nil, 0, protocol.Errorf(protocol.CodeInvalidPayload,
-				"version %d is older than the history the server keeps: sync and resend", base)
+				"version %d is older than the history the server keeps: sync and resend", base).
+				WithDetails(map[string]any{"sync": true})
 		}
 		if bl, n := op.BaseLen(), entries[0].Ops.BaseLen(); bl != n {
 			return nil, 0, protocol.Errorf(protocol.CodeInvalidPayload,
@@ -106,6 +111,9 @@ func (s *session) transformFromLog(ctx context.Context, op ot.Op, base int64) (o
 		for _, e := range entries {
 			if e.Version > upTo {
 				break
+			}
+			if err := work.step(op, e.Ops, upTo-base); err != nil {
+				return nil, 0, err
 			}
 			if _, op, err = ot.Transform(e.Ops, op); err != nil {
 				return nil, 0, protocol.Wrap(protocol.CodeInternal, "the update could not be merged",

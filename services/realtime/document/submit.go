@@ -30,6 +30,7 @@ type update struct {
 	fullCode *string
 	ops      ot.Op
 	by       Author // recorded in the op log entry
+	spent    int    // transform work already spent on it (submitOld)
 }
 
 // parseUpdate checks what can be checked without the document.
@@ -69,6 +70,7 @@ func parseUpdate(u protocol.CodeUpdate) (update, error) {
 func (s *session) submit(ctx context.Context, userID, connID string, in update) (Result, error) {
 	op, base := in.ops, in.version
 	first, caughtUp := true, false
+	work := budget{limit: s.e.o.TransformBudget, spent: in.spent}
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		s.mu.Lock()
 		if s.dropped {
@@ -101,23 +103,32 @@ func (s *session) submit(ctx context.Context, userID, connID string, in update) 
 			if err != nil {
 				s.mu.Unlock()
 				if errors.Is(err, errOutsideWindow) {
-					return s.submitOld(ctx, userID, connID, in)
+					return s.submitOld(ctx, userID, connID, in, &work)
 				}
 				return Result{}, err
 			}
 			first = false
+			if err := work.estimate(op, s.version-base); err != nil {
+				s.mu.Unlock()
+				return Result{}, err
+			}
 		}
 		if base < s.hist.baseVersion {
 			// The window moved past our base while we were away: read the
 			// missing updates from the log.
 			s.mu.Unlock()
 			var err error
-			if op, base, err = s.transformFromLog(ctx, op, base); err != nil {
+			if op, base, err = s.transformFromLog(ctx, op, base, &work); err != nil {
 				return Result{}, err
 			}
 			continue
 		}
-		for _, he := range s.hist.after(base) {
+		after := s.hist.after(base)
+		for i, he := range after {
+			if err := work.step(op, he.a.Ops, int64(len(after)-i)); err != nil {
+				s.mu.Unlock()
+				return Result{}, err
+			}
 			var err error
 			if _, op, err = ot.Transform(he.a.Ops, op); err != nil {
 				s.mu.Unlock()
