@@ -292,6 +292,8 @@ test('two people edit one session in the CodeMirror demo page', { timeout: 24000
   await b.keyboard.type('/* Bob */ ', { delay: 10 });
   const withAB = await converged([a, b], 'after Bob typed');
   assert.equal(withAB, '/* Bob */ ' + withA);
+  // Bob's text went in before Alice's caret, which stayed where she left it.
+  assert.equal(await a.evaluate(() => window.pairpadEditor.state.selection.main.head), withAB.length);
   await a.keyboard.press('Control+z');
   text = await converged([a, b], 'after Alice undid');
   assert.equal(text, withAB.replace('// Alice was here', ''));

@@ -218,7 +218,7 @@ function wire(client) {
     ui.ended = true;
     if (ui.editor) ui.editor.bundle.setEditable(ui.editor.view, false);
     setStatus('ended');
-    showAlert('SESSION_NOT_FOUND', `the session has ended (${reason})`, true);
+    showAlert('SESSION_ENDED', `the session has ended (${reason})`, true);
   }));
 }
 
