@@ -64,6 +64,9 @@ func TestNATSOutage(t *testing.T) {
 		{method: http.MethodGet, path: "/api/sessions", header: admin},
 		{method: http.MethodDelete, path: "/api/sessions/" + id, header: admin},
 		{method: http.MethodGet, path: "/api/sessions/" + id + "/history", header: admin},
+		{method: http.MethodGet, path: "/api/sessions/" + id + "/code", header: admin},
+		{method: http.MethodGet, path: "/api/sessions/" + id + "/notes", header: admin},
+		{method: http.MethodPost, path: "/api/sessions/" + id + "/end", header: admin},
 	} {
 		began := time.Now()
 		r := a.do(t, rq)
