@@ -76,6 +76,11 @@ func handleJoin(c catalog, store *session.Store, reg participants, jt joinTokens
 			writeError(w, r, log, err)
 			return
 		}
+		if s.Status == protocol.StatusEnded {
+			// Ended while this join was under way: no token after the end.
+			writeError(w, r, log, errSessionEnded)
+			return
+		}
 		tok := token.Sign(jt.secret, token.Claims{SessionID: id, UserID: req.UserID, UserName: name,
 			Expiry: t.Add(jt.ttl).Unix(), Role: me.Role, Color: me.Color})
 		httpx.WriteJSON(w, http.StatusOK, protocol.JoinResponse{
