@@ -67,8 +67,9 @@ func handleCode(in *broker.Infra, access sessionAccess, log *slog.Logger) http.H
 			return
 		}
 		if prefersText(r.Header.Get("Accept")) {
-			name := "main." + rec.Language.Extension()
-			w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
+			// The extension comes from a fixed table of lowercase letters:
+			// nothing to escape in the quoted file name.
+			w.Header().Set("Content-Disposition", `attachment; filename="main.`+rec.Language.Extension()+`"`)
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			w.Header().Set("X-Content-Type-Options", "nosniff")
 			w.Header().Set(headerVersion, strconv.FormatInt(st.Version, 10))

@@ -369,7 +369,7 @@ func TestCodeDownload(t *testing.T) {
 			h := bearerHeader(s.HostKey)
 			h["Accept"] = "text/plain"
 			r := a.do(t, req{method: http.MethodGet, path: "/api/sessions/" + s.ID + "/code", header: h})
-			want := `attachment; filename=main.` + lang.Extension()
+			want := `attachment; filename="main.` + lang.Extension() + `"`
 			if r.status != 200 || string(r.body) != "line 1\r\nZoë \"quoted\"\n" || r.header.Get("Content-Disposition") != want ||
 				!strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") || r.header.Get("X-Pairpad-Version") != "1" {
 				t.Fatalf("got %d %q, headers %v; want %s", r.status, r.body, r.header, want)
