@@ -32,7 +32,7 @@ type Record struct {
 	// session after its last activity (set by MarkEmpty, cleared by Touch);
 	// the session expires only after SESSION_IDLE_TIMEOUT of that.
 	EmptySince *time.Time `json:"emptySince,omitempty"`
-	Title          string            `json:"title,omitempty"`
+	Title      string     `json:"title,omitempty"`
 	// Status is active or ended; a record written before statuses existed
 	// has none and is active (see Ended).
 	Status  protocol.SessionStatus `json:"status,omitempty"`
