@@ -163,7 +163,7 @@ func (s *Service) removeOrphan(ctx context.Context, o orphan) error {
 	case kindOpLog:
 		err = s.in.Ops.Purge(ctx, jetstream.WithPurgeSubject(o.key))
 	case kindPresence:
-		err = s.in.Presence.Purge(ctx, o.key)
+		err = presence.Expire(ctx, s.in.Presence, o.key)
 	case kindParticipants:
 		err = s.in.Participants.Purge(ctx, o.key)
 	}

@@ -45,21 +45,27 @@ func (c *clock) Advance(d time.Duration) {
 
 // env is one embedded NATS server with the provisioned layout.
 type env struct {
-	srv *server.Server
-	in  *broker.Infra
+	srv         *server.Server
+	in          *broker.Infra
+	presenceTTL time.Duration
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvTTL(t, presenceTTL) }
+
+// newEnvTTL is newEnv with another presence bucket TTL: entries that must
+// stay for the whole of a test must not depend on how fast it runs.
+func newEnvTTL(t *testing.T, ttl time.Duration) *env {
 	t.Helper()
-	srv := natstest.Start(t)
-	return &env{srv: srv, in: provision(t, srv)}
+	e := &env{srv: natstest.Start(t), presenceTTL: ttl}
+	e.in = e.provision(t)
+	return e
 }
 
 // provision opens a connection of its own, as every process has.
-func provision(t *testing.T, srv *server.Server) *broker.Infra {
+func (e *env) provision(t *testing.T) *broker.Infra {
 	t.Helper()
-	nc := natstest.Connect(t, srv)
-	in, err := broker.Provision(context.Background(), nc, broker.Layout{Replicas: 1, PresenceTTL: presenceTTL})
+	nc := natstest.Connect(t, e.srv)
+	in, err := broker.Provision(context.Background(), nc, broker.Layout{Replicas: 1, PresenceTTL: e.presenceTTL})
 	if err != nil {
 		t.Fatalf("provision: %v", err)
 	}
@@ -89,7 +95,7 @@ func newJanitor(t *testing.T, e *env, o jopts) *Service {
 	if o.reg == nil {
 		o.reg = prometheus.NewRegistry()
 	}
-	s, err := New(context.Background(), process.Deps{Config: cfg, Infra: provision(t, e.srv), Metrics: o.reg, Now: o.now})
+	s, err := New(context.Background(), process.Deps{Config: cfg, Infra: e.provision(t), Metrics: o.reg, Now: o.now})
 	if err != nil {
 		t.Fatalf("new janitor: %v", err)
 	}
@@ -190,7 +196,7 @@ func holdingsOf(t *testing.T, in *broker.Infra, id string) holdings {
 		t.Fatal(err)
 	}
 	h.opLog = info.State.Subjects[broker.OpsSubject(id)] > 0
-	keys, err := in.Presence.ListKeysFiltered(ctx, broker.PresencePrefix(id)+">")
+	keys, err := in.Presence.ListKeysFiltered(ctx, presence.Prefix(id)+">")
 	if err != nil {
 		t.Fatal(err)
 	}

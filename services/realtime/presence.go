@@ -2,7 +2,6 @@ package realtime
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -11,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/presence"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
@@ -89,62 +87,37 @@ func (p *presenceTracker) watch(ctx context.Context, initial time.Duration) erro
 	}
 }
 
-// leavingEntry is the last value of a connection that leaves on purpose:
-// a delete cannot say why, so the entry is put once more with the reason
-// before it is deleted, and every watcher sees both, in order.
-type leavingEntry struct {
-	presence.Entry
-	Left string `json:"left,omitempty"`
-}
-
 // apply folds one change in and tells the hub session, if held.
 func (p *presenceTracker) apply(e jetstream.KeyValueEntry) {
-	sid, _, _, err := presence.ParseKey(e.Key())
-	if err != nil {
-		return
+	ch, ok := presence.Decode(e)
+	if !ok || ch.Entry.Instance == p.s.instance {
+		return // this instance's own connections come from the hub
 	}
-	var en leavingEntry
-	if e.Operation() == jetstream.KeyValuePut {
-		if json.Unmarshal(e.Value(), &en) != nil || en.Instance == p.s.instance || en.SessionID != sid {
-			return // this instance's own connections come from the hub
-		}
-	}
-	reason := ""
+	sid := ch.Entry.SessionID
 	p.mu.Lock()
-	switch {
-	case e.Operation() == jetstream.KeyValuePut && en.Left == "":
+	if ch.Left == "" {
 		if p.entries[sid] == nil {
 			p.entries[sid] = map[string]mirrored{}
 		}
-		old, known := p.entries[sid][e.Key()]
-		p.entries[sid][e.Key()] = mirrored{Entry: en.Entry, seen: time.Now()}
-		if known && old.Name == en.Name {
+		old, known := p.entries[sid][ch.Key]
+		p.entries[sid][ch.Key] = mirrored{Entry: ch.Entry, seen: time.Now()}
+		if known && old.Name == ch.Entry.Name {
 			p.mu.Unlock()
 			return // a refresh: only lastSeen moved, which the periodic presence-update carries
 		}
-	default:
-		if _, ok := p.entries[sid][e.Key()]; !ok {
+	} else {
+		if _, ok := p.entries[sid][ch.Key]; !ok {
 			p.mu.Unlock()
-			return
+			return // gone already (a manual leave's delete after its marker), or never seen
 		}
-		delete(p.entries[sid], e.Key())
+		delete(p.entries[sid], ch.Key)
 		if len(p.entries[sid]) == 0 {
 			delete(p.entries, sid)
-		}
-		// A delete is a connection that closed; a purge is an expiry (its
-		// instance died) or a missed keepalive, which its instance purges.
-		switch {
-		case en.Left != "":
-			reason = en.Left
-		case e.Operation() == jetstream.KeyValuePurge:
-			reason = protocol.LeftTimeout
-		default:
-			reason = protocol.LeftDisconnect
 		}
 	}
 	p.mu.Unlock()
 	if hs := p.s.hub.get(sid); hs != nil {
-		hs.presenceChanged(reason)
+		hs.presenceChanged(ch.Left)
 	}
 }
 
@@ -206,18 +179,16 @@ func (s *Service) putPresence(c *conn, e presence.Entry) {
 	if c.left {
 		return
 	}
-	b, _ := json.Marshal(e)
 	ctx, cancel := context.WithTimeout(s.ctx, presenceWriteTimeout)
 	defer cancel()
-	if _, err := s.in.Presence.Put(ctx, e.Key(), b); err != nil {
+	if err := presence.Put(ctx, s.in.Presence, e); err != nil {
 		s.metrics.presenceErrs.Inc()
 		s.log.Warn("presence write failed", "conn_id", c.id, "session_id", e.SessionID, "err", err)
 	}
 }
 
-// removePresence deletes a connection's entry for good, in a way that
-// tells the other instances why: a timeout is a purge, a manual leave puts
-// the reason first, a disconnect is a plain delete.
+// removePresence deletes a connection's entry for good, in the way that
+// tells the other instances why (presence.Leave).
 func (s *Service) removePresence(c *conn, reason string) {
 	c.presMu.Lock()
 	defer c.presMu.Unlock()
@@ -225,22 +196,9 @@ func (s *Service) removePresence(c *conn, reason string) {
 		return
 	}
 	c.left = true
-	key := broker.PresenceKey(c.ident.SessionID, c.ident.UserID, c.id)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), presenceWriteTimeout)
 	defer cancel()
-	var err error
-	switch reason {
-	case protocol.LeftTimeout:
-		err = s.in.Presence.Purge(ctx, key)
-	case protocol.LeftManual:
-		b, _ := json.Marshal(leavingEntry{Entry: c.entry, Left: reason})
-		if _, err = s.in.Presence.Put(ctx, key, b); err == nil {
-			err = s.in.Presence.Delete(ctx, key)
-		}
-	default:
-		err = s.in.Presence.Delete(ctx, key)
-	}
-	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+	if err := presence.Leave(ctx, s.in.Presence, c.entry, reason); err != nil {
 		s.metrics.presenceErrs.Inc()
 		s.log.Warn("presence delete failed", "conn_id", c.id, "session_id", c.ident.SessionID, "err", err)
 	}

@@ -11,7 +11,7 @@ import (
 const (
 	BucketSessions   = "sessions"   // key <sessionId>: session.Record
 	BucketDocuments  = "documents"  // key <sessionId>: document snapshot
-	BucketPresence   = "presence"   // key <sessionId>.<b64 userId>.<connId>: presence entry, bucket TTL
+	BucketPresence   = "presence"   // key <sessionId>.<b64 userId>.<connId> (shared/presence builds it): presence entry, bucket TTL
 	BucketRateLimits = "ratelimits" // key <class>.<b64 ip>.<window>: request count
 	// BucketParticipants: key <sessionId>: every user id that joined the
 	// session, with the role and colour it first joined with.
@@ -59,15 +59,6 @@ func RunKey(sessionID string) string { return sessionID + RunKeySuffix }
 // EventsSubject carries a session's ephemeral events between instances
 // (cursors, presence, language, joins, leaves, session-ended).
 func EventsSubject(sessionID string) string { return "session." + sessionID + ".events" }
-
-// PresencePrefix is the key prefix of one session's presence entries.
-func PresencePrefix(sessionID string) string { return sessionID + "." }
-
-// PresenceKey is the presence key of one connection. User ids may hold any
-// character, so they are base64url-encoded into a valid key token.
-func PresenceKey(sessionID, userID, connID string) string {
-	return sessionID + "." + EncodeToken(userID) + "." + connID
-}
 
 // EncodeToken turns arbitrary text into a valid subject or key token.
 func EncodeToken(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

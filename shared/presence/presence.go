@@ -1,6 +1,9 @@
-// Package presence reads and writes the presence bucket: one key per open
-// connection, refreshed by its instance and expired by the bucket TTL when
-// the instance dies.
+// Package presence owns the presence bucket: one key per open connection,
+// refreshed by its instance and expired by the bucket TTL when the
+// instance dies. It builds and parses the keys, writes entries, removes
+// them in the way that says why (Leave, Expire, Purge) and reads watcher
+// updates back as the same reasons (Decode), so the realtime instances,
+// the janitor and session.Purge all speak the same events.
 package presence
 
 import (
@@ -31,8 +34,18 @@ type Entry struct {
 	LastSeen    int64  `json:"lastSeen"`
 }
 
+// Prefix is the key prefix of one session's presence entries.
+func Prefix(sessionID string) string { return sessionID + "." }
+
+// Key is the presence key of one connection: <sessionId>.<b64 userId>.<connId>.
+// User ids may hold any character, so they are base64url-encoded into a
+// valid key token.
+func Key(sessionID, userID, connID string) string {
+	return Prefix(sessionID) + broker.EncodeToken(userID) + "." + connID
+}
+
 // Key is the entry's key in the presence bucket.
-func (e Entry) Key() string { return broker.PresenceKey(e.SessionID, e.UserID, e.ConnID) }
+func (e Entry) Key() string { return Key(e.SessionID, e.UserID, e.ConnID) }
 
 // ParseKey splits a presence key into its session, user and connection.
 func ParseKey(key string) (sessionID, userID, connID string, err error) {
@@ -47,9 +60,98 @@ func ParseKey(key string) (sessionID, userID, connID string, err error) {
 	return parts[0], uid, parts[2], nil
 }
 
+// marker is the last value of a connection that leaves on purpose: a
+// delete cannot say why, so Leave puts the entry once more with the reason
+// before deleting it, and every watcher sees both, in order.
+type marker struct {
+	Entry
+	Left string `json:"left,omitempty"`
+}
+
+// Put writes (or refreshes) a connection's entry.
+func Put(ctx context.Context, kv jetstream.KeyValue, e Entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("encode presence of %s: %w", e.Key(), err)
+	}
+	if _, err := kv.Put(ctx, e.Key(), b); err != nil {
+		return fmt.Errorf("put presence %s: %w", e.Key(), err)
+	}
+	return nil
+}
+
+// Leave removes a connection's entry for good, in the way that tells every
+// watcher (Decode) why: a timeout is a purge, a manual leave puts the
+// reason first and then deletes, anything else is a plain delete (a
+// disconnect). An entry already gone is not an error.
+func Leave(ctx context.Context, kv jetstream.KeyValue, e Entry, reason string) error {
+	var err error
+	switch reason {
+	case protocol.LeftTimeout:
+		return Expire(ctx, kv, e.Key())
+	case protocol.LeftManual:
+		b, _ := json.Marshal(marker{Entry: e, Left: reason})
+		if _, err = kv.Put(ctx, e.Key(), b); err == nil {
+			err = kv.Delete(ctx, e.Key())
+		}
+	default:
+		err = kv.Delete(ctx, e.Key())
+	}
+	if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("remove presence %s: %w", e.Key(), err)
+	}
+	return nil
+}
+
+// Expire purges one presence key: watchers see its connection leave with
+// reason timeout, as when the bucket TTL expires it. The janitor's orphan
+// clean-up and Purge both remove entries this way. A key already gone is
+// not an error.
+func Expire(ctx context.Context, kv jetstream.KeyValue, key string) error {
+	if err := kv.Purge(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("purge presence %s: %w", key, err)
+	}
+	return nil
+}
+
+// Change is what one update of a presence watcher means.
+type Change struct {
+	Key   string
+	Entry Entry  // a put's entry (or a leave marker's); for a delete or purge only the fields of the key
+	Left  string // "" while the connection is present, else why it left (protocol.Left*)
+}
+
+// Decode reads one update of a presence watcher; ok is false for what is
+// not a presence entry (a malformed key or value, or a value naming
+// another session than its key). A put is a connection present (a new
+// entry or a refresh), a leave marker a manual leave, a delete a
+// disconnect, and a purge a timeout: the bucket TTL expired the entry (its
+// instance died), its instance missed the keepalive, or the janitor
+// removed it.
+func Decode(e jetstream.KeyValueEntry) (c Change, ok bool) {
+	sid, uid, cid, err := ParseKey(e.Key())
+	if err != nil {
+		return Change{}, false
+	}
+	c.Key = e.Key()
+	switch e.Operation() {
+	case jetstream.KeyValuePut:
+		var m marker
+		if json.Unmarshal(e.Value(), &m) != nil || m.SessionID != sid {
+			return Change{}, false
+		}
+		c.Entry, c.Left = m.Entry, m.Left
+	case jetstream.KeyValuePurge:
+		c.Entry, c.Left = Entry{SessionID: sid, UserID: uid, ConnID: cid}, protocol.LeftTimeout
+	default:
+		c.Entry, c.Left = Entry{SessionID: sid, UserID: uid, ConnID: cid}, protocol.LeftDisconnect
+	}
+	return c, true
+}
+
 // Entries returns every connection's entry in a session.
 func Entries(ctx context.Context, kv jetstream.KeyValue, sessionID string) ([]Entry, error) {
-	w, err := kv.Watch(ctx, broker.PresencePrefix(sessionID)+">", jetstream.IgnoreDeletes())
+	w, err := kv.Watch(ctx, Prefix(sessionID)+">", jetstream.IgnoreDeletes())
 	if err != nil {
 		return nil, fmt.Errorf("watch presence of %s: %w", sessionID, err)
 	}
@@ -66,9 +168,9 @@ func Entries(ctx context.Context, kv jetstream.KeyValue, sessionID string) ([]En
 			if e == nil {
 				return out, nil
 			}
-			var en Entry
-			if json.Unmarshal(e.Value(), &en) == nil {
-				out = append(out, en)
+			var m marker
+			if json.Unmarshal(e.Value(), &m) == nil && m.Left == "" { // a leave marker is a connection gone
+				out = append(out, m.Entry)
 			}
 		}
 	}
@@ -106,7 +208,7 @@ func Users(entries []Entry) []protocol.User {
 
 // Count returns the number of distinct users connected to a session.
 func Count(ctx context.Context, kv jetstream.KeyValue, sessionID string) (int, error) {
-	keys, err := kv.ListKeysFiltered(ctx, broker.PresencePrefix(sessionID)+">")
+	keys, err := kv.ListKeysFiltered(ctx, Prefix(sessionID)+">")
 	if err != nil {
 		return 0, fmt.Errorf("list presence of %s: %w", sessionID, err)
 	}
@@ -119,17 +221,15 @@ func Count(ctx context.Context, kv jetstream.KeyValue, sessionID string) (int, e
 	return len(users), nil
 }
 
-// Purge removes every presence key of a session.
+// Purge removes every presence key of a session, each as Expire does.
 func Purge(ctx context.Context, kv jetstream.KeyValue, sessionID string) error {
-	keys, err := kv.ListKeysFiltered(ctx, broker.PresencePrefix(sessionID)+">")
+	keys, err := kv.ListKeysFiltered(ctx, Prefix(sessionID)+">")
 	if err != nil {
 		return fmt.Errorf("list presence of %s: %w", sessionID, err)
 	}
 	var errs []error
 	for k := range keys.Keys() {
-		if err := kv.Purge(ctx, k); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-			errs = append(errs, err)
-		}
+		errs = append(errs, Expire(ctx, kv, k))
 	}
 	return errors.Join(errs...)
 }

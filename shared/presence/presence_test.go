@@ -1,0 +1,124 @@
+package presence_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/natstest"
+	"github.com/pairpad/pairpad/shared/presence"
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// TestLeaveReasons: every way an entry goes (Leave with each reason,
+// Expire as the janitor does, Purge as session.Purge does) reads back
+// through a watcher as the same reason, so every service speaks the same
+// events; a leave marker is never taken for a present connection.
+func TestLeaveReasons(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	in, err := broker.Provision(ctx, natstest.Connect(t, natstest.Start(t)), broker.Layout{Replicas: 1, PresenceTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := in.Presence
+	w, err := kv.WatchAll(ctx, jetstream.UpdatesOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Stop() }()
+	next := func() presence.Change {
+		t.Helper()
+		select {
+		case e := <-w.Updates():
+			c, ok := presence.Decode(e)
+			if !ok {
+				t.Fatalf("update %s %s did not decode", e.Operation(), e.Key())
+			}
+			return c
+		case <-ctx.Done():
+			t.Fatal("no presence update")
+		}
+		return presence.Change{}
+	}
+
+	entry := func(sid, uid, cid string) presence.Entry {
+		return presence.Entry{SessionID: sid, UserID: uid, Name: "N " + uid, ConnID: cid, Instance: "i1", ConnectedAt: 1, LastSeen: 2}
+	}
+	tests := []struct {
+		name   string
+		remove func(e presence.Entry) error
+		want   []string // the Left of each update after the put
+	}{
+		{"manual", func(e presence.Entry) error { return presence.Leave(ctx, kv, e, protocol.LeftManual) },
+			[]string{protocol.LeftManual, protocol.LeftDisconnect}},
+		{"disconnect", func(e presence.Entry) error { return presence.Leave(ctx, kv, e, protocol.LeftDisconnect) },
+			[]string{protocol.LeftDisconnect}},
+		{"timeout", func(e presence.Entry) error { return presence.Leave(ctx, kv, e, protocol.LeftTimeout) },
+			[]string{protocol.LeftTimeout}},
+		{"janitor expire", func(e presence.Entry) error { return presence.Expire(ctx, kv, e.Key()) },
+			[]string{protocol.LeftTimeout}},
+		{"session purge", func(e presence.Entry) error { return presence.Purge(ctx, kv, e.SessionID) },
+			[]string{protocol.LeftTimeout}},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			sid := "s" + string(rune('a'+i))
+			e := entry(sid, "user.with dots/ü", "c1")
+			if err := presence.Put(ctx, kv, e); err != nil {
+				t.Fatal(err)
+			}
+			if c := next(); c.Left != "" || c.Entry != e || c.Key != presence.Key(sid, e.UserID, "c1") {
+				t.Fatalf("put read back as %+v", c)
+			}
+			if n, err := presence.Count(ctx, kv, sid); err != nil || n != 1 {
+				t.Fatalf("count %d, %v", n, err)
+			}
+			if err := tc.remove(e); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range tc.want {
+				c := next()
+				if c.Left != want || c.Entry.SessionID != sid || c.Entry.UserID != e.UserID || c.Entry.ConnID != "c1" {
+					t.Fatalf("removal read back as %+v, want left %q", c, want)
+				}
+			}
+			if got, err := presence.Entries(ctx, kv, sid); err != nil || len(got) != 0 {
+				t.Fatalf("entries after the leave: %+v, %v", got, err)
+			}
+		})
+	}
+}
+
+// TestDecodeRefuses: updates that are not presence entries are not changes.
+func TestDecodeRefuses(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	in, err := broker.Provision(ctx, natstest.Connect(t, natstest.Start(t)), broker.Layout{Replicas: 1, PresenceTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ name, key, value string }{
+		{"two tokens", "s1.x", `{"sessionId":"s1"}`},
+		{"user not base64", "s1.a=.c1", `{"sessionId":"s1"}`},
+		{"not json", presence.Key("s1", "u", "c1"), `{`},
+		{"another session", presence.Key("s1", "u", "c2"), `{"sessionId":"s2"}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := in.Presence.PutString(ctx, tc.key, tc.value); err != nil {
+				t.Fatal(err)
+			}
+			e, err := in.Presence.Get(ctx, tc.key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c, ok := presence.Decode(e); ok {
+				t.Fatalf("decoded as %+v", c)
+			}
+		})
+	}
+}
