@@ -13,6 +13,7 @@ import (
 
 	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/natstest"
+	"github.com/pairpad/pairpad/shared/presence"
 	"github.com/pairpad/pairpad/shared/protocol"
 	"github.com/pairpad/pairpad/shared/session"
 )
@@ -60,7 +61,7 @@ func TestPausedInstanceKeepsSessions(t *testing.T) {
 	}
 	present := func(id string) int {
 		t.Helper()
-		keys, err := pres.ListKeysFiltered(ctx, broker.PresencePrefix(id)+">")
+		keys, err := pres.ListKeysFiltered(ctx, presence.Prefix(id)+">")
 		if err != nil {
 			t.Fatal(err)
 		}
