@@ -14,7 +14,7 @@ import (
 // Framing is how events travel over the WebSocket.
 type Framing string
 
-// The two framings of the contract.
+// The two framings of the protocol.
 const (
 	FramingPlain    Framing = "plain"    // /ws: one JSON envelope per text frame
 	FramingSocketIO Framing = "socketio" // /socket.io/: Engine.IO 4 + Socket.IO 5
@@ -24,7 +24,7 @@ const (
 type ConnConfig struct {
 	URL     string // ws://host:port of a realtime process (no path)
 	Framing Framing
-	// Legacy speaks the contract's older Socket.IO form: no token,
+	// Legacy speaks the protocol's older Socket.IO form: no token,
 	// sessionId/userId/userName in the query, fullCode deltas, and no wait
 	// for a connected event.
 	Legacy      bool
@@ -44,10 +44,10 @@ type Event struct {
 	At        int64 // Clock time of receipt
 }
 
-// RefusedError is a handshake the server refused with a contract error code.
+// RefusedError is a handshake the server refused with a protocol error code.
 type RefusedError struct {
 	Status int    // HTTP status of a refused upgrade; 0 for a Socket.IO CONNECT_ERROR
-	Code   string // the contract's error code
+	Code   string // the protocol's error code
 }
 
 // Error names the status and the code.

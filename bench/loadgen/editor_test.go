@@ -10,7 +10,7 @@ import (
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
-// otServer is the contract's document engine in miniature: it transforms an
+// otServer is the protocol's document engine in miniature: it transforms an
 // update over what was applied since its version, and answers each client
 // in version order through a FIFO queue, so editors can be checked for
 // convergence without a network.

@@ -75,7 +75,7 @@ func connURL(cfg ConnConfig) (string, error) {
 	return base.String(), nil
 }
 
-// refusal reads the contract error body of a refused upgrade.
+// refusal reads the protocol error body of a refused upgrade.
 func refusal(status int, body io.ReadCloser) error {
 	defer body.Close()
 	var b struct {

@@ -37,7 +37,7 @@ type ConnectStats struct {
 	Attempted int              `json:"attempted"`
 	Connected int              `json:"connected"`
 	Failed    int              `json:"failed"`
-	Errors    map[string]int64 `json:"errors,omitempty"` // by contract code or error class
+	Errors    map[string]int64 `json:"errors,omitempty"` // by protocol error code or error class
 	// Retries counts handshakes that failed transiently and were retried
 	// (see Options.DialRetries), by error.
 	Retries   map[string]int64 `json:"retries,omitempty"`

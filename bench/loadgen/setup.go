@@ -154,7 +154,7 @@ func connectStats(p prepared, c connected) *ConnectStats {
 	return cs
 }
 
-// errorClass turns an error into a short, countable label: the contract
+// errorClass turns an error into a short, countable label: the protocol
 // code when the server gave one.
 func errorClass(err error) string {
 	var re *RefusedError

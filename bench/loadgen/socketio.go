@@ -139,7 +139,7 @@ func AppendEvent(dst []byte, name string, arg []byte) []byte {
 	return append(dst, ']')
 }
 
-// connectError is the data of a CONNECT_ERROR: the contract puts the error
+// connectError is the data of a CONNECT_ERROR: the protocol puts the error
 // code in data.error.
 type connectError struct {
 	Message string `json:"message"`
@@ -148,7 +148,7 @@ type connectError struct {
 	} `json:"data"`
 }
 
-// ConnectErrorCode returns the contract error code of a CONNECT_ERROR's data,
+// ConnectErrorCode returns the protocol error code of a CONNECT_ERROR's data,
 // or its message when it has none (an older server).
 func ConnectErrorCode(data json.RawMessage) string {
 	var ce connectError

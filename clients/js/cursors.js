@@ -10,7 +10,7 @@ export class RemoteCursors {
     this.byUser = new Map(); // userId -> {index, selection: {start, end} | null}
   }
 
-  /** set places userId's cursor from the contract's {position, selection?} in text. */
+  /** set places userId's cursor from the protocol's {position, selection?} in text. */
   set(userId, text, payload) {
     const c = { index: positionToIndex(text, payload.position), selection: null };
     const sel = payload.selection;

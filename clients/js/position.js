@@ -1,5 +1,5 @@
 // position.js — conversions between offsets in a text (UTF-16 code units,
-// as ops count them) and the contract's cursor positions {line, column}
+// as ops count them) and the protocol's cursor positions {line, column}
 // (0-based; lines end at "\n", columns count UTF-16 code units).
 
 /**

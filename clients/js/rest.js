@@ -1,8 +1,8 @@
 // rest.js — the REST side of the pairpad client: JSON requests that turn the
-// contract's error body into a PairpadError, and the WebSocket URL.
+// documented error body into a PairpadError, and the WebSocket URL.
 
 /**
- * PairpadError is a failure with a contract error code (`code`), the
+ * PairpadError is a failure with a protocol error code (`code`), the
  * server's message, and for REST the HTTP status. Codes the client makes up
  * itself are NETWORK_ERROR, CLOSED, SESSION_ENDED and INVALID_RESPONSE.
  */
@@ -23,7 +23,7 @@ export function trimSlash(url) {
 
 /**
  * request sends a JSON request and returns the parsed body; a non-2xx answer
- * throws a PairpadError with the contract's code, and a network failure one
+ * throws a PairpadError with the protocol's code, and a network failure one
  * with NETWORK_ERROR.
  */
 export async function request(fetchFn, method, url, body) {

@@ -14,7 +14,7 @@ import (
 // means the path must not be reachable from outside.
 type route struct{ path, process string }
 
-// publicRoutes is what the ingress must route, from the contract: REST under
+// publicRoutes is what the ingress must route, from the protocol: REST under
 // /api, WebSockets at /socket.io/ and /ws, the demo page at / and /client/;
 // and what it must not expose: health and metrics of the processes. (The
 // tests also check every file of the demo page, from services/realtime/web.)

@@ -90,7 +90,7 @@ func decodeStrict(data []byte, dst any) error {
 const jsonSpace = " \t\r\n"
 
 // exactKeys refuses a key that matches a field only when case is ignored:
-// encoding/json would read {"LANGUAGE": ...} as language, but the contract
+// encoding/json would read {"LANGUAGE": ...} as language, but the protocol
 // (and openapi.yaml) names fields exactly. It also refuses a repeated key
 // and a string encoding/json would rewrite (invalid UTF-8, a lone surrogate
 // escape: "u\ud800" and "u\udc00" would be one userId). data is a valid JSON object and

@@ -79,7 +79,7 @@ func (ft *fuzzTarget) serve(t *testing.T, hr *http.Request, codes ...protocol.Co
 	}
 	var b protocol.ErrorBody
 	if err := json.Unmarshal(r.body, &b); err != nil || b.Message == "" {
-		t.Fatalf("error answer %d is not the contract's body: %s", r.status, r.body)
+		t.Fatalf("error answer %d is not the protocol's body: %s", r.status, r.body)
 	}
 	for _, c := range codes {
 		if b.Error == c {
@@ -97,7 +97,7 @@ func postJSON(path string, body []byte) *http.Request {
 }
 
 // FuzzCreateBody: POST /api/sessions answers 201 exactly when the body is a
-// JSON object with the field "language" naming a contract language and,
+// JSON object with the field "language" naming a protocol language and,
 // optionally, "title" (at most 120 characters, no control characters) and
 // "starterCode" (at most 256 KiB); anything else is 400 INVALID_REQUEST (413
 // over the route's body limit).
@@ -144,7 +144,7 @@ func FuzzCreateBody(f *testing.F) {
 const createBodyLimit = 6*(256<<10) + 64<<10
 
 // FuzzJoinBody: POST .../join answers 200 exactly when the body is a JSON
-// object with the fields userId and userName satisfying the contract's
+// object with the fields userId and userName satisfying the protocol's
 // rules and, optionally, role "candidate" (or empty) without a hostKey; the
 // answer echoes the userId and carries a candidate's token for this
 // session, this user and the trimmed name. Anything else is 400
@@ -253,7 +253,7 @@ func FuzzListQuery(f *testing.F) {
 	})
 }
 
-// queryInt is the contract's reading of an integer parameter: absent is
+// queryInt is the protocol's reading of an integer parameter: absent is
 // def; present, its first value must be a base-10 integer in lo..hi.
 func queryInt(q url.Values, name string, def, lo, hi int64) (int64, bool) {
 	vs, ok := q[name]
@@ -287,7 +287,7 @@ type field struct {
 func required(ok func(string) bool) field { return field{ok: ok} }
 func optional(ok func(string) bool) field { return field{ok: ok, optional: true} }
 
-// oracleBody reads body as the contract does, independently of the api's
+// oracleBody reads body as the protocol does, independently of the api's
 // decoder: at most limit bytes, JSON whitespace around exactly one object
 // whose keys are (case included) among those of fields, each once, each
 // required one present, each a string that its check accepts and that

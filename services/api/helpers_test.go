@@ -135,7 +135,7 @@ func (r response) json(t *testing.T, v any) {
 	}
 }
 
-// errorBody decodes a contract error body and checks it agrees with the status.
+// errorBody decodes a documented error body and checks it agrees with the status.
 func (r response) errorBody(t *testing.T) protocol.ErrorBody {
 	t.Helper()
 	var b protocol.ErrorBody

@@ -31,9 +31,9 @@ type ListRequest struct {
 }
 
 // startMicro registers the "api" micro service. Requests are answered with
-// the contract's JSON; failures with a micro error whose code is the HTTP
-// status, whose description is the contract code and whose data is the
-// contract's error body.
+// the protocol's JSON; failures with a micro error whose code is the HTTP
+// status, whose description is the protocol code and whose data is the
+// documented error body.
 func startMicro(ctx context.Context, nc *nats.Conn, c catalog, log *slog.Logger) (micro.Service, error) {
 	svc, err := micro.AddService(nc, micro.Config{
 		Name:        "api",

@@ -21,7 +21,7 @@ const outageBound = 9 * time.Second
 
 // TestNATSOutage stops the NATS server under traffic and starts it again on
 // the same port and store: meanwhile every route that needs NATS answers 503
-// SERVICE_UNAVAILABLE with the contract's body and Retry-After, promptly,
+// SERVICE_UNAVAILABLE with the protocol's body and Retry-After, promptly,
 // never a 500 and never a hang; health stays 200 and readiness says 503;
 // afterwards everything works again by itself, and the sessions created
 // before the outage are still there.
@@ -117,7 +117,7 @@ func TestNATSOutage(t *testing.T) {
 }
 
 // traffic keeps requests flowing while NATS goes away and comes back, and
-// records what they got: the statuses, and anything that breaks the contract.
+// records what they got: the statuses, and anything that breaks the protocol.
 type traffic struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -157,7 +157,7 @@ func startTraffic(t *testing.T, a *testAPI, id string) *traffic {
 }
 
 // send is one request; it must answer 2xx or 503 SERVICE_UNAVAILABLE with
-// the contract's body and Retry-After, as openapi.yaml says, within outageBound.
+// the protocol's body and Retry-After, as openapi.yaml says, within outageBound.
 func (tr *traffic) send(ctx context.Context, a *testAPI, rq req) {
 	hr, err := http.NewRequestWithContext(ctx, rq.method, a.srv.URL+rq.path, strings.NewReader(rq.body))
 	if err != nil {

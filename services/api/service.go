@@ -72,7 +72,7 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 	s.metrics = m
 
 	r := mux.NewRouter()
-	r.SkipClean(true) // answer odd paths with 404, never with a redirect the contract does not know
+	r.SkipClean(true) // answer odd paths with 404, never with a redirect the protocol does not know
 	s.addRoutes(r)
 	s.handler = cors(s.cfg.FrontendURLs)(r)
 

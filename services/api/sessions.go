@@ -39,7 +39,7 @@ type catalog struct {
 	log      *slog.Logger
 }
 
-// view is the contract's Session for a record: participantCount is the
+// view is the protocol's Session for a record: participantCount is the
 // number of distinct users connected now, across every realtime instance.
 func (c catalog) view(ctx context.Context, r session.Record) (protocol.Session, error) {
 	n, err := presence.Count(ctx, c.presence, r.ID)
@@ -49,7 +49,7 @@ func (c catalog) view(ctx context.Context, r session.Record) (protocol.Session, 
 	return sessionOf(r, n), nil
 }
 
-// sessionOf is the contract's Session for a record with n users connected.
+// sessionOf is the protocol's Session for a record with n users connected.
 func sessionOf(r session.Record, n int) protocol.Session {
 	return protocol.Session{ID: r.ID, CreatedAt: r.CreatedAt, Language: r.Language, ParticipantCount: n,
 		Title: r.Title, Status: r.StatusOrActive(), EndedAt: r.EndedAt}
@@ -252,7 +252,7 @@ func endSession(ctx context.Context, in *broker.Infra, store *session.Store, id 
 	}
 }
 
-// writeError answers err in the contract's shape; internal failures are
+// writeError answers err in the protocol's shape; internal failures are
 // logged here, at the boundary, since the client only sees a generic message.
 // A NATS outage is a 503 (broker.Classify) and a warning, not an error: it
 // heals by itself.

@@ -15,7 +15,7 @@ import (
 
 // TestSlowBodyIsCutOff: a client that sends its headers and then dribbles
 // (or stops sending) its body does not hold a handler: within the request
-// deadline it gets 400 INVALID_REQUEST in the contract's body, and the api
+// deadline it gets 400 INVALID_REQUEST in the protocol's body, and the api
 // keeps serving.
 func TestSlowBodyIsCutOff(t *testing.T) {
 	_, in := startNATS(t)

@@ -108,7 +108,7 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 		s.retention = 168 * time.Hour
 	}
 	if s.interval <= 0 {
-		// The contract's default: a quarter of the idle timeout, at most a minute.
+		// The protocol's default: a quarter of the idle timeout, at most a minute.
 		s.interval = min(max(s.idle/4, 100*time.Millisecond), time.Minute)
 	}
 	reg := d.Metrics

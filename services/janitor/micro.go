@@ -117,8 +117,8 @@ func (s *Service) handleStatus(r micro.Request) {
 }
 
 // microError answers err the way every pairpad micro service does: the code
-// is the HTTP status, the description the contract code, and the data the
-// contract's error body unless the caller has better.
+// is the HTTP status, the description the protocol code, and the data the
+// documented error body unless the caller has better.
 func microError(r micro.Request, err error, data []byte) {
 	body := protocol.BodyOf(err)
 	if data == nil {

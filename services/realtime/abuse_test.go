@@ -254,7 +254,7 @@ func TestFloodDisconnect(t *testing.T) {
 // the one the socket comes from, or with TRUST_PROXY the first
 // X-Forwarded-For address (normalised: ::ffff:203.0.113.7 is 203.0.113.7;
 // garbage is no address).
-// One address over the limit is refused (429, the contract's body,
+// One address over the limit is refused (429, the protocol's body,
 // Retry-After) on both endpoints while another address still gets in, and
 // a closed connection gives its slot back.
 func TestConnectionsPerIP(t *testing.T) {

@@ -167,7 +167,7 @@ func (c *conn) sendEvent(e *outEvent) bool {
 	return true
 }
 
-// sendError answers the client with the contract's error event.
+// sendError answers the client with the protocol's error event.
 func (c *conn) sendError(err error) {
 	c.s.metrics.refused("event", err)
 	c.sendEvent(errorEvent(c.ident.SessionID, c.ident.UserID, err, c.s.now()))

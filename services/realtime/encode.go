@@ -123,7 +123,7 @@ func ackEvent(typ, sid, userID string, version int64, opID, hash string, now tim
 	return newEvent(typ, sid, userID, protocol.CodeAck{Version: version, OpID: opID, Hash: hash}, now)
 }
 
-// errorEvent encodes err as the contract's error event. An internal
+// errorEvent encodes err as the protocol's error event. An internal
 // failure keeps its generic message but still says which event (and opId)
 // it was about: those details are added by this package, never a cause's.
 func errorEvent(sid, userID string, err error, now time.Time) *outEvent {

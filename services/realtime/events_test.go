@@ -27,7 +27,7 @@ type codeUpdateOut struct {
 	OpID    string `json:"opId"`
 }
 
-// TestEvents walks every event of the contract on one instance, for both
+// TestEvents walks every event of the protocol on one instance, for both
 // framings: Alice speaks plain WebSocket, Bob Socket.IO with ops deltas.
 func TestEvents(t *testing.T) {
 	t.Parallel()

@@ -64,7 +64,7 @@ type inbound struct {
 // decodeFrame turns one client frame of message type mt into what it asks
 // for: the framing's decoding, then the event's validation for the
 // connection's session sessionID. It has no side effects; a refusal
-// carries a contract code (INVALID_PAYLOAD, INVALID_SESSION,
+// carries a protocol error code (INVALID_PAYLOAD, INVALID_SESSION,
 // INVALID_LANGUAGE, DOCUMENT_TOO_LARGE) and is answered, never dropped.
 func decodeFrame(fr framing, mt int, data []byte, sessionID string) (inbound, error) {
 	if mt != websocket.TextMessage {

@@ -23,7 +23,7 @@ import (
 // Fuzz targets of what a client controls before and after the handshake:
 // every frame (both framings, every event type), the handshake query and
 // the Socket.IO CONNECT auth object. They check properties, not only the
-// absence of panics: a refusal carries one of the contract's codes for
+// absence of panics: a refusal carries one of the protocol's codes for
 // that stage, and whatever is accepted means what the client sent.
 // Seeds: testdata/fuzz/<Target>; run with, for example,
 // go test -run '^$' -fuzz '^FuzzDecodeFrame$' -fuzztime 60s -fuzzminimizetime 3s .
@@ -232,7 +232,7 @@ func checkAck(t *testing.T, fr framing, id int64, err error) {
 	}
 }
 
-// checkRefusal: err is a contract error with one of codes and a message.
+// checkRefusal: err is a protocol error with one of codes and a message.
 func checkRefusal(t *testing.T, codes map[protocol.Code]bool, err error) {
 	t.Helper()
 	pe := asError(t, err)

@@ -35,7 +35,7 @@ func (s *Service) reserve(w http.ResponseWriter, r *http.Request) (ip string, re
 }
 
 // handlePlain serves GET /ws: every check runs before the upgrade, so a
-// refusal is a plain HTTP answer with the contract's error body.
+// refusal is a plain HTTP answer with the protocol's error body.
 func (s *Service) handlePlain() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		httpx.SetRoute(r, "/ws")
@@ -244,7 +244,7 @@ func (s *Service) serve(c *conn, a *admission) {
 	s.log.Debug("disconnected", "conn_id", c.id, "session_id", hs.id, "reason", reason)
 }
 
-// refuse answers a handshake before any upgrade with the contract's body.
+// refuse answers a handshake before any upgrade with the protocol's body.
 func (s *Service) refuse(w http.ResponseWriter, err error) {
 	err = handshakeFailure(err)
 	if protocol.ErrorCode(err) == protocol.CodeInternal {
@@ -274,7 +274,7 @@ func retryAfter(err error) string {
 }
 
 // upgradeError answers what the upgrader itself refuses (a bad WebSocket
-// handshake) in the contract's shape.
+// handshake) in the protocol's shape.
 func (s *Service) upgradeError(w http.ResponseWriter, _ *http.Request, status int, reason error) {
 	code := protocol.CodeInvalidRequest
 	if status == http.StatusMethodNotAllowed {

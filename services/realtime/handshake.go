@@ -100,7 +100,7 @@ func (a *admission) cancel(s *Service) {
 	s.hub.release(a.hs)
 }
 
-// admit runs every check of a handshake, in the order the contract's codes
+// admit runs every check of a handshake, in the order the protocol's codes
 // suggest (origin, request, token, session, capacity), and joins nothing:
 // a refusal leaves no trace but a metric.
 func (s *Service) admit(ctx context.Context, h handshake) (*admission, error) {
@@ -228,7 +228,7 @@ func (s *Service) clientIP(r *http.Request) string {
 	return ratelimit.ClientIP(r, s.cfg.TrustProxy)
 }
 
-// handshakeFailure makes sure a refusal carries a contract code: NATS not
+// handshakeFailure makes sure a refusal carries a protocol code: NATS not
 // answering is SERVICE_UNAVAILABLE (retry), anything else unexpected
 // INTERNAL_SERVER_ERROR (and is logged by the caller).
 func handshakeFailure(err error) error {

@@ -12,7 +12,7 @@ import (
 	"github.com/pairpad/pairpad/shared/token"
 )
 
-// refusal is one handshake the contract refuses, for both framings.
+// refusal is one handshake the protocol refuses, for both framings.
 type refusal struct {
 	name   string
 	u      user

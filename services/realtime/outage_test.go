@@ -22,7 +22,7 @@ import (
 //
 // During the outage: an update is refused with SERVICE_UNAVAILABLE at once
 // (never a silent stall) and the connection stays up; new handshakes get
-// 503 SERVICE_UNAVAILABLE in the contract's shape instead of hanging;
+// 503 SERVICE_UNAVAILABLE in the protocol's shape instead of hanging;
 // what needs only the instance (sync, cursors to local users) works.
 //
 // After it, with nobody restarting anything: the refused update, resent
@@ -82,7 +82,7 @@ func TestNATSOutage(t *testing.T) {
 		if s := decode[protocol.Sync](t, alice.waitFor(t, protocol.TypeSync).Payload); s.Version < 3 {
 			t.Fatalf("sync %+v", s)
 		}
-		// New handshakes are refused at once, in the contract's shape.
+		// New handshakes are refused at once, in the protocol's shape.
 		start = time.Now()
 		_, resp, err := tryPlain(t, two.url, user{sid: sid, id: "dave", name: "Dave"})
 		if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {

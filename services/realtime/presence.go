@@ -241,7 +241,7 @@ func (s *Service) presenceLoop(ctx context.Context) {
 }
 
 // presenceUpdateEvery is the period of the unconditional presence-update:
-// the contract's 15 s, or the presence timeout when that is shorter.
+// the protocol's 15 s, or the presence timeout when that is shorter.
 func presenceUpdateEvery(timeout time.Duration) time.Duration {
 	return min(15*time.Second, timeout)
 }

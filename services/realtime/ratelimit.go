@@ -7,7 +7,7 @@ import (
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
-// Per-user event limits of the contract. They are kept in memory per user
+// Per-user event limits of the protocol. They are kept in memory per user
 // per session per instance (limitStore): a user's tabs on one instance
 // share them, they outlive the user's connections for their window, and
 // an exact cluster-wide count would cost a NATS round trip per keystroke.

@@ -15,7 +15,7 @@ func (s *Service) routes() http.Handler {
 	mux.Handle("/ws", s.handlePlain())
 	// The demo page at / and the client modules under /client/ (with CORS
 	// for the FRONTEND_URL origins); any other path is NOT_FOUND in the
-	// contract's shape, from the web handler.
+	// documented shape, from the web handler.
 	mux.Handle("/", labelled("web", web.Handler(s.originAllowed)))
 	return mux
 }

@@ -105,7 +105,7 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 		ReadBufferSize:  0,
 		WriteBufferSize: 0,
 		WriteBufferPool: &sync.Pool{},
-		CheckOrigin:     func(*http.Request) bool { return true }, // admit checks Origin, with the contract's error
+		CheckOrigin:     func(*http.Request) bool { return true }, // admit checks Origin, with the protocol's error
 		Error:           s.upgradeError,
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))

@@ -89,7 +89,7 @@ func sioJoinToken(secret, sid, uid, name string) string {
 		Expiry: time.Now().Add(time.Hour).Unix()})
 }
 
-// envelope decodes the first argument of a server event: the contract's envelope.
+// envelope decodes the first argument of a server event: the protocol's envelope.
 func sioEnvelope(t *testing.T, ev siotest.Event) protocol.Envelope {
 	t.Helper()
 	var env protocol.Envelope
@@ -279,7 +279,7 @@ func TestSocketIOHeartbeat(t *testing.T) {
 }
 
 // TestSocketIOConnectErrors checks that refused handshakes reach the client
-// as connect_error with the contract's code in err.data.error.
+// as connect_error with the protocol's code in err.data.error.
 func TestSocketIOConnectErrors(t *testing.T) {
 	e := startSocketIOEnv(t)
 	sid := e.newSession(t)

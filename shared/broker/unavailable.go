@@ -64,7 +64,7 @@ func Unavailable(err error) bool {
 // errUnavailableMessage is what a client is told; it names no server.
 const errUnavailableMessage = "The service is temporarily unavailable: its session store does not answer; retry shortly"
 
-// Classify turns an error without a contract code of its own (one that
+// Classify turns an error without a protocol error code of its own (one that
 // would be INTERNAL_SERVER_ERROR) into SERVICE_UNAVAILABLE when Unavailable
 // says NATS is the cause; every other error is returned unchanged. REST
 // answers use it (httpx.WriteError), and so can WebSocket error events, so a

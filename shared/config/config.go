@@ -1,5 +1,5 @@
 // Package config reads every process's configuration from the environment,
-// once, into a typed struct with the contract's defaults.
+// once, into a typed struct with the protocol's defaults.
 package config
 
 import (
@@ -87,7 +87,7 @@ type Config struct {
 	Pprof bool
 }
 
-// DefaultPorts are the contract's per-process ports.
+// DefaultPorts are the protocol's per-process ports.
 var DefaultPorts = map[string]int{"api": 3001, "realtime": 3002, "janitor": 3003, "local": 3001}
 
 // Load reads the configuration of process from getenv. A bad value is an

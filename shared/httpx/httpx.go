@@ -1,5 +1,5 @@
 // Package httpx holds what every service's HTTP side shares: JSON and error
-// responses in the contract's format, health, readiness and metrics, and a
+// responses in the protocol's format, health, readiness and metrics, and a
 // server with timeouts and graceful shutdown.
 package httpx
 
@@ -28,7 +28,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// WriteError writes err as the contract's error body; its code alone decides
+// WriteError writes err as the protocol's error body; its code alone decides
 // the status. An error without a code of its own that says NATS does not
 // answer (broker.Unavailable) is 503 SERVICE_UNAVAILABLE, not 500: the
 // connection reconnects by itself, so the client is told to retry, with

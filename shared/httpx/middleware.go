@@ -45,7 +45,7 @@ type routeHolder struct{ route atomic.Pointer[string] }
 //     characters of [A-Za-z0-9._:-]), otherwise one is generated; it is echoed
 //     in the response and available to handlers through RequestID;
 //   - panic recovery: a panicking handler answers 500 INTERNAL_SERVER_ERROR in
-//     the contract's body (no stack trace; the stack goes to the log);
+//     the protocol's body (no stack trace; the stack goes to the log);
 //   - one access log line per request with request_id, method, route, path,
 //     status, duration_ms and bytes;
 //   - Prometheus metrics on reg (nil: none): pairpad_http_requests_total
@@ -111,7 +111,7 @@ func Middleware(log *slog.Logger, reg *prometheus.Registry) func(http.Handler) h
 	}
 }
 
-// serveRecovering runs next and turns a panic into the contract's 500; it
+// serveRecovering runs next and turns a panic into the protocol's 500; it
 // returns what was recovered, if anything.
 func serveRecovering(sw *statusWriter, r *http.Request, next http.Handler, log *slog.Logger, id string) (recovered any) {
 	defer func() {

@@ -13,7 +13,7 @@ import (
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
-// TestWriteErrorClassifiesOutages: a NATS outage without a contract code is
+// TestWriteErrorClassifiesOutages: a NATS outage without a protocol error code is
 // 503 SERVICE_UNAVAILABLE with Retry-After, a coded error keeps its status,
 // and anything else is a generic 500.
 func TestWriteErrorClassifiesOutages(t *testing.T) {

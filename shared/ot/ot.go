@@ -1,5 +1,5 @@
 // Package ot implements operational transformation for plain text in the
-// wire format of the pairpad contract (the ot.js / ShareDB text style).
+// wire format of the pairpad protocol (docs/protocol.md) (the ot.js / ShareDB text style).
 //
 // An operation is a JSON array whose items are a positive integer (retain
 // that many units), a non-empty string (insert it) or a negative integer

@@ -11,13 +11,13 @@ import (
 )
 
 // Decoding of what WebSocket clients send. Each function takes untrusted
-// bytes and returns either a value that satisfies the contract or an *Error
+// bytes and returns either a value that satisfies the protocol or an *Error
 // with INVALID_PAYLOAD (INVALID_LANGUAGE, DOCUMENT_TOO_LARGE where the
-// contract names those) whose message says what was wrong; details name the
+// protocol names those) whose message says what was wrong; details name the
 // offending field. They never panic, whatever the input.
 //
 // Unknown fields are tolerated, on the envelope and in payloads: the
-// contract fixes the fields the server reads, not the ones a newer client
+// protocol fixes the fields the server reads, not the ones a newer client
 // may add, and refusing them would break such a client for nothing. A null
 // field is treated as an absent one. Every other departure from the shape
 // is refused: a wrong type, a missing required field, a fraction or an
@@ -25,7 +25,7 @@ import (
 // case-insensitively, as encoding/json matches them everywhere else.
 
 // MaxCursorValue bounds a cursor's line and column: far beyond any document
-// the contract allows, and exact in every client's number type.
+// the protocol allows, and exact in every client's number type.
 const MaxCursorValue = math.MaxInt32
 
 // DecodeEnvelope parses one client frame: a JSON object whose type is a
@@ -162,7 +162,7 @@ func (w *wirePosition) check(field string) (Position, error) {
 	return Position{Line: int(*w.Line), Column: int(*w.Column)}, nil
 }
 
-// DecodeLanguage parses a language-changed payload: one of the contract's
+// DecodeLanguage parses a language-changed payload: one of the protocol's
 // languages as a JSON string, or, for clients that wrap it, {language}.
 // Anything else is INVALID_LANGUAGE.
 func DecodeLanguage(raw json.RawMessage) (Language, error) {

@@ -143,7 +143,7 @@ const (
 	EndedByHost  = "ended"   // POST .../end: the interview is over, the session stays readable
 )
 
-// Limits of the contract.
+// Limits of the protocol.
 const (
 	MaxDocumentBytes = 256 << 10
 	MaxOpIDLen       = 64

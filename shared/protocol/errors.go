@@ -8,10 +8,10 @@ import (
 	"net/http"
 )
 
-// Code is one of the closed set of error codes the contract names.
+// Code is one of the closed set of error codes the protocol names.
 type Code string
 
-// The error codes of the contract, REST and WebSocket alike.
+// The error codes of the protocol, REST and WebSocket alike.
 const (
 	CodeInvalidRequest     Code = "INVALID_REQUEST"
 	CodePayloadTooLarge    Code = "PAYLOAD_TOO_LARGE"
@@ -67,13 +67,13 @@ func HTTPStatus(c Code) int {
 	return http.StatusInternalServerError
 }
 
-// Known reports whether c is one of the contract's codes.
+// Known reports whether c is one of the protocol's codes.
 func Known(c Code) bool {
 	_, ok := statuses[c]
 	return ok
 }
 
-// Error is an error with a contract code, a human message and optional details.
+// Error is an error with a protocol code, a human message and optional details.
 type Error struct {
 	Code    Code
 	Message string
@@ -136,7 +136,7 @@ type ErrorBody struct {
 	Details    map[string]any `json:"details,omitempty"`
 }
 
-// BodyOf turns any error into the contract's REST error body.
+// BodyOf turns any error into the protocol's REST error body.
 func BodyOf(err error) ErrorBody {
 	code := ErrorCode(err)
 	b := ErrorBody{Error: code, Message: ErrorMessage(err), StatusCode: HTTPStatus(code)}

@@ -14,9 +14,9 @@ import (
 
 // FuzzEnvelope feeds client frames, as a realtime connection receives them,
 // to encoding/json and to the strict decoders: a frame and each client
-// payload type. Whatever decodes must satisfy the contract and survive a
+// payload type. Whatever decodes must satisfy the protocol and survive a
 // re-encode unchanged; whatever is refused must be refused with the
-// contract's code.
+// protocol's error code.
 func FuzzEnvelope(f *testing.F) {
 	for _, s := range []string{
 		`{"type":"code-update","sessionId":"0b5e3b6e-2f5d-4c1e-9a53-5a8f1f0b7c11","payload":{"delta":{"ops":[3,"x",-1]},"version":4,"opId":"a1"},"timestamp":1705315800000}`,

@@ -42,7 +42,7 @@ type RunOutput struct {
 
 // DecodeRunOutput parses a run-output payload: {runId, language, stdout,
 // stderr, exitCode, durationMs}, every field required. runId is 1 to
-// MaxRunIDLen characters; language one of the contract's (else
+// MaxRunIDLen characters; language one of the protocol's (else
 // INVALID_LANGUAGE); stdout and stderr strings; exitCode an integer in the
 // int32 range; durationMs an integer from 0 to MaxRunDurationMs. A payload
 // over MaxRunOutputBytes is PAYLOAD_TOO_LARGE.

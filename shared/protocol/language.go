@@ -3,7 +3,7 @@ package protocol
 // Language is a session's programming language.
 type Language string
 
-// The languages the contract allows.
+// The languages the protocol allows.
 const (
 	LangJavaScript Language = "javascript"
 	LangTypeScript Language = "typescript"
@@ -21,7 +21,7 @@ const (
 	LangSQL        Language = "sql"
 )
 
-// languageTable is the one list of languages, in the contract's order, with
+// languageTable is the one list of languages, in the protocol's order, with
 // the file extension the code exports as (GET .../code as text/plain names
 // the file main.<ext>).
 var languageTable = []struct {
@@ -44,7 +44,7 @@ var languageTable = []struct {
 	{LangSQL, "sql"},
 }
 
-// Languages lists every valid language, in the contract's order.
+// Languages lists every valid language, in the protocol's order.
 var Languages = func() []Language {
 	out := make([]Language, len(languageTable))
 	for i, l := range languageTable {
@@ -53,11 +53,11 @@ var Languages = func() []Language {
 	return out
 }()
 
-// Valid reports whether l is one of the contract's languages.
+// Valid reports whether l is one of the protocol's languages.
 func (l Language) Valid() bool { return l.Extension() != "" }
 
 // Extension is the file extension (without the dot) code in l exports as;
-// empty for a language the contract does not know.
+// empty for a language the protocol does not know.
 func (l Language) Extension() string {
 	for _, e := range languageTable {
 		if e.lang == l {

@@ -6,7 +6,7 @@ import (
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
-// TestLanguages: the interview set of the contract, each with the file
+// TestLanguages: the interview set of the protocol, each with the file
 // extension its code exports as (lowercase letters only: it goes into a
 // Content-Disposition file name unescaped).
 func TestLanguages(t *testing.T) {

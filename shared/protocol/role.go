@@ -5,7 +5,7 @@ package protocol
 // session.
 type Role string
 
-// The roles of the contract.
+// The roles of the protocol.
 const (
 	// RoleCandidate edits the code; the default role, and the role of a
 	// join token that names none.
@@ -17,10 +17,10 @@ const (
 	RoleObserver Role = "observer"
 )
 
-// Roles lists every role, in the contract's order.
+// Roles lists every role, in the protocol's order.
 var Roles = []Role{RoleCandidate, RoleInterviewer, RoleObserver}
 
-// Valid reports whether r is one of the contract's roles.
+// Valid reports whether r is one of the protocol's roles.
 func (r Role) Valid() bool {
 	return r == RoleCandidate || r == RoleInterviewer || r == RoleObserver
 }

@@ -1,5 +1,5 @@
 // Tests of PairpadClient (client.js) against the in-process fake
-// of the browser WebSocket/fetch APIs and of the realtime contract
+// of the browser WebSocket/fetch APIs and of the realtime protocol (docs/protocol.md)
 // (fakeserver.mjs), with a manual clock.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 // fakeserver.mjs — an in-process stand-in for the browser's WebSocket and
-// fetch APIs plus a small model of the realtime contract behind them, so the
+// fetch APIs plus a small model of the realtime protocol (docs/protocol.md) behind them, so the
 // client's state machine can be driven step by step: every frame waits in a
 // queue until the test delivers it, and a connection can fail at any point.
 // The real server is exercised by the browser tests (e2e.test.mjs).
@@ -52,7 +52,7 @@ export async function settle() {
 const COLORS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231'];
 
 /**
- * FakeServer models one session of the realtime contract: join over REST,
+ * FakeServer models one session of the realtime protocol (docs/protocol.md): join over REST,
  * handshake with token, connected + replay since, code-update with OT and
  * (userId, opId) de-duplication, acks, presence, cursors, language, sync.
  */

@@ -45,7 +45,7 @@ func newEngineOpts(t testing.TB, in *broker.Infra, o Options) *Engine {
 	return e
 }
 
-// submitErr submits and returns the error's contract code ("" on success).
+// submitErr submits and returns the error's protocol code ("" on success).
 func submitErr(t testing.TB, d *Doc, user string, u protocol.CodeUpdate) protocol.Code {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -74,7 +74,7 @@ type connectError struct {
 }
 
 // EncodeConnectError returns the refusal of a CONNECT:
-// 44{"message":"...","data":{...}}. An error becomes the contract's
+// 44{"message":"...","data":{...}}. An error becomes the protocol's
 // WebSocket error payload (protocol.PayloadOf), so the client reads the code
 // in err.data.error; a protocol.ErrorPayload is used as is; a string is sent
 // as the message alone; any other value is sent as data, with its "message"

@@ -39,7 +39,7 @@ func Example() {
 		}
 	}
 
-	// Broadcasts are framed once, refusals carry the contract's code.
+	// Broadcasts are framed once, refusals carry the protocol's code.
 	fmt.Printf("%s\n", sio.EncodeEvent("/", "language-changed", json.RawMessage(`{"type":"language-changed","payload":"python"}`)))
 	fmt.Printf("%s\n", sio.EncodeConnectError("/", protocol.Errorf(protocol.CodeUnauthorized, "bad token")))
 	// Output:

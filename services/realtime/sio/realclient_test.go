@@ -135,7 +135,7 @@ func TestRealClientFrames(t *testing.T) {
 		t.Fatalf("got %s, want connect with id sock-1", ev.Raw)
 	}
 
-	// The client emits what the contract's envelope looks like, non-ASCII included.
+	// The client emits what the protocol's envelope looks like, non-ASCII included.
 	env := map[string]any{"type": "code-update", "sessionId": "s1",
 		"payload": map[string]any{"delta": map[string]any{"fullCode": "a\"b\\ 😀 \u2028 é\n"}, "version": 3}}
 	cl.Emit("code-update", env)
@@ -199,7 +199,7 @@ func TestRealClientNamespace(t *testing.T) {
 }
 
 // TestRealClientConnectError checks that a refusal reaches connect_error with
-// the contract's code in err.data.error and its message in err.message.
+// the protocol's code in err.data.error and its message in err.message.
 func TestRealClientConnectError(t *testing.T) {
 	tests := []struct {
 		name     string

@@ -61,7 +61,7 @@ var contentTypes = map[string]string{
 // /app.js, /style.css, /favicon.svg, /client/<name>.js and the editor
 // bundle /client/dist/editor.js (when it was built). Any other path
 // is 404 NOT_FOUND and any other method 405 METHOD_NOT_ALLOWED, with the
-// contract's error body. Responses carry Cache-Control: no-cache (the
+// documented error body. Responses carry Cache-Control: no-cache (the
 // browser revalidates, so a new build is picked up at once), an ETag, and
 // the security headers; the page itself is answered with no-store and
 // PagePolicy with a fresh nonce. The client modules also answer a request whose

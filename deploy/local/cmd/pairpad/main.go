@@ -13,7 +13,7 @@ import (
 func main() {
 	process.Main(process.Options{
 		Process:       "local",
-		HealthPaths:   []string{"/api/health"}, // the contract: never depends on NATS
+		HealthPaths:   []string{"/api/health"}, // the protocol: never depends on NATS
 		Middleware:    httpx.Middleware,
 		BeforeConnect: local.StartNATS,
 		Build: func(ctx context.Context, d process.Deps) (process.Service, error) {

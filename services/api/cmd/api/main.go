@@ -12,7 +12,7 @@ import (
 func main() {
 	process.Main(process.Options{
 		Process:     "api",
-		HealthPaths: []string{"/api/health"}, // the contract: never depends on NATS
+		HealthPaths: []string{"/api/health"}, // the protocol: never depends on NATS
 		Middleware:  httpx.Middleware,
 		Build: func(ctx context.Context, d process.Deps) (process.Service, error) {
 			return api.New(ctx, d)

@@ -30,7 +30,7 @@ type Event struct {
 	Raw         json.RawMessage   `json:"-"`                     // the whole line
 }
 
-// ErrorCode returns data.error of a connect_error, the contract's error code.
+// ErrorCode returns data.error of a connect_error, the protocol's error code.
 func (e Event) ErrorCode() string {
 	var d struct {
 		Error string `json:"error"`
