@@ -99,14 +99,28 @@ async function textIs(page, text) {
     .catch(async () => assert.fail(`the text is ${JSON.stringify(await page.evaluate(() => window.pairpad.text))}, want ${JSON.stringify(text)}`));
 }
 
+// person opens a browser context for one person whose page may talk only to
+// the example's origin and the server, and must log no error at all.
+async function person() {
+  const p = await newPage(browser, [site.origin, server.base]);
+  p.page.on('console', (m) => {
+    if (m.type() === 'error') p.page.problems.push(`console: ${m.text()}`);
+  });
+  return p;
+}
+
+// joined waits until the page has joined and shows the editor. Word
+// suggestions are turned off: Enter would take a suggestion instead of
+// breaking the line, and what the test types would depend on the words
+// around it.
 async function joined(page) {
   await page.waitForFunction(() => window.pairpad && window.pairpad.status === 'connected' && window.pairpadEditor, null, { timeout: WAIT });
+  await page.evaluate(() => window.pairpadEditor.updateOptions({ quickSuggestions: false, suggestOnTriggerCharacters: false }));
 }
 
 test('two people edit one session in the React + Monaco example', { timeout: 240000 }, async () => {
-  const allowed = [site.origin, server.base];
-  const alice = await newPage(browser, allowed);
-  const bob = await newPage(browser, allowed);
+  const alice = await person();
+  const bob = await person();
   const a = alice.page;
   const b = bob.page;
 
@@ -137,6 +151,13 @@ test('two people edit one session in the React + Monaco example', { timeout: 240
   await Promise.all([a.keyboard.type(' AAAA', { delay: 15 }), b.keyboard.type('BBBB ', { delay: 15 })]);
   text = await converged([a, b], 'after typing in one line together');
   assert.equal(text, 'BBBB alpha omega AAAA');
+
+  // Monaco's editor worker runs from the bundle (a Vite ?worker chunk).
+  const deadline = Date.now() + WAIT;
+  while (!a.workers().some((w) => /\/assets\/editor\.worker-[\w-]+\.js$/.test(w.url()))) {
+    if (Date.now() > deadline) assert.fail(`no editor worker from the bundle: ${JSON.stringify(a.workers().map((w) => w.url()))}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 
   // Alice sees Bob's caret where it is (after "BBBB "), flagged with his name.
   const caret = `[data-remote-cursor="${bobId}"]`;
@@ -264,7 +285,7 @@ test('two people edit one session in the React + Monaco example', { timeout: 240
 });
 
 test('CRLF line ends and emoji survive editing in Monaco', { timeout: 120000 }, async () => {
-  const { context, page } = await newPage(browser, [site.origin, server.base]);
+  const { context, page } = await person();
   await page.goto(`${site.origin}/?server=${encodeURIComponent(server.base)}`);
   await page.fill('#name', 'Dora');
   await page.click('#create');
@@ -300,9 +321,8 @@ test('CRLF line ends and emoji survive editing in Monaco', { timeout: 120000 }, 
 });
 
 test('lines the other person adds above keep what is in view, and the caret, in place', { timeout: 120000 }, async () => {
-  const allowed = [site.origin, server.base];
-  const alice = await newPage(browser, allowed);
-  const bob = await newPage(browser, allowed);
+  const alice = await person();
+  const bob = await person();
   const [a, b] = [alice.page, bob.page];
   await a.goto(`${site.origin}/?server=${encodeURIComponent(server.base)}`);
   await a.fill('#name', 'Alice');

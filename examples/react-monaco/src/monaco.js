@@ -1,8 +1,13 @@
 // The Monaco editor from the monaco-editor package, bundled: the editor
-// core, the highlighting of every session language (each grammar is its own
-// chunk, loaded when a model first uses it), and the editor worker as a
-// Vite worker chunk. Nothing comes from a CDN.
+// core with all its features (find, folding, bracket matching, suggestions,
+// multiple carets, ...), the highlighting of every session language (each
+// grammar is its own chunk, loaded when a model first uses it), and the
+// editor worker as a Vite worker chunk. Nothing comes from a CDN. (The
+// TypeScript, CSS, HTML and JSON language services, with their own large
+// workers, are left out: `import * as monaco from 'monaco-editor'` would
+// bring them, and then getWorker must hand out their workers by label.)
 import * as monaco from 'monaco-editor/editor/editor.api';
+import 'monaco-editor/features/register.all';
 import 'monaco-editor/languages/definitions/javascript/register';
 import 'monaco-editor/languages/definitions/typescript/register';
 import 'monaco-editor/languages/definitions/python/register';
