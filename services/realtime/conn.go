@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -26,6 +27,11 @@ type outFrame struct {
 	data  []byte
 	typ   string                // event type, for metrics; "" for protocol frames
 	close *websocket.CloseError // set: send this close frame, then end
+	// refusal marks the answer to a frame beyond WS_EVENTS_PER_SECOND: when
+	// it does not fit the send queue the client is flooding (1008), not
+	// merely slow. final marks the frames of that cut-off, which go past
+	// the queue's bound (at most four, once).
+	refusal, final bool
 }
 
 // conn is one client connection, either framing. It has two goroutines:
@@ -69,7 +75,8 @@ type conn struct {
 	reasonMu sync.Mutex
 	reason   string // why the connection ended; the first cause wins
 
-	budget connBudget // WS_EVENTS_PER_SECOND of this connection; reader only
+	budget connBudget  // WS_EVENTS_PER_SECOND of this connection; reader only
+	cut    atomic.Bool // cut off for flooding: only the final frames are still sent
 
 	// baseVersion is the document version the connection was brought to by
 	// connected (or sync); updates at or below it are not sent. Guarded by hs.mu.
@@ -123,9 +130,20 @@ func (c *conn) enqueue(f outFrame) bool {
 		return false
 	default:
 	}
+	if c.cut.Load() && !f.final {
+		return false // being cut off: nothing but the last error and the close
+	}
 	c.sendMu.Lock()
-	if c.pending >= c.s.cfg.WSSendQueue {
+	if c.pending >= c.s.cfg.WSSendQueue && !f.final {
 		c.sendMu.Unlock()
+		if f.refusal {
+			// The queue is full of answers to frames beyond the budget
+			// that the client does not read: it is flooding.
+			c.cutOff(nil, protocol.Errorf(protocol.CodeRateLimited,
+				"Too many events on this connection, and their refusals are not read: this connection is closed").
+				WithDetails(map[string]any{"limit": "connection", "disconnect": true}))
+			return false
+		}
 		c.s.metrics.slowConsumers.Inc()
 		c.s.log.Warn("slow consumer disconnected", "conn_id", c.id, "session_id", c.ident.SessionID,
 			"user_id", c.ident.UserID, "queue", c.s.cfg.WSSendQueue)
@@ -170,7 +188,10 @@ func (c *conn) sendEvent(e *outEvent) bool {
 // sendError answers the client with the protocol's error event.
 func (c *conn) sendError(err error) {
 	c.s.metrics.refused("event", err)
-	c.sendEvent(errorEvent(c.ident.SessionID, c.ident.UserID, err, c.s.now()))
+	e := errorEvent(c.ident.SessionID, c.ident.UserID, err, c.s.now())
+	if c.enqueue(outFrame{data: e.frame(c.fr), typ: e.typ, refusal: overBudget(err)}) {
+		c.s.metrics.out(e.typ, 1)
+	}
 }
 
 // closeAfterQueue sends what is queued, then extra frames and a close frame
@@ -258,7 +279,7 @@ func (c *conn) readLoop(keepalive time.Duration) {
 			return
 		}
 		extend()
-		if flooded {
+		if flooded || c.cut.Load() {
 			continue // cut off: what is still in flight is dropped until the close completes
 		}
 		in, err := decodeFrame(c.fr, mt, data, c.ident.SessionID)
@@ -318,12 +339,41 @@ func (c *conn) floodedOut(in inbound, over *protocol.Error) {
 	if id := probeOpID(in.env); id != "" {
 		d["opId"] = id
 	}
+	c.cutOff(in.ackID, protocol.Errorf(protocol.CodeRateLimited,
+		"%s; this connection kept sending far beyond it and is closed", over.Message).WithDetails(d))
+}
+
+// cutOff ends a flooding connection, once: the last error (and the
+// Socket.IO ack of the frame it answers), DISCONNECT for Socket.IO, then
+// close 1008. These frames go past the send queue's bound, which a
+// flooder that does not read its refusals has filled; anything else queued
+// for it from now on is dropped.
+func (c *conn) cutOff(ackID *int64, last error) {
+	if c.cut.Swap(true) {
+		return
+	}
 	c.s.metrics.floodCuts.Inc()
+	c.s.metrics.refused("event", last)
 	c.s.log.Warn("flooding client disconnected", "conn_id", c.id, "session_id", c.ident.SessionID,
 		"user_id", c.ident.UserID, "ip", c.ip)
-	c.answer(in.ackID, protocol.Errorf(protocol.CodeRateLimited,
-		"%s; this connection kept sending far beyond it and is closed", over.Message).WithDetails(d))
-	c.closeAfterQueue(websocket.ClosePolicyViolation, "rate limit exceeded", protocol.LeftDisconnect, c.fr.farewell()...)
+	c.setReason(protocol.LeftDisconnect)
+	e := errorEvent(c.ident.SessionID, c.ident.UserID, last, c.s.now())
+	frames := []outFrame{{data: e.frame(c.fr), typ: e.typ, final: true}}
+	if ackID != nil {
+		if f := c.fr.ack(*ackID, last); f != nil {
+			frames = append(frames, outFrame{data: f, final: true})
+		}
+	}
+	for _, f := range c.fr.farewell() {
+		frames = append(frames, outFrame{data: f, final: true})
+	}
+	frames = append(frames, outFrame{close: &websocket.CloseError{Code: websocket.ClosePolicyViolation, Text: "rate limit exceeded"}, final: true})
+	for _, f := range frames {
+		if !c.enqueue(f) {
+			return
+		}
+	}
+	c.s.metrics.out(e.typ, 1)
 }
 
 // answer reports a refused event to the client (never silently) and
@@ -334,9 +384,15 @@ func (c *conn) answer(ackID *int64, err error) {
 	}
 	if ackID != nil {
 		if f := c.fr.ack(*ackID, err); f != nil {
-			c.enqueue(outFrame{data: f})
+			c.enqueue(outFrame{data: f, refusal: overBudget(err)})
 		}
 	}
+}
+
+// overBudget reports the refusal of a frame beyond WS_EVENTS_PER_SECOND.
+func overBudget(err error) bool {
+	var pe *protocol.Error
+	return errors.As(err, &pe) && pe.Code == protocol.CodeRateLimited && pe.Details["limit"] == "connection"
 }
 
 // readFailure turns the error that ended the read loop into a leave reason.
