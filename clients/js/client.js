@@ -5,13 +5,15 @@
 // (/ws, deltaFormat=ops) up. Plain ES module, no dependencies; runs in
 // browsers and in Node 20+.
 
-import { diff, normalize, validate, wellFormed } from './ot.js';
+import { diff } from './ot.js';
+import { canonicalEdit, refusal } from './refusal.js';
 import { SyncDocument } from './document.js';
 import { RemoteCursors } from './cursors.js';
 import { Connection, Phase, Status } from './connection.js';
+import { NotesTrack } from './notes.js';
 import { fnv1a64 } from './hash.js';
 import { indexToPosition, positionToIndex } from './position.js';
-import { PairpadError, request, trimSlash } from './rest.js';
+import { PairpadError, bearer, request, requestText, sessionUrl, trimSlash } from './rest.js';
 import { Timers } from './timers.js';
 
 export { indexToPosition, positionToIndex, PairpadError, Status };
@@ -45,11 +47,6 @@ export const SyncPhase = Object.freeze({
   LIVE: 'live', // in step: local updates go out
 });
 
-// Errors after which the refused outstanding update is resent (the server
-// deduplicates by opId, so a resend never applies an edit twice).
-const RETRYABLE = new Set(['RATE_LIMIT_EXCEEDED', 'INTERNAL_SERVER_ERROR', 'INVALID_PAYLOAD']);
-
-const MAX_RESENDS = 3;
 
 // randomPart returns n random hex characters; crypto.getRandomValues works
 // in insecure contexts too, unlike crypto.randomUUID.
@@ -62,8 +59,9 @@ function randomPart(n) {
 /**
  * PairpadClient is one participant of a session. Create it, listen to its
  * events (`text`, `ack`, `presence`, `cursor`, `language`, `status`,
- * `error`, `divergence`, `session-ended`, each a CustomEvent whose `detail`
- * carries the data, or use `on(type, fn)`), then `await join(...)`.
+ * `error`, `divergence`, `session-ended`, and for the interview `notes`,
+ * `notes-ack` and `run`, each a CustomEvent whose `detail` carries the
+ * data, or use `on(type, fn)`), then `await join(...)`.
  */
 export class PairpadClient extends EventTarget {
   #fetch;
@@ -89,6 +87,9 @@ export class PairpadClient extends EventTarget {
   #cursorPending = null;
   #cursorLast = -Infinity;
   #joinWaiters = null;
+  #notes;
+  #role = null;
+  #lastRun = null;
 
   /**
    * @param {object} [options]
@@ -124,6 +125,13 @@ export class PairpadClient extends EventTarget {
         return this.#sentSince;
       },
     );
+    this.#notes = new NotesTrack({
+      send: (type, payload) => this.#send(type, payload),
+      emit: (type, detail) => this.#emit(type, detail),
+      askSync: () => this.#askSync(false),
+      newOpId: () => this.#newOpId(),
+      timers: this.#timers,
+    });
   }
 
   /**
@@ -132,7 +140,63 @@ export class PairpadClient extends EventTarget {
    */
   static async createSession(baseUrl, language, options = {}) {
     const fetchFn = options.fetch ?? ((...a) => globalThis.fetch(...a));
-    return request(fetchFn, 'POST', `${trimSlash(baseUrl)}/api/sessions`, { language });
+    const body = { language };
+    if (options.title) body.title = options.title;
+    if (options.starterCode) body.starterCode = options.starterCode;
+    return request(fetchFn, 'POST', `${trimSlash(baseUrl)}/api/sessions`, body);
+  }
+
+  /**
+   * endSession ends the interview (POST /api/sessions/{id}/end) with an
+   * interviewer's join token or the host key as credential, and returns
+   * the ended Session. It throws a PairpadError.
+   */
+  static async endSession(baseUrl, sessionId, credential, options = {}) {
+    const fetchFn = options.fetch ?? ((...a) => globalThis.fetch(...a));
+    return request(fetchFn, 'POST', `${sessionUrl(baseUrl, sessionId)}/end`, undefined, bearer(credential));
+  }
+
+  /**
+   * getCode reads the current code (GET /api/sessions/{id}/code) with a
+   * join token or the host key: {code, version, language, updatedAt}.
+   */
+  static async getCode(baseUrl, sessionId, credential, options = {}) {
+    const fetchFn = options.fetch ?? ((...a) => globalThis.fetch(...a));
+    return request(fetchFn, 'GET', `${sessionUrl(baseUrl, sessionId)}/code`, undefined, bearer(credential));
+  }
+
+  /**
+   * downloadCode reads the current code as a file (GET .../code with
+   * Accept: text/plain): {text, filename}, the name from the server's
+   * Content-Disposition (main.<ext> for the language).
+   */
+  static async downloadCode(baseUrl, sessionId, credential, options = {}) {
+    const fetchFn = options.fetch ?? ((...a) => globalThis.fetch(...a));
+    return requestText(fetchFn, `${sessionUrl(baseUrl, sessionId)}/code`, { ...bearer(credential), Accept: 'text/plain' });
+  }
+
+  /** getNotes reads the notes (GET .../notes) with an interviewer's or observer's join token or the host key. */
+  static async getNotes(baseUrl, sessionId, credential, options = {}) {
+    const fetchFn = options.fetch ?? ((...a) => globalThis.fetch(...a));
+    return request(fetchFn, 'GET', `${sessionUrl(baseUrl, sessionId)}/notes`, undefined, bearer(credential));
+  }
+
+  /**
+   * getHistory reads every applied update from version `from` (default 1)
+   * on (GET .../history, following `next` page after page) and returns them
+   * in version order: [{version, userId, userName?, role?, opId?, timestamp, ops}].
+   */
+  static async getHistory(baseUrl, sessionId, credential, options = {}) {
+    const fetchFn = options.fetch ?? ((...a) => globalThis.fetch(...a));
+    const updates = [];
+    let from = options.from ?? 1;
+    for (;;) {
+      const page = await request(fetchFn, 'GET', `${sessionUrl(baseUrl, sessionId)}/history?from=${from}`, undefined, bearer(credential));
+      if (!page || !Array.isArray(page.updates)) throw new PairpadError('INVALID_RESPONSE', 'history answered without updates');
+      updates.push(...page.updates);
+      if (!Number.isInteger(page.next) || page.next <= from || page.updates.length === 0) return updates;
+      from = page.next;
+    }
   }
 
   /** getSession fetches a Session over REST; it throws a PairpadError. */
@@ -178,7 +242,71 @@ export class PairpadClient extends EventTarget {
     return this.#divergences;
   }
 
-  /** users is the people present: [{id, name, color, lastSeen}]. */
+  /** role is this participant's role (candidate, interviewer or observer), from the join; null before it. */
+  get role() {
+    return this.#role;
+  }
+
+  /** token is the current join token: the bearer for /code, /history, /notes and (an interviewer's) /end. */
+  get token() {
+    return this.#conn.token;
+  }
+
+  /** hasNotes reports whether the notes arrived: only interviewers and observers get them. */
+  get hasNotes() {
+    return this.#notes.loaded;
+  }
+
+  /** notes is the local notes text (empty for a candidate). */
+  get notes() {
+    return this.#notes.text;
+  }
+
+  /** notesVersion is the last server version of the notes the local notes include. */
+  get notesVersion() {
+    return this.#notes.version;
+  }
+
+  /** notesState is the notes' OT state, as state is the code's. */
+  get notesState() {
+    return this.#notes.state;
+  }
+
+  /**
+   * notesDocument is the notes seen through the shape of the client the
+   * editor bindings use (text, loaded, applyLocal, setText, on('text'),
+   * no cursors, no language), so bindCodeMirror(view, client.notesDocument,
+   * {shareCursor: false}) edits the notes.
+   */
+  get notesDocument() {
+    const notes = this.#notes;
+    return {
+      get text() {
+        return notes.text;
+      },
+      get loaded() {
+        return notes.loaded;
+      },
+      get cursors() {
+        return [];
+      },
+      get language() {
+        return null;
+      },
+      users: [],
+      applyLocal: (op) => notes.applyLocal(op),
+      setText: (text) => notes.setText(text),
+      sendCursor: () => {},
+      on: (type, fn) => (type === 'text' ? this.on('notes', fn) : () => {}),
+    };
+  }
+
+  /** lastRun is the latest shared run-output (from `connected` or a `run` event), or null. */
+  get lastRun() {
+    return this.#lastRun;
+  }
+
+  /** users is the people present: [{id, name, color, role, lastSeen}]. */
   get users() {
     return this.#users.slice();
   }
@@ -213,7 +341,7 @@ export class PairpadClient extends EventTarget {
    * fails, the session ends or close() is called first; while the socket
    * cannot connect it keeps retrying with backoff and the promise waits.
    */
-  async join(baseUrl, sessionId, userId, userName) {
+  async join(baseUrl, sessionId, userId, userName, options = {}) {
     if (this.#target !== null) throw new Error('pairpad: join may be called once per client');
     this.#target = { sessionId, userId };
     const joined = new Promise((resolve, reject) => {
@@ -221,7 +349,7 @@ export class PairpadClient extends EventTarget {
     });
     joined.catch(() => {}); // the caller gets the rejection through the await below
     try {
-      await this.#conn.start(trimSlash(baseUrl), sessionId, userId, userName);
+      await this.#conn.start(trimSlash(baseUrl), sessionId, userId, userName, options);
     } catch (err) {
       this.#joinWaiters = null;
       throw err;
@@ -236,9 +364,8 @@ export class PairpadClient extends EventTarget {
    */
   applyLocal(op) {
     if (!this.#doc) throw new Error('pairpad: the document has not arrived yet');
-    validate(op);
     // Canonical form: the server refuses any other (docs/protocol.md).
-    const clean = normalize(op.map((c) => (typeof c === 'string' ? wellFormed(c) : c)));
+    const clean = canonicalEdit(op);
     if (this.#doc.applyLocal(clean)) this.#sendOutstanding();
     this.#cursors.move(clean, null);
     this.#emit('text', { text: this.#doc.text, op: clean, remote: false });
@@ -272,6 +399,30 @@ export class PairpadClient extends EventTarget {
     return this.#send('language-changed', language);
   }
 
+  /**
+   * applyNotesLocal applies a local edit of the notes (an op on `notes`)
+   * and sends it as notes-update; only interviewers and observers have
+   * notes (it throws before they arrived).
+   */
+  applyNotesLocal(op) {
+    return this.#notes.applyLocal(op);
+  }
+
+  /** setNotesText replaces the notes with newText as one local edit (a diff). */
+  setNotesText(newText) {
+    return this.#notes.setText(newText);
+  }
+
+  /**
+   * shareRun shares the result of running the code with everyone
+   * (`run-output`: {runId, language, stdout, stderr, exitCode, durationMs});
+   * everyone, this client too, then gets `run`. It returns false when not
+   * connected (nothing is sent).
+   */
+  shareRun(run) {
+    return this.#send('run-output', run);
+  }
+
   /** requestSync asks the server for its full state (the `sync` event); local edits are kept. */
   requestSync() {
     this.#askSync(false);
@@ -299,6 +450,7 @@ export class PairpadClient extends EventTarget {
     this.#sync = SyncPhase.DETACHED;
     this.#catchUp = null;
     this.#timers.clear('catchUp', 'resend', 'cursor');
+    this.#notes.drop();
   }
 
   #send(type, payload) {
@@ -342,6 +494,15 @@ export class PairpadClient extends EventTarget {
         case 'code-ack':
           this.#onAck(p);
           break;
+        case 'notes-update':
+          this.#notes.update(env.userId, p, this.userId);
+          break;
+        case 'notes-ack':
+          this.#notes.ack(p);
+          break;
+        case 'run-output':
+          this.#onRun(env.userId, p);
+          break;
         case 'user-joined':
           this.#onUserJoined(p);
           break;
@@ -377,8 +538,11 @@ export class PairpadClient extends EventTarget {
     if (!p || typeof p.code !== 'string' || !Number.isInteger(p.version)) throw new Error('connected without code and version');
     this.#conn.established();
     this.#resends = 0;
+    if (typeof p.role === 'string') this.#role = p.role;
+    if (p.lastRun && typeof p.lastRun === 'object') this.#lastRun = p.lastRun;
     this.#setUsers(p.users);
     this.#setLanguage(p.language);
+    this.#notes.take(p, 'connected');
     if (!this.#doc) {
       this.#doc = new SyncDocument(p.code, p.version, () => this.#newOpId());
       this.#checkAnswer(p);
@@ -412,6 +576,7 @@ export class PairpadClient extends EventTarget {
     }
     this.#setUsers(p.users);
     this.#setLanguage(p.language);
+    this.#notes.take(p, 'sync');
     this.#adopt(p.code, p.version, this.#discardOnSync, 'sync');
     this.#checkAnswer(p);
     this.#goLive();
@@ -538,38 +703,27 @@ export class PairpadClient extends EventTarget {
   #onError(p) {
     const e = { error: (p && p.error) || 'UNKNOWN', message: (p && p.message) || '', details: p && p.details };
     this.#emit('error', e);
+    this.#notes.error(e);
     const out = this.#doc && this.#doc.outstanding;
     if (!out || this.#sync !== SyncPhase.LIVE) return;
     const d = e.details || {};
     // Errors that name another event or another update are not about ours.
     if (typeof d.opId === 'string' && d.opId !== out.opId) return;
     if (typeof d.type === 'string' && d.type !== 'code-update') return;
-    if (e.error === 'DOCUMENT_TOO_LARGE') {
-      this.#askSync(true); // the update is refused for good: drop it
-      return;
-    }
-    if (e.error === 'SERVICE_UNAVAILABLE') {
-      // The server lost NATS for a while: the update is kept and resent until
-      // it is back, and never counts against MAX_RESENDS (that would drop it).
-      const wait = Number.isFinite(d.retryAfterMs) && d.retryAfterMs > 0 ? Math.min(d.retryAfterMs, 10000) : 1000;
-      this.#timers.set('resend', wait, () => this.#sendOutstanding());
-      return;
-    }
-    if (!RETRYABLE.has(e.error)) return;
-    this.#resends++;
-    if (this.#resends > MAX_RESENDS) {
+    const r = refusal(e, this.#resends);
+    if (r.action === 'drop') {
       this.#resends = 0;
-      this.#askSync(true);
-      return;
+      this.#askSync(true); // the update is refused for good: drop it
+    } else if (r.action === 'resend') {
+      if (r.counts) this.#resends++;
+      this.#timers.set('resend', r.wait, () => this.#sendOutstanding());
     }
-    const wait = Number.isFinite(d.retryAfterMs) && d.retryAfterMs > 0 ? Math.min(d.retryAfterMs, 10000) : 1000 * this.#resends;
-    this.#timers.set('resend', wait, () => this.#sendOutstanding());
   }
 
   #onUserJoined(p) {
     if (!p || typeof p.id !== 'string') return;
     const users = this.#users.filter((u) => u.id !== p.id);
-    users.push({ id: p.id, name: p.name, color: p.color });
+    users.push(typeof p.role === 'string' ? { id: p.id, name: p.name, color: p.color, role: p.role } : { id: p.id, name: p.name, color: p.color });
     this.#setUsers(users);
   }
 
@@ -577,7 +731,11 @@ export class PairpadClient extends EventTarget {
     if (!Array.isArray(users)) return;
     this.#users = users
       .filter((u) => u && typeof u.id === 'string')
-      .map((u) => ({ id: u.id, name: String(u.name ?? u.id), color: String(u.color ?? '#888888'), lastSeen: u.lastSeen }));
+      .map((u) => {
+        const user = { id: u.id, name: String(u.name ?? u.id), color: String(u.color ?? '#888888'), lastSeen: u.lastSeen };
+        if (typeof u.role === 'string') user.role = u.role;
+        return user;
+      });
     for (const userId of this.#cursors.retain(new Set(this.#users.map((u) => u.id)))) {
       this.#emit('cursor', { userId, cursor: null, cursors: this.cursors });
     }
@@ -594,6 +752,13 @@ export class PairpadClient extends EventTarget {
     if (!this.#doc || !p || !p.position || from === this.userId) return;
     this.#cursors.set(from, this.#doc.text, p);
     this.#emit('cursor', { userId: from, cursor: this.#cursors.describe(from, this.text, this.#users), cursors: this.cursors });
+  }
+
+  #onRun(from, p) {
+    if (!p || typeof p !== 'object' || typeof p.runId !== 'string') return;
+    const run = { ...p, userId: typeof p.userId === 'string' ? p.userId : from };
+    this.#lastRun = run;
+    this.#emit('run', run);
   }
 
   #onSessionEnded(p) {

@@ -46,6 +46,7 @@ export class Connection {
   #timers;
   #handlers;
   #since;
+  #token = null; // the last join token, kept across reconnects (a REST credential)
 
   #phase = Phase.IDLE;
   #status = Status.OFFLINE;
@@ -87,13 +88,18 @@ export class Connection {
     return this.#status;
   }
 
+  /** token is the last join token the REST join handed out (null before it). */
+  get token() {
+    return this.#token;
+  }
+
   /**
    * start joins over REST and opens the first socket. It throws the REST
    * error (and the connection is closed); once it returns, the connection
    * retries by itself until close().
    */
-  async start(baseUrl, sessionId, userId, userName) {
-    this.#target = { baseUrl, sessionId, userId, userName };
+  async start(baseUrl, sessionId, userId, userName, { role, hostKey } = {}) {
+    this.#target = { baseUrl, sessionId, userId, userName, role, hostKey };
     this.#setPhase(Phase.JOINING);
     try {
       await this.#fetchToken();
@@ -143,9 +149,13 @@ export class Connection {
   async #fetchToken() {
     const t = this.#target;
     const url = `${t.baseUrl}/api/sessions/${encodeURIComponent(t.sessionId)}/join`;
-    const res = await request(this.#fetch, 'POST', url, { userId: t.userId, userName: t.userName });
+    const body = { userId: t.userId, userName: t.userName };
+    if (t.role) body.role = t.role;
+    if (t.hostKey) body.hostKey = t.hostKey;
+    const res = await request(this.#fetch, 'POST', url, body);
     if (!res || typeof res.token !== 'string') throw new PairpadError('INVALID_RESPONSE', 'join answered without a token');
     this.#join = res;
+    this.#token = res.token;
     this.#tokenFresh = true;
   }
 

@@ -66,11 +66,61 @@ export interface Session {
   [key: string]: unknown;
 }
 
+/** A participant's role: candidate (edits the code), interviewer (code, notes, end) or observer (reads the code, writes the notes). */
+export type Role = 'candidate' | 'interviewer' | 'observer';
+
 export interface User {
   id: string;
   name: string;
   color: string;
+  /** absent when the server did not say (an older server, a token without one: a candidate) */
+  role?: Role;
   lastSeen?: string;
+}
+
+/** A shared run (the run-output event): as sent, plus who shared it and when the server stored it (unix ms). */
+export interface RunOutput {
+  runId: string;
+  language: Language;
+  stdout: string;
+  stderr: string;
+  exitCode: number;
+  durationMs: number;
+  userId?: string;
+  userName?: string;
+  timestamp?: number;
+}
+
+/** One applied update of GET /history. */
+export interface HistoryUpdate {
+  version: number;
+  userId: string;
+  userName?: string;
+  role?: Role;
+  opId?: string;
+  timestamp: number;
+  ops: Op[];
+}
+
+/** The current code (GET /code). */
+export interface CurrentCode {
+  code: string;
+  version: number;
+  language: Language;
+  updatedAt: string;
+}
+
+/** The notes seen as the editor bindings see a client (PairpadClient.notesDocument). */
+export interface NotesDocument {
+  readonly text: string;
+  readonly loaded: boolean;
+  readonly cursors: RemoteCursor[];
+  readonly language: null;
+  readonly users: User[];
+  applyLocal(op: Op): string;
+  setText(newText: string): string;
+  sendCursor(position: Position, selection?: Selection): void;
+  on(type: string, fn: (detail: ClientEvents['notes']) => void): () => void;
 }
 
 /** A remote participant's cursor in the local text. */
@@ -89,6 +139,10 @@ export interface Connected {
   version: number;
   language: Language;
   users: User[];
+  role?: Role;
+  notes?: string;
+  notesVersion?: number;
+  lastRun?: RunOutput;
   [key: string]: unknown;
 }
 
@@ -108,6 +162,8 @@ export interface Divergence {
   actual: string;
   /** the client's divergence count so far, this one included */
   count: number;
+  /** 'notes' when the notes diverged (absent for the code) */
+  document?: 'notes';
 }
 
 export interface ClientEvents {
@@ -120,6 +176,9 @@ export interface ClientEvents {
   error: ErrorDetail;
   divergence: Divergence;
   'session-ended': { reason: string };
+  notes: { text: string; op: Op; remote: boolean; userId?: string; version?: number; reason?: 'connected' | 'sync' };
+  'notes-ack': { version: number; opId: string; state: StateValue };
+  run: RunOutput;
 }
 
 export interface Timers {
@@ -144,10 +203,36 @@ export interface RestOptions {
   fetch?: typeof fetch;
 }
 
+export interface CreateSessionOptions extends RestOptions {
+  /** up to 120 characters */
+  title?: string;
+  /** up to 256 KiB; becomes version 1 of the document */
+  starterCode?: string;
+}
+
+/** The answer of POST /api/sessions: the Session and its host key, shown only here. */
+export interface CreatedSession extends Session {
+  hostKey: string;
+}
+
+export interface JoinOptions {
+  /** default candidate; interviewer and observer need hostKey */
+  role?: Role;
+  hostKey?: string;
+}
+
 export declare class PairpadClient extends EventTarget {
   constructor(options?: ClientOptions);
-  static createSession(baseUrl: string, language: Language, options?: RestOptions): Promise<Session>;
+  static createSession(baseUrl: string, language: Language, options?: CreateSessionOptions): Promise<CreatedSession>;
   static getSession(baseUrl: string, sessionId: string, options?: RestOptions): Promise<Session>;
+  /** POST .../end with an interviewer's join token or the host key */
+  static endSession(baseUrl: string, sessionId: string, credential: string, options?: RestOptions): Promise<Session>;
+  static getCode(baseUrl: string, sessionId: string, credential: string, options?: RestOptions): Promise<CurrentCode>;
+  /** GET .../code with Accept: text/plain: the text and the file name (main.<ext>) */
+  static downloadCode(baseUrl: string, sessionId: string, credential: string, options?: RestOptions): Promise<{ text: string; filename: string | null }>;
+  static getNotes(baseUrl: string, sessionId: string, credential: string, options?: RestOptions): Promise<{ notes: string; version: number; updatedAt: string }>;
+  /** every update from `from` (default 1) on, all pages */
+  static getHistory(baseUrl: string, sessionId: string, credential: string, options?: RestOptions & { from?: number }): Promise<HistoryUpdate[]>;
   on<K extends keyof ClientEvents>(type: K, fn: (detail: ClientEvents[K]) => void): () => void;
   readonly text: string;
   readonly version: number;
@@ -161,7 +246,21 @@ export declare class PairpadClient extends EventTarget {
   readonly sessionId: string | undefined;
   readonly userId: string | undefined;
   readonly cursors: RemoteCursor[];
-  join(baseUrl: string, sessionId: string, userId: string, userName: string): Promise<Connected>;
+  /** this participant's role, from `connected` (null before it) */
+  readonly role: Role | null;
+  /** the last join token: the bearer for /code, /history, /notes and (an interviewer's) /end */
+  readonly token: string | null;
+  /** whether the notes arrived (interviewers and observers only) */
+  readonly hasNotes: boolean;
+  readonly notes: string;
+  readonly notesVersion: number;
+  readonly notesState: StateValue;
+  readonly notesDocument: NotesDocument;
+  readonly lastRun: RunOutput | null;
+  join(baseUrl: string, sessionId: string, userId: string, userName: string, options?: JoinOptions): Promise<Connected>;
+  applyNotesLocal(op: Op): string;
+  setNotesText(newText: string): string;
+  shareRun(run: RunOutput): boolean;
   applyLocal(op: Op): string;
   setText(newText: string): string;
   sendCursor(position: Position, selection?: Selection): void;

@@ -26,12 +26,12 @@ export function trimSlash(url) {
  * throws a PairpadError with the protocol's code, and a network failure one
  * with NETWORK_ERROR.
  */
-export async function request(fetchFn, method, url, body) {
+export async function request(fetchFn, method, url, body, headers = {}) {
   let res;
   try {
     res = await fetchFn(url, {
       method,
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      headers: body === undefined ? { ...headers } : { ...headers, 'Content-Type': 'application/json' },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
@@ -49,6 +49,45 @@ export async function request(fetchFn, method, url, body) {
     throw new PairpadError(code, message, res.status, data && data.details);
   }
   return data;
+}
+
+/**
+ * requestText GETs url as text (the code as a file) and returns {text,
+ * filename}: the name from Content-Disposition, or null. Failures throw a
+ * PairpadError as request does.
+ */
+export async function requestText(fetchFn, url, headers = {}) {
+  let res;
+  try {
+    res = await fetchFn(url, { method: 'GET', headers: { ...headers } });
+  } catch (err) {
+    throw new PairpadError('NETWORK_ERROR', `cannot reach the server: ${err.message}`);
+  }
+  if (!res.ok) {
+    let data = null;
+    try {
+      data = await res.json();
+    } catch {
+      data = null;
+    }
+    const code = data && typeof data.error === 'string' ? data.error : `HTTP_${res.status}`;
+    const message = data && typeof data.message === 'string' ? data.message : `GET ${url}: HTTP ${res.status}`;
+    throw new PairpadError(code, message, res.status, data && data.details);
+  }
+  const text = await res.text();
+  const disposition = (res.headers && res.headers.get && res.headers.get('Content-Disposition')) || '';
+  const m = /filename="([^"]+)"/.exec(disposition);
+  return { text, filename: m ? m[1] : null };
+}
+
+/** bearer is the Authorization header of a credential (a join token, the host key or the admin token). */
+export function bearer(credential) {
+  return credential ? { Authorization: `Bearer ${credential}` } : {};
+}
+
+/** sessionUrl is the REST URL of a session. */
+export function sessionUrl(baseUrl, sessionId) {
+  return `${trimSlash(baseUrl)}/api/sessions/${encodeURIComponent(sessionId)}`;
 }
 
 /**

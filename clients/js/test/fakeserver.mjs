@@ -57,7 +57,7 @@ const COLORS = ['#e6194b', '#3cb44b', '#4363d8', '#f58231'];
  * (userId, opId) de-duplication, acks, presence, cursors, language, sync.
  */
 export class FakeServer {
-  constructor({ code = '', language = 'javascript', sessionId = 'sid-1', maxDocLength = Infinity, hashes = true } = {}) {
+  constructor({ code = '', language = 'javascript', sessionId = 'sid-1', maxDocLength = Infinity, hashes = true, hostKey = 'host-key' } = {}) {
     this.sessionId = sessionId;
     this.doc = code;
     this.version = 0;
@@ -74,6 +74,13 @@ export class FakeServer {
     this.joins = [];
     this.hashes = hashes; // send the document hash with connected, sync, code-ack and code-update
     this.tamper = null; // (ws, envelope) => envelope: corrupts frames on their way to a client
+    // The interview: roles given at join with the host key, the notes (a
+    // second document only interviewers and observers see), the last run.
+    this.hostKey = hostKey;
+    this.roles = new Map(); // userId -> role of the first join
+    this.notes = { doc: '', version: 0, history: [], applied: new Map() };
+    this.refuseNextNotes = null; // {code, message, details}: the next notes-update gets this error
+    this.lastRun = null;
     const server = this;
     this.WebSocket = class extends FakeWebSocket {
       constructor(url) {
@@ -94,6 +101,14 @@ export class FakeServer {
     if (init.method === 'POST' && m) {
       this.joins.push(body);
       if (this.joinFailure) return reply(this.joinFailure.status, this.joinFailure.body);
+      const role = body.role || 'candidate';
+      if (role !== 'candidate' && body.hostKey !== this.hostKey) {
+        return reply(403, { error: 'FORBIDDEN', message: 'a wrong or missing host key', statusCode: 403 });
+      }
+      if ((this.roles.get(body.userId) ?? role) !== role) {
+        return reply(409, { error: 'USER_ID_TAKEN', message: 'the user id joined with another role', statusCode: 409 });
+      }
+      this.roles.set(body.userId, role);
       if (decodeURIComponent(m[1]) !== this.sessionId || this.ended) {
         return reply(404, { error: 'SESSION_NOT_FOUND', message: 'Session with the specified ID does not exist', statusCode: 404 });
       }
@@ -103,6 +118,7 @@ export class FakeServer {
         wsUrl: `ws://${u.host}`,
         participantCount: this.users().length,
         token: `token:${body.userId}`,
+        role,
       });
     }
     return reply(404, { error: 'NOT_FOUND', message: 'no route', statusCode: 404 });
@@ -115,9 +131,25 @@ export class FakeServer {
   users() {
     const seen = new Map();
     for (const s of this.open()) {
-      if (!seen.has(s.userId)) seen.set(s.userId, { id: s.userId, name: s.userName, color: COLORS[seen.size % COLORS.length], lastSeen: 1 });
+      if (!seen.has(s.userId)) seen.set(s.userId, { id: s.userId, name: s.userName, color: COLORS[seen.size % COLORS.length], ...this.roleOf(s.userId), lastSeen: 1 });
     }
     return [...seen.values()];
+  }
+
+  /** roleOf is {role} for a user who joined with one (so a plain session's users stay as they were). */
+  roleOf(userId) {
+    return this.roles.has(userId) && this.roles.get(userId) !== 'candidate' ? { role: this.roles.get(userId) } : {};
+  }
+
+  /** readsNotes reports whether ws belongs to an interviewer or observer. */
+  readsNotes(ws) {
+    return this.roles.get(ws.userId) === 'interviewer' || this.roles.get(ws.userId) === 'observer';
+  }
+
+  /** notesFields are the notes fields of connected/sync for ws: none for a candidate. */
+  notesFields(ws) {
+    if (!this.readsNotes(ws)) return {};
+    return { notes: this.notes.doc, notesVersion: this.notes.version, notesHash: this.hashes ? fnv1a64(this.notes.doc) : undefined };
   }
 
   /** hash is the document hash to send at the current version, or undefined when hashes are off. */
@@ -167,6 +199,9 @@ export class FakeServer {
           language: this.language,
           users: this.users(),
           hash: this.hash(),
+          role: this.roles.get(ws.userId) ?? 'candidate',
+          ...this.notesFields(ws),
+          ...(this.lastRun ? { lastRun: this.lastRun } : {}),
         }),
       );
       if (q.has('since')) {
@@ -240,10 +275,65 @@ export class FakeServer {
         this.broadcast('language-changed', ws.userId, p);
         return;
       case 'sync':
-        ws.inbox.push(this.envelope('sync', ws.userId, { code: this.doc, version: this.version, language: this.language, users: this.users(), hash: this.hash() }));
+        ws.inbox.push(
+          this.envelope('sync', ws.userId, { code: this.doc, version: this.version, language: this.language, users: this.users(), hash: this.hash(), ...this.notesFields(ws) }),
+        );
         return;
+      case 'notes-update':
+        this.handleNotes(ws, p, error);
+        return;
+      case 'run-output': {
+        if (this.roles.get(ws.userId) === 'observer') {
+          error('FORBIDDEN', 'an observer cannot share a run', { type: 'run-output', role: 'observer' });
+          return;
+        }
+        this.lastRun = { ...p, userId: ws.userId, userName: ws.userName, timestamp: 1 };
+        this.broadcast('run-output', ws.userId, this.lastRun);
+        return;
+      }
       default:
         error('INVALID_PAYLOAD', `unknown event type ${env.type}`);
+    }
+  }
+
+  /** handleNotes applies a notes-update as the server does: OT on the notes' own version line, acks, fan-out to note readers only. */
+  handleNotes(ws, p, error) {
+    const n = this.notes;
+    if (!this.readsNotes(ws)) {
+      error('FORBIDDEN', 'a candidate cannot write the notes', { type: 'notes-update', role: 'candidate', opId: p.opId });
+      return;
+    }
+    if (this.refuseNextNotes) {
+      const { code, message, details } = this.refuseNextNotes;
+      this.refuseNextNotes = null;
+      error(code, message || 'refused', { type: 'notes-update', opId: p.opId, ...details });
+      return;
+    }
+    const key = `${ws.userId}\u0000${p.opId}`;
+    if (p.opId && n.applied.has(key)) {
+      const v = n.applied.get(key);
+      ws.inbox.push(this.envelope('notes-ack', ws.userId, { version: v, opId: p.opId, hash: n.history.find((h) => h.version === v)?.hash }));
+      return;
+    }
+    if (!Number.isInteger(p.version) || p.version > n.version) {
+      error('INVALID_PAYLOAD', `notes version ${p.version} is not known`, { type: 'notes-update', opId: p.opId });
+      return;
+    }
+    let op = p.delta.ops;
+    try {
+      for (const h of n.history) if (h.version > p.version) op = transform(h.ops, op)[1];
+      n.doc = apply(n.doc, op);
+    } catch (err) {
+      error('INVALID_PAYLOAD', err.message, { type: 'notes-update', opId: p.opId });
+      return;
+    }
+    n.version++;
+    const hash = this.hashes ? fnv1a64(n.doc) : undefined;
+    n.history.push({ version: n.version, userId: ws.userId, opId: p.opId, ops: op, hash });
+    if (p.opId) n.applied.set(key, n.version);
+    ws.inbox.push(this.envelope('notes-ack', ws.userId, { version: n.version, opId: p.opId, hash }));
+    for (const s of this.open()) {
+      if (s !== ws && this.readsNotes(s)) s.inbox.push(this.envelope('notes-update', ws.userId, { delta: { ops: op }, version: n.version, opId: p.opId, hash }));
     }
   }
 

@@ -47,7 +47,22 @@ async function main(base: string): Promise<void> {
   }
 }
 
+async function interview(base: string): Promise<void> {
+  const created = await PairpadClient.createSession(base, 'javascript', { title: 'Warm-up', starterCode: '// hi\n' });
+  const client = new PairpadClient();
+  await client.join(base, created.id, 'i1', 'Ivy', { role: 'interviewer', hostKey: created.hostKey });
+  if (client.role === 'interviewer' && client.hasNotes) client.setNotesText(client.notes + 'good start');
+  client.on('notes', ({ text }) => console.log(text.length, client.notesVersion, client.notesState));
+  client.on('run', (run) => console.log(run.stdout, run.exitCode, run.userName));
+  const sent: boolean = client.shareRun({ runId: 'r1', language: 'javascript', stdout: '1\n', stderr: '', exitCode: 0, durationMs: 2 });
+  const history = await PairpadClient.getHistory(base, created.id, created.hostKey);
+  const file = await PairpadClient.downloadCode(base, created.id, client.token ?? created.hostKey);
+  await PairpadClient.endSession(base, created.id, created.hostKey);
+  console.log(sent, history.map((h) => `${h.version} ${h.userName ?? ''} ${h.role ?? ''}`), file.filename, client.lastRun?.runId, client.notesDocument.text);
+}
+
 void main('http://localhost:3001');
+void interview('http://localhost:3001');
 
 // The Monaco binding, through its own entry, with an object shaped like an editor.
 import { LocalHistory, bindMonaco, changesToOp, type MonacoBindingOptions } from '@pairpad/client/monaco';
@@ -78,4 +93,10 @@ export function editor(parent: HTMLElement, client: PairpadClient): () => void {
     unbind();
     view.destroy();
   };
+}
+
+// The interviewers' notes in a second CodeMirror editor.
+export function notesEditor(parent: HTMLElement, client: PairpadClient): () => void {
+  const view = new EditorView({ parent });
+  return bindCodeMirror(view, client.notesDocument, { shareCursor: false });
 }
