@@ -36,6 +36,9 @@ func TestAllInOneRestartAndNATSCLI(t *testing.T) {
 	if ack.Version != 1 || ack.OpID != "op-1" {
 		t.Fatalf("ack = %+v, want version 1 op-1", ack)
 	}
+	c.send(protocol.TypeRunOutput, map[string]any{"runId": "run-1", "language": "python", "stdout": "hi\n",
+		"stderr": "", "exitCode": 0, "durationMs": 3})
+	c.waitFor(protocol.TypeRunOutput, 10*time.Second, nil)
 
 	// What docs/operations.md tells an operator to run.
 	if out := natsCLI(t, server, "kv", "ls"); !containsAll(out, "sessions", "documents", "presence") {
@@ -43,6 +46,9 @@ func TestAllInOneRestartAndNATSCLI(t *testing.T) {
 	}
 	if out := natsCLI(t, server, "kv", "get", "sessions", s.ID, "--raw"); !containsAll(out, s.ID, `"language":"python"`) {
 		t.Errorf("nats kv get sessions: got\n%s", out)
+	}
+	if out := natsCLI(t, server, "kv", "get", "documents", s.ID+".run", "--raw"); !containsAll(out, `"runId":"run-1"`, `"userId":"ada"`) {
+		t.Errorf("nats kv get documents %s.run: got\n%s", s.ID, out)
 	}
 	if out := natsCLI(t, server, "kv", "ls", "presence"); !strings.Contains(out, s.ID) {
 		t.Errorf("nats kv ls presence: no key of %s:\n%s", s.ID, out)
@@ -68,6 +74,9 @@ func TestAllInOneRestartAndNATSCLI(t *testing.T) {
 	conn := decode[protocol.Connected](t, c2.waitFor(protocol.TypeConnected, 10*time.Second, nil))
 	if conn.Code != "print('hi')\n" || conn.Version != 1 {
 		t.Errorf("after restart: connected = %q v%d, want the acknowledged edit", conn.Code, conn.Version)
+	}
+	if conn.LastRun == nil || conn.LastRun.RunID != "run-1" || conn.LastRun.Stdout != "hi\n" {
+		t.Errorf("after restart: lastRun = %+v, want the shared run-1", conn.LastRun)
 	}
 }
 
