@@ -31,7 +31,7 @@ func (f *fleet) drive(ctx context.Context, rates Rates) *driving {
 		if !u.alive() {
 			continue
 		}
-		d.wg.Go(func() { u.driveLoop(ctx, rates) })
+		d.wg.Go(func() { u.driveLoop(ctx, f.ratesFor(u, rates)) })
 	}
 	return d
 }
@@ -40,6 +40,19 @@ func (f *fleet) drive(ctx context.Context, rates Rates) *driving {
 func (d *driving) stop() {
 	d.cancel()
 	d.wg.Wait()
+}
+
+// ratesFor is what user u does at rates: everything, or with typists set
+// (interview-light), typing only for the first typists of each session and
+// moving the cursor only for the others.
+func (f *fleet) ratesFor(u *user, rates Rates) Rates {
+	if f.typists <= 0 {
+		return rates
+	}
+	if u.slot < f.typists {
+		return Rates{Code: rates.Code}
+	}
+	return Rates{Cursor: rates.Cursor}
 }
 
 func every(rate float64) time.Duration {
@@ -107,7 +120,9 @@ func (f *fleet) startWindow() time.Time {
 	f.windowEnd.Store(math.MaxInt64)
 	f.windowStart.Store(f.clock.Now())
 	f.measuring.Store(true)
-	return time.Now()
+	now := time.Now()
+	f.windowAt.Store(now.UnixNano())
+	return now
 }
 
 // endWindow stops measuring sends; receipts of measured sends still count

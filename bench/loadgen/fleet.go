@@ -35,6 +35,11 @@ type Options struct {
 	// TOKEN_SECRET) instead of calling join for each user: set-up of tens of
 	// thousands of connections then measures the WebSocket side only.
 	TokenSecret string
+	// WatchRSS are the server processes (by PID) whose VmRSS is sampled
+	// every RSSEvery (default 5s) from the warmup to the end of the
+	// measured window of an interview: memory under edits.
+	WatchRSS []Target
+	RSSEvery time.Duration
 	// Progress receives one line per phase; nil: quiet.
 	Progress io.Writer
 	// OnWindow, when set, is called at the start of every measured window
@@ -81,6 +86,13 @@ type fleet struct {
 	windowStart atomic.Int64
 	windowEnd   atomic.Int64
 	measuring   atomic.Bool
+	// windowAt is when the current measured window started (wall clock),
+	// for the RSS series.
+	windowAt atomic.Int64
+
+	// typists, when positive, splits each session's users into that many
+	// typists (code only) and cursor movers (cursor only); see ratesFor.
+	typists int
 }
 
 // session is one session and the users that joined it.

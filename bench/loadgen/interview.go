@@ -18,6 +18,10 @@ type InterviewParams struct {
 	// Settle is how long to wait, after the window, for the last
 	// deliveries and acks.
 	Settle Duration `json:"settle"`
+	// Typists, when positive, makes the first Typists users of each
+	// session send only code-updates (at Rates.Code) and the others only
+	// cursor-updates (at Rates.Cursor); 0: every user does both.
+	Typists int `json:"typists,omitempty"`
 }
 
 func (p *InterviewParams) defaults() {
@@ -31,6 +35,19 @@ func (p *InterviewParams) defaults() {
 // receipt at every other member of the session.
 func Interview(ctx context.Context, opts Options, p InterviewParams) (*Result, error) {
 	return interview(ctx, opts, p, "interview", false)
+}
+
+// InterviewLight is the interview of issue 16's floor comparison: in each
+// session one typist sends fullCode updates at Rates.Code and every other
+// user moves its cursor at Rates.Cursor (1,000 sessions × 3 users at 2/s
+// each in `make bench`). Run it against the relay (bench/relay) and against
+// pairpad to read pairpad's latency as a ratio to a bare broadcast; with
+// Options.WatchRSS it also records the servers' RSS over time.
+func InterviewLight(ctx context.Context, opts Options, p InterviewParams) (*Result, error) {
+	if p.Typists <= 0 {
+		p.Typists = 1
+	}
+	return interview(ctx, opts, p, "interview-light", false)
 }
 
 // Crowd is one session of many users all typing; at the end every client's
@@ -47,6 +64,7 @@ func interview(ctx context.Context, opts Options, p InterviewParams, name string
 	}
 	f := newFleet(name, opts)
 	defer f.close()
+	f.typists = p.Typists
 	r := &Result{Scenario: name, Started: time.Now().UTC(), Params: p}
 
 	f.logf("%s: preparing %d sessions of %d users", name, p.Sessions, p.Users)
@@ -56,7 +74,9 @@ func interview(ctx context.Context, opts Options, p InterviewParams, name string
 	f.logf("%s: %d connected in %.1fs; warming up %s, measuring %s", name, conn.ok, conn.seconds,
 		time.Duration(p.Warmup), time.Duration(p.Duration))
 
+	rss := f.watchRSS()
 	t, servers, lg, err := f.window(ctx, p.Rates, time.Duration(p.Warmup), time.Duration(p.Duration), time.Duration(p.Settle))
+	r.RSS = rss.stop(f, time.Duration(p.Duration))
 	if err != nil {
 		return nil, err
 	}
@@ -103,13 +123,14 @@ func (f *fleet) window(ctx context.Context, rates Rates, warmup, length, settle 
 		f.logf("not settled after %s: some deliveries or acks are missing", settle)
 	}
 	t := f.harvest(end.Sub(start))
-	alive := 0
+	var offered float64
 	for _, u := range f.users() {
 		if u.alive() {
-			alive++
+			r := f.ratesFor(u, rates)
+			offered += r.Code + r.Cursor
 		}
 	}
-	t.OfferedPerSec = round1((rates.Code + rates.Cursor) * float64(alive))
+	t.OfferedPerSec = round1(offered)
 	t.MachineCPUPercent = machine
 	return t, f.compare(before, after), lg, nil
 }

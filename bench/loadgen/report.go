@@ -30,6 +30,7 @@ func WriteMarkdown(w io.Writer, results []*Result) error {
 		writeSteps(&b, r.Steps, r.HighestHeld)
 		writeREST(&b, r.REST)
 		writeServers(&b, r.Servers)
+		writeRSS(&b, r.RSS)
 		fmt.Fprintf(&b, "- load generator: %.0f%% CPU, max RSS %s\n", r.Loadgen.CPUPercent, bytesStr(float64(r.Loadgen.MaxRSS)))
 		for _, f := range r.Failures {
 			fmt.Fprintf(&b, "- **failure**: %s\n", f)
@@ -139,6 +140,21 @@ func writeServers(b *strings.Builder, servers []ProcessStats) {
 	for _, s := range servers {
 		fmt.Fprintf(b, "- server %s: %.0f%% CPU, RSS %s → %s, heap in use %s → %s\n", s.Name, s.CPUPercent,
 			bytesStr(float64(s.RSSBefore)), bytesStr(float64(s.RSSAfter)), bytesStr(float64(s.HeapBefore)), bytesStr(float64(s.HeapAfter)))
+	}
+}
+
+func writeRSS(b *strings.Builder, series []RSSSeries) {
+	for _, s := range series {
+		if s.Error != "" && len(s.Samples) == 0 {
+			fmt.Fprintf(b, "- RSS of %s: not read (%s)\n", s.Name, s.Error)
+			continue
+		}
+		fmt.Fprintf(b, "- RSS of %s over the %.0fs window (every %.0fs): %s at the end, %s at the middle: **%+.1f%% over the last half**; readings:",
+			s.Name, s.WindowSeconds, s.EverySeconds, bytesStr(float64(s.FinalBytes)), bytesStr(float64(s.MidBytes)), s.GrowthLastHalfPercent)
+		for _, r := range s.Samples {
+			fmt.Fprintf(b, " %.0fs %.0f MiB;", r.Seconds, float64(r.Bytes)/(1<<20))
+		}
+		b.WriteString("\n")
 	}
 }
 

@@ -25,7 +25,10 @@ type Result struct {
 	HighestHeld *Step          `json:"highestHeld,omitempty"`
 	REST        *RESTStats     `json:"rest,omitempty"`
 	Servers     []ProcessStats `json:"servers,omitempty"`
-	Loadgen     LoadgenStats   `json:"loadgen"`
+	// RSS is each watched server's resident memory over the run
+	// (Options.WatchRSS).
+	RSS     []RSSSeries  `json:"rss,omitempty"`
+	Loadgen LoadgenStats `json:"loadgen"`
 	// Failures lists what made the run fail (errors, lost events, no
 	// convergence); empty for a clean run.
 	Failures []string `json:"failures,omitempty"`

@@ -164,6 +164,13 @@ func TestScenariosSmoke(t *testing.T) {
 		{"interview legacy", func(ctx context.Context) (*Result, error) {
 			return Interview(ctx, opts(FramingSocketIO, "", true), short)
 		}, latencies, 6},
+		{"interview-light", func(ctx context.Context) (*Result, error) {
+			o := opts(FramingSocketIO, "fullCode", false)
+			o.WatchRSS, o.RSSEvery = []Target{{Name: "generator", PID: os.Getpid()}}, 200*time.Millisecond
+			light := short
+			light.Users = 3
+			return InterviewLight(ctx, o, light)
+		}, lightChecks, 9},
 		{"crowd ops", func(ctx context.Context) (*Result, error) {
 			return Crowd(ctx, opts(FramingPlain, "ops", false), crowd)
 		}, latencies, 5},
@@ -210,6 +217,14 @@ func TestScenariosSmoke(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lightChecks also wants the RSS series the run was asked for.
+func lightChecks(r *Result) []Summary {
+	if len(r.RSS) != 1 || r.RSS[0].FinalBytes <= 0 || r.RSS[0].MidBytes <= 0 || len(r.RSS[0].Samples) < 5 {
+		return []Summary{{}}
+	}
+	return latencies(r)
 }
 
 func handshakes(r *Result) []Summary { return []Summary{r.Connect.Handshake} }

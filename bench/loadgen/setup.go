@@ -70,6 +70,7 @@ func (f *fleet) prepareOne(ctx context.Context, users int) (*session, Samples, S
 		f.nextUser++
 		f.mu.Unlock()
 		u := newUser(f, s, idx, f.opts.WSURLs[j%len(f.opts.WSURLs)])
+		u.slot = j
 		switch {
 		case f.opts.Legacy:
 		case f.opts.TokenSecret != "":

@@ -19,6 +19,7 @@ type user struct {
 	f       *fleet
 	s       *session
 	idx     int
+	slot    int // its place in the session: typists come first
 	id      string
 	name    string
 	wsURL   string

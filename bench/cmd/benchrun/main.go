@@ -35,11 +35,23 @@ func main() {
 }
 
 // scenarioNames are the runs, in order; -only picks some.
-var scenarioNames = []string{"rest", "idle", "interview-split", "interview-local", "crowd", "ramp"}
+var scenarioNames = []string{"rest", "idle", "interview-split", "interview-local", "interview-light", "crowd", "ramp"}
+
+// runsOf are the server runs of a scenario: interview-light runs against
+// the floor (the bare relay) and against the all-in-one, in that order.
+func runsOf(name string) []string {
+	if name == "interview-light" {
+		return []string{"interview-light-floor", "interview-light"}
+	}
+	return []string{name}
+}
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 1 && args[1] == "nats" {
 		return runNATS(ctx, args[2:], stderr)
+	}
+	if len(args) > 1 && args[1] == "relay" {
+		return runRelay(ctx, args[2:], getenv, stderr)
 	}
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -50,6 +62,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	profiles := fs.String("profiles", "", "keep the raw pprof profiles here (default: a temporary directory)")
 	replot := fs.String("replot", "", "only redraw the plots of this results JSON into -plots")
 	quietWait := fs.Duration("quiet-wait", 90*time.Second, "before each scenario, wait up to this long for the machine to be quiet (under half a core busy)")
+	duration := fs.Duration("duration", 0, "interview-light's measured window (default 60s, -quick 5s; 10m for the memory target)")
+	lightSessions := fs.Int("light-sessions", 0, "interview-light's sessions of 3 users (default 1,000, -quick 20)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -88,6 +102,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *quick {
 		p = quickPlan()
 	}
+	if *duration > 0 {
+		p.light.Duration = loadgen.Duration(*duration)
+	}
+	if *lightSessions > 0 {
+		p.light.Sessions = *lightSessions
+	}
 	bin := filepath.Join(work, "bin")
 	if err := buildBinaries(ctx, root, bin, stderr); err != nil {
 		return err
@@ -98,20 +118,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if !wanted[name] {
 			continue
 		}
-		busy := waitQuiet(ctx, *quietWait, stderr)
-		res, err := r.scenario(name, p)
-		if err == nil {
-			res.Notes = append(res.Notes, fmt.Sprintf("the machine was %.0f%% busy (100%% = one core) just before the servers started", busy))
-		}
-		if err != nil {
-			rep.Notes = append(rep.Notes, fmt.Sprintf("%s did not run: %v", name, err))
-			fmt.Fprintf(stderr, "%s: %v\n", name, err)
-			if ctx.Err() != nil {
-				break
+		for _, run := range runsOf(name) {
+			busy := waitQuiet(ctx, *quietWait, stderr)
+			res, err := r.scenario(run, p)
+			if err != nil {
+				rep.Notes = append(rep.Notes, fmt.Sprintf("%s did not run: %v", run, err))
+				fmt.Fprintf(stderr, "%s: %v\n", run, err)
+				if ctx.Err() != nil {
+					break
+				}
+				continue
 			}
-			continue
+			res.Notes = append(res.Notes, fmt.Sprintf("the machine was %.0f%% busy (100%% = one core) just before the servers started", busy))
+			rep.Results = append(rep.Results, res)
 		}
-		rep.Results = append(rep.Results, res)
+		if ctx.Err() != nil {
+			break
+		}
 	}
 	var notes []string
 	rep.Profiles, notes = prof.finish(ctx)
@@ -210,9 +233,12 @@ func (r *runner) scenario(name string, p plan) (*loadgen.Result, error) {
 	data := filepath.Join(r.work, fmt.Sprintf("data-%d", r.n))
 	var l *layout
 	var err error
-	if strings.HasSuffix(name, "-split") || name == "ramp" {
+	switch {
+	case strings.HasSuffix(name, "-floor"):
+		l, err = startRelay(r.ctx)
+	case strings.HasSuffix(name, "-split") || name == "ramp":
 		l, err = startSplit(r.ctx, r.bin, data)
-	} else {
+	default:
 		l, err = startAllInOne(r.ctx, r.bin, data)
 	}
 	if err != nil {
@@ -229,6 +255,13 @@ func (r *runner) scenario(name string, p plan) (*loadgen.Result, error) {
 	case "idle":
 		opts.OnWindow = r.prof.hook(r.ctx, l, name, false)
 		return tag(loadgen.Idle(r.ctx, opts, p.idle))(l)
+	case "interview-light-floor":
+		opts.WatchRSS, opts.RSSEvery = l.watched(), rssEvery(time.Duration(p.light.Duration))
+		return tag(loadgen.InterviewLight(r.ctx, opts, p.light))(l)
+	case "interview-light":
+		opts.WatchRSS, opts.RSSEvery = l.watched(), rssEvery(time.Duration(p.light.Duration))
+		opts.OnWindow = r.prof.hook(r.ctx, l, name, true)
+		return tag(loadgen.InterviewLight(r.ctx, opts, p.light))(l)
 	case "interview-split", "interview-local":
 		opts.OnWindow = r.prof.hook(r.ctx, l, name, true)
 		return tag(loadgen.Interview(r.ctx, opts, p.interview))(l)
@@ -240,6 +273,12 @@ func (r *runner) scenario(name string, p plan) (*loadgen.Result, error) {
 		return tag(loadgen.Ramp(r.ctx, opts, p.ramp))(l)
 	}
 	return nil, fmt.Errorf("unknown scenario %q", name)
+}
+
+// rssEvery samples RSS every 5 s, more often in short windows (at least
+// ten readings per window, at most one a second).
+func rssEvery(window time.Duration) time.Duration {
+	return max(time.Second, min(5*time.Second, window/10))
 }
 
 // tag names the layout in a result once the scenario has run.

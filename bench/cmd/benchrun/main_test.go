@@ -58,6 +58,9 @@ func sampleReport() *Report {
 		{Sessions: 500, Connections: 1500, Traffic: *traffic(80)},
 	}
 	steps[1].Traffic.SentPerSec = 2000
+	lightTraffic := func(p99 float64) *loadgen.Traffic {
+		return &loadgen.Traffic{Seconds: 10, Latency: map[string]loadgen.Summary{"code-update": summary(1, p99)}}
+	}
 	return &Report{
 		Started: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
 		Machine: Machine{CPUs: 2, CPUModel: "Test CPU", GoVersion: "go1.26.8", FileLimit: 20000},
@@ -66,6 +69,11 @@ func sampleReport() *Report {
 				Memory: &loadgen.Memory{Connections: 100, Alive: 100, RSSPerConn: 20000, HeapPerConn: 9000}},
 			{Scenario: "interview", Layout: "split: x", Traffic: traffic(12)},
 			{Scenario: "interview", Layout: "all-in-one", Traffic: traffic(30), Failures: []string{"lost deliveries: 3"}},
+			{Scenario: "interview-light", Layout: "relay (floor)", Traffic: lightTraffic(2)},
+			{Scenario: "interview-light", Layout: "all-in-one", Traffic: lightTraffic(5),
+				Params: loadgen.InterviewParams{Sessions: 100, Users: 3, Typists: 1, Rates: loadgen.Rates{Code: 2, Cursor: 2},
+					Duration: loadgen.Duration(30 * time.Second)},
+				RSS: []loadgen.RSSSeries{{Name: "all-in-one", FinalBytes: 100 << 20, MidBytes: 99 << 20, GrowthLastHalfPercent: 1}}},
 			{Scenario: "crowd", Layout: "all-in-one", Traffic: traffic(20), Convergence: &loadgen.Convergence{Clients: 100, Agreeing: 100, Converged: true}},
 			{Scenario: "ramp", Layout: "split: x", Steps: steps, HighestHeld: &steps[0],
 				Params: loadgen.RampParams{P99Limit: loadgen.Duration(50 * time.Millisecond)}},
@@ -76,7 +84,10 @@ func sampleReport() *Report {
 
 func TestTargets(t *testing.T) {
 	got := sampleReport().targets()
-	want := []bool{false, false, true, false, true, true}
+	// idle ×2, interview split and all-in-one, interview-light: ratio 2.5×
+	// (met), p99 5 ms (met), memory after 30 s (not measured at 10 minutes),
+	// crowd, ramp.
+	want := []bool{false, false, true, false, true, true, false, true, true}
 	if len(got) != len(want) {
 		t.Fatalf("targets = %+v", got)
 	}
@@ -131,17 +142,75 @@ func TestTrimPprof(t *testing.T) {
 	}
 }
 
+// runMode runs `benchrun <args>` in the background (a server mode) and
+// returns a function that stops it and checks that it ended cleanly.
+func runMode(t *testing.T, args []string, getenv func(string) string) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, append([]string{"benchrun"}, args...), getenv, io.Discard, io.Discard) }()
+	return func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("benchrun %s did not stop", args[0])
+		}
+	}
+}
+
+// TestRunRelay starts the floor in-process and runs interview-light
+// against it through the generator.
+func TestRunRelay(t *testing.T) {
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := runMode(t, []string{"relay"}, func(k string) string {
+		if k == "PORT" {
+			return fmt.Sprint(port)
+		}
+		return ""
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	ctx := context.Background()
+	if err := waitTCP(ctx, port, &proc{name: "relay", out: &syncBuffer{}, done: make(chan struct{})}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := loadgen.InterviewLight(ctx, loadgen.Options{APIURL: base, WSURLs: []string{"ws" + strings.TrimPrefix(base, "http")},
+		Framing: loadgen.FramingSocketIO, Concurrency: 4},
+		loadgen.InterviewParams{Sessions: 2, Users: 3, Rates: loadgen.Rates{Code: 4, Cursor: 4},
+			Duration: loadgen.Duration(time.Second), Warmup: loadgen.Duration(200 * time.Millisecond), Settle: loadgen.Duration(10 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Failures) > 0 || res.Traffic.Latency["code-update"].Count == 0 {
+		t.Fatalf("interview-light on the relay: failures %v, traffic %+v", res.Failures, res.Traffic)
+	}
+	stop()
+}
+
+func TestRSSEvery(t *testing.T) {
+	for _, tc := range []struct{ window, want time.Duration }{
+		{5 * time.Second, time.Second}, {30 * time.Second, 3 * time.Second}, {10 * time.Minute, 5 * time.Second},
+	} {
+		if got := rssEvery(tc.window); got != tc.want {
+			t.Errorf("rssEvery(%s) = %s, want %s", tc.window, got, tc.want)
+		}
+	}
+}
+
 // TestRunNATS starts the split layout's NATS server and stops it.
 func TestRunNATS(t *testing.T) {
 	port, err := freePort()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- run(ctx, []string{"benchrun", "nats", "-port", fmt.Sprint(port), "-store", t.TempDir()}, os.Getenv, io.Discard, io.Discard)
-	}()
+	stop := runMode(t, []string{"nats", "-port", fmt.Sprint(port), "-store", t.TempDir()}, os.Getenv)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
@@ -159,13 +228,5 @@ func TestRunNATS(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("nats did not stop")
-	}
+	stop()
 }

@@ -12,6 +12,7 @@ type plan struct {
 	idle      loadgen.IdleParams
 	interview loadgen.InterviewParams
 	crowd     loadgen.InterviewParams
+	light     loadgen.InterviewParams
 	ramp      loadgen.RampParams
 }
 
@@ -33,6 +34,8 @@ func fullPlan(fileLimit uint64) plan {
 		idle: loadgen.IdleParams{Conns: idle, UsersPerSession: 2, Hold: d(20 * time.Second)},
 		interview: loadgen.InterviewParams{Sessions: 1000, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2},
 			Duration: d(30 * time.Second), Warmup: d(5 * time.Second), Settle: d(15 * time.Second)},
+		light: loadgen.InterviewParams{Sessions: 1000, Users: 3, Typists: 1, Rates: loadgen.Rates{Code: 2, Cursor: 2},
+			Duration: d(60 * time.Second), Warmup: d(5 * time.Second), Settle: d(15 * time.Second)},
 		crowd: loadgen.InterviewParams{Users: 100, Rates: loadgen.Rates{Code: 2, Cursor: 2},
 			Duration: d(20 * time.Second), Warmup: d(3 * time.Second), Settle: d(10 * time.Second)},
 		ramp: loadgen.RampParams{StartSessions: 50, StepSessions: 50, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2},
@@ -47,6 +50,8 @@ func quickPlan() plan {
 		rest: loadgen.RESTParams{Sessions: 100, Concurrency: 8},
 		idle: loadgen.IdleParams{Conns: 200, UsersPerSession: 2, Hold: d(3 * time.Second)},
 		interview: loadgen.InterviewParams{Sessions: 20, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2},
+			Duration: d(5 * time.Second), Warmup: d(time.Second), Settle: d(5 * time.Second)},
+		light: loadgen.InterviewParams{Sessions: 20, Users: 3, Typists: 1, Rates: loadgen.Rates{Code: 2, Cursor: 2},
 			Duration: d(5 * time.Second), Warmup: d(time.Second), Settle: d(5 * time.Second)},
 		crowd: loadgen.InterviewParams{Users: 10, Rates: loadgen.Rates{Code: 2, Cursor: 2},
 			Duration: d(4 * time.Second), Warmup: d(time.Second), Settle: d(5 * time.Second)},

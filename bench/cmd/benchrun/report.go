@@ -74,6 +74,7 @@ func (r *Report) targets() []Target {
 			})
 		}
 	}
+	out = append(out, r.lightTargets()...)
 	if res := r.find("crowd", ""); res != nil && res.Traffic != nil {
 		l := res.Traffic.Latency["all"]
 		conv := res.Convergence != nil && res.Convergence.Converged
@@ -96,6 +97,65 @@ func (r *Report) targets() []Target {
 		out = append(out, Target{Goal: "ramp: highest interview load with p99 ≤ 50 ms", Measured: m, Met: res.HighestHeld != nil})
 	}
 	return out
+}
+
+// Issue 16's targets for interview-light.
+const (
+	lightRatioGoal = 3.0              // pairpad's p99 over the floor's
+	lightP99Goal   = 10.0             // ms
+	lightRSSGoal   = 250 << 20        // bytes after 10 minutes
+	lightGrowGoal  = 5.0              // percent over the last 5 minutes
+	lightRSSWindow = 10 * time.Minute // the window the memory target is stated for
+)
+
+// lightTargets compares interview-light on the all-in-one with the floor
+// measured in the same run, and states the memory target.
+func (r *Report) lightTargets() []Target {
+	res := r.find("interview-light", "all-in-one")
+	if res == nil || res.Traffic == nil {
+		return nil
+	}
+	size := "interview-light"
+	var window time.Duration
+	if p, ok := res.Params.(loadgen.InterviewParams); ok {
+		size = fmt.Sprintf("interview-light %d×%d (1 typist at %g fullCode/s, %d cursor movers at %g/s), code-update latency",
+			p.Sessions, p.Users, p.Rates.Code, p.Users-max(1, p.Typists), p.Rates.Cursor)
+		window = time.Duration(p.Duration)
+	}
+	pp := res.Traffic.Latency["code-update"]
+	ratio := Target{Goal: fmt.Sprintf("%s: all-in-one p99 ≤ %g× the floor's (bare relay, same run)", size, lightRatioGoal)}
+	if floor := r.find("interview-light", "relay"); floor != nil && floor.Traffic != nil && floor.Traffic.Latency["code-update"].P99 > 0 {
+		f := floor.Traffic.Latency["code-update"]
+		x := pp.P99 / f.P99
+		ratio.Measured = fmt.Sprintf("all-in-one p50 %.2f ms, p99 %.2f ms; floor p50 %.2f ms, p99 %.2f ms: **%.1f×**", pp.P50, pp.P99, f.P50, f.P99, x)
+		ratio.Met = x <= lightRatioGoal && len(res.Failures) == 0
+	} else {
+		ratio.Measured = fmt.Sprintf("all-in-one p50 %.2f ms, p99 %.2f ms; the floor did not run", pp.P50, pp.P99)
+	}
+	abs := Target{Goal: fmt.Sprintf("%s: all-in-one p99 ≤ %g ms, zero errors", size, lightP99Goal),
+		Measured: fmt.Sprintf("p99 %.2f ms (p50 %.2f, max %.2f), %d failures", pp.P99, pp.P50, pp.Max, len(res.Failures)),
+		Met:      pp.P99 <= lightP99Goal && len(res.Failures) == 0}
+	mem := Target{Goal: fmt.Sprintf("memory under edits: all-in-one RSS ≤ %d MB after %s of interview-light and < %g%% growth over the last %s",
+		lightRSSGoal>>20, lightRSSWindow, lightGrowGoal, lightRSSWindow/2)}
+	var series *loadgen.RSSSeries
+	for i := range res.RSS {
+		if res.RSS[i].Name == "all-in-one" {
+			series = &res.RSS[i]
+		}
+	}
+	switch {
+	case series == nil || series.FinalBytes == 0:
+		mem.Measured = "not measured (no RSS readings)"
+	default:
+		mem.Measured = fmt.Sprintf("%.0f MB after %s, %+.1f%% over the last %s",
+			float64(series.FinalBytes)/(1<<20), window, series.GrowthLastHalfPercent, window/2)
+		if window < lightRSSWindow {
+			mem.Measured += fmt.Sprintf(" (a %s window: the target is stated for %s, run `benchrun -only interview-light -duration 10m`)", window, lightRSSWindow)
+		} else {
+			mem.Met = series.FinalBytes <= lightRSSGoal && series.GrowthLastHalfPercent < lightGrowGoal
+		}
+	}
+	return []Target{ratio, abs, mem}
 }
 
 // plot renders the PNGs into dir; the names are stable so the docs can

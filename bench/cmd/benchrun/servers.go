@@ -72,6 +72,18 @@ func (l *layout) profiled() []*proc {
 	return out
 }
 
+// watched returns the processes whose RSS interview-light follows: those
+// serving WebSockets.
+func (l *layout) watched() []loadgen.Target {
+	var out []loadgen.Target
+	for _, p := range l.procs {
+		if p.name == "relay" || p.name == "all-in-one" || strings.HasPrefix(p.name, "realtime") {
+			out = append(out, loadgen.Target{Name: p.name, PID: p.cmd.Process.Pid})
+		}
+	}
+	return out
+}
+
 // stop ends every process, newest first, with SIGTERM and then SIGKILL.
 func (l *layout) stop() {
 	for i := len(l.procs) - 1; i >= 0; i-- {
@@ -99,6 +111,22 @@ func startAllInOne(ctx context.Context, bin, dataDir string) (*layout, error) {
 	l.opts = loadgen.Options{APIURL: p.base(), WSURLs: []string{ws},
 		Targets: []loadgen.Target{{Name: p.name, URL: p.base()}}}
 	return l, nil
+}
+
+// startRelay runs the floor: the bare Socket.IO relay (this program,
+// re-executed as `benchrun relay`).
+func startRelay(ctx context.Context) (*layout, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	p, err := startProc(ctx, "relay", self, nil, "relay")
+	if err != nil {
+		return nil, err
+	}
+	ws := "ws" + strings.TrimPrefix(p.base(), "http")
+	return &layout{name: "relay (floor)", procs: []*proc{p}, opts: loadgen.Options{APIURL: p.base(), WSURLs: []string{ws},
+		Targets: []loadgen.Target{{Name: p.name, PID: p.cmd.Process.Pid}}}}, nil
 }
 
 // startSplit runs a NATS server (this program, re-executed), the api, the

@@ -1,7 +1,7 @@
 // Command loadgen drives a running pairpad deployment with simulated
 // interview participants and prints what it measured as JSON.
 //
-//	loadgen [flags] idle|interview|crowd|ramp|rest
+//	loadgen [flags] idle|interview|interview-light|crowd|ramp|rest
 //
 // For example, against `make run` started with RATE_LIMIT_*=0 and
 // WS_MAX_CONNECTIONS_PER_IP=0:
@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -49,6 +50,8 @@ type flags struct {
 	stepDuration, p99          time.Duration
 	requests, restConc         int
 	failOnError                bool
+	typists                    int
+	watch                      string
 }
 
 func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags, string, error) {
@@ -56,7 +59,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags,
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: loadgen [flags] idle|interview|crowd|ramp|rest")
+		fmt.Fprintln(stderr, "usage: loadgen [flags] idle|interview|interview-light|crowd|ramp|rest")
 		fs.PrintDefaults()
 	}
 	o := &f.opts
@@ -84,6 +87,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags,
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "interview, crowd: measured window")
 	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "load before measuring")
 	fs.DurationVar(&f.settle, "settle", 5*time.Second, "wait after the window for the last deliveries")
+	fs.IntVar(&f.typists, "typists", 1, "interview-light: users per session who type (the others move their cursors)")
+	fs.StringVar(&f.watch, "watch-rss", "", "interview: comma-separated name=pid of server processes whose VmRSS to sample over the run")
+	fs.DurationVar(&o.RSSEvery, "rss-every", 5*time.Second, "interview: how often to sample -watch-rss")
 	fs.IntVar(&f.startSessions, "start-sessions", 250, "ramp: sessions of the first step")
 	fs.IntVar(&f.stepSess, "step-sessions", 250, "ramp: sessions added per step")
 	fs.Float64Var(&f.rateFactor, "rate-factor", 1, "ramp: per-user rates multiplied by this per step")
@@ -121,6 +127,14 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags,
 		}
 		o.Targets = append(o.Targets, loadgen.Target{Name: name, URL: url})
 	}
+	for _, w := range splitList(f.watch) {
+		name, pid, _ := strings.Cut(w, "=")
+		n, err := strconv.Atoi(pid)
+		if err != nil || n <= 0 {
+			return nil, "", fmt.Errorf("-watch-rss %q: want name=pid", w)
+		}
+		o.WatchRSS = append(o.WatchRSS, loadgen.Target{Name: name, PID: n})
+	}
 	o.Progress = stderr
 	return f, scenario, nil
 }
@@ -152,6 +166,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		r, err = loadgen.Idle(ctx, f.opts, loadgen.IdleParams{Conns: f.conns, UsersPerSession: f.ups, Hold: loadgen.Duration(f.hold)})
 	case "interview":
 		r, err = loadgen.Interview(ctx, f.opts, ip)
+	case "interview-light":
+		ip.Typists = f.typists
+		r, err = loadgen.InterviewLight(ctx, f.opts, ip)
 	case "crowd":
 		if !flagSet(args, "users") {
 			ip.Users = 100
@@ -165,7 +182,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "rest":
 		r, err = loadgen.REST(ctx, f.opts, loadgen.RESTParams{Sessions: f.requests, Concurrency: f.restConc})
 	default:
-		return fmt.Errorf("unknown scenario %q (idle, interview, crowd, ramp, rest)", scenario)
+		return fmt.Errorf("unknown scenario %q (idle, interview, interview-light, crowd, ramp, rest)", scenario)
 	}
 	if err != nil {
 		return err
