@@ -93,7 +93,8 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 		limits: newLimitStore(rate{n: cfg.WSHandshakeRate.N, per: cfg.WSHandshakeRate.Per}),
 	}
 	s.engine = document.NewEngine(d.Infra, document.Options{MaxDocBytes: protocol.MaxDocumentBytes, Instance: instance,
-		TransformBudget: cfg.DocTransformBudget}, d.Log, d.Now)
+		TransformBudget: cfg.DocTransformBudget, LogMaxEntries: cfg.OpsMaxPerSession, LogMaxBytes: cfg.OpsMaxBytesPerSession},
+		d.Log, d.Now)
 	s.hub = newHub(s)
 	s.presence = newPresenceTracker(s)
 	s.toucher = newToucher(s)

@@ -17,7 +17,12 @@ type Layout struct {
 	PresenceTTL      time.Duration // presence bucket TTL; entries are refreshed well inside it
 	OpsMaxAge        time.Duration
 	OpsMaxPerSession int64
+	OpsMaxBytes      int64 // the SESSION_OPS stream's MaxBytes
 }
+
+// DefaultOpsMaxBytes is the SESSION_OPS stream's MaxBytes when the layout
+// names none.
+const DefaultOpsMaxBytes = 4 << 30
 
 // Infra holds the JetStream handles every service works with.
 type Infra struct {
@@ -54,6 +59,9 @@ func Provision(ctx context.Context, nc *nats.Conn, l Layout) (*Infra, error) {
 	if l.OpsMaxPerSession <= 0 {
 		l.OpsMaxPerSession = 100000
 	}
+	if l.OpsMaxBytes <= 0 {
+		l.OpsMaxBytes = DefaultOpsMaxBytes
+	}
 	in := &Infra{NC: nc, JS: js}
 	kvs := []struct {
 		dst *jetstream.KeyValue
@@ -88,6 +96,7 @@ func Provision(ctx context.Context, nc *nats.Conn, l Layout) (*Infra, error) {
 		Discard:           jetstream.DiscardOld,
 		MaxAge:            l.OpsMaxAge,
 		MaxMsgsPerSubject: l.OpsMaxPerSession,
+		MaxBytes:          l.OpsMaxBytes,
 		MaxMsgSize:        2 << 20,
 		Duplicates:        2 * time.Minute,
 		AllowDirect:       true,

@@ -69,6 +69,11 @@ type Config struct {
 	JSReplicas       int
 	OpsMaxAge        time.Duration
 	OpsMaxPerSession int64
+	// OpsMaxBytes is the SESSION_OPS stream's MaxBytes; OpsMaxBytesPerSession
+	// bounds what one document's op log holds (a snapshot lets older entries
+	// go).
+	OpsMaxBytes           int64
+	OpsMaxBytesPerSession int64
 
 	// WebSocket limits.
 	WSMaxFrameBytes     int
@@ -89,6 +94,12 @@ type Config struct {
 
 // DefaultPorts are the protocol's per-process ports.
 var DefaultPorts = map[string]int{"api": 3001, "realtime": 3002, "janitor": 3003, "local": 3001}
+
+// MinOpsBytesPerSession is the smallest OPS_MAX_BYTES_PER_SESSION: the
+// document engine snapshots when half of it is used, and the log must still
+// hold the snapshot's entry and a new one, each up to the stream's 2 MiB
+// message limit.
+const MinOpsBytesPerSession = 8 << 20
 
 // Load reads the configuration of process from getenv. A bad value is an
 // error naming the variable.
@@ -137,6 +148,12 @@ func Load(process string, getenv func(string) string) (Config, error) {
 	c.JSReplicas = p.integer("JS_REPLICAS", 1, 1, 5)
 	c.OpsMaxAge = p.duration("OPS_MAX_AGE", 7*24*time.Hour)
 	c.OpsMaxPerSession = int64(p.integer("OPS_MAX_PER_SESSION", 100000, 100, 100000000))
+	c.OpsMaxBytes = int64(p.integer("OPS_MAX_BYTES", 4<<30, 64<<20, 1<<50))
+	c.OpsMaxBytesPerSession = int64(p.integer("OPS_MAX_BYTES_PER_SESSION", 64<<20, MinOpsBytesPerSession, 1<<50))
+	if p.err == nil && c.OpsMaxBytesPerSession > c.OpsMaxBytes/2 {
+		p.fail("OPS_MAX_BYTES_PER_SESSION", strconv.FormatInt(c.OpsMaxBytesPerSession, 10), fmt.Sprintf(
+			"must be at most half of OPS_MAX_BYTES (%d): the SESSION_OPS stream must hold more than one session's op log", c.OpsMaxBytes))
+	}
 
 	c.WSMaxFrameBytes = p.integer("WS_MAX_FRAME_BYTES", 1<<20, 1024, 64<<20)
 	c.WSSendQueue = p.integer("WS_SEND_QUEUE", 256, 8, 65536)

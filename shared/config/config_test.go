@@ -51,3 +51,36 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		})
 	}
 }
+
+// Op log limits that cannot hold together are refused, naming the variables.
+func TestLoadRejectsOpLogLimitsThatCannotHold(t *testing.T) {
+	tests := []struct {
+		env   map[string]string
+		names []string // every one must appear in the error; none: accepted
+	}{
+		{map[string]string{"OPS_MAX_PER_SESSION": "99"}, []string{"OPS_MAX_PER_SESSION"}},
+		{map[string]string{"OPS_MAX_BYTES_PER_SESSION": "1048576"}, []string{"OPS_MAX_BYTES_PER_SESSION"}},
+		{map[string]string{"OPS_MAX_BYTES": "1000"}, []string{"OPS_MAX_BYTES"}},
+		{map[string]string{"OPS_MAX_BYTES": "100000000"}, []string{"OPS_MAX_BYTES_PER_SESSION", "OPS_MAX_BYTES"}},
+		{map[string]string{"OPS_MAX_BYTES": "134217728", "OPS_MAX_BYTES_PER_SESSION": "67108865"}, []string{"OPS_MAX_BYTES_PER_SESSION", "OPS_MAX_BYTES"}},
+		{map[string]string{"OPS_MAX_BYTES": "134217728", "OPS_MAX_BYTES_PER_SESSION": "67108864", "OPS_MAX_PER_SESSION": "100"}, nil},
+	}
+	for _, tc := range tests {
+		_, err := Load("realtime", env(tc.env))
+		if len(tc.names) == 0 {
+			if err != nil {
+				t.Errorf("%v: %v, want accepted", tc.env, err)
+			}
+			continue
+		}
+		for _, name := range tc.names {
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%v: got %v, want an error naming %s", tc.env, err, name)
+			}
+		}
+	}
+	c, err := Load("realtime", env(nil))
+	if err != nil || c.OpsMaxBytes != 4<<30 || c.OpsMaxBytesPerSession != 64<<20 {
+		t.Errorf("defaults: %d, %d, %v", c.OpsMaxBytes, c.OpsMaxBytesPerSession, err)
+	}
+}

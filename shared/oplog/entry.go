@@ -39,7 +39,15 @@ type Entry struct {
 	Ops       ot.Op  // the op as applied, against the document at Version-1
 	Seq       uint64 // stream sequence; set by Decode, ignored by Encode
 	Size      int    // bytes of the stored body; set by Decode, ignored by Encode
+	// Offset is where the entry starts in the session's log: the sum of the
+	// Sizes of every entry before it, so the bytes a stretch of the log
+	// holds are two entries' offsets apart. 0 in entries written before
+	// offsets were kept.
+	Offset int64
 }
+
+// End is the log offset after e.
+func (e Entry) End() int64 { return e.Offset + int64(e.Size) }
 
 // body is the wire form of an Entry; short keys because every update of a
 // session is stored, for up to the stream's MaxAge.
@@ -52,6 +60,7 @@ type body struct {
 	ConnID    string `json:"c,omitempty"`
 	Timestamp int64  `json:"t"`
 	Ops       ot.Op  `json:"ops"`
+	Offset    int64  `json:"b,omitempty"`
 }
 
 // Sentinel errors of this package.
@@ -69,7 +78,7 @@ func Encode(sessionID string, e Entry) (*nats.Msg, error) {
 		return nil, fmt.Errorf("encode entry: version %d < 1", e.Version)
 	}
 	data, err := json.Marshal(body{Version: e.Version, UserID: e.UserID, UserName: e.UserName, Role: string(e.Role),
-		OpID: e.OpID, ConnID: e.ConnID, Timestamp: e.Timestamp, Ops: e.Ops})
+		OpID: e.OpID, ConnID: e.ConnID, Timestamp: e.Timestamp, Ops: e.Ops, Offset: e.Offset})
 	if err != nil {
 		return nil, fmt.Errorf("encode entry %d: %w", e.Version, err)
 	}
@@ -119,7 +128,7 @@ func decodeBody(data []byte) (Entry, error) {
 		return Entry{}, fmt.Errorf("%w: version %d, ops present %t", ErrMalformed, b.Version, b.Ops != nil)
 	}
 	return Entry{Version: b.Version, UserID: b.UserID, UserName: b.UserName, Role: protocol.Role(b.Role),
-		OpID: b.OpID, ConnID: b.ConnID, Timestamp: b.Timestamp, Ops: b.Ops, Size: len(data)}, nil
+		OpID: b.OpID, ConnID: b.ConnID, Timestamp: b.Timestamp, Ops: b.Ops, Size: len(data), Offset: b.Offset}, nil
 }
 
 // validHeaderValue reports whether s can travel as a header value.

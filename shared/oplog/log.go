@@ -59,16 +59,34 @@ func Append(ctx context.Context, js jetstream.JetStream, sessionID string, e Ent
 	if err != nil {
 		return 0, err
 	}
+	return Publish(ctx, js, sessionID, e.Version, m, lastSeq)
+}
+
+// Publish is Append for an entry already encoded (Encode), for a caller
+// that needs its size first; version is the entry's, for errors.
+func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, version int64, m *nats.Msg, lastSeq uint64) (uint64, error) {
 	ack, err := js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(lastSeq))
 	if err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
-			return 0, fmt.Errorf("append version %d to %s after seq %d: %w", e.Version, sessionID, lastSeq, ErrConflict)
+			return 0, fmt.Errorf("append version %d to %s after seq %d: %w", version, sessionID, lastSeq, ErrConflict)
 		}
-		return 0, fmt.Errorf("append version %d to %s: %w", e.Version, sessionID, err)
+		return 0, fmt.Errorf("append version %d to %s: %w", version, sessionID, err)
 	}
 	return ack.Sequence, nil
+}
+
+// PurgeBefore removes the session's entries stored before stream sequence
+// seq: what a snapshot at that entry's version made unnecessary for
+// loading. The entry at seq itself stays, so the subject never empties (an
+// empty subject means an ended session to a writer that lost an append).
+func PurgeBefore(ctx context.Context, in *broker.Infra, sessionID string, seq uint64) error {
+	err := in.Ops.Purge(ctx, jetstream.WithPurgeSubject(broker.OpsSubject(sessionID)), jetstream.WithPurgeSequence(seq))
+	if err != nil {
+		return fmt.Errorf("purge ops of %s before seq %d: %w", sessionID, seq, err)
+	}
+	return nil
 }
 
 // Last returns the session's newest entry; ok is false when its log is empty.
@@ -85,6 +103,12 @@ func Last(ctx context.Context, in *broker.Infra, sessionID string) (e Entry, ok 
 		return Entry{}, false, fmt.Errorf("last op of %s: %w", sessionID, err)
 	}
 	return e, true, nil
+}
+
+// First returns the oldest entry the stream still holds for the session;
+// ok is false when its log is empty.
+func First(ctx context.Context, in *broker.Infra, sessionID string) (e Entry, ok bool, err error) {
+	return first(ctx, in, sessionID, 1)
 }
 
 // first returns the oldest entry the stream still holds for the session at

@@ -180,6 +180,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 func build(ctx context.Context, nc *nats.Conn, cfg config.Config, log *slog.Logger, reg *prometheus.Registry, o Options, infra *atomic.Pointer[broker.Infra]) (Service, error) {
 	in, err := broker.ProvisionRetry(ctx, nc, broker.Layout{
 		Replicas: cfg.JSReplicas, PresenceTTL: cfg.PresenceTimeout, OpsMaxAge: cfg.OpsMaxAge, OpsMaxPerSession: cfg.OpsMaxPerSession,
+		OpsMaxBytes: cfg.OpsMaxBytes,
 	}, func(err error) { log.Warn("waiting for NATS JetStream", "err", err) })
 	if err != nil {
 		return nil, err

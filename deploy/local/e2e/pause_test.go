@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pairpad/pairpad/shared/broker"
@@ -17,6 +18,23 @@ import (
 	"github.com/pairpad/pairpad/shared/protocol"
 	"github.com/pairpad/pairpad/shared/session"
 )
+
+// bucket opens a KV bucket the processes provisioned, from the test's own
+// connection to srv.
+func bucket(t *testing.T, srv *server.Server, name string) jetstream.KeyValue {
+	t.Helper()
+	js, err := jetstream.New(natstest.Connect(t, srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, name)
+	if err != nil {
+		t.Fatalf("bucket %s: %v", name, err)
+	}
+	return kv
+}
 
 // A realtime process paused (SIGSTOP) for 2 × PRESENCE_TIMEOUT loses its
 // users' presence by TTL while they are still connected to it, and their
@@ -32,21 +50,9 @@ func TestPausedInstanceKeepsSessions(t *testing.T) {
 		"PRESENCE_TIMEOUT": presenceTimeout.String(), "SESSION_IDLE_TIMEOUT": idle.String(), "JANITOR_INTERVAL": "500ms"}
 	api, rt, janitor := startProc(t, "api", env), startProc(t, "realtime", env), startProc(t, "janitor", env)
 
-	nc := natstest.Connect(t, srv)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	records, err := js.KeyValue(ctx, broker.BucketSessions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pres, err := js.KeyValue(ctx, broker.BucketPresence)
-	if err != nil {
-		t.Fatal(err)
-	}
+	records, pres := bucket(t, srv, broker.BucketSessions), bucket(t, srv, broker.BucketPresence)
 	record := func(id string) session.Record {
 		t.Helper()
 		e, err := records.Get(ctx, id)

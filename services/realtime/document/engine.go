@@ -24,6 +24,12 @@ type Options struct {
 	// transformed over, summed over the versions it is behind
 	// (DOC_TRANSFORM_BUDGET); default DefaultTransformBudget.
 	TransformBudget int
+	// The op log's bounds per document, which the engine keeps by
+	// snapshotting in time (see logRoom): the stream's MaxMsgsPerSubject
+	// (OPS_MAX_PER_SESSION; default 100000) and OPS_MAX_BYTES_PER_SESSION
+	// (default 64 MiB).
+	LogMaxEntries int64
+	LogMaxBytes   int64
 }
 
 // DefaultTransformBudget is about 30 ms of one core on the project's
@@ -65,6 +71,12 @@ func NewEngine(in *broker.Infra, o Options, log *slog.Logger, now func() time.Ti
 	}
 	if o.SnapshotMaxDelay <= 0 {
 		o.SnapshotMaxDelay = 10 * time.Second
+	}
+	if o.LogMaxEntries <= 0 {
+		o.LogMaxEntries = 100000
+	}
+	if o.LogMaxBytes <= 0 {
+		o.LogMaxBytes = 64 << 20
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -163,6 +163,11 @@ func (s *session) snapshotDue(failed time.Time) (time.Time, bool) {
 	if cap := s.firstDirty.Add(s.e.o.SnapshotMaxDelay); cap.Before(due) {
 		due = cap
 	}
+	if s.logFilling() {
+		// A quarter of the log's room used since the last snapshot: do not
+		// wait for the debounce (submit snapshots itself at half, see logRoom).
+		due = time.Now()
+	}
 	if r := failed.Add(retryAfter); r.After(due) {
 		due = r
 	}
@@ -191,6 +196,9 @@ func (s *session) saveSnapshot(ctx context.Context) error {
 		s.dirty = false
 	} else {
 		s.firstDirty = time.Now()
+	}
+	if snap.Version > s.savedVersion {
+		s.savedVersion, s.savedSeq, s.savedEnd = snap.Version, snap.Seq, snap.End
 	}
 	s.mu.Unlock()
 	return nil

@@ -48,11 +48,18 @@ type session struct {
 	deliveredCh chan struct{}
 	inbox       []oplog.Entry // from the applied subscription
 	behind      bool          // the stream may hold entries we have not seen
-	dirty       bool          // edits since the last snapshot
-	firstDirty  time.Time
-	lastEdit    time.Time
-	dropped     bool
-	loading     bool
+	// Where the op log stands (see logRoom): the newest snapshot this
+	// instance knows of (loaded or written), and the log's extent in bytes.
+	savedVersion int64
+	savedSeq     uint64 // stream sequence of savedVersion's entry
+	savedEnd     int64  // log offset after savedVersion's entry
+	logStart     int64  // offset of the oldest entry the stream holds
+	logEnd       int64  // offset after the newest entry (version's)
+	dirty        bool   // edits since the last snapshot
+	firstDirty   time.Time
+	lastEdit     time.Time
+	dropped      bool
+	loading      bool
 
 	sub      *nats.Subscription
 	wake     chan struct{}
@@ -106,6 +113,7 @@ func (s *session) load(ctx context.Context) error {
 	}
 	s.mu.Lock()
 	s.text, s.textLen, s.version, s.seq = snap.Code, ot.UTF16Len(snap.Code), snap.Version, snap.Seq
+	s.savedVersion, s.savedSeq, s.savedEnd, s.logEnd = snap.Version, snap.Seq, snap.End, snap.End
 	s.hist.reset(s.e.hist, snap.Code, snap.Version)
 	for _, id := range snap.OpIDs {
 		s.opIDs.add(id.UserID, id.OpID, id.Version)
@@ -117,7 +125,27 @@ func (s *session) load(ctx context.Context) error {
 	s.loading = false
 	s.pending = nil
 	s.mu.Unlock()
-	return err
+	if err != nil {
+		return err
+	}
+	return s.findLogStart(ctx)
+}
+
+// findLogStart reads where the stream's log of the document now begins.
+func (s *session) findLogStart(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(ctx, ioTimeout)
+	defer cancel()
+	head, ok, err := oplog.First(cctx, s.e.in, s.id)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.logStart = s.logEnd
+	if ok {
+		s.logStart = head.Offset
+	}
+	s.mu.Unlock()
+	return nil
 }
 
 // hashLocked returns the hash of the current text, computing it at most
@@ -183,6 +211,7 @@ func (s *session) integrate(e oplog.Entry, code *string) error {
 		s.hash, s.hashAt = a.Hash, e.Version
 	}
 	s.text, s.textLen, s.version, s.seq = text, e.Ops.TargetLen(), e.Version, e.Seq
+	s.logEnd = e.End()
 	s.hist.push(a)
 	if e.OpID != "" {
 		s.opIDs.add(e.UserID, e.OpID, e.Version)

@@ -11,12 +11,14 @@ import (
 
 // snapshot is the value of key <sessionId> in the documents bucket: the
 // text at a version, the stream sequence of that version's entry (loading
-// reads the log after it) and the newest opIds, so a resend of an update
-// from before the snapshot still lands once after a reload.
+// reads the log after it), the log offset after that entry (oplog.Entry.End,
+// for the op log's byte budget) and the newest opIds, so a resend of an
+// update from before the snapshot still lands once after a reload.
 type snapshot struct {
 	Code    string       `json:"code"`
 	Version int64        `json:"version"`
 	Seq     uint64       `json:"seq"`
+	End     int64        `json:"end,omitempty"`
 	OpIDs   []snapshotOp `json:"opIds,omitempty"`
 }
 
@@ -86,7 +88,7 @@ func (e *Engine) writeSnapshot(ctx context.Context, sessionID string, snap snaps
 
 // snapshotLocked captures the state to save; call with s.mu held.
 func (s *session) snapshotLocked() snapshot {
-	snap := snapshot{Code: s.text, Version: s.version, Seq: s.seq}
+	snap := snapshot{Code: s.text, Version: s.version, Seq: s.seq, End: s.logEnd}
 	size := 0
 	for i := len(s.opIDs.order) - 1; i >= 0; i-- {
 		k := s.opIDs.order[i]

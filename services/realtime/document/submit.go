@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/pairpad/pairpad/shared/oplog"
 	"github.com/pairpad/pairpad/shared/ot"
 	"github.com/pairpad/pairpad/shared/protocol"
@@ -71,6 +73,7 @@ func (s *session) submit(ctx context.Context, userID, connID string, in update) 
 	op, base := in.ops, in.version
 	first, caughtUp := true, false
 	work := budget{limit: s.e.o.TransformBudget, spent: in.spent}
+	made := logOK // the last room made in the log for this update
 	for attempt := 0; attempt < maxAttempts; attempt++ {
 		s.mu.Lock()
 		if s.dropped {
@@ -149,11 +152,31 @@ func (s *session) submit(ctx context.Context, userID, connID string, in update) 
 				WithDetails(map[string]any{"maxBytes": s.e.o.MaxDocBytes})
 		}
 		e := oplog.Entry{Version: s.version + 1, UserID: userID, UserName: in.by.UserName, Role: in.by.Role,
-			OpID: in.opID, ConnID: connID, Timestamp: s.e.now().UnixMilli(), Ops: op}
+			OpID: in.opID, ConnID: connID, Timestamp: s.e.now().UnixMilli(), Ops: op, Offset: s.logEnd}
+		m, err := oplog.Encode(s.id, e)
+		if err != nil {
+			s.mu.Unlock()
+			return Result{}, protocol.Wrap(protocol.CodeInternal, "the update could not be stored", err)
+		}
+		e.Size = len(m.Data)
+		if a := s.logRoom(e.Size); a != logOK {
+			s.mu.Unlock()
+			if a == made {
+				// Done once already for this update and still no room.
+				return Result{}, protocol.Errorf(protocol.CodeServiceUnavailable,
+					"the document's op log has no room for this update until a snapshot is stored: retry shortly").
+					WithDetails(map[string]any{"limit": "OPS_MAX_BYTES_PER_SESSION"})
+			}
+			if err := s.makeLogRoom(ctx, a); err != nil {
+				return Result{}, err
+			}
+			made = a
+			continue
+		}
 		expect := s.seq
 		s.mu.Unlock()
 
-		seq, err := s.append(ctx, e, expect)
+		seq, err := s.publish(ctx, e, m, expect)
 		if errors.Is(err, oplog.ErrConflict) {
 			if err := s.afterConflict(ctx, expect); err != nil {
 				return Result{}, err
@@ -178,16 +201,16 @@ func (s *session) submit(ctx context.Context, userID, connID string, in update) 
 		fmt.Errorf("session %s: lost %d appends in a row to other writers", s.id, maxAttempts))
 }
 
-// append stores e after sequence expect, mapping NATS failures to
-// INTERNAL_SERVER_ERROR with their cause.
-func (s *session) append(ctx context.Context, e oplog.Entry, expect uint64) (uint64, error) {
+// publish stores e, encoded as m, after sequence expect, mapping NATS
+// failures to INTERNAL_SERVER_ERROR with their cause.
+func (s *session) publish(ctx context.Context, e oplog.Entry, m *nats.Msg, expect uint64) (uint64, error) {
 	if err := s.e.connected(); err != nil {
 		return 0, protocol.Wrap(protocol.CodeInternal, "the update could not be stored",
 			fmt.Errorf("append to %s: %w", s.id, err))
 	}
 	actx, cancel := context.WithTimeout(ctx, appendTimeout)
 	defer cancel()
-	seq, err := oplog.Append(actx, s.e.in.JS, s.id, e, expect)
+	seq, err := oplog.Publish(actx, s.e.in.JS, s.id, e.Version, m, expect)
 	if err != nil && !errors.Is(err, oplog.ErrConflict) {
 		return 0, protocol.Wrap(protocol.CodeInternal, "the update could not be stored", err)
 	}

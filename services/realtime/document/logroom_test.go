@@ -1,0 +1,112 @@
+package document
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/natstest"
+	"github.com/pairpad/pairpad/shared/oplog"
+	"github.com/pairpad/pairpad/shared/ot"
+)
+
+// provisionLayout starts a server with the layout l.
+func provisionLayout(t *testing.T, l broker.Layout) *broker.Infra {
+	t.Helper()
+	nc := natstest.Connect(t, natstest.Start(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	in, err := broker.Provision(ctx, nc, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// logBytes reads the whole op log of sid and returns its entries' bytes
+// and the oldest version it holds.
+func logBytes(t *testing.T, in *broker.Infra, sid string) (size int, oldest int64) {
+	t.Helper()
+	for after, more := uint64(0), true; more; {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		entries, m, err := oplog.ReadAfter(ctx, in, sid, after, oplog.Limits{})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if oldest == 0 {
+				oldest = e.Version
+			}
+			size += e.Size
+			after = e.Seq
+		}
+		more = m
+	}
+	return size, oldest
+}
+
+// An instance writing far more updates than the stream keeps per subject,
+// with debounced snapshots that never come (an hour), snapshots on its own
+// before the stream could drop an entry after the last one: a second
+// instance loads every acknowledged update while the first one, as if
+// killed, never flushed.
+func TestLogNeverTrimsPastTheSnapshot(t *testing.T) {
+	const perSession, updates = 100, 400
+	in := provisionLayout(t, broker.Layout{OpsMaxPerSession: perSession})
+	slow := Options{Instance: "a", SnapshotDebounce: time.Hour, SnapshotMaxDelay: time.Hour, LogMaxEntries: perSession}
+	sid := newSessionID()
+	d, _ := open(t, newEngineOpts(t, in, slow), sid, -1)
+	for v := range int64(updates) {
+		op := ot.Op{ot.Insert("x")}
+		if v > 0 {
+			op = ot.Op{ot.Retain(int(v)), ot.Insert("x")}
+		}
+		if res := submit(t, d, "u", "c", opsUpdate(v, fmt.Sprintf("op-%d", v), op)); res.Version != v+1 {
+			t.Fatalf("update %d acknowledged as version %d", v, res.Version)
+		}
+	}
+	if snap := readSnapshot(t, in, sid); snap.Version < updates-perSession/2 {
+		t.Errorf("newest snapshot at version %d of %d: the log may have dropped what came after it", snap.Version, updates)
+	}
+	b := newEngineOpts(t, in, Options{Instance: "b", LogMaxEntries: perSession})
+	_, rb := open(t, b, sid, -1)
+	if rb.state.Version != updates || rb.state.Code != strings.Repeat("x", updates) {
+		t.Fatalf("loaded version %d (%d characters), want %d", rb.state.Version, len(rb.state.Code), updates)
+	}
+}
+
+// The byte budget holds: a writer alternating two 128 KiB texts puts 10 MiB
+// through a document whose op log may hold 4 MiB. Every update is
+// acknowledged, the log never holds more than the budget (snapshots let the
+// older entries go), and a second instance loads the last text.
+func TestLogByteBudgetHolds(t *testing.T) {
+	const budget, updates, size = 4 << 20, 80, 128 << 10
+	in := provisionLayout(t, broker.Layout{})
+	slow := Options{Instance: "a", SnapshotDebounce: time.Hour, SnapshotMaxDelay: time.Hour, LogMaxBytes: budget}
+	sid := newSessionID()
+	d, _ := open(t, newEngineOpts(t, in, slow), sid, -1)
+	texts := []string{strings.Repeat("a", size), strings.Repeat("b", size)}
+	for v := range int64(updates) {
+		if res := submit(t, d, "u", "c", fullUpdate(v, fmt.Sprintf("op-%d", v), texts[v%2])); res.Version != v+1 {
+			t.Fatalf("update %d acknowledged as version %d", v, res.Version)
+		}
+		if v%20 == 19 {
+			if size, oldest := logBytes(t, in, sid); size > budget {
+				t.Fatalf("after %d updates the log holds %d bytes from version %d, more than the %d budget", v+1, size, oldest, budget)
+			}
+		}
+	}
+	held, oldest := logBytes(t, in, sid)
+	if oldest <= 1 {
+		t.Errorf("the log still starts at version %d after %d bytes of updates", oldest, updates*size)
+	}
+	t.Logf("%d updates of 128 KiB: the log holds %d bytes from version %d", updates, held, oldest)
+	_, rb := open(t, newEngineOpts(t, in, Options{Instance: "b", LogMaxBytes: budget}), sid, -1)
+	if rb.state.Version != updates || rb.state.Code != texts[(updates-1)%2] {
+		t.Fatalf("loaded version %d, want %d with the last text", rb.state.Version, updates)
+	}
+}
