@@ -15,11 +15,12 @@ import (
 // Bounds of GET /api/sessions/{id}/history. An answer stops before the
 // update that would take it past maxHistoryBytes of stored entries (about
 // the size of their JSON in the answer), so a log of 256 KiB fullCode
-// edits is served in pages of a few MiB rather than 256 MiB at once.
+// edits is served in pages of about 1 MiB rather than 256 MiB at once,
+// each well within the request's time limit.
 const (
 	defaultHistoryLimit = 1000
 	maxHistoryLimit     = 1000
-	maxHistoryBytes     = 4 << 20
+	maxHistoryBytes     = 1 << 20
 )
 
 // handleHistory serves a session's applied updates, in version order, with

@@ -123,7 +123,7 @@ func TestHistory(t *testing.T) {
 	}
 }
 
-// A log of 256 KiB updates is served in pages of at most 4 MiB of updates,
+// A log of 256 KiB updates is served in pages of at most 1 MiB of updates,
 // linked by next, instead of one answer of every update asked for.
 func TestHistoryBoundsBytes(t *testing.T) {
 	ctx := context.Background()
@@ -131,7 +131,7 @@ func TestHistoryBoundsBytes(t *testing.T) {
 	a := newAPI(t, in, baseEnv(), newClock(start))
 	s := a.createSession(t, "python")
 	big := strings.Repeat("y", 256<<10)
-	const n = 24
+	const n = 10
 	var seq uint64
 	for v := 1; v <= n; v++ {
 		op := ot.Op{ot.Insert(big)}
@@ -151,8 +151,8 @@ func TestHistoryBoundsBytes(t *testing.T) {
 		if r.status != http.StatusOK {
 			t.Fatalf("page %d: status %d", pages, r.status)
 		}
-		if len(r.body) > 4<<20+64<<10 {
-			t.Fatalf("page %d: %d bytes, more than 4 MiB of updates", pages, len(r.body))
+		if len(r.body) > 1<<20+64<<10 {
+			t.Fatalf("page %d: %d bytes, more than 1 MiB of updates", pages, len(r.body))
 		}
 		var h protocol.History
 		r.json(t, &h)
