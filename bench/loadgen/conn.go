@@ -33,6 +33,11 @@ type ConnConfig struct {
 	UserName    string
 	Token       string
 	DeltaFormat string // "fullCode" or "ops"; empty: the server's default
+	// Resume asks the server for the updates after document version
+	// Since (the `since` query; the server replays them or answers sync):
+	// a reconnection.
+	Resume bool
+	Since  int64
 }
 
 // Event is one event a server sent.
@@ -81,9 +86,18 @@ type Conn struct {
 // reading; beyond it Send fails with ErrQueueFull.
 const sendQueue = 256
 
-// ErrQueueFull is a Send that found the connection's queue full: the server
-// has not read for a while.
-var ErrQueueFull = errors.New("send queue full")
+// Errors of Send and of a connection's end.
+var (
+	// ErrQueueFull is a Send that found the connection's queue full: the
+	// server has not read for a while.
+	ErrQueueFull = errors.New("send queue full")
+	// ErrClosed is a Send on a connection that has ended.
+	ErrClosed = errors.New("connection closed")
+	// ErrServerDisconnect is a connection the server ended with a
+	// Socket.IO DISCONNECT (41): like socket.io-client, the generator does
+	// not reconnect after it.
+	ErrServerDisconnect = errors.New("the server disconnected the Socket.IO namespace")
+)
 
 // Run starts the reader goroutine, which calls handle for every event until
 // the connection ends (Done), and the writer goroutine. handle runs on the
@@ -145,8 +159,12 @@ func (c *Conn) read(handle func(Event)) {
 				continue
 			}
 			handle(c.event(env))
-		case FrameClose, FrameDisconnect:
-			c.err = errors.New("the server closed the Socket.IO session")
+		case FrameDisconnect:
+			c.err = ErrServerDisconnect
+			_ = c.ws.Close()
+			return
+		case FrameClose:
+			c.err = errors.New("the server closed the Engine.IO session")
 			_ = c.ws.Close()
 			return
 		}
@@ -166,6 +184,11 @@ func (c *Conn) Send(typ string, payload any) error {
 }
 
 func (c *Conn) enqueue(frame []byte) error {
+	select {
+	case <-c.done:
+		return ErrClosed
+	default:
+	}
 	select {
 	case c.queue <- frame:
 		return nil
@@ -199,6 +222,10 @@ func (c *Conn) Err() error {
 		return nil
 	}
 }
+
+// Cut closes the TCP connection without a goodbye, as a network that
+// drops it would; the reader then ends with an error.
+func (c *Conn) Cut() { _ = c.ws.UnderlyingConn().Close() }
 
 // Close says goodbye with a normal closure and waits for the reader, if Run
 // started one.

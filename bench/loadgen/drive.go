@@ -75,11 +75,15 @@ func (u *user) driveLoop(ctx context.Context, rates Rates) {
 	}
 	timer := time.NewTimer(time.Until(earliest(nextCode, nextCursor)))
 	defer timer.Stop()
+	var ended <-chan struct{} // a reconnecting user keeps typing while offline
+	if !u.f.reconnecting() {
+		ended = u.conn.Load().Done()
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-u.conn.Done():
+		case <-ended:
 			return
 		case <-timer.C:
 		}
@@ -140,7 +144,7 @@ func (f *fleet) settle(timeout time.Duration) bool {
 	for {
 		done := true
 		for _, s := range f.sessionsNow() {
-			if !s.settled() {
+			if !s.settled(f.reconnects.Load() == 0) {
 				done = false
 				break
 			}
@@ -163,7 +167,12 @@ func (f *fleet) sessionsNow() []*session {
 
 // settled reports whether every measured send of the session's members has
 // been received by the other connected members and nobody waits for an ack.
-func (s *session) settled() bool {
+func (s *session) settled(cursors bool) bool {
+	for _, u := range s.users {
+		if u.away() {
+			return false // reconnecting: it will catch up
+		}
+	}
 	members := s.connected()
 	if len(members) < 2 {
 		return true
@@ -181,7 +190,7 @@ func (s *session) settled() bool {
 		u.mu.Unlock()
 	}
 	others := int64(len(members) - 1)
-	return recv[kindCode] >= sent[kindCode]*others && recv[kindCursor] >= sent[kindCursor]*others
+	return recv[kindCode] >= sent[kindCode]*others && (!cursors || recv[kindCursor] >= sent[kindCursor]*others)
 }
 
 // connected returns the members whose connection is open.
@@ -201,6 +210,7 @@ func (f *fleet) harvest(window time.Duration) Traffic {
 	t := Traffic{Seconds: round3(window.Seconds()), Sent: map[string]int64{}, Latency: map[string]Summary{},
 		Errors: map[string]int64{}}
 	var code, cursor, ack, lag []Samples
+	var expected, delivered [2]int64
 	for _, s := range f.sessionsNow() {
 		others := int64(len(s.connected()) - 1)
 		for _, u := range s.users {
@@ -209,9 +219,12 @@ func (f *fleet) harvest(window time.Duration) Traffic {
 			t.Sent["code-update"] += sent[kindCode]
 			t.Sent["cursor-update"] += sent[kindCursor]
 			if others > 0 {
-				t.Expected += (sent[kindCode] + sent[kindCursor]) * others
+				expected[kindCode] += sent[kindCode] * others
+				expected[kindCursor] += sent[kindCursor] * others
 			}
-			t.Delivered += st.recv[kindCode] + st.recv[kindCursor]
+			delivered[kindCode] += st.recv[kindCode]
+			delivered[kindCursor] += st.recv[kindCursor]
+			t.Reconnects += st.reconnects
 			for k, v := range st.errors {
 				t.Errors[k] += v
 			}
@@ -220,7 +233,11 @@ func (f *fleet) harvest(window time.Duration) Traffic {
 			}
 		}
 	}
+	t.Expected = expected[kindCode] + expected[kindCursor]
+	t.Delivered = delivered[kindCode] + delivered[kindCursor]
 	t.Lost = max(0, t.Expected-t.Delivered)
+	t.LostCursors = max(0, expected[kindCursor]-delivered[kindCursor])
+	t.Cuts = f.cuts.Swap(0)
 	all := Merge(append(append([]Samples(nil), code...), cursor...)...)
 	t.Latency["all"] = all.Summarize()
 	t.Latency["code-update"] = Merge(code...).Summarize()
@@ -243,7 +260,11 @@ func trafficFailures(t Traffic) []string {
 			out = append(out, k+": "+itoa(v))
 		}
 	}
-	if t.Lost > 0 {
+	switch {
+	case t.Reconnects > 0 && t.Lost > t.LostCursors:
+		// cursor-updates sent while a member was away are not replayed
+		out = append(out, "lost code-update deliveries: "+itoa(t.Lost-t.LostCursors))
+	case t.Reconnects == 0 && t.Lost > 0:
 		out = append(out, "lost deliveries: "+itoa(t.Lost))
 	}
 	if t.PendingAcks > 0 {

@@ -156,6 +156,26 @@ func (e *editor) take(opID string) (protocol.CodeUpdate, bool, error) {
 	return upd, true, nil
 }
 
+// resend returns the outstanding update again, with its opId, against the
+// version the editor holds now: what a reconnected client sends.
+func (e *editor) resend() (protocol.CodeUpdate, error) {
+	upd := protocol.CodeUpdate{Version: e.rev, OpID: e.outOpID}
+	if e.ops {
+		raw, err := json.Marshal(e.outstanding)
+		if err != nil {
+			return protocol.CodeUpdate{}, fmt.Errorf("encode ops: %w", err)
+		}
+		upd.Delta.Ops = raw
+		return upd, nil
+	}
+	full, err := ot.Apply(e.server, e.outstanding)
+	if err != nil {
+		return protocol.CodeUpdate{}, fmt.Errorf("fullCode: %w", err)
+	}
+	upd.Delta.FullCode = &full
+	return upd, nil
+}
+
 // ack records the server's acknowledgement of the outstanding update.
 func (e *editor) ack(a protocol.CodeAck) error {
 	if e.legacy {

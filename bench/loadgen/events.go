@@ -59,7 +59,8 @@ func (u *user) onCode(ev Event) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if _, sent, ok := ParseOpID(c.OpID); ok && u.inWindow(sent) {
+	own := ev.UserID == u.id // replayed to us after a reconnection
+	if _, sent, ok := ParseOpID(c.OpID); ok && u.inWindow(sent) && !own {
 		u.st.code.Add(time.Duration(ev.At - sent))
 		u.st.recv[kindCode]++
 	} else if !ok && u.f.opts.Legacy && u.measuringLegacy() {
@@ -68,10 +69,18 @@ func (u *user) onCode(ev Event) {
 	if u.resyncing {
 		return // the sync answer will carry this update
 	}
-	if err := u.ed.remote(c); err != nil {
+	var err error
+	if own && u.ed.pending() && c.OpID == u.ed.outOpID {
+		err = u.ed.ack(protocol.CodeAck{Version: c.Version, OpID: c.OpID}) // applied before the connection dropped
+	} else {
+		err = u.ed.remote(c)
+	}
+	if err != nil {
 		u.st.errors["client:OT"]++
 		u.resyncLocked()
+		return
 	}
+	u.caughtUpLocked()
 }
 
 func (u *user) measuringLegacy() bool { return u.f.measuring.Load() }
@@ -112,13 +121,21 @@ func (u *user) onSync(payload json.RawMessage) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	if u.catchingUp && !u.resyncing {
+		// The server could not replay from our version: what was pending
+		// may or may not be in its text, so it is given up.
+		u.st.errors["info:RECONNECT_RESYNC"]++
+		u.ed.reset(s.Code, s.Version)
+		u.goLiveLocked()
+		return
+	}
 	if u.checking && !u.resyncing {
 		u.answer = &syncAns{code: s.Code, version: s.Version, local: u.ed.text, rev: u.ed.rev}
 		u.checking = false
 		return
 	}
 	u.ed.reset(s.Code, s.Version)
-	u.resyncing = false
+	u.resyncing, u.catchingUp = false, false
 }
 
 func (u *user) onError(payload json.RawMessage) {

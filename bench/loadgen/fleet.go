@@ -31,6 +31,14 @@ type Options struct {
 	// transient reason (a server error, a timeout) is tried again, with
 	// backoff, as real clients reconnect; each retry is counted.
 	DialRetries int
+	// NoReconnect switches reconnection off: by default a user whose
+	// connection ends unasked dials again with `since` and resends its
+	// pending update, like the reference client (see reconnect.go).
+	NoReconnect bool
+	// CutEvery, when positive, drops one random connection (its TCP
+	// socket, without a goodbye) every CutEvery during measured windows,
+	// to prove reconnection keeps every client's text right.
+	CutEvery time.Duration
 	// TokenSecret, when set, signs join tokens locally (the server's
 	// TOKEN_SECRET) instead of calling join for each user: set-up of tens of
 	// thousands of connections then measures the WebSocket side only.
@@ -90,6 +98,16 @@ type fleet struct {
 	// for the RSS series.
 	windowAt atomic.Int64
 
+	// Reconnection watchers (reconnect.go), ended by close.
+	rctx    context.Context
+	rcancel context.CancelFunc
+	rwg     sync.WaitGroup
+	cuts    atomic.Int64
+	// reconnects counts every reconnection of the run: cursor-updates sent
+	// while a member was away are not replayed, so settling stops waiting
+	// for them once there has been one.
+	reconnects atomic.Int64
+
 	// typists, when positive, splits each session's users into that many
 	// typists (code only) and cursor movers (cursor only); see ratesFor.
 	typists int
@@ -113,6 +131,7 @@ func newFleet(name string, opts Options) *fleet {
 		hc:     &http.Client{Timeout: 30 * time.Second},
 		byID:   map[string]*user{},
 	}
+	f.rctx, f.rcancel = context.WithCancel(context.Background())
 	f.windowStart.Store(math.MaxInt64)
 	f.windowEnd.Store(math.MaxInt64)
 	return f
@@ -152,9 +171,10 @@ func (f *fleet) users() []*user {
 // close closes every connection.
 func (f *fleet) close() {
 	var wg sync.WaitGroup
+	f.stopReconnecting()
 	for _, u := range f.users() {
-		if u.conn != nil {
-			wg.Go(u.conn.Close)
+		if c := u.conn.Load(); c != nil {
+			wg.Go(c.Close)
 		}
 	}
 	wg.Wait()

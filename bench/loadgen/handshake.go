@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,6 +57,9 @@ func connURL(cfg ConnConfig) (string, error) {
 	if !cfg.Legacy {
 		if cfg.DeltaFormat != "" {
 			q.Set("deltaFormat", cfg.DeltaFormat)
+		}
+		if cfg.Resume {
+			q.Set("since", strconv.FormatInt(cfg.Since, 10))
 		}
 		if cfg.Framing == FramingPlain && cfg.Token != "" {
 			q.Set("token", cfg.Token)

@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -112,7 +113,15 @@ func (f *fleet) window(ctx context.Context, rates Rates, warmup, length, settle 
 	u0, m0 := readUsage(), readMachineCPU()
 	start := f.startWindow()
 	f.windowStarted(length)
-	if err := sleep(ctx, length); err != nil {
+	cctx, stopCuts := context.WithCancel(ctx)
+	var cutter sync.WaitGroup
+	if f.opts.CutEvery > 0 {
+		cutter.Go(func() { f.cutting(cctx) })
+	}
+	err := sleep(ctx, length)
+	stopCuts()
+	cutter.Wait()
+	if err != nil {
 		return Traffic{}, nil, LoadgenStats{}, err
 	}
 	end := f.endWindow()
@@ -146,7 +155,7 @@ func (f *fleet) convergence(ctx context.Context, timeout time.Duration) *Converg
 		}
 		u.mu.Lock()
 		u.checking, u.answer = true, nil
-		err := u.conn.Send("sync", nil)
+		err := u.conn.Load().Send("sync", nil)
 		u.mu.Unlock()
 		if err == nil {
 			live = append(live, u)

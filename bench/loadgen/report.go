@@ -66,6 +66,10 @@ func writeMemory(b *strings.Builder, m *Memory) {
 func writeTraffic(b *strings.Builder, t Traffic, servers []ProcessStats, lg LoadgenStats) {
 	fmt.Fprintf(b, "- %.0fs window: %.0f offered/s, %.0f sent/s, %.0f delivered/s, %d lost, %d never acknowledged; generator timer lag p99 %.2f ms\n",
 		t.Seconds, t.OfferedPerSec, t.SentPerSec, t.DeliveredPerSec, t.Lost, t.PendingAcks, t.TimerLag.P99)
+	if t.Reconnects > 0 || t.Cuts > 0 {
+		fmt.Fprintf(b, "- **%d reconnections** (with `since`, pending updates resent with their opId); %d connections cut by the generator; %d cursor-updates not delivered to members that were away (not replayed)\n",
+			t.Reconnects, t.Cuts, t.LostCursors)
+	}
 	b.WriteString("\n| latency (ms) | count | p50 | p90 | p99 | p99.9 | max |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, k := range []string{"all", "code-update", "cursor-update", "code-ack"} {
 		s, ok := t.Latency[k]

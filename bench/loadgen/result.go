@@ -80,9 +80,18 @@ type Traffic struct {
 	// a user waits for an ack (edits typed meanwhile go out as one update).
 	OfferedPerSec float64 `json:"offeredPerSec"`
 	// Expected is one delivery per send per other member of the session.
-	Expected        int64   `json:"expected"`
-	Delivered       int64   `json:"delivered"`
-	Lost            int64   `json:"lost"`
+	Expected  int64 `json:"expected"`
+	Delivered int64 `json:"delivered"`
+	Lost      int64 `json:"lost"`
+	// LostCursors is the cursor-updates among Lost: those sent while a
+	// member was reconnecting are not replayed, so with Reconnects they
+	// are no failure.
+	LostCursors int64 `json:"lostCursors,omitempty"`
+	// Reconnects counts users that reconnected after their connection
+	// ended unasked; Cuts the connections the generator dropped itself
+	// (Options.CutEvery).
+	Reconnects      int64   `json:"reconnects,omitempty"`
+	Cuts            int64   `json:"cuts,omitempty"`
 	DeliveredPerSec float64 `json:"deliveredPerSec"`
 	// Latency is from send to receipt at each other member, by event type;
 	// "all" merges them, "code-ack" is from send to the sender's ack.

@@ -174,6 +174,16 @@ func TestScenariosSmoke(t *testing.T) {
 		{"crowd ops", func(ctx context.Context) (*Result, error) {
 			return Crowd(ctx, opts(FramingPlain, "ops", false), crowd)
 		}, latencies, 5},
+		{"crowd ops, connections cut", func(ctx context.Context) (*Result, error) {
+			o := opts(FramingSocketIO, "ops", false)
+			o.CutEvery = 150 * time.Millisecond
+			return Crowd(ctx, o, crowd)
+		}, reconnected, 5},
+		{"crowd fullCode, connections cut", func(ctx context.Context) (*Result, error) {
+			o := opts(FramingPlain, "fullCode", false)
+			o.CutEvery = 150 * time.Millisecond
+			return Crowd(ctx, o, crowd)
+		}, reconnected, 5},
 		{"crowd fullCode", func(ctx context.Context) (*Result, error) {
 			return Crowd(ctx, opts(FramingSocketIO, "fullCode", false), crowd)
 		}, latencies, 5},
@@ -195,7 +205,7 @@ func TestScenariosSmoke(t *testing.T) {
 				t.Fatal(err)
 			}
 			if len(r.Failures) > 0 {
-				t.Fatalf("failures: %v", r.Failures)
+				t.Fatalf("failures: %v; convergence %+v; traffic %+v", r.Failures, r.Convergence, r.Traffic)
 			}
 			if tc.conns > 0 && (r.Connect == nil || r.Connect.Connected != tc.conns) {
 				t.Fatalf("connect = %+v, want %d connections", r.Connect, tc.conns)
@@ -217,6 +227,14 @@ func TestScenariosSmoke(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reconnected wants every cut connection back, and the usual timings.
+func reconnected(r *Result) []Summary {
+	if r.Traffic.Cuts == 0 || r.Traffic.Reconnects != r.Traffic.Cuts {
+		return []Summary{{}}
+	}
+	return latencies(r)
 }
 
 // lightChecks also wants the RSS series the run was asked for.

@@ -24,8 +24,8 @@ type user struct {
 	name    string
 	wsURL   string
 	token   string
-	conn    *Conn
-	cursors sendRing // send times of its cursor updates, read by receivers
+	conn    atomic.Pointer[Conn] // the current connection; replaced by a reconnection
+	cursors sendRing             // send times of its cursor updates, read by receivers
 
 	cursorSeq atomic.Uint64
 	sent      [2]atomic.Int64 // in-window sends: code, cursor
@@ -37,6 +37,14 @@ type user struct {
 	resyncing bool     // a sync was asked for after a problem; updates wait for it
 	checking  bool     // a convergence check waits for the sync answer
 	answer    *syncAns // the sync answer during a check
+
+	// Reconnection (see reconnect.go): the editor's state survives the
+	// connection; offline until the next connected, then catching up on
+	// the replayed updates until the editor reaches catchUpTo.
+	everConnected bool
+	offline       bool
+	catchingUp    bool
+	catchUpTo     int64
 }
 
 // userStats is what a user measured; guarded by user.mu.
@@ -45,6 +53,7 @@ type userStats struct {
 	lag               Samples  // how late the driver's timer fired: the generator's own health
 	recv              [2]int64 // receipts of in-window sends: code, cursor
 	errors            map[string]int64
+	reconnects        int64
 }
 
 type syncAns struct {
@@ -99,29 +108,37 @@ func transient(err error) bool {
 
 func (u *user) dialOnce(ctx context.Context) (time.Duration, error) {
 	start := time.Now()
-	c, ev, err := Dial(ctx, u.f.dialer, u.f.clock, ConnConfig{
+	cfg := ConnConfig{
 		URL: u.wsURL, Framing: u.f.opts.Framing, Legacy: u.f.opts.Legacy,
 		SessionID: u.s.id, UserID: u.id, UserName: u.name, Token: u.token, DeltaFormat: u.f.opts.DeltaFormat,
-	})
+	}
+	u.mu.Lock()
+	if u.everConnected {
+		cfg.Resume, cfg.Since = true, u.ed.rev
+	}
+	u.mu.Unlock()
+	c, ev, err := Dial(ctx, u.f.dialer, u.f.clock, cfg)
 	if err != nil {
 		return 0, err
 	}
 	d := time.Since(start)
+	u.conn.Store(c) // before connected: going live sends on it
 	if ev.Type == protocol.TypeConnected {
 		u.onConnected(ev.Payload)
 	}
-	u.conn = c
 	c.Run(u.handle)
+	u.f.watch(u, c)
 	return d, nil
 }
 
 // alive reports whether the user's connection is open.
 func (u *user) alive() bool {
-	if u.conn == nil {
+	c := u.conn.Load()
+	if c == nil {
 		return false
 	}
 	select {
-	case <-u.conn.Done():
+	case <-c.Done():
 		return false
 	default:
 		return true
@@ -135,8 +152,13 @@ func (u *user) onConnected(payload json.RawMessage) {
 		return
 	}
 	u.mu.Lock()
-	u.ed.reset(c.Code, c.Version)
-	u.mu.Unlock()
+	defer u.mu.Unlock()
+	if !u.everConnected || u.ed.legacy {
+		u.everConnected = true
+		u.ed.reset(c.Code, c.Version)
+		return
+	}
+	u.resumeLocked(c.Code, c.Version)
 }
 
 // countLocked counts a problem; it takes mu itself.
@@ -153,7 +175,7 @@ func (u *user) inWindow(sent int64) bool {
 
 // resyncLocked asks for the server state; the editor resets on the answer.
 func (u *user) resyncLocked() {
-	if err := u.conn.Send(protocol.TypeSync, nil); err != nil {
+	if err := u.conn.Load().Send(protocol.TypeSync, nil); err != nil {
 		u.st.errors[sendError(err)]++
 		u.ed.reset(u.ed.server, u.ed.rev) // give up what is pending; the next update rebases
 		return
@@ -161,7 +183,8 @@ func (u *user) resyncLocked() {
 	u.resyncing = true
 }
 
-// typeKey makes one edit and sends it unless an update is outstanding.
+// typeKey makes one edit and sends it unless an update is outstanding or
+// the connection is down (the edit then waits in the buffer).
 func (u *user) typeKey() {
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -170,6 +193,9 @@ func (u *user) typeKey() {
 	}
 	if err := u.ed.edit(); err != nil {
 		u.st.errors["client:EDIT"]++
+		return
+	}
+	if u.offline || u.catchingUp {
 		return
 	}
 	u.sendCodeLocked()
@@ -187,10 +213,16 @@ func (u *user) sendCodeLocked() {
 		return
 	}
 	u.codeSeq++
-	if err := u.conn.Send(protocol.TypeCodeUpdate, upd); err != nil {
-		u.st.errors[sendError(err)]++
-		u.resyncLocked() // the update is lost: never wait for its ack
-		return
+	if err := u.conn.Load().Send(protocol.TypeCodeUpdate, upd); err != nil {
+		if errors.Is(err, ErrClosed) && u.f.reconnecting() {
+			// The connection just dropped: the update stays outstanding
+			// and is resent, with its opId, once reconnected.
+			u.offline = true
+		} else {
+			u.st.errors[sendError(err)]++
+			u.resyncLocked() // the update is lost: never wait for its ack
+			return
+		}
 	}
 	if u.inWindow(now) {
 		u.sent[kindCode].Add(1)
@@ -202,7 +234,10 @@ func (u *user) moveCursor() {
 	seq := u.cursorSeq.Add(1)
 	now := u.f.clock.Now()
 	u.cursors.put(seq, now)
-	if err := u.conn.Send(protocol.TypeCursorUpdate, protocol.CursorUpdate{Position: CursorPosition(seq)}); err != nil {
+	if err := u.conn.Load().Send(protocol.TypeCursorUpdate, protocol.CursorUpdate{Position: CursorPosition(seq)}); err != nil {
+		if errors.Is(err, ErrClosed) && u.f.reconnecting() {
+			return // a cursor position is not worth keeping: the next one replaces it
+		}
 		u.countLocked(sendError(err))
 		return
 	}
@@ -217,6 +252,9 @@ func (u *user) harvest() (userStats, [2]int64, bool) {
 	defer u.mu.Unlock()
 	st := u.st
 	u.st = userStats{errors: map[string]int64{}}
+	if u.offline && u.f.reconnecting() {
+		st.errors["info:OFFLINE_AT_HARVEST"]++
+	}
 	sent := [2]int64{u.sent[kindCode].Swap(0), u.sent[kindCursor].Swap(0)}
 	return st, sent, u.ed.pending()
 }
@@ -226,7 +264,7 @@ func (u *user) harvest() (userStats, [2]int64, bool) {
 func (u *user) busy() bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	return u.ed.pending() || u.ed.buffer != nil || u.resyncing
+	return u.ed.pending() || u.ed.buffer != nil || u.resyncing || u.offline || u.catchingUp
 }
 
 // sendError labels a failed send: a full queue means the server stopped

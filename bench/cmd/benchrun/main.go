@@ -256,9 +256,11 @@ func (r *runner) scenario(name string, p plan) (*loadgen.Result, error) {
 		opts.OnWindow = r.prof.hook(r.ctx, l, name, false)
 		return tag(loadgen.Idle(r.ctx, opts, p.idle))(l)
 	case "interview-light-floor":
+		opts.Framing, opts.DeltaFormat = loadgen.FramingSocketIO, "fullCode" // the relay speaks Socket.IO only
 		opts.WatchRSS, opts.RSSEvery = l.watched(), rssEvery(time.Duration(p.light.Duration))
 		return tag(loadgen.InterviewLight(r.ctx, opts, p.light))(l)
 	case "interview-light":
+		opts.Framing, opts.DeltaFormat = loadgen.FramingSocketIO, "fullCode" // as against the floor
 		opts.WatchRSS, opts.RSSEvery = l.watched(), rssEvery(time.Duration(p.light.Duration))
 		opts.OnWindow = r.prof.hook(r.ctx, l, name, true)
 		return tag(loadgen.InterviewLight(r.ctx, opts, p.light))(l)

@@ -87,6 +87,8 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags,
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "interview, crowd: measured window")
 	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "load before measuring")
 	fs.DurationVar(&f.settle, "settle", 5*time.Second, "wait after the window for the last deliveries")
+	fs.BoolVar(&o.NoReconnect, "no-reconnect", false, "do not reconnect a connection the server (or the network) ended; by default users reconnect with since and resend, like the reference client")
+	fs.DurationVar(&o.CutEvery, "cut-every", 0, "interview, crowd: drop one random connection this often during the window, to exercise reconnection")
 	fs.IntVar(&f.typists, "typists", 1, "interview-light: users per session who type (the others move their cursors)")
 	fs.StringVar(&f.watch, "watch-rss", "", "interview: comma-separated name=pid of server processes whose VmRSS to sample over the run")
 	fs.DurationVar(&o.RSSEvery, "rss-every", 5*time.Second, "interview: how often to sample -watch-rss")
