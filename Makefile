@@ -44,10 +44,11 @@ fuzz:
 	bash scripts/fuzz.sh $(FUZZTIME)
 
 ## test-js: the client package's unit tests (node --test) and the browser tests (Playwright driving Debian's Chromium):
-## the demo page, and the React + Monaco example built with Vite
+## the demo page, a whole interview on it (three people), and the React + Monaco example built with Vite
 test-js:
 	cd clients/js && node --test test/
 	cd tests/browser && PAIRPAD_BIN=$(BIN)/pairpad node --test e2e.test.mjs
+	cd tests/browser && PAIRPAD_BIN=$(BIN)/pairpad node --test interview.test.mjs
 	cd tests/browser && PAIRPAD_BIN=$(BIN)/pairpad node --test monaco.test.mjs
 
 ## test-deps: npm packages of the test clients (from their lockfiles), Chromium, the nats CLI

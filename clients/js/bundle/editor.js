@@ -38,9 +38,10 @@ export function setEditable(view, on) {
  * createEditor makes an EditorView in parent with line numbers, history,
  * bracket matching and closing, indentation on input, Tab indenting and
  * syntax highlighting; the language comes from the binding. nonce is the
- * page's CSP nonce for the editor's <style> elements.
+ * page's CSP nonce for the editor's <style> elements; wrap wraps long lines
+ * (prose, such as the interviewers' notes).
  */
-export function createEditor(parent, { label = 'code', nonce = '' } = {}) {
+export function createEditor(parent, { label = 'code', nonce = '', wrap = false } = {}) {
   return new EditorView({
     parent,
     state: EditorState.create({
@@ -65,6 +66,7 @@ export function createEditor(parent, { label = 'code', nonce = '' } = {}) {
         EditorView.contentAttributes.of({ 'aria-label': label }),
         editable.of([]),
         nonce ? EditorView.cspNonce.of(nonce) : [],
+        wrap ? EditorView.lineWrapping : [],
       ],
     }),
   });

@@ -4,11 +4,18 @@
 // where their carets are. Every string from the server or a user is shown
 // through textContent.
 //
+// The interview: whoever creates a session joins as the interviewer with the
+// host key (kept in this tab's sessionStorage, never in the shared link),
+// shares a candidate link, writes notes only interviewers and observers get,
+// runs JavaScript in a sandboxed worker (runner.js) and shares the output,
+// ends the interview, downloads the code and replays its history.
+//
 // Sections: page helpers, status line, start screen, session (open, leave),
-// editor, people, start-up. A feature for the session view adds its own
-// section and hooks into openSession/stop.
+// editor, people, notes, run, end and download, playback, start-up. A
+// feature for the session view adds its own section and hooks into
+// openSession/stop.
 
-import { LANGUAGES, PairpadClient } from './client/index.js';
+import { LANGUAGES, PairpadClient, apply } from './client/index.js';
 
 // ---- page helpers ---------------------------------------------------------
 
@@ -43,7 +50,13 @@ const MESSAGES = {
   CLIENT_ERROR: 'This page could not handle a message and reloaded the document.',
   CLIENT_HASH_MISMATCH: 'The server’s document check did not match its text.',
   EDITOR_MISSING: 'The code editor is missing from this build.',
+  FORBIDDEN: 'Your role does not allow that.',
+  USER_ID_TAKEN: 'This tab’s identity already joined this session with another role.',
+  NOT_RUNNABLE: 'This language cannot run in the browser.',
+  PLAYBACK_UNAVAILABLE: 'The playback could not be loaded.',
 };
+
+const ROLE_NAMES = { candidate: 'candidate', interviewer: 'interviewer', observer: 'observer' };
 
 // Display names of the session languages.
 const LANGUAGE_NAMES = {
@@ -67,8 +80,21 @@ const ui = {
   client: null,
   editor: null, // the EditorView
   unbind: null, // undoes bindCodeMirror
+  notes: null, // the notes' EditorView
+  unbindNotes: null,
   ended: false,
+  hostKey: null, // this tab's host key for the open session (interviewer, observer)
+  running: false,
 };
+
+// The host key of a session is kept in this tab only (sessionStorage): the
+// page's URL and the candidate link never carry it.
+const hostKeyOf = (sessionId) => sessionStorage.getItem(`pairpad.hostKey.${sessionId}`);
+const roleOf = (sessionId) => sessionStorage.getItem(`pairpad.role.${sessionId}`) || 'interviewer';
+function keepHostKey(sessionId, hostKey, role) {
+  sessionStorage.setItem(`pairpad.hostKey.${sessionId}`, hostKey);
+  sessionStorage.setItem(`pairpad.role.${sessionId}`, role);
+}
 
 function userId() {
   // Per tab, so two tabs of one browser are two people, as a demo expects.
@@ -157,7 +183,11 @@ async function createSession() {
   if (!name) return;
   $('create').disabled = true;
   try {
-    const s = await PairpadClient.createSession(BASE, $('new-language').value);
+    const s = await PairpadClient.createSession(BASE, $('new-language').value, {
+      title: $('title').value.trim(),
+      starterCode: $('starter').value,
+    });
+    keepHostKey(s.id, s.hostKey, 'interviewer');
     await openSession(s.id, name);
   } catch (err) {
     showAlert(err.code || 'NETWORK_ERROR', err.message);
@@ -173,12 +203,24 @@ async function openSession(sessionId, name) {
   history.replaceState(null, '', `/?session=${encodeURIComponent(sessionId)}`);
   $('start').hidden = true;
   $('session').hidden = false;
+  // The candidate link: the session only, never the host key.
   $('share').value = location.href;
   $('session-label').textContent = `session ${sessionId.slice(0, 8)}`;
   $('session-label').hidden = false;
   $('status').hidden = false;
   setStatus('connecting');
   ui.ended = false;
+  ui.hostKey = hostKeyOf(sessionId);
+  const role = ui.hostKey ? roleOf(sessionId) : 'candidate';
+  showRole(sessionId, role);
+  showEnded(false);
+  renderRun(null);
+  PairpadClient.getSession(BASE, sessionId).then(
+    (s) => {
+      if (s.title && ui.client && ui.client.sessionId === sessionId) $('session-label').textContent = s.title;
+    },
+    () => {},
+  );
 
   const client = new PairpadClient();
   ui.client = client;
@@ -187,15 +229,37 @@ async function openSession(sessionId, name) {
   const editor = await openEditor(client);
   if (ui.client !== client) return; // left meanwhile
   try {
-    await client.join(BASE, sessionId, userId(), name);
+    await client.join(BASE, sessionId, userId(), name, role === 'candidate' ? {} : { role, hostKey: ui.hostKey });
+    if (ui.client !== client) return;
     if (editor) {
-      editor.bundle.setEditable(editor.view, true);
-      editor.view.focus();
+      editor.bundle.setEditable(editor.view, client.role !== 'observer');
+      if (client.role !== 'observer') editor.view.focus();
     }
+    $('language').disabled = client.role === 'observer';
+    if (client.hasNotes) await openNotes(client);
+    renderRun(client.lastRun);
   } catch (err) {
     if (ui.client !== client) return;
+    if (err.code === 'SESSION_ENDED') {
+      sessionEnded(); // the banner says so; the code stays readable
+      return;
+    }
     showAlert(err.code || 'NETWORK_ERROR', err.message, true);
-    if (err.code !== 'SESSION_ENDED') showStart();
+    showStart();
+  }
+}
+
+// showRole sets up the controls a role has: the interviewer ends the
+// interview and gets the observer link; an observer cannot run or edit.
+function showRole(sessionId, role) {
+  $('end').hidden = role !== 'interviewer';
+  $('run').disabled = role === 'observer';
+  $('observer-box').hidden = role !== 'interviewer';
+  $('share-label').textContent = role === 'candidate' ? 'Share' : 'Candidate link';
+  if (role === 'interviewer') {
+    // The observer link carries the host key in its fragment, which
+    // browsers never send to a server; the page moves it into sessionStorage.
+    $('observer-link').value = `${location.origin}/?session=${encodeURIComponent(sessionId)}&role=observer#hostKey=${encodeURIComponent(ui.hostKey)}`;
   }
 }
 
@@ -214,11 +278,12 @@ function wire(client) {
     showAlert(error, message);
     if (client.language) $('language').value = client.language; // undo a refused change
   }));
+  client.on('run', live(renderRun));
   client.on('session-ended', live(({ reason }) => {
-    ui.ended = true;
-    if (ui.editor) ui.editor.bundle.setEditable(ui.editor.view, false);
-    setStatus('ended');
-    showAlert('SESSION_ENDED', `the session has ended (${reason})`, true);
+    // An interview the interviewer ended gets the banner (and the playback);
+    // a session an operator deleted or the janitor expired, an alert too.
+    if (reason !== 'ended') showAlert('SESSION_ENDED', `the session has ended (${reason})`, true);
+    sessionEnded();
   }));
 }
 
@@ -240,11 +305,18 @@ function copyLink() {
 function stop() {
   if (ui.unbind) ui.unbind();
   if (ui.editor) ui.editor.view.destroy();
+  if (ui.unbindNotes) ui.unbindNotes();
+  if (ui.notes) ui.notes.destroy();
   if (ui.client) ui.client.close();
   ui.unbind = null;
   ui.editor = null;
+  ui.unbindNotes = null;
+  ui.notes = null;
   ui.client = null;
   $('editor').replaceChildren();
+  $('notes').replaceChildren();
+  $('notes-box').hidden = true;
+  $('playback').hidden = true;
 }
 
 function leave() {
@@ -299,12 +371,249 @@ function renderPeople() {
     const dot = el('span', 'dot');
     if (COLOR.test(u.color)) dot.style.backgroundColor = u.color;
     li.append(dot, el('span', 'person-name', u.name));
+    const role = ROLE_NAMES[u.role] || 'candidate';
+    li.dataset.role = role;
+    li.append(el('span', `tag role role-${role}`, role));
     if (u.id === client.userId) li.append(el('span', 'tag', 'you'));
     const c = cursors.get(u.id);
     if (c) li.append(el('span', 'where', `line ${c.position.line + 1}`));
     list.append(li);
   }
   $('people-count').textContent = String(client.users.length);
+}
+
+// ---- notes ------------------------------------------------------------------
+
+// openNotes makes the second editor, bound to the notes document. Only
+// interviewers and observers have notes (the server never sends them to a
+// candidate), so a candidate's page never creates it.
+async function openNotes(client) {
+  const mod = await loadEditorBundle();
+  if (!mod || ui.client !== client || ui.notes) return;
+  $('notes-box').hidden = false;
+  const view = mod.createEditor($('notes'), { label: 'Interviewer notes', nonce: STYLE_NONCE, wrap: true });
+  ui.notes = view;
+  ui.unbindNotes = mod.bindCodeMirror(view, client.notesDocument, { shareCursor: false });
+  window.pairpadNotes = view; // for the console and the browser tests
+}
+
+// ---- run --------------------------------------------------------------------
+
+// RUN_TIME_LIMIT is how long a run may take before its worker is terminated.
+const RUN_TIME_LIMIT = 5000;
+// What is shared stays well under the server's 64 KiB run-output limit,
+// measured as the JSON the payload is sent as.
+const STDOUT_BYTES = 40000;
+const STDERR_BYTES = 16000;
+const TRUNCATED = '\n… output truncated';
+const encoder = new TextEncoder();
+
+// fitJSON cuts s so that its JSON encoding takes at most max bytes.
+function fitJSON(s, max) {
+  const size = (x) => encoder.encode(JSON.stringify(x)).length;
+  const text = s.toWellFormed ? s.toWellFormed() : s;
+  if (size(text) <= max) return text;
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (size(text.slice(0, mid) + TRUNCATED) <= max) lo = mid;
+    else hi = mid - 1;
+  }
+  const cut = text.slice(0, lo);
+  return (cut.toWellFormed ? cut.toWellFormed() : cut) + TRUNCATED;
+}
+
+// runJavaScript runs code in a fresh worker (runner.js: no DOM, no network)
+// and resolves with {stdout, stderr, exitCode, durationMs}; past
+// RUN_TIME_LIMIT the worker is terminated (exit code 124, as timeout(1)).
+function runJavaScript(code) {
+  return new Promise((resolve) => {
+    const worker = new Worker('/runner.js');
+    const started = performance.now();
+    const out = { stdout: '', stderr: '' };
+    let truncated = false;
+    let timer = null;
+    const finish = (exitCode, note = '') => {
+      clearTimeout(timer);
+      worker.terminate();
+      if (truncated) out.stdout += TRUNCATED;
+      resolve({ stdout: out.stdout, stderr: out.stderr + note, exitCode, durationMs: Math.round(performance.now() - started) });
+    };
+    timer = setTimeout(() => finish(124, `Stopped: the run took longer than ${RUN_TIME_LIMIT / 1000} s.\n`), RUN_TIME_LIMIT);
+    worker.onmessage = ({ data }) => {
+      if (!data) return;
+      if (data.kind === 'out' && (data.stream === 'stdout' || data.stream === 'stderr')) out[data.stream] += String(data.text);
+      else if (data.kind === 'truncated') truncated = true;
+      else if (data.kind === 'done') finish(Number.isInteger(data.exitCode) ? data.exitCode : 1);
+    };
+    worker.onerror = (e) => {
+      e.preventDefault();
+      finish(1, `${e.message || 'the worker failed'}\n`);
+    };
+    worker.postMessage({ code });
+  });
+}
+
+async function runCode() {
+  const client = ui.client;
+  if (!client || !client.loaded || ui.running) return;
+  const language = client.language;
+  if (language !== 'javascript') {
+    const name = LANGUAGE_NAMES[language] || language;
+    renderRun({ runId: '', language, stdout: '', stderr: `${name} is not runnable in the browser: only JavaScript runs here.`, exitCode: -1, durationMs: 0, local: true });
+    return;
+  }
+  ui.running = true;
+  $('run').disabled = true;
+  $('run').textContent = 'Running…';
+  try {
+    const r = await runJavaScript(client.text);
+    if (ui.client !== client) return;
+    const run = {
+      runId: `r-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+      language,
+      stdout: fitJSON(r.stdout, STDOUT_BYTES),
+      stderr: fitJSON(r.stderr, STDERR_BYTES),
+      exitCode: r.exitCode,
+      durationMs: r.durationMs,
+    };
+    // Everyone, this page too, gets it back as `run`; offline it is shown here only.
+    if (!client.shareRun(run)) renderRun({ ...run, local: true });
+  } finally {
+    $('run').textContent = 'Run';
+    // The server takes one run per 2 s per person.
+    setTimeout(() => {
+      ui.running = false;
+      if (ui.client === client && client.role !== 'observer' && !ui.ended) $('run').disabled = false;
+    }, 2000);
+  }
+}
+
+// renderRun shows a run (shared or local), or the placeholder for none.
+function renderRun(run) {
+  const text = $('output-text');
+  const meta = $('output-meta');
+  if (!run) {
+    text.textContent = 'Run the code to see its output here (JavaScript runs in your browser; everyone sees the result).';
+    text.classList.remove('failed');
+    meta.textContent = '';
+    return;
+  }
+  const out = [run.stdout, run.stderr].filter((x) => typeof x === 'string' && x !== '').join(run.stdout && !run.stdout.endsWith('\n') ? '\n' : '');
+  text.textContent = out || '(no output)';
+  text.classList.toggle('failed', run.exitCode !== 0);
+  const who = run.local ? 'only you see this' : `run by ${run.userName || run.userId || 'someone'}`;
+  meta.textContent = run.exitCode === -1 ? who : `${who} · exit ${run.exitCode} · ${run.durationMs} ms`;
+  text.dataset.runId = run.runId || '';
+}
+
+// ---- end and download -------------------------------------------------------
+
+// credential is what this tab reads and ends the session with: the host key
+// (interviewers, observers), else its join token.
+function credential() {
+  return ui.hostKey || (ui.client && ui.client.token) || '';
+}
+
+async function endInterview() {
+  const client = ui.client;
+  if (!client || !confirm('End the interview for everyone? The code becomes read-only.')) return;
+  $('end').disabled = true;
+  try {
+    await PairpadClient.endSession(BASE, client.sessionId, client.token || ui.hostKey);
+    // Everyone, this page too, gets session-ended from the server.
+  } catch (err) {
+    showAlert(err.code || 'NETWORK_ERROR', err.message);
+    $('end').disabled = false;
+  }
+}
+
+async function downloadCode() {
+  const client = ui.client;
+  const sessionId = client ? client.sessionId : new URLSearchParams(location.search).get('session');
+  if (!sessionId) return;
+  try {
+    const { text, filename } = await PairpadClient.downloadCode(BASE, sessionId, credential());
+    const url = URL.createObjectURL(new Blob([text], { type: 'text/plain' }));
+    const a = el('a');
+    a.href = url;
+    a.download = filename || 'main.txt';
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (err) {
+    showAlert(err.code || 'NETWORK_ERROR', err.message);
+  }
+}
+
+function showEnded(on) {
+  $('ended').hidden = !on;
+  $('run').hidden = on;
+  if (on) $('end').hidden = true;
+}
+
+// sessionEnded turns the page read-only and opens the playback.
+function sessionEnded() {
+  ui.ended = true;
+  if (ui.editor) ui.editor.bundle.setEditable(ui.editor.view, false);
+  if (ui.notes && ui.editor) ui.editor.bundle.setEditable(ui.notes, false);
+  $('language').disabled = true;
+  setStatus('ended');
+  showEnded(true);
+  openPlayback();
+}
+
+// ---- playback ---------------------------------------------------------------
+
+// openPlayback loads the history and shows a slider over its versions; the
+// text of each version is rebuilt by applying the ops in order.
+async function openPlayback() {
+  const client = ui.client;
+  const sessionId = client ? client.sessionId : null;
+  const cred = credential();
+  if (!sessionId) return;
+  if (!cred) {
+    showAlert('PLAYBACK_UNAVAILABLE', 'this tab has no join token or host key for the session');
+    return;
+  }
+  let updates;
+  try {
+    updates = await PairpadClient.getHistory(BASE, sessionId, cred);
+  } catch (err) {
+    showAlert('PLAYBACK_UNAVAILABLE', `${err.code}: ${err.message}`);
+    return;
+  }
+  if (ui.client !== client) return;
+  const versions = [{ version: 0, text: '', userId: '', userName: '', role: '', timestamp: 0 }];
+  let text = '';
+  for (const u of updates) {
+    try {
+      text = apply(text, u.ops);
+    } catch (err) {
+      showAlert('PLAYBACK_UNAVAILABLE', `version ${u.version} does not apply: ${err.message}`);
+      break;
+    }
+    versions.push({ ...u, text });
+  }
+  const slider = $('playback-slider');
+  slider.max = String(versions.length - 1);
+  slider.value = slider.max;
+  $('playback-count').textContent = String(versions.length - 1);
+  const show = () => {
+    const v = versions[Number(slider.value)];
+    $('playback-text').textContent = v.text;
+    let who;
+    if (v.version === 0) who = 'version 0: the empty document';
+    else if (!v.userId) who = `version ${v.version}: the starter code`;
+    else who = `version ${v.version} by ${v.userName || v.userId} (${ROLE_NAMES[v.role] || 'candidate'})`;
+    if (v.timestamp) who += ` · ${new Date(v.timestamp).toLocaleString()}`;
+    $('playback-who').textContent = who;
+  };
+  slider.oninput = show;
+  show();
+  $('playback').hidden = false;
 }
 
 // ---- start-up ---------------------------------------------------------------
@@ -327,10 +636,26 @@ function init() {
     if (ui.client) ui.client.setLanguage($('language').value);
   });
   $('copy').addEventListener('click', copyLink);
+  $('copy-observer').addEventListener('click', () => {
+    $('observer-link').select();
+    if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText($('observer-link').value).catch(() => document.execCommand('copy'));
+    else document.execCommand('copy');
+  });
+  $('run').addEventListener('click', runCode);
+  $('end').addEventListener('click', endInterview);
+  $('download').addEventListener('click', downloadCode);
   $('leave').addEventListener('click', leave);
   loadEditorBundle(); // start fetching it while the person types their name
 
-  const sessionId = new URLSearchParams(location.search).get('session');
+  const params = new URLSearchParams(location.search);
+  const sessionId = params.get('session');
+  // An observer link: the host key is in the fragment; keep it in this tab
+  // and take it out of the address bar at once.
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  if (sessionId && fragment.get('hostKey')) {
+    keepHostKey(sessionId, fragment.get('hostKey'), params.get('role') === 'observer' ? 'observer' : 'interviewer');
+    history.replaceState(null, '', `/?session=${encodeURIComponent(sessionId)}`);
+  }
   showStart();
   if (sessionId) {
     $('join-id').value = sessionId;

@@ -22,7 +22,7 @@ import (
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
-//go:embed index.html app.js style.css favicon.svg
+//go:embed index.html app.js style.css favicon.svg runner.js
 var files embed.FS
 
 // ContentSecurityPolicy is the policy of every response but the page:
@@ -43,6 +43,15 @@ func PagePolicy(nonce string) string {
 		"connect-src 'self' ws: wss:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 }
 
+// RunnerPolicy is the policy of runner.js, the Web Worker the page runs
+// JavaScript in: the worker may evaluate the code it is given and nothing
+// else: no network (connect-src falls back to 'none'), no scripts to
+// import, no images, no fonts.
+const RunnerPolicy = "default-src 'none'; script-src 'unsafe-eval'"
+
+// runnerName is the worker's asset.
+const runnerName = "runner.js"
+
 // noncePlaceholder in index.html is replaced by each response's nonce; the
 // page hands it to the editor (the nonce of its script element).
 var noncePlaceholder = []byte("__STYLE_NONCE__")
@@ -58,7 +67,8 @@ var contentTypes = map[string]string{
 
 // Handler returns the handler of the demo page and the client modules:
 // GET or HEAD / (the page, also with a query such as ?session=<id>),
-// /app.js, /style.css, /favicon.svg, /client/<name>.js and the editor
+// /app.js, /style.css, /favicon.svg, /runner.js (the worker that runs
+// JavaScript, under RunnerPolicy), /client/<name>.js and the editor
 // bundle /client/dist/editor.js (when it was built). Any other path
 // is 404 NOT_FOUND and any other method 405 METHOD_NOT_ALLOWED, with the
 // documented error body. Responses carry Cache-Control: no-cache (the
@@ -105,7 +115,11 @@ func Handler(allowOrigin func(origin, host string) bool) http.Handler {
 		} else {
 			h.Set("Cache-Control", "no-cache")
 			h.Set("ETag", a.etag)
-			h.Set("Content-Security-Policy", ContentSecurityPolicy)
+			if name == runnerName {
+				h.Set("Content-Security-Policy", RunnerPolicy)
+			} else {
+				h.Set("Content-Security-Policy", ContentSecurityPolicy)
+			}
 		}
 		http.ServeContent(w, r, name, modTime, bytes.NewReader(data))
 	})
@@ -117,7 +131,7 @@ func assetName(p string) (string, bool) {
 	switch p {
 	case "/", "/index.html":
 		return pageName, true
-	case "/app.js", "/style.css", "/favicon.svg":
+	case "/app.js", "/style.css", "/favicon.svg", "/runner.js":
 		return strings.TrimPrefix(p, "/"), true
 	}
 	rest, ok := strings.CutPrefix(p, "/client/")

@@ -288,3 +288,27 @@ func TestClientModulesCORS(t *testing.T) {
 		})
 	}
 }
+
+// The worker that runs the page's JavaScript may evaluate code and do
+// nothing else: its policy allows no connection, no import, no image.
+func TestRunnerHasItsOwnPolicy(t *testing.T) {
+	srv := newServer(t)
+	res, body := get(t, srv, http.MethodGet, "/runner.js", nil)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("status %d, want 200", res.StatusCode)
+	}
+	if got := res.Header.Get("Content-Security-Policy"); got != RunnerPolicy {
+		t.Errorf("Content-Security-Policy = %q, want %q", got, RunnerPolicy)
+	}
+	if got := res.Header.Get("Content-Type"); got != "text/javascript; charset=utf-8" {
+		t.Errorf("Content-Type = %q", got)
+	}
+	for _, want := range []string{"AsyncFunction", "'fetch'", "'WebSocket'", "postMessage"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("runner.js lacks %q", want)
+		}
+	}
+	if strings.Contains(RunnerPolicy, "connect-src") || !strings.HasPrefix(RunnerPolicy, "default-src 'none';") {
+		t.Errorf("RunnerPolicy %q must leave connect-src to default-src 'none'", RunnerPolicy)
+	}
+}
