@@ -2,7 +2,8 @@
 // become ops, remote ops become model edits that keep the local carets on
 // their characters and the text in view where it is, the others' carets
 // (with a name flag) and selections are drawn in the text in each user's
-// colour, and the session's language switches the model's language.
+// colour, the session's language switches the model's language, and an
+// observer's editor is read-only.
 //
 // Undo and redo are the local user's own: remote edits never enter an undo
 // stack. The binding keeps its own stack of the inverses of local ops,
@@ -350,7 +351,18 @@ export function bindMonaco(editor, client, options = {}) {
     if (op && apply(before, op) === text) history.rebase(op);
     else history.clear();
     show(before, op, text);
+    followRole();
     render();
+  };
+
+  // An observer reads the code and never edits it (the server refuses
+  // their edits with FORBIDDEN): the editor is read-only for them.
+  let readOnly = false;
+  const followRole = () => {
+    const observer = client.role === 'observer';
+    if (observer === readOnly) return;
+    readOnly = observer;
+    editor.updateOptions({ readOnly, readOnlyMessage: { value: 'You are observing: only the candidate and the interviewer edit the code.' } });
   };
 
   const setLanguage = (language) => {
@@ -512,6 +524,7 @@ export function bindMonaco(editor, client, options = {}) {
     applying = false;
   }
   setLanguage(client.language);
+  followRole();
   disposables.push(model.onDidChangeContent(onContent));
   disposables.push(
     editor.onDidChangeCursorSelection((e) => {
@@ -561,6 +574,7 @@ export function bindMonaco(editor, client, options = {}) {
     widgets.clear();
     selections.clear();
     doc.adoptedStyleSheets = doc.adoptedStyleSheets.filter((s) => s !== sheet);
+    if (readOnly) editor.updateOptions({ readOnly: false });
   };
 }
 

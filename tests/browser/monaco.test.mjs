@@ -359,3 +359,49 @@ test('lines the other person adds above keep what is in view, and the caret, in 
   await alice.context.close();
   await bob.context.close();
 });
+
+test('the creator is the interviewer; an observer follows in a read-only editor', { timeout: 120000 }, async () => {
+  const alice = await person();
+  const bob = await person();
+  const olga = await person();
+  const [a, b, o] = [alice.page, bob.page, olga.page];
+  await a.goto(`${site.origin}/?server=${encodeURIComponent(server.base)}`);
+  await a.fill('#name', 'Alice');
+  await a.click('#create');
+  await joined(a);
+  assert.equal(await a.evaluate(() => window.pairpad.role), 'interviewer');
+  const candidateLink = await a.inputValue('#share');
+  const observerLink = await a.inputValue('#observer-link');
+  assert.match(observerLink, /#observe=[^&]+$/);
+
+  await b.goto(candidateLink);
+  await b.fill('#name', 'Bob');
+  await b.click('#join');
+  await joined(b);
+  assert.equal(await b.evaluate(() => window.pairpad.role), 'candidate');
+  assert.equal(await b.$('#observer-link'), null, 'the candidate sees the host key');
+
+  await o.goto(observerLink);
+  await o.fill('#name', 'Olga');
+  await o.click('#join');
+  await joined(o);
+  assert.equal(await o.evaluate(() => window.pairpad.role), 'observer');
+  assert.equal(await o.evaluate(() => window.pairpadEditor.getRawOptions().readOnly), true);
+  await a.waitForFunction(() => [...document.querySelectorAll('#people li')].some((li) => /Olga · observer/.test(li.textContent)), null, { timeout: WAIT });
+
+  // Bob types; Olga sees his text and his caret, and her own typing goes nowhere.
+  await b.click('.monaco-editor .view-lines');
+  await b.keyboard.type('def solve():', { delay: 10 });
+  let text = await converged([a, b, o], "after Bob's line");
+  assert.equal(text, 'def solve():');
+  const bobId = await b.evaluate(() => window.pairpad.userId);
+  await o.waitForSelector(`[data-remote-cursor="${bobId}"]`, { timeout: WAIT });
+  await o.click('.monaco-editor .view-lines');
+  await o.keyboard.type('zzz');
+  await o.keyboard.press('Control+z');
+  await b.keyboard.type(' pass', { delay: 10 });
+  text = await converged([a, b, o], "after Olga's attempt and Bob's word");
+  assert.equal(text, 'def solve(): pass');
+  for (const p of [a, b, o]) assert.deepEqual(p.problems, []);
+  for (const p of [alice, bob, olga]) await p.context.close();
+});

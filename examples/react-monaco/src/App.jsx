@@ -19,6 +19,16 @@ function userId() {
   return id;
 }
 
+// The interviewer's host key for a session: kept in the tab that created it,
+// or carried by an observer link in the address's fragment (#observe=<key>),
+// which browsers never send to a server.
+function hostKeyFor(sessionId) {
+  const observe = new URLSearchParams(location.hash.slice(1)).get('observe');
+  if (observe) return { role: 'observer', hostKey: observe };
+  const key = sessionStorage.getItem(`pairpad-host-${sessionId}`);
+  return key ? { role: 'interviewer', hostKey: key } : { role: 'candidate' };
+}
+
 export function App() {
   const [sessionId, setSessionId] = useState(params.get('session') || '');
   const [name, setName] = useState(localStorage.getItem('pairpad-name') || '');
@@ -35,14 +45,17 @@ export function App() {
     try {
       let id = sessionId;
       if (create) {
-        id = (await PairpadClient.createSession(SERVER, language)).id;
+        // The creator is the interviewer: the host key comes in this answer only.
+        const session = await PairpadClient.createSession(SERVER, language);
+        id = session.id;
+        sessionStorage.setItem(`pairpad-host-${id}`, session.hostKey);
         const url = new URL(location.href);
         url.searchParams.set('session', id);
         history.replaceState(null, '', url);
         setSessionId(id);
       }
       const c = new PairpadClient();
-      await c.join(SERVER, id, userId(), who);
+      await c.join(SERVER, id, userId(), who, hostKeyFor(id));
       window.pairpad = c; // for the console and the browser tests
       setClient(c);
     } catch (err) {
@@ -52,7 +65,7 @@ export function App() {
     }
   };
 
-  if (client) return <Session client={client} />;
+  if (client) return <Session client={client} hostKey={hostKeyFor(sessionId).hostKey} />;
   return (
     <main className="start">
       <h1>pairpad · React + Monaco</h1>
@@ -80,6 +93,13 @@ export function App() {
   );
 }
 
+// link is the session's address without the fragment: the candidate's link.
+function link() {
+  const url = new URL(location.href);
+  url.hash = '';
+  return url.href;
+}
+
 function Alert({ error }) {
   return (
     <p className="alert" data-code={error.error} role="alert">
@@ -88,7 +108,7 @@ function Alert({ error }) {
   );
 }
 
-function Session({ client }) {
+function Session({ client, hostKey }) {
   const [status, setStatus] = useState(client.status);
   const [users, setUsers] = useState(client.users);
   const [language, setLanguage] = useState(client.language);
@@ -112,7 +132,7 @@ function Session({ client }) {
     <main className="session">
       <header>
         <strong>pairpad</strong>
-        <select id="language" value={language || ''} onChange={(e) => client.setLanguage(e.target.value)}>
+        <select id="language" value={language || ''} disabled={client.role === 'observer'} onChange={(e) => client.setLanguage(e.target.value)}>
           {LANGUAGES.map((l) => (
             <option key={l}>{l}</option>
           ))}
@@ -122,6 +142,7 @@ function Session({ client }) {
             <li key={u.id} title={u.id}>
               <span className="dot" style={{ background: u.color }} />
               {u.name}
+              {u.role && u.role !== 'candidate' ? ` · ${u.role}` : ''}
               {u.id === client.userId ? ' (you)' : ''}
             </li>
           ))}
@@ -129,7 +150,14 @@ function Session({ client }) {
         <span id="status" data-status={status}>
           {status}
         </span>
-        <input id="share" readOnly value={location.href} onFocus={(e) => e.target.select()} />
+        <label>
+          Candidate link <input id="share" readOnly value={link()} onFocus={(e) => e.target.select()} />
+        </label>
+        {client.role === 'interviewer' && hostKey && (
+          <label>
+            Observer link <input id="observer-link" readOnly value={`${link()}#observe=${hostKey}`} onFocus={(e) => e.target.select()} />
+          </label>
+        )}
       </header>
       {error && <Alert error={error} />}
       <CodeEditor client={client} />
