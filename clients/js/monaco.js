@@ -559,6 +559,14 @@ export function bindMonaco(editor, client, options = {}) {
   const offLanguage = listen(client, 'language', ({ detail }) => setLanguage(detail.language));
   const offCursor = listen(client, 'cursor', () => render());
   const offPresence = listen(client, 'presence', () => render());
+  // The server relays a cursor at once, so it can reach the others before the
+  // edits typed ahead of it, and land on the wrong character there: once
+  // every edit is acknowledged, the caret goes out again.
+  const offAck = listen(client, 'ack', ({ detail }) => {
+    if (detail.state !== 'synchronized') return;
+    lastCursor = '';
+    sendCursor();
+  });
   render();
 
   let bound = true;
@@ -569,6 +577,7 @@ export function bindMonaco(editor, client, options = {}) {
     offLanguage();
     offCursor();
     offPresence();
+    offAck();
     for (const d of disposables) d.dispose();
     for (const w of widgets.values()) editor.removeContentWidget(w.widget);
     widgets.clear();
