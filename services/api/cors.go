@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"slices"
 	"strings"
 
 	"github.com/pairpad/pairpad/shared/httpx"
@@ -19,23 +18,20 @@ const (
 )
 
 // cors adds Access-Control-Allow-Origin to every answer for an allowed
-// origin (exact match against FRONTEND_URL). Other origins get no CORS
-// headers at all, so the browser withholds the answer from the page.
+// origin (httpx.OriginAllowed: FRONTEND_URL, or the api's own host). Other
+// origins get no CORS headers at all, so the browser withholds the answer
+// from the page.
 func cors(origins []string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Add("Vary", "Origin")
-			if origin := r.Header.Get("Origin"); origin != "" && originAllowed(origins, origin) {
+			if origin := r.Header.Get("Origin"); origin != "" && httpx.OriginAllowed(origins, origin, r.Host) {
 				w.Header().Set("Access-Control-Allow-Origin", origin)
 				w.Header().Set("Access-Control-Expose-Headers", corsExposeHeaders)
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
-}
-
-func originAllowed(origins []string, origin string) bool {
-	return slices.Contains(origins, origin)
 }
 
 // isPreflight reports whether r is a CORS preflight, not a plain OPTIONS.
@@ -47,7 +43,7 @@ func isPreflight(r *http.Request) bool {
 // preflight answers a CORS preflight for a route that accepts methods: 204
 // with what the browser may send when the origin is allowed, else 403.
 func preflight(w http.ResponseWriter, r *http.Request, origins []string, methods []string) {
-	if !originAllowed(origins, r.Header.Get("Origin")) {
+	if !httpx.OriginAllowed(origins, r.Header.Get("Origin"), r.Host) {
 		httpx.WriteError(w, protocol.Errorf(protocol.CodeOriginNotAllowed, "Origin %q is not allowed", truncate(r.Header.Get("Origin"), 200)))
 		return
 	}

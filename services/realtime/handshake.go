@@ -6,11 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 
 	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/httpx"
 	"github.com/pairpad/pairpad/shared/protocol"
 	"github.com/pairpad/pairpad/shared/ratelimit"
 	"github.com/pairpad/pairpad/shared/token"
@@ -203,22 +202,11 @@ func (s *Service) identify(h handshake) (identity, error) {
 	return id, nil
 }
 
-// originAllowed checks a browser's Origin against FRONTEND_URL. A request
-// without Origin is not from a browser and a page served by this very host
-// is same-origin; both are allowed.
+// originAllowed checks a browser's Origin (httpx.OriginAllowed). A request
+// without Origin is not from a browser and is allowed: a token, not the
+// origin, is what admits it.
 func (s *Service) originAllowed(origin, host string) bool {
-	if origin == "" {
-		return true
-	}
-	o := strings.TrimRight(strings.ToLower(origin), "/")
-	for _, allowed := range s.cfg.FrontendURLs {
-		a := strings.TrimRight(strings.ToLower(allowed), "/")
-		if a == "*" || a == o {
-			return true
-		}
-	}
-	u, err := url.Parse(o)
-	return err == nil && u.Host != "" && strings.EqualFold(u.Host, host)
+	return origin == "" || httpx.OriginAllowed(s.cfg.FrontendURLs, origin, host)
 }
 
 // clientIP is the address connection limits count by: the one

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pairpad/pairpad/shared/httpx"
 )
 
 // Rate is a limit of N events per Per; N == 0 disables it.
@@ -111,7 +113,7 @@ func Load(process string, getenv func(string) string) (Config, error) {
 	c.NATSURLSet = getenv("NATS_URL") != ""
 	c.NATSListen = p.str("NATS_LISTEN", "127.0.0.1:4222")
 	c.DataDir = p.str("DATA_DIR", "./.data")
-	c.FrontendURLs = p.list("FRONTEND_URL", "http://localhost:3000")
+	c.FrontendURLs = p.origins("FRONTEND_URL", "http://localhost:3000")
 	c.WSURL = p.str("WS_URL", "")
 	c.AdminToken = getenv("ADMIN_TOKEN")
 	if s := getenv("TOKEN_SECRET"); s != "" {
@@ -195,6 +197,27 @@ func (p *parser) list(name, def string) []string {
 		if s = strings.TrimRight(strings.TrimSpace(s), "/"); s != "" {
 			out = append(out, s)
 		}
+	}
+	return out
+}
+
+// origins reads a list of browser origins, each in its RFC 6454
+// serialisation (httpx.SerializeOrigin), so that every check compares one
+// spelling. "*" is refused: which pages may use the API and the sockets is
+// an explicit list, never "any".
+func (p *parser) origins(name, def string) []string {
+	var out []string
+	for _, s := range p.list(name, def) {
+		if s == "*" {
+			p.fail(name, p.getenv(name), `"*" (any origin) is not allowed: list the frontend's origins, scheme://host[:port], comma-separated`)
+			return nil
+		}
+		o, err := httpx.SerializeOrigin(s)
+		if err != nil {
+			p.fail(name, p.getenv(name), err.Error())
+			return nil
+		}
+		out = append(out, o)
 	}
 	return out
 }
