@@ -166,7 +166,14 @@ test('a whole interview: create, candidate link, notes the candidate never gets,
     assert.match(out.meta, /run by Cam · exit 0 · \d+ ms/);
   }
   // The worker has no network, and a run that never ends is stopped.
-  await setCode(i, "let net = 'no network';\ntry { await fetch('/api/sessions'); net = 'network!'; } catch {}\nconsole.log(net);\nconsole.error('to stderr');\nwhile (true) {}\n");
+  await setCode(
+    i,
+    "let net = 'no network';\n" +
+      "try { await fetch('/api/sessions'); net = 'network!'; } catch {}\n" +
+      "for (let o = self; o; o = Object.getPrototypeOf(o)) if (Object.hasOwn(o, 'fetch') && o.fetch) net = 'fetch left on a prototype';\n" +
+      "try { new XMLHttpRequest(); net = 'xhr!'; } catch {}\n" +
+      "console.log(net);\nconsole.error('to stderr');\nwhile (true) {}\n",
+  );
   code = await converged([i, c, o], 'after the endless program');
   await i.click('#run');
   for (const p of [i, c]) {
@@ -178,6 +185,20 @@ test('a whole interview: create, candidate link, notes the candidate never gets,
   await c.reload();
   await connected(c);
   await outputOf(c, 'longer than 5 s');
+  // Output past the limit is cut so the shared run stays under the server's 64 KiB (as JSON: the
+  // control characters take six bytes each there), and everyone still gets it.
+  await c.waitForFunction(() => !document.querySelector('#run').disabled, null, { timeout: WAIT });
+  await setCode(c, "for (let n = 0; n < 100000; n++) console.log('line ' + n + ' \\u0001\\u0002');\n");
+  await converged([i, c, o], 'after the chatty program');
+  await c.click('#run');
+  for (const p of [i, c]) {
+    const out = await outputOf(p, 'output truncated');
+    assert.ok(out.text.startsWith('line 0 \u0001\u0002\nline 1 '), out.text.slice(0, 40));
+    assert.match(out.meta, /run by Cam · exit 0/);
+    const shared = await p.evaluate(() => window.pairpad.lastRun);
+    assert.ok(new TextEncoder().encode(JSON.stringify(shared)).length < 64 * 1024);
+  }
+  assert.equal(await c.$$eval('.alert', (as) => as.length), 0, 'the run was refused');
   // Other languages say they do not run here.
   await c.waitForFunction(() => !document.querySelector('#run').disabled, null, { timeout: WAIT });
   await i.selectOption('#language', 'python');

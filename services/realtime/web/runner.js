@@ -14,8 +14,20 @@ const realClearTimeout = self.clearTimeout.bind(self);
 const realSetInterval = self.setInterval.bind(self);
 const realClearInterval = self.clearInterval.bind(self);
 
-// No way out: the network and worker APIs are shadowed with undefined.
-for (const name of ['fetch', 'XMLHttpRequest', 'WebSocket', 'WebTransport', 'EventSource', 'importScripts', 'Worker', 'SharedWorker', 'BroadcastChannel', 'indexedDB', 'caches']) {
+// No way out: the network and worker APIs are deleted from the global and
+// every prototype it inherits from (so Object.getPrototypeOf(self).fetch is
+// gone too), then shadowed with undefined. The policy blocks them anyway.
+const CLOSED = ['fetch', 'XMLHttpRequest', 'WebSocket', 'WebTransport', 'EventSource', 'importScripts', 'Worker', 'SharedWorker', 'BroadcastChannel', 'indexedDB', 'caches'];
+for (let o = self; o; o = Object.getPrototypeOf(o)) {
+  for (const name of CLOSED) {
+    try {
+      delete o[name];
+    } catch {
+      // not configurable here
+    }
+  }
+}
+for (const name of CLOSED) {
   try {
     Object.defineProperty(self, name, { value: undefined, writable: false, configurable: false });
   } catch {
