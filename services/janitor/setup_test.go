@@ -21,7 +21,11 @@ import (
 	"github.com/pairpad/pairpad/shared/session"
 )
 
-const presenceTTL = 3 * time.Second
+// presenceTTL is the presence bucket's TTL in tests: the entries a test
+// writes stand for users connected for the whole test, however slow the
+// machine, so they must not expire under it. The test of expiry itself
+// (TestDeadInstancePresenceExpires) sets a short one.
+const presenceTTL = 10 * time.Minute
 
 // clock is a test clock that moves only when told.
 type clock struct {

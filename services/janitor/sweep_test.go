@@ -171,7 +171,7 @@ func TestActivityBetweenReadAndEndWins(t *testing.T) {
 // own connection, sweeping concurrently over the same sessions.
 func TestRacingJanitorsExpireEachSessionOnce(t *testing.T) {
 	const idle, connected, fresh = 30, 6, 6
-	e := newEnvTTL(t, 10*time.Minute) // the connected sessions' entries are never refreshed: they must not expire mid-test
+	e := newEnv(t)
 	clk := newClock()
 	created := clk.Now()
 	var idleIDs, activeIDs []string
