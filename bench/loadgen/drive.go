@@ -240,10 +240,15 @@ func (f *fleet) harvest(window time.Duration) Traffic {
 	t.Cuts = f.cuts.Swap(0)
 	all := Merge(append(append([]Samples(nil), code...), cursor...)...)
 	t.Latency["all"] = all.Summarize()
-	t.Latency["code-update"] = Merge(code...).Summarize()
-	t.Latency["cursor-update"] = Merge(cursor...).Summarize()
-	t.Latency["code-ack"] = Merge(ack...).Summarize()
-	t.TimerLag = Merge(lag...).Summarize()
+	raw := map[string]Samples{"code-update": Merge(code...), "cursor-update": Merge(cursor...),
+		"code-ack": Merge(ack...), "lag": Merge(lag...)}
+	for _, k := range []string{"code-update", "cursor-update", "code-ack"} {
+		t.Latency[k] = raw[k].Summarize()
+	}
+	t.TimerLag = raw["lag"].Summarize()
+	if f.opts.KeepRaw {
+		t.Raw = raw
+	}
 	if secs := window.Seconds(); secs > 0 {
 		t.SentPerSec = round1(float64(t.Sent["code-update"]+t.Sent["cursor-update"]) / secs)
 		t.DeliveredPerSec = round1(float64(t.Delivered) / secs)

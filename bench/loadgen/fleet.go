@@ -48,6 +48,10 @@ type Options struct {
 	// measured window of an interview: memory under edits.
 	WatchRSS []Target
 	RSSEvery time.Duration
+	// KeepRaw keeps every latency sample in the result (Traffic.Raw,
+	// ConnectStats.Raw), so the results of several generator processes
+	// merge exactly (MergeResults).
+	KeepRaw bool
 	// Progress receives one line per phase; nil: quiet.
 	Progress io.Writer
 	// OnWindow, when set, is called at the start of every measured window

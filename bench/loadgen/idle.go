@@ -66,7 +66,7 @@ func Idle(ctx context.Context, opts Options, p IdleParams) (*Result, error) {
 	before := f.scrape(ctx)
 	f.logf("idle: connecting %d users", p.Conns)
 	conn := f.connect(ctx, prep.sessions)
-	r.Connect = connectStats(prep, conn)
+	r.Connect = f.connectStats(prep, conn)
 	f.logf("idle: %d connected in %.1fs (%.0f/s); holding %s", conn.ok, conn.seconds, r.Connect.PerSecond, time.Duration(p.Hold))
 
 	holdStart := f.scrape(ctx)

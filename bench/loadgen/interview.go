@@ -71,7 +71,7 @@ func interview(ctx context.Context, opts Options, p InterviewParams, name string
 	f.logf("%s: preparing %d sessions of %d users", name, p.Sessions, p.Users)
 	prep := f.prepare(ctx, p.Sessions, p.Users)
 	conn := f.connect(ctx, prep.sessions)
-	r.Connect = connectStats(prep, conn)
+	r.Connect = f.connectStats(prep, conn)
 	f.logf("%s: %d connected in %.1fs; warming up %s, measuring %s", name, conn.ok, conn.seconds,
 		time.Duration(p.Warmup), time.Duration(p.Duration))
 

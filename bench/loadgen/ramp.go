@@ -85,7 +85,7 @@ func Ramp(ctx context.Context, opts Options, p RampParams) (*Result, error) {
 		held := step
 		r.HighestHeld = &held
 	}
-	r.Connect = connectStats(prepAll, connAll)
+	r.Connect = f.connectStats(prepAll, connAll)
 	r.Failures = connectFailures(r.Connect)
 	if r.HighestHeld == nil {
 		r.Failures = append(r.Failures, "not even the first step held")

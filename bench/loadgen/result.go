@@ -52,6 +52,9 @@ type ConnectStats struct {
 	PrepareSeconds float64 `json:"prepareSeconds"`
 	Create         Summary `json:"create"`
 	Join           Summary `json:"join"`
+	// Raw holds the samples behind Handshake, Create and Join with
+	// Options.KeepRaw.
+	Raw map[string]Samples `json:"raw,omitempty"`
 }
 
 // Memory is the server memory the idle connections cost.
@@ -105,6 +108,10 @@ type Traffic struct {
 	MachineCPUPercent float64 `json:"machineCpuPercent"`
 	// Errors counts error events by code, and client-side problems.
 	Errors map[string]int64 `json:"errors,omitempty"`
+	// Raw holds every sample (nanoseconds) behind Latency and TimerLag
+	// ("lag") when Options.KeepRaw asked for them: what MergeResults
+	// merges exactly across generator processes.
+	Raw map[string]Samples `json:"raw,omitempty"`
 }
 
 // Convergence is the end-of-run check that every client holds the same text.

@@ -137,7 +137,7 @@ func (f *fleet) connect(ctx context.Context, sessions []*session) connected {
 }
 
 // connectStats merges the two halves of a set-up.
-func connectStats(p prepared, c connected) *ConnectStats {
+func (f *fleet) connectStats(p prepared, c connected) *ConnectStats {
 	cs := &ConnectStats{
 		Attempted: c.attempted, Connected: c.ok, Failed: c.attempted - c.ok + p.failedSessions,
 		Errors: map[string]int64{}, Retries: c.retries, Seconds: round3(c.seconds), Handshake: c.handshake.Summarize(),
@@ -151,6 +151,9 @@ func connectStats(p prepared, c connected) *ConnectStats {
 	}
 	for k, v := range c.errors {
 		cs.Errors["connect:"+k] += v
+	}
+	if f.opts.KeepRaw {
+		cs.Raw = map[string]Samples{"handshake": c.handshake, "create": p.create, "join": p.join}
 	}
 	return cs
 }

@@ -14,6 +14,7 @@ type plan struct {
 	crowd     loadgen.InterviewParams
 	light     loadgen.InterviewParams
 	ramp      loadgen.RampParams
+	many      manyParams
 }
 
 func d(v time.Duration) loadgen.Duration { return loadgen.Duration(v) }
@@ -38,6 +39,7 @@ func fullPlan(fileLimit uint64) plan {
 			Duration: d(60 * time.Second), Warmup: d(5 * time.Second), Settle: d(15 * time.Second)},
 		crowd: loadgen.InterviewParams{Users: 100, Rates: loadgen.Rates{Code: 2, Cursor: 2},
 			Duration: d(20 * time.Second), Warmup: d(3 * time.Second), Settle: d(10 * time.Second)},
+		many: manyParams{Conns: 50000, Procs: 3, CursorEvery: 10 * time.Second, Hold: 30 * time.Second},
 		ramp: loadgen.RampParams{StartSessions: 50, StepSessions: 50, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2},
 			Steps: 8, StepDuration: d(10 * time.Second), Warmup: d(3 * time.Second), Settle: d(5 * time.Second),
 			P99Limit: d(50 * time.Millisecond)},
@@ -55,6 +57,7 @@ func quickPlan() plan {
 			Duration: d(5 * time.Second), Warmup: d(time.Second), Settle: d(5 * time.Second)},
 		crowd: loadgen.InterviewParams{Users: 10, Rates: loadgen.Rates{Code: 2, Cursor: 2},
 			Duration: d(4 * time.Second), Warmup: d(time.Second), Settle: d(5 * time.Second)},
+		many: manyParams{Conns: 300, Procs: 2, CursorEvery: time.Second, Hold: 3 * time.Second},
 		ramp: loadgen.RampParams{StartSessions: 10, StepSessions: 10, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2},
 			Steps: 3, StepDuration: d(3 * time.Second), Warmup: d(time.Second), Settle: d(3 * time.Second),
 			P99Limit: d(50 * time.Millisecond)},

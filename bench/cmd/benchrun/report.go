@@ -75,6 +75,15 @@ func (r *Report) targets() []Target {
 		}
 	}
 	out = append(out, r.lightTargets()...)
+	if res := r.find("idle50k", ""); res != nil && res.Connect != nil && res.Traffic != nil {
+		l := res.Traffic.Latency["cursor-update"]
+		out = append(out, Target{
+			Goal: "50,000 connections across three realtime instances, every one receiving a periodic cursor fan-out, p99 < 100 ms",
+			Measured: fmt.Sprintf("%d of %d connected; cursor fan-out p50 %.2f ms, p99 %.2f ms over %d receipts; %d failures",
+				res.Connect.Connected, res.Connect.Attempted, l.P50, l.P99, l.Count, len(res.Failures)),
+			Met: res.Connect.Connected >= 50000 && l.Count > 0 && l.P99 < 100 && len(res.Failures) == 0,
+		})
+	}
 	if res := r.find("crowd", ""); res != nil && res.Traffic != nil {
 		l := res.Traffic.Latency["all"]
 		conv := res.Convergence != nil && res.Convergence.Converged

@@ -34,7 +34,8 @@ var benchEnv = []string{
 func buildBinaries(ctx context.Context, root, dir string, log io.Writer) error {
 	fmt.Fprintf(log, "building the servers into %s\n", dir)
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", dir+string(filepath.Separator),
-		"./deploy/local/cmd/pairpad", "./services/api/cmd/api", "./services/realtime/cmd/realtime", "./services/janitor/cmd/janitor")
+		"./deploy/local/cmd/pairpad", "./services/api/cmd/api", "./services/realtime/cmd/realtime", "./services/janitor/cmd/janitor",
+		"./bench/cmd/loadgen")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -130,9 +131,10 @@ func startRelay(ctx context.Context) (*layout, error) {
 }
 
 // startSplit runs a NATS server (this program, re-executed), the api, the
-// janitor and two realtime instances: the scaled-out layout, on one machine.
-func startSplit(ctx context.Context, bin, dataDir string) (*layout, error) {
-	l := &layout{name: "split: api + 2 realtime + janitor + nats"}
+// janitor and realtimes realtime instances: the scaled-out layout, on one
+// machine.
+func startSplit(ctx context.Context, bin, dataDir string, realtimes int) (*layout, error) {
+	l := &layout{name: fmt.Sprintf("split: api + %d realtime + janitor + nats", realtimes)}
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -158,9 +160,11 @@ func startSplit(ctx context.Context, bin, dataDir string) (*layout, error) {
 	l.procs = append(l.procs, nats)
 	env := append([]string{fmt.Sprintf("NATS_URL=nats://127.0.0.1:%d", natsPort)}, benchEnv...)
 	l.opts.Targets = append(l.opts.Targets, loadgen.Target{Name: "nats", PID: nats.cmd.Process.Pid})
-	for _, pr := range []struct{ name, binary string }{
-		{"api", "api"}, {"janitor", "janitor"}, {"realtime-1", "realtime"}, {"realtime-2", "realtime"},
-	} {
+	procs := []struct{ name, binary string }{{"api", "api"}, {"janitor", "janitor"}}
+	for i := range realtimes {
+		procs = append(procs, struct{ name, binary string }{fmt.Sprintf("realtime-%d", i+1), "realtime"})
+	}
+	for _, pr := range procs {
 		name, binary := pr.name, filepath.Join(bin, pr.binary)
 		p, err := startProc(ctx, name, binary, env)
 		if err != nil {

@@ -52,6 +52,8 @@ type flags struct {
 	failOnError                bool
 	typists                    int
 	watch                      string
+	procs                      int
+	shard                      string
 }
 
 func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags, string, error) {
@@ -89,6 +91,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags,
 	fs.DurationVar(&f.settle, "settle", 5*time.Second, "wait after the window for the last deliveries")
 	fs.BoolVar(&o.NoReconnect, "no-reconnect", false, "do not reconnect a connection the server (or the network) ended; by default users reconnect with since and resend, like the reference client")
 	fs.DurationVar(&o.CutEvery, "cut-every", 0, "interview, crowd: drop one random connection this often during the window, to exercise reconnection")
+	fs.IntVar(&f.procs, "procs", 1, "idle, interview, interview-light: run in this many generator processes (each has its own RLIMIT_NOFILE) on disjoint sessions and merge their raw latency samples")
+	fs.StringVar(&f.shard, "shard", "", "run part i/n of the sessions and keep the raw samples (what -procs gives each process)")
+	fs.BoolVar(&o.KeepRaw, "keep-raw", false, "keep every raw latency sample in the JSON result")
 	fs.IntVar(&f.typists, "typists", 1, "interview-light: users per session who type (the others move their cursors)")
 	fs.StringVar(&f.watch, "watch-rss", "", "interview: comma-separated name=pid of server processes whose VmRSS to sample over the run")
 	fs.DurationVar(&o.RSSEvery, "rss-every", 5*time.Second, "interview: how often to sample -watch-rss")
@@ -156,6 +161,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	if err := f.applyShard(scenario); err != nil {
+		return err
+	}
 	if limit, err := loadgen.RaiseFileLimit(); err == nil {
 		fmt.Fprintf(stderr, "open file limit: %d\n", limit)
 	}
@@ -163,28 +171,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Rates:    loadgen.Rates{Code: f.codeRate, Cursor: f.cursorRate},
 		Duration: loadgen.Duration(f.duration), Warmup: loadgen.Duration(f.warmup), Settle: loadgen.Duration(f.settle)}
 	var r *loadgen.Result
-	switch scenario {
-	case "idle":
-		r, err = loadgen.Idle(ctx, f.opts, loadgen.IdleParams{Conns: f.conns, UsersPerSession: f.ups, Hold: loadgen.Duration(f.hold)})
-	case "interview":
-		r, err = loadgen.Interview(ctx, f.opts, ip)
-	case "interview-light":
-		ip.Typists = f.typists
-		r, err = loadgen.InterviewLight(ctx, f.opts, ip)
-	case "crowd":
-		if !flagSet(args, "users") {
-			ip.Users = 100
+	switch {
+	case f.procs > 1:
+		var full any = loadgen.IdleParams{Conns: f.conns, UsersPerSession: f.ups, Hold: loadgen.Duration(f.hold)}
+		if scenario != "idle" {
+			ip.Typists = f.typists
+			full = ip
 		}
-		r, err = loadgen.Crowd(ctx, f.opts, ip)
-	case "ramp":
-		r, err = loadgen.Ramp(ctx, f.opts, loadgen.RampParams{StartSessions: f.startSessions, StepSessions: f.stepSess,
-			Users: f.user, Rates: ip.Rates, RateFactor: f.rateFactor, Steps: f.steps,
-			StepDuration: loadgen.Duration(f.stepDuration), Warmup: loadgen.Duration(f.warmup),
-			Settle: loadgen.Duration(f.settle), P99Limit: loadgen.Duration(f.p99)})
-	case "rest":
-		r, err = loadgen.REST(ctx, f.opts, loadgen.RESTParams{Sessions: f.requests, Concurrency: f.restConc})
+		r, err = runProcs(ctx, args, f, scenario, full, stderr)
 	default:
-		return fmt.Errorf("unknown scenario %q (idle, interview, interview-light, crowd, ramp, rest)", scenario)
+		r, err = runOne(ctx, args, f, scenario, ip)
 	}
 	if err != nil {
 		return err
@@ -205,6 +201,33 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("%s recorded failures: %s", scenario, strings.Join(r.Failures, "; "))
 	}
 	return nil
+}
+
+// runOne runs the scenario in this process.
+func runOne(ctx context.Context, args []string, f *flags, scenario string, ip loadgen.InterviewParams) (*loadgen.Result, error) {
+	switch scenario {
+	case "idle":
+		return loadgen.Idle(ctx, f.opts, loadgen.IdleParams{Conns: f.conns, UsersPerSession: f.ups, Hold: loadgen.Duration(f.hold)})
+	case "interview":
+		return loadgen.Interview(ctx, f.opts, ip)
+	case "interview-light":
+		ip.Typists = f.typists
+		return loadgen.InterviewLight(ctx, f.opts, ip)
+	case "crowd":
+		if !flagSet(args, "users") {
+			ip.Users = 100
+		}
+		return loadgen.Crowd(ctx, f.opts, ip)
+	case "ramp":
+		return loadgen.Ramp(ctx, f.opts, loadgen.RampParams{StartSessions: f.startSessions, StepSessions: f.stepSess,
+			Users: f.user, Rates: ip.Rates, RateFactor: f.rateFactor, Steps: f.steps,
+			StepDuration: loadgen.Duration(f.stepDuration), Warmup: loadgen.Duration(f.warmup),
+			Settle: loadgen.Duration(f.settle), P99Limit: loadgen.Duration(f.p99)})
+	case "rest":
+		return loadgen.REST(ctx, f.opts, loadgen.RESTParams{Sessions: f.requests, Concurrency: f.restConc})
+	default:
+		return nil, fmt.Errorf("unknown scenario %q (idle, interview, interview-light, crowd, ramp, rest)", scenario)
+	}
 }
 
 // flagSet reports whether -name was given on the command line.
