@@ -245,6 +245,14 @@ test('a whole interview: create, candidate link, notes the candidate never gets,
   await i.waitForSelector('#playback:not([hidden])', { timeout: WAIT });
   await i.screenshot({ path: join(artifacts, 'interview-ended.png') });
 
+  // Ivy reopens the ended interview: the join is refused, the page shows the code and the playback.
+  await i.reload();
+  await i.waitForSelector('#ended:not([hidden])', { timeout: WAIT });
+  await i.waitForFunction((t) => window.pairpadEditor.state.doc.toString() === t, code, { timeout: WAIT });
+  await i.waitForSelector('#playback:not([hidden])', { timeout: WAIT });
+  assert.equal(await i.getAttribute('#playback-slider', 'max'), String(versions));
+  assert.equal(await i.$$eval('.alert', (as) => as.length), 0);
+
   // The note never reached the candidate: not in the DOM, not in a frame.
   assert.ok(candidateFrames.length > 10, `only ${candidateFrames.length} frames captured`);
   assert.deepEqual(candidateFrames.filter((f) => f.includes(SECRET) || f.includes('NOTE-7f3a') || /"notes/.test(f)), []);

@@ -562,7 +562,24 @@ function sessionEnded() {
   $('language').disabled = true;
   setStatus('ended');
   showEnded(true);
+  showEndedCode();
   openPlayback();
+}
+
+// showEndedCode fills the editor of a page that opened an ended interview
+// (its join was refused, so no document arrived) with the code over REST.
+async function showEndedCode() {
+  const client = ui.client;
+  const cred = credential();
+  if (!client || client.loaded || !cred || !ui.editor) return;
+  try {
+    const { code } = await PairpadClient.getCode(BASE, client.sessionId, cred);
+    if (ui.client !== client || !ui.editor) return;
+    const view = ui.editor.view;
+    view.dispatch({ changes: { from: 0, to: view.state.doc.length, insert: code.replace(/\r\n?/g, '\n') } });
+  } catch (err) {
+    showAlert(err.code || 'NETWORK_ERROR', err.message);
+  }
 }
 
 // ---- playback ---------------------------------------------------------------
