@@ -2,6 +2,7 @@ package document
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/pairpad/pairpad/shared/natstest"
 	"github.com/pairpad/pairpad/shared/oplog"
 	"github.com/pairpad/pairpad/shared/ot"
+	"github.com/pairpad/pairpad/shared/protocol"
 )
 
 // provisionLayout starts a server with the layout l.
@@ -108,5 +110,29 @@ func TestLogByteBudgetHolds(t *testing.T) {
 	_, rb := open(t, newEngineOpts(t, in, Options{Instance: "b", LogMaxBytes: budget}), sid, -1)
 	if rb.state.Version != updates || rb.state.Code != texts[(updates-1)%2] {
 		t.Fatalf("loaded version %d, want %d with the last text", rb.state.Version, updates)
+	}
+}
+
+// An update the op log cannot hold even right after a snapshot (a budget
+// smaller than the update, which config.Load refuses for the service) is
+// refused with SERVICE_UNAVAILABLE naming the limit, and nothing changes.
+func TestLogWithoutRoomRefuses(t *testing.T) {
+	in := provisionLayout(t, broker.Layout{})
+	e := newEngineOpts(t, in, Options{Instance: "a", SnapshotDebounce: time.Hour, SnapshotMaxDelay: time.Hour, LogMaxBytes: 2000})
+	sid := newSessionID()
+	d, r := open(t, e, sid, -1)
+	submit(t, d, "u", "c", fullUpdate(0, "small", "fits"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := d.Submit(ctx, "u", "c", fullUpdate(1, "big", strings.Repeat("y", 3000)))
+	var perr *protocol.Error
+	if !errors.As(err, &perr) || perr.Code != protocol.CodeServiceUnavailable || perr.Details["limit"] != "OPS_MAX_BYTES_PER_SESSION" {
+		t.Fatalf("got %v, want SERVICE_UNAVAILABLE naming OPS_MAX_BYTES_PER_SESSION", err)
+	}
+	if text := waitVersion(t, r, 1); text != "fits" {
+		t.Fatalf("document %q after the refusal", text)
+	}
+	if last, ok, err := oplog.Last(ctx, in, sid); err != nil || !ok || last.Version != 1 {
+		t.Fatalf("op log: last %+v, %t, %v; want version 1", last, ok, err)
 	}
 }
