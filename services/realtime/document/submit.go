@@ -165,7 +165,7 @@ func (s *session) submit(ctx context.Context, userID, connID string, in update) 
 				// Done once already for this update and still no room.
 				return Result{}, protocol.Errorf(protocol.CodeServiceUnavailable,
 					"the document's op log has no room for this update until a snapshot is stored: retry shortly").
-					WithDetails(map[string]any{"limit": "OPS_MAX_BYTES_PER_SESSION"})
+					WithDetails(map[string]any{"limit": "OPS_MAX_BYTES_PER_SESSION", "retryAfterMs": int64(1000)})
 			}
 			if err := s.makeLogRoom(ctx, a); err != nil {
 				return Result{}, err
