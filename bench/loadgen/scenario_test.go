@@ -74,56 +74,131 @@ const testSecret = "loadgen-test-secret"
 // anonymous handshakes allowed for the legacy mode) until the test ends.
 func startAllInOne(t *testing.T) string {
 	t.Helper()
-	port := freePort(t)
-	var out strings.Builder
-	var outMu sync.Mutex
-	cmd := exec.Command(pairpadBinary(t))
+	s := &allInOne{t: t, port: freePort(t), data: t.TempDir()}
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.stop)
+	return s.base()
+}
+
+// allInOne is one all-in-one on a fixed port and data directory, so it
+// can be stopped and started again with its JetStream data.
+type allInOne struct {
+	t     *testing.T
+	port  int
+	data  string
+	mu    sync.Mutex
+	cmd   *exec.Cmd
+	done  chan struct{}
+	out   strings.Builder
+	outMu sync.Mutex
+}
+
+func (s *allInOne) base() string { return fmt.Sprintf("http://127.0.0.1:%d", s.port) }
+
+// start runs the server and waits until it is ready; safe to call from
+// any goroutine (it reports instead of failing the test).
+func (s *allInOne) start() error {
+	cmd := exec.Command(pairpadBinary(s.t))
 	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), fmt.Sprintf("PORT=%d", port), "NATS_LISTEN=127.0.0.1:-1",
-		"DATA_DIR=" + t.TempDir(), "TOKEN_SECRET=" + testSecret, "LOG_LEVEL=warn",
+		"PATH=" + os.Getenv("PATH"), fmt.Sprintf("PORT=%d", s.port), "NATS_LISTEN=127.0.0.1:-1",
+		"DATA_DIR=" + s.data, "TOKEN_SECRET=" + testSecret, "LOG_LEVEL=warn",
 		"RATE_LIMIT_CREATE=0", "RATE_LIMIT_JOIN=0", "RATE_LIMIT_DEFAULT=0",
 		"WS_MAX_CONNECTIONS_PER_IP=0", "SESSION_MAX_USERS=200", "WS_ALLOW_ANONYMOUS=true", "PPROF=true",
 	}
-	w := writerFunc(func(p []byte) (int, error) { outMu.Lock(); defer outMu.Unlock(); return out.Write(p) })
+	w := writerFunc(func(p []byte) (int, error) { s.outMu.Lock(); defer s.outMu.Unlock(); return s.out.Write(p) })
 	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			outMu.Lock()
-			t.Logf("all-in-one output:\n%s", out.String())
-			outMu.Unlock()
-		}
-	})
-	base := fmt.Sprintf("http://127.0.0.1:%d", port)
+	s.mu.Lock()
+	s.cmd, s.done = cmd, done
+	s.mu.Unlock()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(base + "/readyz")
+		resp, err := http.Get(s.base() + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return base
+				return nil
 			}
 		}
 		select {
 		case <-done:
-			t.Fatalf("the all-in-one exited: %s", out.String())
+			return fmt.Errorf("the all-in-one exited: %s", s.output())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the all-in-one is not ready after 30s")
+			return fmt.Errorf("the all-in-one is not ready after 30s")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// stop ends the server (SIGTERM, then SIGKILL) and logs its output when
+// the test failed.
+func (s *allInOne) stop() {
+	s.mu.Lock()
+	cmd, done := s.cmd, s.done
+	s.mu.Unlock()
+	if cmd == nil {
+		return
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+	}
+	if s.t.Failed() {
+		s.t.Logf("all-in-one output:\n%s", s.output())
+	}
+}
+
+func (s *allInOne) output() string {
+	s.outMu.Lock()
+	defer s.outMu.Unlock()
+	return s.out.String()
+}
+
+// TestReconnectAcrossRestart restarts the server in the middle of a crowd:
+// it closes every connection (1012 service restart), the users reconnect
+// with since, resend what was pending, and every client's text still
+// equals the server's.
+func TestReconnectAcrossRestart(t *testing.T) {
+	s := &allInOne{t: t, port: freePort(t), data: t.TempDir()}
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.stop)
+	ws := "ws" + strings.TrimPrefix(s.base(), "http")
+	restarted := make(chan error, 1)
+	o := Options{APIURL: s.base(), WSURLs: []string{ws}, Framing: FramingSocketIO, DeltaFormat: "ops", Sources: 4, Concurrency: 8,
+		OnWindow: func(string, time.Duration) {
+			go func() {
+				s.stop()
+				restarted <- s.start()
+			}()
+		}}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	r, err := Crowd(ctx, o, InterviewParams{Users: 4, Rates: Rates{Code: 3, Cursor: 3},
+		Duration: Duration(time.Second), Warmup: Duration(300 * time.Millisecond), Settle: Duration(45 * time.Second)})
+	if err := <-restarted; err != nil {
+		t.Fatal(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Failures) > 0 || r.Convergence == nil || !r.Convergence.Converged {
+		t.Fatalf("failures %v; convergence %+v; traffic %+v", r.Failures, r.Convergence, r.Traffic)
+	}
+	if r.Traffic.Reconnects < 4 {
+		t.Errorf("%d reconnections, want one per user at least", r.Traffic.Reconnects)
 	}
 }
 
