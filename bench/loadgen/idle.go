@@ -113,6 +113,9 @@ func Idle(ctx context.Context, opts Options, p IdleParams) (*Result, error) {
 	if alive < conn.ok {
 		r.Failures = append(r.Failures, fmt.Sprintf("%d of %d connections dropped while idle", conn.ok-alive, conn.ok))
 	}
+	if t.Reconnects > 0 { // an idle connection should never end: reconnecting does not excuse it
+		r.Failures = append(r.Failures, fmt.Sprintf("%d connections ended while idle and reconnected", t.Reconnects))
+	}
 	return r, nil
 }
 
