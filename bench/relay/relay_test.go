@@ -76,3 +76,42 @@ func TestRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestResume: a connection resuming from a version the relay cannot replay
+// gets connected, then sync.
+func TestResume(t *testing.T) {
+	base := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	api := loadgen.NewAPI(base, 1, nil)
+	defer api.Close()
+	s, err := api.CreateSession(ctx, "javascript")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, ev, err := loadgen.Dial(ctx, loadgen.NewDialer(nil, 5*time.Second), loadgen.NewClock(), loadgen.ConnConfig{
+		URL: "ws" + strings.TrimPrefix(base, "http"), Framing: loadgen.FramingSocketIO, SessionID: s.ID,
+		UserID: "u1", UserName: "U", Resume: true, Since: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.Type != "connected" {
+		t.Fatalf("first event = %+v", ev)
+	}
+	got := make(chan loadgen.Event, 4)
+	c.Run(func(e loadgen.Event) {
+		select {
+		case got <- e:
+		default: // never block the reader: Close waits for it
+		}
+	})
+	defer c.Close()
+	select {
+	case e := <-got:
+		if e.Type != "sync" || !strings.Contains(string(e.Payload), `"version":0`) {
+			t.Errorf("after connected = %s %s, want sync at version 0", e.Type, e.Payload)
+		}
+	case <-ctx.Done():
+		t.Fatal("no sync after a resume from a version the relay does not have")
+	}
+}
