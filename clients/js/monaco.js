@@ -2,8 +2,8 @@
 // become ops, remote ops become model edits that keep the local carets on
 // their characters and the text in view where it is, the others' carets
 // (with a name flag) and selections are drawn in the text in each user's
-// colour, the session's language switches the model's language, and an
-// observer's editor is read-only.
+// colour, the session's language switches the model's language, and the
+// editor is read-only for an observer and once the session has ended.
 //
 // Undo and redo are the local user's own: remote edits never enter an undo
 // stack. The binding keeps its own stack of the inverses of local ops,
@@ -356,13 +356,16 @@ export function bindMonaco(editor, client, options = {}) {
   };
 
   // An observer reads the code and never edits it (the server refuses
-  // their edits with FORBIDDEN): the editor is read-only for them.
+  // their edits with FORBIDDEN), and nobody edits a session that has ended:
+  // the editor is read-only then.
   let readOnly = false;
+  let ended = false;
   const followRole = () => {
     const observer = client.role === 'observer';
-    if (observer === readOnly) return;
-    readOnly = observer;
-    editor.updateOptions({ readOnly, readOnlyMessage: { value: 'You are observing: only the candidate and the interviewer edit the code.' } });
+    if ((observer || ended) === readOnly) return;
+    readOnly = observer || ended;
+    const value = ended ? 'The session has ended.' : 'You are observing: only the candidate and the interviewer edit the code.';
+    editor.updateOptions({ readOnly, readOnlyMessage: { value } });
   };
 
   const setLanguage = (language) => {
@@ -562,6 +565,10 @@ export function bindMonaco(editor, client, options = {}) {
   // The server relays a cursor at once, so it can reach the others before the
   // edits typed ahead of it, and land on the wrong character there: once
   // every edit is acknowledged, the caret goes out again.
+  const offEnded = listen(client, 'session-ended', () => {
+    ended = true;
+    followRole();
+  });
   const offAck = listen(client, 'ack', ({ detail }) => {
     if (detail.state !== 'synchronized') return;
     lastCursor = '';
@@ -578,6 +585,7 @@ export function bindMonaco(editor, client, options = {}) {
     offCursor();
     offPresence();
     offAck();
+    offEnded();
     for (const d of disposables) d.dispose();
     for (const w of widgets.values()) editor.removeContentWidget(w.widget);
     widgets.clear();

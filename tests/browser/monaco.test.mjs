@@ -364,7 +364,7 @@ test('lines the other person adds above keep what is in view, and the caret, in 
   await bob.context.close();
 });
 
-test('the creator is the interviewer; an observer follows in a read-only editor', { timeout: 120000 }, async () => {
+test('the creator is the interviewer; an observer follows in a read-only editor; the end makes every editor read-only', { timeout: 120000 }, async () => {
   const alice = await person();
   const bob = await person();
   const olga = await person();
@@ -406,6 +406,16 @@ test('the creator is the interviewer; an observer follows in a read-only editor'
   await b.keyboard.type(' pass', { delay: 10 });
   text = await converged([a, b, o], "after Olga's attempt and Bob's word");
   assert.equal(text, 'def solve(): pass');
+
+  // The interviewer ends the interview: every editor becomes read-only.
+  await a.click('#end');
+  for (const p of [a, b, o]) {
+    await p.waitForSelector('.alert[data-code="SESSION_ENDED"]', { timeout: WAIT });
+    await p.waitForFunction(() => window.pairpadEditor.getRawOptions().readOnly === true, null, { timeout: WAIT });
+  }
+  await b.click('.monaco-editor .view-lines');
+  await b.keyboard.type('zzz');
+  assert.equal(await b.evaluate(() => window.pairpadEditor.getValue()), 'def solve(): pass');
   for (const p of [a, b, o]) assert.deepEqual(p.problems, []);
   for (const p of [alice, bob, olga]) await p.context.close();
 });

@@ -93,6 +93,16 @@ export function App() {
   );
 }
 
+// end ends the interview for everyone (the host key is the interviewer's
+// credential); every page, this one too, then gets session-ended.
+async function end(client, hostKey, setError) {
+  try {
+    await PairpadClient.endSession(SERVER, client.sessionId, hostKey);
+  } catch (err) {
+    setError({ error: err.code || 'ERROR', message: err.message });
+  }
+}
+
 // link is the session's address without the fragment: the candidate's link.
 function link() {
   const url = new URL(location.href);
@@ -120,7 +130,7 @@ function Session({ client, hostKey }) {
       client.on('presence', (d) => setUsers(d.users)),
       client.on('language', (d) => setLanguage(d.language)),
       client.on('error', (d) => setError(d)),
-      client.on('session-ended', (d) => setError({ error: 'SESSION_ENDED', message: `The session was ${d.reason}.` })),
+      client.on('session-ended', (d) => setError({ error: 'SESSION_ENDED', message: d.reason === 'ended' ? 'The interview has ended.' : `The session was ${d.reason}.` })),
     ];
     setStatus(client.status);
     setUsers(client.users);
@@ -154,9 +164,14 @@ function Session({ client, hostKey }) {
           Candidate link <input id="share" readOnly value={link()} onFocus={(e) => e.target.select()} />
         </label>
         {client.role === 'interviewer' && hostKey && (
-          <label>
-            Observer link <input id="observer-link" readOnly value={`${link()}#observe=${hostKey}`} onFocus={(e) => e.target.select()} />
-          </label>
+          <>
+            <label>
+              Observer link <input id="observer-link" readOnly value={`${link()}#observe=${hostKey}`} onFocus={(e) => e.target.select()} />
+            </label>
+            <button id="end" disabled={status === 'offline'} onClick={() => end(client, hostKey, setError)}>
+              End interview
+            </button>
+          </>
         )}
       </header>
       {error && <Alert error={error} />}
