@@ -155,7 +155,7 @@ func (s *Service) submitTo(c *conn, d *document.Doc, typ, ackType string, u prot
 	if res.Duplicate {
 		hash := ""
 		if d == c.hs.doc {
-			hash = c.hs.hashAt(res.Version)
+			hash = d.HashAt(res.Version)
 		}
 		c.sendEvent(ackEvent(ackType, c.ident.SessionID, c.ident.UserID, res.Version, res.OpID, hash, s.now()))
 	}

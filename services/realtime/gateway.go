@@ -11,7 +11,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/pairpad/pairpad/services/realtime/document"
 	"github.com/pairpad/pairpad/services/realtime/sio"
 	"github.com/pairpad/pairpad/shared/httpx"
 	"github.com/pairpad/pairpad/shared/protocol"
@@ -194,14 +193,9 @@ func (s *Service) serve(c *conn, a *admission) {
 	c.ident, c.hs = a.ident, hs
 	s.metrics.connections.WithLabelValues(c.fr.name()).Inc()
 	defer s.metrics.connections.WithLabelValues(c.fr.name()).Dec()
-	var extra []document.Applied
-	if since := c.ident.Since; since >= 0 && !hs.canReplay(since) {
-		ctx, cancel := context.WithTimeout(s.ctx, openTimeout)
-		var err error
-		if extra, err = hs.fetchReplay(ctx, since); err != nil {
-			s.log.Warn("replay failed; the client gets a sync", "session_id", hs.id, "since", since, "err", err)
-		}
-		cancel()
+	var pre replayed
+	if since := c.ident.Since; since >= 0 {
+		pre = hs.prefetchReplay(since)
 	}
 	ping := s.cfg.PresenceTimeout / 3
 	go c.writeLoop(ping)
@@ -213,7 +207,7 @@ func (s *Service) serve(c *conn, a *admission) {
 	// connects after it, on any instance, finds it present.
 	c.entry = hs.entryFor(c)
 	s.putPresence(c, c.entry)
-	if err := hs.join(c, extra); err != nil {
+	if err := hs.join(c, pre); err != nil {
 		// The session ended between admission and join.
 		s.removePresence(c, protocol.LeftDisconnect)
 		reason := protocol.EndedDeleted

@@ -36,8 +36,7 @@ type hubSession struct {
 	reserved map[string]int // admitted handshakes not yet joined, per user
 	code     string         // the document as delivered to the connections
 	version  int64
-	hash     string  // protocol.DocumentHash(code), from the engine
-	hist     history // recent updates, for replays
+	hash     string // protocol.DocumentHash(code), from the engine
 	language protocol.Language
 	rev      uint64 // revision of the session record last applied
 	users    []protocol.User
@@ -67,7 +66,8 @@ func newHubSession(s *Service, id string) *hubSession {
 }
 
 // open subscribes to the session's peer events, reads its record and
-// attaches to its document; since seeds the replay history.
+// attaches to its document; a since ahead of this instance makes the
+// engine read the op log first, so that client can be replayed.
 func (hs *hubSession) open(ctx context.Context, since int64) {
 	defer close(hs.ready)
 	if err := hs.openErrFree(ctx, since); err != nil {
@@ -141,14 +141,11 @@ func (hs *hubSession) close() {
 }
 
 // Opened implements document.Listener: the state the session starts from
-// on this instance, and the updates after the first handshake's since.
-func (hs *hubSession) Opened(st document.State, replay []document.Applied, replayOK bool) {
+// on this instance. Replays come from the engine's window (replayLocked).
+func (hs *hubSession) Opened(st document.State, _ []document.Applied, _ bool) {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
 	hs.code, hs.version, hs.hash = st.Code, st.Version, st.Hash
-	if replayOK {
-		hs.hist.seed(replay)
-	}
 }
 
 // Applied implements document.Listener: it runs on the engine's delivery
@@ -164,7 +161,6 @@ func (hs *hubSession) Applied(a document.Applied) {
 	}
 	gap := a.Version != hs.version+1
 	hs.code, hs.version, hs.hash = a.Code, a.Version, a.Hash
-	hs.hist.push(a, gap)
 	if gap {
 		// Never happens with an engine that keeps its promise; if it does,
 		// everyone is brought to the new state rather than left diverged.
@@ -208,10 +204,51 @@ func (hs *hubSession) entryFor(c *conn) presence.Entry {
 		Role: string(c.ident.Role), ConnID: c.id, Instance: hs.s.instance, ConnectedAt: c.opened.UnixMilli(), LastSeen: hs.s.now().UnixMilli()}
 }
 
+// replayed is the part of a joining connection's replay read before join
+// takes the hub session's lock: the updates since+1..upto.
+type replayed struct {
+	since, upto int64
+	updates     []document.Applied
+	ok          bool
+}
+
+// prefetchReplay reads the updates after since up to the version the hub
+// has delivered so far, without holding hs.mu (the texts may take a while
+// to rebuild); join adds what was delivered meanwhile.
+func (hs *hubSession) prefetchReplay(since int64) replayed {
+	hs.mu.Lock()
+	upto := hs.version
+	hs.mu.Unlock()
+	r := replayed{since: since, upto: upto}
+	r.updates, r.ok = hs.doc.Replay(since, upto)
+	return r
+}
+
+// replayLocked completes a prefetched replay up to hs.version, or reports
+// false when the engine's window no longer reaches back to since (or since
+// is ahead of the document): the client then gets a sync. hs.mu may be
+// held: Doc.Replay takes only the engine session's lock.
+func (hs *hubSession) replayLocked(r replayed) ([]document.Applied, bool) {
+	if r.since > r.upto { // the hub may have caught up with it since
+		return hs.doc.Replay(r.since, hs.version)
+	}
+	if !r.ok {
+		return nil, false
+	}
+	if r.upto == hs.version {
+		return r.updates, true
+	}
+	rest, ok := hs.doc.Replay(r.upto, hs.version)
+	if !ok {
+		return nil, false
+	}
+	return append(r.updates, rest...), true
+}
+
 // join turns a reservation into a live connection: connected first, then
 // the replay (or a sync), then the others learn about the user. It consumes
 // the reservation even when it fails.
-func (hs *hubSession) join(c *conn, extra []document.Applied) error {
+func (hs *hubSession) join(c *conn, pre replayed) error {
 	now := hs.s.now()
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
@@ -231,8 +268,8 @@ func (hs *hubSession) join(c *conn, extra []document.Applied) error {
 		_ = json.Unmarshal(hs.lastRun, p.LastRun) // this instance encoded it
 	}
 	c.sendEvent(newEvent(protocol.TypeConnected, hs.id, uid, p, now))
-	if since := c.ident.Since; since >= 0 {
-		if replay, ok := hs.replayLocked(since, extra); ok {
+	if c.ident.Since >= 0 {
+		if replay, ok := hs.replayLocked(pre); ok {
 			for _, a := range replay {
 				c.sendEvent(updateEvent(protocol.TypeCodeUpdate, hs.id, a, c.ident.Format))
 			}

@@ -72,6 +72,33 @@ func (d *Doc) State() State {
 	return State{Code: s.text, Version: s.version, Hash: s.hashLocked()}
 }
 
+// Replay returns the updates since+1..upto with their texts, from the
+// session's window of recent updates, for a connection that joins a
+// listener already handed upto (its newest delivered version): ok is false
+// when the window no longer reaches back to since, since is past upto, or
+// upto is past what this instance holds; the client then takes a sync. It
+// takes only the session's lock, so a listener may call it while holding
+// its own (Opened is called under that lock only while its Doc attaches).
+func (d *Doc) Replay(since, upto int64) (replay []Applied, ok bool) {
+	s := d.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hist.replay(since, upto, s.version)
+}
+
+// HashAt returns the document hash at version v while this instance still
+// holds it (the newest version or one in the window), else "": the hash a
+// duplicate's ack carries.
+func (d *Doc) HashAt(v int64) string {
+	s := d.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v == s.version {
+		return s.hashLocked()
+	}
+	return s.hist.hashAt(v, s.version)
+}
+
 // Close detaches the listener; no Applied call starts after Close returns
 // (one already running may finish). When the last Doc of a session on this
 // instance closes, the session flushes its snapshot and stops in the

@@ -135,21 +135,23 @@ func (h *history) textAt(v int64) (string, error) {
 	return text, nil
 }
 
-// replay returns the updates since+1..current with their texts, or false
-// when the window does not reach back to since, since is ahead, or the
-// texts would exceed replayMaxBytes (the client then takes a full sync).
-func (h *history) replay(since int64, text string, current int64) ([]Applied, bool) {
-	if since == current {
+// replay returns the updates since+1..upto (upto <= current, the
+// session's newest version) with their texts, or false when the window
+// does not reach back to since, since is past upto, upto is past current,
+// or the texts would exceed replayMaxBytes (the client then takes a full
+// sync).
+func (h *history) replay(since, upto, current int64) ([]Applied, bool) {
+	if since == upto && upto <= current {
 		return nil, true
 	}
-	if !h.holds(since, current) {
+	if since > upto || upto > current || !h.holds(since, current) {
 		return nil, false
 	}
 	t, err := h.textAt(since)
 	if err != nil {
 		return nil, false
 	}
-	ents := h.after(since)
+	ents := h.entries[since-h.baseVersion : upto-h.baseVersion]
 	out := make([]Applied, 0, len(ents))
 	size := 0
 	for _, he := range ents {
@@ -169,6 +171,24 @@ func (h *history) replay(since int64, text string, current int64) ([]Applied, bo
 		out = append(out, a)
 	}
 	return out, true
+}
+
+// hashAt returns the hash of the text at version v, a version the window
+// holds before current, or "" when it no longer holds it.
+func (h *history) hashAt(v, current int64) string {
+	if v >= current || !h.holds(v, current) {
+		return ""
+	}
+	if v > h.baseVersion {
+		if he := h.entries[v-h.baseVersion-1]; he.a.Hash != "" {
+			return he.a.Hash
+		}
+	}
+	t, err := h.textAt(v)
+	if err != nil {
+		return ""
+	}
+	return protocol.DocumentHash(t)
 }
 
 // dedupeMax bounds the (userId, opId) pairs remembered; a client resends

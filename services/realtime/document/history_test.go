@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pairpad/pairpad/shared/ot"
+	"github.com/pairpad/pairpad/shared/protocol"
 )
 
 // TestHistoryWindow checks the window against every text it has seen:
@@ -51,7 +52,7 @@ func TestHistoryWindow(t *testing.T) {
 		}
 	}
 	for _, since := range []int64{h.baseVersion, h.baseVersion + 1, n - 100, n - 1} {
-		rep, ok := h.replay(since, text, n)
+		rep, ok := h.replay(since, n, n)
 		if !ok || int64(len(rep)) != n-since {
 			t.Fatalf("replay(%d): %d updates, %v", since, len(rep), ok)
 		}
@@ -61,14 +62,37 @@ func TestHistoryWindow(t *testing.T) {
 			}
 		}
 	}
-	if _, ok := h.replay(h.baseVersion-1, text, n); ok {
+	if _, ok := h.replay(h.baseVersion-1, n, n); ok {
 		t.Fatal("replay before the window succeeded")
 	}
-	if _, ok := h.replay(n+1, text, n); ok {
+	if _, ok := h.replay(n+1, n, n); ok {
 		t.Fatal("replay from the future succeeded")
 	}
-	if rep, ok := h.replay(n, text, n); !ok || len(rep) != 0 {
+	if rep, ok := h.replay(n, n, n); !ok || len(rep) != 0 {
 		t.Fatal("replay from now is not empty")
+	}
+	// A replay up to an older version stops there (a listener that has
+	// been handed only that far).
+	for _, r := range []struct{ since, upto int64 }{{h.baseVersion, h.baseVersion + 1}, {n - 100, n - 37}, {n - 2, n - 1}} {
+		rep, ok := h.replay(r.since, r.upto, n)
+		if !ok || int64(len(rep)) != r.upto-r.since || rep[len(rep)-1].Code != texts[r.upto] {
+			t.Fatalf("replay(%d, %d): %d updates, %v", r.since, r.upto, len(rep), ok)
+		}
+	}
+	for _, r := range []struct{ since, upto int64 }{{n - 1, n - 2}, {n - 1, n + 1}, {h.baseVersion - 1, n - 1}} {
+		if _, ok := h.replay(r.since, r.upto, n); ok {
+			t.Fatalf("replay(%d, %d) succeeded", r.since, r.upto)
+		}
+	}
+	for _, v := range []int64{h.baseVersion, h.baseVersion + 1, n - 63, n - 1} {
+		if got, want := h.hashAt(v, n), protocol.DocumentHash(texts[v]); got != want {
+			t.Fatalf("hashAt(%d) = %q, want %q", v, got, want)
+		}
+	}
+	for _, v := range []int64{h.baseVersion - 1, n, n + 1} {
+		if got := h.hashAt(v, n); got != "" {
+			t.Fatalf("hashAt(%d) = %q outside the window", v, got)
+		}
 	}
 }
 

@@ -292,7 +292,7 @@ func (s *session) attach(d *Doc, since int64) error {
 	var replay []Applied
 	replayOK := true
 	if since >= 0 {
-		replay, replayOK = s.hist.replay(since, s.text, s.version)
+		replay, replayOK = s.hist.replay(since, s.version, s.version)
 	}
 	d.delivered.Store(s.version)
 	s.docs[d] = struct{}{}
