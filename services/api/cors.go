@@ -44,7 +44,7 @@ func isPreflight(r *http.Request) bool {
 // with what the browser may send when the origin is allowed, else 403.
 func preflight(w http.ResponseWriter, r *http.Request, origins []string, methods []string) {
 	if !httpx.OriginAllowed(origins, r.Header.Get("Origin"), r.Host) {
-		httpx.WriteError(w, protocol.Errorf(protocol.CodeOriginNotAllowed, "Origin %q is not allowed", truncate(r.Header.Get("Origin"), 200)))
+		httpx.WriteError(w, protocol.Errorf(protocol.CodeOriginNotAllowed, "Origin %q is not allowed", protocol.Truncate(r.Header.Get("Origin"), 200)))
 		return
 	}
 	h := w.Header()
@@ -55,12 +55,4 @@ func preflight(w http.ResponseWriter, r *http.Request, origins []string, methods
 	h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
 	h.Set("Access-Control-Max-Age", corsMaxAge)
 	w.WriteHeader(http.StatusNoContent)
-}
-
-// truncate bounds client-supplied text echoed in a message.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -115,7 +115,7 @@ func exactKeys(data []byte, dst any) error {
 		}
 		key, _ := tok.(string)
 		if !names[key] {
-			return invalid(fmt.Sprintf("Unknown field %q", truncate(key, 100)), map[string]any{truncate(key, 100): "unknown field"})
+			return invalid(fmt.Sprintf("Unknown field %q", protocol.Truncate(key, 100)), map[string]any{protocol.Truncate(key, 100): "unknown field"})
 		}
 		if seen[key] {
 			// encoding/json would keep the last value: which one the
@@ -154,7 +154,7 @@ func decodeError(err error) error {
 		return invalid(fmt.Sprintf("Field %q has the wrong type: it %s", field, why), map[string]any{field: why})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field, _ := strconv.Unquote(strings.TrimPrefix(err.Error(), "json: unknown field "))
-		field = truncate(field, 100) // the client's text: echo a bounded amount
+		field = protocol.Truncate(field, 100) // the client's text: echo a bounded amount
 		return invalid(fmt.Sprintf("Unknown field %q", field), map[string]any{field: "unknown field"})
 	}
 	return invalid("Malformed JSON: "+err.Error(), nil)
@@ -197,7 +197,7 @@ func intParam(q url.Values, name string, def, lo, hi int64) (int64, error) {
 		if hi == maxInt {
 			why = fmt.Sprintf("must be an integer of at least %d", lo)
 		}
-		return 0, invalid(fmt.Sprintf("Query parameter %q %s, got %q", name, why, truncate(v, 40)), map[string]any{name: why})
+		return 0, invalid(fmt.Sprintf("Query parameter %q %s, got %q", name, why, protocol.Truncate(v, 40)), map[string]any{name: why})
 	}
 	return n, nil
 }

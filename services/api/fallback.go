@@ -15,7 +15,7 @@ import (
 // handleNotFound answers a path no route has.
 func handleNotFound() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteError(w, protocol.Errorf(protocol.CodeNotFound, "No route for %s %s", r.Method, truncate(r.URL.Path, 200)))
+		httpx.WriteError(w, protocol.Errorf(protocol.CodeNotFound, "No route for %s %s", r.Method, protocol.Truncate(r.URL.Path, 200)))
 	})
 }
 
@@ -38,7 +38,7 @@ func handleMethodNotAllowed(router *mux.Router, origins []string) http.Handler {
 		default:
 			w.Header().Set("Allow", strings.Join(methods, ", "))
 			httpx.WriteError(w, protocol.Errorf(protocol.CodeMethodNotAllowed,
-				"Method %s is not allowed here; allowed: %s", truncate(r.Method, 20), strings.Join(methods, ", ")))
+				"Method %s is not allowed here; allowed: %s", protocol.Truncate(r.Method, 20), strings.Join(methods, ", ")))
 		}
 	})
 }

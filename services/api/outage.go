@@ -7,8 +7,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/httpx"
-	"github.com/pairpad/pairpad/shared/protocol"
 )
 
 // requestTimeout bounds the NATS work of one REST request, the rate limit
@@ -16,10 +16,6 @@ import (
 // a deadline a request that started just before an outage would wait for
 // JetStream's own 5 s per call, several times over.
 const requestTimeout = 5 * time.Second
-
-// errNATSDown is the answer while the NATS connection is down.
-var errNATSDown = protocol.Errorf(protocol.CodeServiceUnavailable,
-	"The service is temporarily unavailable: its session store does not answer; retry shortly")
 
 // bounded guards the routes that need NATS. While the connection is down it
 // answers 503 SERVICE_UNAVAILABLE with Retry-After at once, instead of
@@ -31,7 +27,7 @@ func bounded(nc *nats.Conn) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if !nc.IsConnected() {
-				httpx.WriteError(w, errNATSDown)
+				httpx.WriteError(w, broker.ErrDown)
 				return
 			}
 			ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)

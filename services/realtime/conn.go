@@ -307,7 +307,7 @@ func (c *conn) readLoop(keepalive time.Duration) {
 			flooded = true
 			continue
 		case over != nil && (in.kind == inEvent || err != nil):
-			err = withDetails(over, truncate(in.env.Type, maxTypeEcho), probeOpID(in.env))
+			err = withDetails(over, protocol.Truncate(in.env.Type, maxTypeEcho), probeOpID(in.env))
 		case err == nil && in.kind == inEvent && ordered(in.ev.typ):
 			if err = c.limitEvent(in.ev); err == nil {
 				c.submitOrdered(queuedEvent{ev: in.ev, ackID: in.ackID})
@@ -334,7 +334,7 @@ func (c *conn) readLoop(keepalive time.Duration) {
 func (c *conn) floodedOut(in inbound, over *protocol.Error) {
 	d := map[string]any{"limit": "connection", "disconnect": true}
 	if in.env.Type != "" {
-		d["type"] = truncate(in.env.Type, maxTypeEcho)
+		d["type"] = protocol.Truncate(in.env.Type, maxTypeEcho)
 	}
 	if id := probeOpID(in.env); id != "" {
 		d["opId"] = id

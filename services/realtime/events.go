@@ -3,7 +3,6 @@ package realtime
 import (
 	"context"
 	"encoding/json"
-	"strings"
 	"time"
 
 	"github.com/pairpad/pairpad/services/realtime/document"
@@ -30,7 +29,7 @@ type clientEvent struct {
 // details.type (and the opId of a code-update that carried one).
 func parseEvent(env protocol.Envelope, sessionID string) (clientEvent, error) {
 	ev := clientEvent{typ: env.Type}
-	typ := truncate(env.Type, maxTypeEcho) // a refusal echoes the type, not a megabyte of it
+	typ := protocol.Truncate(env.Type, maxTypeEcho) // a refusal echoes the type, not a megabyte of it
 	if env.SessionID != "" && env.SessionID != sessionID {
 		return ev, withDetails(protocol.Errorf(protocol.CodeInvalidSession, "This connection belongs to session %s", sessionID),
 			typ, probeOpID(env))
@@ -78,14 +77,6 @@ func probeOpID(env protocol.Envelope) string {
 
 // maxTypeEcho bounds the event type a refusal repeats back.
 const maxTypeEcho = 64
-
-// truncate bounds a client string echoed in a message.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return strings.ToValidUTF8(s[:n], "") + "…"
-}
 
 // handleEvent runs one validated client event: a cursor update on the
 // connection's reader, the others on its submitter (submitter.go). A

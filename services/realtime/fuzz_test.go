@@ -94,7 +94,7 @@ func FuzzDecodeFrame(f *testing.F) {
 		if err != nil {
 			checkRefusal(t, frameCodes, err)
 			pe := asError(t, err)
-			if in.env.Type != "" && pe.Details["type"] != truncate(in.env.Type, maxTypeEcho) {
+			if in.env.Type != "" && pe.Details["type"] != protocol.Truncate(in.env.Type, maxTypeEcho) {
 				t.Fatalf("refusal of a %q event has details %v", in.env.Type, pe.Details)
 			}
 			// details.opId, when there, names the refused update, nothing else.

@@ -1,7 +1,6 @@
 package realtime_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 	"github.com/pairpad/pairpad/shared/config"
 	"github.com/pairpad/pairpad/shared/natstest"
 	"github.com/pairpad/pairpad/shared/process"
+	"github.com/pairpad/pairpad/shared/process/processtest"
 	"github.com/pairpad/pairpad/shared/protocol"
 	"github.com/pairpad/pairpad/shared/session"
 	"github.com/pairpad/pairpad/shared/token"
@@ -78,8 +78,8 @@ type instance struct {
 	srv  *httptest.Server
 	nc   *nats.Conn
 	reg  *prometheus.Registry
-	url  string      // ws://host:port
-	logs *syncBuffer // the instance's log, at debug level
+	url  string              // ws://host:port
+	logs *processtest.Buffer // the instance's log, at debug level
 }
 
 type instanceOpts struct {
@@ -114,7 +114,7 @@ func (c *cluster) start(o ...instanceOpts) *instance {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	logs := &syncBuffer{}
+	logs := &processtest.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -239,22 +239,4 @@ func dialRaw(t testing.TB, rawURL string, h http.Header) (*websocket.Conn, *http
 	t.Helper()
 	d := websocket.Dialer{HandshakeTimeout: waitTimeout}
 	return d.Dial(rawURL, h)
-}
-
-// syncBuffer collects logs written from many goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

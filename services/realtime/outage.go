@@ -19,16 +19,12 @@ import (
 // retryAfterMs is what an event refused for an outage suggests to wait.
 const retryAfterMs = 1000
 
-// errNATSDown is the refusal while the NATS connection is down.
-var errNATSDown = protocol.Errorf(protocol.CodeServiceUnavailable,
-	"The service is temporarily unavailable: it lost its connection to NATS and is reconnecting; retry shortly")
-
 // natsDown returns SERVICE_UNAVAILABLE while the NATS connection is down.
 func (s *Service) natsDown() error {
 	if s.in.NC.IsConnected() {
 		return nil
 	}
-	return errNATSDown.WithDetails(map[string]any{"retryAfterMs": retryAfterMs})
+	return broker.ErrDown.WithDetails(map[string]any{"retryAfterMs": retryAfterMs})
 }
 
 // unavailable turns a failure that NATS caused (broker.Unavailable: down,

@@ -62,7 +62,12 @@ func Unavailable(err error) bool {
 }
 
 // errUnavailableMessage is what a client is told; it names no server.
-const errUnavailableMessage = "The service is temporarily unavailable: its session store does not answer; retry shortly"
+const errUnavailableMessage = "The service is temporarily unavailable: it cannot reach NATS, where it keeps its data; retry shortly"
+
+// ErrDown is the refusal while a service's NATS connection is down: the
+// api's routes that need NATS and realtime's handshakes and events answer
+// it at once instead of waiting for a reconnect.
+var ErrDown = &protocol.Error{Code: protocol.CodeServiceUnavailable, Message: errUnavailableMessage}
 
 // Classify turns an error without a protocol error code of its own (one that
 // would be INTERNAL_SERVER_ERROR) into SERVICE_UNAVAILABLE when Unavailable

@@ -2,7 +2,6 @@ package httpx_test
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -10,34 +9,21 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pairpad/pairpad/shared/httpx"
+	"github.com/pairpad/pairpad/shared/process/processtest"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
-// syncBuffer is a log sink the server goroutines and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines(t *testing.T) []map[string]any {
+// logLines decodes the JSON log lines written to logs.
+func logLines(t *testing.T, logs *processtest.Buffer) []map[string]any {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
 		if l == "" {
 			continue
 		}
@@ -50,9 +36,9 @@ func (s *syncBuffer) lines(t *testing.T) []map[string]any {
 	return out
 }
 
-func newServer(t *testing.T) (*httptest.Server, *syncBuffer, *prometheus.Registry) {
+func newServer(t *testing.T) (*httptest.Server, *processtest.Buffer, *prometheus.Registry) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &processtest.Buffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	reg := prometheus.NewRegistry()
 	mux := http.NewServeMux()
@@ -146,7 +132,7 @@ func TestMiddlewarePanic(t *testing.T) {
 		t.Errorf("body leaks the panic: %s", body)
 	}
 	var sawStack bool
-	for _, l := range logs.lines(t) {
+	for _, l := range logLines(t, logs) {
 		if l["msg"] == "handler panicked" && strings.Contains(l["stack"].(string), "goroutine") {
 			sawStack = true
 		}
@@ -180,7 +166,7 @@ func TestMiddlewareHijack(t *testing.T) {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		found := false
-		for _, l := range logs.lines(t) {
+		for _, l := range logLines(t, logs) {
 			if l["route"] == "GET /hijack" && l["status"] == float64(101) {
 				found = true
 			}
@@ -189,7 +175,7 @@ func TestMiddlewareHijack(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no access log line with status 101: %v", logs.lines(t))
+			t.Fatalf("no access log line with status 101: %v", logLines(t, logs))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
@@ -204,7 +190,7 @@ func TestMiddlewareLogAndMetrics(t *testing.T) {
 	srv.Close()
 
 	var line map[string]any
-	for _, l := range logs.lines(t) {
+	for _, l := range logLines(t, logs) {
 		if l["request_id"] == "rid-1" {
 			line = l
 		}

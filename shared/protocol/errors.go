@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"unicode/utf8"
 )
 
 // Code is one of the closed set of error codes the protocol names.
@@ -107,6 +108,18 @@ func (e *Error) WithDetails(d map[string]any) *Error {
 // Wrap attaches a cause to a coded error.
 func Wrap(code Code, msg string, cause error) *Error {
 	return &Error{Code: code, Message: msg, Err: cause}
+}
+
+// Truncate bounds client text that a message echoes to n bytes and "…",
+// cut at a rune boundary so the echo never ends in half a character.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // ErrorCode returns the code of err, INTERNAL_SERVER_ERROR when it has none.
