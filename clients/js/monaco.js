@@ -195,6 +195,13 @@ let bindings = 0;
 
 const COLOR = /^#(?:[0-9a-f]{3}|[0-9a-f]{4}|[0-9a-f]{6}|[0-9a-f]{8})$/i;
 
+/** rgb returns a user's colour as #rrggbb (any alpha dropped), or grey for anything that is not a hex colour. */
+export function rgb(color) {
+  if (typeof color !== 'string' || !COLOR.test(color)) return '#888888';
+  const hex = color.slice(1);
+  return hex.length <= 4 ? `#${hex[0]}${hex[0]}${hex[1]}${hex[1]}${hex[2]}${hex[2]}` : `#${hex.slice(0, 6)}`;
+}
+
 const BASE_CSS = `
 .pairpad-remote-cursor { position: relative; width: 2px; margin-left: -1px; pointer-events: none; }
 .pairpad-remote-cursor .pairpad-caret { position: absolute; left: 0; top: 0; width: 2px; height: 100%; background: var(--pairpad-color); }
@@ -273,7 +280,7 @@ export function bindMonaco(editor, client, options = {}) {
     const before = model.getValue();
     const after = shown(newRaw);
     if (before === after) return;
-    let modelOp = oldRaw.includes('\r') || newRaw.includes('\r') || before !== shown(oldRaw) ? diff(before, after) : op;
+    let modelOp = op && !oldRaw.includes('\r') && !newRaw.includes('\r') && before === shown(oldRaw) ? op : diff(before, after);
     const sels = editor.getModel() === model ? editor.getSelections() || [] : [];
     const marks = sels.map((s) => [model.getOffsetAt(s.getSelectionStart()), model.getOffsetAt(s.getPosition())]);
     // The first line in view stays where it is on the screen: text the
@@ -435,7 +442,7 @@ export function bindMonaco(editor, client, options = {}) {
     const height = `${lineHeight()}px`;
     const decorations = [];
     for (const c of cursors) {
-      const color = COLOR.test(c.color) ? c.color : '#888888';
+      const color = rgb(c.color);
       const w = cursorWidget(c.userId);
       w.position = model.getPositionAt(toShown(pairs, c.index));
       w.node.style.setProperty('--pairpad-color', color);

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { LocalHistory, changesToOp, invert } from '../monaco.js';
+import { LocalHistory, changesToOp, invert, rgb } from '../monaco.js';
 import { apply, compose, isNoop } from '../ot.js';
 import { Rand, randomOp, randomText } from './rand.mjs';
 
@@ -176,4 +176,18 @@ test('LocalHistory: typing close together is one step; a caret move or a pause s
   assert.equal(history.redoDepth, 0);
   assert.equal(history.redo(applyOp), null);
   assert.equal(text, 'abx');
+});
+
+test('rgb: a user colour as #rrggbb for the stylesheet, grey for anything else', () => {
+  const cases = [
+    ['#e6194b', '#e6194b'],
+    ['#ABC', '#AABBCC'],
+    ['#abcd', '#aabbcc'],
+    ['#11223344', '#112233'],
+    ['red', '#888888'],
+    ['#12345', '#888888'],
+    ['#fff; background: url(x)', '#888888'],
+    [undefined, '#888888'],
+  ];
+  for (const [color, want] of cases) assert.equal(rgb(color), want, String(color));
 });
