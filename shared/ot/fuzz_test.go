@@ -1,6 +1,7 @@
 package ot
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"strings"
@@ -15,14 +16,17 @@ const fuzzDoc = "ab\r\n😀 " + family + " " + acute + " 中文 xyz"
 // FuzzDecode feeds Decode arbitrary bytes, because ops come straight off the
 // wire.
 func FuzzDecode(f *testing.F) {
-	for _, s := range []string{`[]`, `[1,"x",-1]`, `[28]`, `[5,"👍",-2,21]`} {
+	for _, s := range []string{`[]`, `[1,"x",-1]`, `[28]`, `[5,"👍",-2,21]`,
+		`["\ud800"]`, `["k\udc00",3]`, `["\ud83d\ude00"]`, `["\ufffd\ud800"]`, `["\\ud800"]`,
+		"[\"a\xff\"]", "[\"\uFFFD\"]", `["\uFFFD"]`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(checkDecode)
 }
 
-// checkDecode is FuzzDecode's body: decoded ops must round-trip, normalize
-// without changing meaning, and apply without panicking.
+// checkDecode is FuzzDecode's body: decoded ops must keep their inserts as
+// sent, round-trip, normalize without changing meaning, and apply without
+// panicking.
 func checkDecode(t *testing.T, data []byte) {
 	{
 		op, err := Decode(data)
@@ -31,6 +35,16 @@ func checkDecode(t *testing.T, data []byte) {
 				t.Fatalf("Decode error %v does not wrap ErrMalformed", err)
 			}
 			return
+		}
+		// An insert holds U+FFFD only where the client sent one (as UTF-8
+		// or as an escape), never where decoding made one from invalid
+		// UTF-8 or a lone surrogate escape.
+		made := 0
+		for _, c := range op {
+			made += strings.Count(c.S, "\uFFFD")
+		}
+		if sent := bytes.Count(data, []byte("\uFFFD")) + bytes.Count(bytes.ToLower(data), []byte(`\ufffd`)); made > sent {
+			t.Fatalf("Decode(%q) = %v: %d U+FFFD in the inserts, %d sent", data, op, made, sent)
 		}
 		if err := op.Validate(); err != nil {
 			t.Fatalf("decoded op %v fails Validate: %v", op, err)

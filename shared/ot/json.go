@@ -8,6 +8,8 @@ import (
 	"io"
 	"strconv"
 	"unicode/utf8"
+
+	"github.com/pairpad/pairpad/shared/jsonstr"
 )
 
 // Decode parses an operation from its JSON wire form, strictly: the value
@@ -15,9 +17,11 @@ import (
 // fraction or exponent and within ±MaxCount, or non-empty strings, with at
 // most MaxComponents items. Every error wraps ErrMalformed, because ops come
 // from untrusted clients and anything looser would let two servers disagree
-// about what an op means. Strings are decoded as encoding/json does
-// (invalid UTF-8 and lone surrogate escapes become U+FFFD), so the result
-// always passes Validate. The op is returned as sent, not normalized.
+// about what an op means. An insert is kept exactly as sent or refused: one
+// with invalid UTF-8 or a lone surrogate escape, which encoding/json would
+// turn into U+FFFD (changing the text and its UTF-16 length under the
+// sender), is a *TextError naming the component. The result always passes
+// Validate. The op is returned as sent, not normalized.
 func Decode(data []byte) (Op, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.UseNumber()
@@ -30,6 +34,7 @@ func Decode(data []byte) (Op, error) {
 	}
 	op := Op{}
 	for i := 0; ; i++ {
+		start := dec.InputOffset()
 		tok, err := dec.Token()
 		if err != nil {
 			return nil, fmt.Errorf("%w: component %d: %v", ErrMalformed, i, jsonErr(err))
@@ -45,6 +50,13 @@ func Decode(data []byte) (Op, error) {
 		case string:
 			if v == "" {
 				return nil, fmt.Errorf("%w: component %d is an empty insert", ErrMalformed, i)
+			}
+			// The literal as sent: what follows the previous token, past
+			// the separator.
+			lit := bytes.TrimLeft(data[start:dec.InputOffset()], " \t\r\n,")
+			var re *jsonstr.RewriteError
+			if errors.As(jsonstr.Check(lit), &re) {
+				return nil, &TextError{Index: i, Rewrite: re}
 			}
 			c.S = v
 		case json.Number:
@@ -63,6 +75,21 @@ func Decode(data []byte) (Op, error) {
 	}
 	return op, nil
 }
+
+// TextError reports an insert that decoding would not keep as sent: it has
+// invalid UTF-8 or a lone surrogate escape, which encoding/json turns into
+// U+FFFD. It wraps ErrMalformed and jsonstr.ErrRewritten.
+type TextError struct {
+	Index   int                   // the component
+	Rewrite *jsonstr.RewriteError // where in its literal, and what
+}
+
+func (e *TextError) Error() string {
+	return fmt.Sprintf("%v: component %d: %v", ErrMalformed, e.Index, e.Rewrite)
+}
+
+// Unwrap returns ErrMalformed and the RewriteError.
+func (e *TextError) Unwrap() []error { return []error{ErrMalformed, e.Rewrite} }
 
 // jsonErr turns io.EOF from a truncated input into a readable error.
 func jsonErr(err error) error {

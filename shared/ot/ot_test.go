@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/pairpad/pairpad/shared/jsonstr"
 )
 
 const (
@@ -335,8 +337,10 @@ func TestDecode(t *testing.T) {
 		{` [ 1 , "a" , -2 ] `, ops(1, "a", -2)},
 		{`[2147483647,-2147483647]`, ops(MaxCount, -MaxCount)},
 		{`["\ud83d\ude00"]`, ops("😀")},
-		{`["\ud83d"]`, ops("\uFFFD")},
-		{"[\"a\xffb\"]", ops("a\uFFFDb")},
+		{`["\uD83D\uDE00",1]`, ops("😀", 1)},
+		{`["\ufffd"]`, ops("\uFFFD")},       // a U+FFFD the client sent
+		{"[\"a\uFFFDb\"]", ops("a\uFFFDb")}, // also as UTF-8
+		{`["\\ud800"]`, ops(`\ud800`)},      // an escaped backslash, then text
 		{`["<&>"]`, ops("<&>")},
 		{`[-1,-1]`, ops(-1, -1)}, // not normalized
 	}
@@ -348,6 +352,43 @@ func TestDecode(t *testing.T) {
 		}
 		if !slices.Equal(got, tt.want) {
 			t.Errorf("Decode(%s) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestDecodeRewrite: an insert with invalid UTF-8 or a lone surrogate
+// escape is refused with a *TextError naming the component and where in its
+// literal, never decoded to U+FFFD: the text stored would not be the text
+// sent, and its UTF-16 length would not be the sender's.
+func TestDecodeRewrite(t *testing.T) {
+	tests := []struct {
+		in     string
+		index  int
+		offset int
+		escape string
+	}{
+		{`["\ud83d"]`, 0, 1, `\ud83d`},
+		{`[3,"ab\udc00",-1]`, 1, 3, `\udc00`},
+		{`[1, "x", 2,  "ok\uDBFF"]`, 3, 3, `\uDBFF`},
+		{`["\ud800\ud800"]`, 0, 1, `\ud800`},
+		{`["\udc00\ud800"]`, 0, 1, `\udc00`},
+		{`["\ud800\u0041"]`, 0, 1, `\ud800`},
+		{`["\\\ud800"]`, 0, 3, `\ud800`},
+		{`["😀\ud83d"]`, 0, 5, `\ud83d`},
+		{"[\"a\xffb\"]", 0, 2, ""},
+		{"[1,\"\xed\xa0\x80\"]", 1, 1, ""}, // a surrogate in CESU-8
+		{"[\"\xc3\"]", 0, 1, ""},           // a truncated sequence
+	}
+	for _, tt := range tests {
+		op, err := Decode([]byte(tt.in))
+		var te *TextError
+		if !errors.As(err, &te) || !errors.Is(err, ErrMalformed) || !errors.Is(err, jsonstr.ErrRewritten) {
+			t.Errorf("Decode(%q) = %v, %v; want a TextError", tt.in, op, err)
+			continue
+		}
+		if te.Index != tt.index || te.Rewrite.Offset != tt.offset || te.Rewrite.Escape != tt.escape {
+			t.Errorf("Decode(%q): component %d, offset %d, escape %q; want %d, %d, %q",
+				tt.in, te.Index, te.Rewrite.Offset, te.Rewrite.Escape, tt.index, tt.offset, tt.escape)
 		}
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/pairpad/pairpad/shared/jsonstr"
 )
 
 // Decoding of what WebSocket clients send. Each function takes untrusted
@@ -56,14 +58,15 @@ func DecodeEnvelope(raw []byte) (Envelope, error) {
 // DecodeCodeUpdate parses a code-update payload: {delta, version, opId?}.
 // delta has exactly one of fullCode (a string of at most MaxDocumentBytes,
 // else DOCUMENT_TOO_LARGE) and ops (a JSON array, returned compacted; its
-// items are the document engine's to check); version is an integer >= 0;
-// opId, when present, a string of at most MaxOpIDLen characters, kept
-// exactly as sent: one that encoding/json would rewrite is refused
-// (DecodeString).
+// items are the document engine's to check, with ot.Decode); version is an
+// integer >= 0; opId, when present, a string of at most MaxOpIDLen
+// characters. opId and fullCode are kept exactly as sent: one that
+// encoding/json would rewrite to U+FFFD (invalid UTF-8, a lone surrogate
+// escape) is refused, with details naming the field and why (DecodeString).
 func DecodeCodeUpdate(raw json.RawMessage) (CodeUpdate, error) {
 	var p struct {
 		Delta *struct {
-			FullCode *string         `json:"fullCode"`
+			FullCode json.RawMessage `json:"fullCode"` // raw: checked for what decoding would rewrite
 			Ops      json.RawMessage `json:"ops"`
 		} `json:"delta"`
 		Version *int64      `json:"version"` // a pointer: a missing version is refused, not read as 0
@@ -88,17 +91,18 @@ func DecodeCodeUpdate(raw json.RawMessage) (CodeUpdate, error) {
 		return CodeUpdate{}, fieldError("opId", fmt.Sprintf("must be at most %d characters", MaxOpIDLen))
 	}
 	u.OpID = p.OpID.s
-	hasOps := !isNull(p.Delta.Ops)
+	hasFull, hasOps := !isNull(p.Delta.FullCode), !isNull(p.Delta.Ops)
 	switch {
-	case p.Delta.FullCode != nil && hasOps:
+	case hasFull && hasOps:
 		return CodeUpdate{}, fieldError("delta", "must have exactly one of fullCode and ops, not both")
-	case p.Delta.FullCode == nil && !hasOps:
+	case !hasFull && !hasOps:
 		return CodeUpdate{}, fieldError("delta", "must have fullCode (a string) or ops (an array)")
-	case p.Delta.FullCode != nil && len(*p.Delta.FullCode) > MaxDocumentBytes:
-		return CodeUpdate{}, Errorf(CodeDocumentTooLarge, "fullCode is %d bytes; the document is at most %d bytes",
-			len(*p.Delta.FullCode), MaxDocumentBytes).WithDetails(map[string]any{"delta.fullCode": "too large"})
-	case p.Delta.FullCode != nil:
-		u.Delta.FullCode = p.Delta.FullCode
+	case hasFull:
+		full, err := decodeFullCode(p.Delta.FullCode)
+		if err != nil {
+			return CodeUpdate{}, err
+		}
+		u.Delta.FullCode = &full
 	default:
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, p.Delta.Ops); err != nil || buf.Bytes()[0] != '[' {
@@ -107,6 +111,26 @@ func DecodeCodeUpdate(raw json.RawMessage) (CodeUpdate, error) {
 		u.Delta.Ops = buf.Bytes()
 	}
 	return u, nil
+}
+
+// decodeFullCode reads a fullCode: a string of at most MaxDocumentBytes
+// (DOCUMENT_TOO_LARGE, before anything else about its text), kept exactly
+// as sent.
+func decodeFullCode(raw json.RawMessage) (string, error) {
+	const field = "delta.fullCode"
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fieldError(field, "has the wrong type: it must be a string")
+	}
+	if len(s) > MaxDocumentBytes {
+		return "", Errorf(CodeDocumentTooLarge, "fullCode is %d bytes; the document is at most %d bytes",
+			len(s), MaxDocumentBytes).WithDetails(map[string]any{field: "too large"})
+	}
+	var re *jsonstr.RewriteError
+	if errors.As(jsonstr.Check(raw), &re) {
+		return "", fieldError(field, "must be the text as sent: "+re.Reason())
+	}
+	return s, nil
 }
 
 // DecodeCursorUpdate parses a cursor-update payload: {position: {line,

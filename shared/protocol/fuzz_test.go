@@ -41,6 +41,10 @@ func FuzzEnvelope(f *testing.F) {
 		`{"delta":{"fullCode":"a"},"version":0,"opId":"k\\ud800"}`,
 		`{"delta":{"fullCode":"a"},"version":0,"opId":"k\ufffd","opId":null}`,
 		"{\"delta\":{\"fullCode\":\"a\"},\"version\":0,\"opId\":\"k\xff\"}",
+		`{"delta":{"fullCode":"a\ud800"},"version":0}`,
+		`{"delta":{"fullCode":"\udc00\ud83d\ude00"},"version":0}`,
+		`{"delta":{"fullCode":"\ud83d\ude00\ufffd"},"version":0}`,
+		"{\"delta\":{\"fullCode\":\"a\xff\"},\"version\":0}",
 	} {
 		f.Add([]byte(s))
 	}
@@ -124,6 +128,11 @@ func checkPayloads(t *testing.T, raw []byte) {
 		if strings.ContainsRune(u.OpID, utf8.RuneError) && !bytes.Contains(raw, []byte("\uFFFD")) &&
 			!bytes.Contains(bytes.ToLower(raw), []byte(`\ufffd`)) {
 			t.Fatalf("DecodeCodeUpdate(%q) accepted opId %q, rewritten to U+FFFD", raw, u.OpID)
+		}
+		// So is a fullCode: no more U+FFFD in it than the client sent.
+		if u.Delta.FullCode != nil && strings.Count(*u.Delta.FullCode, "\uFFFD") >
+			bytes.Count(raw, []byte("\uFFFD"))+bytes.Count(bytes.ToLower(raw), []byte(`\ufffd`)) {
+			t.Fatalf("DecodeCodeUpdate(%q) accepted fullCode %q, rewritten to U+FFFD", raw, *u.Delta.FullCode)
 		}
 		back, err := protocol.DecodeCodeUpdate(mustMarshal(t, u))
 		if err != nil || !sameCodeUpdate(u, back) {

@@ -52,7 +52,15 @@ func parseUpdate(u protocol.CodeUpdate) (update, error) {
 	in := update{version: u.Version, opID: u.OpID, fullCode: u.Delta.FullCode}
 	if hasOps {
 		op, err := ot.Decode(u.Delta.Ops)
-		if err != nil {
+		var te *ot.TextError
+		switch {
+		case errors.As(err, &te):
+			// Refused, not decoded to U+FFFD: the text kept would not be
+			// the text sent, nor its UTF-16 length the sender's.
+			field := fmt.Sprintf("delta.ops[%d]", te.Index)
+			return update{}, protocol.Errorf(protocol.CodeInvalidPayload, "Field %q must be the text as sent: %s", field, te.Rewrite.Reason()).
+				WithDetails(map[string]any{field: "must be the text as sent: " + te.Rewrite.Reason()})
+		case err != nil:
 			return update{}, protocol.Errorf(protocol.CodeInvalidPayload, "invalid ops: %s", err)
 		}
 		var nc *ot.NotCanonical
