@@ -79,7 +79,7 @@ export class PairpadClient extends EventTarget {
   #catchUp = null; // {code, version} of the last `connected`, while catching up
   #sentSince; // the `since` of the current socket
   #discardOnSync = false; // the next sync drops the local edits (a refused update)
-  #resends = 0;
+  #refusals = { resends: 0, rebases: 0 }; // of the outstanding update, for refusal()
   #divergences = 0;
   #users = [];
   #language = null;
@@ -537,7 +537,7 @@ export class PairpadClient extends EventTarget {
   #onConnected(p) {
     if (!p || typeof p.code !== 'string' || !Number.isInteger(p.version)) throw new Error('connected without code and version');
     this.#conn.established();
-    this.#resends = 0;
+    this.#refusals = { resends: 0, rebases: 0 };
     if (typeof p.role === 'string') this.#role = p.role;
     if (p.lastRun && typeof p.lastRun === 'object') this.#lastRun = p.lastRun;
     this.#setUsers(p.users);
@@ -611,10 +611,15 @@ export class PairpadClient extends EventTarget {
 
   #askSync(discard) {
     this.#discardOnSync = this.#discardOnSync || discard;
+    this.#awaitSync();
+    this.#send('sync'); // when it cannot go out, the next `connected` does the same job
+  }
+
+  // #awaitSync stops sending until a `sync` arrives.
+  #awaitSync() {
     this.#sync = SyncPhase.AWAITING_SYNC;
     this.#catchUp = null;
     this.#timers.clear('catchUp', 'resend');
-    this.#send('sync'); // when it cannot go out, the next `connected` does the same job
   }
 
   // #checkHash compares the server's hash of its document at the version
@@ -684,7 +689,7 @@ export class PairpadClient extends EventTarget {
       this.#askSync(false);
       return;
     }
-    this.#resends = 0;
+    this.#refusals = { resends: 0, rebases: 0 };
     this.#timers.clear('resend');
     const opId = this.#doc.outstanding.opId;
     const next = this.#doc.ack();
@@ -710,12 +715,20 @@ export class PairpadClient extends EventTarget {
     // Errors that name another event or another update are not about ours.
     if (typeof d.opId === 'string' && d.opId !== out.opId) return;
     if (typeof d.type === 'string' && d.type !== 'code-update') return;
-    const r = refusal(e, this.#resends);
-    if (r.action === 'drop') {
-      this.#resends = 0;
-      this.#askSync(true); // the update is refused for good: drop it
+    const r = refusal(e, this.#refusals);
+    if (r.action === 'stop') {
+      // Refused for good: the server's text replaces the edits, which the page is told about.
+      this.#refusals = { resends: 0, rebases: 0 };
+      this.#emit('refused', { document: 'code', error: e.error, message: e.message, text: this.#doc.text });
+      this.#askSync(true);
+    } else if (r.action === 'rebase') {
+      // Not applied: the edits are rebased on the server's text (the sync
+      // that follows, or one asked for) and resent.
+      if (r.counts) this.#refusals.rebases++;
+      if (r.ask) this.#askSync(false);
+      else this.#awaitSync();
     } else if (r.action === 'resend') {
-      if (r.counts) this.#resends++;
+      this.#refusals.resends++;
       this.#timers.set('resend', r.wait, () => this.#sendOutstanding());
     }
   }

@@ -166,6 +166,15 @@ export interface Divergence {
   document?: 'notes';
 }
 
+/** Local edits the server refused for good (they can never be accepted): the server's text replaced them. */
+export interface Refused {
+  document: 'code' | 'notes';
+  error: string;
+  message: string;
+  /** the local text before the refused edits were dropped, so the page can offer it to the user */
+  text: string;
+}
+
 export interface ClientEvents {
   text: { text: string; op: Op; remote: boolean; userId?: string; version?: number; reason?: 'connected' | 'sync' };
   ack: { version: number; opId: string; state: StateValue };
@@ -175,6 +184,7 @@ export interface ClientEvents {
   status: { status: StatusValue };
   error: ErrorDetail;
   divergence: Divergence;
+  refused: Refused;
   'session-ended': { reason: string };
   notes: { text: string; op: Op; remote: boolean; userId?: string; version?: number; reason?: 'connected' | 'sync' };
   'notes-ack': { version: number; opId: string; state: StateValue };

@@ -34,7 +34,7 @@ export class NotesTrack {
   #live = false; // the connection is up and the notes arrived: updates go out
   #recovering = false; // reconnected with an update in flight: its ack comes first, then a sync
   #discardOnSync = false; // the next connected/sync drops the local notes edits
-  #resends = 0;
+  #refusals = { resends: 0, rebases: 0 };
   #divergences = 0;
 
   constructor({ send, emit, askSync, newOpId, timers }) {
@@ -151,12 +151,25 @@ export class NotesTrack {
     const d = e.details || {};
     if (!out || !this.#live || d.type !== 'notes-update') return;
     if (typeof d.opId === 'string' && d.opId !== out.opId) return;
-    const r = refusal(e, this.#resends, ['DOCUMENT_TOO_LARGE', 'FORBIDDEN']);
-    if (r.action === 'drop') {
-      this.#resends = 0;
-      this.#sync(true); // refused for good: drop it
+    const r = refusal(e, this.#refusals);
+    if (r.action === 'stop') {
+      // Refused for good: the server's notes replace the edits, which the page is told about.
+      this.#refusals = { resends: 0, rebases: 0 };
+      this.#emit('refused', { document: 'notes', error: e.error, message: e.message, text: this.#doc.text });
+      this.#recovering = false;
+      this.#sync(true);
+    } else if (r.action === 'rebase') {
+      // Not applied: the edits are rebased on the server's notes (the sync
+      // that follows, or one asked for) and resent. A resend after a
+      // reconnect is not in the server's notes either: it is no longer
+      // waited for.
+      if (r.counts) this.#refusals.rebases++;
+      this.#recovering = false;
+      this.#live = false;
+      this.#timers.clear(RESEND);
+      if (r.ask) this.#askSync();
     } else if (r.action === 'resend') {
-      if (r.counts) this.#resends++;
+      this.#refusals.resends++;
       this.#timers.set(RESEND, r.wait, () => this.#sendOutstanding());
     }
   }
@@ -168,7 +181,7 @@ export class NotesTrack {
       // since wait (as the next outstanding update) for the sync to rebase on.
       this.#recovering = false;
       const opId = this.#doc.outstanding.opId;
-      this.#resends = 0;
+      this.#refusals = { resends: 0, rebases: 0 };
       this.#timers.clear(RESEND);
       this.#doc.ack();
       this.#emit('notes-ack', { version, opId, state: this.#doc.state });
@@ -184,7 +197,7 @@ export class NotesTrack {
       this.#sync(false);
       return;
     }
-    this.#resends = 0;
+    this.#refusals = { resends: 0, rebases: 0 };
     this.#timers.clear(RESEND);
     const opId = this.#doc.outstanding.opId;
     const next = this.#doc.ack();

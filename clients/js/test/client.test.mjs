@@ -583,3 +583,56 @@ test('divergence: without hashes (an older server) nothing is compared', async (
   assert.equal(b.text, 'startX', 'the corruption goes unnoticed without a hash');
   assert.equal(sentOf(server, 'b', 'sync').length, 0);
 });
+
+test('"sync and resend" refusals, however many, rebase the edits on the sync and resend them; nothing typed is dropped', async () => {
+  const { server, clock, joinAs } = harness({ code: 'base' });
+  const a = await joinAs('a');
+  const b = await joinAs('b');
+  a.on('refused', (detail) => a.log.push({ type: 'refused', ...detail }));
+  a.setText('base A');
+  server.drop(server.sockets.find((s) => s.userId === 'a'), 0); // lost unread
+  b.setText('B base');
+  server.deliver();
+  a.setText('base AA'); // typed while disconnected
+  const refusals = 6;
+  server.refuseNext = { code: 'INVALID_PAYLOAD', message: 'sync and resend', details: { type: 'code-update', sync: true }, times: refusals };
+  clock.advance(1000);
+  await settle();
+  server.deliver();
+  assert.equal(server.refuseNext, null, 'every refusal was used');
+  assert.equal(a.state, 'synchronized');
+  assert.equal(server.doc, 'B base AA');
+  assert.equal(a.text, server.doc);
+  assert.equal(b.text, server.doc);
+  assert.ok(sentOf(server, 'a', 'code-update').length > refusals);
+  assert.deepEqual(a.log.filter((e) => e.type === 'refused'), []);
+});
+
+test('retryable refusals never drop the edit; INVALID_PAYLOAD is rebased, and stops with `refused` once rebasing cannot help', async () => {
+  const { server, clock, joinAs } = harness({ code: 'x' });
+  const a = await joinAs('a');
+  a.on('refused', (detail) => a.log.push({ type: 'refused', ...detail }));
+  server.refuseNext = { code: 'RATE_LIMIT_EXCEEDED', details: { type: 'code-update', retryAfterMs: 500 }, times: 6 };
+  a.setText('xy');
+  for (let i = 0; i < 6; i++) {
+    server.deliver();
+    clock.advance(500);
+  }
+  server.deliver();
+  assert.equal(server.doc, 'xy');
+  assert.equal(a.state, 'synchronized');
+
+  // An update the server cannot read: each refusal asks for a sync and rebases.
+  server.refuseNext = { code: 'INVALID_PAYLOAD', message: 'ops cover 2 UTF-16 code units but the document has 3', details: { type: 'code-update' }, times: 100 };
+  a.setText('xyz');
+  server.deliver();
+  assert.equal(sentOf(server, 'a', 'sync').length, 4); // three rebases, then the server's text after the stop
+  const refused = a.log.filter((e) => e.type === 'refused');
+  assert.equal(refused.length, 1);
+  assert.equal(refused[0].document, 'code');
+  assert.equal(refused[0].error, 'INVALID_PAYLOAD');
+  assert.equal(refused[0].text, 'xyz');
+  assert.equal(a.text, 'xy');
+  assert.equal(a.state, 'synchronized');
+  server.refuseNext = null;
+});

@@ -68,7 +68,7 @@ export class FakeServer {
     this.sockets = [];
     this.maxDocLength = maxDocLength;
     this.joinFailure = null; // {status, body} answered to the next joins
-    this.refuseNext = null; // {code, message, details}: the next code-update gets this error
+    this.refuseNext = null; // {code, message, details, times?}: the next (times) code-update(s) get this error; details.sync sends a sync after it
     this.refuseHandshakes = false;
     this.ended = false;
     this.joins = [];
@@ -79,7 +79,7 @@ export class FakeServer {
     this.hostKey = hostKey;
     this.roles = new Map(); // userId -> role of the first join
     this.notes = { doc: '', version: 0, history: [], applied: new Map() };
-    this.refuseNextNotes = null; // {code, message, details}: the next notes-update gets this error
+    this.refuseNextNotes = null; // {code, message, details, times?}: as refuseNext, for notes-updates
     this.lastRun = null;
     const server = this;
     this.WebSocket = class extends FakeWebSocket {
@@ -230,9 +230,10 @@ export class FakeServer {
     switch (env.type) {
       case 'code-update': {
         if (this.refuseNext) {
-          const { code, message, details } = this.refuseNext;
-          this.refuseNext = null;
+          const { code, message, details, times = 1 } = this.refuseNext;
+          this.refuseNext = times > 1 ? { ...this.refuseNext, times: times - 1 } : null;
           error(code, message || 'refused', details);
+          if (details && details.sync) this.handle(ws, this.envelope('sync', ws.userId)); // "sync and resend": the server's state follows
           return;
         }
         const key = `${ws.userId}\u0000${p.opId}`;
@@ -304,9 +305,10 @@ export class FakeServer {
       return;
     }
     if (this.refuseNextNotes) {
-      const { code, message, details } = this.refuseNextNotes;
-      this.refuseNextNotes = null;
+      const { code, message, details, times = 1 } = this.refuseNextNotes;
+      this.refuseNextNotes = times > 1 ? { ...this.refuseNextNotes, times: times - 1 } : null;
       error(code, message || 'refused', { type: 'notes-update', opId: p.opId, ...details });
+      if (details && details.sync) this.handle(ws, this.envelope('sync', ws.userId)); // "sync and resend": the server's state follows
       return;
     }
     const key = `${ws.userId}\u0000${p.opId}`;

@@ -237,3 +237,46 @@ test('notes: an update lost before the server read it lands once after the recon
   assert.ok(/mine!/.test(server.notes.doc) && /theirs/.test(server.notes.doc), server.notes.doc);
   assert.equal(i.notesState, 'synchronized');
 });
+
+test('notes: a resend after a reconnect refused with "sync and resend" again and again is rebased and lands; nothing typed is dropped', async () => {
+  const { server, clock, join } = interview();
+  const i = await join('int', 'interviewer');
+  const o = await join('obs', 'observer');
+  i.on('refused', (detail) => i.log.push({ type: 'refused', ...detail }));
+  i.setNotesText('mine');
+  server.drop(server.sockets.find((s) => s.userId === 'int'), 0); // lost unread
+  o.setNotesText('theirs');
+  server.deliver();
+  i.setNotesText('mine!'); // typed while disconnected
+  // More refusals than any bound on resends: each is followed by a sync.
+  const refusals = 6;
+  server.refuseNextNotes = { code: 'INVALID_PAYLOAD', message: 'version 0 is older than the history the server keeps: sync and resend', details: { sync: true }, times: refusals };
+  clock.advance(1000);
+  await settle();
+  server.deliver();
+  assert.equal(server.refuseNextNotes, null, 'every refusal was used');
+  assert.equal(i.status, 'connected');
+  assert.equal(i.notesState, 'synchronized');
+  assert.equal(i.notes, server.notes.doc);
+  assert.equal(o.notes, server.notes.doc);
+  assert.ok(/mine!/.test(server.notes.doc) && /theirs/.test(server.notes.doc), server.notes.doc);
+  const sent = server.sockets.filter((s) => s.userId === 'int').flatMap((s) => s.sent.filter((e) => e.type === 'notes-update'));
+  assert.ok(sent.length > refusals, `${sent.length} notes-updates sent`);
+  assert.deepEqual(i.log.filter((e) => e.type === 'refused'), []);
+});
+
+test('notes: a refusal that can never succeed stops the edits and says so with `refused`', async () => {
+  const { server, join } = interview();
+  const i = await join('int', 'interviewer');
+  i.on('refused', (detail) => i.log.push({ type: 'refused', ...detail }));
+  i.setNotesText('kept');
+  server.deliver();
+  server.refuseNextNotes = { code: 'DOCUMENT_TOO_LARGE', message: 'too large' };
+  i.setNotesText('kept and too much');
+  server.deliver();
+  assert.deepEqual(i.log.filter((e) => e.type === 'refused').map(({ type, document, error, text }) => ({ type, document, error, text })), [
+    { type: 'refused', document: 'notes', error: 'DOCUMENT_TOO_LARGE', text: 'kept and too much' },
+  ]);
+  assert.equal(i.notes, 'kept');
+  assert.equal(i.notesState, 'synchronized');
+});

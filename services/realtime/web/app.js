@@ -54,6 +54,7 @@ const MESSAGES = {
   USER_ID_TAKEN: 'This tab’s identity already joined this session with another role.',
   NOT_RUNNABLE: 'This language cannot run in the browser.',
   PLAYBACK_UNAVAILABLE: 'The playback could not be loaded.',
+  EDIT_REFUSED: 'The server refused your last edits for good; they were undone.',
 };
 
 const ROLE_NAMES = { candidate: 'candidate', interviewer: 'interviewer', observer: 'observer' };
@@ -277,6 +278,10 @@ function wire(client) {
   client.on('error', live(({ error, message }) => {
     showAlert(error, message);
     if (client.language) $('language').value = client.language; // undo a refused change
+  }));
+  client.on('refused', live(({ document: doc, error, message }) => {
+    // Edits the server can never accept: say which were lost and why.
+    showAlert('EDIT_REFUSED', `${doc === 'notes' ? 'notes' : 'code'}: ${MESSAGES[error] || ''} ${message}`.trim(), true);
   }));
   client.on('run', live(renderRun));
   client.on('session-ended', live(({ reason }) => {
