@@ -777,6 +777,8 @@ export class PairpadClient extends EventTarget {
   #onSessionEnded(p) {
     const reason = (p && p.reason) || 'ended';
     this.#stop(new PairpadError('SESSION_ENDED', `the session has ended (${reason})`));
+    // Nobody is connected any more: everyone has left and no caret remains.
+    this.#setUsers([]);
     this.#emit('session-ended', { reason });
   }
 

@@ -37,17 +37,24 @@ const remoteCursors = StateField.define({
   },
 });
 
-/** CaretWidget is a remote caret: a coloured bar in the text with its owner's name on a flag. */
+/**
+ * CaretWidget is a remote caret: a coloured bar in the text with its
+ * owner's name on a flag. The flag covers the line above (below on the
+ * first line), so it shows only when its owner moves or types (each time
+ * `stamp` changes the caret is drawn anew and the flag's CSS animation
+ * fades it out after 2 s) and while the pointer is on the caret.
+ */
 class CaretWidget extends WidgetType {
-  constructor(userId, name, color) {
+  constructor(userId, name, color, stamp) {
     super();
     this.userId = userId;
     this.name = name;
     this.color = color;
+    this.stamp = stamp;
   }
 
   eq(other) {
-    return other.userId === this.userId && other.name === this.name && other.color === this.color;
+    return other.userId === this.userId && other.name === this.name && other.color === this.color && other.stamp === this.stamp;
   }
 
   toDOM() {
@@ -65,7 +72,7 @@ class CaretWidget extends WidgetType {
   }
 
   ignoreEvent() {
-    return true;
+    return false; // a click on a remote caret places the local one, as on the text beside it
   }
 }
 
@@ -74,7 +81,7 @@ const caretDecorations = EditorView.decorations.compute([remoteCursors], (state)
   const len = state.doc.length;
   const widgets = state
     .field(remoteCursors)
-    .map((c) => Decoration.widget({ widget: new CaretWidget(c.userId, c.name, c.color), side: 1 }).range(Math.min(c.head, len)));
+    .map((c) => Decoration.widget({ widget: new CaretWidget(c.userId, c.name, c.color, c.stamp), side: 1 }).range(Math.min(c.head, len)));
   return Decoration.set(widgets, true);
 });
 
@@ -127,8 +134,11 @@ const theme = EditorView.baseTheme({
     borderLeft: '2px solid',
     marginLeft: '-1px',
     marginRight: '-1px',
-    pointerEvents: 'none',
   },
+  // A few pixels either side of the bar to hover (showing the flag again).
+  '.cm-remote-caret::before': { content: '""', position: 'absolute', top: '0', bottom: '0', left: '-4px', width: '7px' },
+  '.cm-remote-caret:hover .cm-remote-flag': { animation: 'none', opacity: '1' },
+  '@keyframes cm-remote-flag-fade': { '0%': { opacity: '1' }, '80%': { opacity: '1' }, '100%': { opacity: '0', visibility: 'hidden' } },
   '.cm-remote-flag': {
     position: 'absolute',
     bottom: '100%',
@@ -141,7 +151,9 @@ const theme = EditorView.baseTheme({
     fontFamily: 'system-ui, sans-serif',
     whiteSpace: 'nowrap',
     userSelect: 'none',
+    pointerEvents: 'none',
     zIndex: '10',
+    animation: 'cm-remote-flag-fade 2.5s linear forwards',
   },
   '.cm-line:first-child .cm-remote-flag': { bottom: 'auto', top: '100%', borderRadius: '0 3px 3px 3px' },
   '.cm-remote-selection': { opacity: '0.25' },
@@ -194,6 +206,12 @@ export function bindCodeMirror(view, client, { language = null, shareCursor = tr
   const binding = new Compartment();
   const languageConf = new Compartment();
   let lastCursor = '';
+  // stamps counts, per remote user, their moves and edits: a new stamp
+  // draws the caret anew, which shows its name flag again.
+  const stamps = new Map();
+  const touch = (userId) => {
+    if (typeof userId === 'string' && userId !== client.userId) stamps.set(userId, (stamps.get(userId) ?? 0) + 1);
+  };
   // The document text the editor shows (as shownText) and its CRLFs.
   let raw = client.text;
   let pairs = crlfPairs(raw);
@@ -209,7 +227,7 @@ export function bindCodeMirror(view, client, { language = null, shareCursor = tr
         from = Math.min(a, b);
         to = Math.max(a, b);
       }
-      return { userId: c.userId, name: c.name, color: c.color, head, from, to };
+      return { userId: c.userId, name: c.name, color: c.color, stamp: stamps.get(c.userId) ?? 0, head, from, to };
     });
     view.dispatch({ effects: setRemote.of(cursors), annotations: remote.of(true) });
   };
@@ -264,7 +282,8 @@ export function bindCodeMirror(view, client, { language = null, shareCursor = tr
 
   // onText shows every change that did not come from the editor: remote
   // ops, a sync, and edits a script made through the client.
-  const onText = ({ text, op }) => {
+  const onText = ({ text, op, remote: fromRemote, userId }) => {
+    if (fromRemote) touch(userId);
     if (typing) {
       raw = text;
       pairs = crlfPairs(raw);
@@ -292,7 +311,11 @@ export function bindCodeMirror(view, client, { language = null, shareCursor = tr
 
   const offs = [
     client.on('text', onText),
-    client.on('cursor', showCursors),
+    client.on('cursor', ({ userId, cursor }) => {
+      if (cursor) touch(userId);
+      else stamps.delete(userId);
+      showCursors();
+    }),
     client.on('presence', showCursors),
     client.on('language', ({ language: name }) => setLanguage(name)),
   ];

@@ -282,6 +282,27 @@ test('two people edit one session in the CodeMirror demo page', { timeout: 24000
   assert.deepEqual({ from: sels[0].from, to: sels[0].to }, bobSel);
   assert.equal((await remoteCaret(a, bobId)).pos, bobSel.to);
   await a.screenshot({ path: join(artifacts, 'demo.png') });
+  // The name flag covers the line above the caret, so it shows while Bob
+  // moves and fades out by itself; the caret stays, and hovering it shows
+  // the name again.
+  const flagShown = (page, id) =>
+    page.evaluate((uid) => {
+      const f = document.querySelector(`[data-remote-cursor="${CSS.escape(uid)}"] .cm-remote-flag`);
+      return f ? getComputedStyle(f).visibility === 'visible' && getComputedStyle(f).opacity === '1' : null;
+    }, id);
+  await a.waitForFunction(
+    (uid) => {
+      const f = document.querySelector(`[data-remote-cursor="${CSS.escape(uid)}"] .cm-remote-flag`);
+      return f && getComputedStyle(f).visibility === 'hidden';
+    },
+    bobId,
+    { timeout: WAIT },
+  );
+  assert.equal((await remoteCaret(a, bobId)).pos, bobSel.to);
+  await a.screenshot({ path: join(artifacts, 'demo-flag-faded.png') });
+  await a.hover(`[data-remote-cursor="${bobId}"]`);
+  assert.equal(await flagShown(a, bobId), true, 'hovering the caret shows the name');
+  await a.mouse.move(0, 0);
 
   // Undo is per person: Alice types, then Bob types; Alice's Ctrl+Z takes
   // back only her own text, and Bob's stays. Redo brings hers back.

@@ -215,6 +215,10 @@ test('a whole interview: create, candidate link, notes the candidate never gets,
     await p.waitForSelector('#ended:not([hidden])', { timeout: WAIT });
     await p.waitForFunction(() => document.querySelector('#status').textContent === 'ended', null, { timeout: WAIT });
     assert.equal(await p.evaluate(() => window.pairpadEditor.state.readOnly), true);
+    // Nobody is listed as present any more, and no remote caret is drawn.
+    await p.waitForFunction(() => document.querySelector('#people-count').textContent === '0', null, { timeout: WAIT });
+    assert.equal(await p.$$eval('#people .person', (li) => li.map((e) => e.textContent).join('|')), 'The interview has ended: nobody is connected.');
+    assert.equal(await p.$$eval('[data-remote-cursor]', (els) => els.length), 0);
   }
   const session = await (await fetch(`${server.base}/api/sessions/${sessionId}`)).json();
   assert.equal(session.status, 'ended');

@@ -342,12 +342,20 @@ test('transient REST failures while reconnecting keep retrying', async () => {
   assert.equal(a.status, 'connected');
 });
 
-test('session-ended stops everything', async () => {
+test('session-ended stops everything; nobody is present and no remote cursor remains', async () => {
   const { server, clock, joinAs } = harness();
   const a = await joinAs('a');
+  const b = await joinAs('b');
+  b.sendCursor({ line: 0, column: 0 });
+  server.deliver();
+  assert.equal(a.cursors.length, 1);
   server.end('expired');
   assert.deepEqual(a.log.filter((e) => e.type === 'session-ended').map((e) => e.reason), ['expired']);
   assert.equal(a.status, 'offline');
+  assert.deepEqual(a.users, []);
+  assert.deepEqual(a.cursors, []);
+  assert.deepEqual(a.log.filter((e) => e.type === 'cursor').at(-1), { type: 'cursor', userId: 'b', cursor: null, cursors: [] });
+  assert.deepEqual(a.log.filter((e) => e.type === 'presence').at(-1).users, []);
   assert.deepEqual(pending(clock), []);
 });
 

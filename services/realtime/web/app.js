@@ -370,6 +370,13 @@ function renderPeople() {
   const cursors = new Map(client.cursors.map((c) => [c.userId, c]));
   const list = $('people');
   list.replaceChildren();
+  list.classList.toggle('people-ended', ui.ended);
+  if (ui.ended) {
+    // Nobody is connected to an ended interview (the client cleared who was here).
+    list.append(el('li', 'person person-ended', 'The interview has ended: nobody is connected.'));
+    $('people-count').textContent = '0';
+    return;
+  }
   for (const u of client.users) {
     const li = el('li', 'person');
     li.dataset.userId = u.id;
@@ -566,6 +573,7 @@ function sessionEnded() {
   if (ui.notes && ui.editor) ui.editor.bundle.setEditable(ui.notes, false);
   $('language').disabled = true;
   setStatus('ended');
+  renderPeople();
   showEnded(true);
   showEndedCode();
   openPlayback();
