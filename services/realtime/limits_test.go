@@ -213,6 +213,8 @@ func TestMicroAndMetrics(t *testing.T) {
 	a.waitFor(t, protocol.TypeConnected)
 	a.send(t, protocol.TypeSync, nil)
 	a.waitFor(t, protocol.TypeSync)
+	a.send(t, protocol.TypeCodeUpdate, fullCode("print(1)", 0, "m1"))
+	a.waitFor(t, protocol.TypeCodeAck)
 	tryPlain(t, inst.url, user{sid: sid, id: "x", noToken: true})
 
 	msg, err := cl.in.NC.Request("pairpad.realtime.stats", nil, waitTimeout)
@@ -237,6 +239,8 @@ func TestMicroAndMetrics(t *testing.T) {
 		"pairpad_realtime_events_in_total":  1,
 		"pairpad_realtime_events_out_total": 2,
 		"pairpad_realtime_refusals_total":   1,
+		// The edit's window: the text before it and the update.
+		"pairpad_realtime_doc_window_bytes": 1,
 	} {
 		if got := counter(t, inst.reg, name); got < min {
 			t.Errorf("%s = %v, want at least %v", name, got, min)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pairpad/pairpad/services/realtime/document"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
@@ -92,6 +93,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}
 	}
 	return m, nil
+}
+
+// registerWindowGauge exposes the bytes the document engine's windows of
+// recent updates hold (bounded by DOC_MEMORY_BUDGET).
+func registerWindowGauge(reg prometheus.Registerer, e *document.Engine) error {
+	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pairpad_realtime_doc_window_bytes",
+		Help: "Bytes held by the windows of recent updates of the documents on this instance (bounded by DOC_MEMORY_BUDGET).",
+	}, func() float64 { return float64(e.WindowBytes()) })
+	if err := reg.Register(g); err != nil {
+		return fmt.Errorf("realtime metrics: %w", err)
+	}
+	return nil
 }
 
 func (m *metrics) refused(stage string, err error) {

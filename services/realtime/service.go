@@ -93,8 +93,12 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 		limits: newLimitStore(rate{n: cfg.WSHandshakeRate.N, per: cfg.WSHandshakeRate.Per}),
 	}
 	s.engine = document.NewEngine(d.Infra, document.Options{MaxDocBytes: protocol.MaxDocumentBytes, Instance: instance,
-		TransformBudget: cfg.DocTransformBudget, LogMaxEntries: cfg.OpsMaxPerSession, LogMaxBytes: cfg.OpsMaxBytesPerSession},
+		TransformBudget: cfg.DocTransformBudget, LogMaxEntries: cfg.OpsMaxPerSession, LogMaxBytes: cfg.OpsMaxBytesPerSession,
+		MemoryBudget: cfg.DocMemoryBudget, UnloadAfter: cfg.DocUnloadAfter},
 		d.Log, d.Now)
+	if err := registerWindowGauge(d.Metrics, s.engine); err != nil {
+		return nil, err
+	}
 	s.hub = newHub(s)
 	s.presence = newPresenceTracker(s)
 	s.toucher = newToucher(s)

@@ -78,14 +78,19 @@ type Config struct {
 	OpsMaxBytesPerSession int64
 
 	// WebSocket limits.
-	WSMaxFrameBytes     int
-	WSSendQueue         int
-	WSMaxConns          int
-	WSMaxConnsPerIP     int
-	WSHandshakeTimeout  time.Duration
-	WSEventsPerSecond   int
-	WSHandshakeRate     Rate // handshakes per user per session per instance
-	DocTransformBudget  int  // transform work one update may cost: components × versions behind
+	WSMaxFrameBytes    int
+	WSSendQueue        int
+	WSMaxConns         int
+	WSMaxConnsPerIP    int
+	WSHandshakeTimeout time.Duration
+	WSEventsPerSecond  int
+	WSHandshakeRate    Rate // handshakes per user per session per instance
+	DocTransformBudget int  // transform work one update may cost: components × versions behind
+	// DocMemoryBudget bounds the bytes of the documents' windows of recent
+	// updates on one realtime instance; DocUnloadAfter is how long a
+	// document goes without edits before its window is dropped.
+	DocMemoryBudget     int64
+	DocUnloadAfter      time.Duration
 	ShutdownTimeout     time.Duration
 	HTTPReadHeaderLimit time.Duration
 	HTTPIdleTimeout     time.Duration
@@ -165,6 +170,8 @@ func Load(process string, getenv func(string) string) (Config, error) {
 	c.WSEventsPerSecond = p.integer("WS_EVENTS_PER_SECOND", 100, 0, 1000000)
 	c.WSHandshakeRate = p.rate("WS_HANDSHAKES_PER_USER", Rate{30, time.Minute})
 	c.DocTransformBudget = p.integer("DOC_TRANSFORM_BUDGET", 1000000, 100, 1<<40)
+	c.DocMemoryBudget = int64(p.integer("DOC_MEMORY_BUDGET", 256<<20, 1<<20, 1<<50))
+	c.DocUnloadAfter = p.duration("DOC_UNLOAD_AFTER", time.Minute)
 	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 20*time.Second)
 	c.HTTPReadHeaderLimit = p.duration("HTTP_READ_HEADER_TIMEOUT", 10*time.Second)
 	c.HTTPIdleTimeout = p.duration("HTTP_IDLE_TIMEOUT", 120*time.Second)

@@ -27,7 +27,7 @@ func TestTransformBudgetOverTheLog(t *testing.T) {
 	}{{500, true}, {0, false}} {
 		t.Run(fmt.Sprintf("budget=%d", tc.budget), func(t *testing.T) {
 			e := newEngineOpts(t, in, Options{Instance: "a", TransformBudget: tc.budget})
-			e.hist = histLimits{versions: 8, opBytes: 1 << 20, every: 4}
+			e.hist = histLimits{versions: 8, bytes: 1 << 20, every: 4}
 			d, _ := open(t, e, newSessionID(), -1)
 			submit(t, d, "u", "c", fullUpdate(0, "base", "0123456789"))
 			for v := int64(1); v <= 30; v++ {

@@ -98,7 +98,7 @@ func TestConvergence(t *testing.T) {
 		fullCode bool // whether users also send fullCode updates
 	}{
 		{"default window", defaultHistLimits, 4, true},
-		{"tiny window", histLimits{versions: 8, opBytes: 1 << 20, every: 4}, 30, false},
+		{"tiny window", histLimits{versions: 8, bytes: 1 << 20, every: 4}, 30, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -32,13 +32,22 @@
 // # Memory
 //
 // Per session this instance keeps the text, version and stream sequence,
-// a window of the last 1024 updates (ops, and the text every 64 versions),
-// and the newest 10000 (userId, opId) pairs. The window serves stale ops
-// updates (older ones are transformed over entries read back from the
-// stream, up to 10000 versions behind), fullCode updates (the edit
-// ot.Diff(text at version, fullCode): their version must be within the
-// window, otherwise INVALID_PAYLOAD asks the client to sync) and since
-// replays (within the window, else replayOK=false and the client syncs).
+// a window of recent updates and the newest 10000 (userId, opId) pairs.
+// The window holds the updates' ops and hashes, the text at its start, the
+// text every 64 versions and at the newest two; it is bounded by 1024
+// versions and 1 MiB, and all windows of the instance together by
+// Options.MemoryBudget (DOC_MEMORY_BUDGET): past it the least recently
+// edited windows shrink to their newest version first (Engine.trim). A
+// session without edits for Options.UnloadAfter (DOC_UNLOAD_AFTER) drops
+// its window; one without listeners is unloaded (snapshot written, and
+// loaded again from the snapshot and the log after it on the next Open).
+// The window serves stale ops updates (older ones are transformed over
+// entries read back from the stream, up to 10000 versions behind),
+// fullCode updates (the edit ot.Diff(text at version, fullCode): their
+// version must be within the window, otherwise INVALID_PAYLOAD asks the
+// client to sync) and since replays (within the window, else
+// replayOK=false and the client syncs). The inserted text of a fullCode
+// edit is copied out of the decoded document, which is not kept.
 //
 // # Dedupe
 //

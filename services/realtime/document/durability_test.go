@@ -19,7 +19,7 @@ import (
 func TestBeyondWindow(t *testing.T) {
 	in := newInfra(t, natstest.Start(t))
 	e := newEngine(t, in, "a")
-	e.hist = histLimits{versions: 1000, opBytes: 64 << 10, every: 16}
+	e.hist = histLimits{versions: 1000, bytes: 64 << 10, every: 16}
 	sid := newSessionID()
 	d, r := open(t, e, sid, -1)
 	submit(t, d, "u1", "c1", opsUpdate(0, "", ot.Op{ot.Insert("start")}))

@@ -1,10 +1,13 @@
 package document
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,7 +33,28 @@ type Options struct {
 	// (default 64 MiB).
 	LogMaxEntries int64
 	LogMaxBytes   int64
+	// MemoryBudget bounds the windows of recent updates of all the
+	// sessions this instance holds, in bytes (DOC_MEMORY_BUDGET); past it
+	// the least recently active windows shrink first. Default
+	// DefaultMemoryBudget.
+	MemoryBudget int64
+	// UnloadAfter is how long a session goes without edits before its
+	// window is dropped, keeping only its current text, version, hash and
+	// opId index (DOC_UNLOAD_AFTER); default DefaultUnloadAfter. A session
+	// with no listeners left is unloaded at once.
+	UnloadAfter time.Duration
 }
+
+// Defaults of the memory bounds: 256 MiB of windows holds a full window
+// (1024 versions) of a 2 KiB document for about a thousand sessions.
+const (
+	DefaultMemoryBudget = 256 << 20
+	DefaultUnloadAfter  = time.Minute
+)
+
+// shrinkKeep is how many versions a window shrunk for the memory budget
+// keeps: a typist's fullCode update is based on the newest one or two.
+const shrinkKeep = 1
 
 // DefaultTransformBudget is about 30 ms of one core on the project's
 // machine (ot.Transform walks some 30 million components a second), a
@@ -49,6 +73,10 @@ type Engine struct {
 	now func() time.Time
 	// hist bounds each session's in-memory history; tests shrink it.
 	hist histLimits
+	// windowBytes is the sum of the sessions' windows (history.bytes);
+	// trimming is set while one goroutine shrinks them.
+	windowBytes atomic.Int64
+	trimming    atomic.Bool
 
 	mu       sync.Mutex
 	sessions map[string]*session
@@ -77,6 +105,12 @@ func NewEngine(in *broker.Infra, o Options, log *slog.Logger, now func() time.Ti
 	}
 	if o.LogMaxBytes <= 0 {
 		o.LogMaxBytes = 64 << 20
+	}
+	if o.MemoryBudget <= 0 {
+		o.MemoryBudget = DefaultMemoryBudget
+	}
+	if o.UnloadAfter <= 0 {
+		o.UnloadAfter = DefaultUnloadAfter
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -208,4 +242,42 @@ func (e *Engine) Stats() (sessions int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return len(e.sessions)
+}
+
+// WindowBytes reports the bytes the sessions' windows of recent updates
+// hold on this instance (bounded by Options.MemoryBudget).
+func (e *Engine) WindowBytes() int64 {
+	return e.windowBytes.Load()
+}
+
+// trim shrinks the windows of the least recently active sessions, one
+// session lock at a time, until the total is under three quarters of the
+// budget. It returns at once when under budget or when another goroutine
+// is trimming; callers hold no session lock.
+func (e *Engine) trim() {
+	if e.windowBytes.Load() <= e.o.MemoryBudget || !e.trimming.CompareAndSwap(false, true) {
+		return
+	}
+	defer e.trimming.Store(false)
+	type byAge struct {
+		s      *session
+		active int64
+	}
+	e.mu.Lock()
+	all := make([]byAge, 0, len(e.sessions))
+	for _, s := range e.sessions {
+		all = append(all, byAge{s, s.active.Load()})
+	}
+	e.mu.Unlock()
+	slices.SortFunc(all, func(a, b byAge) int { return cmp.Compare(a.active, b.active) })
+	target := e.o.MemoryBudget / 4 * 3
+	for _, a := range all {
+		if e.windowBytes.Load() <= target {
+			return
+		}
+		s := a.s
+		s.mu.Lock()
+		s.hist.shrink(shrinkKeep, s.text, s.version)
+		s.mu.Unlock()
+	}
 }

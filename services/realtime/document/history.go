@@ -1,17 +1,21 @@
 package document
 
 import (
+	"sync/atomic"
+	"unsafe"
+
 	"github.com/pairpad/pairpad/shared/ot"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
-// histLimits bound the in-memory history. The window serves stale
-// submissions (transform), fullCode submissions (the text at their version)
-// and since replays. Texts are kept only at checkpoints, so memory stays
-// near versions/every copies of the document however long the window.
+// histLimits bound one session's window of recent updates. The window
+// serves stale submissions (transform), fullCode submissions (the text at
+// their version), since replays and the hashes of recent versions. It is
+// bounded by versions and by bytes (see entrySize); the engine's
+// DOC_MEMORY_BUDGET bounds the sum over its sessions (Engine.trim).
 type histLimits struct {
 	versions int // versions kept
-	opBytes  int // inserted bytes kept across those versions
+	bytes    int // bytes kept: the base text, the texts kept and the updates
 	every    int // a text is kept every this many versions
 	// recent is how many of the newest versions keep their text as well:
 	// a fullCode update is nearly always based on one of them, and
@@ -20,8 +24,9 @@ type histLimits struct {
 	recent int
 }
 
-// defaultHistLimits keep about 16 + 4 copies of the document and 4 MiB of ops.
-var defaultHistLimits = histLimits{versions: 1024, opBytes: 4 << 20, every: 64, recent: 4}
+// defaultHistLimits keep at most 1024 versions and 1 MiB per session: for
+// a 2 KiB document about 16 + 2 texts and the updates.
+var defaultHistLimits = histLimits{versions: 1024, bytes: 1 << 20, every: 64, recent: 2}
 
 // replayMaxBytes bounds the texts (Applied.Code) one replay may build.
 const replayMaxBytes = 32 << 20
@@ -33,7 +38,12 @@ type history struct {
 	base        string
 	baseVersion int64
 	entries     []histEntry
-	opBytes     int
+	// bytes is what the window holds (entrySize of each entry, plus the
+	// base text while there are entries: without them it is the session's
+	// current text); total is the engine's sum over its sessions, nil once
+	// the session released its window.
+	bytes int
+	total *atomic.Int64
 }
 
 type histEntry struct {
@@ -41,8 +51,42 @@ type histEntry struct {
 	hasCode bool
 }
 
-func (h *history) reset(lim histLimits, text string, version int64) {
-	*h = history{lim: lim, base: text, baseVersion: version}
+// appliedSize is what an entry costs beyond its strings and ops.
+const appliedSize = int(unsafe.Sizeof(histEntry{}))
+
+// entrySize is the memory an entry holds (the session id is shared).
+func entrySize(he histEntry) int {
+	n := appliedSize + opBytes(he.a.Ops) + len(he.a.UserID) + len(he.a.OpID) + len(he.a.ConnID) + len(he.a.Hash)
+	if he.hasCode {
+		n += len(he.a.Code)
+	}
+	return n
+}
+
+// reset starts an empty window at text (version); total is the engine's
+// counter (nil in unit tests).
+func (h *history) reset(lim histLimits, text string, version int64, total *atomic.Int64) {
+	h.account(-h.bytes)
+	*h = history{lim: lim, base: text, baseVersion: version, total: total}
+}
+
+// clear empties the window, keeping only the current text (version).
+func (h *history) clear(text string, version int64) {
+	h.reset(h.lim, text, version, h.total)
+}
+
+// release gives the window's bytes back to the engine for good.
+func (h *history) release(text string, version int64) {
+	h.clear(text, version)
+	h.total = nil
+}
+
+// account adds d to the window's bytes and the engine's total.
+func (h *history) account(d int) {
+	h.bytes += d
+	if h.total != nil {
+		h.total.Add(int64(d))
+	}
 }
 
 // push appends the update a (with its full Code) and evicts old versions.
@@ -51,29 +95,39 @@ func (h *history) push(a Applied) {
 	if h.lim.recent == 0 && !h.checkpoint(a.Version) {
 		he.hasCode, he.a.Code = false, ""
 	}
+	d := entrySize(he)
+	if len(h.entries) == 0 {
+		d += len(h.base)
+	}
 	h.entries = append(h.entries, he)
-	if i := len(h.entries) - 1 - h.lim.recent; h.lim.recent > 0 && i >= 0 && !h.checkpoint(h.entries[i].a.Version) {
+	if i := len(h.entries) - 1 - h.lim.recent; h.lim.recent > 0 && i >= 0 && !h.checkpoint(h.entries[i].a.Version) && h.entries[i].hasCode {
 		// No longer among the newest: only checkpoints keep their text.
+		d -= len(h.entries[i].a.Code)
 		h.entries[i].hasCode, h.entries[i].a.Code = false, ""
 	}
-	h.opBytes += opBytes(a.Ops)
-	if len(h.entries) > h.lim.versions+h.lim.every || h.opBytes > h.lim.opBytes {
+	h.account(d)
+	if len(h.entries) > h.lim.versions+h.lim.every || h.bytes > h.lim.bytes {
 		h.evict()
 	}
 }
 
-// evict drops the oldest versions up to a checkpoint, so the new base is
-// a text we already hold and eviction never re-applies ops: the first
-// checkpoint that brings the window within both bounds, else the last one.
+// evict drops the oldest versions up to an entry that kept its text, so
+// the new base is a text we already hold and eviction never re-applies
+// ops: the first one that brings the window within both bounds, else the
+// newest one.
 func (h *history) evict() {
-	drop, left, bytes := -1, 0, h.opBytes
+	drop, left := -1, 0
+	rest := h.bytes - len(h.base) // the entries' bytes
 	for i, he := range h.entries {
-		bytes -= opBytes(he.a.Ops)
-		if !he.hasCode || !h.checkpoint(he.a.Version) {
-			continue // the newest versions' texts are not bases: the window stays as long as before
+		rest -= entrySize(he)
+		if !he.hasCode {
+			continue
 		}
-		drop, left = i, bytes
-		if len(h.entries)-(i+1) <= h.lim.versions && bytes <= h.lim.opBytes {
+		drop, left = i, rest
+		if i < len(h.entries)-1 {
+			left += len(he.a.Code) // the new base
+		}
+		if len(h.entries)-(i+1) <= h.lim.versions && left <= h.lim.bytes {
 			break
 		}
 	}
@@ -82,7 +136,32 @@ func (h *history) evict() {
 	}
 	h.base, h.baseVersion = h.entries[drop].a.Code, h.entries[drop].a.Version
 	h.entries = append([]histEntry(nil), h.entries[drop+1:]...)
-	h.opBytes = left
+	h.account(left - h.bytes)
+}
+
+// shrink drops all but the newest keep versions when the text before them
+// is held (the newest versions keep theirs, see recent), else all of them:
+// what the engine does to the least recently active windows when it is
+// over its memory budget. text is the current text, at version.
+func (h *history) shrink(keep int, text string, version int64) {
+	i := len(h.entries) - keep - 1
+	if i < 0 {
+		return
+	}
+	if !h.entries[i].hasCode {
+		h.clear(text, version)
+		return
+	}
+	rest := 0
+	for _, he := range h.entries[i+1:] {
+		rest += entrySize(he)
+	}
+	if keep > 0 {
+		rest += len(h.entries[i].a.Code)
+	}
+	h.base, h.baseVersion = h.entries[i].a.Code, h.entries[i].a.Version
+	h.entries = append([]histEntry(nil), h.entries[i+1:]...)
+	h.account(rest - h.bytes)
 }
 
 // checkpoint reports whether version v keeps its text for as long as it is

@@ -14,7 +14,7 @@ import (
 func TestHistoryWindow(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	var h history
-	h.reset(defaultHistLimits, "", 0)
+	h.reset(defaultHistLimits, "", 0, nil)
 	texts := []string{""}
 	text := ""
 	const n = 3000

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/pairpad/pairpad/shared/oplog"
 	"github.com/pairpad/pairpad/shared/ot"
@@ -38,7 +39,14 @@ func (s *session) rebaseCheck(in update) (ot.Op, error) {
 				"a fullCode update must be based on one of the last %d versions (got %d, the document is at %d): sync and resend",
 				s.version-s.hist.baseVersion, v, s.version).WithDetails(map[string]any{"sync": true})
 		}
-		return ot.Diff(base, *in.fullCode), nil
+		op := ot.Diff(base, *in.fullCode)
+		for i := range op {
+			// The inserted text is a piece of the decoded fullCode: a
+			// copy lets the whole document go once the update is merged,
+			// instead of pinning it in the window for every version.
+			op[i].S = strings.Clone(op[i].S)
+		}
+		return op, nil
 	}
 	var n int
 	switch {

@@ -53,6 +53,7 @@ func (s *session) run() {
 				dropped = n
 				s.markBehind()
 			}
+			s.dropQuietWindow()
 		case <-snapTimer.C:
 			if !saving {
 				saving = true
@@ -76,9 +77,21 @@ func (s *session) run() {
 		s.deliver()
 		s.fold(ctx)
 		s.deliver()
+		s.e.trim()
 		if due, ok := s.snapshotDue(snapFailed); ok && !saving {
 			snapTimer.Reset(max(time.Until(due), 0))
 		}
+	}
+}
+
+// dropQuietWindow empties the window of a session that had no edit for
+// UnloadAfter: its clients are at the current version, which needs no
+// window, and one that is not is served from the op log or a sync.
+func (s *session) dropQuietWindow() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.hist.entries) > 0 && time.Since(s.lastEdit) >= s.e.o.UnloadAfter {
+		s.hist.clear(s.text, s.version)
 	}
 }
 

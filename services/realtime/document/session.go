@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -58,8 +59,12 @@ type session struct {
 	dirty        bool   // edits since the last snapshot
 	firstDirty   time.Time
 	lastEdit     time.Time
-	dropped      bool
-	loading      bool
+	// active is when the session last took an edit or a listener (unix
+	// nanoseconds): the engine shrinks the least recently active windows
+	// first when it is over its memory budget.
+	active  atomic.Int64
+	dropped bool
+	loading bool
 
 	sub      *nats.Subscription
 	wake     chan struct{}
@@ -114,7 +119,7 @@ func (s *session) load(ctx context.Context) error {
 	s.mu.Lock()
 	s.text, s.textLen, s.version, s.seq = snap.Code, ot.UTF16Len(snap.Code), snap.Version, snap.Seq
 	s.savedVersion, s.savedSeq, s.savedEnd, s.logEnd = snap.Version, snap.Seq, snap.End, snap.End
-	s.hist.reset(s.e.hist, snap.Code, snap.Version)
+	s.hist.reset(s.e.hist, snap.Code, snap.Version, &s.e.windowBytes)
 	for _, id := range snap.OpIDs {
 		s.opIDs.add(id.UserID, id.OpID, id.Version)
 	}
@@ -224,6 +229,7 @@ func (s *session) integrate(e oplog.Entry, code *string) error {
 		s.dirty, s.firstDirty = true, now
 	}
 	s.lastEdit = now
+	s.active.Store(now.UnixNano())
 	return nil
 }
 
@@ -296,6 +302,7 @@ func (s *session) attach(d *Doc, since int64) error {
 	}
 	d.delivered.Store(s.version)
 	s.docs[d] = struct{}{}
+	s.active.Store(time.Now().UnixNano())
 	d.l.Opened(st, replay, replayOK)
 	return nil
 }
@@ -325,6 +332,9 @@ func (s *session) finish() {
 		if s.sub != nil {
 			_ = s.sub.Unsubscribe()
 		}
+		s.mu.Lock()
+		s.hist.release(s.text, s.version)
+		s.mu.Unlock()
 		s.e.mu.Lock()
 		if s.e.stopping[s.id] == s {
 			delete(s.e.stopping, s.id)

@@ -203,6 +203,7 @@ func (s *session) submit(ctx context.Context, userID, connID string, in update) 
 			s.markBehind()
 		}
 		s.poke()
+		s.e.trim()
 		return Result{Version: e.Version, OpID: in.opID}, nil
 	}
 	return Result{}, protocol.Wrap(protocol.CodeInternal, "the update could not be applied",
