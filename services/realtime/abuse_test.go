@@ -25,7 +25,9 @@ import (
 func TestFlood(t *testing.T) {
 	t.Parallel()
 	cl := newCluster(t)
-	inst := cl.start(instanceOpts{env: map[string]string{"SESSION_MAX_USERS": "10"}})
+	// A long keepalive: on a busy machine the flooders can starve the test
+	// clients' pongs for longer than the tests' usual 3 s presence timeout.
+	inst := cl.start(instanceOpts{env: map[string]string{"SESSION_MAX_USERS": "10", "PRESENCE_TIMEOUT": "30s"}})
 	sidA, sidB := cl.newSession(protocol.LangPython).ID, cl.newSession(protocol.LangPython).ID
 
 	// A plain client that never sends anything stays: presence is kept by

@@ -103,18 +103,21 @@ func TestClosedConnectionDropsQueuedWork(t *testing.T) {
 	}
 	b.leave(websocket.CloseNormalClosure)
 
-	within(t, waitTimeout, "the queued updates to be dropped", func() bool {
-		return counter(t, inst.reg, "pairpad_realtime_dropped_events_total") > 0
+	// Every update is either handled (a sees it) or dropped (counted); how
+	// many of each depends on how far the submitter got before the close,
+	// and the drops may be counted one by one, so wait for the sum.
+	dropped := func() int { return int(counter(t, inst.reg, "pairpad_realtime_dropped_events_total")) }
+	// Each handled update is expensive on purpose: on a busy machine they take long.
+	within(t, 6*waitTimeout, "every queued update handled or dropped", func() bool {
+		return a.count(protocol.TypeCodeUpdate)+dropped() >= burst
 	})
-	dropped := int(counter(t, inst.reg, "pairpad_realtime_dropped_events_total"))
-	ran := burst - dropped
-	if ran < 1 || dropped < 1 {
-		t.Fatalf("%d dropped, %d handled", dropped, ran)
+	ran, d := a.count(protocol.TypeCodeUpdate), dropped()
+	if ran < 1 || d < 1 || ran+d != burst {
+		t.Fatalf("%d dropped, %d handled, of %d", d, ran, burst)
 	}
-	within(t, waitTimeout, fmt.Sprintf("the %d handled updates", ran), func() bool { return a.count(protocol.TypeCodeUpdate) >= ran })
 	time.Sleep(200 * time.Millisecond) // a dropped update would arrive by now
 	if got := a.count(protocol.TypeCodeUpdate); got != ran {
-		t.Fatalf("%d updates of the closed connection applied, want the %d handled (%d dropped)", got, ran, dropped)
+		t.Fatalf("%d updates of the closed connection applied, want the %d handled (%d dropped)", got, ran, d)
 	}
-	t.Logf("%d of %d queued updates dropped when the connection closed", dropped, burst)
+	t.Logf("%d of %d queued updates dropped when the connection closed", d, burst)
 }
