@@ -88,6 +88,9 @@ func (c catalog) create(ctx context.Context, req protocol.CreateSessionRequest) 
 				c.log.Warn("could not remove a session whose starter code was not stored; the janitor will",
 					"session_id", r.ID, "err", perr)
 			}
+			if errors.Is(err, oplog.ErrFull) {
+				return protocol.CreatedSession{}, oplog.FullRefusal(fmt.Errorf("store starter code of %s: %w", r.ID, err))
+			}
 			return protocol.CreatedSession{}, fmt.Errorf("store starter code of %s: %w", r.ID, err)
 		}
 	}
@@ -263,8 +266,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		log.Error("request failed", "request_id", httpx.RequestID(r.Context()), "method", r.Method,
 			"path", r.URL.Path, "err", err)
 	case protocol.CodeServiceUnavailable:
-		log.Warn("request failed: NATS unavailable", "request_id", httpx.RequestID(r.Context()), "method", r.Method,
-			"path", r.URL.Path, "err", err)
+		why := "request failed: NATS unavailable"
+		if errors.Is(err, oplog.ErrFull) {
+			why = "request failed: the SESSION_OPS stream is full (raise OPS_MAX_BYTES or lower OPS_MAX_AGE)"
+		}
+		log.Warn(why, "request_id", httpx.RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	httpx.WriteError(w, err)
 }

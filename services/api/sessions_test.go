@@ -10,6 +10,9 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/natstest"
+	"github.com/pairpad/pairpad/shared/oplog"
 	"github.com/pairpad/pairpad/shared/presence"
 	"github.com/pairpad/pairpad/shared/protocol"
 	"github.com/pairpad/pairpad/shared/session"
@@ -283,4 +286,52 @@ func TestDeleteRacingActivity(t *testing.T) {
 	if _, _, err := st.Get(ctx, s.ID); protocol.ErrorCode(err) != protocol.CodeSessionNotFound {
 		t.Errorf("session still live: %v", err)
 	}
+}
+
+// A full op log (the SESSION_OPS stream at OPS_MAX_BYTES) cannot store
+// starter code: the creation is refused with 503 SERVICE_UNAVAILABLE naming
+// OPS_MAX_BYTES and Retry-After, the half-made session is taken back, and
+// the sessions created before keep their code. A session without starter
+// code needs no room and is still created.
+func TestCreateSessionWithFullOpLog(t *testing.T) {
+	srv, _ := startNATS(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// The layout's own options: config.Load floors OPS_MAX_BYTES at 64 MiB.
+	in, err := broker.Provision(ctx, natstest.Connect(t, srv), broker.Layout{Replicas: 1, PresenceTTL: 10 * time.Second, OpsMaxBytes: 600 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAPI(t, in, baseEnv(), newClock(start))
+	starter := strings.Repeat("x", 250<<10)
+	body := `{"language":"go","starterCode":"` + starter + `"}`
+	var made []protocol.CreatedSession
+	var r response
+	for {
+		if len(made) > 3 {
+			t.Fatalf("%d sessions with 250 KiB of starter code in a 600 KiB op log", len(made))
+		}
+		if r = a.do(t, req{method: http.MethodPost, path: "/api/sessions", body: body}); r.status != http.StatusCreated {
+			break
+		}
+		var s protocol.CreatedSession
+		r.json(t, &s)
+		made = append(made, s)
+	}
+	b := r.errorBody(t)
+	if r.status != http.StatusServiceUnavailable || b.Error != protocol.CodeServiceUnavailable || b.Details["limit"] != "OPS_MAX_BYTES" ||
+		r.header.Get("Retry-After") != "5" || len(made) != 2 {
+		t.Fatalf("after %d sessions: %d %s (Retry-After %q), want 503 SERVICE_UNAVAILABLE naming OPS_MAX_BYTES after 2",
+			len(made), r.status, r.body, r.header.Get("Retry-After"))
+	}
+	all, err := session.NewStore(in.Sessions).All(ctx)
+	if err != nil || len(all) != len(made) {
+		t.Fatalf("%d session records (%v), want the %d created: the refused one is taken back", len(all), err, len(made))
+	}
+	for _, s := range made {
+		if e, ok, err := oplog.Last(ctx, in, s.ID); err != nil || !ok || e.Version != 1 || len(e.Ops) != 1 {
+			t.Fatalf("starter code of %s: %+v %t %v", s.ID, e, ok, err)
+		}
+	}
+	a.createSession(t, "go")
 }

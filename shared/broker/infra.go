@@ -17,7 +17,7 @@ type Layout struct {
 	PresenceTTL      time.Duration // presence bucket TTL; entries are refreshed well inside it
 	OpsMaxAge        time.Duration
 	OpsMaxPerSession int64
-	OpsMaxBytes      int64 // the SESSION_OPS stream's MaxBytes
+	OpsMaxBytes      int64 // the SESSION_OPS stream's MaxBytes; full, it refuses appends
 }
 
 // DefaultOpsMaxBytes is the SESSION_OPS stream's MaxBytes when the layout
@@ -86,6 +86,14 @@ func Provision(ctx context.Context, nc *nats.Conn, l Layout) (*Infra, error) {
 		}
 		*kv.dst = b
 	}
+	// A full stream (MaxBytes) refuses new entries (DiscardNew) instead of
+	// dropping the oldest of any session, which could be entries after a
+	// session's newest snapshot that its load needs: acknowledged edits
+	// would be gone. The writer gets the refusal (oplog.ErrFull).
+	// MaxMsgsPerSubject still drops a subject's oldest entry under
+	// DiscardNew (only DiscardNewPerSubject would refuse), and realtime
+	// snapshots before that trim could reach what a load needs. The update
+	// switches an existing stream from DiscardOld too.
 	in.Ops, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:              StreamOps,
 		Description:       "the op log: one subject per session, one message per applied edit",
@@ -93,7 +101,7 @@ func Provision(ctx context.Context, nc *nats.Conn, l Layout) (*Infra, error) {
 		Storage:           jetstream.FileStorage,
 		Replicas:          l.Replicas,
 		Retention:         jetstream.LimitsPolicy,
-		Discard:           jetstream.DiscardOld,
+		Discard:           jetstream.DiscardNew,
 		MaxAge:            l.OpsMaxAge,
 		MaxMsgsPerSubject: l.OpsMaxPerSession,
 		MaxBytes:          l.OpsMaxBytes,

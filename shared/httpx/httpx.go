@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,11 +33,16 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 // the status. An error without a code of its own that says NATS does not
 // answer (broker.Unavailable) is 503 SERVICE_UNAVAILABLE, not 500: the
 // connection reconnects by itself, so the client is told to retry, with
-// Retry-After: 1 unless the caller set its own.
+// Retry-After: details.retryAfterMs in whole seconds, or 1, unless the
+// caller set its own.
 func WriteError(w http.ResponseWriter, err error) {
 	b := protocol.BodyOf(broker.Classify(err))
 	if b.StatusCode == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
-		w.Header().Set("Retry-After", "1")
+		secs := int64(1)
+		if ms, ok := b.Details["retryAfterMs"].(int64); ok && ms > 1000 {
+			secs = (ms + 999) / 1000
+		}
+		w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
 	}
 	WriteJSON(w, b.StatusCode, b)
 }

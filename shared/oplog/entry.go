@@ -70,6 +70,12 @@ var (
 	ErrConflict = errors.New("oplog: the log moved on (wrong last sequence)")
 	// ErrMalformed means a stored message is not an Entry.
 	ErrMalformed = errors.New("oplog: malformed entry")
+	// ErrFull means the SESSION_OPS stream is at its MaxBytes
+	// (OPS_MAX_BYTES) and refused the entry: it drops nothing to make room
+	// (DiscardNew). Room comes back as sessions expire (the janitor purges
+	// their logs), entries pass OPS_MAX_AGE or documents purge what their
+	// snapshots made unnecessary.
+	ErrFull = errors.New("oplog: the op log stream is full (OPS_MAX_BYTES)")
 )
 
 // Encode turns e into the message to append to the session's op log.

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/protocol"
 )
 
 // Limits bound one read: at most Entries entries and at most Bytes bytes of
@@ -63,7 +65,8 @@ func Append(ctx context.Context, js jetstream.JetStream, sessionID string, e Ent
 }
 
 // Publish is Append for an entry already encoded (Encode), for a caller
-// that needs its size first; version is the entry's, for errors.
+// that needs its size first; version is the entry's, for errors. ErrFull
+// means the stream is at OPS_MAX_BYTES: answer it with FullRefusal.
 func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, version int64, m *nats.Msg, lastSeq uint64) (uint64, error) {
 	ack, err := js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(lastSeq))
 	if err != nil {
@@ -72,9 +75,35 @@ func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, vers
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
 			return 0, fmt.Errorf("append version %d to %s after seq %d: %w", version, sessionID, lastSeq, ErrConflict)
 		}
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeStoreFailed && apiErr.Description == descMaxBytes {
+			// Not wrapped: a 503 API error would pass for an outage.
+			return 0, fmt.Errorf("append version %d to %s: %w", version, sessionID, ErrFull)
+		}
 		return 0, fmt.Errorf("append version %d to %s: %w", version, sessionID, err)
 	}
 	return ack.Sequence, nil
+}
+
+// How nats-server refuses a message a DiscardNew stream has no room for:
+// JSStreamStoreFailedF (10077, status 503) with the store's ErrMaxBytes as
+// the description, for a single server and a cluster alike.
+const (
+	jsErrCodeStoreFailed jetstream.ErrorCode = 10077
+	descMaxBytes                             = "maximum bytes exceeded"
+)
+
+// FullRetryAfter is how long a writer refused with ErrFull is told to wait:
+// room comes back as the janitor expires sessions, not within a second.
+const FullRetryAfter = 5 * time.Second
+
+// FullRefusal is the client's answer to an append refused with ErrFull:
+// SERVICE_UNAVAILABLE naming the limit, to resend after retryAfterMs
+// (FullRetryAfter; REST adds it as Retry-After). Nothing was stored, and
+// nothing stored before was dropped for it.
+func FullRefusal(cause error) *protocol.Error {
+	return protocol.Wrap(protocol.CodeServiceUnavailable,
+		"The op log is full (OPS_MAX_BYTES): the update was not stored; retry later", cause).
+		WithDetails(map[string]any{"limit": "OPS_MAX_BYTES", "retryAfterMs": FullRetryAfter.Milliseconds()})
 }
 
 // PurgeBefore removes the session's entries stored before stream sequence

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/natstest"
@@ -310,5 +311,66 @@ func TestReadAfterBoundsBytes(t *testing.T) {
 	if !nc.IsConnected() || nc.Stats().Reconnects != 0 || srv.NumSlowConsumers() != 0 {
 		t.Fatalf("the reader lost its connection: connected %t, reconnects %d, slow consumers %d",
 			nc.IsConnected(), nc.Stats().Reconnects, srv.NumSlowConsumers())
+	}
+}
+
+// A full stream refuses the next append with ErrFull (DiscardNew) instead
+// of dropping the oldest entries of any session: every entry acknowledged
+// before, of the writer and of another session, is still there, and room
+// freed by a purge takes appends again. Per subject, MaxMsgsPerSubject
+// still drops the oldest (TestReadTrimmed).
+func TestAppendToFullStream(t *testing.T) {
+	const maxBytes = 64 << 10
+	in := setup(t, broker.Layout{OpsMaxBytes: maxBytes})
+	ctx := ctxT(t)
+	if info, err := in.Ops.Info(ctx); err != nil || info.Config.Discard != jetstream.DiscardNew || info.Config.MaxBytes != maxBytes {
+		t.Fatalf("stream config %+v, %v; want DiscardNew with MaxBytes %d", info.Config, err, maxBytes)
+	}
+	otherID := uuid.NewString()
+	other := appendN(t, in, otherID, 6)
+	sid := uuid.NewString()
+	var acked []Entry
+	var last uint64
+	text := strings.Repeat("z", 1000)
+	for v := int64(1); ; v++ {
+		if v > maxBytes/1000+10 {
+			t.Fatalf("%d appends of 1 KB acknowledged by a stream of %d bytes", v-1, maxBytes)
+		}
+		e := Entry{Version: v, UserID: "u", Timestamp: v, Ops: ot.Op{ot.Insert(text)}}
+		if v > 1 {
+			e.Ops = ot.Op{ot.Retain(int(v-1) * len(text)), ot.Insert(text)}
+		}
+		seq, err := Append(ctx, in.JS, sid, e, last)
+		if errors.Is(err, ErrFull) {
+			if pe := FullRefusal(err); pe.Code != protocol.CodeServiceUnavailable || pe.Details["limit"] != "OPS_MAX_BYTES" {
+				t.Fatalf("refusal %+v", pe)
+			}
+			break
+		}
+		if err != nil {
+			t.Fatalf("append %d: %v", v, err)
+		}
+		e.Seq, last = seq, seq
+		acked = append(acked, e)
+	}
+	if len(acked) < 20 {
+		t.Fatalf("only %d appends of 1 KB before the %d-byte stream was full", len(acked), maxBytes)
+	}
+	got, _, err := ReadAfter(ctx, in, sid, 0, Limits{})
+	if err != nil || len(got) != len(acked) || got[0].Version != 1 || got[len(got)-1].Seq != last {
+		t.Fatalf("after the refusal the log holds %d entries (%v), want the %d acknowledged", len(got), err, len(acked))
+	}
+	kept, _, err := ReadAfter(ctx, in, otherID, 0, Limits{})
+	if err != nil || len(kept) != len(other) || kept[0].Version != 1 {
+		t.Fatalf("the other session holds %d entries (%v), want its %d", len(kept), err, len(other))
+	}
+	// A snapshot lets the older half go: the stream takes appends again.
+	if err := PurgeBefore(ctx, in, sid, acked[len(acked)/2].Seq); err != nil {
+		t.Fatal(err)
+	}
+	v := int64(len(acked) + 1)
+	e := Entry{Version: v, UserID: "u", Timestamp: v, Ops: ot.Op{ot.Retain(int(v-1) * len(text)), ot.Insert(text)}}
+	if _, err := Append(ctx, in.JS, sid, e, last); err != nil {
+		t.Fatalf("append after a purge freed room: %v", err)
 	}
 }

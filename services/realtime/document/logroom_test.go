@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/natstest"
 	"github.com/pairpad/pairpad/shared/oplog"
@@ -134,5 +136,70 @@ func TestLogWithoutRoomRefuses(t *testing.T) {
 	}
 	if last, ok, err := oplog.Last(ctx, in, sid); err != nil || !ok || last.Version != 1 {
 		t.Fatalf("op log: last %+v, %t, %v; want version 1", last, ok, err)
+	}
+}
+
+// A full SESSION_OPS stream (OPS_MAX_BYTES, DiscardNew) refuses the next
+// update with SERVICE_UNAVAILABLE naming OPS_MAX_BYTES, code and notes
+// alike, and drops nothing: another instance loads every acknowledged
+// update of the writer (snapshots never came), and another session's log
+// is whole.
+func TestFullStreamRefusesAndLosesNothing(t *testing.T) {
+	const maxBytes = 96 << 10
+	in := provisionLayout(t, broker.Layout{OpsMaxBytes: maxBytes})
+	slow := Options{Instance: "a", SnapshotDebounce: time.Hour, SnapshotMaxDelay: time.Hour}
+	e := newEngineOpts(t, in, slow)
+	other := newSessionID()
+	od, _ := open(t, e, other, -1)
+	for v := range int64(5) {
+		submit(t, od, "o", "co", fullUpdate(v, fmt.Sprintf("o-%d", v), fmt.Sprintf("other %d", v)))
+	}
+	for name, sid := range map[string]string{"code": newSessionID(), "notes": broker.NotesDocID(newSessionID())} {
+		t.Run(name, func(t *testing.T) {
+			d, r := open(t, e, sid, -1)
+			text := ""
+			var refusal error
+			for v := int64(0); refusal == nil; v++ {
+				if v > maxBytes/1000 {
+					t.Fatalf("%d updates of 1 KB acknowledged by a stream of %d bytes", v, maxBytes)
+				}
+				next := text + strings.Repeat(string(rune('a'+v%26)), 1000)
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				res, err := d.Submit(ctx, "u", "c", fullUpdate(v, fmt.Sprintf("op-%d", v), next))
+				cancel()
+				switch {
+				case err != nil:
+					refusal = err
+				case res.Version != v+1:
+					t.Fatalf("update %d acknowledged as version %d", v, res.Version)
+				default:
+					text = next
+				}
+			}
+			var perr *protocol.Error
+			if !errors.As(refusal, &perr) || perr.Code != protocol.CodeServiceUnavailable ||
+				perr.Details["limit"] != "OPS_MAX_BYTES" || perr.Details["retryAfterMs"] != oplog.FullRetryAfter.Milliseconds() {
+				t.Fatalf("got %v (%+v), want SERVICE_UNAVAILABLE naming OPS_MAX_BYTES", refusal, perr)
+			}
+			acked := int64(len(text) / 1000)
+			if got := waitVersion(t, r, acked); got != text {
+				t.Fatalf("document changed by the refusal")
+			}
+			_, rb := open(t, newEngineOpts(t, in, Options{Instance: "b"}), sid, -1)
+			if rb.state.Version != acked || rb.state.Code != text {
+				t.Fatalf("another instance loads version %d (%d bytes), want every acknowledged update: %d (%d bytes)",
+					rb.state.Version, len(rb.state.Code), acked, len(text))
+			}
+			// Room for the next test: this document's log goes, as when the
+			// janitor expires its session.
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := in.Ops.Purge(ctx, jetstream.WithPurgeSubject(broker.OpsSubject(sid))); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	if _, ro := open(t, newEngineOpts(t, in, Options{Instance: "c"}), other, -1); ro.state.Version != 5 || ro.state.Code != "other 4" {
+		t.Fatalf("the other session loads version %d %q, want 5 \"other 4\"", ro.state.Version, ro.state.Code)
 	}
 }

@@ -211,7 +211,8 @@ func (s *session) submit(ctx context.Context, userID, connID string, in update) 
 }
 
 // publish stores e, encoded as m, after sequence expect, mapping NATS
-// failures to INTERNAL_SERVER_ERROR with their cause.
+// failures to INTERNAL_SERVER_ERROR with their cause and a full stream to
+// SERVICE_UNAVAILABLE (oplog.FullRefusal).
 func (s *session) publish(ctx context.Context, e oplog.Entry, m *nats.Msg, expect uint64) (uint64, error) {
 	if err := s.e.connected(); err != nil {
 		return 0, protocol.Wrap(protocol.CodeInternal, "the update could not be stored",
@@ -220,6 +221,11 @@ func (s *session) publish(ctx context.Context, e oplog.Entry, m *nats.Msg, expec
 	actx, cancel := context.WithTimeout(ctx, appendTimeout)
 	defer cancel()
 	seq, err := oplog.Publish(actx, s.e.in.JS, s.id, e.Version, m, expect)
+	if errors.Is(err, oplog.ErrFull) {
+		s.e.log.Warn("update refused: the SESSION_OPS stream is full (raise OPS_MAX_BYTES or lower OPS_MAX_AGE)",
+			"session_id", s.id)
+		return 0, oplog.FullRefusal(err)
+	}
 	if err != nil && !errors.Is(err, oplog.ErrConflict) {
 		return 0, protocol.Wrap(protocol.CodeInternal, "the update could not be stored", err)
 	}

@@ -1,0 +1,59 @@
+package broker_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/natstest"
+)
+
+// A deployment whose SESSION_OPS stream was provisioned with DiscardOld (the
+// layout before a full stream refused appends) is switched to DiscardNew by
+// the provisioning every process runs at start, keeping what it holds; per
+// subject, the oldest entries are still dropped past MaxMsgsPerSubject.
+func TestProvisionSwitchesOpsToDiscardNew(t *testing.T) {
+	nc := natstest.Connect(t, natstest.Start(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	l := broker.Layout{OpsMaxPerSession: 3, OpsMaxBytes: 1 << 20}
+	in, err := broker.Provision(ctx, nc, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := in.Ops.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := info.Config
+	old.Discard = jetstream.DiscardOld
+	if _, err := in.JS.UpdateStream(ctx, old); err != nil {
+		t.Fatalf("set up the old layout: %v", err)
+	}
+	subj := broker.OpsSubject("s1")
+	for i := range 2 {
+		if _, err := in.JS.Publish(ctx, subj, []byte{byte('a' + i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if in, err = broker.Provision(ctx, nc, l); err != nil {
+		t.Fatalf("provision over the old layout: %v", err)
+	}
+	if info, err = in.Ops.Info(ctx); err != nil || info.Config.Discard != jetstream.DiscardNew ||
+		info.Config.DiscardNewPerSubject || info.State.Msgs != 2 {
+		t.Fatalf("after provisioning: %+v, %d messages, %v; want DiscardNew (not per subject) and both messages",
+			info.Config, info.State.Msgs, err)
+	}
+	for i := 2; i < 5; i++ {
+		if _, err := in.JS.Publish(ctx, subj, []byte{byte('a' + i)}); err != nil {
+			t.Fatalf("publish %d past MaxMsgsPerSubject: %v", i+1, err)
+		}
+	}
+	m, err := in.Ops.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(subj))
+	if err != nil || string(m.Data) != "c" {
+		t.Fatalf("oldest entry %v, %v; want c (a and b trimmed per subject)", m, err)
+	}
+}
