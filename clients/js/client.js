@@ -5,13 +5,9 @@
 // (/ws, deltaFormat=ops) up. Plain ES module, no dependencies; runs in
 // browsers and in Node 20+.
 
-import { diff } from './ot.js';
-import { canonicalEdit, refusal } from './refusal.js';
-import { SyncDocument } from './document.js';
 import { RemoteCursors } from './cursors.js';
 import { Connection, Phase, Status } from './connection.js';
-import { NotesTrack } from './notes.js';
-import { fnv1a64 } from './hash.js';
+import { Kinds, Track } from './track.js';
 import { indexToPosition, positionToIndex } from './position.js';
 import { PairpadError, bearer, request, requestText, sessionUrl, trimSlash } from './rest.js';
 import { Timers } from './timers.js';
@@ -74,13 +70,10 @@ export class PairpadClient extends EventTarget {
   #opPrefix = randomPart(16);
   #opCount = 0;
   #target = null; // {sessionId, userId}
-  #doc = null;
+  #code; // the code document (a Track)
   #sync = SyncPhase.DETACHED;
   #catchUp = null; // {code, version} of the last `connected`, while catching up
   #sentSince; // the `since` of the current socket
-  #discardOnSync = false; // the next sync drops the local edits (a refused update)
-  #refusals = { resends: 0, rebases: 0 }; // of the outstanding update, for refusal()
-  #divergences = 0;
   #users = [];
   #language = null;
   #cursors = new RemoteCursors();
@@ -121,17 +114,19 @@ export class PairpadClient extends EventTarget {
         fatal: (err) => this.#stop(err),
       },
       () => {
-        this.#sentSince = this.#doc ? this.#doc.version : undefined;
+        this.#sentSince = this.#code.loaded ? this.#code.version : undefined;
         return this.#sentSince;
       },
     );
-    this.#notes = new NotesTrack({
+    const hooks = {
       send: (type, payload) => this.#send(type, payload),
       emit: (type, detail) => this.#emit(type, detail),
-      askSync: () => this.#askSync(false),
       newOpId: () => this.#newOpId(),
       timers: this.#timers,
-    });
+    };
+    this.#code = new Track(Kinds.code, { ...hooks, askSync: () => this.#sendSync(), moved: (op, userId) => this.#cursors.move(op, userId) });
+    // The notes wait for the same `sync` as the code.
+    this.#notes = new Track(Kinds.notes, { ...hooks, askSync: () => this.#askSync(false) });
   }
 
   /**
@@ -214,22 +209,22 @@ export class PairpadClient extends EventTarget {
 
   /** text is the local text: the server's document plus local edits not yet acknowledged. */
   get text() {
-    return this.#doc ? this.#doc.text : '';
+    return this.#code.text;
   }
 
   /** version is the last server version the local text includes. */
   get version() {
-    return this.#doc ? this.#doc.version : 0;
+    return this.#code.version;
   }
 
   /** state is the OT state: synchronized, awaiting-ack or awaiting-with-buffer (for tests and tools; not for people). */
   get state() {
-    return this.#doc ? this.#doc.state : 'synchronized';
+    return this.#code.state;
   }
 
   /** loaded reports whether the document has arrived, so local edits are possible. */
   get loaded() {
-    return this.#doc !== null;
+    return this.#code.loaded;
   }
 
   /** status is connecting, connected, reconnecting or offline. */
@@ -239,7 +234,7 @@ export class PairpadClient extends EventTarget {
 
   /** divergences counts the times the local document's hash disagreed with the server's and was reloaded. */
   get divergences() {
-    return this.#divergences;
+    return this.#code.divergences;
   }
 
   /** role is this participant's role (candidate, interviewer or observer), from the join; null before it. */
@@ -363,21 +358,12 @@ export class PairpadClient extends EventTarget {
    * It throws an OTError for an op that does not fit the text.
    */
   applyLocal(op) {
-    if (!this.#doc) throw new Error('pairpad: the document has not arrived yet');
-    // Canonical form: the server refuses any other (docs/protocol.md).
-    const clean = canonicalEdit(op);
-    if (this.#doc.applyLocal(clean)) this.#sendOutstanding();
-    this.#cursors.move(clean, null);
-    this.#emit('text', { text: this.#doc.text, op: clean, remote: false });
-    return this.#doc.text;
+    return this.#code.applyLocal(op);
   }
 
   /** setText replaces the local text with newText as one local edit (a diff). */
   setText(newText) {
-    if (!this.#doc) throw new Error('pairpad: the document has not arrived yet');
-    const op = diff(this.#doc.text, newText);
-    if (op.length > 1 || typeof op[0] === 'string' || op[0] < 0) this.applyLocal(op);
-    return this.#doc.text;
+    return this.#code.setText(newText);
   }
 
   /**
@@ -449,8 +435,9 @@ export class PairpadClient extends EventTarget {
   #onDrop() {
     this.#sync = SyncPhase.DETACHED;
     this.#catchUp = null;
-    this.#timers.clear('catchUp', 'resend', 'cursor');
-    this.#notes.drop();
+    this.#timers.clear('catchUp', 'cursor');
+    this.#code.pause();
+    this.#notes.pause();
   }
 
   #send(type, payload) {
@@ -489,10 +476,10 @@ export class PairpadClient extends EventTarget {
           this.#onSync(p);
           break;
         case 'code-update':
-          this.#onCodeUpdate(env.userId, p);
+          if (this.#code.update(env.userId, p, this.userId)) this.#finishCatchUp();
           break;
         case 'code-ack':
-          this.#onAck(p);
+          if (this.#code.ack(p)) this.#finishCatchUp();
           break;
         case 'notes-update':
           this.#notes.update(env.userId, p, this.userId);
@@ -537,28 +524,24 @@ export class PairpadClient extends EventTarget {
   #onConnected(p) {
     if (!p || typeof p.code !== 'string' || !Number.isInteger(p.version)) throw new Error('connected without code and version');
     this.#conn.established();
-    this.#refusals = { resends: 0, rebases: 0 };
     if (typeof p.role === 'string') this.#role = p.role;
     if (p.lastRun && typeof p.lastRun === 'object') this.#lastRun = p.lastRun;
     this.#setUsers(p.users);
     this.#setLanguage(p.language);
-    this.#notes.take(p, 'connected');
-    if (!this.#doc) {
-      this.#doc = new SyncDocument(p.code, p.version, () => this.#newOpId());
-      this.#checkAnswer(p);
+    this.#takeNotes(p, 'connected');
+    const code = this.#code;
+    if (code.load(p.code, p.version, 'connected')) {
+      code.checkAnswer(p.code, p.hash);
       this.#goLive();
-      this.#emit('text', { text: p.code, op: diff('', p.code), remote: true, reason: 'connected' });
       const w = this.#joinWaiters;
       this.#joinWaiters = null;
       if (w) w.resolve(p);
       return;
     }
-    if (this.#discardOnSync || this.#sentSince === undefined || p.version <= this.#doc.version) {
+    if (code.discarding || this.#sentSince === undefined || p.version <= code.version) {
       // Nothing to replay (or the server is behind us): take its state as is.
-      if (this.#discardOnSync || this.#doc.confirmed !== p.code || this.#doc.version !== p.version) {
-        this.#adopt(p.code, p.version, this.#discardOnSync, 'connected');
-      }
-      this.#checkAnswer(p);
+      if (code.discarding || !code.matches(p.code, p.version)) code.adopt(p.code, p.version, 'connected');
+      code.checkAnswer(p.code, p.hash);
       this.#goLive();
       return;
     }
@@ -570,167 +553,72 @@ export class PairpadClient extends EventTarget {
 
   #onSync(p) {
     if (!p || typeof p.code !== 'string' || !Number.isInteger(p.version)) throw new Error('sync without code and version');
-    if (!this.#doc) {
+    if (!this.#code.loaded) {
       this.#onConnected(p);
       return;
     }
     this.#setUsers(p.users);
     this.#setLanguage(p.language);
-    this.#notes.take(p, 'sync');
-    this.#adopt(p.code, p.version, this.#discardOnSync, 'sync');
-    this.#checkAnswer(p);
+    this.#takeNotes(p, 'sync');
+    this.#code.adopt(p.code, p.version, 'sync');
+    this.#code.checkAnswer(p.code, p.hash);
     this.#goLive();
   }
 
-  // #adopt moves the document to the server's state: keeping local edits on
-  // top of it (rebase) or dropping them (discard, after a refused update).
-  #adopt(code, version, discard, reason) {
-    const op = discard ? this.#doc.reset(code, version) : this.#doc.rebase(code, version);
-    this.#discardOnSync = false;
-    this.#cursors.move(op, null);
-    this.#emit('text', { text: this.#doc.text, op, remote: true, reason });
+  // #takeNotes takes the notes of a `connected` or `sync` payload (a
+  // candidate's has none). The server has no replay for the notes, so a
+  // reconnect with a notes update in flight first resends that update, and
+  // only once it is acknowledged asks for a `sync` and rebases the notes
+  // typed since on the server's: nothing is applied twice, nothing typed is
+  // dropped.
+  #takeNotes(p, reason) {
+    const notes = this.#notes;
+    if (typeof p.notes !== 'string' || !Number.isInteger(p.notesVersion)) return;
+    if (notes.resending) return; // the resent update's ack, then a sync, bring the notes
+    if (!notes.load(p.notes, p.notesVersion, reason)) {
+      if (reason === 'connected' && notes.resendFirst()) return;
+      if (notes.discarding || !notes.matches(p.notes, p.notesVersion)) notes.adopt(p.notes, p.notesVersion, reason);
+    }
+    notes.checkAnswer(p.notes, p.notesHash);
+    notes.goLive();
   }
 
   #goLive() {
     this.#sync = SyncPhase.LIVE;
     this.#catchUp = null;
     this.#timers.clear('catchUp');
-    this.#sendOutstanding();
+    this.#code.goLive();
     this.#flushCursor();
   }
 
   #finishCatchUp() {
     const c = this.#catchUp;
-    if (this.#sync !== SyncPhase.CATCHING_UP || this.#doc.version < c.version) return;
-    if (this.#doc.version === c.version && this.#doc.confirmed !== c.code) {
+    if (this.#sync !== SyncPhase.CATCHING_UP || this.#code.version < c.version) return;
+    if (this.#code.version === c.version && !this.#code.matches(c.code, c.version)) {
       this.#emit('error', { error: 'CLIENT_RESYNC', message: 'the replayed updates did not reproduce the server text; resynchronizing' });
-      this.#adopt(c.code, c.version, false, 'connected');
+      this.#code.adopt(c.code, c.version, 'connected');
     }
     this.#goLive();
   }
 
+  // #askSync asks for the server's state; discard drops the local edits then.
   #askSync(discard) {
-    this.#discardOnSync = this.#discardOnSync || discard;
-    this.#awaitSync();
-    this.#send('sync'); // when it cannot go out, the next `connected` does the same job
+    this.#code.requestSync(discard);
   }
 
-  // #awaitSync stops sending until a `sync` arrives.
-  #awaitSync() {
+  // #sendSync is the code track's way to ask: no update goes out until the `sync`.
+  #sendSync() {
     this.#sync = SyncPhase.AWAITING_SYNC;
     this.#catchUp = null;
-    this.#timers.clear('catchUp', 'resend');
-  }
-
-  // #checkHash compares the server's hash of its document at the version
-  // the local document just reached with the hash of what the client holds
-  // as the server's text (`confirmed`). A mismatch means the two have
-  // diverged: the client asks for a sync, which replaces the text with the
-  // server's (local edits not yet acknowledged stay on top), and counts it.
-  // Without a hash (an older server) there is nothing to compare.
-  #checkHash(hash) {
-    if (typeof hash !== 'string') return true;
-    const actual = fnv1a64(this.#doc.confirmed);
-    if (actual === hash.toLowerCase()) return true;
-    this.#divergences++;
-    this.#emit('divergence', { version: this.#doc.version, expected: hash, actual, count: this.#divergences });
-    this.#askSync(false);
-    return false;
-  }
-
-  // #checkAnswer checks the hash of a `connected` or `sync` the document was
-  // just set from. The client cannot do better than the server's own text,
-  // so a mismatch is reported (the server's hash and text disagree, or the
-  // hash is computed differently) and not answered with another sync.
-  #checkAnswer(p) {
-    if (typeof p.hash !== 'string' || this.#doc.confirmed !== p.code) return;
-    const actual = fnv1a64(p.code);
-    if (actual !== p.hash.toLowerCase()) {
-      this.#emit('error', { error: 'CLIENT_HASH_MISMATCH', message: `the server's document hash ${p.hash} does not match its text (${actual})` });
-    }
-  }
-
-  #onCodeUpdate(from, p) {
-    if (!this.#doc || !p || !Number.isInteger(p.version) || p.version <= this.#doc.version) return;
-    const out = this.#doc.outstanding;
-    if (out && from === this.userId && p.opId === out.opId) {
-      this.#acknowledge(p.version, p.hash); // our own update, replayed after a reconnect
-      return;
-    }
-    if (p.version !== this.#doc.version + 1) {
-      this.#askSync(false);
-      return;
-    }
-    let op;
-    if (p.delta && Array.isArray(p.delta.ops)) op = p.delta.ops;
-    else if (p.delta && typeof p.delta.fullCode === 'string') op = diff(this.#doc.confirmed, p.delta.fullCode);
-    else throw new Error('code-update without delta');
-    const local = this.#doc.applyRemote(op);
-    this.#cursors.move(local, from);
-    this.#emit('text', { text: this.#doc.text, op: local, remote: true, userId: from, version: p.version });
-    if (this.#checkHash(p.hash)) this.#finishCatchUp();
-  }
-
-  #onAck(p) {
-    const out = this.#doc && this.#doc.outstanding;
-    if (!out || !p || p.opId !== out.opId) return; // a duplicate ack of an earlier update
-    this.#acknowledge(p.version, p.hash);
-  }
-
-  #acknowledge(version, hash) {
-    if (!Number.isInteger(version)) throw new Error('ack without a version');
-    if (version <= this.#doc.version) {
-      // Already part of the state we rebased on after a sync: our copy is a duplicate.
-      this.#emit('error', { error: 'CLIENT_RESYNC', message: 'an update was applied before the last sync; resynchronizing' });
-      this.#askSync(true);
-      return;
-    }
-    if (version !== this.#doc.version + 1) {
-      this.#askSync(false);
-      return;
-    }
-    this.#refusals = { resends: 0, rebases: 0 };
-    this.#timers.clear('resend');
-    const opId = this.#doc.outstanding.opId;
-    const next = this.#doc.ack();
-    this.#emit('ack', { version, opId, state: this.#doc.state });
-    if (!this.#checkHash(hash)) return;
-    if (next) this.#sendOutstanding();
-    this.#finishCatchUp();
-  }
-
-  #sendOutstanding() {
-    const out = this.#doc && this.#doc.outstanding;
-    if (!out || this.#sync !== SyncPhase.LIVE) return;
-    this.#send('code-update', { delta: { ops: out.op }, version: this.#doc.version, opId: out.opId });
+    this.#timers.clear('catchUp');
+    this.#send('sync'); // when it cannot go out, the next `connected` does the same job
   }
 
   #onError(p) {
     const e = { error: (p && p.error) || 'UNKNOWN', message: (p && p.message) || '', details: p && p.details };
     this.#emit('error', e);
     this.#notes.error(e);
-    const out = this.#doc && this.#doc.outstanding;
-    if (!out || this.#sync !== SyncPhase.LIVE) return;
-    const d = e.details || {};
-    // Errors that name another event or another update are not about ours.
-    if (typeof d.opId === 'string' && d.opId !== out.opId) return;
-    if (typeof d.type === 'string' && d.type !== 'code-update') return;
-    const r = refusal(e, this.#refusals);
-    if (r.action === 'stop') {
-      // Refused for good: the server's text replaces the edits, which the page is told about.
-      this.#refusals = { resends: 0, rebases: 0 };
-      this.#emit('refused', { document: 'code', error: e.error, message: e.message, text: this.#doc.text });
-      this.#askSync(true);
-    } else if (r.action === 'rebase') {
-      // Not applied: the edits are rebased on the server's text (the sync
-      // that follows, or one asked for) and resent.
-      if (r.counts) this.#refusals.rebases++;
-      if (r.ask) this.#askSync(false);
-      else this.#awaitSync();
-    } else if (r.action === 'resend') {
-      this.#refusals.resends++;
-      this.#timers.set('resend', r.wait, () => this.#sendOutstanding());
-    }
+    this.#code.error(e);
   }
 
   #onUserJoined(p) {
@@ -762,8 +650,8 @@ export class PairpadClient extends EventTarget {
   }
 
   #onCursor(from, p) {
-    if (!this.#doc || !p || !p.position || from === this.userId) return;
-    this.#cursors.set(from, this.#doc.text, p);
+    if (!this.#code.loaded || !p || !p.position || from === this.userId) return;
+    this.#cursors.set(from, this.#code.text, p);
     this.#emit('cursor', { userId: from, cursor: this.#cursors.describe(from, this.text, this.#users), cursors: this.cursors });
   }
 

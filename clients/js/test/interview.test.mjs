@@ -1,4 +1,4 @@
-// Tests of the interview side of PairpadClient (client.js, notes.js, rest.js):
+// Tests of the interview side of PairpadClient (client.js, track.js, rest.js):
 // joining with a role and the host key, the interviewers' notes as a second
 // OT document (its own version line, acks, hash, resends, reconnects), the
 // shared run output, and the REST helpers for /end, /code and /history,
