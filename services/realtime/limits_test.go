@@ -1,6 +1,7 @@
 package realtime_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -9,8 +10,12 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/oplog"
+	"github.com/pairpad/pairpad/shared/ot"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
@@ -272,4 +277,95 @@ func counter(t testing.TB, reg *prometheus.Registry, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// TestFullOpLog: with the SESSION_OPS stream at its MaxBytes (OPS_MAX_BYTES,
+// DiscardNew), a code-update and a notes-update are answered with error
+// SERVICE_UNAVAILABLE naming OPS_MAX_BYTES; the connection stays, a client
+// on another instance loads every acknowledged edit and another session's
+// code is whole; once room is freed (as the janitor does by expiring a
+// session) the refused update is resent and acknowledged.
+func TestFullOpLog(t *testing.T) {
+	cl := newCluster(t)
+	a := cl.start()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	// The layout's own options (config.Load floors OPS_MAX_BYTES at 64 MiB),
+	// after the instance provisioned its own.
+	if _, err := broker.Provision(ctx, cl.in.NC, broker.Layout{Replicas: 1, PresenceTTL: 3 * time.Second, OpsMaxBytes: 128 << 10}); err != nil {
+		t.Fatal(err)
+	}
+	other := cl.newSession(protocol.LangGo).ID
+	oc := connectPlain(t, a.url, user{sid: other, id: "o", name: "O"})
+	oc.waitFor(t, protocol.TypeConnected)
+	oc.send(t, protocol.TypeCodeUpdate, fullCode("package other", 0, "o-1"))
+	oc.waitFor(t, protocol.TypeCodeAck)
+	// Someone else's log takes room that frees up later.
+	filler := cl.newSession(protocol.LangGo).ID
+	var last uint64
+	for v := int64(1); v <= 30; v++ {
+		e := oplog.Entry{Version: v, UserID: "f", Ops: ot.Op{ot.Retain(int(v-1) * 1000), ot.Insert(strings.Repeat("f", 1000))}}
+		if v == 1 {
+			e.Ops = ot.Op{ot.Insert(strings.Repeat("f", 1000))}
+		}
+		var err error
+		if last, err = oplog.Append(ctx, cl.in.JS, filler, e, last); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	sid := cl.newSession(protocol.LangGo).ID
+	iv := connectPlain(t, a.url, user{sid: sid, id: "iv", name: "Ivy", role: protocol.RoleInterviewer})
+	iv.waitFor(t, protocol.TypeConnected)
+	code := ""
+	var refused protocol.ErrorPayload
+	var next string
+	for v := int64(0); ; v++ {
+		if v > 128 {
+			t.Fatalf("%d updates of 1 KB acknowledged by a stream of 128 KiB", v)
+		}
+		time.Sleep(30 * time.Millisecond) // under code-update's 50/s
+		next = code + strings.Repeat(string(rune('a'+v%26)), 1000)
+		iv.send(t, protocol.TypeCodeUpdate, fullCode(next, v, fmt.Sprintf("c-%d", v)))
+		ev := iv.nextOf(t, protocol.TypeCodeAck, protocol.TypeError)
+		if ev.Type == protocol.TypeError {
+			refused = decode[protocol.ErrorPayload](t, ev.Payload)
+			break
+		}
+		if ack := decode[protocol.CodeAck](t, ev.Payload); ack.Version != v+1 {
+			t.Fatalf("update %d acknowledged as version %d", v, ack.Version)
+		}
+		code = next
+	}
+	acked := int64(len(code) / 1000)
+	if refused.Error != protocol.CodeServiceUnavailable || refused.Details["limit"] != "OPS_MAX_BYTES" ||
+		refused.Details["type"] != protocol.TypeCodeUpdate || refused.Details["opId"] != fmt.Sprintf("c-%d", acked) ||
+		refused.Details["retryAfterMs"] != float64(oplog.FullRetryAfter.Milliseconds()) {
+		t.Fatalf("after %d updates: %+v, want SERVICE_UNAVAILABLE naming OPS_MAX_BYTES for the code-update", acked, refused)
+	}
+	notes := "strong hire " + strings.Repeat("n", 2000) // more than the refused code-update: no room either
+	iv.send(t, protocol.TypeNotesUpdate, fullCode(notes, 0, "n-1"))
+	ev := iv.nextOf(t, protocol.TypeNotesAck, protocol.TypeError)
+	if p := decode[protocol.ErrorPayload](t, ev.Payload); ev.Type != protocol.TypeError || p.Error != protocol.CodeServiceUnavailable ||
+		p.Details["limit"] != "OPS_MAX_BYTES" || p.Details["type"] != protocol.TypeNotesUpdate {
+		t.Fatalf("notes-update: %s %s, want error SERVICE_UNAVAILABLE naming OPS_MAX_BYTES", ev.Type, ev.Payload)
+	}
+
+	b := cl.start()
+	if c := decode[protocol.Connected](t, connectPlain(t, b.url, user{sid: sid, id: "late", name: "L"}).waitFor(t, protocol.TypeConnected).Payload); c.Version != acked || c.Code != code {
+		t.Fatalf("another instance loads version %d (%d bytes), want every acknowledged update: %d (%d bytes)", c.Version, len(c.Code), acked, len(code))
+	}
+	if c := decode[protocol.Connected](t, connectPlain(t, b.url, user{sid: other, id: "o2", name: "O2"}).waitFor(t, protocol.TypeConnected).Payload); c.Code != "package other" {
+		t.Fatalf("the other session's code is %q", c.Code)
+	}
+
+	if err := cl.in.Ops.Purge(ctx, jetstream.WithPurgeSubject(broker.OpsSubject(filler))); err != nil {
+		t.Fatal(err)
+	}
+	iv.send(t, protocol.TypeCodeUpdate, fullCode(next, acked, fmt.Sprintf("c-%d", acked)))
+	if ev := iv.nextOf(t, protocol.TypeCodeAck, protocol.TypeError); ev.Type != protocol.TypeCodeAck || decode[protocol.CodeAck](t, ev.Payload).Version != acked+1 {
+		t.Fatalf("the resent update after room was freed: %s %s", ev.Type, ev.Payload)
+	}
+	iv.send(t, protocol.TypeNotesUpdate, fullCode(notes, 0, "n-1"))
+	iv.waitFor(t, protocol.TypeNotesAck)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pairpad/pairpad/shared/broker"
@@ -318,11 +319,27 @@ func TestReadAfterBoundsBytes(t *testing.T) {
 // of dropping the oldest entries of any session: every entry acknowledged
 // before, of the writer and of another session, is still there, and room
 // freed by a purge takes appends again. Per subject, MaxMsgsPerSubject
-// still drops the oldest (TestReadTrimmed).
+// still drops the oldest (TestReadTrimmed). A three-node cluster refuses
+// before proposing, with the same error.
 func TestAppendToFullStream(t *testing.T) {
+	t.Run("server", func(t *testing.T) { appendToFullStream(t, 1, natstest.Connect(t, natstest.Start(t))) })
+	t.Run("cluster", func(t *testing.T) {
+		nc, err := nats.Connect(natstest.StartCluster(t, 3).URLs(), nats.MaxReconnects(-1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		appendToFullStream(t, 3, nc)
+	})
+}
+
+func appendToFullStream(t *testing.T, replicas int, nc *nats.Conn) {
 	const maxBytes = 64 << 10
-	in := setup(t, broker.Layout{OpsMaxBytes: maxBytes})
 	ctx := ctxT(t)
+	in, err := broker.ProvisionRetry(ctx, nc, broker.Layout{Replicas: replicas, OpsMaxBytes: maxBytes}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if info, err := in.Ops.Info(ctx); err != nil || info.Config.Discard != jetstream.DiscardNew || info.Config.MaxBytes != maxBytes {
 		t.Fatalf("stream config %+v, %v; want DiscardNew with MaxBytes %d", info.Config, err, maxBytes)
 	}
