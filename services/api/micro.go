@@ -2,10 +2,8 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"strings"
 	"time"
 
@@ -19,10 +17,6 @@ import (
 
 // microTimeout bounds the work of one micro request.
 const microTimeout = 5 * time.Second
-
-// MicroSubjectPrefix prefixes the subjects of the api micro endpoints:
-// pairpad.api.sessions.get, .sessions.list, .sessions.create.
-const MicroSubjectPrefix = broker.MicroPrefix + ".api"
 
 // ListRequest is the optional body of the sessions.list micro endpoint.
 type ListRequest struct {
@@ -46,7 +40,7 @@ func startMicro(ctx context.Context, nc *nats.Conn, c catalog, log *slog.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("api: add micro service: %w", err)
 	}
-	g := svc.AddGroup(MicroSubjectPrefix)
+	g := svc.AddGroup(broker.MicroGroup("api")) // pairpad.api.sessions.get, .sessions.list, .sessions.create
 	endpoints := []struct {
 		name, subject string
 		fn            func(context.Context, []byte) (any, error)
@@ -108,12 +102,11 @@ func microHandler(ctx context.Context, fn func(context.Context, []byte) (any, er
 }
 
 func respondError(req micro.Request, err error, log *slog.Logger) {
-	b := protocol.BodyOf(broker.Classify(err)) // JetStream down while core NATS answers: 503, as over HTTP
+	b, rerr := broker.MicroError(req, broker.Classify(err), nil) // JetStream down while core NATS answers: 503, as over HTTP
 	if b.Error == protocol.CodeInternal {
 		log.Error("micro request failed", "subject", req.Subject(), "err", err)
 	}
-	data, _ := json.Marshal(b)
-	if rerr := req.Error(strconv.Itoa(b.StatusCode), string(b.Error), data); rerr != nil {
+	if rerr != nil {
 		log.Warn("micro respond", "subject", req.Subject(), "err", rerr)
 	}
 }

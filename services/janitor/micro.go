@@ -3,7 +3,6 @@ package janitor
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/micro"
@@ -12,10 +11,6 @@ import (
 	"github.com/pairpad/pairpad/shared/buildinfo"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
-
-// MicroGroup is the subject prefix of the janitor's micro endpoints:
-// pairpad.janitor.sweep and pairpad.janitor.status.
-const MicroGroup = broker.MicroPrefix + ".janitor"
 
 // Stats is the janitor's part of `nats micro stats janitor`.
 type Stats struct {
@@ -64,7 +59,7 @@ func (s *Service) startMicro() (micro.Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("register janitor micro service: %w", err)
 	}
-	g := svc.AddGroup(MicroGroup)
+	g := svc.AddGroup(broker.MicroGroup("janitor")) // pairpad.janitor.sweep, pairpad.janitor.status
 	for name, h := range map[string]micro.HandlerFunc{"sweep": s.handleSweep, "status": s.handleStatus} {
 		if err := g.AddEndpoint(name, s.tracked(h)); err != nil {
 			_ = svc.Stop()
@@ -116,13 +111,7 @@ func (s *Service) handleStatus(r micro.Request) {
 	_ = r.RespondJSON(rep)
 }
 
-// microError answers err the way every pairpad micro service does: the code
-// is the HTTP status, the description the protocol code, and the data the
-// documented error body unless the caller has better.
+// microError answers err as every pairpad micro service does (broker.MicroError).
 func microError(r micro.Request, err error, data []byte) {
-	body := protocol.BodyOf(err)
-	if data == nil {
-		data, _ = json.Marshal(body)
-	}
-	_ = r.Error(strconv.Itoa(body.StatusCode), string(body.Error), data)
+	_, _ = broker.MicroError(r, err, data)
 }

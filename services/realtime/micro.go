@@ -71,7 +71,7 @@ func (s *Service) startMicro() (micro.Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("realtime: add micro service: %w", err)
 	}
-	g := svc.AddGroup(broker.RealtimeMicroPrefix, micro.WithGroupQueueGroupDisabled())
+	g := svc.AddGroup(broker.MicroGroup("realtime"), micro.WithGroupQueueGroupDisabled())
 	endpoints := map[string]func() any{
 		"stats":    func() any { return s.Stats() },
 		"sessions": func() any { return s.sessionStats() },
@@ -80,7 +80,8 @@ func (s *Service) startMicro() (micro.Service, error) {
 		h := micro.HandlerFunc(func(r micro.Request) {
 			b, err := json.Marshal(fn())
 			if err != nil {
-				_ = r.Error("500", "INTERNAL_SERVER_ERROR", nil)
+				s.log.Error("micro request failed", "subject", r.Subject(), "err", err)
+				_, _ = broker.MicroError(r, err, nil)
 				return
 			}
 			_ = r.Respond(b)

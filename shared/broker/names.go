@@ -80,7 +80,3 @@ const (
 // HeaderInstance names the realtime instance that published a message on a
 // session's events subject, so an instance skips its own messages.
 const HeaderInstance = "Pairpad-Instance"
-
-// RealtimeMicroPrefix prefixes the realtime micro service endpoints:
-// pairpad.realtime.stats, pairpad.realtime.sessions.
-const RealtimeMicroPrefix = MicroPrefix + ".realtime"
