@@ -3,7 +3,7 @@
 // (synchronized, awaiting an ack, awaiting an ack with a buffer). It knows
 // nothing about sockets, so it can be tested and reused on its own.
 
-import { apply, compose, diff, isNoop, transform, validate } from './ot.js';
+import { apply, compose, diff, isNoop, normalize, transform, validate } from './ot.js';
 
 /** Names of the three OT client states, as reported by SyncDocument.state. */
 export const States = Object.freeze({
@@ -128,6 +128,30 @@ export class SyncDocument {
   }
 
   /**
+   * dropOutstanding handles the ack of an update that is already part of
+   * `confirmed` (a sync that included it arrived before its ack, and the
+   * rebase put it on top a second time): it takes the outstanding update
+   * out of `text` and keeps the buffer, the edits typed since, as the new
+   * outstanding update. It returns the op applied to `text`.
+   */
+  dropOutstanding() {
+    if (this.outstanding === null) throw new Error('pairpad: no outstanding update to drop');
+    const undo = invert(this.outstanding.op, this.confirmed); // on apply(confirmed, outstanding)
+    let local = undo;
+    let next = null;
+    if (this.buffer !== null) {
+      const [u, b] = transform(undo, this.buffer);
+      local = u;
+      if (!isNoop(b)) next = { op: b, opId: this.newOpId() };
+    }
+    const text = apply(this.text, local);
+    this.outstanding = next;
+    this.buffer = null;
+    this.text = text;
+    return local;
+  }
+
+  /**
    * reset drops every local edit and adopts the server's (code, version).
    * It returns the op that turns the old `text` into the new one.
    */
@@ -140,4 +164,23 @@ export class SyncDocument {
     this.buffer = null;
     return op;
   }
+}
+
+// invert returns the op that undoes op, an op on text.
+function invert(op, text) {
+  const out = [];
+  let pos = 0;
+  for (const c of op) {
+    if (typeof c === 'string') out.push(-c.length);
+    else if (c > 0) {
+      out.push(c);
+      pos += c;
+    } else {
+      out.push(text.slice(pos, pos - c));
+      pos -= c;
+    }
+  }
+  const rest = text.length - pos;
+  if (rest > 0) out.push(rest);
+  return normalize(out);
 }

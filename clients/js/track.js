@@ -15,8 +15,8 @@ import { fnv1a64 } from './hash.js';
 
 /** Kinds of Track: the frames and events of each document. */
 export const Kinds = Object.freeze({
-  code: Object.freeze({ document: 'code', update: 'code-update', text: 'text', ack: 'ack', timer: 'resend', what: 'an update', whose: 'document' }),
-  notes: Object.freeze({ document: 'notes', update: 'notes-update', text: 'notes', ack: 'notes-ack', timer: 'notesResend', what: 'a notes update', whose: 'notes' }),
+  code: Object.freeze({ document: 'code', update: 'code-update', text: 'text', ack: 'ack', timer: 'resend', whose: 'document' }),
+  notes: Object.freeze({ document: 'notes', update: 'notes-update', text: 'notes', ack: 'notes-ack', timer: 'notesResend', whose: 'notes' }),
 });
 
 const noRefusals = () => ({ resends: 0, rebases: 0 });
@@ -254,9 +254,15 @@ export class Track {
       return false;
     }
     if (version <= this.#doc.version) {
-      // Already part of the state we rebased on after a sync: our copy is a duplicate.
-      this.#emit('error', { error: 'CLIENT_RESYNC', message: `${this.#kind.what} was applied before the last sync; resynchronizing` });
-      this.requestSync(true);
+      // Already part of the state we rebased on after a sync: our copy on
+      // top of it is a duplicate. Take it out; the edits typed since stay
+      // and go out next.
+      const op = this.#doc.dropOutstanding();
+      this.#refusals = noRefusals();
+      this.#timers.clear(this.#kind.timer);
+      this.#moved(op, null);
+      this.#emit(this.#kind.text, { text: this.#doc.text, op, remote: true, reason: 'sync' });
+      this.#sendOutstanding();
       return false;
     }
     if (version !== this.#doc.version + 1) {

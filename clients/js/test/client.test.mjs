@@ -644,3 +644,24 @@ test('retryable refusals never drop the edit; INVALID_PAYLOAD is rebased, and st
   assert.equal(a.state, 'synchronized');
   server.refuseNext = null;
 });
+
+test('an update the server applied before a sync that included it is taken out once its ack comes; the edits typed since stay', async () => {
+  const { server, clock, joinAs } = harness({ code: 'ab' });
+  const a = await joinAs('a');
+  a.setText('abX');
+  // The server applies it; the ack is lost with the connection, and the
+  // history is gone by the time a comes back: a sync instead of a replay.
+  server.drop(server.sockets[0], 1);
+  server.historyStart = server.version + 1;
+  a.setText('abXY'); // typed while disconnected
+  clock.advance(1000);
+  await settle();
+  server.deliver();
+  assert.equal(a.status, 'connected');
+  assert.equal(server.doc, 'abXY');
+  assert.equal(a.text, 'abXY');
+  assert.equal(a.state, 'synchronized');
+  assert.ok(!a.log.some((e) => e.type === 'error'), JSON.stringify(a.log.filter((e) => e.type === 'error')));
+  const ops = server.history.map((h) => h.opId);
+  assert.equal(new Set(ops).size, ops.length, 'an update applied twice');
+});

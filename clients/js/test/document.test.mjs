@@ -130,3 +130,26 @@ test('random interleavings converge with a server', () => {
     assert.equal(d.version, history.length, `seed ${seed}`);
   }
 });
+
+test('dropOutstanding takes a duplicate outstanding update out of the text and keeps the buffer', () => {
+  const d = newDoc('ab', 0);
+  d.applyLocal([2, 'X']);
+  d.applyLocal([3, 'Y']);
+  // A sync whose text already holds X: the rebase puts X on top a second time.
+  d.rebase('abX', 1);
+  assert.equal(d.text, 'abXXY');
+  const op = d.dropOutstanding();
+  assert.equal(d.text, 'abXY');
+  assert.equal(apply('abXXY', op), 'abXY');
+  assert.equal(d.confirmed, 'abX');
+  assert.equal(apply(d.confirmed, d.outstanding.op), 'abXY');
+  assert.equal(d.buffer, null);
+  assert.equal(d.state, States.AWAITING_ACK);
+
+  const e = newDoc('ab', 0);
+  e.applyLocal([2, 'X']);
+  e.rebase('abX', 1);
+  e.dropOutstanding();
+  assert.equal(e.text, 'abX');
+  assert.equal(e.state, States.SYNCHRONIZED);
+});
