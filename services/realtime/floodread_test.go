@@ -67,10 +67,11 @@ func TestFloodWithoutReading(t *testing.T) {
 	if n := counter(t, inst.reg, "pairpad_realtime_slow_consumers_total"); n != 0 {
 		t.Fatalf("the flooder was cut off as a slow consumer (%v), not for flooding", n)
 	}
-	// Now read what was sent: syncs, refusals, the last error, 1008.
-	_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
+	// Now read what was sent: syncs, refusals, the last error, 1008. The
+	// deadline is per frame: megabytes take long to read on a busy machine.
 	var last protocol.ErrorPayload
 	for {
+		_ = ws.SetReadDeadline(time.Now().Add(waitTimeout))
 		_, data, err := ws.ReadMessage()
 		if err != nil {
 			if code := closeCode(err); code != websocket.ClosePolicyViolation {
