@@ -373,6 +373,13 @@ test('every server error is shown to the person', { timeout: 120000 }, async () 
   await page.waitForFunction(() => document.querySelector('#language').value === 'python', null, { timeout: WAIT });
   assert.deepEqual(page.problems, []);
 
+  // An edit the document can never hold is refused for good: the page says
+  // the edit was undone (never silently), and the text is the server's again.
+  await page.evaluate(() => window.pairpad.setText('x'.repeat(300 * 1024)));
+  await page.waitForSelector('.alert[data-code="EDIT_REFUSED"]', { timeout: WAIT });
+  assert.match(await page.textContent('.alert[data-code="EDIT_REFUSED"]'), /refused your last edits for good.*code: .*256 KiB/);
+  await page.waitForFunction(() => window.pairpad.text === '' && window.pairpad.state === 'synchronized', null, { timeout: WAIT });
+
   // A server built without the editor bundle: the page says so.
   await page.route('**/client/dist/editor.js', (route) => route.fulfill({ status: 404, contentType: 'application/json', body: '{}' }));
   await page.goto(`${server.base}/?session=${created.id}`);
