@@ -308,3 +308,20 @@ func (d *dedupe) get(user, op string) (int64, bool) {
 	v, ok := d.m[opKey{user, op}]
 	return v, ok
 }
+
+// internMax bounds the ids an interner remembers; past it, it starts over.
+const internMax = 256
+
+// interner hands out one copy of each string it has seen.
+type interner map[string]string
+
+func (n *interner) intern(s string) string {
+	if c, ok := (*n)[s]; ok {
+		return c
+	}
+	if *n == nil || len(*n) >= internMax {
+		*n = interner{}
+	}
+	(*n)[s] = s
+	return s
+}

@@ -44,6 +44,7 @@ type session struct {
 	seq         uint64 // stream sequence of version's entry
 	hist        history
 	opIDs       dedupe
+	names       interner
 	docs        map[*Doc]struct{}
 	pending     []Applied // integrated, not yet handed to listeners
 	deliveredCh chan struct{}
@@ -207,6 +208,9 @@ func (s *session) integrate(e oplog.Entry, code *string) error {
 		}
 		text = t
 	}
+	// A session has a few users and connections: one copy of each id
+	// serves every version the window and the opId index keep.
+	e.UserID, e.ConnID = s.names.intern(e.UserID), s.names.intern(e.ConnID)
 	a := Applied{SessionID: s.id, Version: e.Version, UserID: e.UserID, OpID: e.OpID, ConnID: e.ConnID,
 		Timestamp: e.Timestamp, Ops: e.Ops, Code: text}
 	if !s.loading {
