@@ -170,7 +170,7 @@ func Load(process string, getenv func(string) string) (Config, error) {
 	c.WSEventsPerSecond = p.integer("WS_EVENTS_PER_SECOND", 100, 0, 1000000)
 	c.WSHandshakeRate = p.rate("WS_HANDSHAKES_PER_USER", Rate{30, time.Minute})
 	c.DocTransformBudget = p.integer("DOC_TRANSFORM_BUDGET", 1000000, 100, 1<<40)
-	c.DocMemoryBudget = int64(p.integer("DOC_MEMORY_BUDGET", 256<<20, 1<<20, 1<<50))
+	c.DocMemoryBudget = int64(p.integer("DOC_MEMORY_BUDGET", 64<<20, 1<<20, 1<<50))
 	c.DocUnloadAfter = p.duration("DOC_UNLOAD_AFTER", time.Minute)
 	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 20*time.Second)
 	c.HTTPReadHeaderLimit = p.duration("HTTP_READ_HEADER_TIMEOUT", 10*time.Second)
