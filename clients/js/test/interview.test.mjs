@@ -2,7 +2,7 @@
 // joining with a role and the host key, the interviewers' notes as a second
 // OT document (its own version line, acks, hash, resends, reconnects), the
 // shared run output, and the REST helpers for /end, /code and /history,
-// against the in-process fake of the realtime contract (fakeserver.mjs).
+// against the in-process fake of the realtime protocol, docs/protocol.md (fakeserver.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
