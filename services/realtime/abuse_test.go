@@ -45,7 +45,7 @@ func TestFlood(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	var flooders []*client
+	var flooders []*wsClient
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -134,7 +134,7 @@ func TestFlood(t *testing.T) {
 	}
 
 	// Nobody else was refused or cut off.
-	for name, c := range map[string]*client{"b1": b1, "b2": b2, "silent": silent} {
+	for name, c := range map[string]*wsClient{"b1": b1, "b2": b2, "silent": silent} {
 		if n := c.count(protocol.TypeError); n != 0 {
 			t.Errorf("%s got %d errors: %s", name, n, c.dump())
 		}
@@ -148,7 +148,7 @@ func TestFlood(t *testing.T) {
 
 // flood writes to c as fast as the socket takes it until the server cuts
 // it off or stop closes: code-updates, cursor-updates and garbage.
-func flood(c *client, n int, stop <-chan struct{}) {
+func flood(c *wsClient, n int, stop <-chan struct{}) {
 	frames := []string{
 		`{"type":"cursor-update","payload":{"position":{"line":1,"column":2}}}`,
 		`{not json at all`,
@@ -189,7 +189,7 @@ func TestFloodDisconnect(t *testing.T) {
 	for _, sioClient := range []bool{false, true} {
 		t.Run(fmt.Sprintf("socket.io=%v", sioClient), func(t *testing.T) {
 			u := user{sid: sid, id: "spammer", name: "Spammer"}
-			var c *client
+			var c *wsClient
 			if sioClient {
 				var refused *protocol.ErrorPayload
 				if c, refused = connectSIO(t, inst.url, u, nil); refused != nil {

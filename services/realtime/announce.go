@@ -21,7 +21,7 @@ func (hs *hubSession) foldLocked() []protocol.User {
 // presence-update to everyone when anything changed. joiner, when set, is
 // a connection that just got the list in connected: it is told nothing
 // about who joined or left before it came.
-func (hs *hubSession) announceLocked(after []protocol.User, joiner *conn, reason string) {
+func (hs *hubSession) announceLocked(after []protocol.User, joiner *client, reason string) {
 	joined, left, changed := diffUsers(hs.users, after)
 	hs.users = after
 	if !changed {
@@ -30,11 +30,11 @@ func (hs *hubSession) announceLocked(after []protocol.User, joiner *conn, reason
 	now := hs.s.now()
 	for _, u := range joined {
 		e := newEvent(protocol.TypeUserJoined, hs.id, u.ID, protocol.User{ID: u.ID, Name: u.Name, Color: u.Color, Role: u.Role}, now)
-		hs.broadcastLocked(e, func(c *conn) bool { return c == joiner || c.ident.UserID == u.ID })
+		hs.broadcastLocked(e, func(c *client) bool { return c == joiner || c.ident.UserID == u.ID })
 	}
 	for _, u := range left {
 		e := newEvent(protocol.TypeUserLeft, hs.id, u.ID, protocol.UserLeft{Reason: reason}, now)
-		hs.broadcastLocked(e, func(c *conn) bool { return c == joiner || c.ident.UserID == u.ID })
+		hs.broadcastLocked(e, func(c *client) bool { return c == joiner || c.ident.UserID == u.ID })
 	}
 	hs.broadcastLocked(hs.presenceEventLocked(after), nil)
 }

@@ -14,7 +14,7 @@ import (
 
 // waitUsers waits until c's presence (from connected, sync or
 // presence-update) is exactly ids, in any order.
-func waitUsers(t testing.TB, c *client, ids ...string) []protocol.User {
+func waitUsers(t testing.TB, c *wsClient, ids ...string) []protocol.User {
 	t.Helper()
 	var last []protocol.User
 	c.await(t, "presence of "+joinIDs(ids), func(e protocol.Envelope) bool {
@@ -101,7 +101,7 @@ func TestTwoInstances(t *testing.T) {
 		t.Fatalf("cursor from %q", e.UserID)
 	}
 	alice.send(t, protocol.TypeLanguageChanged, "javascript")
-	for _, c := range []*client{alice, bob} {
+	for _, c := range []*wsClient{alice, bob} {
 		if l := decode[protocol.Language](t, c.waitFor(t, protocol.TypeLanguageChanged).Payload); l != protocol.LangJavaScript {
 			t.Fatalf("language %q", l)
 		}
@@ -189,7 +189,7 @@ func TestMissedKeepalive(t *testing.T) {
 	deaf.mu.Unlock()
 	waitUsers(t, alice, "alice", "local", "mute", "deaf")
 
-	for _, c := range []*client{alice, local} {
+	for _, c := range []*wsClient{alice, local} {
 		left := map[string]string{}
 		for len(left) < 2 {
 			e := c.waitFor(t, protocol.TypeUserLeft)
@@ -228,7 +228,7 @@ func TestSessionEnded(t *testing.T) {
 			if err := session.End(ctx, cl.in, rec, rev, reason); err != nil {
 				t.Fatal(err)
 			}
-			for _, c := range []*client{plain, sio} {
+			for _, c := range []*wsClient{plain, sio} {
 				if got := decode[protocol.SessionEnded](t, c.waitFor(t, protocol.TypeSessionEnded).Payload); got.Reason != reason {
 					t.Fatalf("session-ended %+v", got)
 				}

@@ -14,7 +14,7 @@ import (
 // with a buffer) over a test client in ops format. It only works if the
 // server sends code-updates and the client's own code-acks in version order.
 type otClient struct {
-	c       *client
+	c       *wsClient
 	name    string
 	doc     string
 	version int64

@@ -8,26 +8,13 @@ import (
 	"time"
 
 	"github.com/pairpad/pairpad/services/realtime/document"
+	"github.com/pairpad/pairpad/services/realtime/internal/wsconn"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
 // outEvent is one server→client event: the envelope is encoded once, and
 // framed at most once per framing however many connections receive it.
-// An outEvent is used by one goroutine at a time (the one broadcasting).
-type outEvent struct {
-	typ    string
-	env    []byte
-	frames [numFramings][]byte
-}
-
-// frame returns the event framed for f.
-func (e *outEvent) frame(f framing) []byte {
-	k := f.kind()
-	if e.frames[k] == nil {
-		e.frames[k] = f.wrap(e.typ, e.env)
-	}
-	return e.frames[k]
-}
+type outEvent = wsconn.Message
 
 // newEvent encodes an event. Payloads are the protocol's own structs, so
 // encoding cannot fail short of a programming error; then the receivers get
@@ -59,7 +46,7 @@ func rawEvent(typ, sessionID, userID string, payload []byte, ts int64) *outEvent
 	b = append(b, `,"timestamp":`...)
 	b = strconv.AppendInt(b, ts, 10)
 	b = append(b, '}')
-	return &outEvent{typ: typ, env: b}
+	return &outEvent{Type: typ, Body: b}
 }
 
 // marshal encodes v without HTML escaping: code is full of < and >, and

@@ -82,7 +82,7 @@ const maxTypeEcho = 64
 // connection's reader, the others on its submitter (submitter.go). A
 // refusal is returned, never dropped: the caller answers it with an error
 // event (and a Socket.IO ack when one was asked for).
-func (s *Service) handleEvent(c *conn, ev clientEvent) error {
+func (s *Service) handleEvent(c *client, ev clientEvent) error {
 	now := s.now()
 	hs := c.hs
 	var err error
@@ -109,7 +109,7 @@ func (s *Service) handleEvent(c *conn, ev clientEvent) error {
 }
 
 // limit spends one of the user's events of typ.
-func (c *conn) limit(typ string) error {
+func (c *client) limit(typ string) error {
 	now := c.s.now()
 	return c.s.limits.get(c.ident.SessionID, c.ident.UserID, now).allow(typ, now)
 }
@@ -117,14 +117,14 @@ func (c *conn) limit(typ string) error {
 // codeUpdate hands an update to the document engine. Its code-ack (to the
 // sender) and code-update (to the others) come back through the hub
 // session's listener, in version order; only a duplicate is acked here.
-func (s *Service) codeUpdate(c *conn, u protocol.CodeUpdate) error {
+func (s *Service) codeUpdate(c *client, u protocol.CodeUpdate) error {
 	return s.submitTo(c, c.hs.doc, protocol.TypeCodeUpdate, protocol.TypeCodeAck, u)
 }
 
 // submitTo hands an update of type typ (code-update, notes-update) to
 // document d; a duplicate is acknowledged here with ackType, every other
 // answer comes back through d's listener.
-func (s *Service) submitTo(c *conn, d *document.Doc, typ, ackType string, u protocol.CodeUpdate) error {
+func (s *Service) submitTo(c *client, d *document.Doc, typ, ackType string, u protocol.CodeUpdate) error {
 	withOp := func(err error) error { return withDetails(err, typ, u.OpID) }
 	// The rate limit was spent by the reader when the update arrived (limitEvent).
 	if err := s.natsDown(); err != nil {
@@ -155,7 +155,7 @@ func (s *Service) submitTo(c *conn, d *document.Doc, typ, ackType string, u prot
 
 // cursorUpdate relays a validated cursor to the other users, here and on
 // the other instances.
-func (s *Service) cursorUpdate(c *conn, cur protocol.CursorUpdate) error {
+func (s *Service) cursorUpdate(c *client, cur protocol.CursorUpdate) error {
 	if err := c.limit(protocol.TypeCursorUpdate); err != nil {
 		return withDetails(err, protocol.TypeCursorUpdate, "")
 	}
@@ -163,15 +163,15 @@ func (s *Service) cursorUpdate(c *conn, cur protocol.CursorUpdate) error {
 	e := newEvent(protocol.TypeCursorUpdate, c.ident.SessionID, c.ident.UserID, cur, now)
 	hs := c.hs
 	hs.mu.Lock()
-	hs.broadcastLocked(e, func(o *conn) bool { return o.ident.UserID == c.ident.UserID })
+	hs.broadcastLocked(e, func(o *client) bool { return o.ident.UserID == c.ident.UserID })
 	hs.mu.Unlock()
-	s.publishPeer(c.ident.SessionID, peerMsg{Kind: peerCursor, UserID: c.ident.UserID, Envelope: e.env})
+	s.publishPeer(c.ident.SessionID, peerMsg{Kind: peerCursor, UserID: c.ident.UserID, Envelope: e.Body})
 	return nil
 }
 
 // languageChanged stores the language in the session record; every
 // instance's session watcher then tells its connections, the sender's too.
-func (s *Service) languageChanged(c *conn, lang protocol.Language) error {
+func (s *Service) languageChanged(c *client, lang protocol.Language) error {
 	// The rate limit was spent by the reader when it arrived (limitEvent).
 	if err := s.natsDown(); err != nil {
 		return withDetails(err, protocol.TypeLanguageChanged, "")

@@ -140,7 +140,7 @@ func TestEvents(t *testing.T) {
 
 	t.Run("language-changed", func(t *testing.T) {
 		bob.send(t, protocol.TypeLanguageChanged, "typescript")
-		for _, cl := range []*client{alice, bob} {
+		for _, cl := range []*wsClient{alice, bob} {
 			e := cl.waitFor(t, protocol.TypeLanguageChanged)
 			if l := decode[protocol.Language](t, e.Payload); l != protocol.LangTypeScript || e.UserID != "bob" {
 				t.Fatalf("language-changed %s by %q", e.Payload, e.UserID)

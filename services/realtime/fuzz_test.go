@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/pairpad/pairpad/services/realtime/internal/wsconn"
 	"github.com/pairpad/pairpad/services/realtime/sio"
 	"github.com/pairpad/pairpad/shared/config"
 	"github.com/pairpad/pairpad/shared/protocol"
@@ -79,9 +80,9 @@ func FuzzDecodeFrame(f *testing.F) {
 		f.Add(s.sio, false, []byte(s.frame))
 	}
 	f.Fuzz(func(t *testing.T, useSIO, binary bool, data []byte) {
-		var fr framing = plainFraming{}
+		var fr wsconn.Framing = wsconn.Plain{}
 		if useSIO {
-			fr = sioFraming{}
+			fr = wsconn.SocketIO{}
 		}
 		mt := websocket.TextMessage
 		if binary {
@@ -119,7 +120,7 @@ func FuzzDecodeFrame(f *testing.F) {
 // checkEvent: an accepted event re-encodes to a payload that decodes to the
 // same value, that value is what a plain JSON reading of the client's
 // payload says, and the event the server would send on is well framed.
-func checkEvent(t *testing.T, fr framing, payload json.RawMessage, ev clientEvent) {
+func checkEvent(t *testing.T, fr wsconn.Framing, payload json.RawMessage, ev clientEvent) {
 	t.Helper()
 	var out any
 	switch ev.typ {
@@ -196,15 +197,15 @@ func checkEvent(t *testing.T, fr framing, payload json.RawMessage, ev clientEven
 	// What the server sends on (the relayed cursor, the language, an ack…)
 	// is one valid frame of the connection's framing.
 	e := newEvent(ev.typ, fuzzSID, "user", out, fuzzNow)
-	checkOutFrame(t, fr, ev.typ, e.frame(fr))
+	checkOutFrame(t, fr, ev.typ, e.Frame(fr))
 }
 
 // checkOutFrame: a server frame is a JSON envelope (plain) or an EVENT
 // whose name is the envelope's type (Socket.IO).
-func checkOutFrame(t *testing.T, fr framing, typ string, frame []byte) {
+func checkOutFrame(t *testing.T, fr wsconn.Framing, typ string, frame []byte) {
 	t.Helper()
 	env := frame
-	if fr.kind() == kindSocketIO {
+	if fr.Kind() == wsconn.KindSocketIO {
 		p, err := sio.Parse(frame)
 		if err != nil {
 			t.Fatalf("server frame %q does not parse: %v", frame, err)
@@ -223,9 +224,9 @@ func checkOutFrame(t *testing.T, fr framing, typ string, frame []byte) {
 
 // checkAck: a Socket.IO acknowledgement is an ACK packet with the id, whose
 // one argument is the error payload when the event was refused.
-func checkAck(t *testing.T, fr framing, id int64, err error) {
+func checkAck(t *testing.T, fr wsconn.Framing, id int64, err error) {
 	t.Helper()
-	frame := fr.ack(id, err)
+	frame := fr.Ack(id, err)
 	p, perr := sio.Parse(frame)
 	if perr != nil || p.Type != sio.TypeAck || p.AckID == nil || *p.AckID != id {
 		t.Fatalf("ack %q for id %d: %+v, %v", frame, id, p, perr)

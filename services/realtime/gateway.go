@@ -11,6 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/pairpad/pairpad/services/realtime/internal/wsconn"
 	"github.com/pairpad/pairpad/services/realtime/sio"
 	"github.com/pairpad/pairpad/shared/httpx"
 	"github.com/pairpad/pairpad/shared/protocol"
@@ -65,7 +66,7 @@ func (s *Service) handlePlain() http.Handler {
 			return
 		}
 		handed = true
-		go s.serveAndRelease(newConn(s, ws, plainFraming{}, newID(), ip), a, release)
+		go s.serveAndRelease(newClient(s, ws, wsconn.Plain{}, newID(), ip), a, release)
 	})
 }
 
@@ -104,7 +105,7 @@ func (s *Service) handleSocketIO() http.Handler {
 		if err != nil {
 			return
 		}
-		c := newConn(s, ws, sioFraming{}, newID(), ip)
+		c := newClient(s, ws, wsconn.SocketIO{}, newID(), ip)
 		a, err := s.sioHandshake(r, c)
 		if err != nil {
 			err = handshakeFailure(err)
@@ -112,13 +113,11 @@ func (s *Service) handleSocketIO() http.Handler {
 				s.log.Error("handshake failed", "err", err)
 			}
 			s.metrics.refused("handshake", err)
-			_ = c.write(sio.EncodeConnectError(sio.MainNamespace, err))
-			msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "connection refused")
-			_ = ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-			_ = ws.Close()
+			_ = c.ws.WriteNow(sio.EncodeConnectError(sio.MainNamespace, err))
+			c.ws.Refuse(websocket.CloseNormalClosure, "connection refused")
 			return
 		}
-		c.enqueue(outFrame{data: sio.EncodeConnect(sio.MainNamespace, c.id)})
+		c.ws.Send(wsconn.Frame{Data: sio.EncodeConnect(sio.MainNamespace, c.id)})
 		handed = true
 		go s.serveAndRelease(c, a, release)
 	})
@@ -126,15 +125,14 @@ func (s *Service) handleSocketIO() http.Handler {
 
 // sioHandshake sends the Engine.IO open packet and admits the CONNECT that
 // must follow within WS_HANDSHAKE_TIMEOUT.
-func (s *Service) sioHandshake(r *http.Request, c *conn) (*admission, error) {
+func (s *Service) sioHandshake(r *http.Request, c *client) (*admission, error) {
 	ping := s.cfg.PresenceTimeout / 3
-	if err := c.write(sio.OpenPacket(newID(), ping, ping, s.cfg.WSMaxFrameBytes)); err != nil {
+	if err := c.ws.WriteNow(sio.OpenPacket(newID(), ping, ping, s.cfg.WSMaxFrameBytes)); err != nil {
 		return nil, err
 	}
 	deadline := time.Now().Add(s.cfg.WSHandshakeTimeout)
-	_ = c.ws.SetReadDeadline(deadline)
 	for {
-		mt, data, err := c.ws.ReadMessage()
+		mt, data, err := c.ws.ReadBefore(deadline)
 		if err != nil {
 			return nil, protocol.Wrap(protocol.CodeInvalidRequest, "No CONNECT packet arrived in time", err)
 		}
@@ -143,7 +141,7 @@ func (s *Service) sioHandshake(r *http.Request, c *conn) (*admission, error) {
 		case err != nil:
 			return nil, err
 		case reply != nil:
-			_ = c.write(reply)
+			_ = c.ws.WriteNow(reply)
 		case ok:
 			ctx, cancel := context.WithDeadline(r.Context(), deadline)
 			defer cancel()
@@ -181,24 +179,24 @@ func connectFrame(h handshake, mt int, data []byte) (out handshake, ok bool, rep
 // handler returns right after the upgrade, so the request, its headers and
 // the handler's deep stack are not kept for the connection's lifetime. The
 // connection slot it releases at the end is what Shutdown waits for.
-func (s *Service) serveAndRelease(c *conn, a *admission, release func()) {
+func (s *Service) serveAndRelease(c *client, a *admission, release func()) {
 	defer release()
 	s.serve(c, a)
 }
 
 // serve runs an admitted, upgraded connection to its end: join, presence,
 // the read loop on this goroutine, then leave.
-func (s *Service) serve(c *conn, a *admission) {
+func (s *Service) serve(c *client, a *admission) {
 	hs := a.hs
 	c.ident, c.hs = a.ident, hs
-	s.metrics.connections.WithLabelValues(c.fr.name()).Inc()
-	defer s.metrics.connections.WithLabelValues(c.fr.name()).Dec()
+	s.metrics.connections.WithLabelValues(c.fr.Name()).Inc()
+	defer s.metrics.connections.WithLabelValues(c.fr.Name()).Dec()
 	var pre replayed
 	if since := c.ident.Since; since >= 0 {
 		pre = hs.prefetchReplay(since)
 	}
 	ping := s.cfg.PresenceTimeout / 3
-	go c.writeLoop(ping)
+	c.ws.StartWriter(ping)
 	defer s.hub.release(hs)
 	if a.notes {
 		defer hs.releaseNotes()
@@ -215,14 +213,14 @@ func (s *Service) serve(c *conn, a *admission) {
 			reason = protocol.EndedByHost
 		}
 		c.sendEvent(newEvent(protocol.TypeSessionEnded, hs.id, "", protocol.SessionEnded{Reason: reason}, s.now()))
-		c.closeAfterQueue(websocket.CloseNormalClosure, "session ended", protocol.LeftDisconnect, c.fr.farewell()...)
-		<-c.writeDone
+		c.closeAfterQueue(websocket.CloseNormalClosure, "session ended", protocol.LeftDisconnect, c.fr.Farewell()...)
+		<-c.ws.WriteDone()
 		return
 	}
 	if s.slots.isDraining() {
 		c.closeAfterQueue(websocket.CloseServiceRestart, "service restart", protocol.LeftDisconnect)
 	}
-	s.log.Debug("connected", "conn_id", c.id, "session_id", hs.id, "user_id", c.ident.UserID, "framing", c.fr.name())
+	s.log.Debug("connected", "conn_id", c.id, "session_id", hs.id, "user_id", c.ident.UserID, "framing", c.fr.Name())
 
 	c.readLoop(2 * ping)
 	if n := c.dropQueued(); n > 0 {
@@ -234,7 +232,7 @@ func (s *Service) serve(c *conn, a *admission) {
 	hs.leave(c, reason)
 	s.removePresence(c, reason)
 	s.toucher.request(hs.id) // the idle clock starts when people leave, not at their last keystroke
-	<-c.writeDone
+	<-c.ws.WriteDone()
 	s.log.Debug("disconnected", "conn_id", c.id, "session_id", hs.id, "reason", reason)
 }
 

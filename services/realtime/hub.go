@@ -114,8 +114,8 @@ func (h *hub) all() []*hubSession {
 }
 
 // conns returns every connection of this instance.
-func (h *hub) conns() []*conn {
-	var out []*conn
+func (h *hub) conns() []*client {
+	var out []*client
 	for _, hs := range h.all() {
 		hs.mu.Lock()
 		for _, c := range hs.conns {

@@ -54,7 +54,7 @@ func (l *notesListener) Applied(a document.Applied) {
 	}
 	// The role check is what keeps the notes off a candidate's connection.
 	hs.deliverLocked(a, protocol.TypeNotesUpdate, protocol.TypeNotesAck,
-		func(c *conn) bool { return c.ident.Role.CanReadNotes() && a.Version > c.notesBase }, now)
+		func(c *client) bool { return c.ident.Role.CanReadNotes() && a.Version > c.notesBase }, now)
 }
 
 // acquireNotes attaches this instance to the session's notes for one more
@@ -100,7 +100,7 @@ func (hs *hubSession) releaseNotes() {
 
 // notesUpdate hands a notes-update to the engine; its notes-ack and the
 // others' notes-update come back through the notes listener.
-func (s *Service) notesUpdate(c *conn, u protocol.CodeUpdate) error {
+func (s *Service) notesUpdate(c *client, u protocol.CodeUpdate) error {
 	hs := c.hs
 	hs.notesMu.Lock()
 	d := hs.notesDoc // held for c since its admission

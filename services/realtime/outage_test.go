@@ -46,7 +46,7 @@ func TestNATSOutage(t *testing.T) {
 		t.Fatal(refused)
 	}
 	carol := connectPlain(t, two.url, user{sid: sid, id: "carol", name: "Carol"})
-	for _, c := range []*client{alice, bob, carol} {
+	for _, c := range []*wsClient{alice, bob, carol} {
 		waitUsers(t, c, "alice", "bob", "carol")
 	}
 	for v, text := range []string{"x", "xy", "xyz"} {
@@ -99,7 +99,7 @@ func TestNATSOutage(t *testing.T) {
 
 	// Longer than PRESENCE_TIMEOUT (3s): every presence entry expires.
 	time.Sleep(time.Until(down.Add(4500 * time.Millisecond)))
-	for name, c := range map[string]*client{"alice": alice, "bob": bob, "carol": carol} {
+	for name, c := range map[string]*wsClient{"alice": alice, "bob": bob, "carol": carol} {
 		c.mu.Lock()
 		closed := c.closeErr
 		c.mu.Unlock()
@@ -116,7 +116,7 @@ func TestNATSOutage(t *testing.T) {
 		resend(t, bob, opsUpdate(3, "inflight", 3, "B"))
 		t.Logf("updates resent and acked %v after NATS came back", time.Since(back))
 		resend(t, alice, opsUpdate(3, "during", "A", 3)) // a duplicate: acked again, applied once
-		for _, c := range []*client{alice, carol} {
+		for _, c := range []*wsClient{alice, carol} {
 			within(t, waitTimeout, "the document on both instances", func() bool {
 				c.send(t, protocol.TypeSync, nil)
 				return decode[protocol.Sync](t, c.waitFor(t, protocol.TypeSync).Payload).Code == "AxyzB"
@@ -143,7 +143,7 @@ func TestNATSOutage(t *testing.T) {
 			t.Fatalf("cursor from %q", c.UserID)
 		}
 		carol.send(t, protocol.TypeLanguageChanged, "typescript")
-		for _, c := range []*client{alice, bob, carol, dave} {
+		for _, c := range []*wsClient{alice, bob, carol, dave} {
 			if l := decode[protocol.Language](t, c.waitFor(t, protocol.TypeLanguageChanged).Payload); l != protocol.LangTypeScript {
 				t.Fatalf("language %q", l)
 			}
@@ -168,7 +168,7 @@ func TestNATSOutage(t *testing.T) {
 	if err := session.End(ctx, cl.in, rec, rev, protocol.EndedDeleted); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []*client{alice, bob, carol} {
+	for _, c := range []*wsClient{alice, bob, carol} {
 		c.waitFor(t, protocol.TypeSessionEnded)
 		if code := closeCode(c.waitClosed(t)); code != websocket.CloseNormalClosure {
 			t.Fatalf("closed with %d after session-ended", code)
@@ -185,7 +185,7 @@ func opsUpdate(version int64, opID string, ops ...any) map[string]any {
 }
 
 // ackOf waits for the code-ack of opID.
-func ackOf(t testing.TB, c *client, opID string) protocol.CodeAck {
+func ackOf(t testing.TB, c *wsClient, opID string) protocol.CodeAck {
 	t.Helper()
 	e := c.await(t, "ack of "+opID, func(e protocol.Envelope) bool {
 		return e.Type == protocol.TypeCodeAck && decode[protocol.CodeAck](t, e.Payload).OpID == opID
@@ -194,7 +194,7 @@ func ackOf(t testing.TB, c *client, opID string) protocol.CodeAck {
 }
 
 // errorOf waits for the error that refuses opID.
-func errorOf(t testing.TB, c *client, opID string) protocol.ErrorPayload {
+func errorOf(t testing.TB, c *wsClient, opID string) protocol.ErrorPayload {
 	t.Helper()
 	e := c.await(t, "refusal of "+opID, func(e protocol.Envelope) bool {
 		return e.Type == protocol.TypeError && decode[protocol.ErrorPayload](t, e.Payload).Details["opId"] == opID
@@ -204,7 +204,7 @@ func errorOf(t testing.TB, c *client, opID string) protocol.ErrorPayload {
 
 // resend sends an update until it is acknowledged, as a client does with
 // its pending update: a refusal that says "retry" is retried after a while.
-func resend(t testing.TB, c *client, payload map[string]any) protocol.CodeAck {
+func resend(t testing.TB, c *wsClient, payload map[string]any) protocol.CodeAck {
 	t.Helper()
 	opID := payload["opId"].(string)
 	deadline := time.Now().Add(waitTimeout)
@@ -231,7 +231,7 @@ func resend(t testing.TB, c *client, payload map[string]any) protocol.CodeAck {
 }
 
 // countOp counts the code-updates with opID c received.
-func countOp(t testing.TB, c *client, opID string) int {
+func countOp(t testing.TB, c *wsClient, opID string) int {
 	t.Helper()
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -64,8 +64,8 @@ func (hs *hubSession) onPeer(msg *nats.Msg) {
 		if len(m.Envelope) == 0 || !json.Valid(m.Envelope) {
 			return
 		}
-		e := &outEvent{typ: protocol.TypeCursorUpdate, env: m.Envelope}
-		hs.broadcastLocked(e, func(c *conn) bool { return c.ident.UserID == m.UserID })
+		e := &outEvent{Type: protocol.TypeCursorUpdate, Body: m.Envelope}
+		hs.broadcastLocked(e, func(c *client) bool { return c.ident.UserID == m.UserID })
 		hs.s.metrics.observeFanout(protocol.TypeCursorUpdate, m.Sent, now)
 	case peerLanguage:
 		hs.hints.language(m.Language, m.UserID, now)

@@ -173,7 +173,7 @@ func (p *presenceTracker) counts() (sessions, entries int) {
 }
 
 // put writes (or refreshes) a connection's presence entry, unless it left.
-func (s *Service) putPresence(c *conn, e presence.Entry) {
+func (s *Service) putPresence(c *client, e presence.Entry) {
 	c.presMu.Lock()
 	defer c.presMu.Unlock()
 	if c.left {
@@ -189,7 +189,7 @@ func (s *Service) putPresence(c *conn, e presence.Entry) {
 
 // removePresence deletes a connection's entry for good, in the way that
 // tells the other instances why (presence.Leave).
-func (s *Service) removePresence(c *conn, reason string) {
+func (s *Service) removePresence(c *client, reason string) {
 	c.presMu.Lock()
 	defer c.presMu.Unlock()
 	if c.left {
@@ -251,7 +251,7 @@ func presenceUpdateEvery(timeout time.Duration) time.Duration {
 func (s *Service) refreshPresence() {
 	now := s.now().UnixMilli()
 	type item struct {
-		c *conn
+		c *client
 		e presence.Entry
 	}
 	var items []item

@@ -100,7 +100,7 @@ func (hs *hubSession) endLocked(reason string) {
 	e := newEvent(protocol.TypeSessionEnded, hs.id, "", protocol.SessionEnded{Reason: reason}, hs.s.now())
 	for _, c := range hs.conns {
 		c.sendEvent(e)
-		c.closeAfterQueue(websocket.CloseNormalClosure, "session ended", protocol.LeftDisconnect, c.fr.farewell()...)
+		c.closeAfterQueue(websocket.CloseNormalClosure, "session ended", protocol.LeftDisconnect, c.fr.Farewell()...)
 	}
 	hs.s.hub.forget(hs)
 	hs.s.log.Info("session ended", "session_id", hs.id, "reason", reason, "connections", len(hs.conns))

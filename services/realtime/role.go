@@ -9,7 +9,7 @@ import (
 // FORBIDDEN: an observer changes nothing a candidate sees (code-update,
 // language-changed, run-output), and only interviewers and observers touch
 // the notes. The connection stays; the event is answered, never applied.
-func (c *conn) permit(env protocol.Envelope) error {
+func (c *client) permit(env protocol.Envelope) error {
 	role := c.ident.Role
 	var why string
 	switch env.Type {
@@ -30,6 +30,6 @@ func (c *conn) permit(env protocol.Envelope) error {
 }
 
 // author is who the connection's updates are recorded as in the op log.
-func (c *conn) author() document.Author {
+func (c *client) author() document.Author {
 	return document.Author{UserID: c.ident.UserID, UserName: c.ident.UserName, Role: c.ident.Role}
 }

@@ -26,7 +26,7 @@ var framings = []struct {
 }{{"plain", false}, {"socket.io", true}}
 
 // connectAs opens a connection as u in either framing.
-func connectAs(t testing.TB, base string, u user, sio bool) *client {
+func connectAs(t testing.TB, base string, u user, sio bool) *wsClient {
 	t.Helper()
 	if !sio {
 		return connectPlain(t, base, u)
@@ -284,7 +284,7 @@ func TestRunOutputIsShared(t *testing.T) {
 	}
 
 	cand.send(t, protocol.TypeRunOutput, runPayload("r-1"))
-	for _, c := range []*client{cand, iv, ob} {
+	for _, c := range []*wsClient{cand, iv, ob} {
 		e := c.waitFor(t, protocol.TypeRunOutput)
 		r := decode[protocol.RunOutput](t, e.Payload)
 		if e.UserID != "cand" || r.RunID != "r-1" || r.Stdout != "4\n" || r.Stderr != "warning: x\n" || r.ExitCode != 1 ||
@@ -299,7 +299,7 @@ func TestRunOutputIsShared(t *testing.T) {
 	}
 	clk.advance(2 * time.Second)
 	cand.send(t, protocol.TypeRunOutput, runPayload("r-3"))
-	for _, c := range []*client{cand, iv, ob} {
+	for _, c := range []*wsClient{cand, iv, ob} {
 		if r := decode[protocol.RunOutput](t, c.waitFor(t, protocol.TypeRunOutput).Payload); r.RunID != "r-3" {
 			t.Fatalf("after r-1 came %s, want r-3 (r-2 was refused)", r.RunID)
 		}
@@ -342,7 +342,7 @@ func TestEndDisconnectsEveryone(t *testing.T) {
 	if _, err := session.NewStore(cl.in.Sessions).EndInterview(context.Background(), sid, time.Now()); err != nil {
 		t.Fatalf("end: %v", err)
 	}
-	for name, c := range map[string]*client{"interviewer": iv, "candidate": cand, "observer": ob} {
+	for name, c := range map[string]*wsClient{"interviewer": iv, "candidate": cand, "observer": ob} {
 		if r := decode[protocol.SessionEnded](t, c.waitFor(t, protocol.TypeSessionEnded).Payload); r.Reason != protocol.EndedByHost {
 			t.Fatalf("%s: session-ended %+v, want reason ended", name, r)
 		}

@@ -20,7 +20,7 @@ import (
 // it in connected as lastRun.
 
 // runOutput stores a validated run as the session's latest.
-func (s *Service) runOutput(c *conn, r protocol.RunOutput) error {
+func (s *Service) runOutput(c *client, r protocol.RunOutput) error {
 	if err := s.natsDown(); err != nil {
 		return withDetails(err, protocol.TypeRunOutput, "")
 	}

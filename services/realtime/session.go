@@ -32,7 +32,7 @@ type hubSession struct {
 	refs int // guarded by hub.mu
 
 	mu       sync.Mutex
-	conns    map[string]*conn
+	conns    map[string]*client
 	reserved map[string]int // admitted handshakes not yet joined, per user
 	code     string         // the document as delivered to the connections
 	version  int64
@@ -62,7 +62,7 @@ type hubSession struct {
 
 func newHubSession(s *Service, id string) *hubSession {
 	return &hubSession{id: id, s: s, ready: make(chan struct{}),
-		conns: map[string]*conn{}, reserved: map[string]int{}}
+		conns: map[string]*client{}, reserved: map[string]int{}}
 }
 
 // open subscribes to the session's peer events, reads its record and
@@ -172,14 +172,14 @@ func (hs *hubSession) Applied(a document.Applied) {
 		return
 	}
 	hs.deliverLocked(a, protocol.TypeCodeUpdate, protocol.TypeCodeAck,
-		func(c *conn) bool { return a.Version > c.baseVersion }, now)
+		func(c *client) bool { return a.Version > c.baseVersion }, now)
 	hs.s.metrics.observeFanout(protocol.TypeCodeUpdate, a.Timestamp, now)
 }
 
 // deliverLocked queues an applied update to the connections that to accepts:
 // ackType to the sender's connection, updateType in its format to every
 // other one, each format encoded once.
-func (hs *hubSession) deliverLocked(a document.Applied, updateType, ackType string, to func(*conn) bool, now time.Time) {
+func (hs *hubSession) deliverLocked(a document.Applied, updateType, ackType string, to func(*client) bool, now time.Time) {
 	var byFormat [numFormats]*outEvent
 	for _, c := range hs.conns {
 		if !to(c) {
@@ -198,7 +198,7 @@ func (hs *hubSession) deliverLocked(a document.Applied, updateType, ackType stri
 }
 
 // entryFor is the presence entry of a connection about to join.
-func (hs *hubSession) entryFor(c *conn) presence.Entry {
+func (hs *hubSession) entryFor(c *client) presence.Entry {
 	uid := c.ident.UserID
 	return presence.Entry{SessionID: hs.id, UserID: uid, Name: c.ident.UserName, Color: c.ident.Color,
 		Role: string(c.ident.Role), ConnID: c.id, Instance: hs.s.instance, ConnectedAt: c.opened.UnixMilli(), LastSeen: hs.s.now().UnixMilli()}
@@ -248,7 +248,7 @@ func (hs *hubSession) replayLocked(r replayed) ([]document.Applied, bool) {
 // join turns a reservation into a live connection: connected first, then
 // the replay (or a sync), then the others learn about the user. It consumes
 // the reservation even when it fails.
-func (hs *hubSession) join(c *conn, pre replayed) error {
+func (hs *hubSession) join(c *client, pre replayed) error {
 	now := hs.s.now()
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
@@ -283,7 +283,7 @@ func (hs *hubSession) join(c *conn, pre replayed) error {
 
 // leave removes a connection; when its user has no connection left anywhere
 // the others get user-left with reason.
-func (hs *hubSession) leave(c *conn, reason string) {
+func (hs *hubSession) leave(c *client, reason string) {
 	hs.mu.Lock()
 	defer hs.mu.Unlock()
 	if hs.conns[c.id] != c {
@@ -297,13 +297,13 @@ func (hs *hubSession) leave(c *conn, reason string) {
 
 // syncEventLocked is the full state for c, as sync and as a fallback
 // replay.
-func (hs *hubSession) syncEventLocked(c *conn) *outEvent {
+func (hs *hubSession) syncEventLocked(c *client) *outEvent {
 	return newEvent(protocol.TypeSync, hs.id, c.ident.UserID, hs.stateLocked(c, hs.foldLocked()), hs.s.now())
 }
 
 // stateLocked is the state c starts from: with the notes when its role
 // may read them.
-func (hs *hubSession) stateLocked(c *conn, users []protocol.User) protocol.Sync {
+func (hs *hubSession) stateLocked(c *client, users []protocol.User) protocol.Sync {
 	p := protocol.Sync{Code: hs.code, Version: hs.version, Language: hs.language, Users: users, Hash: hs.hash}
 	if c.ident.Role.CanReadNotes() && hs.notesL != nil {
 		notes, v, h := hs.notes, hs.notesVersion, hs.notesHash
@@ -313,7 +313,7 @@ func (hs *hubSession) stateLocked(c *conn, users []protocol.User) protocol.Sync 
 }
 
 // broadcastLocked queues e to every connection skip does not exclude.
-func (hs *hubSession) broadcastLocked(e *outEvent, skip func(*conn) bool) {
+func (hs *hubSession) broadcastLocked(e *outEvent, skip func(*client) bool) {
 	for _, c := range hs.conns {
 		if skip == nil || !skip(c) {
 			c.sendEvent(e)

@@ -32,7 +32,7 @@ func ordered(typ string) bool {
 // submitOrdered queues an event for the connection's submitter, starting
 // it when it is idle. Only the reader calls it, so the submitter's wait
 // group never grows while serve waits on it.
-func (c *conn) submitOrdered(q queuedEvent) {
+func (c *client) submitOrdered(q queuedEvent) {
 	c.subMu.Lock()
 	if (q.err != nil || q.fn != nil) && !c.submitting {
 		c.subMu.Unlock()
@@ -65,7 +65,7 @@ func (c *conn) submitOrdered(q queuedEvent) {
 // sent them, and answers each refusal (and Socket.IO ack) after its event.
 // It ends when the queue is empty; the next event starts a new one, so an
 // idle connection has no submitter goroutine.
-func (c *conn) submitLoop() {
+func (c *client) submitLoop() {
 	defer c.subWG.Done()
 	for {
 		c.subMu.Lock()
@@ -82,7 +82,7 @@ func (c *conn) submitLoop() {
 		c.subRunning = true
 		c.subMu.Unlock()
 		select {
-		case <-c.closing:
+		case <-c.ws.Closing():
 			continue // cut off: nobody is left to answer, and the update was never acknowledged
 		default:
 		}
@@ -91,7 +91,7 @@ func (c *conn) submitLoop() {
 }
 
 // runQueued runs one queued item and answers it.
-func (c *conn) runQueued(q queuedEvent) {
+func (c *client) runQueued(q queuedEvent) {
 	if q.fn != nil {
 		q.fn()
 		return
@@ -124,7 +124,7 @@ func wantsSync(err error) bool {
 // resends them when it reconnects, and a client cannot leave a queue of
 // expensive updates running after it. The event being handled (or, when
 // the submitter has not started yet, the first one) still completes.
-func (c *conn) dropQueued() int {
+func (c *client) dropQueued() int {
 	c.subMu.Lock()
 	defer c.subMu.Unlock()
 	keep := 0
@@ -139,7 +139,7 @@ func (c *conn) dropQueued() int {
 
 // limitEvent spends the user's rate limit for an event when it arrives,
 // so the limit sees the client's own pace, not the submitter's.
-func (c *conn) limitEvent(ev clientEvent) error {
+func (c *client) limitEvent(ev clientEvent) error {
 	switch ev.typ {
 	case protocol.TypeCodeUpdate:
 		if err := c.limit(protocol.TypeCodeUpdate); err != nil {

@@ -44,7 +44,7 @@ func TestSameLineBothFramings(t *testing.T) {
 	if bAck.Version < aAck.Version {
 		want = "def f(): # bob # alice\n"
 	}
-	for c, own := range map[*client]protocol.CodeAck{alice: aAck, bob: bAck} {
+	for c, own := range map[*wsClient]protocol.CodeAck{alice: aAck, bob: bAck} {
 		if own.Version != 3 { // the other's update is version 3: each instance delivers it in its own time
 			c.await(t, "the code-update of version 3", func(e protocol.Envelope) bool {
 				return e.Type == protocol.TypeCodeUpdate && decode[codeUpdateOut](t, e.Payload).Version == 3
@@ -60,7 +60,7 @@ func TestSameLineBothFramings(t *testing.T) {
 // fullCodeWriter is a client that sends fullCode updates from whatever
 // version it last saw, without waiting for its acks: stale bases by design.
 type fullCodeWriter struct {
-	c       *client
+	c       *wsClient
 	name    string
 	text    string // the text of the last code-update received
 	version int64
@@ -122,7 +122,7 @@ func TestFullCodeFromStaleVersions(t *testing.T) {
 	for i, inst := range []*instance{one, two, one, two} {
 		name := string(rune('a' + i))
 		u := user{sid: sid, id: name, name: name}
-		var c *client
+		var c *wsClient
 		if i%2 == 0 {
 			c = connectPlain(t, inst.url, u)
 		} else {

@@ -15,10 +15,10 @@ import (
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
-// client is a real WebSocket client speaking either framing: plain (one
+// wsClient is a real WebSocket client speaking either framing: plain (one
 // envelope per text frame) or raw Engine.IO/Socket.IO frames, answering
 // pings like socket.io-client does.
-type client struct {
+type wsClient struct {
 	t    testing.TB
 	sio  bool
 	ws   *websocket.Conn
@@ -36,7 +36,7 @@ type client struct {
 }
 
 // connectPlain opens GET /ws as u and starts reading.
-func connectPlain(t testing.TB, base string, u user) *client {
+func connectPlain(t testing.TB, base string, u user) *wsClient {
 	t.Helper()
 	c, resp, err := tryPlain(t, base, u)
 	if err != nil {
@@ -45,7 +45,7 @@ func connectPlain(t testing.TB, base string, u user) *client {
 	return c
 }
 
-func tryPlain(t testing.TB, base string, u user) (*client, *http.Response, error) {
+func tryPlain(t testing.TB, base string, u user) (*wsClient, *http.Response, error) {
 	t.Helper()
 	ws, resp, err := dialRaw(t, base+"/ws?"+u.values().Encode(), u.header)
 	if err != nil {
@@ -58,7 +58,7 @@ func tryPlain(t testing.TB, base string, u user) (*client, *http.Response, error
 
 // connectSIO opens GET /socket.io/ as u, sends CONNECT with auth and waits
 // for the answer; refused reports the CONNECT_ERROR's data instead.
-func connectSIO(t testing.TB, base string, u user, auth map[string]any) (c *client, refused *protocol.ErrorPayload) {
+func connectSIO(t testing.TB, base string, u user, auth map[string]any) (c *wsClient, refused *protocol.ErrorPayload) {
 	t.Helper()
 	q := u.values()
 	q.Set("EIO", "4")
@@ -102,8 +102,8 @@ func connectSIO(t testing.TB, base string, u user, auth map[string]any) (c *clie
 	return c, nil
 }
 
-func newClient(t testing.TB, ws *websocket.Conn, sio bool) *client {
-	c := &client{t: t, sio: sio, ws: ws, pong: true, notify: make(chan struct{}, 1), done: make(chan struct{})}
+func newClient(t testing.TB, ws *websocket.Conn, sio bool) *wsClient {
+	c := &wsClient{t: t, sio: sio, ws: ws, pong: true, notify: make(chan struct{}, 1), done: make(chan struct{})}
 	t.Cleanup(func() {
 		_ = ws.Close()
 		<-c.done
@@ -120,7 +120,7 @@ func body(resp *http.Response) string {
 }
 
 // read records everything the server sends until the connection ends.
-func (c *client) read() {
+func (c *wsClient) read() {
 	defer close(c.done)
 	for {
 		_, data, err := c.ws.ReadMessage()
@@ -147,7 +147,7 @@ func (c *client) read() {
 }
 
 // readSIO handles one Socket.IO frame; c.mu is held.
-func (c *client) readSIO(f string) {
+func (c *wsClient) readSIO(f string) {
 	if f == "2" {
 		if c.pong {
 			go func() { _ = c.write("3") }()
@@ -172,21 +172,21 @@ func (c *client) readSIO(f string) {
 	}
 }
 
-func (c *client) wake() {
+func (c *wsClient) wake() {
 	select {
 	case c.notify <- struct{}{}:
 	default:
 	}
 }
 
-func (c *client) write(s string) error {
+func (c *wsClient) write(s string) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	_ = c.ws.SetWriteDeadline(time.Now().Add(waitTimeout))
 	return c.ws.WriteMessage(websocket.TextMessage, []byte(s))
 }
 
-func (c *client) sendRaw(t testing.TB, s string) {
+func (c *wsClient) sendRaw(t testing.TB, s string) {
 	t.Helper()
 	if err := c.write(s); err != nil {
 		t.Fatalf("send %.80s: %v", s, err)
@@ -194,12 +194,12 @@ func (c *client) sendRaw(t testing.TB, s string) {
 }
 
 // send sends an event; for Socket.IO the envelope is the one argument.
-func (c *client) send(t testing.TB, typ string, payload any) {
+func (c *wsClient) send(t testing.TB, typ string, payload any) {
 	t.Helper()
 	c.sendEnv(t, map[string]any{"type": typ, "payload": payload})
 }
 
-func (c *client) sendEnv(t testing.TB, env map[string]any) {
+func (c *wsClient) sendEnv(t testing.TB, env map[string]any) {
 	t.Helper()
 	b, err := json.Marshal(env)
 	if err != nil {
@@ -214,7 +214,7 @@ func (c *client) sendEnv(t testing.TB, env map[string]any) {
 }
 
 // await consumes events up to the first match.
-func (c *client) await(t testing.TB, what string, match func(protocol.Envelope) bool) protocol.Envelope {
+func (c *wsClient) await(t testing.TB, what string, match func(protocol.Envelope) bool) protocol.Envelope {
 	t.Helper()
 	deadline := time.NewTimer(waitTimeout)
 	defer deadline.Stop()
@@ -242,13 +242,13 @@ func (c *client) await(t testing.TB, what string, match func(protocol.Envelope) 
 }
 
 // waitFor skips events until one of type typ.
-func (c *client) waitFor(t testing.TB, typ string) protocol.Envelope {
+func (c *wsClient) waitFor(t testing.TB, typ string) protocol.Envelope {
 	t.Helper()
 	return c.await(t, typ, func(e protocol.Envelope) bool { return e.Type == typ })
 }
 
 // nextOf returns the next event whose type is one of types, skipping the rest.
-func (c *client) nextOf(t testing.TB, types ...string) protocol.Envelope {
+func (c *wsClient) nextOf(t testing.TB, types ...string) protocol.Envelope {
 	t.Helper()
 	return c.await(t, strings.Join(types, "|"), func(e protocol.Envelope) bool {
 		for _, ty := range types {
@@ -261,13 +261,13 @@ func (c *client) nextOf(t testing.TB, types ...string) protocol.Envelope {
 }
 
 // waitError waits for the next error event and returns its payload.
-func (c *client) waitError(t testing.TB) protocol.ErrorPayload {
+func (c *wsClient) waitError(t testing.TB) protocol.ErrorPayload {
 	t.Helper()
 	return decode[protocol.ErrorPayload](t, c.waitFor(t, protocol.TypeError).Payload)
 }
 
 // quiet asserts that no event of type typ arrives for d (nothing consumed).
-func (c *client) quiet(t testing.TB, typ string, d time.Duration) {
+func (c *wsClient) quiet(t testing.TB, typ string, d time.Duration) {
 	t.Helper()
 	time.Sleep(d)
 	c.mu.Lock()
@@ -280,7 +280,7 @@ func (c *client) quiet(t testing.TB, typ string, d time.Duration) {
 }
 
 // count returns how many events of type typ arrived so far.
-func (c *client) count(typ string) int {
+func (c *wsClient) count(typ string) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	n := 0
@@ -293,7 +293,7 @@ func (c *client) count(typ string) int {
 }
 
 // find returns the first event of type typ received so far, consumed or not.
-func (c *client) find(typ string) (protocol.Envelope, bool) {
+func (c *wsClient) find(typ string) (protocol.Envelope, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, e := range c.events {
@@ -305,14 +305,14 @@ func (c *client) find(typ string) (protocol.Envelope, bool) {
 }
 
 // rawFrames returns a copy of every frame received so far.
-func (c *client) rawFrames() []string {
+func (c *wsClient) rawFrames() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.raw...)
 }
 
 // waitFrame waits for a raw Socket.IO frame matching match.
-func (c *client) waitFrame(t testing.TB, match func(string) bool) string {
+func (c *wsClient) waitFrame(t testing.TB, match func(string) bool) string {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	seen := 0
@@ -340,7 +340,7 @@ func (c *client) waitFrame(t testing.TB, match func(string) bool) string {
 }
 
 // waitClosed waits for the server to end the connection and returns why.
-func (c *client) waitClosed(t testing.TB) error {
+func (c *wsClient) waitClosed(t testing.TB) error {
 	t.Helper()
 	select {
 	case <-c.done:
@@ -362,7 +362,7 @@ func closeCode(err error) int {
 }
 
 // leave closes the connection from the client side with code.
-func (c *client) leave(code int) {
+func (c *wsClient) leave(code int) {
 	c.wmu.Lock()
 	_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, ""), time.Now().Add(time.Second))
 	c.wmu.Unlock()
@@ -373,7 +373,7 @@ func (c *client) leave(code int) {
 	_ = c.ws.Close()
 }
 
-func (c *client) dump() string {
+func (c *wsClient) dump() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var b strings.Builder

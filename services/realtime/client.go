@@ -1,0 +1,264 @@
+package realtime
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pairpad/pairpad/services/realtime/internal/wsconn"
+	"github.com/pairpad/pairpad/shared/presence"
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// client is the protocol side of one connection, either framing: its
+// identity and role, its events and their rate limits, its place in the
+// hub session. The socket itself (send queue, writer, keepalives, framing)
+// is a wsconn.Conn. It has two goroutines there, the reader (run by the
+// HTTP handler's goroutine, which also owns the connection's end) and the
+// writer; plus, only while events wait for the document, the submitter
+// (submitter.go).
+type client struct {
+	id     string
+	s      *Service
+	ws     *wsconn.Conn
+	fr     wsconn.Framing
+	ident  identity
+	hs     *hubSession
+	ip     string
+	opened time.Time
+
+	// Events that wait for the document or the session record
+	// (code-update, language-changed, sync) run in order on a submitter
+	// goroutine started on demand, so the reader never waits for
+	// JetStream and cursor updates are relayed at once.
+	subMu      sync.Mutex
+	subQueue   []queuedEvent
+	submitting bool
+	subRunning bool           // the submitter is handling an event it took from subQueue
+	subWG      sync.WaitGroup // the submitter, while it runs
+
+	reasonMu sync.Mutex
+	reason   string // why the connection ended; the first cause wins
+
+	budget connBudget // WS_EVENTS_PER_SECOND of this connection; reader only
+	// flooded is set by the reader once it cut the client off.
+	flooded bool
+
+	// baseVersion is the document version the connection was brought to by
+	// connected (or sync); updates at or below it are not sent. Guarded by hs.mu.
+	baseVersion int64
+	// notesBase is the same for the notes, of a connection that reads them.
+	notesBase int64
+	// entry is the connection's presence entry. Guarded by hs.mu.
+	entry presence.Entry
+
+	presMu sync.Mutex // orders presence writes: no refresh after the delete
+	left   bool       // guarded by presMu
+}
+
+func newClient(s *Service, ws *websocket.Conn, fr wsconn.Framing, id string, ip string) *client {
+	c := &client{id: id, s: s, fr: fr, ip: ip, opened: s.now(),
+		budget: newConnBudget(s.cfg.WSEventsPerSecond, s.now())}
+	c.ws = wsconn.New(ws, fr, wsconn.Options{MaxFrameBytes: s.cfg.WSMaxFrameBytes, SendQueue: s.cfg.WSSendQueue,
+		Overflow: c.overflow})
+	return c
+}
+
+// setReason records why the connection ends, unless a cause is already known.
+func (c *client) setReason(r string) {
+	c.reasonMu.Lock()
+	if c.reason == "" {
+		c.reason = r
+	}
+	c.reasonMu.Unlock()
+}
+
+func (c *client) leaveReason() string {
+	c.reasonMu.Lock()
+	defer c.reasonMu.Unlock()
+	if c.reason == "" {
+		return protocol.LeftDisconnect
+	}
+	return c.reason
+}
+
+// overflow decides the fate of a client whose send queue is full: one
+// that does not read the refusals of its flood is cut off with 1008, any
+// other is a slow consumer and is disconnected, so it never holds up the
+// hub or the other clients.
+func (c *client) overflow(refusal bool) {
+	if refusal {
+		// The queue is full of answers to frames beyond the budget
+		// that the client does not read: it is flooding.
+		c.cutOff(nil, protocol.Errorf(protocol.CodeRateLimited,
+			"Too many events on this connection, and their refusals are not read: this connection is closed").
+			WithDetails(map[string]any{"limit": "connection", "disconnect": true}))
+		return
+	}
+	c.s.metrics.slowConsumers.Inc()
+	c.s.log.Warn("slow consumer disconnected", "conn_id", c.id, "session_id", c.ident.SessionID,
+		"user_id", c.ident.UserID, "queue", c.s.cfg.WSSendQueue)
+	c.kill(protocol.LeftDisconnect)
+}
+
+// sendEvent queues an event framed for this connection.
+func (c *client) sendEvent(e *outEvent) bool {
+	if !c.ws.SendMessage(e, false) {
+		return false
+	}
+	c.s.metrics.out(e.Type, 1)
+	return true
+}
+
+// sendError answers the client with the protocol's error event.
+func (c *client) sendError(err error) {
+	c.s.metrics.refused("event", err)
+	e := errorEvent(c.ident.SessionID, c.ident.UserID, err, c.s.now())
+	if c.ws.SendMessage(e, overBudget(err)) {
+		c.s.metrics.out(e.Type, 1)
+	}
+}
+
+// closeAfterQueue sends what is queued, then extra frames and a close frame
+// with code and text; when the queue has no room it cuts the connection.
+func (c *client) closeAfterQueue(code int, text string, reason string, extra ...[]byte) {
+	c.setReason(reason)
+	c.ws.CloseAfterQueue(code, text, extra...)
+}
+
+// kill ends the connection at once: the TCP connection is closed, which
+// unblocks the reader and the writer wherever they are.
+func (c *client) kill(reason string) {
+	c.setReason(reason)
+	c.ws.Kill()
+}
+
+// readLoop is the reader: it runs on the connection's goroutine until the
+// client goes, misses its keepalives, or the connection is closed. It never
+// waits for the document: those events go to the submitter.
+func (c *client) readLoop(keepalive time.Duration) {
+	if reason := c.ws.ReadLoop(keepalive, c.handleFrame); reason != "" {
+		c.setReason(reason)
+	}
+}
+
+// handleFrame handles one client frame on the reader; false ends the read
+// loop (the client left).
+func (c *client) handleFrame(mt int, data []byte) bool {
+	if c.flooded || c.ws.Cut() {
+		return true // cut off: what is still in flight is dropped until the close completes
+	}
+	in, err := decodeFrame(c.fr, mt, data, c.ident.SessionID)
+	if in.kind == inEvent {
+		// The role first: what a role may not send is FORBIDDEN,
+		// whether or not its payload is well formed.
+		if perr := c.permit(in.env); perr != nil {
+			err = perr
+		}
+	}
+	if in.kind == inLeave {
+		c.setReason(protocol.LeftManual)
+		return false
+	}
+	if in.env.Type != "" {
+		c.s.metrics.eventsIn.WithLabelValues(typeLabel(in.env.Type)).Inc()
+	}
+	// Every frame is charged, keepalives too, so a flood of any kind
+	// is answered at most WS_EVENTS_PER_SECOND times per second.
+	over, flooding := c.budget.spend(c.s.now())
+	switch {
+	case flooding:
+		// After the answers to what came before, like every refusal.
+		c.submitOrdered(queuedEvent{fn: func() { c.floodedOut(in, over) }})
+		c.flooded = true
+		return true
+	case over != nil && (in.kind == inEvent || err != nil):
+		err = withDetails(over, protocol.Truncate(in.env.Type, maxTypeEcho), probeOpID(in.env))
+	case err == nil && in.kind == inEvent && ordered(in.ev.typ):
+		if err = c.limitEvent(in.ev); err == nil {
+			c.submitOrdered(queuedEvent{ev: in.ev, ackID: in.ackID})
+			return true
+		}
+	case err == nil && in.kind == inEvent:
+		err = c.s.handleEvent(c, in.ev)
+	}
+	if err != nil && in.kind == inEvent && ordered(in.env.Type) {
+		// A refusal keeps its place behind the client's earlier events.
+		c.submitOrdered(queuedEvent{ackID: in.ackID, err: err})
+		return true
+	}
+	if err != nil || in.ackID != nil {
+		c.answer(in.ackID, err)
+	}
+	return true
+}
+
+// floodedOut cuts off a connection that kept sending far beyond its
+// budget: its last frame is refused, then it is closed with 1008 (policy
+// violation); a Socket.IO client gets DISCONNECT first, so it does not
+// reconnect by itself in a loop.
+func (c *client) floodedOut(in inbound, over *protocol.Error) {
+	d := map[string]any{"limit": "connection", "disconnect": true}
+	if in.env.Type != "" {
+		d["type"] = protocol.Truncate(in.env.Type, maxTypeEcho)
+	}
+	if id := probeOpID(in.env); id != "" {
+		d["opId"] = id
+	}
+	c.cutOff(in.ackID, protocol.Errorf(protocol.CodeRateLimited,
+		"%s; this connection kept sending far beyond it and is closed", over.Message).WithDetails(d))
+}
+
+// cutOff ends a flooding connection, once: the last error (and the
+// Socket.IO ack of the frame it answers), DISCONNECT for Socket.IO, then
+// close 1008. These frames go past the send queue's bound, which a
+// flooder that does not read its refusals has filled; anything else queued
+// for it from now on is dropped.
+func (c *client) cutOff(ackID *int64, last error) {
+	if !c.ws.CutOff() {
+		return
+	}
+	c.s.metrics.floodCuts.Inc()
+	c.s.metrics.refused("event", last)
+	c.s.log.Warn("flooding client disconnected", "conn_id", c.id, "session_id", c.ident.SessionID,
+		"user_id", c.ident.UserID, "ip", c.ip)
+	c.setReason(protocol.LeftDisconnect)
+	e := errorEvent(c.ident.SessionID, c.ident.UserID, last, c.s.now())
+	frames := []wsconn.Frame{{Data: e.Frame(c.fr), Final: true}}
+	if ackID != nil {
+		if f := c.fr.Ack(*ackID, last); f != nil {
+			frames = append(frames, wsconn.Frame{Data: f, Final: true})
+		}
+	}
+	for _, f := range c.fr.Farewell() {
+		frames = append(frames, wsconn.Frame{Data: f, Final: true})
+	}
+	frames = append(frames, wsconn.Frame{Close: &websocket.CloseError{Code: websocket.ClosePolicyViolation, Text: "rate limit exceeded"}, Final: true})
+	for _, f := range frames {
+		if !c.ws.Send(f) {
+			return
+		}
+	}
+	c.s.metrics.out(e.Type, 1)
+}
+
+// answer reports a refused event to the client (never silently) and
+// acknowledges a Socket.IO event that asked for it.
+func (c *client) answer(ackID *int64, err error) {
+	if err != nil {
+		c.sendError(err)
+	}
+	if ackID != nil {
+		if f := c.fr.Ack(*ackID, err); f != nil {
+			c.ws.Send(wsconn.Frame{Data: f, Refusal: overBudget(err)})
+		}
+	}
+}
+
+// overBudget reports the refusal of a frame beyond WS_EVENTS_PER_SECOND.
+func overBudget(err error) bool {
+	var pe *protocol.Error
+	return errors.As(err, &pe) && pe.Code == protocol.CodeRateLimited && pe.Details["limit"] == "connection"
+}

@@ -1,0 +1,284 @@
+// Package wsconn is the socket half of a realtime connection: the bounded
+// send queue, the writer goroutine with its keepalives, the read loop with
+// its keepalive deadline, and the two framings (plain WebSocket and
+// Socket.IO) with the per-framing encode cache. It knows nothing of
+// sessions, documents or NATS; the realtime package's client speaks the
+// protocol over it.
+package wsconn
+
+import (
+	"errors"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+const (
+	// writeWait bounds one frame's write: a client whose TCP window stays
+	// shut that long is gone.
+	writeWait = 10 * time.Second
+	// closeGrace is how long the writer waits for the client's close frame
+	// after sending its own, before dropping the TCP connection.
+	closeGrace = time.Second
+)
+
+// Frame is one item of a connection's send queue.
+type Frame struct {
+	Data  []byte
+	Close *websocket.CloseError // set: send this close frame, then end
+	// Refusal marks the answer to a frame beyond the client's event budget:
+	// when it does not fit the send queue, Options.Overflow is told so (the
+	// client is flooding, not merely slow). Final marks the frames of a cut
+	// off (CutOff), which go past the queue's bound.
+	Refusal, Final bool
+}
+
+// Options configure a Conn.
+type Options struct {
+	// MaxFrameBytes is the largest client frame: a bigger one makes the
+	// connection close with 1009 (message too big).
+	MaxFrameBytes int
+	// SendQueue bounds the frames queued or being written.
+	SendQueue int
+	// Overflow is called, on the sender's goroutine, when a frame that is
+	// not Final does not fit the send queue; refusal is the frame's
+	// Refusal. The frame is dropped; the callback decides the connection's
+	// fate (Kill, or CutOff and a last word).
+	Overflow func(refusal bool)
+}
+
+// Conn is one upgraded WebSocket connection. It has two goroutines: the
+// reader (ReadLoop, on the caller's goroutine) and the writer (started by
+// StartWriter), the only one writing data frames once it runs.
+type Conn struct {
+	ws *websocket.Conn
+	fr Framing
+	o  Options
+
+	// The send queue is a slice that the writer takes whole, so an idle
+	// connection holds no queue memory; pending counts the frames queued
+	// or being written, bounded by Options.SendQueue.
+	sendMu  sync.Mutex
+	queue   []Frame
+	pending int
+	wake    chan struct{} // capacity 1: the queue has frames
+
+	closing   chan struct{} // closed by Kill: stop now
+	killOnce  sync.Once
+	readDone  chan struct{}
+	writeDone chan struct{}
+	cut       atomic.Bool // cut off: only Final frames are still sent
+}
+
+// New wraps an upgraded connection; nothing runs until StartWriter and
+// ReadLoop.
+func New(ws *websocket.Conn, fr Framing, o Options) *Conn {
+	ws.SetReadLimit(int64(o.MaxFrameBytes)) // gorilla closes a bigger frame's connection with 1009
+	if o.Overflow == nil {
+		o.Overflow = func(bool) {}
+	}
+	return &Conn{ws: ws, fr: fr, o: o,
+		wake:      make(chan struct{}, 1),
+		closing:   make(chan struct{}),
+		readDone:  make(chan struct{}),
+		writeDone: make(chan struct{}),
+	}
+}
+
+// Framing returns the connection's framing.
+func (c *Conn) Framing() Framing { return c.fr }
+
+// Send queues a frame without ever blocking: a client that stopped reading
+// fills its queue, and Options.Overflow decides what happens to it, so it
+// never holds up the sender or the other clients. It reports whether the
+// frame was queued.
+func (c *Conn) Send(f Frame) bool {
+	select {
+	case <-c.closing:
+		return false
+	default:
+	}
+	if c.cut.Load() && !f.Final {
+		return false // being cut off: nothing but the last frames
+	}
+	c.sendMu.Lock()
+	if c.pending >= c.o.SendQueue && !f.Final {
+		c.sendMu.Unlock()
+		c.o.Overflow(f.Refusal)
+		return false
+	}
+	c.queue = append(c.queue, f)
+	c.pending++
+	c.sendMu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default: // the writer was woken already
+	}
+	return true
+}
+
+// SendMessage queues m framed for this connection.
+func (c *Conn) SendMessage(m *Message, refusal bool) bool {
+	return c.Send(Frame{Data: m.Frame(c.fr), Refusal: refusal})
+}
+
+// CloseAfterQueue sends what is queued, then extra frames and a close
+// frame with code and text; when the queue has no room, Overflow decides.
+func (c *Conn) CloseAfterQueue(code int, text string, extra ...[]byte) {
+	for _, f := range extra {
+		if !c.Send(Frame{Data: f}) {
+			return
+		}
+	}
+	c.Send(Frame{Close: &websocket.CloseError{Code: code, Text: text}})
+}
+
+// CutOff makes the connection refuse every frame but Final ones from now
+// on; it reports whether this call did it (the first one).
+func (c *Conn) CutOff() bool { return !c.cut.Swap(true) }
+
+// Cut reports whether CutOff was called.
+func (c *Conn) Cut() bool { return c.cut.Load() }
+
+// Kill ends the connection at once: the TCP connection is closed, which
+// unblocks the reader and the writer wherever they are. Idempotent.
+func (c *Conn) Kill() {
+	c.killOnce.Do(func() {
+		close(c.closing)
+		_ = c.ws.NetConn().Close()
+	})
+}
+
+// Closing is closed once Kill was called.
+func (c *Conn) Closing() <-chan struct{} { return c.closing }
+
+// WriteDone is closed when the writer has ended and closed the socket.
+func (c *Conn) WriteDone() <-chan struct{} { return c.writeDone }
+
+// WriteNow writes one text frame at once, before StartWriter (the
+// handshake's frames).
+func (c *Conn) WriteNow(data []byte) error {
+	if err := c.ws.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+		return err
+	}
+	return c.ws.WriteMessage(websocket.TextMessage, data)
+}
+
+// ReadBefore reads one frame that must arrive before deadline, before
+// ReadLoop (the handshake's frames).
+func (c *Conn) ReadBefore(deadline time.Time) (messageType int, data []byte, err error) {
+	_ = c.ws.SetReadDeadline(deadline)
+	return c.ws.ReadMessage()
+}
+
+// Refuse ends a connection whose handshake failed, before StartWriter:
+// close frame code with text, then the socket.
+func (c *Conn) Refuse(code int, text string) {
+	msg := websocket.FormatCloseMessage(code, text)
+	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	_ = c.ws.Close()
+}
+
+// StartWriter starts the writer goroutine: queued frames, a keepalive
+// every pingEvery and the close. It ends after a close frame, a failed
+// write (Kill), Kill, or the end of ReadLoop, and then closes the socket
+// and WriteDone.
+func (c *Conn) StartWriter(pingEvery time.Duration) {
+	go c.writeLoop(pingEvery)
+}
+
+func (c *Conn) writeLoop(pingEvery time.Duration) {
+	defer close(c.writeDone)
+	defer c.ws.Close()
+	t := time.NewTicker(pingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.wake:
+			batch := c.takeQueued()
+			for _, f := range batch {
+				if f.Close != nil {
+					msg := websocket.FormatCloseMessage(f.Close.Code, f.Close.Text)
+					_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
+					select {
+					case <-c.readDone:
+					case <-c.closing:
+					case <-time.After(closeGrace):
+					}
+					return
+				}
+				if err := c.WriteNow(f.Data); err != nil {
+					c.Kill()
+					return
+				}
+			}
+			c.written(len(batch))
+		case <-t.C:
+			if err := c.fr.Ping(c.ws, time.Now().Add(writeWait)); err != nil {
+				c.Kill()
+				return
+			}
+		case <-c.closing:
+			return
+		case <-c.readDone:
+			return
+		}
+	}
+}
+
+// takeQueued hands the writer every queued frame at once.
+func (c *Conn) takeQueued() []Frame {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	b := c.queue
+	c.queue = nil
+	return b
+}
+
+// written releases n frames of the queue's bound.
+func (c *Conn) written(n int) {
+	c.sendMu.Lock()
+	c.pending -= n
+	c.sendMu.Unlock()
+}
+
+// ReadLoop is the reader: it runs on the caller's goroutine, hands every
+// frame to handle, and ends when handle returns false, the client goes,
+// nothing (not even a pong) arrives within keepalive, or the connection
+// is killed. It returns the leave reason the end implies: "" when handle
+// ended it, else protocol.LeftTimeout, LeftManual or LeftDisconnect as
+// the framing reads the close.
+func (c *Conn) ReadLoop(keepalive time.Duration, handle func(messageType int, data []byte) bool) string {
+	defer close(c.readDone)
+	extend := func() { _ = c.ws.SetReadDeadline(time.Now().Add(keepalive)) }
+	extend()
+	c.ws.SetPongHandler(func(string) error { extend(); return nil })
+	for {
+		mt, data, err := c.ws.ReadMessage()
+		if err != nil {
+			return c.readFailure(err)
+		}
+		extend()
+		if !handle(mt, data) {
+			return ""
+		}
+	}
+}
+
+// readFailure turns the error that ended the read loop into a leave reason.
+func (c *Conn) readFailure(err error) string {
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return c.fr.ClosedBy(ce.Code)
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return protocol.LeftTimeout // no pong (or anything) within the keepalive window
+	}
+	return protocol.LeftDisconnect
+}
