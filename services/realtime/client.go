@@ -2,6 +2,7 @@ package realtime
 
 import (
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -14,18 +15,18 @@ import (
 
 // client is the protocol side of one connection, either framing: its
 // identity and role, its events and their rate limits, its place in the
-// hub session. The socket itself (send queue, writer, keepalives, framing)
+// room. The socket itself (send queue, writer, keepalives, framing)
 // is a wsconn.Conn. It has two goroutines there, the reader (run by the
 // HTTP handler's goroutine, which also owns the connection's end) and the
 // writer; plus, only while events wait for the document, the submitter
 // (submitter.go).
 type client struct {
 	id     string
-	s      *Service
+	d      *clientDeps
 	ws     *wsconn.Conn
 	fr     wsconn.Framing
 	ident  identity
-	hs     *hubSession
+	rm     *room
 	ip     string
 	opened time.Time
 
@@ -58,10 +59,24 @@ type client struct {
 	left   bool       // guarded by presMu
 }
 
-func newClient(s *Service, ws *websocket.Conn, fr wsconn.Framing, id string, ip string) *client {
-	c := &client{id: id, s: s, fr: fr, ip: ip, opened: s.now(),
-		budget: newConnBudget(s.cfg.WSEventsPerSecond, s.now())}
-	c.ws = wsconn.New(ws, fr, wsconn.Options{MaxFrameBytes: s.cfg.WSMaxFrameBytes, SendQueue: s.cfg.WSSendQueue,
+// clientDeps is what a client uses of its instance, shared by every
+// client.
+type clientDeps struct {
+	log             *slog.Logger
+	metrics         *metrics
+	now             func() time.Time
+	limits          *limitStore // per-user rates, kept across reconnects
+	maxFrameBytes   int         // WS_MAX_FRAME_BYTES
+	sendQueue       int         // WS_SEND_QUEUE
+	eventsPerSecond int         // WS_EVENTS_PER_SECOND
+	// handle runs one validated event (events.go).
+	handle func(*client, clientEvent) error
+}
+
+func newClient(d *clientDeps, ws *websocket.Conn, fr wsconn.Framing, id string, ip string) *client {
+	c := &client{id: id, d: d, fr: fr, ip: ip, opened: d.now(),
+		budget: newConnBudget(d.eventsPerSecond, d.now())}
+	c.ws = wsconn.New(ws, fr, wsconn.Options{MaxFrameBytes: d.maxFrameBytes, SendQueue: d.sendQueue,
 		Overflow: c.overflow})
 	return c
 }
@@ -97,9 +112,9 @@ func (c *client) overflow(refusal bool) {
 			WithDetails(map[string]any{"limit": "connection", "disconnect": true}))
 		return
 	}
-	c.s.metrics.slowConsumers.Inc()
-	c.s.log.Warn("slow consumer disconnected", "conn_id", c.id, "session_id", c.ident.SessionID,
-		"user_id", c.ident.UserID, "queue", c.s.cfg.WSSendQueue)
+	c.d.metrics.slowConsumers.Inc()
+	c.d.log.Warn("slow consumer disconnected", "conn_id", c.id, "session_id", c.ident.SessionID,
+		"user_id", c.ident.UserID, "queue", c.d.sendQueue)
 	c.kill(protocol.LeftDisconnect)
 }
 
@@ -108,16 +123,16 @@ func (c *client) sendEvent(e *outEvent) bool {
 	if !c.ws.SendMessage(e, false) {
 		return false
 	}
-	c.s.metrics.out(e.Type, 1)
+	c.d.metrics.out(e.Type, 1)
 	return true
 }
 
 // sendError answers the client with the protocol's error event.
 func (c *client) sendError(err error) {
-	c.s.metrics.refused("event", err)
-	e := errorEvent(c.ident.SessionID, c.ident.UserID, err, c.s.now())
+	c.d.metrics.refused("event", err)
+	e := errorEvent(c.ident.SessionID, c.ident.UserID, err, c.d.now())
 	if c.ws.SendMessage(e, overBudget(err)) {
-		c.s.metrics.out(e.Type, 1)
+		c.d.metrics.out(e.Type, 1)
 	}
 }
 
@@ -163,11 +178,11 @@ func (c *client) handleFrame(mt int, data []byte) bool {
 		return false
 	}
 	if in.env.Type != "" {
-		c.s.metrics.eventsIn.WithLabelValues(typeLabel(in.env.Type)).Inc()
+		c.d.metrics.eventsIn.WithLabelValues(typeLabel(in.env.Type)).Inc()
 	}
 	// Every frame is charged, keepalives too, so a flood of any kind
 	// is answered at most WS_EVENTS_PER_SECOND times per second.
-	over, flooding := c.budget.spend(c.s.now())
+	over, flooding := c.budget.spend(c.d.now())
 	switch {
 	case flooding:
 		// After the answers to what came before, like every refusal.
@@ -182,7 +197,7 @@ func (c *client) handleFrame(mt int, data []byte) bool {
 			return true
 		}
 	case err == nil && in.kind == inEvent:
-		err = c.s.handleEvent(c, in.ev)
+		err = c.d.handle(c, in.ev)
 	}
 	if err != nil && in.kind == inEvent && ordered(in.env.Type) {
 		// A refusal keeps its place behind the client's earlier events.
@@ -220,12 +235,12 @@ func (c *client) cutOff(ackID *int64, last error) {
 	if !c.ws.CutOff() {
 		return
 	}
-	c.s.metrics.floodCuts.Inc()
-	c.s.metrics.refused("event", last)
-	c.s.log.Warn("flooding client disconnected", "conn_id", c.id, "session_id", c.ident.SessionID,
+	c.d.metrics.floodCuts.Inc()
+	c.d.metrics.refused("event", last)
+	c.d.log.Warn("flooding client disconnected", "conn_id", c.id, "session_id", c.ident.SessionID,
 		"user_id", c.ident.UserID, "ip", c.ip)
 	c.setReason(protocol.LeftDisconnect)
-	e := errorEvent(c.ident.SessionID, c.ident.UserID, last, c.s.now())
+	e := errorEvent(c.ident.SessionID, c.ident.UserID, last, c.d.now())
 	frames := []wsconn.Frame{{Data: e.Frame(c.fr), Final: true}}
 	if ackID != nil {
 		if f := c.fr.Ack(*ackID, last); f != nil {
@@ -241,7 +256,7 @@ func (c *client) cutOff(ackID *int64, last error) {
 			return
 		}
 	}
-	c.s.metrics.out(e.Type, 1)
+	c.d.metrics.out(e.Type, 1)
 }
 
 // answer reports a refused event to the client (never silently) and

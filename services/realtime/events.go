@@ -84,7 +84,7 @@ const maxTypeEcho = 64
 // event (and a Socket.IO ack when one was asked for).
 func (s *Service) handleEvent(c *client, ev clientEvent) error {
 	now := s.now()
-	hs := c.hs
+	rm := c.rm
 	var err error
 	switch ev.typ {
 	case protocol.TypeCodeUpdate:
@@ -98,27 +98,27 @@ func (s *Service) handleEvent(c *client, ev clientEvent) error {
 	case protocol.TypeLanguageChanged:
 		err = s.languageChanged(c, ev.lang)
 	case protocol.TypeSync:
-		hs.mu.Lock()
-		c.sendEvent(hs.syncEventLocked(c))
-		hs.mu.Unlock()
+		rm.mu.Lock()
+		c.sendEvent(rm.syncEventLocked(c))
+		rm.mu.Unlock()
 	}
 	if err == nil {
-		hs.activity(now)
+		rm.activity(now)
 	}
 	return err
 }
 
 // limit spends one of the user's events of typ.
 func (c *client) limit(typ string) error {
-	now := c.s.now()
-	return c.s.limits.get(c.ident.SessionID, c.ident.UserID, now).allow(typ, now)
+	now := c.d.now()
+	return c.d.limits.get(c.ident.SessionID, c.ident.UserID, now).allow(typ, now)
 }
 
 // codeUpdate hands an update to the document engine. Its code-ack (to the
 // sender) and code-update (to the others) come back through the hub
 // session's listener, in version order; only a duplicate is acked here.
 func (s *Service) codeUpdate(c *client, u protocol.CodeUpdate) error {
-	return s.submitTo(c, c.hs.doc, protocol.TypeCodeUpdate, protocol.TypeCodeAck, u)
+	return s.submitTo(c, c.rm.doc, protocol.TypeCodeUpdate, protocol.TypeCodeAck, u)
 }
 
 // submitTo hands an update of type typ (code-update, notes-update) to
@@ -145,7 +145,7 @@ func (s *Service) submitTo(c *client, d *document.Doc, typ, ackType string, u pr
 	}
 	if res.Duplicate {
 		hash := ""
-		if d == c.hs.doc {
+		if d == c.rm.doc {
 			hash = d.HashAt(res.Version)
 		}
 		c.sendEvent(ackEvent(ackType, c.ident.SessionID, c.ident.UserID, res.Version, res.OpID, hash, s.now()))
@@ -161,10 +161,10 @@ func (s *Service) cursorUpdate(c *client, cur protocol.CursorUpdate) error {
 	}
 	now := s.now()
 	e := newEvent(protocol.TypeCursorUpdate, c.ident.SessionID, c.ident.UserID, cur, now)
-	hs := c.hs
-	hs.mu.Lock()
-	hs.broadcastLocked(e, func(o *client) bool { return o.ident.UserID == c.ident.UserID })
-	hs.mu.Unlock()
+	rm := c.rm
+	rm.mu.Lock()
+	rm.broadcastLocked(e, func(o *client) bool { return o.ident.UserID == c.ident.UserID })
+	rm.mu.Unlock()
 	s.publishPeer(c.ident.SessionID, peerMsg{Kind: peerCursor, UserID: c.ident.UserID, Envelope: e.Body})
 	return nil
 }
@@ -176,11 +176,11 @@ func (s *Service) languageChanged(c *client, lang protocol.Language) error {
 	if err := s.natsDown(); err != nil {
 		return withDetails(err, protocol.TypeLanguageChanged, "")
 	}
-	hs := c.hs
+	rm := c.rm
 	now := s.now()
-	hs.mu.Lock()
-	hs.hints.language(lang, c.ident.UserID, now)
-	hs.mu.Unlock()
+	rm.mu.Lock()
+	rm.hints.language(lang, c.ident.UserID, now)
+	rm.mu.Unlock()
 	s.publishPeer(c.ident.SessionID, peerMsg{Kind: peerLanguage, UserID: c.ident.UserID, Language: lang})
 	ctx, cancel := context.WithTimeout(s.ctx, submitTimeout)
 	defer cancel()

@@ -17,9 +17,9 @@ import (
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
-// reserve takes a connection slot for r's client and checks that NATS is
+// takeSlot takes a connection slot for r's client and checks that NATS is
 // there; a refusal is answered on w at once, and ok is false.
-func (s *Service) reserve(w http.ResponseWriter, r *http.Request) (ip string, release func(), ok bool) {
+func (s *Service) takeSlot(w http.ResponseWriter, r *http.Request) (ip string, release func(), ok bool) {
 	ip = s.clientIP(r)
 	release, err := s.slots.take(ip)
 	if err != nil {
@@ -43,7 +43,7 @@ func (s *Service) handlePlain() http.Handler {
 			s.refuse(w, protocol.Errorf(protocol.CodeInvalidRequest, "GET /ws expects a WebSocket upgrade"))
 			return
 		}
-		ip, release, ok := s.reserve(w, r)
+		ip, release, ok := s.takeSlot(w, r)
 		if !ok {
 			return
 		}
@@ -66,7 +66,7 @@ func (s *Service) handlePlain() http.Handler {
 			return
 		}
 		handed = true
-		go s.serveAndRelease(newClient(s, ws, wsconn.Plain{}, newID(), ip), a, release)
+		go s.serveAndRelease(newClient(&s.clients, ws, wsconn.Plain{}, newID(), ip), a, release)
 	})
 }
 
@@ -91,7 +91,7 @@ func (s *Service) handleSocketIO() http.Handler {
 				"Only the websocket transport is supported: this request is not a WebSocket upgrade"))
 			return
 		}
-		ip, release, ok := s.reserve(w, r)
+		ip, release, ok := s.takeSlot(w, r)
 		if !ok {
 			return
 		}
@@ -105,7 +105,7 @@ func (s *Service) handleSocketIO() http.Handler {
 		if err != nil {
 			return
 		}
-		c := newClient(s, ws, wsconn.SocketIO{}, newID(), ip)
+		c := newClient(&s.clients, ws, wsconn.SocketIO{}, newID(), ip)
 		a, err := s.sioHandshake(r, c)
 		if err != nil {
 			err = handshakeFailure(err)
@@ -187,32 +187,32 @@ func (s *Service) serveAndRelease(c *client, a *admission, release func()) {
 // serve runs an admitted, upgraded connection to its end: join, presence,
 // the read loop on this goroutine, then leave.
 func (s *Service) serve(c *client, a *admission) {
-	hs := a.hs
-	c.ident, c.hs = a.ident, hs
+	rm := a.rm
+	c.ident, c.rm = a.ident, rm
 	s.metrics.connections.WithLabelValues(c.fr.Name()).Inc()
 	defer s.metrics.connections.WithLabelValues(c.fr.Name()).Dec()
 	var pre replayed
 	if since := c.ident.Since; since >= 0 {
-		pre = hs.prefetchReplay(since)
+		pre = rm.prefetchReplay(since)
 	}
 	ping := s.cfg.PresenceTimeout / 3
 	c.ws.StartWriter(ping)
-	defer s.hub.release(hs)
+	defer s.hub.release(rm)
 	if a.notes {
-		defer hs.releaseNotes()
+		defer rm.releaseNotes()
 	}
 	// The entry is durable before the client hears connected, so whoever
 	// connects after it, on any instance, finds it present.
-	c.entry = hs.entryFor(c)
+	c.entry = rm.entryFor(c)
 	s.putPresence(c, c.entry)
-	if err := hs.join(c, pre); err != nil {
+	if err := rm.join(c, pre); err != nil {
 		// The session ended between admission and join.
 		s.removePresence(c, protocol.LeftDisconnect)
 		reason := protocol.EndedDeleted
 		if protocol.ErrorCode(err) == protocol.CodeSessionEnded {
 			reason = protocol.EndedByHost
 		}
-		c.sendEvent(newEvent(protocol.TypeSessionEnded, hs.id, "", protocol.SessionEnded{Reason: reason}, s.now()))
+		c.sendEvent(newEvent(protocol.TypeSessionEnded, rm.id, "", protocol.SessionEnded{Reason: reason}, s.now()))
 		c.closeAfterQueue(websocket.CloseNormalClosure, "session ended", protocol.LeftDisconnect, c.fr.Farewell()...)
 		<-c.ws.WriteDone()
 		return
@@ -220,7 +220,7 @@ func (s *Service) serve(c *client, a *admission) {
 	if s.slots.isDraining() {
 		c.closeAfterQueue(websocket.CloseServiceRestart, "service restart", protocol.LeftDisconnect)
 	}
-	s.log.Debug("connected", "conn_id", c.id, "session_id", hs.id, "user_id", c.ident.UserID, "framing", c.fr.Name())
+	s.log.Debug("connected", "conn_id", c.id, "session_id", rm.id, "user_id", c.ident.UserID, "framing", c.fr.Name())
 
 	c.readLoop(2 * ping)
 	if n := c.dropQueued(); n > 0 {
@@ -229,11 +229,11 @@ func (s *Service) serve(c *client, a *admission) {
 	c.subWG.Wait() // the event being handled when the client went completes, as before it left
 
 	reason := c.leaveReason()
-	hs.leave(c, reason)
+	rm.leave(c, reason)
 	s.removePresence(c, reason)
-	s.toucher.request(hs.id) // the idle clock starts when people leave, not at their last keystroke
+	s.toucher.request(rm.id) // the idle clock starts when people leave, not at their last keystroke
 	<-c.ws.WriteDone()
-	s.log.Debug("disconnected", "conn_id", c.id, "session_id", hs.id, "reason", reason)
+	s.log.Debug("disconnected", "conn_id", c.id, "session_id", rm.id, "reason", reason)
 }
 
 // refuse answers a handshake before any upgrade with the protocol's body.

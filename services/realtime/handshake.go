@@ -83,20 +83,20 @@ func (h *handshake) mergeAuth(raw json.RawMessage) error {
 	return nil
 }
 
-// admission is an admitted handshake: its identity, its held hub session and
-// a reserved place in it. Exactly one of join and cancel must follow.
+// admission is an admitted handshake: its identity, its held room and
+// a place held in it. Exactly one of join and cancel must follow.
 type admission struct {
 	ident identity
-	hs    *hubSession
+	rm    *room
 	notes bool // holds the session's notes (the role may read them)
 }
 
 func (a *admission) cancel(s *Service) {
 	if a.notes {
-		a.hs.releaseNotes()
+		a.rm.releaseNotes()
 	}
-	a.hs.unreserve(a.ident.UserID)
-	s.hub.release(a.hs)
+	a.rm.releasePlace(a.ident.UserID)
+	s.hub.release(a.rm)
 }
 
 // admit runs every check of a handshake, in the order the protocol's codes
@@ -114,17 +114,17 @@ func (s *Service) admit(ctx context.Context, h handshake) (*admission, error) {
 	if err := s.limits.handshake(id.SessionID, id.UserID, hr, s.now()); err != nil {
 		return nil, err
 	}
-	hs, err := s.hub.acquire(ctx, id.SessionID, id.Since)
+	rm, err := s.hub.acquire(ctx, id.SessionID, id.Since)
 	if err != nil {
 		return nil, err
 	}
-	if err := hs.reserve(id.UserID); err != nil {
-		s.hub.release(hs)
+	if err := rm.holdPlace(id.UserID); err != nil {
+		s.hub.release(rm)
 		return nil, err
 	}
-	a := &admission{ident: id, hs: hs}
+	a := &admission{ident: id, rm: rm}
 	if id.Role.CanReadNotes() {
-		if err := hs.acquireNotes(ctx); err != nil {
+		if err := rm.acquireNotes(ctx); err != nil {
 			a.cancel(s)
 			return nil, err
 		}
@@ -136,7 +136,7 @@ func (s *Service) admit(ctx context.Context, h handshake) (*admission, error) {
 		a.cancel(s)
 		return nil, err
 	}
-	hs.touched(s.now())
+	rm.touched(s.now())
 	return a, nil
 }
 

@@ -4,111 +4,120 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // openTimeout bounds opening a session on this instance: events
 // subscription, record and document load.
 const openTimeout = 15 * time.Second
 
-// hub holds the sessions this instance has connections in. A hub session
-// lives while it has connections, reservations or handshakes in progress;
-// the last one out closes it.
+// hub holds the rooms of this instance: one per session it has
+// connections in. A room lives while it has connections, held places or
+// handshakes in progress; the last one out closes it.
 //
-// Lock order: hub.mu may be taken while holding a hubSession's mu, never the
-// other way round; neither is held while calling into the document engine.
+// Lock order: hub.mu may be taken while holding a room's mu, never the
+// other way round; neither is held while calling into the document engine,
+// except a room's mu around Doc.Replay and Doc.HashAt, which take only the
+// engine replica's lock (the engine calls a room's Opened under that lock
+// only while the room's own Doc attaches, before anyone joins).
 type hub struct {
-	s        *Service
+	ctx      context.Context  // rooms open under it, not under a handshake's
+	gauge    prometheus.Gauge // rooms held
+	rooms    roomDeps
 	mu       sync.Mutex
-	sessions map[string]*hubSession
+	sessions map[string]*room // by session id
 }
 
-func newHub(s *Service) *hub {
-	return &hub{s: s, sessions: map[string]*hubSession{}}
+func newHub(ctx context.Context, gauge prometheus.Gauge, rooms roomDeps) *hub {
+	h := &hub{ctx: ctx, gauge: gauge, rooms: rooms, sessions: map[string]*room{}}
+	h.rooms.forget = h.forget
+	return h
 }
 
-// acquire returns the session's hub session, opening it on this instance
+// acquire returns the session's room, opening it on this instance
 // when it is the first (since then seeds its replay history).
-func (h *hub) acquire(ctx context.Context, sid string, since int64) (*hubSession, error) {
+func (h *hub) acquire(ctx context.Context, sid string, since int64) (*room, error) {
 	h.mu.Lock()
-	hs := h.sessions[sid]
-	create := hs == nil
+	rm := h.sessions[sid]
+	create := rm == nil
 	if create {
-		hs = newHubSession(h.s, sid)
-		h.sessions[sid] = hs
-		h.s.metrics.sessions.Set(float64(len(h.sessions)))
+		rm = newRoom(&h.rooms, sid)
+		h.sessions[sid] = rm
+		h.gauge.Set(float64(len(h.sessions)))
 	}
-	hs.refs++
+	rm.refs++
 	h.mu.Unlock()
 	if create {
-		octx, cancel := context.WithTimeout(h.s.ctx, openTimeout)
-		hs.open(octx, since)
+		octx, cancel := context.WithTimeout(h.ctx, openTimeout)
+		rm.open(octx, since)
 		cancel()
 	}
 	select {
-	case <-hs.ready:
+	case <-rm.ready:
 	case <-ctx.Done():
-		h.release(hs)
+		h.release(rm)
 		return nil, handshakeFailure(ctx.Err())
 	}
-	if hs.openErr != nil {
-		h.release(hs)
-		return nil, hs.openErr
+	if rm.openErr != nil {
+		h.release(rm)
+		return nil, rm.openErr
 	}
-	return hs, nil
+	return rm, nil
 }
 
-// release drops one reference; the last closes the hub session.
-func (h *hub) release(hs *hubSession) {
+// release drops one reference; the last closes the room.
+func (h *hub) release(rm *room) {
 	h.mu.Lock()
-	hs.refs--
-	last := hs.refs == 0
-	if last && h.sessions[hs.id] == hs {
-		delete(h.sessions, hs.id)
+	rm.refs--
+	last := rm.refs == 0
+	if last && h.sessions[rm.id] == rm {
+		delete(h.sessions, rm.id)
 	}
-	h.s.metrics.sessions.Set(float64(len(h.sessions)))
+	h.gauge.Set(float64(len(h.sessions)))
 	h.mu.Unlock()
 	if last {
-		hs.close()
+		rm.close()
 	}
 }
 
-// forget removes an ended hub session, so the next handshake for the same
+// forget removes an ended room, so the next handshake for the same
 // id opens afresh (and finds the session gone).
-func (h *hub) forget(hs *hubSession) {
+func (h *hub) forget(rm *room) {
 	h.mu.Lock()
-	if h.sessions[hs.id] == hs {
-		delete(h.sessions, hs.id)
+	if h.sessions[rm.id] == rm {
+		delete(h.sessions, rm.id)
 	}
-	h.s.metrics.sessions.Set(float64(len(h.sessions)))
+	h.gauge.Set(float64(len(h.sessions)))
 	h.mu.Unlock()
 }
 
-// get returns the open hub session of sid, or nil.
-func (h *hub) get(sid string) *hubSession {
+// get returns the open room of sid, or nil.
+func (h *hub) get(sid string) *room {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	hs := h.sessions[sid]
-	if hs == nil {
+	rm := h.sessions[sid]
+	if rm == nil {
 		return nil
 	}
 	select {
-	case <-hs.ready:
-		if hs.openErr != nil {
+	case <-rm.ready:
+		if rm.openErr != nil {
 			return nil
 		}
-		return hs
+		return rm
 	default:
-		return hs // still opening: its own record read orders with the watcher by revision
+		return rm // still opening: its own record read orders with the watcher by revision
 	}
 }
 
-// all returns every open hub session.
-func (h *hub) all() []*hubSession {
+// all returns every open room.
+func (h *hub) all() []*room {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]*hubSession, 0, len(h.sessions))
-	for _, hs := range h.sessions {
-		out = append(out, hs)
+	out := make([]*room, 0, len(h.sessions))
+	for _, rm := range h.sessions {
+		out = append(out, rm)
 	}
 	return out
 }
@@ -116,23 +125,23 @@ func (h *hub) all() []*hubSession {
 // conns returns every connection of this instance.
 func (h *hub) conns() []*client {
 	var out []*client
-	for _, hs := range h.all() {
-		hs.mu.Lock()
-		for _, c := range hs.conns {
+	for _, rm := range h.all() {
+		rm.mu.Lock()
+		for _, c := range rm.conns {
 			out = append(out, c)
 		}
-		hs.mu.Unlock()
+		rm.mu.Unlock()
 	}
 	return out
 }
 
 // counts reports sessions held and connections open, for stats.
 func (h *hub) counts() (sessions, conns int) {
-	for _, hs := range h.all() {
+	for _, rm := range h.all() {
 		sessions++
-		hs.mu.Lock()
-		conns += len(hs.conns)
-		hs.mu.Unlock()
+		rm.mu.Lock()
+		conns += len(rm.conns)
+		rm.mu.Unlock()
 	}
 	return sessions, conns
 }

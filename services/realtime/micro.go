@@ -42,11 +42,11 @@ func (s *Service) Stats() Stats {
 
 func (s *Service) sessionStats() []SessionStats {
 	out := []SessionStats{}
-	for _, hs := range s.hub.all() {
-		hs.mu.Lock()
-		out = append(out, SessionStats{SessionID: hs.id, Connections: len(hs.conns), Users: len(hs.users),
-			Version: hs.version, Language: string(hs.language)})
-		hs.mu.Unlock()
+	for _, rm := range s.hub.all() {
+		rm.mu.Lock()
+		out = append(out, SessionStats{SessionID: rm.id, Connections: len(rm.conns), Users: len(rm.users),
+			Version: rm.version, Language: string(rm.language)})
+		rm.mu.Unlock()
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].SessionID < out[j].SessionID })
 	return out

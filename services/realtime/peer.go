@@ -43,35 +43,6 @@ func (s *Service) publishPeer(sid string, m peerMsg) {
 	}
 }
 
-// onPeer runs on the events subscription's goroutine and only queues.
-func (hs *hubSession) onPeer(msg *nats.Msg) {
-	if msg.Header.Get(broker.HeaderInstance) == hs.s.instance {
-		return
-	}
-	var m peerMsg
-	if err := json.Unmarshal(msg.Data, &m); err != nil {
-		hs.s.log.Warn("undecodable peer message", "session_id", hs.id, "err", err)
-		return
-	}
-	now := hs.s.now()
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	if hs.ended {
-		return
-	}
-	switch m.Kind {
-	case peerCursor:
-		if len(m.Envelope) == 0 || !json.Valid(m.Envelope) {
-			return
-		}
-		e := &outEvent{Type: protocol.TypeCursorUpdate, Body: m.Envelope}
-		hs.broadcastLocked(e, func(c *client) bool { return c.ident.UserID == m.UserID })
-		hs.s.metrics.observeFanout(protocol.TypeCursorUpdate, m.Sent, now)
-	case peerLanguage:
-		hs.hints.language(m.Language, m.UserID, now)
-	}
-}
-
 // hintTTL bounds how long a hint waits for the watcher event it refines.
 const hintTTL = 10 * time.Second
 

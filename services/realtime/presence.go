@@ -23,7 +23,13 @@ const presenceWriteTimeout = 5 * time.Second
 // session, so a session this instance starts holding knows its users at
 // once; this instance's own connections are taken from the hub instead.
 type presenceTracker struct {
-	s         *Service
+	kv       jetstream.KeyValue // the presence bucket
+	instance string
+	// startWatch runs a watcher for the service's lifetime (watch.go).
+	startWatch func(ctx context.Context, name string, w jetstream.KeyWatcher, open opener,
+		handle func(jetstream.KeyValueEntry), reopened func(ctx context.Context, last uint64)) error
+	rooms *hub // set once the hub exists: changes go to the rooms held
+
 	mu        sync.Mutex
 	entries   map[string]map[string]mirrored // session id → key → entry
 	resumedAt time.Time                      // when the NATS connection last came back
@@ -36,8 +42,10 @@ type mirrored struct {
 	seen time.Time
 }
 
-func newPresenceTracker(s *Service) *presenceTracker {
-	return &presenceTracker{s: s, entries: map[string]map[string]mirrored{}}
+func newPresenceTracker(kv jetstream.KeyValue, instance string, startWatch func(ctx context.Context, name string,
+	w jetstream.KeyWatcher, open opener, handle func(jetstream.KeyValueEntry), reopened func(ctx context.Context, last uint64)) error,
+) *presenceTracker {
+	return &presenceTracker{kv: kv, instance: instance, startWatch: startWatch, entries: map[string]map[string]mirrored{}}
 }
 
 // remote returns a copy of the other instances' entries of a session.
@@ -57,16 +65,13 @@ func (p *presenceTracker) remote(sid string) []presence.Entry {
 func (p *presenceTracker) watch(ctx context.Context, initial time.Duration) error {
 	open := func(ctx context.Context, resume uint64) (jetstream.KeyWatcher, error) {
 		if resume > 0 {
-			return p.s.in.Presence.WatchAll(ctx, jetstream.ResumeFromRevision(resume))
+			return p.kv.WatchAll(ctx, jetstream.ResumeFromRevision(resume))
 		}
-		return p.s.in.Presence.WatchAll(ctx)
+		return p.kv.WatchAll(ctx)
 	}
 	w, err := open(ctx, 0)
 	if err != nil {
 		return fmt.Errorf("watch presence: %w", err)
-	}
-	if !p.s.watches.set("presence", w) {
-		return errors.New("watch presence: the service is stopping")
 	}
 	synced := make(chan struct{})
 	once := sync.OnceFunc(func() { close(synced) })
@@ -77,8 +82,9 @@ func (p *presenceTracker) watch(ctx context.Context, initial time.Duration) erro
 		}
 		p.apply(e)
 	}
-	p.s.bg.Add(1)
-	go p.s.keepWatching(ctx, "presence", w, open, handle, nil)
+	if err := p.startWatch(ctx, "presence", w, open, handle, nil); err != nil {
+		return fmt.Errorf("watch presence: %w", err)
+	}
 	select {
 	case <-synced:
 		return nil
@@ -87,10 +93,10 @@ func (p *presenceTracker) watch(ctx context.Context, initial time.Duration) erro
 	}
 }
 
-// apply folds one change in and tells the hub session, if held.
+// apply folds one change in and tells the room, if held.
 func (p *presenceTracker) apply(e jetstream.KeyValueEntry) {
 	ch, ok := presence.Decode(e)
-	if !ok || ch.Entry.Instance == p.s.instance {
+	if !ok || ch.Entry.Instance == p.instance {
 		return // this instance's own connections come from the hub
 	}
 	sid := ch.Entry.SessionID
@@ -116,8 +122,8 @@ func (p *presenceTracker) apply(e jetstream.KeyValueEntry) {
 		}
 	}
 	p.mu.Unlock()
-	if hs := p.s.hub.get(sid); hs != nil {
-		hs.presenceChanged(ch.Left)
+	if rm := p.rooms.get(sid); rm != nil {
+		rm.presenceChanged(ch.Left)
 	}
 }
 
@@ -142,8 +148,8 @@ func (p *presenceTracker) prune(ttl time.Duration) {
 	}
 	p.mu.Unlock()
 	for _, sid := range touched {
-		if hs := p.s.hub.get(sid); hs != nil {
-			hs.presenceChanged(protocol.LeftTimeout)
+		if rm := p.rooms.get(sid); rm != nil {
+			rm.presenceChanged(protocol.LeftTimeout)
 		}
 	}
 }
@@ -233,8 +239,8 @@ func (s *Service) presenceLoop(ctx context.Context) {
 			s.refreshPresence()
 			s.presence.prune(s.cfg.PresenceTimeout)
 		case <-announce.C:
-			for _, hs := range s.hub.all() {
-				hs.tickPresence()
+			for _, rm := range s.hub.all() {
+				rm.tickPresence()
 			}
 		}
 	}
@@ -255,13 +261,13 @@ func (s *Service) refreshPresence() {
 		e presence.Entry
 	}
 	var items []item
-	for _, hs := range s.hub.all() {
-		hs.mu.Lock()
-		for _, c := range hs.conns {
+	for _, rm := range s.hub.all() {
+		rm.mu.Lock()
+		for _, c := range rm.conns {
 			c.entry.LastSeen = now
 			items = append(items, item{c, c.entry})
 		}
-		hs.mu.Unlock()
+		rm.mu.Unlock()
 	}
 	sem := make(chan struct{}, 16)
 	var wg sync.WaitGroup

@@ -13,7 +13,7 @@ import (
 
 // TestRateLimitsSurviveReconnect: connect → language-changed → close in a
 // loop cannot change the language more than once per 5 s: the user's
-// buckets outlive the connection (and the hub session, which goes with the
+// buckets outlive the connection (and the room, which goes with the
 // last connection). The clock is frozen, so no bucket refills on its own.
 func TestRateLimitsSurviveReconnect(t *testing.T) {
 	t.Parallel()

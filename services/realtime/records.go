@@ -3,9 +3,7 @@ package realtime
 import (
 	"context"
 	"encoding/json"
-	"errors"
 
-	"github.com/gorilla/websocket"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pairpad/pairpad/shared/protocol"
@@ -15,7 +13,7 @@ import (
 // watchSessions starts the instance's one watcher on the sessions bucket.
 // It is how every instance learns, reliably, that a session's language
 // changed or that the session ended (the api's DELETE and the janitor only
-// write the record). Only changes after the start matter: a hub session
+// write the record). Only changes after the start matter: a room
 // reads its record when it opens and orders it with these by revision.
 func (s *Service) watchSessions(ctx context.Context) error {
 	open := func(ctx context.Context, resume uint64) (jetstream.KeyWatcher, error) {
@@ -28,9 +26,6 @@ func (s *Service) watchSessions(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !s.watches.set("sessions", w) {
-		return errors.New("the service is stopping")
-	}
 	handle := func(e jetstream.KeyValueEntry) {
 		if e != nil {
 			s.sessionRecord(e)
@@ -41,19 +36,17 @@ func (s *Service) watchSessions(ctx context.Context) error {
 			s.reconcileSessions(ctx)
 		}
 	}
-	s.bg.Add(1)
-	go s.keepWatching(ctx, "sessions", w, open, handle, reopened)
-	return nil
+	return s.startWatch(ctx, "sessions", w, open, handle, reopened)
 }
 
-// sessionRecord routes one change of the sessions bucket to its hub session.
+// sessionRecord routes one change of the sessions bucket to its room.
 func (s *Service) sessionRecord(e jetstream.KeyValueEntry) {
-	hs := s.hub.get(e.Key())
-	if hs == nil {
+	rm := s.hub.get(e.Key())
+	if rm == nil {
 		return
 	}
 	if e.Operation() != jetstream.KeyValuePut {
-		hs.recordChanged(session.Record{PurgeReason: protocol.EndedDeleted}, e.Revision())
+		rm.recordChanged(session.Record{PurgeReason: protocol.EndedDeleted}, e.Revision())
 		return
 	}
 	var r session.Record
@@ -61,49 +54,7 @@ func (s *Service) sessionRecord(e jetstream.KeyValueEntry) {
 		s.log.Error("undecodable session record", "session_id", e.Key(), "err", err)
 		return
 	}
-	hs.recordChanged(r, e.Revision())
-}
-
-// recordChanged applies a newer session record: the end of the session, or
-// a language every connection (the sender's too) is told about.
-func (hs *hubSession) recordChanged(r session.Record, rev uint64) {
-	now := hs.s.now()
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	if rev <= hs.rev || hs.ended {
-		return
-	}
-	hs.rev = rev
-	switch {
-	case r.PurgeReason != "":
-		hs.endLocked(r.PurgeReason)
-		return
-	case r.Ended():
-		hs.endLocked(protocol.EndedByHost)
-		return
-	}
-	if r.Language == hs.language || !r.Language.Valid() {
-		return
-	}
-	hs.language = r.Language
-	by := hs.hints.takeLanguage(r.Language, now)
-	hs.broadcastLocked(newEvent(protocol.TypeLanguageChanged, hs.id, by, r.Language, now), nil)
-}
-
-// endLocked tells every connection the session ended and closes them; the
-// Socket.IO ones get DISCONNECT first, so their clients do not reconnect.
-func (hs *hubSession) endLocked(reason string) {
-	if reason != protocol.EndedExpired && reason != protocol.EndedByHost {
-		reason = protocol.EndedDeleted
-	}
-	hs.ended, hs.endedBy = true, reason
-	e := newEvent(protocol.TypeSessionEnded, hs.id, "", protocol.SessionEnded{Reason: reason}, hs.s.now())
-	for _, c := range hs.conns {
-		c.sendEvent(e)
-		c.closeAfterQueue(websocket.CloseNormalClosure, "session ended", protocol.LeftDisconnect, c.fr.Farewell()...)
-	}
-	hs.s.hub.forget(hs)
-	hs.s.log.Info("session ended", "session_id", hs.id, "reason", reason, "connections", len(hs.conns))
+	rm.recordChanged(r, e.Revision())
 }
 
 // errSessionEnded refuses a handshake to an interview that was ended.

@@ -2,8 +2,6 @@ package realtime
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -54,62 +52,24 @@ func (s *Service) watchRuns(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !s.watches.set("runs", w) {
-		return errors.New("the service is stopping")
-	}
 	handle := func(e jetstream.KeyValueEntry) {
 		if e == nil || e.Operation() != jetstream.KeyValuePut {
 			return // a delete or purge: the session is going, and its end says so
 		}
-		if hs := s.hub.get(strings.TrimSuffix(e.Key(), broker.RunKeySuffix)); hs != nil {
-			hs.runChanged(e.Value(), e.Revision())
+		if rm := s.hub.get(strings.TrimSuffix(e.Key(), broker.RunKeySuffix)); rm != nil {
+			rm.runChanged(e.Value(), e.Revision())
 		}
 	}
 	reopened := func(ctx context.Context, last uint64) {
 		if last == 0 { // nothing to resume after: read what changed meanwhile
-			for _, hs := range s.hub.all() {
+			for _, rm := range s.hub.all() {
 				rctx, cancel := context.WithTimeout(ctx, presenceWriteTimeout)
-				if err := hs.loadLastRun(rctx); err != nil {
-					s.log.Warn("reconcile run output failed", "session_id", hs.id, "err", err)
+				if err := rm.loadLastRun(rctx); err != nil {
+					s.log.Warn("reconcile run output failed", "session_id", rm.id, "err", err)
 				}
 				cancel()
 			}
 		}
 	}
-	s.bg.Add(1)
-	go s.keepWatching(ctx, "runs", w, open, handle, reopened)
-	return nil
-}
-
-// loadLastRun reads the session's latest run, when the hub session opens
-// (and after a watcher that lost its place); the watcher's newer ones win
-// by revision.
-func (hs *hubSession) loadLastRun(ctx context.Context) error {
-	e, err := hs.s.in.Documents.Get(ctx, broker.RunKey(hs.id))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	hs.runChanged(e.Value(), e.Revision())
-	return nil
-}
-
-// runChanged applies a newer latest run and sends it to every connection.
-func (hs *hubSession) runChanged(value []byte, rev uint64) {
-	var r protocol.RunOutput
-	if err := json.Unmarshal(value, &r); err != nil {
-		hs.s.log.Error("undecodable run output", "session_id", hs.id, "err", err)
-		return
-	}
-	hs.mu.Lock()
-	defer hs.mu.Unlock()
-	if rev <= hs.lastRunRev || hs.ended {
-		return
-	}
-	hs.lastRun, hs.lastRunRev = value, rev
-	if len(hs.conns) > 0 {
-		hs.broadcastLocked(rawEvent(protocol.TypeRunOutput, hs.id, r.UserID, value, r.Timestamp), nil)
-	}
+	return s.startWatch(ctx, "runs", w, open, handle, reopened)
 }

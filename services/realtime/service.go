@@ -42,6 +42,7 @@ type Service struct {
 	hub      *hub
 	presence *presenceTracker
 	toucher  *toucher
+	clients  clientDeps // what every client uses
 	slots    *slots
 	limits   *limitStore // per-user rates, kept across reconnects
 	upgrader websocket.Upgrader
@@ -99,9 +100,15 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 	if err := registerWindowGauge(d.Metrics, s.engine); err != nil {
 		return nil, err
 	}
-	s.hub = newHub(s)
-	s.presence = newPresenceTracker(s)
-	s.toucher = newToucher(s)
+	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.toucher = newToucher(s.store, s.log, s.now)
+	s.presence = newPresenceTracker(d.Infra.Presence, instance, s.startWatch)
+	s.hub = newHub(s.ctx, m.sessions, roomDeps{nc: d.Infra.NC, runs: d.Infra.Documents, store: s.store, engine: s.engine,
+		log: s.log, metrics: m, now: s.now, instance: instance, maxUsers: cfg.SessionMaxUsers,
+		remote: s.presence.remote, touch: s.toucher.request, touchEvery: s.touchEvery})
+	s.presence.rooms = s.hub
+	s.clients = clientDeps{log: s.log, metrics: m, now: s.now, limits: s.limits, maxFrameBytes: cfg.WSMaxFrameBytes,
+		sendQueue: cfg.WSSendQueue, eventsPerSecond: cfg.WSEventsPerSecond, handle: s.handleEvent}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.WSHandshakeTimeout,
 		// Size 0 reuses the 4 KiB read buffer net/http already allocated;
@@ -113,7 +120,6 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 		CheckOrigin:     func(*http.Request) bool { return true }, // admit checks Origin, with the protocol's error
 		Error:           s.upgradeError,
 	}
-	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	if err := s.start(ctx); err != nil {
 		s.stopBackground()
 		return nil, err
@@ -140,7 +146,10 @@ func (s *Service) start(ctx context.Context) error {
 	}
 	s.bg.Add(2)
 	go s.presenceLoop(s.ctx)
-	go s.toucher.run(s.ctx)
+	go func() {
+		defer s.bg.Done()
+		s.toucher.run(s.ctx)
+	}()
 	var err error
 	if s.micro, err = s.startMicro(); err != nil {
 		return err

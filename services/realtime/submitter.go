@@ -98,16 +98,16 @@ func (c *client) runQueued(q queuedEvent) {
 	}
 	err := q.err
 	if err == nil {
-		err = c.s.handleEvent(c, q.ev)
+		err = c.d.handle(c, q.ev)
 	}
 	if err != nil || q.ackID != nil {
 		c.answer(q.ackID, err)
 	}
 	if wantsSync(err) {
 		// The refusal said a sync follows: the state to resend against.
-		c.hs.mu.Lock()
-		c.sendEvent(c.hs.syncEventLocked(c))
-		c.hs.mu.Unlock()
+		c.rm.mu.Lock()
+		c.sendEvent(c.rm.syncEventLocked(c))
+		c.rm.mu.Unlock()
 	}
 }
 

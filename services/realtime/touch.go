@@ -2,10 +2,12 @@ package realtime
 
 import (
 	"context"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/pairpad/pairpad/shared/protocol"
+	"github.com/pairpad/pairpad/shared/session"
 )
 
 // touchEvery is how often a session's activity is written while clients
@@ -18,14 +20,16 @@ func touchEvery(idle time.Duration) time.Duration {
 // toucher writes session activity off the connections' goroutines: requests
 // for one session coalesce until the writer gets to them.
 type toucher struct {
-	s       *Service
+	store   *session.Store
+	log     *slog.Logger
+	now     func() time.Time
 	mu      sync.Mutex
 	pending map[string]bool
 	wake    chan struct{}
 }
 
-func newToucher(s *Service) *toucher {
-	return &toucher{s: s, pending: map[string]bool{}, wake: make(chan struct{}, 1)}
+func newToucher(store *session.Store, log *slog.Logger, now func() time.Time) *toucher {
+	return &toucher{store: store, log: log, now: now, pending: map[string]bool{}, wake: make(chan struct{}, 1)}
 }
 
 // request asks for a touch of sid; it never blocks.
@@ -41,7 +45,6 @@ func (t *toucher) request(sid string) {
 
 // run is the toucher goroutine; it ends with ctx.
 func (t *toucher) run(ctx context.Context) {
-	defer t.s.bg.Done()
 	for {
 		select {
 		case <-ctx.Done():
@@ -54,32 +57,11 @@ func (t *toucher) run(ctx context.Context) {
 		t.mu.Unlock()
 		for sid := range batch {
 			tctx, cancel := context.WithTimeout(ctx, presenceWriteTimeout)
-			err := t.s.store.Touch(tctx, sid, t.s.now())
+			err := t.store.Touch(tctx, sid, t.now())
 			cancel()
 			if err != nil && protocol.ErrorCode(err) != protocol.CodeSessionNotFound && ctx.Err() == nil {
-				t.s.log.Warn("touch session failed", "session_id", sid, "err", err)
+				t.log.Warn("touch session failed", "session_id", sid, "err", err)
 			}
 		}
 	}
-}
-
-// activity records a client event; the session record is touched at most
-// once per touch interval per session per instance.
-func (hs *hubSession) activity(now time.Time) {
-	hs.mu.Lock()
-	due := now.Sub(hs.touchAt) >= hs.s.touchEvery
-	if due {
-		hs.touchAt = now
-	}
-	hs.mu.Unlock()
-	if due {
-		hs.s.toucher.request(hs.id)
-	}
-}
-
-// touched records a synchronous touch (the handshake's).
-func (hs *hubSession) touched(now time.Time) {
-	hs.mu.Lock()
-	hs.touchAt = now
-	hs.mu.Unlock()
 }

@@ -70,6 +70,18 @@ func (ws *watchSet) stop() {
 	}
 }
 
+// startWatch registers w under name and runs it with keepWatching on a
+// background goroutine that ends with the service.
+func (s *Service) startWatch(ctx context.Context, name string, w jetstream.KeyWatcher, open opener,
+	handle func(jetstream.KeyValueEntry), reopened func(ctx context.Context, last uint64)) error {
+	if !s.watches.set(name, w) {
+		return errors.New("the service is stopping")
+	}
+	s.bg.Add(1)
+	go s.keepWatching(ctx, name, w, open, handle, reopened)
+	return nil
+}
+
 // keepWatching is the goroutine of one watcher: it hands every entry (nil
 // marks the end of the initial values) to handle until the service stops.
 // A watcher that ends before that (restarted after a reconnect, or given
@@ -133,17 +145,17 @@ func (s *Service) reopen(ctx context.Context, name string, open opener, resume u
 // changed while it was away (an end, a language) is applied as the
 // watcher would have.
 func (s *Service) reconcileSessions(ctx context.Context) {
-	for _, hs := range s.hub.all() {
+	for _, rm := range s.hub.all() {
 		rctx, cancel := context.WithTimeout(ctx, presenceWriteTimeout)
-		rec, rev, err := s.store.GetAny(rctx, hs.id)
+		rec, rev, err := s.store.GetAny(rctx, rm.id)
 		cancel()
 		switch {
 		case errors.Is(err, session.ErrNotFound):
-			hs.recordChanged(session.Record{PurgeReason: protocol.EndedDeleted}, math.MaxUint64)
+			rm.recordChanged(session.Record{PurgeReason: protocol.EndedDeleted}, math.MaxUint64)
 		case err != nil:
-			s.log.Warn("reconcile session failed", "session_id", hs.id, "err", err)
+			s.log.Warn("reconcile session failed", "session_id", rm.id, "err", err)
 		default:
-			hs.recordChanged(rec, rev)
+			rm.recordChanged(rec, rev)
 		}
 	}
 }

@@ -51,7 +51,7 @@ func tryPlain(t testing.TB, base string, u user) (*wsClient, *http.Response, err
 	if err != nil {
 		return nil, resp, err
 	}
-	c := newClient(t, ws, false)
+	c := newWSClient(t, ws, false)
 	go c.read()
 	return c, resp, nil
 }
@@ -80,7 +80,7 @@ func connectSIO(t testing.TB, base string, u user, auth map[string]any) (c *wsCl
 		t.Fatalf("open packet %s: %v", open, err)
 	}
 	_ = ws.SetReadDeadline(time.Time{})
-	c = newClient(t, ws, true)
+	c = newWSClient(t, ws, true)
 	connect := "40"
 	if auth != nil {
 		b, _ := json.Marshal(auth)
@@ -102,7 +102,7 @@ func connectSIO(t testing.TB, base string, u user, auth map[string]any) (c *wsCl
 	return c, nil
 }
 
-func newClient(t testing.TB, ws *websocket.Conn, sio bool) *wsClient {
+func newWSClient(t testing.TB, ws *websocket.Conn, sio bool) *wsClient {
 	c := &wsClient{t: t, sio: sio, ws: ws, pong: true, notify: make(chan struct{}, 1), done: make(chan struct{})}
 	t.Cleanup(func() {
 		_ = ws.Close()

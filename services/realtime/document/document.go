@@ -54,7 +54,7 @@ type Result struct {
 
 // Doc is one listener's handle on a session's document.
 type Doc struct {
-	s         *session
+	s         *replica
 	l         Listener
 	delivered atomic.Int64 // newest version handed to l
 	closed    atomic.Bool

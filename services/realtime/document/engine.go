@@ -82,8 +82,8 @@ type Engine struct {
 	trimming    atomic.Bool
 
 	mu       sync.Mutex
-	sessions map[string]*session
-	stopping map[string]*session // released, flushing their last snapshot
+	sessions map[string]*replica
+	stopping map[string]*replica // released, flushing their last snapshot
 	closed   bool
 	wg       sync.WaitGroup // session goroutines
 }
@@ -123,7 +123,7 @@ func NewEngine(in *broker.Infra, o Options, log *slog.Logger, now func() time.Ti
 	}
 	return &Engine{in: in, o: o, log: log.With("component", "document", "instance", o.Instance), now: now,
 		hist:     defaultHistLimits,
-		sessions: map[string]*session{}, stopping: map[string]*session{}}
+		sessions: map[string]*replica{}, stopping: map[string]*replica{}}
 }
 
 // Open attaches l to the session's document: on the first open of the
@@ -138,7 +138,7 @@ func (e *Engine) Open(ctx context.Context, sessionID string, since int64, l List
 	}
 	s, ok := e.sessions[sessionID]
 	if !ok {
-		s = newSession(e, sessionID)
+		s = newReplica(e, sessionID)
 		e.sessions[sessionID] = s
 		e.wg.Add(1) // the session's slot, freed when it has stopped
 	}
@@ -175,7 +175,7 @@ func (e *Engine) Open(ctx context.Context, sessionID string, since int64, l List
 
 // release drops one reference to s; the last one removes the session from
 // the engine and stops it, flushing its snapshot.
-func (e *Engine) release(s *session) {
+func (e *Engine) release(s *replica) {
 	e.mu.Lock()
 	s.refs--
 	last := s.refs == 0
@@ -214,7 +214,7 @@ func (e *Engine) Drop(sessionID string) {
 func (e *Engine) Close() {
 	e.mu.Lock()
 	e.closed = true
-	all := make([]*session, 0, len(e.sessions))
+	all := make([]*replica, 0, len(e.sessions))
 	for id, s := range e.sessions {
 		all = append(all, s)
 		delete(e.sessions, id)
@@ -263,7 +263,7 @@ func (e *Engine) trim() {
 	}
 	defer e.trimming.Store(false)
 	type byAge struct {
-		s      *session
+		s      *replica
 		active int64
 	}
 	e.mu.Lock()

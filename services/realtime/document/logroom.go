@@ -41,7 +41,7 @@ const (
 
 // logRoom says what must happen before an entry of size bytes is appended
 // after the current version. Call with s.mu held.
-func (s *session) logRoom(size int) logAction {
+func (s *replica) logRoom(size int) logAction {
 	o := s.e.o
 	if s.version-s.savedVersion+1 >= o.LogMaxEntries/2 || s.logEnd-s.savedEnd+int64(size) > o.LogMaxBytes/2 {
 		return logSnapshot
@@ -54,13 +54,13 @@ func (s *session) logRoom(size int) logAction {
 
 // logFilling reports whether a quarter of the log's room was used since
 // the last snapshot. Call with s.mu held.
-func (s *session) logFilling() bool {
+func (s *replica) logFilling() bool {
 	o := s.e.o
 	return s.version-s.savedVersion >= o.LogMaxEntries/4 || s.logEnd-s.savedEnd >= o.LogMaxBytes/4
 }
 
 // makeLogRoom does what logRoom asked for, on behalf of a submit.
-func (s *session) makeLogRoom(ctx context.Context, a logAction) error {
+func (s *replica) makeLogRoom(ctx context.Context, a logAction) error {
 	switch a {
 	case logSnapshot:
 		if err := s.saveSnapshot(ctx); err != nil {

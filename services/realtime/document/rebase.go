@@ -17,7 +17,7 @@ var errOutsideWindow = errors.New("base version older than the in-memory history
 
 // rebaseCheck turns in into an op against the text at in.version and checks
 // that it fits that text. Call with s.mu held.
-func (s *session) rebaseCheck(in update) (ot.Op, error) {
+func (s *replica) rebaseCheck(in update) (ot.Op, error) {
 	v := in.version
 	if v > s.version {
 		return nil, protocol.Errorf(protocol.CodeInvalidPayload,
@@ -68,7 +68,7 @@ func (s *session) rebaseCheck(in update) (ot.Op, error) {
 // checks and transforms it over the updates the stream still holds up to
 // the history, then submits the result as if it had been sent at that
 // version.
-func (s *session) submitOld(ctx context.Context, userID, connID string, in update, work *budget) (Result, error) {
+func (s *replica) submitOld(ctx context.Context, userID, connID string, in update, work *budget) (Result, error) {
 	s.mu.Lock()
 	behind := s.version - in.version
 	s.mu.Unlock()
@@ -91,7 +91,7 @@ func (s *session) submitOld(ctx context.Context, userID, connID string, in updat
 // transformFromLog transforms op, based on version base, over the updates
 // after it up to the start of the in-memory history, read from the stream.
 // The first one read also checks op's base length.
-func (s *session) transformFromLog(ctx context.Context, op ot.Op, base int64, work *budget) (ot.Op, int64, error) {
+func (s *replica) transformFromLog(ctx context.Context, op ot.Op, base int64, work *budget) (ot.Op, int64, error) {
 	s.mu.Lock()
 	upTo := s.hist.baseVersion
 	s.mu.Unlock()

@@ -18,7 +18,7 @@ const (
 // run is the session goroutine: it folds what the applied subscription
 // brought (reading gaps back from the stream), hands updates to the
 // listeners in version order and writes debounced snapshots.
-func (s *session) run() {
+func (s *replica) run() {
 	defer s.finish()
 	ctx := s.stopCtx // cancelled with stop
 	defer s.stopCancel()
@@ -87,7 +87,7 @@ func (s *session) run() {
 // dropQuietWindow empties the window of a session that had no edit for
 // UnloadAfter: its clients are at the current version, which needs no
 // window, and one that is not is served from the op log or a sync.
-func (s *session) dropQuietWindow() {
+func (s *replica) dropQuietWindow() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.hist.entries) > 0 && time.Since(s.lastEdit) >= s.e.o.UnloadAfter {
@@ -95,7 +95,7 @@ func (s *session) dropQuietWindow() {
 	}
 }
 
-func (s *session) markBehind() {
+func (s *replica) markBehind() {
 	s.mu.Lock()
 	s.behind = true
 	s.mu.Unlock()
@@ -103,7 +103,7 @@ func (s *session) markBehind() {
 
 // fold integrates the subscription's entries; a gap, a dropped message or
 // a reconnect makes it read the stream from the newest entry we hold.
-func (s *session) fold(ctx context.Context) {
+func (s *replica) fold(ctx context.Context) {
 	s.mu.Lock()
 	inbox := s.inbox
 	s.inbox = nil
@@ -133,7 +133,7 @@ func (s *session) fold(ctx context.Context) {
 
 // deliver hands the pending updates to every listener, in version order,
 // without holding the session lock (listeners only queue).
-func (s *session) deliver() {
+func (s *replica) deliver() {
 	s.mu.Lock()
 	batch := s.pending
 	s.pending = nil
@@ -166,7 +166,7 @@ func (s *session) deliver() {
 // snapshotDue says when the next snapshot is due: SnapshotDebounce after
 // the last edit, at most SnapshotMaxDelay after the first unsaved one, and
 // not before retryAfter past a failure.
-func (s *session) snapshotDue(failed time.Time) (time.Time, bool) {
+func (s *replica) snapshotDue(failed time.Time) (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.dirty {
@@ -188,7 +188,7 @@ func (s *session) snapshotDue(failed time.Time) (time.Time, bool) {
 }
 
 // saveSnapshot writes the current state if it changed since the last one.
-func (s *session) saveSnapshot(ctx context.Context) error {
+func (s *replica) saveSnapshot(ctx context.Context) error {
 	if err := s.e.connected(); err != nil {
 		return err
 	}
@@ -219,7 +219,7 @@ func (s *session) saveSnapshot(ctx context.Context) error {
 
 // flush writes the final snapshot of a session that stops (not of one
 // that was dropped: it ended, and its document was purged).
-func (s *session) flush() {
+func (s *replica) flush() {
 	ctx, cancel := context.WithTimeout(context.Background(), flushTimeout)
 	defer cancel()
 	s.fold(ctx)

@@ -87,7 +87,7 @@ func (e *Engine) writeSnapshot(ctx context.Context, sessionID string, snap snaps
 }
 
 // snapshotLocked captures the state to save; call with s.mu held.
-func (s *session) snapshotLocked() snapshot {
+func (s *replica) snapshotLocked() snapshot {
 	snap := snapshot{Code: s.text, Version: s.version, Seq: s.seq, End: s.logEnd}
 	size := 0
 	for i := len(s.opIDs.order) - 1; i >= 0; i-- {

@@ -77,7 +77,7 @@ func parseUpdate(u protocol.CodeUpdate) (update, error) {
 }
 
 // submit merges in and appends it; the caller holds s.submitMu.
-func (s *session) submit(ctx context.Context, userID, connID string, in update) (Result, error) {
+func (s *replica) submit(ctx context.Context, userID, connID string, in update) (Result, error) {
 	op, base := in.ops, in.version
 	first, caughtUp := true, false
 	work := budget{limit: s.e.o.TransformBudget, spent: in.spent}
@@ -213,7 +213,7 @@ func (s *session) submit(ctx context.Context, userID, connID string, in update) 
 // publish stores e, encoded as m, after sequence expect, mapping NATS
 // failures to INTERNAL_SERVER_ERROR with their cause and a full stream to
 // SERVICE_UNAVAILABLE (oplog.FullRefusal).
-func (s *session) publish(ctx context.Context, e oplog.Entry, m *nats.Msg, expect uint64) (uint64, error) {
+func (s *replica) publish(ctx context.Context, e oplog.Entry, m *nats.Msg, expect uint64) (uint64, error) {
 	if err := s.e.connected(); err != nil {
 		return 0, protocol.Wrap(protocol.CodeInternal, "the update could not be stored",
 			fmt.Errorf("append to %s: %w", s.id, err))
@@ -233,7 +233,7 @@ func (s *session) publish(ctx context.Context, e oplog.Entry, m *nats.Msg, expec
 }
 
 // catchUpFor reads the stream on behalf of a submit.
-func (s *session) catchUpFor(ctx context.Context) error {
+func (s *replica) catchUpFor(ctx context.Context) error {
 	if err := s.catchUp(ctx); err != nil {
 		return protocol.Wrap(protocol.CodeInternal, "the update could not be merged", err)
 	}
@@ -242,7 +242,7 @@ func (s *session) catchUpFor(ctx context.Context) error {
 
 // afterConflict catches up after a lost append. If the stream had nothing
 // new for us, the session's log was purged under us: the session ended.
-func (s *session) afterConflict(ctx context.Context, expect uint64) error {
+func (s *replica) afterConflict(ctx context.Context, expect uint64) error {
 	if err := s.catchUpFor(ctx); err != nil {
 		return err
 	}

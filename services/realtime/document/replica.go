@@ -23,9 +23,11 @@ const inboxMax = 4096
 // errGap reports an update that does not follow the newest one we hold.
 var errGap = errors.New("update does not follow the current version")
 
-// session is one session's document on this instance: the state the
-// stream's entries fold into, its listeners and its goroutine.
-type session struct {
+// replica is one session's document as this instance holds it: the state
+// the op log's entries fold into, its listeners (Docs) and its goroutine.
+// ("session" is the interview itself, shared/session's record; a realtime
+// room is the connections of one session on this instance.)
+type replica struct {
 	e     *Engine
 	id    string
 	ready chan struct{} // closed once load finished
@@ -78,16 +80,16 @@ type session struct {
 	finishOnce sync.Once
 }
 
-func newSession(e *Engine, id string) *session {
+func newReplica(e *Engine, id string) *replica {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &session{e: e, id: id, ready: make(chan struct{}), docs: map[*Doc]struct{}{},
+	return &replica{e: e, id: id, ready: make(chan struct{}), docs: map[*Doc]struct{}{},
 		deliveredCh: make(chan struct{}), wake: make(chan struct{}, 1), stop: make(chan struct{}),
 		stopCtx: ctx, stopCancel: cancel, opIDs: newDedupe(dedupeMax)}
 }
 
 // start loads the session and runs it; a failed load removes it from the
 // engine so the next Open tries again.
-func (s *session) start() {
+func (s *replica) start() {
 	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
 	s.loadErr = s.load(ctx)
 	cancel()
@@ -107,7 +109,7 @@ func (s *session) start() {
 
 // load subscribes to the applied subject (first, so nothing stored
 // meanwhile is missed), then folds the snapshot and the log after it.
-func (s *session) load(ctx context.Context) error {
+func (s *replica) load(ctx context.Context) error {
 	sub, err := s.e.in.NC.Subscribe(broker.AppliedSubject(s.id), s.onApplied)
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
@@ -138,7 +140,7 @@ func (s *session) load(ctx context.Context) error {
 }
 
 // findLogStart reads where the stream's log of the document now begins.
-func (s *session) findLogStart(ctx context.Context) error {
+func (s *replica) findLogStart(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, ioTimeout)
 	defer cancel()
 	head, ok, err := oplog.First(cctx, s.e.in, s.id)
@@ -156,7 +158,7 @@ func (s *session) findLogStart(ctx context.Context) error {
 
 // hashLocked returns the hash of the current text, computing it at most
 // once per version. Call with s.mu held.
-func (s *session) hashLocked() string {
+func (s *replica) hashLocked() string {
 	if s.hashAt != s.version || s.hash == "" {
 		s.hash, s.hashAt = protocol.DocumentHash(s.text), s.version
 	}
@@ -164,7 +166,7 @@ func (s *session) hashLocked() string {
 }
 
 // onApplied runs on the subscription's goroutine: it only queues.
-func (s *session) onApplied(m *nats.Msg) {
+func (s *replica) onApplied(m *nats.Msg) {
 	e, err := oplog.Decode(m)
 	s.mu.Lock()
 	switch {
@@ -181,7 +183,7 @@ func (s *session) onApplied(m *nats.Msg) {
 }
 
 // poke wakes the session goroutine.
-func (s *session) poke() {
+func (s *replica) poke() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -191,7 +193,7 @@ func (s *session) poke() {
 // integrate folds entry e into the state; code is the text after it when
 // the caller already computed it. It ignores entries already folded and
 // returns errGap for one that leaves a hole. Call with s.mu held.
-func (s *session) integrate(e oplog.Entry, code *string) error {
+func (s *replica) integrate(e oplog.Entry, code *string) error {
 	if e.Version <= s.version {
 		return nil
 	}
@@ -241,7 +243,7 @@ func (s *session) integrate(e oplog.Entry, code *string) error {
 // folds it in, in pieces of at most catchUpLimits, each read within
 // ioTimeout, so a long or heavy log (hundreds of 256 KiB entries) never
 // arrives in one answer and is not cut short by one deadline for all.
-func (s *session) catchUp(ctx context.Context) error {
+func (s *replica) catchUp(ctx context.Context) error {
 	for {
 		s.mu.Lock()
 		seq := s.seq
@@ -276,7 +278,7 @@ var catchUpLimits = oplog.Limits{Entries: 1000, Bytes: 8 << 20}
 // catchUpSince reads the stream when a client knows a newer version than
 // this instance (it saw it through another one), so it gets a replay
 // rather than a needless full sync.
-func (s *session) catchUpSince(ctx context.Context, since int64) error {
+func (s *replica) catchUpSince(ctx context.Context, since int64) error {
 	s.mu.Lock()
 	ahead := since > s.version
 	s.mu.Unlock()
@@ -292,7 +294,7 @@ func (s *session) catchUpSince(ctx context.Context, since int64) error {
 // attach adds d to the listeners and calls Opened with the state and, when
 // asked, the replay since since, under the session lock so no update can
 // slip between them.
-func (s *session) attach(d *Doc, since int64) error {
+func (s *replica) attach(d *Doc, since int64) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.dropped {
@@ -312,7 +314,7 @@ func (s *session) attach(d *Doc, since int64) error {
 }
 
 // shutdown asks the session goroutine to stop.
-func (s *session) shutdown() {
+func (s *replica) shutdown() {
 	s.stopOnce.Do(func() {
 		close(s.stop)
 		s.stopCancel()
@@ -320,7 +322,7 @@ func (s *session) shutdown() {
 }
 
 // stopped reports whether the session was asked to stop.
-func (s *session) stopped() bool {
+func (s *replica) stopped() bool {
 	select {
 	case <-s.stop:
 		return true
@@ -331,7 +333,7 @@ func (s *session) stopped() bool {
 
 // finish releases what the session holds; it runs once, when the
 // goroutine ends or when the session never started.
-func (s *session) finish() {
+func (s *replica) finish() {
 	s.finishOnce.Do(func() {
 		if s.sub != nil {
 			_ = s.sub.Unsubscribe()
