@@ -48,11 +48,11 @@ type client struct {
 	flooded bool
 
 	// baseVersion is the document version the connection was brought to by
-	// connected (or sync); updates at or below it are not sent. Guarded by hs.mu.
+	// connected (or sync); updates at or below it are not sent. Guarded by rm.mu (its room).
 	baseVersion int64
 	// notesBase is the same for the notes, of a connection that reads them.
 	notesBase int64
-	// entry is the connection's presence entry. Guarded by hs.mu.
+	// entry is the connection's presence entry. Guarded by rm.mu (its room).
 	entry presence.Entry
 
 	presMu sync.Mutex // orders presence writes: no refresh after the delete

@@ -24,14 +24,14 @@ const openTimeout = 15 * time.Second
 type hub struct {
 	ctx      context.Context  // rooms open under it, not under a handshake's
 	gauge    prometheus.Gauge // rooms held
-	rooms    roomDeps
+	roomDeps roomDeps
 	mu       sync.Mutex
-	sessions map[string]*room // by session id
+	rooms    map[string]*room // by session id
 }
 
 func newHub(ctx context.Context, gauge prometheus.Gauge, rooms roomDeps) *hub {
-	h := &hub{ctx: ctx, gauge: gauge, rooms: rooms, sessions: map[string]*room{}}
-	h.rooms.forget = h.forget
+	h := &hub{ctx: ctx, gauge: gauge, roomDeps: rooms, rooms: map[string]*room{}}
+	h.roomDeps.forget = h.forget
 	return h
 }
 
@@ -39,12 +39,12 @@ func newHub(ctx context.Context, gauge prometheus.Gauge, rooms roomDeps) *hub {
 // when it is the first (since then seeds its replay history).
 func (h *hub) acquire(ctx context.Context, sid string, since int64) (*room, error) {
 	h.mu.Lock()
-	rm := h.sessions[sid]
+	rm := h.rooms[sid]
 	create := rm == nil
 	if create {
-		rm = newRoom(&h.rooms, sid)
-		h.sessions[sid] = rm
-		h.gauge.Set(float64(len(h.sessions)))
+		rm = newRoom(&h.roomDeps, sid)
+		h.rooms[sid] = rm
+		h.gauge.Set(float64(len(h.rooms)))
 	}
 	rm.refs++
 	h.mu.Unlock()
@@ -71,10 +71,10 @@ func (h *hub) release(rm *room) {
 	h.mu.Lock()
 	rm.refs--
 	last := rm.refs == 0
-	if last && h.sessions[rm.id] == rm {
-		delete(h.sessions, rm.id)
+	if last && h.rooms[rm.id] == rm {
+		delete(h.rooms, rm.id)
 	}
-	h.gauge.Set(float64(len(h.sessions)))
+	h.gauge.Set(float64(len(h.rooms)))
 	h.mu.Unlock()
 	if last {
 		rm.close()
@@ -85,10 +85,10 @@ func (h *hub) release(rm *room) {
 // id opens afresh (and finds the session gone).
 func (h *hub) forget(rm *room) {
 	h.mu.Lock()
-	if h.sessions[rm.id] == rm {
-		delete(h.sessions, rm.id)
+	if h.rooms[rm.id] == rm {
+		delete(h.rooms, rm.id)
 	}
-	h.gauge.Set(float64(len(h.sessions)))
+	h.gauge.Set(float64(len(h.rooms)))
 	h.mu.Unlock()
 }
 
@@ -96,7 +96,7 @@ func (h *hub) forget(rm *room) {
 func (h *hub) get(sid string) *room {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	rm := h.sessions[sid]
+	rm := h.rooms[sid]
 	if rm == nil {
 		return nil
 	}
@@ -115,8 +115,8 @@ func (h *hub) get(sid string) *room {
 func (h *hub) all() []*room {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]*room, 0, len(h.sessions))
-	for _, rm := range h.sessions {
+	out := make([]*room, 0, len(h.rooms))
+	for _, rm := range h.rooms {
 		out = append(out, rm)
 	}
 	return out

@@ -234,8 +234,8 @@ type replayed struct {
 	ok          bool
 }
 
-// prefetchReplay reads the updates after since up to the version the hub
-// has delivered so far, without holding hs.mu (the texts may take a while
+// prefetchReplay reads the updates after since up to the version the room
+// has delivered so far, without holding rm.mu (the texts may take a while
 // to rebuild); join adds what was delivered meanwhile.
 func (rm *room) prefetchReplay(since int64) replayed {
 	rm.mu.Lock()
@@ -246,10 +246,10 @@ func (rm *room) prefetchReplay(since int64) replayed {
 	return r
 }
 
-// replayLocked completes a prefetched replay up to hs.version, or reports
+// replayLocked completes a prefetched replay up to rm.version, or reports
 // false when the engine's window no longer reaches back to since (or since
-// is ahead of the document): the client then gets a sync. hs.mu may be
-// held: Doc.Replay takes only the engine session's lock.
+// is ahead of the document): the client then gets a sync. rm.mu may be
+// held: Doc.Replay takes only the engine replica's lock.
 func (rm *room) replayLocked(r replayed) ([]document.Applied, bool) {
 	if r.since > r.upto { // the hub may have caught up with it since
 		return rm.doc.Replay(r.since, rm.version)

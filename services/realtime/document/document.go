@@ -77,7 +77,7 @@ func (d *Doc) State() State {
 // listener already handed upto (its newest delivered version): ok is false
 // when the window no longer reaches back to since, since is past upto, or
 // upto is past what this instance holds; the client then takes a sync. It
-// takes only the session's lock, so a listener may call it while holding
+// takes only the replica's lock, so a listener may call it while holding
 // its own (Opened is called under that lock only while its Doc attaches).
 func (d *Doc) Replay(since, upto int64) (replay []Applied, ok bool) {
 	s := d.s
