@@ -133,6 +133,11 @@ func TestFlood(t *testing.T) {
 		t.Fatal("no flooder was refused for its connection budget")
 	}
 
+	// The flooders are gone for the others too. Waited for before the
+	// syncs below: those consume the client's events, the presence-update
+	// that says so among them.
+	waitUsers(t, silent, "silent")
+
 	// Nobody else was refused or cut off.
 	for name, c := range map[string]*wsClient{"b1": b1, "b2": b2, "silent": silent} {
 		if n := c.count(protocol.TypeError); n != 0 {
@@ -143,7 +148,6 @@ func TestFlood(t *testing.T) {
 			t.Fatalf("%s: sync %q, want %q", name, s.Code, text)
 		}
 	}
-	waitUsers(t, silent, "silent")
 }
 
 // flood writes to c as fast as the socket takes it until the server cuts
