@@ -85,7 +85,7 @@ type Engine struct {
 	sessions map[string]*replica
 	stopping map[string]*replica // released, flushing their last snapshot
 	closed   bool
-	wg       sync.WaitGroup // session goroutines
+	wg       sync.WaitGroup // replica goroutines
 }
 
 // NewEngine returns an engine over the JetStream layout in; now stamps
@@ -254,9 +254,9 @@ func (e *Engine) WindowBytes() int64 {
 }
 
 // trim shrinks the windows of the least recently active sessions, one
-// session lock at a time, until the total is under three quarters of the
+// replica lock at a time, until the total is under three quarters of the
 // budget. It returns at once when under budget or when another goroutine
-// is trimming; callers hold no session lock.
+// is trimming; callers hold no replica lock.
 func (e *Engine) trim() {
 	if e.windowBytes.Load() <= e.o.MemoryBudget || !e.trimming.CompareAndSwap(false, true) {
 		return

@@ -73,7 +73,7 @@ type replica struct {
 	wake     chan struct{}
 	stop     chan struct{}
 	stopOnce sync.Once
-	// stopCtx is cancelled with stop, for the I/O the session goroutine
+	// stopCtx is cancelled with stop, for the I/O the replica goroutine
 	// does (no watcher goroutine per session).
 	stopCtx    context.Context
 	stopCancel context.CancelFunc
@@ -182,7 +182,7 @@ func (s *replica) onApplied(m *nats.Msg) {
 	s.poke()
 }
 
-// poke wakes the session goroutine.
+// poke wakes the replica goroutine.
 func (s *replica) poke() {
 	select {
 	case s.wake <- struct{}{}:
@@ -292,7 +292,7 @@ func (s *replica) catchUpSince(ctx context.Context, since int64) error {
 }
 
 // attach adds d to the listeners and calls Opened with the state and, when
-// asked, the replay since since, under the session lock so no update can
+// asked, the replay since since, under the replica lock so no update can
 // slip between them.
 func (s *replica) attach(d *Doc, since int64) error {
 	s.mu.Lock()
@@ -313,7 +313,7 @@ func (s *replica) attach(d *Doc, since int64) error {
 	return nil
 }
 
-// shutdown asks the session goroutine to stop.
+// shutdown asks the replica goroutine to stop.
 func (s *replica) shutdown() {
 	s.stopOnce.Do(func() {
 		close(s.stop)

@@ -7,7 +7,7 @@ import (
 	"github.com/pairpad/pairpad/shared/broker"
 )
 
-// Timing of the session goroutine.
+// Timing of the replica goroutine.
 const (
 	checkEvery   = time.Second      // look for reconnects and dropped messages
 	retryAfter   = time.Second      // retry a failed catch-up or snapshot
@@ -15,7 +15,7 @@ const (
 	flushTimeout = 10 * time.Second // the final snapshot when the session stops
 )
 
-// run is the session goroutine: it folds what the applied subscription
+// run is the replica goroutine: it folds what the applied subscription
 // brought (reading gaps back from the stream), hands updates to the
 // listeners in version order and writes debounced snapshots.
 func (s *replica) run() {
@@ -132,7 +132,7 @@ func (s *replica) fold(ctx context.Context) {
 }
 
 // deliver hands the pending updates to every listener, in version order,
-// without holding the session lock (listeners only queue).
+// without holding the replica lock (listeners only queue).
 func (s *replica) deliver() {
 	s.mu.Lock()
 	batch := s.pending
