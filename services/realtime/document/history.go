@@ -44,6 +44,7 @@ type history struct {
 	// the session released its window.
 	bytes int
 	total *atomic.Int64
+	slack int // bytes of entries' capacity beyond its length, in bytes
 }
 
 type histEntry struct {
@@ -106,6 +107,7 @@ func (h *history) push(a Applied) {
 		h.entries[i].hasCode, h.entries[i].a.Code = false, ""
 	}
 	h.account(d)
+	h.fitSlack()
 	if len(h.entries) > h.lim.versions+h.lim.every || h.bytes > h.lim.bytes {
 		h.evict()
 	}
@@ -117,7 +119,7 @@ func (h *history) push(a Applied) {
 // newest one.
 func (h *history) evict() {
 	drop, left := -1, 0
-	rest := h.bytes - len(h.base) // the entries' bytes
+	rest := h.bytes - len(h.base) - h.slack // the entries' bytes
 	for i, he := range h.entries {
 		rest -= entrySize(he)
 		if !he.hasCode {
@@ -137,6 +139,8 @@ func (h *history) evict() {
 	h.base, h.baseVersion = h.entries[drop].a.Code, h.entries[drop].a.Version
 	h.entries = append([]histEntry(nil), h.entries[drop+1:]...)
 	h.account(left - h.bytes)
+	h.slack = 0
+	h.fitSlack()
 }
 
 // shrink drops all but the newest keep versions when the text before them
@@ -162,6 +166,15 @@ func (h *history) shrink(keep int, text string, version int64) {
 	h.base, h.baseVersion = h.entries[i].a.Code, h.entries[i].a.Version
 	h.entries = append([]histEntry(nil), h.entries[i+1:]...)
 	h.account(rest - h.bytes)
+	h.slack = 0
+	h.fitSlack()
+}
+
+// fitSlack counts the entries' spare capacity, which append doubles.
+func (h *history) fitSlack() {
+	n := (cap(h.entries) - len(h.entries)) * appliedSize
+	h.account(n - h.slack)
+	h.slack = n
 }
 
 // checkpoint reports whether version v keeps its text for as long as it is
@@ -170,8 +183,11 @@ func (h *history) checkpoint(v int64) bool {
 	return v%int64(h.lim.every) == 0
 }
 
+// componentSize is what one component of an op costs besides its text.
+const componentSize = int(unsafe.Sizeof(ot.Component{}))
+
 func opBytes(o ot.Op) int {
-	n := 8 * len(o)
+	n := componentSize * cap(o)
 	for _, c := range o {
 		n += len(c.S)
 	}
