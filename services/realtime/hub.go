@@ -6,11 +6,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pairpad/pairpad/shared/protocol"
 )
 
-// openTimeout bounds opening a session on this instance: events
-// subscription, record and document load.
-const openTimeout = 15 * time.Second
+// openGrace is how long a room whose opening outlived every handshake
+// that waited for it (a big op log loading on a busy machine) stays open
+// with nobody in it, so the client's retry after its 503 finds the
+// document loaded instead of starting the load again.
+const openGrace = time.Minute
 
 // hub holds the rooms of this instance: one per session it has
 // connections in. A room lives while it has connections, held places or
@@ -27,6 +31,7 @@ type hub struct {
 	roomDeps roomDeps
 	mu       sync.Mutex
 	rooms    map[string]*room // by session id
+	wg       sync.WaitGroup   // openers and the graces after them; end with ctx
 }
 
 func newHub(ctx context.Context, gauge prometheus.Gauge, rooms roomDeps) *hub {
@@ -37,6 +42,13 @@ func newHub(ctx context.Context, gauge prometheus.Gauge, rooms roomDeps) *hub {
 
 // acquire returns the session's room, opening it on this instance
 // when it is the first (since then seeds its replay history).
+//
+// Opening belongs to the room, not to the handshake that came first: it
+// runs on a goroutine of its own, under the service's context, each NATS
+// read within its own deadline, so a long load is neither cut short by
+// one handshake's deadline nor started again by the next handshake. A
+// handshake waits for it until its own ctx ends, and is then answered
+// SERVICE_UNAVAILABLE (retry) saying the document is still loading.
 func (h *hub) acquire(ctx context.Context, sid string, since int64) (*room, error) {
 	h.mu.Lock()
 	rm := h.rooms[sid]
@@ -45,19 +57,21 @@ func (h *hub) acquire(ctx context.Context, sid string, since int64) (*room, erro
 		rm = newRoom(&h.roomDeps, sid)
 		h.rooms[sid] = rm
 		h.gauge.Set(float64(len(h.rooms)))
+		rm.refs++ // the opener's, released by h.opened
+		h.wg.Add(1)
+		go h.open(rm, since)
 	}
 	rm.refs++
 	h.mu.Unlock()
-	if create {
-		octx, cancel := context.WithTimeout(h.ctx, openTimeout)
-		rm.open(octx, since)
-		cancel()
-	}
 	select {
 	case <-rm.ready:
-	case <-ctx.Done():
-		h.release(rm)
-		return nil, handshakeFailure(ctx.Err())
+	default:
+		select {
+		case <-rm.ready:
+		case <-ctx.Done():
+			h.release(rm)
+			return nil, errStillLoading(ctx.Err())
+		}
 	}
 	if rm.openErr != nil {
 		h.release(rm)
@@ -65,6 +79,39 @@ func (h *hub) acquire(ctx context.Context, sid string, since int64) (*room, erro
 	}
 	return rm, nil
 }
+
+// errStillLoading is the answer to a handshake that gave up waiting for
+// its session to open: retryable, and not a NATS outage.
+func errStillLoading(cause error) error {
+	return protocol.Wrap(protocol.CodeServiceUnavailable,
+		"The session's document is still loading on this instance; retry shortly", cause)
+}
+
+// open opens rm and drops the opener's reference. When every handshake
+// that waited has given up meanwhile, the opened room is kept for
+// openGrace (or until the service stops) for their retries.
+func (h *hub) open(rm *room, since int64) {
+	defer h.wg.Done()
+	rm.open(h.ctx, since)
+	h.mu.Lock()
+	keep := rm.openErr == nil && rm.refs == 1
+	h.mu.Unlock()
+	if !keep {
+		h.release(rm)
+		return
+	}
+	t := time.NewTimer(openGrace)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-h.ctx.Done():
+	}
+	h.release(rm)
+}
+
+// wait returns when every opener and grace has ended; they end soon
+// after the hub's context does.
+func (h *hub) wait() { h.wg.Wait() }
 
 // release drops one reference; the last closes the room.
 func (h *hub) release(rm *room) {

@@ -136,5 +136,6 @@ func (s *Service) stopBackground() {
 		}
 	}
 	s.bg.Wait()
+	s.hub.wait()
 	s.engine.Close()
 }

@@ -104,13 +104,19 @@ func (rm *room) open(ctx context.Context, since int64) {
 	}
 }
 
+// openReadTimeout bounds each of the room's own reads when it opens: the
+// session record and the latest run.
+const openReadTimeout = 5 * time.Second
+
 func (rm *room) openErrFree(ctx context.Context, since int64) error {
 	sub, err := rm.d.nc.Subscribe(broker.EventsSubject(rm.id), rm.onPeer)
 	if err != nil {
 		return fmt.Errorf("subscribe to events of %s: %w", rm.id, err)
 	}
 	rm.sub = sub
-	rec, rev, err := rm.d.store.GetAny(ctx, rm.id)
+	rctx, cancel := context.WithTimeout(ctx, openReadTimeout)
+	defer cancel()
+	rec, rev, err := rm.d.store.GetAny(rctx, rm.id)
 	if err != nil {
 		return err
 	}
@@ -129,9 +135,10 @@ func (rm *room) openErrFree(ctx context.Context, since int64) error {
 	if ended {
 		return endedError(by)
 	}
-	if err := rm.loadLastRun(ctx); err != nil {
+	if err := rm.loadLastRun(rctx); err != nil {
 		return err
 	}
+	// The document's load bounds each of its reads itself.
 	doc, err := rm.d.engine.Open(ctx, rm.id, since, rm)
 	if err != nil {
 		return err

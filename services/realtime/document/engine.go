@@ -64,9 +64,6 @@ const shrinkKeep = 1
 // hundred times what a client reconnecting after a long outage needs.
 const DefaultTransformBudget = 1000000
 
-// loadTimeout bounds loading a session (snapshot + log) on first open.
-const loadTimeout = 15 * time.Second
-
 // Engine holds the documents of the sessions that have listeners on this
 // instance. It is safe for concurrent use.
 type Engine struct {

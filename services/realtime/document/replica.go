@@ -88,11 +88,12 @@ func newReplica(e *Engine, id string) *replica {
 }
 
 // start loads the session and runs it; a failed load removes it from the
-// engine so the next Open tries again.
+// engine so the next Open tries again. The load has no deadline of its
+// own: each read in it has ioTimeout, so a big but valid log (hundreds of
+// 256 KiB entries on a busy machine) loads however long it takes while
+// NATS answers, and stops when the session is shut down.
 func (s *replica) start() {
-	ctx, cancel := context.WithTimeout(context.Background(), loadTimeout)
-	s.loadErr = s.load(ctx)
-	cancel()
+	s.loadErr = s.load(s.stopCtx)
 	if s.loadErr == nil {
 		close(s.ready)
 		s.run()
@@ -115,7 +116,9 @@ func (s *replica) load(ctx context.Context) error {
 		return fmt.Errorf("subscribe: %w", err)
 	}
 	s.sub = sub
-	snap, err := s.e.loadSnapshot(ctx, s.id)
+	sctx, cancel := context.WithTimeout(ctx, ioTimeout)
+	snap, err := s.e.loadSnapshot(sctx, s.id)
+	cancel()
 	if err != nil {
 		return err
 	}
