@@ -359,7 +359,10 @@ func TestFullOpLog(t *testing.T) {
 		t.Fatalf("the other session's code is %q", c.Code)
 	}
 
-	if err := cl.in.Ops.Purge(ctx, jetstream.WithPurgeSubject(broker.OpsSubject(filler))); err != nil {
+	// Its own deadline: ctx bounded the setup, which takes long on a busy machine.
+	pctx, pcancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer pcancel()
+	if err := cl.in.Ops.Purge(pctx, jetstream.WithPurgeSubject(broker.OpsSubject(filler))); err != nil {
 		t.Fatal(err)
 	}
 	iv.send(t, protocol.TypeCodeUpdate, fullCode(next, acked, fmt.Sprintf("c-%d", acked)))
