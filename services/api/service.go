@@ -21,6 +21,7 @@ import (
 
 	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/config"
+	"github.com/pairpad/pairpad/shared/httpx"
 	"github.com/pairpad/pairpad/shared/process"
 	"github.com/pairpad/pairpad/shared/ratelimit"
 	"github.com/pairpad/pairpad/shared/session"
@@ -133,10 +134,11 @@ func newAPIMetrics(reg *prometheus.Registry) (*apiMetrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.rateLimited, m.limiterErrors} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("api: register metrics: %w", err)
-		}
+	r := httpx.ExclusiveRegistrar(reg)
+	httpx.Register(r, m.rateLimited)
+	httpx.Register(r, m.limiterErrors)
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("api: register metrics: %w", err)
 	}
 	return m, nil
 }

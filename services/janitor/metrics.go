@@ -1,10 +1,11 @@
 package janitor
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pairpad/pairpad/shared/httpx"
 )
 
 // metrics are the janitor's Prometheus series.
@@ -20,30 +21,30 @@ type metrics struct {
 // newMetrics registers the janitor's series on reg. A second janitor on the
 // same registry shares the first one's series instead of panicking.
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	r := registrar{reg: reg}
+	r := httpx.SharedRegistrar(reg)
 	m := &metrics{
-		expired: register(&r, prometheus.NewCounter(prometheus.CounterOpts{
+		expired: httpx.Register(r, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pairpad_janitor_sessions_expired_total",
 			Help: "Idle sessions this janitor expired (its compare-and-swap won).",
 		})),
-		purged: register(&r, prometheus.NewCounter(prometheus.CounterOpts{
+		purged: httpx.Register(r, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pairpad_janitor_sessions_purged_total",
 			Help: "Ended sessions whose interrupted clean-up this janitor finished.",
 		})),
-		orphans: register(&r, prometheus.NewCounterVec(prometheus.CounterOpts{
+		orphans: httpx.Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pairpad_janitor_orphans_removed_total",
 			Help: "Documents, op logs, presence keys and participants registries removed because their session had no record.",
 		}, []string{"kind"})),
-		duration: register(&r, prometheus.NewHistogram(prometheus.HistogramOpts{
+		duration: httpx.Register(r, prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "pairpad_janitor_sweep_duration_seconds",
 			Help:    "How long a sweep took.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		})),
-		lastSweep: register(&r, prometheus.NewGauge(prometheus.GaugeOpts{
+		lastSweep: httpx.Register(r, prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "pairpad_janitor_last_sweep_timestamp_seconds",
 			Help: "Unix time at which the latest finished sweep started.",
 		})),
-		errors: register(&r, prometheus.NewCounter(prometheus.CounterOpts{
+		errors: httpx.Register(r, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pairpad_janitor_sweep_errors_total",
 			Help: "Sweeps in which at least one step failed.",
 		})),
@@ -52,30 +53,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, k := range []string{kindDocument, kindOpLog, kindPresence, kindParticipants} {
 		m.orphans.WithLabelValues(k)
 	}
-	if r.err != nil {
-		return nil, fmt.Errorf("janitor metrics: %w", r.err)
+	if err := r.Err(); err != nil {
+		return nil, fmt.Errorf("janitor metrics: %w", err)
 	}
 	return m, nil
-}
-
-// registrar registers collectors and keeps the first failure.
-type registrar struct {
-	reg prometheus.Registerer
-	err error
-}
-
-// register registers c, or returns the collector already registered under its name.
-func register[C prometheus.Collector](r *registrar, c C) C {
-	if err := r.reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-		if r.err == nil {
-			r.err = err
-		}
-	}
-	return c
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pairpad/pairpad/services/realtime/document"
+	"github.com/pairpad/pairpad/shared/httpx"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
@@ -82,15 +83,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "pairpad_realtime_presence_write_errors_total", Help: "Failed writes to the presence bucket.",
 		}),
 	}
+	r := httpx.ExclusiveRegistrar(reg)
 	for _, c := range []prometheus.Collector{m.connections, m.sessions, m.eventsIn, m.eventsOut, m.refusals,
 		m.fanout, m.slowConsumers, m.floodCuts, m.droppedEvents, m.presenceErrs} {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				return nil, fmt.Errorf("realtime metrics: registry already has them (one realtime.Service per registry): %w", err)
-			}
-			return nil, fmt.Errorf("realtime metrics: %w", err)
+		httpx.Register(r, c)
+	}
+	if err := r.Err(); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			return nil, fmt.Errorf("realtime metrics: registry already has them (one realtime.Service per registry): %w", err)
 		}
+		return nil, fmt.Errorf("realtime metrics: %w", err)
 	}
 	return m, nil
 }
@@ -102,7 +105,9 @@ func registerWindowGauge(reg prometheus.Registerer, e *document.Engine) error {
 		Name: "pairpad_realtime_doc_window_bytes",
 		Help: "Bytes held by the windows of recent updates of the documents on this instance (bounded by DOC_MEMORY_BUDGET).",
 	}, func() float64 { return float64(e.WindowBytes()) })
-	if err := reg.Register(g); err != nil {
+	r := httpx.ExclusiveRegistrar(reg)
+	httpx.Register(r, g)
+	if err := r.Err(); err != nil {
 		return fmt.Errorf("realtime metrics: %w", err)
 	}
 	return nil

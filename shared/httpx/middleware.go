@@ -211,24 +211,13 @@ func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
 			Buckets: prometheus.DefBuckets,
 		}, []string{"route", "method"}),
 	}
-	m.requests = register(reg, m.requests)
-	m.duration = register(reg, m.duration)
-	return m
-}
-
-// register registers c, or returns the collector already registered under
-// its name, so building the middleware twice on one registry is harmless.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
+	r := SharedRegistrar(reg) // building the middleware twice on one registry is harmless
+	m.requests = Register(r, m.requests)
+	m.duration = Register(r, m.duration)
+	if err := r.Err(); err != nil {
 		panic(fmt.Sprintf("httpx: register metrics: %v", err)) // a programming error: conflicting metric names
 	}
-	return c
+	return m
 }
 
 // statusWriter remembers the status and size of a response. It keeps
