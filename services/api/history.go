@@ -4,8 +4,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/gorilla/mux"
-
 	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/httpx"
 	"github.com/pairpad/pairpad/shared/oplog"
@@ -30,7 +28,7 @@ const (
 // sessions exist (see sessionAccess.identify).
 func handleHistory(in *broker.Infra, access sessionAccess, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := mux.Vars(r)["sessionId"]
+		id := r.PathValue("sessionId")
 		if _, _, err := access.identify(r, id); err != nil {
 			writeAccessError(w, r, log, err)
 			return

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/httpx"
 	"github.com/pairpad/pairpad/shared/oplog"
@@ -26,7 +24,7 @@ import (
 // the answer is the session as the first end left it.
 func handleEnd(c catalog, access sessionAccess, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := mux.Vars(r)["sessionId"]
+		id := r.PathValue("sessionId")
 		who, _, err := access.identify(r, id)
 		if err != nil {
 			writeAccessError(w, r, log, err)
@@ -55,7 +53,7 @@ func handleEnd(c catalog, access sessionAccess, log *slog.Logger) http.Handler {
 // Accept: text/plain the text itself as a download named main.<ext>.
 func handleCode(in *broker.Infra, access sessionAccess, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := mux.Vars(r)["sessionId"]
+		id := r.PathValue("sessionId")
 		_, rec, err := access.identify(r, id)
 		if err != nil {
 			writeAccessError(w, r, log, err)
@@ -90,7 +88,7 @@ const headerVersion = "X-Pairpad-Version"
 // token is 403.
 func handleNotes(in *broker.Infra, access sessionAccess, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := mux.Vars(r)["sessionId"]
+		id := r.PathValue("sessionId")
 		who, rec, err := access.identify(r, id)
 		if err != nil {
 			writeAccessError(w, r, log, err)

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/mux"
-
 	"github.com/pairpad/pairpad/shared/httpx"
 	"github.com/pairpad/pairpad/shared/protocol"
 	"github.com/pairpad/pairpad/shared/session"
@@ -30,7 +28,7 @@ type joinTokens struct {
 // join token realtime verifies at the WebSocket handshake.
 func handleJoin(c catalog, store *session.Store, reg participants, jt joinTokens, now func() time.Time, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := mux.Vars(r)["sessionId"]
+		id := r.PathValue("sessionId")
 		if !protocol.ValidSessionID(id) {
 			writeError(w, r, log, session.ErrNotFound)
 			return

@@ -23,6 +23,8 @@ func TestUnknownRoutesAndMethods(t *testing.T) {
 		{http.MethodGet, "/api//sessions", 404, ""},
 		{http.MethodGet, "/api/sessions/" + s.ID + "/join/extra", 404, ""},
 		{http.MethodPost, "/api/nope", 404, ""},
+		{http.MethodGet, "/api/sessions/a%2Fb", 404, ""}, // an escaped slash separates segments
+		{http.MethodGet, "/api/./sessions", 404, ""},     // never a redirect to the clean path
 		{http.MethodPut, "/api/sessions", 405, "GET, OPTIONS, POST"},
 		{http.MethodDelete, "/api/sessions", 405, "GET, OPTIONS, POST"},
 		{http.MethodPost, "/api/sessions/" + s.ID, 405, "DELETE, GET, OPTIONS"},

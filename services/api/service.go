@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go/micro"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -72,10 +71,7 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 	}
 	s.metrics = m
 
-	r := mux.NewRouter()
-	r.SkipClean(true) // answer odd paths with 404, never with a redirect the protocol does not know
-	s.addRoutes(r)
-	s.handler = cors(s.cfg.FrontendURLs)(r)
+	s.handler = cors(s.cfg.FrontendURLs)(newRouter(s.routes(), s.cfg.FrontendURLs))
 
 	// Micro handlers outlive New's ctx: they stop with Shutdown.
 	workCtx, stop := context.WithCancel(context.Background())

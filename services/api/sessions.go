@@ -11,7 +11,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/gorilla/mux"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pairpad/pairpad/shared/broker"
@@ -179,7 +178,7 @@ func handleCreateSession(c catalog, log *slog.Logger) http.Handler {
 
 func handleGetSession(c catalog, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		s, err := c.get(r.Context(), mux.Vars(r)["sessionId"])
+		s, err := c.get(r.Context(), r.PathValue("sessionId"))
 		if err != nil {
 			writeError(w, r, log, err)
 			return
@@ -223,7 +222,7 @@ const endAttempts = 25
 // disconnect); activity racing it makes the swap fail, and we retry.
 func handleDeleteSession(in *broker.Infra, store *session.Store, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := mux.Vars(r)["sessionId"]
+		id := r.PathValue("sessionId")
 		err := endSession(r.Context(), in, store, id)
 		if err != nil {
 			writeError(w, r, log, err)
