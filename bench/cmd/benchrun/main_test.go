@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/pairpad/pairpad/bench/loadgen"
+	"github.com/pairpad/pairpad/shared/process/spawn"
 )
 
 func TestPick(t *testing.T) {
@@ -151,14 +152,16 @@ func TestTrimPprof(t *testing.T) {
 	}
 }
 
-// runMode runs `benchrun <args>` in the background (a server mode) and
-// returns a function that stops it and checks that it ended cleanly.
-func runMode(t *testing.T, args []string, getenv func(string) string) (stop func()) {
+// runMode runs `benchrun <args>` in the background (a server mode), waits
+// for its "listening" log line and returns the port it bound and a
+// function that stops it and checks that it ended cleanly.
+func runMode(t *testing.T, args []string, getenv func(string) string) (port int, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, append([]string{"benchrun"}, args...), getenv, io.Discard, io.Discard) }()
-	return func() {
+	logs := &spawn.Buffer{}
+	go func() { done <- run(ctx, append([]string{"benchrun"}, args...), getenv, io.Discard, logs) }()
+	stop = func() {
 		t.Helper()
 		cancel()
 		select {
@@ -170,26 +173,35 @@ func runMode(t *testing.T, args []string, getenv func(string) string) (stop func
 			t.Fatalf("benchrun %s did not stop", args[0])
 		}
 	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if port, ok := spawn.ListeningPort(logs.String()); ok {
+			return port, stop
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("benchrun %s ended before it listened: %v\n%s", args[0], err, logs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("benchrun %s did not listen within 30s:\n%s", args[0], logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
-// TestRunRelay starts the floor in-process and runs interview-light
-// against it through the generator.
+// TestRunRelay starts the floor in-process on port 0 and runs
+// interview-light against it through the generator.
 func TestRunRelay(t *testing.T) {
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runMode(t, []string{"relay"}, func(k string) string {
+	port, stop := runMode(t, []string{"relay"}, func(k string) string {
 		if k == "PORT" {
-			return fmt.Sprint(port)
+			return "0"
 		}
 		return ""
 	})
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	ctx := context.Background()
-	if err := waitTCP(ctx, port, &proc{name: "relay", out: &syncBuffer{}, done: make(chan struct{})}); err != nil {
-		t.Fatal(err)
-	}
 	res, err := loadgen.InterviewLight(ctx, loadgen.Options{APIURL: base, WSURLs: []string{"ws" + strings.TrimPrefix(base, "http")},
 		Framing: loadgen.FramingSocketIO, Concurrency: 4},
 		loadgen.InterviewParams{Sessions: 2, Users: 3, Rates: loadgen.Rates{Code: 4, Cursor: 4},
@@ -215,11 +227,7 @@ func TestRSSEvery(t *testing.T) {
 
 // TestRunNATS starts the split layout's NATS server and stops it.
 func TestRunNATS(t *testing.T) {
-	port, err := freePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stop := runMode(t, []string{"nats", "-port", fmt.Sprint(port), "-store", t.TempDir()}, os.Getenv)
+	port, stop := runMode(t, []string{"nats", "-port", "-1", "-store", t.TempDir()}, os.Getenv)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))

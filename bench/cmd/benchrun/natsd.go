@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -17,7 +18,7 @@ import (
 func runNATS(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("nats", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	port := fs.Int("port", 4222, "client port")
+	port := fs.Int("port", 4222, "client port (-1: any free port)")
 	store := fs.String("store", "", "JetStream store directory")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -38,8 +39,15 @@ func runNATS(ctx context.Context, args []string, stderr io.Writer) error {
 		s.Shutdown()
 		return errors.New("nats: not ready after 30s")
 	}
+	logListening(stderr, s.Addr().String())
 	<-ctx.Done()
 	s.Shutdown()
 	s.WaitForShutdown()
 	return nil
+}
+
+// logListening writes the JSON "listening" line the services write, from
+// which the parent reads the port a server mode bound.
+func logListening(w io.Writer, addr string) {
+	slog.New(slog.NewJSONHandler(w, nil)).Info("listening", "addr", addr)
 }

@@ -72,23 +72,23 @@ func (p *profiler) take(ctx context.Context, layoutName, tag string, proc *proc,
 }
 
 func (p *profiler) fetch(ctx context.Context, layoutName, tag string, proc *proc, kind, path string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, proc.base()+path, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, proc.Base()+path, nil)
 	if err != nil {
 		return
 	}
 	resp, err := p.hc.Do(req)
 	if err != nil {
-		fmt.Fprintf(p.log, "profile %s of %s: %v\n", kind, proc.name, err)
+		fmt.Fprintf(p.log, "profile %s of %s: %v\n", kind, proc.Name, err)
 		return
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		p.mu.Lock()
-		p.missing[proc.name] = true
+		p.missing[proc.Name] = true
 		p.mu.Unlock()
 		return
 	}
-	file := filepath.Join(p.dir, fmt.Sprintf("%s-%s-%s.pb.gz", tag, proc.name, kind))
+	file := filepath.Join(p.dir, fmt.Sprintf("%s-%s-%s.pb.gz", tag, proc.Name, kind))
 	f, err := os.Create(file)
 	if err != nil {
 		fmt.Fprintf(p.log, "profile %s: %v\n", file, err)
@@ -103,7 +103,7 @@ func (p *profiler) fetch(ctx context.Context, layoutName, tag string, proc *proc
 		return
 	}
 	p.mu.Lock()
-	p.profiles = append(p.profiles, Profile{Scenario: tag, Layout: layoutName, Process: proc.name, Kind: kind, Path: file})
+	p.profiles = append(p.profiles, Profile{Scenario: tag, Layout: layoutName, Process: proc.Name, Kind: kind, Path: file})
 	p.mu.Unlock()
 }
 

@@ -34,6 +34,7 @@ func runRelay(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return fmt.Errorf("relay: %w", err)
 	}
+	logListening(stderr, ln.Addr().String())
 	rs := relay.New()
 	srv := &http.Server{Handler: rs.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)

@@ -22,9 +22,9 @@ func TestAllInOneRestartAndNATSCLI(t *testing.T) {
 		"TOKEN_SECRET": "e2e-secret", "ADMIN_TOKEN": "e2e-admin",
 	}
 	p := startProc(t, "pairpad", env)
-	m := regexp.MustCompile(`"msg":"embedded nats started"[^\n]*?"nats_url":"([^"]+)"`).FindStringSubmatch(p.out.String())
+	m := regexp.MustCompile(`"msg":"embedded nats started"[^\n]*?"nats_url":"([^"]+)"`).FindStringSubmatch(p.Out.String())
 	if m == nil {
-		t.Fatalf("no embedded nats URL in the log:\n%s", p.out.String())
+		t.Fatalf("no embedded nats URL in the log:\n%s", p.Out.String())
 	}
 	server := m[1]
 

@@ -259,8 +259,8 @@ func TestHeavyLogKeepsServicesConnected(t *testing.T) {
 	}
 	for _, pr := range []*proc{api, rt} {
 		for _, bad := range []string{"nats disconnected", "Slow Consumer", "slow consumer"} {
-			if strings.Contains(pr.out.String(), bad) {
-				t.Errorf("%s logged %q:\n%s", pr.name, bad, tail(pr.out.String(), 4000))
+			if strings.Contains(pr.Out.String(), bad) {
+				t.Errorf("%s logged %q:\n%s", pr.Name, bad, pr.Out.Tail(4000))
 			}
 		}
 	}

@@ -108,7 +108,7 @@ func TestPausedInstanceKeepsSessions(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	if err := rt.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := rt.Cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	stopped := time.Now()
@@ -116,7 +116,7 @@ func TestPausedInstanceKeepsSessions(t *testing.T) {
 	resume := func() {
 		if !resumed {
 			resumed = true
-			_ = rt.cmd.Process.Signal(syscall.SIGCONT)
+			_ = rt.Cmd.Process.Signal(syscall.SIGCONT)
 		}
 	}
 	t.Cleanup(resume)

@@ -3,35 +3,18 @@
 package processtest
 
 import (
-	"bytes"
 	"context"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pairpad/pairpad/shared/process"
+	"github.com/pairpad/pairpad/shared/process/spawn"
 )
 
-// Buffer is a log sink that many goroutines write to.
-type Buffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-// Write implements io.Writer.
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// String returns everything written so far.
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+// Buffer is a log sink that many goroutines write to; its zero value keeps
+// everything written.
+type Buffer = spawn.Buffer
 
 // Process is a process.Run started by Start.
 type Process struct {
