@@ -29,8 +29,9 @@ func (c *wsClient) trySend(typ string, payload any) error {
 	return c.conn.WriteMessage(websocket.TextMessage, b)
 }
 
-// tryMatch is waitMatch for a goroutine other than the test's: it returns
-// an error instead of failing the test.
+// tryMatch returns the next envelope that satisfies match, in order, or an
+// error when none comes within timeout or the connection ends; unlike
+// waitMatch it may run on a goroutine other than the test's.
 func (c *wsClient) tryMatch(timeout time.Duration, match func(protocol.Envelope) bool) (protocol.Envelope, error) {
 	deadline := time.Now().Add(timeout)
 	timer := time.AfterFunc(timeout, func() { c.mu.Lock(); c.cond.Broadcast(); c.mu.Unlock() })

@@ -103,27 +103,18 @@ func (c *wsClient) waitFor(typ string, timeout time.Duration, pred func(protocol
 	return c.waitMatch(typ, timeout, func(e protocol.Envelope) bool { return e.Type == typ && (pred == nil || pred(e)) })
 }
 
-// waitMatch returns the next envelope that satisfies match, in order.
+// waitMatch returns the next envelope that satisfies match, in order; it
+// fails the test when none comes within timeout or the connection ends.
 func (c *wsClient) waitMatch(what string, timeout time.Duration, match func(protocol.Envelope) bool) protocol.Envelope {
 	c.t.Helper()
-	deadline := time.Now().Add(timeout)
-	timer := time.AfterFunc(timeout, func() { c.mu.Lock(); c.cond.Broadcast(); c.mu.Unlock() })
-	defer timer.Stop()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for {
-		for ; c.seen < len(c.got); c.seen++ {
-			e := c.got[c.seen]
-			if match(e) {
-				c.seen++
-				return e
-			}
-		}
-		if c.err != nil || time.Now().After(deadline) {
-			c.t.Fatalf("no %s within %s (closed: %v); got %s", what, timeout, c.err, summary(c.got))
-		}
-		c.cond.Wait()
+	e, err := c.tryMatch(timeout, match)
+	if err != nil {
+		c.mu.Lock()
+		got := summary(c.got)
+		c.mu.Unlock()
+		c.t.Fatalf("no %s within %s (%v); got %s", what, timeout, err, got)
 	}
+	return e
 }
 
 // closed waits for the server to close the connection.
