@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/pairpad/pairpad/services/realtime/internal/refcount"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
@@ -30,12 +31,12 @@ type hub struct {
 	gauge    prometheus.Gauge // rooms held
 	roomDeps roomDeps
 	mu       sync.Mutex
-	rooms    map[string]*room // by session id
-	wg       sync.WaitGroup   // openers and the graces after them; end with ctx
+	rooms    refcount.Map[string, *room] // by session id
+	wg       sync.WaitGroup              // openers and the graces after them; end with ctx
 }
 
 func newHub(ctx context.Context, gauge prometheus.Gauge, rooms roomDeps) *hub {
-	h := &hub{ctx: ctx, gauge: gauge, roomDeps: rooms, rooms: map[string]*room{}}
+	h := &hub{ctx: ctx, gauge: gauge, roomDeps: rooms}
 	h.roomDeps.forget = h.forget
 	return h
 }
@@ -51,17 +52,13 @@ func newHub(ctx context.Context, gauge prometheus.Gauge, rooms roomDeps) *hub {
 // SERVICE_UNAVAILABLE (retry) saying the document is still loading.
 func (h *hub) acquire(ctx context.Context, sid string, since int64) (*room, error) {
 	h.mu.Lock()
-	rm := h.rooms[sid]
-	create := rm == nil
-	if create {
-		rm = newRoom(&h.roomDeps, sid)
-		h.rooms[sid] = rm
-		h.gauge.Set(float64(len(h.rooms)))
-		rm.refs++ // the opener's, released by h.opened
+	rm, created := h.rooms.Acquire(sid, func() *room { return newRoom(&h.roomDeps, sid) })
+	if created {
+		h.gauge.Set(float64(h.rooms.Len()))
+		h.rooms.Hold(rm) // the opener's, released by h.open
 		h.wg.Add(1)
 		go h.open(rm, since)
 	}
-	rm.refs++
 	h.mu.Unlock()
 	select {
 	case <-rm.ready:
@@ -94,7 +91,7 @@ func (h *hub) open(rm *room, since int64) {
 	defer h.wg.Done()
 	rm.open(h.ctx, since)
 	h.mu.Lock()
-	keep := rm.openErr == nil && rm.refs == 1
+	keep := rm.openErr == nil && h.rooms.Refs(rm) == 1
 	h.mu.Unlock()
 	if !keep {
 		h.release(rm)
@@ -116,12 +113,8 @@ func (h *hub) wait() { h.wg.Wait() }
 // release drops one reference; the last closes the room.
 func (h *hub) release(rm *room) {
 	h.mu.Lock()
-	rm.refs--
-	last := rm.refs == 0
-	if last && h.rooms[rm.id] == rm {
-		delete(h.rooms, rm.id)
-	}
-	h.gauge.Set(float64(len(h.rooms)))
+	last, _ := h.rooms.Release(rm)
+	h.gauge.Set(float64(h.rooms.Len()))
 	h.mu.Unlock()
 	if last {
 		rm.close()
@@ -132,10 +125,8 @@ func (h *hub) release(rm *room) {
 // id opens afresh (and finds the session gone).
 func (h *hub) forget(rm *room) {
 	h.mu.Lock()
-	if h.rooms[rm.id] == rm {
-		delete(h.rooms, rm.id)
-	}
-	h.gauge.Set(float64(len(h.rooms)))
+	h.rooms.Forget(rm)
+	h.gauge.Set(float64(h.rooms.Len()))
 	h.mu.Unlock()
 }
 
@@ -143,8 +134,8 @@ func (h *hub) forget(rm *room) {
 func (h *hub) get(sid string) *room {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	rm := h.rooms[sid]
-	if rm == nil {
+	rm, ok := h.rooms.Get(sid)
+	if !ok {
 		return nil
 	}
 	select {
@@ -162,11 +153,7 @@ func (h *hub) get(sid string) *room {
 func (h *hub) all() []*room {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]*room, 0, len(h.rooms))
-	for _, rm := range h.rooms {
-		out = append(out, rm)
-	}
-	return out
+	return h.rooms.Values()
 }
 
 // conns returns every connection of this instance.

@@ -33,8 +33,6 @@ type room struct {
 	doc     *document.Doc // set before ready is closed
 	sub     *nats.Subscription
 
-	refs int // guarded by hub.mu
-
 	mu       sync.Mutex
 	conns    map[string]*client
 	places   map[string]int // admitted handshakes not yet joined, per user

@@ -31,7 +31,7 @@ func TestBeyondWindow(t *testing.T) {
 	}
 	waitVersion(t, r, 91)
 	e.mu.Lock()
-	s := e.sessions[sid]
+	s, _ := e.sessions.Get(sid)
 	e.mu.Unlock()
 	s.mu.Lock()
 	base := s.hist.baseVersion
@@ -73,7 +73,7 @@ func TestGapFill(t *testing.T) {
 	waitVersion(t, ra, 1)
 
 	ea.mu.Lock()
-	s := ea.sessions[sid]
+	s, _ := ea.sessions.Get(sid)
 	ea.mu.Unlock()
 	if err := s.sub.SetPendingLimits(1, -1); err != nil {
 		t.Fatal(err)

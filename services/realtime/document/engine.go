@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/pairpad/pairpad/services/realtime/internal/refcount"
 	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
@@ -79,8 +80,8 @@ type Engine struct {
 	trimming    atomic.Bool
 
 	mu       sync.Mutex
-	sessions map[string]*replica
-	stopping map[string]*replica // released, flushing their last snapshot
+	sessions refcount.Map[string, *replica] // held by Docs and Opens in progress
+	stopping map[string]*replica            // released, flushing their last snapshot
 	closed   bool
 	wg       sync.WaitGroup // replica goroutines
 }
@@ -119,8 +120,7 @@ func NewEngine(in *broker.Infra, o Options, log *slog.Logger, now func() time.Ti
 		now = time.Now
 	}
 	return &Engine{in: in, o: o, log: log.With("component", "document", "instance", o.Instance), now: now,
-		hist:     defaultHistLimits,
-		sessions: map[string]*replica{}, stopping: map[string]*replica{}}
+		hist: defaultHistLimits, stopping: map[string]*replica{}}
 }
 
 // Open attaches l to the session's document: on the first open of the
@@ -133,16 +133,13 @@ func (e *Engine) Open(ctx context.Context, sessionID string, since int64, l List
 		e.mu.Unlock()
 		return nil, protocol.Errorf(protocol.CodeInternal, "the document engine is shut down")
 	}
-	s, ok := e.sessions[sessionID]
-	if !ok {
-		s = newReplica(e, sessionID)
-		e.sessions[sessionID] = s
+	s, created := e.sessions.Acquire(sessionID, func() *replica { return newReplica(e, sessionID) })
+	if created {
 		e.wg.Add(1) // the session's slot, freed when it has stopped
 	}
-	s.refs++
 	e.mu.Unlock()
 
-	if !ok {
+	if created {
 		// Loading belongs to the session, not to this caller: a cancelled
 		// Open must not fail the others waiting for the same load.
 		go s.start()
@@ -174,10 +171,8 @@ func (e *Engine) Open(ctx context.Context, sessionID string, since int64, l List
 // the engine and stops it, flushing its snapshot.
 func (e *Engine) release(s *replica) {
 	e.mu.Lock()
-	s.refs--
-	last := s.refs == 0
-	if last && e.sessions[s.id] == s {
-		delete(e.sessions, s.id)
+	last, removed := e.sessions.Release(s)
+	if removed {
 		e.stopping[s.id] = s
 	}
 	e.mu.Unlock()
@@ -191,11 +186,12 @@ func (e *Engine) release(s *replica) {
 // also when its last Doc has just closed and it is still stopping.
 func (e *Engine) Drop(sessionID string) {
 	e.mu.Lock()
-	s := e.sessions[sessionID]
-	if s == nil {
+	s, ok := e.sessions.Get(sessionID)
+	if ok {
+		e.sessions.Forget(s)
+	} else {
 		s = e.stopping[sessionID]
 	}
-	delete(e.sessions, sessionID)
 	e.mu.Unlock()
 	if s == nil {
 		return
@@ -211,10 +207,9 @@ func (e *Engine) Drop(sessionID string) {
 func (e *Engine) Close() {
 	e.mu.Lock()
 	e.closed = true
-	all := make([]*replica, 0, len(e.sessions))
-	for id, s := range e.sessions {
-		all = append(all, s)
-		delete(e.sessions, id)
+	all := e.sessions.Values()
+	for _, s := range all {
+		e.sessions.Forget(s)
 	}
 	e.mu.Unlock()
 	for _, s := range all {
@@ -241,7 +236,7 @@ func (e *Engine) connected() error {
 func (e *Engine) Stats() (sessions int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return len(e.sessions)
+	return e.sessions.Len()
 }
 
 // WindowBytes reports the bytes the sessions' windows of recent updates
@@ -264,11 +259,12 @@ func (e *Engine) trim() {
 		active int64
 	}
 	e.mu.Lock()
-	all := make([]byAge, 0, len(e.sessions))
-	for _, s := range e.sessions {
+	held := e.sessions.Values()
+	e.mu.Unlock()
+	all := make([]byAge, 0, len(held))
+	for _, s := range held {
 		all = append(all, byAge{s, s.active.Load()})
 	}
-	e.mu.Unlock()
 	slices.SortFunc(all, func(a, b byAge) int { return cmp.Compare(a.active, b.active) })
 	target := e.o.MemoryBudget / 4 * 3
 	for _, a := range all {

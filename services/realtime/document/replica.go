@@ -33,7 +33,6 @@ type replica struct {
 	ready chan struct{} // closed once load finished
 	// loadErr is written before ready is closed and only read after.
 	loadErr error
-	refs    int // guarded by e.mu: Docs plus Opens in progress
 
 	submitMu sync.Mutex // one Submit at a time on this instance
 
@@ -100,9 +99,7 @@ func (s *replica) start() {
 		return
 	}
 	s.e.mu.Lock()
-	if s.e.sessions[s.id] == s {
-		delete(s.e.sessions, s.id)
-	}
+	s.e.sessions.Forget(s)
 	s.e.mu.Unlock()
 	close(s.ready)
 	s.finish()

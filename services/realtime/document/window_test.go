@@ -126,7 +126,7 @@ func TestShrunkWindow(t *testing.T) {
 	}
 	waitVersion(t, r, 8) // "abcddddddd"
 	e.mu.Lock()
-	s := e.sessions[sid]
+	s, _ := e.sessions.Get(sid)
 	e.mu.Unlock()
 	s.mu.Lock()
 	base, n := s.hist.baseVersion, len(s.hist.entries)
@@ -194,7 +194,7 @@ func TestReload(t *testing.T) {
 	waitFor(t, "the session to unload", func() bool {
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		return len(e.sessions) == 0 && len(e.stopping) == 0
+		return e.sessions.Len() == 0 && len(e.stopping) == 0
 	})
 	d2, r2 := open(t, e, sid, -1)
 	if st := d2.State(); st.Version != 3 || st.Code != "hello world!" || st.Hash != protocol.DocumentHash("hello world!") {
