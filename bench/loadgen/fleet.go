@@ -15,7 +15,7 @@ import (
 // how to talk to them.
 type Options struct {
 	APIURL string   // http://host:port of the api (or the all-in-one)
-	WSURLs []string // ws://host:port of each realtime process; a session's users alternate over them
+	WSURLs []string // ws://host:port of each realtime process; a session's users are spread over them (instanceOf)
 	// Targets are the processes whose /metrics are read before and after.
 	Targets     []Target
 	Framing     Framing
@@ -92,6 +92,8 @@ type fleet struct {
 	byID     map[string]*user
 	sessions []*session
 	nextUser int
+	// nextSession numbers the sessions prepared, for instanceOf.
+	nextSession int
 
 	// Sends at Clock times in [windowStart, windowEnd) are measured;
 	// windowStart is MaxInt64 before the first window.

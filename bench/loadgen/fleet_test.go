@@ -49,3 +49,40 @@ func TestSourceAddrs(t *testing.T) {
 		seen[ip.String()] = true
 	}
 }
+
+// TestInstanceOf spreads sessions over realtime instances: every instance
+// carries an equal share, and the members of a session meet on different
+// instances as long as there are enough.
+func TestInstanceOf(t *testing.T) {
+	for _, tc := range []struct{ sessions, users, instances int }{
+		{300, 2, 3}, // idle50k: sessions of 2 over 3 instances
+		{300, 3, 2}, // the split interview: sessions of 3 over 2
+		{300, 3, 3},
+		{10, 100, 2}, // a crowd
+		{7, 3, 1},
+	} {
+		t.Run(fmt.Sprintf("%dx%d over %d", tc.sessions, tc.users, tc.instances), func(t *testing.T) {
+			load := make([]int, tc.instances)
+			for ord := range tc.sessions {
+				seen := map[int]bool{}
+				for j := range tc.users {
+					i := instanceOf(ord, j, tc.instances)
+					if i < 0 || i >= tc.instances {
+						t.Fatalf("instanceOf(%d, %d, %d) = %d", ord, j, tc.instances, i)
+					}
+					seen[i] = true
+					load[i]++
+				}
+				if want := min(tc.users, tc.instances); len(seen) != want {
+					t.Errorf("session %d spans %d instances, want %d", ord, len(seen), want)
+				}
+			}
+			total := tc.sessions * tc.users
+			for i, n := range load {
+				if n < total/tc.instances-tc.users || n > total/tc.instances+tc.users {
+					t.Errorf("instance %d carries %d of %d members: %v", i, n, total, load)
+				}
+			}
+		})
+	}
+}

@@ -64,12 +64,16 @@ func (f *fleet) prepareOne(ctx context.Context, users int) (*session, Samples, S
 		return nil, create, join, fmt.Errorf("create session: %w", err)
 	}
 	s := &session{id: rec.ID}
+	f.mu.Lock()
+	ord := f.nextSession
+	f.nextSession++
+	f.mu.Unlock()
 	for j := range users {
 		f.mu.Lock()
 		idx := f.nextUser
 		f.nextUser++
 		f.mu.Unlock()
-		u := newUser(f, s, idx, f.opts.WSURLs[j%len(f.opts.WSURLs)])
+		u := newUser(f, s, idx, f.opts.WSURLs[instanceOf(ord, j, len(f.opts.WSURLs))])
 		u.slot = j
 		switch {
 		case f.opts.Legacy:
@@ -94,6 +98,14 @@ func (f *fleet) prepareOne(ctx context.Context, users int) (*session, Samples, S
 	f.mu.Unlock()
 	return s, create, join, nil
 }
+
+// instanceOf is which of n realtime instances member j of the ord-th
+// session dials: consecutive instances from a place that moves on with each
+// session, so the members of a session meet on different instances when
+// there are several (every session crosses instances) and every instance
+// carries an equal share even when a session has fewer members than there
+// are instances (sessions of 2 over 3 instances).
+func instanceOf(ord, j, n int) int { return (ord + j) % n }
 
 // connected is the WebSocket part of setting up sessions.
 type connected struct {

@@ -2,11 +2,16 @@
 // Socket.IO v4 room relay over the WebSocket transport. It speaks exactly
 // as much of the protocol as the load generator uses (the Engine.IO open,
 // the namespace CONNECT, events, a sync answer) and nothing else: no NATS,
-// no OT, no validation, no persistence, no limits. A code-update gets the
-// room's next version number, a code-ack to its sender and a broadcast to
-// the other members; a cursor-update is broadcast; sync answers the last
-// fullCode the room saw. The REST calls the generator makes (create a
-// session, join it) are answered locally.
+// no validation, no persistence, no limits. A code-update gets the room's
+// next version number, a code-ack to its sender and a broadcast to the
+// other members; a cursor-update is broadcast; sync answers the room's
+// text. A fullCode update is relayed as sent and becomes the text; an ops
+// update (the crowd's deltaFormat) is transformed over the ops the room
+// applied since its base version and applied to the text, the least any
+// server of concurrent ops must do for its clients to converge (a fullCode
+// floor would send the whole document to every member on each keystroke).
+// The REST calls the generator makes (create a session, join it) are
+// answered locally.
 //
 // Its latency is what a room broadcast costs in Go on the same machine, so
 // a pairpad figure can be read as a ratio to it.
@@ -16,6 +21,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"sync"
@@ -24,6 +30,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/pairpad/pairpad/shared/ot"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
@@ -42,12 +49,19 @@ type Server struct {
 	nextID atomic.Uint64
 }
 
-// room is one session: its members and the last text a fullCode carried.
+// keepOps is how many of the last ops a room keeps to transform a
+// concurrent ops update over: one based on an older version is refused.
+const keepOps = 4096
+
+// room is one session: its members, its text and the ops it applied last.
 type room struct {
 	mu      sync.Mutex // held while a broadcast is written: members see one order
 	members map[*peer]struct{}
 	version int64
 	code    string
+	// ops[i] made version opsFrom+i+1; a fullCode update starts them over.
+	ops     []ot.Op
+	opsFrom int64
 }
 
 // peer is one member's WebSocket.
@@ -270,11 +284,11 @@ func (s *Server) event(p *peer, rm *room, data []byte) bool {
 		}
 		rm.mu.Lock()
 		defer rm.mu.Unlock()
-		rm.version++
-		if u.Delta.FullCode != nil {
-			rm.code = *u.Delta.FullCode
+		delta, err := rm.apply(u)
+		if err != nil {
+			return p.sendError("INVALID_PAYLOAD", "code-update: "+err.Error())
 		}
-		out := protocol.CodeUpdate{Delta: u.Delta, Version: rm.version, OpID: u.OpID}
+		out := protocol.CodeUpdate{Delta: delta, Version: rm.version, OpID: u.OpID}
 		ok := p.emit(protocol.TypeCodeAck, p.user, protocol.CodeAck{Version: rm.version, OpID: u.OpID})
 		rm.broadcast(p, protocol.TypeCodeUpdate, out)
 		return ok
@@ -289,6 +303,46 @@ func (s *Server) event(p *peer, rm *room, data []byte) bool {
 		return p.emit(protocol.TypeSync, "", protocol.Sync{Code: rm.code, Version: rm.version, Language: "javascript"})
 	}
 	return true // anything else is not relayed
+}
+
+// apply makes u the room's next version and returns the delta to relay:
+// a fullCode as sent, ops transformed over those applied since u's base.
+// rm.mu is held.
+func (rm *room) apply(u protocol.CodeUpdate) (protocol.Delta, error) {
+	if u.Delta.FullCode != nil {
+		rm.version++
+		rm.code = *u.Delta.FullCode
+		rm.ops, rm.opsFrom = rm.ops[:0], rm.version
+		return u.Delta, nil
+	}
+	op, err := ot.Decode(u.Delta.Ops)
+	if err != nil {
+		return protocol.Delta{}, err
+	}
+	if u.Version < rm.opsFrom || u.Version > rm.version {
+		return protocol.Delta{}, fmt.Errorf("version %d is outside the %d..%d this relay can transform over", u.Version, rm.opsFrom, rm.version)
+	}
+	for _, done := range rm.ops[u.Version-rm.opsFrom:] {
+		if _, op, err = ot.Transform(done, op); err != nil { // what the room applied first wins ties
+			return protocol.Delta{}, err
+		}
+	}
+	code, err := ot.Apply(rm.code, op)
+	if err != nil {
+		return protocol.Delta{}, err
+	}
+	raw, err := json.Marshal(op)
+	if err != nil {
+		return protocol.Delta{}, err
+	}
+	rm.version++
+	rm.code = code
+	if len(rm.ops) == keepOps {
+		rm.ops = append(rm.ops[:0], rm.ops[keepOps/2:]...)
+		rm.opsFrom += keepOps / 2
+	}
+	rm.ops = append(rm.ops, op)
+	return protocol.Delta{Ops: raw}, nil
 }
 
 // broadcast sends one event from p to every other member; rm.mu is held.

@@ -23,15 +23,20 @@ func start(t *testing.T) string {
 	return srv.URL
 }
 
+// clients are the generator's options for the relay at base: Socket.IO,
+// in deltaFormat delta.
+func clients(base, delta string) loadgen.Options {
+	return loadgen.Options{APIURL: base, WSURLs: []string{"ws" + strings.TrimPrefix(base, "http")},
+		Framing: loadgen.FramingSocketIO, DeltaFormat: delta, Concurrency: 8}
+}
+
 // TestInterviewLight drives the relay with the load generator's own
 // Socket.IO clients: every update and cursor move reaches every other
 // member, every update is acknowledged.
 func TestInterviewLight(t *testing.T) {
-	base := start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r, err := loadgen.InterviewLight(ctx, loadgen.Options{APIURL: base, WSURLs: []string{"ws" + strings.TrimPrefix(base, "http")},
-		Framing: loadgen.FramingSocketIO, DeltaFormat: "fullCode", Concurrency: 4},
+	r, err := loadgen.InterviewLight(ctx, clients(start(t), "fullCode"),
 		loadgen.InterviewParams{Sessions: 3, Users: 3, Rates: loadgen.Rates{Code: 5, Cursor: 5},
 			Duration: loadgen.Duration(time.Second), Warmup: loadgen.Duration(200 * time.Millisecond), Settle: loadgen.Duration(10 * time.Second)})
 	if err != nil {
@@ -51,6 +56,30 @@ func TestInterviewLight(t *testing.T) {
 	}
 	if got := tr.Latency["code-ack"].Count; got != tr.Sent["code-update"] {
 		t.Errorf("code-acks = %d, want %d", got, tr.Sent["code-update"])
+	}
+}
+
+// TestCrowdOps: many users typing at once in deltaFormat=ops, so their
+// updates are concurrent; the relay transforms each over what it applied
+// since its base, and every client ends with the relay's text.
+func TestCrowdOps(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r, err := loadgen.Crowd(ctx, clients(start(t), "ops"),
+		loadgen.InterviewParams{Users: 12, Rates: loadgen.Rates{Code: 10, Cursor: 2},
+			Duration: loadgen.Duration(2 * time.Second), Warmup: loadgen.Duration(200 * time.Millisecond), Settle: loadgen.Duration(20 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Failures) > 0 {
+		t.Fatalf("failures: %v", r.Failures)
+	}
+	c := r.Convergence
+	if c == nil || !c.Converged || c.FinalVersion == 0 || c.DocBytes == 0 {
+		t.Fatalf("convergence = %+v", c)
+	}
+	if got := r.Traffic.Latency["code-ack"].Count; got != r.Traffic.Sent["code-update"] {
+		t.Errorf("code-acks = %d, want %d", got, r.Traffic.Sent["code-update"])
 	}
 }
 
