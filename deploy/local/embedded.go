@@ -11,29 +11,33 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 
 	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/config"
 )
 
 // StartNATS starts the embedded JetStream server on cfg.NATSListen with its
-// store in cfg.DataDir, unless NATS_URL was given, and points cfg.NATSURL at it.
-func StartNATS(cfg *config.Config, log *slog.Logger) (stop func(), err error) {
+// store in cfg.DataDir, unless NATS_URL was given, and points cfg.NATSURL at
+// it. The server it returns is for the process's own connections, which
+// talk to it in memory (no loopback socket, no syscall per flush); the
+// listener stays for the nats CLI and other processes.
+func StartNATS(cfg *config.Config, log *slog.Logger) (stop func(), inProcess nats.InProcessConnProvider, err error) {
 	if cfg.NATSURLSet {
 		log.Info("using external NATS", "nats_url", broker.RedactURLs(cfg.NATSURL))
-		return func() {}, nil
+		return func() {}, nil, nil
 	}
 	host, portStr, err := net.SplitHostPort(cfg.NATSListen)
 	if err != nil {
-		return nil, fmt.Errorf("config: NATS_LISTEN=%q: %w", cfg.NATSListen, err)
+		return nil, nil, fmt.Errorf("config: NATS_LISTEN=%q: %w", cfg.NATSListen, err)
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil || port < -1 || port > 65535 {
-		return nil, fmt.Errorf("config: NATS_LISTEN=%q: bad port", cfg.NATSListen)
+		return nil, nil, fmt.Errorf("config: NATS_LISTEN=%q: bad port", cfg.NATSListen)
 	}
 	dir, err := filepath.Abs(cfg.DataDir)
 	if err != nil {
-		return nil, fmt.Errorf("config: DATA_DIR=%q: %w", cfg.DataDir, err)
+		return nil, nil, fmt.Errorf("config: DATA_DIR=%q: %w", cfg.DataDir, err)
 	}
 	s, err := server.NewServer(&server.Options{
 		ServerName: "pairpad-local", Host: host, Port: port,
@@ -41,17 +45,17 @@ func StartNATS(cfg *config.Config, log *slog.Logger) (stop func(), err error) {
 		NoSigs: true, NoLog: true, MaxPayload: 8 << 20,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("embedded nats: %w", err)
+		return nil, nil, fmt.Errorf("embedded nats: %w", err)
 	}
 	go s.Start()
 	if !s.ReadyForConnections(30 * time.Second) {
 		s.Shutdown()
-		return nil, fmt.Errorf("embedded nats did not start on %s (is the port taken? set NATS_LISTEN)", cfg.NATSListen)
+		return nil, nil, fmt.Errorf("embedded nats did not start on %s (is the port taken? set NATS_LISTEN)", cfg.NATSListen)
 	}
 	cfg.NATSURL = s.ClientURL()
 	log.Info("embedded nats started", "nats_url", cfg.NATSURL, "data_dir", dir)
 	return func() {
 		s.Shutdown()
 		s.WaitForShutdown()
-	}, nil
+	}, s, nil
 }

@@ -15,6 +15,16 @@ type ConnOptions struct {
 	Name        string       // the connection name shown by `nats server report connections`
 	Log         *slog.Logger // connection events are logged here
 	OnReconnect func()       // called on every reconnect, for metrics
+	// InProcess, when set, is a NATS server in this process (the
+	// all-in-one's embedded one): the connection talks to it through
+	// memory instead of a loopback socket, and the URL is not dialled.
+	InProcess nats.InProcessConnProvider
+	// NoEcho asks the server not to deliver this connection's own
+	// publishes to its subscriptions. Only for a connection whose
+	// subscribers never need what it publishes itself: JetStream's
+	// republished entries come from the server, not the publisher, but
+	// request-reply within one process would not.
+	NoEcho bool
 }
 
 // Connect dials NATS and never gives up: it keeps retrying the first connect
@@ -24,15 +34,15 @@ func Connect(url string, o ConnOptions) (*nats.Conn, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	nc, err := nats.Connect(strings.TrimSpace(url),
+	opts := []nats.Option{
 		nats.Name(o.Name),
 		nats.MaxReconnects(-1),
 		nats.RetryOnFailedConnect(true),
-		nats.ReconnectWait(500*time.Millisecond),
+		nats.ReconnectWait(500 * time.Millisecond),
 		nats.ReconnectJitter(250*time.Millisecond, time.Second),
-		nats.PingInterval(10*time.Second),
+		nats.PingInterval(10 * time.Second),
 		nats.MaxPingsOutstanding(3),
-		nats.ReconnectBufSize(32<<20),
+		nats.ReconnectBufSize(32 << 20),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.Warn("nats disconnected", "err", err)
@@ -54,7 +64,14 @@ func Connect(url string, o ConnOptions) (*nats.Conn, error) {
 			}
 			log.Error("nats async error", "err", err, "subject", subj)
 		}),
-	)
+	}
+	if o.InProcess != nil {
+		opts = append(opts, nats.InProcessServer(o.InProcess))
+	}
+	if o.NoEcho {
+		opts = append(opts, nats.NoEcho())
+	}
+	nc, err := nats.Connect(strings.TrimSpace(url), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to nats %s: %w", url, err)
 	}

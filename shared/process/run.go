@@ -31,8 +31,10 @@ type Options struct {
 	// Build makes the process's service once JetStream is provisioned.
 	Build func(ctx context.Context, d Deps) (Service, error)
 	// BeforeConnect may start what NATS needs (the all-in-one's embedded
-	// server) and rewrite cfg.NATSURL; the returned stop runs last at shutdown.
-	BeforeConnect func(cfg *config.Config, log *slog.Logger) (stop func(), err error)
+	// server) and rewrite cfg.NATSURL; the returned stop runs last at
+	// shutdown. A non-nil inProcess is that server: every connection of the
+	// process then talks to it in memory rather than over loopback TCP.
+	BeforeConnect func(cfg *config.Config, log *slog.Logger) (stop func(), inProcess nats.InProcessConnProvider, err error)
 	// Ready, when set, receives the bound address once the process serves
 	// HTTP: tests use it to find a process started on port 0.
 	Ready func(addr net.Addr)
@@ -69,17 +71,23 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.TokenSecretGenerated {
 		log.Warn("TOKEN_SECRET is not set: using a random secret; join tokens will not work across processes or restarts")
 	}
+	var inProcess nats.InProcessConnProvider
 	if o.BeforeConnect != nil {
-		stop, err := o.BeforeConnect(&cfg, log)
+		stop, ip, err := o.BeforeConnect(&cfg, log)
 		if err != nil {
 			return err
 		}
 		defer stop()
+		inProcess = ip
 	}
 	reg := httpx.NewRegistry()
 	reconnects := prometheus.NewCounter(prometheus.CounterOpts{Name: "pairpad_nats_reconnects_total", Help: "NATS reconnects of this process."})
 	reg.MustRegister(reconnects)
-	nc, err := broker.Connect(cfg.NATSURL, broker.ConnOptions{Name: "pairpad-" + o.Process, Log: log, OnReconnect: reconnects.Inc})
+	dial := func(co broker.ConnOptions) (*nats.Conn, error) {
+		co.Log, co.OnReconnect, co.InProcess = log, reconnects.Inc, inProcess
+		return broker.Connect(cfg.NATSURL, co)
+	}
+	nc, err := dial(broker.ConnOptions{Name: "pairpad-" + o.Process})
 	if err != nil {
 		return err
 	}
@@ -141,7 +149,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		o.Ready(ln.Addr())
 	}
 
-	svc, buildErr := build(ctx, nc, cfg, log, reg, o, &infra)
+	svc, buildErr := build(ctx, nc, dial, cfg, log, reg, o, &infra)
 	if buildErr == nil {
 		h := svc.Handler()
 		handler.Store(&h)
@@ -177,7 +185,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return errors.Join(errs...)
 }
 
-func build(ctx context.Context, nc *nats.Conn, cfg config.Config, log *slog.Logger, reg *prometheus.Registry, o Options, infra *atomic.Pointer[broker.Infra]) (Service, error) {
+func build(ctx context.Context, nc *nats.Conn, dial func(broker.ConnOptions) (*nats.Conn, error), cfg config.Config, log *slog.Logger, reg *prometheus.Registry, o Options, infra *atomic.Pointer[broker.Infra]) (Service, error) {
 	in, err := broker.ProvisionRetry(ctx, nc, broker.Layout{
 		Replicas: cfg.JSReplicas, PresenceTTL: cfg.PresenceTimeout, OpsMaxAge: cfg.OpsMaxAge, OpsMaxPerSession: cfg.OpsMaxPerSession,
 		OpsMaxBytes: cfg.OpsMaxBytes,
@@ -186,7 +194,7 @@ func build(ctx context.Context, nc *nats.Conn, cfg config.Config, log *slog.Logg
 		return nil, err
 	}
 	infra.Store(in)
-	svc, err := o.Build(ctx, Deps{Config: cfg, Infra: in, Log: log, Metrics: reg, Now: time.Now})
+	svc, err := o.Build(ctx, Deps{Config: cfg, Infra: in, Log: log, Metrics: reg, Now: time.Now, Dial: dial})
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", o.Process, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pairpad/pairpad/shared/broker"
@@ -22,6 +23,11 @@ type Deps struct {
 	Log     *slog.Logger
 	Metrics *prometheus.Registry
 	Now     func() time.Time
+	// Dial opens another connection to the process's NATS (in memory in
+	// the all-in-one), with o's Name and NoEcho and the process's URL,
+	// logger and reconnect counter; the caller closes it. Nil when the
+	// caller built Deps itself: then Infra.NC is the only connection.
+	Dial func(o broker.ConnOptions) (*nats.Conn, error)
 }
 
 // Service is what each service package's New returns.
