@@ -196,7 +196,7 @@ func DecodeLanguage(raw json.RawMessage) (Language, error) {
 			Language *Language `json:"language"`
 		}
 		if json.Unmarshal(raw, &obj) != nil || obj.Language == nil {
-			return "", languageError(string(truncateBytes(raw, 40)))
+			return "", languageError(Truncate(string(raw), 40))
 		}
 		l = *obj.Language
 	}
@@ -238,7 +238,7 @@ func decodeObject(raw []byte, dst any, what, shape string) error {
 	case errors.As(err, &typ) && typ.Field != "":
 		return fieldError(typ.Field, "has the wrong type: a JSON "+typ.Value+" is not allowed here")
 	}
-	return Wrap(CodeInvalidPayload, capitalize(what+" is not valid JSON: "+string(truncateBytes([]byte(err.Error()), 200))), err)
+	return Wrap(CodeInvalidPayload, capitalize(what+" is not valid JSON: "+Truncate(err.Error(), 200)), err)
 }
 
 // exactString is a string field read with DecodeString, so it is never
@@ -280,11 +280,4 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-func truncateBytes(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[:n]
-	}
-	return b
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/pairpad/pairpad/shared/protocol"
 )
@@ -130,11 +131,15 @@ func TestDecodeLanguage(t *testing.T) {
 		{`{}`, ""},
 		{`5`, ""},
 		{``, ""},
+		{`["x` + strings.Repeat("é", 40) + `"]`, ""}, // echoed cut short, never in the middle of an é
 	}
 	for _, tc := range tests {
 		got, err := protocol.DecodeLanguage(json.RawMessage(tc.payload))
 		if tc.want == "" && protocol.ErrorCode(err) != protocol.CodeInvalidLanguage {
 			t.Errorf("%s: got %q, %v; want INVALID_LANGUAGE", tc.payload, got, err)
+		}
+		if msg := protocol.ErrorMessage(err); err != nil && !utf8.ValidString(msg) {
+			t.Errorf("%s: message %q is not valid UTF-8", tc.payload, msg)
 		}
 		if tc.want != "" && (err != nil || got != tc.want) {
 			t.Errorf("%s: got %q, %v; want %q", tc.payload, got, err, tc.want)
