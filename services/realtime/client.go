@@ -16,10 +16,10 @@ import (
 // client is the protocol side of one connection, either framing: its
 // identity and role, its events and their rate limits, its place in the
 // room. The socket itself (send queue, writer, keepalives, framing)
-// is a wsconn.Conn. It has two goroutines there, the reader (run by the
-// HTTP handler's goroutine, which also owns the connection's end) and the
-// writer; plus, only while events wait for the document, the submitter
-// (submitter.go).
+// is a wsconn.Conn. Its goroutines are the reader (the connection's
+// goroutine, which also owns the connection's end), the writer only
+// while frames wait to be written, and the submitter only while events
+// wait for the document (submitter.go).
 type client struct {
 	id     string
 	d      *clientDeps

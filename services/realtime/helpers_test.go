@@ -49,12 +49,12 @@ func testEnv() map[string]string {
 
 // cluster is one embedded NATS server that instances share.
 type cluster struct {
-	t   *testing.T
+	t   testing.TB
 	srv *server.Server
 	in  *broker.Infra // a connection of the test itself, for setup and checks
 }
 
-func newCluster(t *testing.T) *cluster {
+func newCluster(t testing.TB) *cluster {
 	t.Helper()
 	srv := natstest.Start(t)
 	return &cluster{t: t, srv: srv, in: provision(t, natstest.Connect(t, srv), 3*time.Second)}

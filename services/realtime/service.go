@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pairpad/pairpad/services/realtime/document"
+	"github.com/pairpad/pairpad/services/realtime/internal/wsconn"
 	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/config"
 	"github.com/pairpad/pairpad/shared/process"
@@ -111,10 +112,12 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 		sendQueue: cfg.WSSendQueue, eventsPerSecond: cfg.WSEventsPerSecond, handle: s.handleEvent}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.WSHandshakeTimeout,
-		// Size 0 reuses the 4 KiB read buffer net/http already allocated;
-		// the pool lends a write buffer for one message at a time, so an
-		// idle connection holds none.
-		ReadBufferSize:  0,
+		// A small read buffer of its own instead of net/http's 4 KiB one,
+		// which an idle connection would keep (frames larger than the
+		// buffer are read into the message directly); the pool lends a
+		// write buffer for one message at a time, so an idle connection
+		// holds none.
+		ReadBufferSize:  wsconn.ReadBufferSize,
 		WriteBufferSize: 0,
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     func(*http.Request) bool { return true }, // admit checks Origin, with the protocol's error

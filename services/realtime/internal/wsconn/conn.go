@@ -25,6 +25,10 @@ const (
 	// closeGrace is how long the writer waits for the client's close frame
 	// after sending its own, before dropping the TCP connection.
 	closeGrace = time.Second
+	// ReadBufferSize is the read buffer an upgrader should give each
+	// connection: every connection keeps it while idle, so it is small;
+	// frame headers and control frames fit, larger payloads bypass it.
+	ReadBufferSize = 512
 )
 
 // Frame is one item of a connection's send queue.
@@ -36,6 +40,7 @@ type Frame struct {
 	// client is flooding, not merely slow). Final marks the frames of a cut
 	// off (CutOff), which go past the queue's bound.
 	Refusal, Final bool
+	ping           bool // a keepalive, queued by the ping timer
 }
 
 // Options configure a Conn.
@@ -52,9 +57,11 @@ type Options struct {
 	Overflow func(refusal bool)
 }
 
-// Conn is one upgraded WebSocket connection. It has two goroutines: the
-// reader (ReadLoop, on the caller's goroutine) and the writer (started by
-// StartWriter), the only one writing data frames once it runs.
+// Conn is one upgraded WebSocket connection. Its reader is ReadLoop, on
+// the caller's goroutine. It has no writer goroutine while idle: one is
+// started when a frame is queued and ends once the queue is drained, and
+// the keepalive is a timer that queues a ping. That writer is the only one
+// writing data frames.
 type Conn struct {
 	ws *websocket.Conn
 	fr Framing
@@ -63,15 +70,21 @@ type Conn struct {
 	// The send queue is a slice that the writer takes whole, so an idle
 	// connection holds no queue memory; pending counts the frames queued
 	// or being written, bounded by Options.SendQueue.
-	sendMu  sync.Mutex
-	queue   []Frame
-	pending int
-	wake    chan struct{} // capacity 1: the queue has frames
+	sendMu    sync.Mutex
+	queue     []Frame
+	pending   int
+	started   bool          // StartWriter was called: frames are written
+	writing   bool          // a writer runs, or the end (finish) is under way
+	ended     bool          // finish ran: nothing is written any more
+	pingEvery time.Duration // the keepalive interval, set by StartWriter
+	pinger    *time.Timer   // queues a ping every pingEvery
+	pingSent  bool          // a ping is queued and not written yet
 
 	closing   chan struct{} // closed by Kill: stop now
 	killOnce  sync.Once
 	readDone  chan struct{}
 	writeDone chan struct{}
+	endOnce   sync.Once
 	cut       atomic.Bool // cut off: only Final frames are still sent
 }
 
@@ -83,7 +96,6 @@ func New(ws *websocket.Conn, fr Framing, o Options) *Conn {
 		o.Overflow = func(bool) {}
 	}
 	return &Conn{ws: ws, fr: fr, o: o,
-		wake:      make(chan struct{}, 1),
 		closing:   make(chan struct{}),
 		readDone:  make(chan struct{}),
 		writeDone: make(chan struct{}),
@@ -107,6 +119,10 @@ func (c *Conn) Send(f Frame) bool {
 		return false // being cut off: nothing but the last frames
 	}
 	c.sendMu.Lock()
+	if c.ended {
+		c.sendMu.Unlock()
+		return false
+	}
 	if c.pending >= c.o.SendQueue && !f.Final {
 		c.sendMu.Unlock()
 		c.o.Overflow(f.Refusal)
@@ -114,11 +130,21 @@ func (c *Conn) Send(f Frame) bool {
 	}
 	c.queue = append(c.queue, f)
 	c.pending++
+	start := c.wakeLocked()
 	c.sendMu.Unlock()
-	select {
-	case c.wake <- struct{}{}:
-	default: // the writer was woken already
+	if start {
+		go c.write()
 	}
+	return true
+}
+
+// wakeLocked reports whether the caller is to start a writer for what is
+// queued: none runs and StartWriter was called.
+func (c *Conn) wakeLocked() bool {
+	if !c.started || c.writing || c.ended || len(c.queue) == 0 {
+		return false
+	}
+	c.writing = true
 	return true
 }
 
@@ -151,6 +177,7 @@ func (c *Conn) Kill() {
 	c.killOnce.Do(func() {
 		close(c.closing)
 		_ = c.ws.NetConn().Close()
+		c.endIfIdle()
 	})
 }
 
@@ -184,60 +211,146 @@ func (c *Conn) Refuse(code int, text string) {
 	_ = c.ws.Close()
 }
 
-// StartWriter starts the writer goroutine: queued frames, a keepalive
-// every pingEvery and the close. It ends after a close frame, a failed
-// write (Kill), Kill, or the end of ReadLoop, and then closes the socket
-// and WriteDone.
+// StartWriter lets queued frames be written, now and from now on, and
+// starts the keepalive: a ping every pingEvery. The writer runs on a
+// goroutine only while frames wait. Once the connection is over (a close
+// frame sent, a failed write, Kill, or the end of ReadLoop) the socket is
+// closed and WriteDone is closed.
 func (c *Conn) StartWriter(pingEvery time.Duration) {
-	go c.writeLoop(pingEvery)
-}
-
-func (c *Conn) writeLoop(pingEvery time.Duration) {
-	defer close(c.writeDone)
-	defer c.ws.Close()
-	t := time.NewTicker(pingEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-c.wake:
-			batch := c.takeQueued()
-			for _, f := range batch {
-				if f.Close != nil {
-					msg := websocket.FormatCloseMessage(f.Close.Code, f.Close.Text)
-					_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
-					select {
-					case <-c.readDone:
-					case <-c.closing:
-					case <-time.After(closeGrace):
-					}
-					return
-				}
-				if err := c.WriteNow(f.Data); err != nil {
-					c.Kill()
-					return
-				}
-			}
-			c.written(len(batch))
-		case <-t.C:
-			if err := c.fr.Ping(c.ws, time.Now().Add(writeWait)); err != nil {
-				c.Kill()
-				return
-			}
-		case <-c.closing:
-			return
-		case <-c.readDone:
-			return
-		}
+	c.sendMu.Lock()
+	if c.started || c.ended {
+		c.sendMu.Unlock()
+		return
+	}
+	c.started, c.pingEvery = true, pingEvery
+	c.pinger = time.AfterFunc(pingEvery, c.ping)
+	start := c.wakeLocked()
+	c.sendMu.Unlock()
+	if start {
+		go c.write()
 	}
 }
 
-// takeQueued hands the writer every queued frame at once.
-func (c *Conn) takeQueued() []Frame {
+// ping runs on the keepalive timer: it queues a ping (past the queue's
+// bound, one at a time) and sets the timer again.
+func (c *Conn) ping() {
 	c.sendMu.Lock()
-	defer c.sendMu.Unlock()
-	b := c.queue
-	c.queue = nil
-	return b
+	if c.ended {
+		c.sendMu.Unlock()
+		return
+	}
+	c.pinger.Reset(c.pingEvery)
+	if c.pingSent {
+		c.sendMu.Unlock()
+		return // the last one is still waiting for the writer
+	}
+	c.pingSent = true
+	c.queue = append(c.queue, Frame{ping: true})
+	c.pending++
+	start := c.wakeLocked()
+	c.sendMu.Unlock()
+	if start {
+		go c.write()
+	}
+}
+
+// write is the writer: it writes what is queued until the queue is empty,
+// then ends; it finishes the connection after a close frame, a failed
+// write, Kill or the end of the reader.
+func (c *Conn) write() {
+	for {
+		c.sendMu.Lock()
+		if c.over() {
+			c.sendMu.Unlock()
+			c.finish()
+			return
+		}
+		batch := c.queue
+		c.queue = nil
+		if len(batch) == 0 {
+			c.writing = false
+			c.sendMu.Unlock()
+			return
+		}
+		c.sendMu.Unlock()
+		for _, f := range batch {
+			if f.Close != nil {
+				c.closeWith(f.Close)
+				return
+			}
+			var err error
+			if f.ping {
+				c.sendMu.Lock()
+				c.pingSent = false
+				c.sendMu.Unlock()
+				err = c.fr.Ping(c.ws, time.Now().Add(writeWait))
+			} else {
+				err = c.WriteNow(f.Data)
+			}
+			if err != nil {
+				c.Kill()
+				c.finish()
+				return
+			}
+		}
+		c.written(len(batch))
+	}
+}
+
+// closeWith sends the close frame, waits up to closeGrace for the client's
+// own, and finishes.
+func (c *Conn) closeWith(ce *websocket.CloseError) {
+	msg := websocket.FormatCloseMessage(ce.Code, ce.Text)
+	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
+	t := time.NewTimer(closeGrace)
+	defer t.Stop()
+	select {
+	case <-c.readDone:
+	case <-c.closing:
+	case <-t.C:
+	}
+	c.finish()
+}
+
+// over reports that the reader ended or Kill was called: the writer stops.
+func (c *Conn) over() bool {
+	select {
+	case <-c.readDone:
+		return true
+	case <-c.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// endIfIdle finishes the connection unless a writer runs, which finishes
+// it itself when it sees the end.
+func (c *Conn) endIfIdle() {
+	c.sendMu.Lock()
+	if c.writing {
+		c.sendMu.Unlock()
+		return
+	}
+	c.writing = true // nobody starts a writer any more
+	c.sendMu.Unlock()
+	c.finish()
+}
+
+// finish ends the connection once: no more writes, the keepalive timer
+// stopped, the socket closed, WriteDone closed.
+func (c *Conn) finish() {
+	c.endOnce.Do(func() {
+		c.sendMu.Lock()
+		c.ended = true
+		c.queue = nil
+		if c.pinger != nil {
+			c.pinger.Stop()
+		}
+		c.sendMu.Unlock()
+		_ = c.ws.Close()
+		close(c.writeDone)
+	})
 }
 
 // written releases n frames of the queue's bound.
@@ -254,6 +367,7 @@ func (c *Conn) written(n int) {
 // ended it, else protocol.LeftTimeout, LeftManual or LeftDisconnect as
 // the framing reads the close.
 func (c *Conn) ReadLoop(keepalive time.Duration, handle func(messageType int, data []byte) bool) string {
+	defer c.endIfIdle()
 	defer close(c.readDone)
 	extend := func() { _ = c.ws.SetReadDeadline(time.Now().Add(keepalive)) }
 	extend()

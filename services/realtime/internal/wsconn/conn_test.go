@@ -397,3 +397,53 @@ func TestDecode(t *testing.T) {
 		})
 	}
 }
+
+// TestWriterOnDemand: an idle connection has no writer; one runs while
+// frames wait and ends once they are written, and the keepalive timer
+// starts one for each ping.
+func TestWriterOnDemand(t *testing.T) {
+	t.Parallel()
+	cl, srv := setup(t, SocketIO{}, opts(), time.Hour, 10*time.Second)
+	idle := func() bool {
+		srv.c.sendMu.Lock()
+		defer srv.c.sendMu.Unlock()
+		return !srv.c.writing && srv.c.pending == 0
+	}
+	waitIdle := func() {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for !idle() {
+			if time.Now().After(deadline) {
+				t.Fatal("the writer did not end with an empty queue")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	waitIdle()
+	for round := range 3 {
+		for i := range 3 {
+			srv.c.Send(Frame{Data: []byte{'a' + byte(round), '0' + byte(i)}})
+		}
+		for i := range 3 {
+			if got, want := readText(t, cl), string([]byte{'a' + byte(round), '0' + byte(i)}); got != want {
+				t.Fatalf("got %q, want %q", got, want)
+			}
+		}
+		waitIdle()
+	}
+	// The keepalive still runs with no writer between pings.
+	srv.c.sendMu.Lock()
+	srv.c.pingEvery = 10 * time.Millisecond
+	srv.c.pinger.Reset(srv.c.pingEvery)
+	srv.c.sendMu.Unlock()
+	for range 3 {
+		if got := readText(t, cl); got != sio.PingFrame {
+			t.Fatalf("keepalive %q", got)
+		}
+	}
+	srv.c.Kill()
+	<-srv.c.WriteDone()
+	if srv.c.Send(Frame{Data: []byte("late")}) {
+		t.Fatal("queued after the end")
+	}
+}

@@ -1,0 +1,176 @@
+package realtime_test
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// footprintConns is how many Socket.IO connections BenchmarkIdleFootprint
+// holds open, two users per session as in benchrun's idle scenario.
+const footprintConns = 2000
+
+// BenchmarkIdleFootprint measures what an idle Socket.IO connection costs
+// the server: it opens footprintConns real connections (raw sockets on the
+// client side, no client goroutine or buffer, so the figures are the
+// server's plus a net.Conn per client) to one instance on a real NATS
+// server, lets them settle, and reports per connection the Go heap in use,
+// the goroutine stacks, the goroutines and the process's RSS, each as the
+// difference from before the connections opened. Run it with
+// -benchtime 1x:
+//
+//	go test -run '^$' -bench IdleFootprint -benchtime 1x ./services/realtime/
+func BenchmarkIdleFootprint(b *testing.B) {
+	cl := newCluster(b)
+	inst := cl.start(instanceOpts{env: map[string]string{
+		"WS_MAX_CONNECTIONS_PER_IP": "0", "SESSION_MAX_USERS": "2", "PRESENCE_TIMEOUT": "30s",
+	}})
+	addr := strings.TrimPrefix(inst.srv.URL, "http://")
+	sids := make([]string, footprintConns/2)
+	for i := range sids {
+		sids[i] = cl.newSession(protocol.LangPython).ID
+	}
+	for range b.N {
+		before := footprint()
+		conns := make([]net.Conn, 0, footprintConns)
+		for i := range footprintConns {
+			conns = append(conns, dialIdleSIO(b, addr, sids[i/2], fmt.Sprintf("u%d", i)))
+		}
+		time.Sleep(time.Second) // the last joins' presence-updates are written
+		after := footprint()
+		n := float64(footprintConns)
+		b.ReportMetric(float64(after.heap-before.heap)/n, "heap-B/conn")
+		b.ReportMetric(float64(after.stack-before.stack)/n, "stack-B/conn")
+		b.ReportMetric(float64(after.goroutines-before.goroutines)/n, "goroutines/conn")
+		b.ReportMetric(float64(after.rss-before.rss)/n, "rss-B/conn")
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		within(b, waitTimeout, "the connections to end", func() bool {
+			return footprint().goroutines <= before.goroutines+10
+		})
+	}
+}
+
+// usage is a process's memory at one moment, after a full collection.
+type usage struct {
+	heap, stack, rss uint64
+	goroutines       int
+}
+
+func footprint() usage {
+	// Each collection halves the stacks that use under a quarter of
+	// theirs: an idle server's periodic collections get there too.
+	for range 4 {
+		runtime.GC()
+	}
+	debug.FreeOSMemory()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return usage{heap: m.HeapInuse, stack: m.StackInuse, rss: rss(), goroutines: runtime.NumGoroutine()}
+}
+
+// rss reads the process's resident set from /proc (0 where there is none).
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0
+	}
+	pages, _ := strconv.ParseUint(f[1], 10, 64)
+	return pages * uint64(os.Getpagesize())
+}
+
+// dialIdleSIO opens a Socket.IO connection by hand (HTTP upgrade, the open
+// packet, CONNECT, until connected) and returns the bare socket, which
+// nobody reads from then on.
+func dialIdleSIO(tb testing.TB, addr, sid, uid string) net.Conn {
+	tb.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_ = c.SetDeadline(time.Now().Add(waitTimeout))
+	q := url.Values{"EIO": {"4"}, "transport": {"websocket"}, "sessionId": {sid}, "userId": {uid},
+		"token": {joinToken(sid, uid, uid)}}
+	var key [16]byte
+	_, _ = rand.Read(key[:])
+	fmt.Fprintf(c, "GET /socket.io/?%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n", q.Encode(), addr, base64.StdEncoding.EncodeToString(key[:]))
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		tb.Fatalf("upgrade as %s: %v %v", uid, resp, err)
+	}
+	if f := readServerFrame(tb, br); !bytes.HasPrefix(f, []byte("0{")) {
+		tb.Fatalf("open packet %q", f)
+	}
+	writeClientFrame(tb, c, []byte("40"))
+	for {
+		if f := readServerFrame(tb, br); bytes.HasPrefix(f, []byte(`42["connected"`)) {
+			break
+		}
+	}
+	_ = c.SetDeadline(time.Time{})
+	return c
+}
+
+// readServerFrame reads one unmasked, unfragmented server frame's payload.
+func readServerFrame(tb testing.TB, r *bufio.Reader) []byte {
+	tb.Helper()
+	var h [2]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		tb.Fatal(err)
+	}
+	n := uint64(h[1] & 0x7f)
+	switch n {
+	case 126:
+		var l [2]byte
+		if _, err := io.ReadFull(r, l[:]); err != nil {
+			tb.Fatal(err)
+		}
+		n = uint64(binary.BigEndian.Uint16(l[:]))
+	case 127:
+		var l [8]byte
+		if _, err := io.ReadFull(r, l[:]); err != nil {
+			tb.Fatal(err)
+		}
+		n = binary.BigEndian.Uint64(l[:])
+	}
+	p := make([]byte, n)
+	if _, err := io.ReadFull(r, p); err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// writeClientFrame writes one masked text frame of fewer than 126 bytes.
+func writeClientFrame(tb testing.TB, w io.Writer, p []byte) {
+	tb.Helper()
+	f := []byte{0x81, 0x80 | byte(len(p)), 1, 2, 3, 4}
+	for i, c := range p {
+		f = append(f, c^f[2+i%4])
+	}
+	if _, err := w.Write(f); err != nil {
+		tb.Fatal(err)
+	}
+}
