@@ -3,17 +3,14 @@ package loadgen
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/pairpad/pairpad/shared/process/spawn"
 	"github.com/pairpad/pairpad/shared/workspace"
 )
 
@@ -46,26 +43,12 @@ func pairpadBinary(t *testing.T) string {
 		if built.dir, built.err = os.MkdirTemp("", "loadgen-test-bin"); built.err != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", filepath.Join(built.dir, "pairpad"), "./deploy/local/cmd/pairpad")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		built.err = spawn.Build(context.Background(), root, built.dir, "./deploy/local/cmd/pairpad")
 	})
 	if built.err != nil {
 		t.Fatal(built.err)
 	}
 	return filepath.Join(built.dir, "pairpad")
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 const testSecret = "loadgen-test-secret"
@@ -74,95 +57,84 @@ const testSecret = "loadgen-test-secret"
 // anonymous handshakes allowed for the legacy mode) until the test ends.
 func startAllInOne(t *testing.T) string {
 	t.Helper()
-	s := &allInOne{t: t, port: freePort(t), data: t.TempDir()}
+	s := newAllInOne(t)
 	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.stop)
 	return s.base()
 }
 
-// allInOne is one all-in-one on a fixed port and data directory, so it
-// can be stopped and started again with its JetStream data.
+// allInOne is one all-in-one on one data directory, so it can be stopped
+// and started again with its JetStream data. The first start listens on
+// port 0 and learns the port from the "listening" log line; a restart
+// binds the same port, so the clients reconnect to the same URL.
 type allInOne struct {
-	t     *testing.T
-	port  int
-	data  string
-	mu    sync.Mutex
-	cmd   *exec.Cmd
-	done  chan struct{}
-	out   strings.Builder
-	outMu sync.Mutex
+	t    *testing.T
+	data string
+	mu   sync.Mutex
+	port int
+	runs []*spawn.Proc // the newest last
 }
 
-func (s *allInOne) base() string { return fmt.Sprintf("http://127.0.0.1:%d", s.port) }
+func newAllInOne(t *testing.T) *allInOne {
+	s := &allInOne{t: t, data: t.TempDir()}
+	t.Cleanup(func() {
+		s.stop()
+		if t.Failed() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			for i, p := range s.runs {
+				t.Logf("all-in-one output (run %d):\n%s", i+1, p.Out.String())
+			}
+		}
+	})
+	return s
+}
+
+func (s *allInOne) base() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprintf("http://127.0.0.1:%d", s.port)
+}
 
 // start runs the server and waits until it is ready; safe to call from
 // any goroutine (it reports instead of failing the test).
 func (s *allInOne) start() error {
-	cmd := exec.Command(pairpadBinary(s.t))
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"), fmt.Sprintf("PORT=%d", s.port), "NATS_LISTEN=127.0.0.1:-1",
-		"DATA_DIR=" + s.data, "TOKEN_SECRET=" + testSecret, "LOG_LEVEL=warn",
+	env := []string{
+		"NATS_LISTEN=127.0.0.1:-1", "DATA_DIR=" + s.data, "TOKEN_SECRET=" + testSecret, "LOG_LEVEL=info",
 		"RATE_LIMIT_CREATE=0", "RATE_LIMIT_JOIN=0", "RATE_LIMIT_DEFAULT=0",
 		"WS_MAX_CONNECTIONS_PER_IP=0", "SESSION_MAX_USERS=200", "WS_ALLOW_ANONYMOUS=true", "PPROF=true",
 	}
-	w := writerFunc(func(p []byte) (int, error) { s.outMu.Lock(); defer s.outMu.Unlock(); return s.out.Write(p) })
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
+	s.mu.Lock()
+	if s.port != 0 {
+		env = append(env, fmt.Sprintf("PORT=%d", s.port))
+	}
+	s.mu.Unlock()
+	p, err := spawn.Start(context.Background(), spawn.Spec{Name: "all-in-one", Binary: pairpadBinary(s.t), Env: env}, 30*time.Second)
+	if err != nil {
 		return err
 	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
 	s.mu.Lock()
-	s.cmd, s.done = cmd, done
+	s.port = p.Port
+	s.runs = append(s.runs, p)
 	s.mu.Unlock()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(s.base() + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case <-done:
-			return fmt.Errorf("the all-in-one exited: %s", s.output())
-		default:
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the all-in-one is not ready after 30s")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return p.WaitReady(context.Background(), 30*time.Second)
 }
 
-// stop ends the server (SIGTERM, then SIGKILL) and logs its output when
-// the test failed.
+// stop ends the newest run (SIGTERM, then SIGKILL after 15 s).
 func (s *allInOne) stop() {
 	s.mu.Lock()
-	cmd, done := s.cmd, s.done
+	var p *spawn.Proc
+	if len(s.runs) > 0 {
+		p = s.runs[len(s.runs)-1]
+	}
 	s.mu.Unlock()
-	if cmd == nil {
+	if p == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(15 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
+	if err := p.Stop(15 * time.Second); err != nil {
+		s.t.Log(err)
 	}
-	if s.t.Failed() {
-		s.t.Logf("all-in-one output:\n%s", s.output())
-	}
-}
-
-func (s *allInOne) output() string {
-	s.outMu.Lock()
-	defer s.outMu.Unlock()
-	return s.out.String()
 }
 
 // TestReconnectAcrossRestart restarts the server in the middle of a crowd:
@@ -170,11 +142,10 @@ func (s *allInOne) output() string {
 // with since, resend what was pending, and every client's text still
 // equals the server's.
 func TestReconnectAcrossRestart(t *testing.T) {
-	s := &allInOne{t: t, port: freePort(t), data: t.TempDir()}
+	s := newAllInOne(t)
 	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(s.stop)
 	ws := "ws" + strings.TrimPrefix(s.base(), "http")
 	restarted := make(chan error, 1)
 	o := Options{APIURL: s.base(), WSURLs: []string{ws}, Framing: FramingSocketIO, DeltaFormat: "ops", Sources: 4, Concurrency: 8,
@@ -201,10 +172,6 @@ func TestReconnectAcrossRestart(t *testing.T) {
 		t.Errorf("%d reconnections, want one per user at least", r.Traffic.Reconnects)
 	}
 }
-
-type writerFunc func([]byte) (int, error)
-
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 func TestScenariosSmoke(t *testing.T) {
 	base := startAllInOne(t)

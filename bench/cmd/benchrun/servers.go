@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -30,15 +29,9 @@ var benchEnv = []string{
 // buildBinaries compiles the processes under test into dir.
 func buildBinaries(ctx context.Context, root, dir string, log io.Writer) error {
 	fmt.Fprintf(log, "building the servers into %s\n", dir)
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", dir+string(filepath.Separator),
+	return spawn.Build(ctx, root, dir,
 		"./deploy/local/cmd/pairpad", "./services/api/cmd/api", "./services/realtime/cmd/realtime", "./services/janitor/cmd/janitor",
 		"./bench/cmd/loadgen")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %w\n%s", err, out)
-	}
-	return nil
 }
 
 // proc is one server process of a layout.

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,13 +38,8 @@ func binaries(t testing.TB) string {
 		if built.err != nil {
 			return
 		}
-		cmd := exec.Command("go", "build", "-o", built.dir+"/",
+		built.err = spawn.Build(context.Background(), repoRoot(t), built.dir,
 			"./deploy/local/cmd/pairpad", "./services/api/cmd/api", "./services/realtime/cmd/realtime", "./services/janitor/cmd/janitor")
-		cmd.Dir = repoRoot(t)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			built.err = fmt.Errorf("go build: %v\n%s", err, out)
-		}
 	})
 	if built.err != nil {
 		t.Fatal(built.err)

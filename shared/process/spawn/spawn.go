@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -53,6 +54,20 @@ func (b *Buffer) Tail(n int) string {
 		return "..." + s[len(s)-n:]
 	}
 	return s
+}
+
+// Build compiles the commands pkgs of the Go workspace at root (paths
+// like "./services/api/cmd/api") into dir, statically linked and with
+// -trimpath, as the images build them.
+func Build(ctx context.Context, root, dir string, pkgs ...string) error {
+	args := append([]string{"build", "-trimpath", "-o", dir + string(filepath.Separator)}, pkgs...)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return nil
 }
 
 // Spec is a process to start.
