@@ -256,8 +256,11 @@ func (c *Conn) ping() {
 
 // write is the writer: it writes what is queued until the queue is empty,
 // then ends; it finishes the connection after a close frame, a failed
-// write, Kill or the end of the reader.
+// write, Kill or the end of the reader. The frames it takes at once are
+// written with one write to the socket (batch.go).
 func (c *Conn) write() {
+	b := getBatch()
+	defer putBatch(b)
 	for {
 		c.sendMu.Lock()
 		if c.over() {
@@ -265,36 +268,66 @@ func (c *Conn) write() {
 			c.finish()
 			return
 		}
-		batch := c.queue
+		frames := c.queue
 		c.queue = nil
-		if len(batch) == 0 {
+		if len(frames) == 0 {
 			c.writing = false
 			c.sendMu.Unlock()
 			return
 		}
-		c.sendMu.Unlock()
-		for _, f := range batch {
-			if f.Close != nil {
-				c.closeWith(f.Close)
-				return
-			}
-			var err error
+		for _, f := range frames {
 			if f.ping {
-				c.sendMu.Lock()
-				c.pingSent = false
-				c.sendMu.Unlock()
-				err = c.fr.Ping(c.ws, time.Now().Add(writeWait))
-			} else {
-				err = c.WriteNow(f.Data)
-			}
-			if err != nil {
-				c.Kill()
-				c.finish()
-				return
+				c.pingSent = false // taken: the timer may queue the next one
 			}
 		}
-		c.written(len(batch))
+		c.sendMu.Unlock()
+		var closeFrame *websocket.CloseError
+		for _, f := range frames {
+			if f.Close != nil {
+				closeFrame = f.Close
+				break // nothing is written after a close frame
+			}
+			if f.ping {
+				op, payload := c.fr.Ping()
+				*b = appendFrame(*b, op, payload)
+			} else {
+				*b = appendFrame(*b, websocket.TextMessage, f.Data)
+			}
+			if len(*b) >= maxBatchBytes {
+				if !c.flush(b) {
+					return
+				}
+			}
+		}
+		if !c.flush(b) {
+			return
+		}
+		if closeFrame != nil {
+			c.closeWith(closeFrame)
+			return
+		}
+		c.written(len(frames))
 	}
+}
+
+// flush writes the framed batch to the socket with one write; a failed
+// write kills and finishes the connection, and flush reports false.
+func (c *Conn) flush(b *[]byte) bool {
+	if len(*b) == 0 {
+		return true
+	}
+	nc := c.ws.NetConn()
+	err := nc.SetWriteDeadline(time.Now().Add(writeWait))
+	if err == nil {
+		_, err = nc.Write(*b)
+	}
+	*b = (*b)[:0]
+	if err != nil {
+		c.Kill()
+		c.finish()
+		return false
+	}
+	return true
 }
 
 // closeWith sends the close frame, waits up to closeGrace for the client's

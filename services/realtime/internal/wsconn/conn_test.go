@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,18 +24,43 @@ type server struct {
 	c      *Conn
 	frames chan string
 	reason chan string
+	writes atomic.Int64 // writes to the server's socket
+}
+
+// countingListener counts the writes to the sockets it accepts.
+type countingListener struct {
+	net.Listener
+	writes *atomic.Int64
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return countingConn{c, l.writes}, nil
+}
+
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
 }
 
 // setup serves one connection with framing fr over a real WebSocket and
 // dials it with gorilla's dialer. With ping > 0 the writer runs from the
 // start; otherwise the test starts it (or never does, to fill the queue).
 // The read loop stops on the frame "stop".
-func setup(t *testing.T, fr Framing, o Options, ping, keepalive time.Duration) (*websocket.Conn, *server) {
+func setup(t testing.TB, fr Framing, o Options, ping, keepalive time.Duration) (*websocket.Conn, *server) {
 	t.Helper()
 	srv := &server{frames: make(chan string, 64), reason: make(chan string, 1)}
 	ready := make(chan struct{})
 	up := websocket.Upgrader{}
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ws, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
@@ -51,6 +78,8 @@ func setup(t *testing.T, fr Framing, o Options, ping, keepalive time.Duration) (
 			srv.c.Kill() // no writer to close the socket
 		}
 	}))
+	hs.Listener = countingListener{hs.Listener, &srv.writes}
+	hs.Start()
 	t.Cleanup(hs.Close)
 	cl, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http"), nil)
 	if err != nil {
@@ -64,7 +93,7 @@ func setup(t *testing.T, fr Framing, o Options, ping, keepalive time.Duration) (
 func opts() Options { return Options{MaxFrameBytes: 1 << 10, SendQueue: 8} }
 
 // readText reads the next data frame, failing on anything else.
-func readText(t *testing.T, cl *websocket.Conn) string {
+func readText(t testing.TB, cl *websocket.Conn) string {
 	t.Helper()
 	_ = cl.SetReadDeadline(time.Now().Add(10 * time.Second))
 	mt, data, err := cl.ReadMessage()
@@ -446,4 +475,90 @@ func TestWriterOnDemand(t *testing.T) {
 	if srv.c.Send(Frame{Data: []byte("late")}) {
 		t.Fatal("queued after the end")
 	}
+}
+
+// TestCoalesce: the frames the writer takes at once go out in one write
+// to the socket, whatever their sizes (the three length encodings, a
+// batch past maxBatchBytes is written in more than one), in order, with
+// the keepalive among them; a Plain ping is a control frame in the batch.
+func TestCoalesce(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name   string
+		sizes  []int
+		writes int64
+	}{
+		{"small", []int{1, 2, 3, 125, 4, 5, 6, 7}, 1},
+		{"length encodings", []int{125, 126, 65535, 65536, 3}, 3}, // flushed past 64 KiB twice
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			o := opts()
+			o.SendQueue = len(tc.sizes) + 1
+			cl, srv := setup(t, SocketIO{}, o, 0, 10*time.Second)
+			var want []string
+			for i, n := range tc.sizes {
+				f := bytes.Repeat([]byte{'a' + byte(i)}, n)
+				if !srv.c.Send(Frame{Data: f}) {
+					t.Fatalf("frame %d not queued", i)
+				}
+				want = append(want, string(f))
+			}
+			before := srv.writes.Load()
+			srv.c.StartWriter(time.Hour)
+			for i, w := range want {
+				if got := readText(t, cl); got != w {
+					t.Fatalf("frame %d: %d bytes, want %d", i, len(got), len(w))
+				}
+			}
+			if got := srv.writes.Load() - before; got != tc.writes {
+				t.Fatalf("%d frames in %d writes, want %d", len(want), got, tc.writes)
+			}
+		})
+	}
+	t.Run("plain ping in the batch", func(t *testing.T) {
+		t.Parallel()
+		cl, srv := setup(t, Plain{}, opts(), 0, 10*time.Second)
+		srv.c.Send(Frame{Data: []byte(`"one"`)})
+		srv.c.sendMu.Lock()
+		srv.c.queue = append(srv.c.queue, Frame{ping: true})
+		srv.c.pending++
+		srv.c.sendMu.Unlock()
+		srv.c.Send(Frame{Data: []byte(`"two"`)})
+		pinged := make(chan struct{}, 1)
+		cl.SetPingHandler(func(string) error { pinged <- struct{}{}; return nil })
+		before := srv.writes.Load()
+		srv.c.StartWriter(time.Hour)
+		if got := readText(t, cl); got != `"one"` {
+			t.Fatalf("got %s", got)
+		}
+		if got := readText(t, cl); got != `"two"` { // the ping is handled while reading
+			t.Fatalf("got %s", got)
+		}
+		<-pinged
+		if got := srv.writes.Load() - before; got != 1 {
+			t.Fatalf("%d writes, want 1", got)
+		}
+	})
+}
+
+// BenchmarkBurst: bursts of 32 cursor-sized frames to one connection;
+// writes/frame is the socket writes per frame sent.
+func BenchmarkBurst(b *testing.B) {
+	o := opts()
+	o.SendQueue = 64
+	cl, srv := setup(b, SocketIO{}, o, time.Hour, time.Hour)
+	frame := append([]byte(`42["cursor-update",`), bytes.Repeat([]byte("x"), 100)...)
+	before := srv.writes.Load()
+	b.ResetTimer()
+	for range b.N {
+		for range 32 {
+			srv.c.Send(Frame{Data: frame})
+		}
+		for range 32 {
+			readText(b, cl)
+		}
+	}
+	b.ReportMetric(float64(srv.writes.Load()-before)/float64(32*b.N), "writes/frame")
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/gorilla/websocket"
 
@@ -30,8 +29,8 @@ type Framing interface {
 	Name() string
 	// Wrap turns an encoded envelope into one WebSocket text frame.
 	Wrap(typ string, env []byte) []byte
-	// Ping sends a keepalive; it runs on the writer goroutine only.
-	Ping(ws *websocket.Conn, deadline time.Time) error
+	// Ping is the keepalive frame: its WebSocket opcode and payload.
+	Ping() (opcode int, payload []byte)
 	// Decode parses one client text frame.
 	Decode(frame []byte) (Inbound, error)
 	// Ack answers a Socket.IO event that asked for an acknowledgement; nil
@@ -77,9 +76,7 @@ func (Plain) Name() string { return "plain" }
 
 func (Plain) Wrap(_ string, env []byte) []byte { return env }
 
-func (Plain) Ping(ws *websocket.Conn, deadline time.Time) error {
-	return ws.WriteControl(websocket.PingMessage, nil, deadline)
-}
+func (Plain) Ping() (int, []byte) { return websocket.PingMessage, nil }
 
 func (Plain) Decode(frame []byte) (Inbound, error) {
 	env, err := protocol.DecodeEnvelope(frame) // INVALID_PAYLOAD saying what is wrong
@@ -112,12 +109,9 @@ func (SocketIO) Wrap(typ string, env []byte) []byte {
 	return sio.EncodeEvent(sio.MainNamespace, typ, env)
 }
 
-func (SocketIO) Ping(ws *websocket.Conn, deadline time.Time) error {
-	if err := ws.SetWriteDeadline(deadline); err != nil {
-		return err
-	}
-	return ws.WriteMessage(websocket.TextMessage, []byte(sio.PingFrame))
-}
+var sioPing = []byte(sio.PingFrame)
+
+func (SocketIO) Ping() (int, []byte) { return websocket.TextMessage, sioPing }
 
 func (SocketIO) Decode(frame []byte) (Inbound, error) {
 	p, err := sio.Parse(frame)
