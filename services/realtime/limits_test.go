@@ -246,6 +246,8 @@ func TestMicroAndMetrics(t *testing.T) {
 		"pairpad_realtime_refusals_total":   1,
 		// The edit's window: the text before it and the update.
 		"pairpad_realtime_doc_window_bytes": 1,
+		// The same, the text and the opId index.
+		"pairpad_realtime_doc_memory_bytes": 1,
 	} {
 		if got := counter(t, inst.reg, name); got < min {
 			t.Errorf("%s = %v, want at least %v", name, got, min)

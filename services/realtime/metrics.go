@@ -98,15 +98,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
-// registerWindowGauge exposes the bytes the document engine's windows of
-// recent updates hold (bounded by DOC_MEMORY_BUDGET).
+// registerWindowGauge exposes the bytes the document engine holds, what
+// DOC_MEMORY_BUDGET bounds, and the part of it in windows of recent
+// updates.
 func registerWindowGauge(reg prometheus.Registerer, e *document.Engine) error {
 	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "pairpad_realtime_doc_window_bytes",
-		Help: "Bytes held by the windows of recent updates of the documents on this instance (bounded by DOC_MEMORY_BUDGET).",
+		Help: "Bytes held by the windows of recent updates of the documents on this instance (part of pairpad_realtime_doc_memory_bytes).",
 	}, func() float64 { return float64(e.WindowBytes()) })
+	all := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pairpad_realtime_doc_memory_bytes",
+		Help: "Bytes held by the documents on this instance: texts, opId indexes and windows of recent updates (bounded by DOC_MEMORY_BUDGET).",
+	}, func() float64 { return float64(e.MemoryBytes()) })
 	r := httpx.ExclusiveRegistrar(reg)
 	httpx.Register(r, g)
+	httpx.Register(r, all)
 	if err := r.Err(); err != nil {
 		return fmt.Errorf("realtime metrics: %w", err)
 	}

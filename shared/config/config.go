@@ -86,9 +86,10 @@ type Config struct {
 	WSEventsPerSecond  int
 	WSHandshakeRate    Rate // handshakes per user per session per instance
 	DocTransformBudget int  // transform work one update may cost: components × versions behind
-	// DocMemoryBudget bounds the bytes of the documents' windows of recent
-	// updates on one realtime instance; DocUnloadAfter is how long a
-	// document goes without edits before its window is dropped.
+	// DocMemoryBudget bounds the bytes the documents hold on one realtime
+	// instance (texts, opId indexes, windows of recent updates);
+	// DocUnloadAfter is how long a document goes without edits before its
+	// window is dropped.
 	DocMemoryBudget     int64
 	DocUnloadAfter      time.Duration
 	ShutdownTimeout     time.Duration

@@ -32,12 +32,14 @@
 // # Memory
 //
 // Per session this instance keeps the text, version and stream sequence,
-// a window of recent updates and the newest 10000 (userId, opId) pairs.
+// a window of recent updates and an opId index (the newest update of each
+// of its dedupeConns most recent connections).
 // The window holds the updates' ops and hashes, the text at its start, the
 // text every 64 versions and at the newest two; it is bounded by 1024
-// versions and 1 MiB, and all windows of the instance together by
-// Options.MemoryBudget (DOC_MEMORY_BUDGET): past it the least recently
-// edited windows shrink to their newest version first (Engine.trim). A
+// versions and 1 MiB. Options.MemoryBudget (DOC_MEMORY_BUDGET) bounds the
+// texts, indexes and windows of the instance together (Engine.MemoryBytes):
+// past it the least recently edited windows shrink to their newest version
+// first (Engine.trim); texts and indexes are not shrunk. A
 // session without edits for Options.UnloadAfter (DOC_UNLOAD_AFTER) drops
 // its window; one without listeners is unloaded (snapshot written, and
 // loaded again from the snapshot and the log after it on the next Open).
@@ -51,16 +53,27 @@
 //
 // # Dedupe
 //
-// A resend of (userId, opId) returns the version it got the first time.
-// The pairs are rebuilt on load from the snapshot (which carries the
-// newest pairs, up to 1 MiB) and the log after it; an instance that lost
-// an append race catches up before checking again, so a resend through
-// another instance is caught too. Only the newest 10000 pairs are kept: a
-// client resends its pending update, a few versions old.
+// A resend of (userId, opId) returns the version it got the first time
+// (replica.duplicate). Two ways find it, so that memory stays a few
+// records per connection instead of growing with the edits:
+//
+//   - the index: the newest update of each of the session's dedupeConns
+//     most recent connections, whatever version it is resent against. An
+//     OT client has one update in flight per connection and resends it
+//     after a reconnect, perhaps rebased on a sync. Rebuilt on load from
+//     the snapshot (which carries it) and the log after it.
+//   - its base: an update is applied after the version it was based on, so
+//     a resend against that version is among the updates after it: in the
+//     window, else in the op log (transformFromLog for ops, findInLog for
+//     fullCode, which is refused with a sync when the log no longer holds
+//     them).
+//
+// An instance that lost an append race catches up before checking again,
+// so a resend through another instance is caught too.
 //
 // # Snapshots
 //
-// The documents bucket holds {code, version, seq, opIds} per session,
+// The documents bucket holds {code, version, seq, end, opIds} per session,
 // written SnapshotDebounce after the last edit, at most SnapshotMaxDelay
 // after the first unsaved one, when the last listener closes and on
 // Engine.Close. A write never replaces a newer version (revision

@@ -34,10 +34,10 @@ type Options struct {
 	// (default 64 MiB).
 	LogMaxEntries int64
 	LogMaxBytes   int64
-	// MemoryBudget bounds the windows of recent updates of all the
-	// sessions this instance holds, in bytes (DOC_MEMORY_BUDGET); past it
-	// the least recently active windows shrink first. Default
-	// DefaultMemoryBudget.
+	// MemoryBudget bounds what the documents this instance holds keep in
+	// memory, in bytes (DOC_MEMORY_BUDGET): their texts, opId indexes and
+	// windows of recent updates (Engine.MemoryBytes); past it the least
+	// recently active windows shrink first. Default DefaultMemoryBudget.
 	MemoryBudget int64
 	// UnloadAfter is how long a session goes without edits before its
 	// window is dropped, keeping only its current text, version, hash and
@@ -55,6 +55,12 @@ const (
 	DefaultMemoryBudget = 64 << 20
 	DefaultUnloadAfter  = time.Minute
 )
+
+// trimStep: after a trim that could not reach its target, the windows
+// grow by 1/trimStep of the budget before the next one (a trim sorts and
+// visits every session: at 64 MiB and a thousand sessions, one every
+// thousand or so updates instead of one per update).
+const trimStep = 64
 
 // shrinkKeep is how many versions a window shrunk for the memory budget
 // keeps: a typist's fullCode update is based on the newest one or two.
@@ -78,6 +84,14 @@ type Engine struct {
 	// trimming is set while one goroutine shrinks them.
 	windowBytes atomic.Int64
 	trimming    atomic.Bool
+	// indexBytes is the sum of the sessions' opId indexes (dedupe.bytes),
+	// textBytes that of their current texts and replica structs: with the
+	// windows, what Options.MemoryBudget bounds.
+	indexBytes atomic.Int64
+	textBytes  atomic.Int64
+	// trimFloor is what the windows held after a trim that could not get
+	// under its target, else 0.
+	trimFloor atomic.Int64
 
 	mu       sync.Mutex
 	sessions refcount.Map[string, *replica] // held by Docs and Opens in progress
@@ -245,15 +259,34 @@ func (e *Engine) WindowBytes() int64 {
 	return e.windowBytes.Load()
 }
 
+// MemoryBytes reports the bytes the documents hold on this instance, what
+// Options.MemoryBudget bounds: the windows, the opId indexes, the current
+// texts and the replicas themselves (a string held in two places, such as
+// the current text and the newest version's in the window, counts twice).
+func (e *Engine) MemoryBytes() int64 {
+	return e.windowBytes.Load() + e.indexBytes.Load() + e.textBytes.Load()
+}
+
 // trim shrinks the windows of the least recently active sessions, one
 // replica lock at a time, until the total is under three quarters of the
-// budget. It returns at once when under budget or when another goroutine
-// is trimming; callers hold no replica lock.
+// budget. It returns at once when under budget, when another goroutine is
+// trimming, or when the windows grew by less than trimStep of the
+// budget since a trim that could not reach its target (the texts and
+// indexes of the loaded documents are not shrunk: without this every
+// update would sort and visit every session). Callers hold no replica
+// lock.
 func (e *Engine) trim() {
-	if e.windowBytes.Load() <= e.o.MemoryBudget || !e.trimming.CompareAndSwap(false, true) {
+	if e.MemoryBytes() <= e.o.MemoryBudget || e.windowBytes.Load() <= e.trimFloor.Load()+e.o.MemoryBudget/trimStep ||
+		!e.trimming.CompareAndSwap(false, true) {
 		return
 	}
 	defer e.trimming.Store(false)
+	e.trimFloor.Store(0)
+	defer func() {
+		if e.MemoryBytes() > e.o.MemoryBudget/4*3 {
+			e.trimFloor.Store(e.windowBytes.Load())
+		}
+	}()
 	type byAge struct {
 		s      *replica
 		active int64
@@ -268,7 +301,7 @@ func (e *Engine) trim() {
 	slices.SortFunc(all, func(a, b byAge) int { return cmp.Compare(a.active, b.active) })
 	target := e.o.MemoryBudget / 4 * 3
 	for _, a := range all {
-		if e.windowBytes.Load() <= target {
+		if e.MemoryBytes() <= target {
 			return
 		}
 		s := a.s

@@ -376,7 +376,7 @@ func TestLastCloseSnapshots(t *testing.T) {
 		if err == nil {
 			var s snapshot
 			if err := json.Unmarshal(ent.Value(), &s); err != nil || s.Code != "kept" || s.Version != 1 ||
-				len(s.OpIDs) != 1 || s.OpIDs[0] != (snapshotOp{UserID: "u1", OpID: "k", Version: 1}) {
+				len(s.OpIDs) != 1 || s.OpIDs[0] != (snapshotOp{UserID: "u1", ConnID: "c1", OpID: "k", Version: 1}) {
 				t.Fatalf("snapshot %+v %v", s, err)
 			}
 			break

@@ -205,6 +205,21 @@ func (h *history) after(v int64) []histEntry {
 	return h.entries[v-h.baseVersion:]
 }
 
+// find returns the version of the update (user, op) among the updates
+// after version v (current is the session's newest) that the window
+// holds.
+func (h *history) find(v, current int64, user, op string) (int64, bool) {
+	if v >= current {
+		return 0, false
+	}
+	for _, he := range h.entries[max(v, h.baseVersion)-h.baseVersion:] {
+		if he.a.OpID == op && he.a.UserID == user {
+			return he.a.Version, true
+		}
+	}
+	return 0, false
+}
+
 // lenAt returns the UTF-16 length of the text at version v < current: the
 // base length of the op that followed it.
 func (h *history) lenAt(v int64) int {
@@ -284,45 +299,6 @@ func (h *history) hashAt(v, current int64) string {
 		return ""
 	}
 	return protocol.DocumentHash(t)
-}
-
-// dedupeMax bounds the (userId, opId) pairs remembered; a client resends
-// only its pending update, a few versions old, so the newest 10000 cover
-// any real resend while memory and the snapshot stay bounded.
-const dedupeMax = 10000
-
-type opKey struct{ user, op string }
-
-// dedupe remembers which version each recent (userId, opId) got, oldest
-// evicted first.
-type dedupe struct {
-	m     map[opKey]int64
-	order []opKey
-	max   int
-}
-
-func newDedupe(max int) dedupe { return dedupe{m: map[opKey]int64{}, max: max} }
-
-func (d *dedupe) add(user, op string, v int64) {
-	k := opKey{user, op}
-	if _, ok := d.m[k]; ok {
-		return
-	}
-	d.m[k] = v
-	d.order = append(d.order, k)
-	if len(d.order) > d.max {
-		drop := len(d.order) - d.max
-		for _, old := range d.order[:drop] {
-			delete(d.m, old)
-		}
-		// Reslicing is enough: append reallocates with only the live part.
-		d.order = d.order[drop:]
-	}
-}
-
-func (d *dedupe) get(user, op string) (int64, bool) {
-	v, ok := d.m[opKey{user, op}]
-	return v, ok
 }
 
 // internMax bounds the ids an interner remembers; past it, it starts over.

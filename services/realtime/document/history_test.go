@@ -3,6 +3,7 @@ package document
 import (
 	"fmt"
 	"math/rand/v2"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pairpad/pairpad/shared/ot"
@@ -99,21 +100,47 @@ func TestHistoryWindow(t *testing.T) {
 func l16(s string) int { return ot.UTF16Len(s) }
 
 func TestDedupeBound(t *testing.T) {
-	d := newDedupe(100)
-	for i := range 1000 {
-		d.add("u", fmt.Sprint(i), int64(i+1))
-		d.add("u", fmt.Sprint(i), 999999) // a repeat keeps the first version
+	var total atomic.Int64
+	d := dedupe{total: &total}
+	// Three connections of two users, then more connections than the bound.
+	d.add("u1", "c1", "a1", 1)
+	d.add("u1", "c2", "b1", 2)
+	d.add("u2", "c3", "x1", 3)
+	d.add("u1", "c1", "a2", 4)
+	d.add("u1", "c1", "a1", 1) // an older update of c1 is not its newest
+	steps := []struct {
+		user, op string
+		want     int64
+		ok       bool
+	}{
+		{"u1", "a2", 4, true},
+		{"u1", "a1", 0, false}, // c1 sent a2 since
+		{"u1", "b1", 2, true},
+		{"u2", "x1", 3, true},
+		{"u2", "a2", 0, false}, // per user
 	}
-	if len(d.m) != 100 || len(d.order) != 100 {
-		t.Fatalf("kept %d/%d", len(d.m), len(d.order))
+	for _, st := range steps {
+		if v, ok := d.get(st.user, st.op); v != st.want || ok != st.ok {
+			t.Fatalf("get(%s, %s) = %d, %v; want %d, %v", st.user, st.op, v, ok, st.want, st.ok)
+		}
 	}
-	if _, ok := d.get("u", "899"); ok {
-		t.Fatal("evicted pair still known")
+	for i := range 2 * dedupeConns {
+		d.add("u3", fmt.Sprint("conn-", i), fmt.Sprint("op-", i), int64(10+i))
 	}
-	if v, ok := d.get("u", "950"); !ok || v != 951 {
-		t.Fatalf("get 950 = %d, %v", v, ok)
+	if len(d.recs) != dedupeConns {
+		t.Fatalf("%d records, bound %d", len(d.recs), dedupeConns)
 	}
-	if _, ok := d.get("v", "950"); ok {
-		t.Fatal("pairs are per user")
+	if _, ok := d.get("u1", "a2"); ok {
+		t.Fatal("the least recent connection is still known")
+	}
+	if v, ok := d.get("u3", fmt.Sprint("op-", 2*dedupeConns-1)); !ok || v != int64(10+2*dedupeConns-1) {
+		t.Fatalf("newest = %d, %v", v, ok)
+	}
+	if total.Load() != int64(d.bytes) || d.bytes < dedupeConns*opRecordSize {
+		t.Fatalf("counted %d, engine total %d", d.bytes, total.Load())
+	}
+	d.release()
+	if total.Load() != 0 {
+		t.Fatalf("engine total %d after release", total.Load())
 	}
 }

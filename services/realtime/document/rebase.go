@@ -81,7 +81,10 @@ func (s *replica) submitOld(ctx context.Context, userID, connID string, in updat
 	if err := work.estimate(in.ops, behind); err != nil {
 		return Result{}, err
 	}
-	op, base, err := s.transformFromLog(ctx, in.ops, in.version, work)
+	op, base, err := s.transformFromLog(ctx, userID, in.opID, in.ops, in.version, work)
+	if v, ok := duplicateOf(err); ok {
+		return Result{Version: v, OpID: in.opID, Duplicate: true}, nil
+	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -90,8 +93,10 @@ func (s *replica) submitOld(ctx context.Context, userID, connID string, in updat
 
 // transformFromLog transforms op, based on version base, over the updates
 // after it up to the start of the in-memory history, read from the stream.
-// The first one read also checks op's base length.
-func (s *replica) transformFromLog(ctx context.Context, op ot.Op, base int64, work *budget) (ot.Op, int64, error) {
+// The first one read also checks op's base length. When one of them is
+// (userID, opID) itself, the update is a resend: it returns a
+// duplicateError with the version it got.
+func (s *replica) transformFromLog(ctx context.Context, userID, opID string, op ot.Op, base int64, work *budget) (ot.Op, int64, error) {
 	s.mu.Lock()
 	upTo := s.hist.baseVersion
 	s.mu.Unlock()
@@ -99,18 +104,17 @@ func (s *replica) transformFromLog(ctx context.Context, op ot.Op, base int64, wo
 		return op, base, nil
 	}
 	for base < upTo {
-		// Read in bounded pieces, each within ioTimeout (see catchUp).
-		cctx, cancel := context.WithTimeout(ctx, ioTimeout)
-		entries, _, err := oplog.Read(cctx, s.e.in, s.id, base+1,
-			oplog.Limits{Entries: int(min(upTo-base, int64(catchUpLimits.Entries))), Bytes: catchUpLimits.Bytes})
-		cancel()
+		entries, held, err := s.readLogAfter(ctx, base, upTo)
 		if err != nil {
-			return nil, 0, protocol.Wrap(protocol.CodeInternal, "the update could not be merged", err)
+			return nil, 0, err
 		}
-		if len(entries) == 0 || entries[0].Version != base+1 {
+		if !held {
 			return nil, 0, protocol.Errorf(protocol.CodeInvalidPayload,
 				"version %d is older than the history the server keeps: sync and resend", base).
 				WithDetails(map[string]any{"sync": true})
+		}
+		if v, ok := findEntry(entries, upTo, userID, opID); ok {
+			return nil, 0, &duplicateError{version: v}
 		}
 		if bl, n := op.BaseLen(), entries[0].Ops.BaseLen(); bl != n {
 			return nil, 0, protocol.Errorf(protocol.CodeInvalidPayload,
@@ -131,4 +135,84 @@ func (s *replica) transformFromLog(ctx context.Context, op ot.Op, base int64, wo
 		}
 	}
 	return op, base, nil
+}
+
+// duplicateError is what transformFromLog returns for a resend: the
+// version the update got the first time.
+type duplicateError struct{ version int64 }
+
+func (e *duplicateError) Error() string {
+	return fmt.Sprintf("a resend of the update applied as version %d", e.version)
+}
+
+// duplicateOf reports whether err is a duplicateError, and its version.
+func duplicateOf(err error) (int64, bool) {
+	var d *duplicateError
+	if errors.As(err, &d) {
+		return d.version, true
+	}
+	return 0, false
+}
+
+// findEntry returns the version of the entry (userID, opID) among entries
+// up to version upTo.
+func findEntry(entries []oplog.Entry, upTo int64, userID, opID string) (int64, bool) {
+	if opID == "" {
+		return 0, false
+	}
+	for _, e := range entries {
+		if e.Version > upTo {
+			break
+		}
+		if e.OpID == opID && e.UserID == userID {
+			return e.Version, true
+		}
+	}
+	return 0, false
+}
+
+// findInLog looks for the update (userID, opID) among the versions after
+// base up to upTo in the op log: a resend based before the window. What
+// the log no longer holds is not found.
+func (s *replica) findInLog(ctx context.Context, userID, opID string, base, upTo int64) (int64, bool, error) {
+	for base < upTo {
+		entries, held, err := s.readLogAfter(ctx, base, upTo)
+		if err != nil || !held {
+			return 0, false, err
+		}
+		if v, ok := findEntry(entries, upTo, userID, opID); ok {
+			return v, true, nil
+		}
+		base = entries[len(entries)-1].Version
+	}
+	return 0, false, nil
+}
+
+// duplicate reports whether (userID, opID), sent against version base, was
+// applied already, from what this instance holds: the index of each
+// connection's newest update and the window's updates after base. An
+// update based before the window is looked for in the op log
+// (transformFromLog, findInLog). Call with s.mu held.
+func (s *replica) duplicate(userID, opID string, base int64) (int64, bool) {
+	if opID == "" {
+		return 0, false
+	}
+	if v, ok := s.opIDs.get(userID, opID); ok {
+		return v, true
+	}
+	return s.hist.find(base, s.version, userID, opID)
+}
+
+// readLogAfter reads a bounded piece of the op log from version base+1
+// towards upTo, within ioTimeout (see catchUp); held is false when the log
+// no longer starts there.
+func (s *replica) readLogAfter(ctx context.Context, base, upTo int64) (entries []oplog.Entry, held bool, err error) {
+	cctx, cancel := context.WithTimeout(ctx, ioTimeout)
+	defer cancel()
+	entries, _, err = oplog.Read(cctx, s.e.in, s.id, base+1,
+		oplog.Limits{Entries: int(min(upTo-base, int64(catchUpLimits.Entries))), Bytes: catchUpLimits.Bytes})
+	if err != nil {
+		return nil, false, protocol.Wrap(protocol.CodeInternal, "the update could not be merged", err)
+	}
+	return entries, len(entries) > 0 && entries[0].Version == base+1, nil
 }

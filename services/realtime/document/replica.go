@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/nats-io/nats.go"
 
@@ -81,9 +82,10 @@ type replica struct {
 
 func newReplica(e *Engine, id string) *replica {
 	ctx, cancel := context.WithCancel(context.Background())
+	e.textBytes.Add(replicaSize) // given back by finish
 	return &replica{e: e, id: id, ready: make(chan struct{}), docs: map[*Doc]struct{}{},
 		deliveredCh: make(chan struct{}), wake: make(chan struct{}, 1), stop: make(chan struct{}),
-		stopCtx: ctx, stopCancel: cancel, opIDs: newDedupe(dedupeMax)}
+		stopCtx: ctx, stopCancel: cancel, opIDs: dedupe{total: &e.indexBytes}}
 }
 
 // start loads the session and runs it; a failed load removes it from the
@@ -120,11 +122,12 @@ func (s *replica) load(ctx context.Context) error {
 		return err
 	}
 	s.mu.Lock()
-	s.text, s.textLen, s.version, s.seq = snap.Code, ot.UTF16Len(snap.Code), snap.Version, snap.Seq
+	s.setText(snap.Code)
+	s.textLen, s.version, s.seq = ot.UTF16Len(snap.Code), snap.Version, snap.Seq
 	s.savedVersion, s.savedSeq, s.savedEnd, s.logEnd = snap.Version, snap.Seq, snap.End, snap.End
 	s.hist.reset(s.e.hist, snap.Code, snap.Version, &s.e.windowBytes)
 	for _, id := range snap.OpIDs {
-		s.opIDs.add(id.UserID, id.OpID, id.Version)
+		s.opIDs.add(s.names.intern(id.UserID), s.names.intern(id.ConnID), id.OpID, id.Version)
 	}
 	s.loading = true
 	s.mu.Unlock()
@@ -154,6 +157,17 @@ func (s *replica) findLogStart(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	return nil
+}
+
+// replicaSize is what a replica costs besides its text, window and opId
+// index, counted against the memory budget with its text.
+const replicaSize = int64(unsafe.Sizeof(replica{}))
+
+// setText makes text the current text and counts it against the engine's
+// memory budget. Call with s.mu held.
+func (s *replica) setText(text string) {
+	s.e.textBytes.Add(int64(len(text) - len(s.text)))
+	s.text = text
 }
 
 // hashLocked returns the hash of the current text, computing it at most
@@ -221,11 +235,12 @@ func (s *replica) integrate(e oplog.Entry, code *string) error {
 		a.Hash = protocol.DocumentHash(text)
 		s.hash, s.hashAt = a.Hash, e.Version
 	}
-	s.text, s.textLen, s.version, s.seq = text, e.Ops.TargetLen(), e.Version, e.Seq
+	s.setText(text)
+	s.textLen, s.version, s.seq = e.Ops.TargetLen(), e.Version, e.Seq
 	s.logEnd = e.End()
 	s.hist.push(a)
 	if e.OpID != "" {
-		s.opIDs.add(e.UserID, e.OpID, e.Version)
+		s.opIDs.add(e.UserID, e.ConnID, e.OpID, e.Version)
 	}
 	if !s.loading {
 		s.pending = append(s.pending, a)
@@ -340,6 +355,9 @@ func (s *replica) finish() {
 		}
 		s.mu.Lock()
 		s.hist.release(s.text, s.version)
+		s.opIDs.release()
+		s.setText("")
+		s.e.textBytes.Add(-replicaSize)
 		s.mu.Unlock()
 		s.e.mu.Lock()
 		if s.e.stopping[s.id] == s {

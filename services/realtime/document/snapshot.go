@@ -12,8 +12,11 @@ import (
 // snapshot is the value of key <sessionId> in the documents bucket: the
 // text at a version, the stream sequence of that version's entry (loading
 // reads the log after it), the log offset after that entry (oplog.Entry.End,
-// for the op log's byte budget) and the newest opIds, so a resend of an
-// update from before the snapshot still lands once after a reload.
+// for the op log's byte budget) and the opId index (the newest update of
+// each connection, see dedupe), so a resend of a connection's pending
+// update from before the snapshot still lands once after a reload, even
+// rebased on a newer version. Snapshots written before the index was per
+// connection carry no "c": their pairs load as one connection per user.
 type snapshot struct {
 	Code    string       `json:"code"`
 	Version int64        `json:"version"`
@@ -24,13 +27,10 @@ type snapshot struct {
 
 type snapshotOp struct {
 	UserID  string `json:"u"`
+	ConnID  string `json:"c,omitempty"`
 	OpID    string `json:"o"`
 	Version int64  `json:"v"`
 }
-
-// snapshotOpIDBytes bounds the opIds a snapshot carries so the value stays
-// well inside the bucket's 4 MiB limit next to a 256 KiB document.
-const snapshotOpIDBytes = 1 << 20
 
 // snapshotCASRetries bounds compare-and-swap attempts against a writer on
 // another instance.
@@ -89,17 +89,11 @@ func (e *Engine) writeSnapshot(ctx context.Context, sessionID string, snap snaps
 // snapshotLocked captures the state to save; call with s.mu held.
 func (s *replica) snapshotLocked() snapshot {
 	snap := snapshot{Code: s.text, Version: s.version, Seq: s.seq, End: s.logEnd}
-	size := 0
-	for i := len(s.opIDs.order) - 1; i >= 0; i-- {
-		k := s.opIDs.order[i]
-		if size += len(k.user) + len(k.op) + 32; size > snapshotOpIDBytes {
-			break
-		}
-		snap.OpIDs = append(snap.OpIDs, snapshotOp{UserID: k.user, OpID: k.op, Version: s.opIDs.m[k]})
+	if len(s.opIDs.recs) > 0 {
+		snap.OpIDs = make([]snapshotOp, 0, len(s.opIDs.recs))
 	}
-	// Oldest first, so loading rebuilds the eviction order.
-	for i, j := 0, len(snap.OpIDs)-1; i < j; i, j = i+1, j-1 {
-		snap.OpIDs[i], snap.OpIDs[j] = snap.OpIDs[j], snap.OpIDs[i]
+	for _, r := range s.opIDs.recs { // oldest first, the index's order
+		snap.OpIDs = append(snap.OpIDs, snapshotOp{UserID: r.user, ConnID: r.conn, OpID: r.op, Version: r.version})
 	}
 	return snap
 }

@@ -79,7 +79,7 @@ func parseUpdate(u protocol.CodeUpdate) (update, error) {
 // submit merges in and appends it; the caller holds s.submitMu.
 func (s *replica) submit(ctx context.Context, userID, connID string, in update) (Result, error) {
 	op, base := in.ops, in.version
-	first, caughtUp := true, false
+	first, caughtUp, logChecked := true, false, false
 	work := budget{limit: s.e.o.TransformBudget, spent: in.spent}
 	made := logOK // the last room made in the log for this update
 	for attempt := 0; attempt < maxAttempts; attempt++ {
@@ -92,11 +92,9 @@ func (s *replica) submit(ctx context.Context, userID, connID string, in update) 
 			s.mu.Unlock()
 			return Result{}, protocol.Errorf(protocol.CodeInternal, "the document engine is shutting down")
 		}
-		if in.opID != "" {
-			if v, ok := s.opIDs.get(userID, in.opID); ok {
-				s.mu.Unlock()
-				return Result{Version: v, OpID: in.opID, Duplicate: true}, nil
-			}
+		if v, ok := s.duplicate(userID, in.opID, base); ok {
+			s.mu.Unlock()
+			return Result{Version: v, OpID: in.opID, Duplicate: true}, nil
 		}
 		if in.version > s.version && !caughtUp {
 			// The client may have seen a version through another instance
@@ -105,6 +103,21 @@ func (s *replica) submit(ctx context.Context, userID, connID string, in update) 
 			caughtUp = true
 			if err := s.catchUpFor(ctx); err != nil {
 				return Result{}, err
+			}
+			continue
+		}
+		if first && in.fullCode != nil && in.opID != "" && !logChecked && base < s.hist.baseVersion && s.version-base <= maxBehind {
+			// Refused below unless it is a resend of an update after its
+			// base that the window no longer holds: look in the op log.
+			upTo := s.hist.baseVersion
+			s.mu.Unlock()
+			logChecked = true
+			v, ok, err := s.findInLog(ctx, userID, in.opID, base, upTo)
+			if err != nil {
+				return Result{}, err
+			}
+			if ok {
+				return Result{Version: v, OpID: in.opID, Duplicate: true}, nil
 			}
 			continue
 		}
@@ -129,7 +142,10 @@ func (s *replica) submit(ctx context.Context, userID, connID string, in update) 
 			// missing updates from the log.
 			s.mu.Unlock()
 			var err error
-			if op, base, err = s.transformFromLog(ctx, op, base, &work); err != nil {
+			if op, base, err = s.transformFromLog(ctx, userID, in.opID, op, base, &work); err != nil {
+				if v, ok := duplicateOf(err); ok {
+					return Result{Version: v, OpID: in.opID, Duplicate: true}, nil
+				}
 				return Result{}, err
 			}
 			continue

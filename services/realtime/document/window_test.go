@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/natstest"
 	"github.com/pairpad/pairpad/shared/ot"
 	"github.com/pairpad/pairpad/shared/protocol"
@@ -25,83 +26,32 @@ func TestWindowBudget(t *testing.T) {
 		workers  = 6
 		budget   = 128 << 10
 	)
-	in := newInfra(t, natstest.Start(t))
-	e := newEngineOpts(t, in, Options{Instance: "a", MemoryBudget: budget,
-		SnapshotDebounce: 100 * time.Millisecond, SnapshotMaxDelay: 300 * time.Millisecond})
+	_, e := budgetEngine(t, budget)
 	// Without the budget the windows would hold sessions × edits versions
 	// of about 2 KiB texts and ops: several times the budget.
-	start := strings.Repeat("// a line of the candidate's code\n", 60)
+	start := codeStart
 
-	type doc struct {
-		d    *Doc
-		r    *recorder
-		want string
-	}
-	docs := make([]*doc, sessions)
+	docs := make([]*editedDoc, sessions)
 	for i := range docs {
 		d, r := open(t, e, newSessionID(), -1)
-		docs[i] = &doc{d: d, r: r}
+		docs[i] = &editedDoc{d: d, r: r}
 	}
 	// Each push is followed by its submitter's trim, so the total can
 	// pass the budget only by what the workers push between two trims.
 	slack := int64(workers * 4 * len(start))
-	var (
-		mu   sync.Mutex
-		peak int64
-	)
-	jobs := make(chan *doc)
-	errs := make(chan error, workers)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for dc := range jobs {
-				text := start
-				for k := range edits {
-					text += fmt.Sprintf("x%d\n", k)
-					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-					_, err := dc.d.Submit(ctx, "typist", "c1", fullUpdate(int64(k), fmt.Sprintf("op-%d", k), text))
-					cancel()
-					if err != nil {
-						errs <- fmt.Errorf("edit %d: %w", k, err)
-						return
-					}
-					if k == 0 {
-						// The first edit replaces the empty document.
-						text = start + "x0\n"
-					}
-					mu.Lock()
-					peak = max(peak, e.WindowBytes())
-					mu.Unlock()
-				}
-				dc.want = text
-			}
-		}()
-	}
-	for _, dc := range docs {
-		jobs <- dc
-	}
-	close(jobs)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-	for _, dc := range docs {
-		if got := waitVersion(t, dc.r, edits); got != dc.want {
-			t.Fatalf("document diverged: got %d bytes, want %d", len(got), len(dc.want))
+	peak := editAll(t, docs, edits, workers, e.WindowBytes, func(dc *editedDoc, k int) error {
+		text := dc.want + fmt.Sprintf("x%d\n", k)
+		if k == 0 {
+			// The first edit replaces the empty document.
+			text = start + "x0\n"
 		}
-	}
-	if got := e.WindowBytes(); got > budget {
-		t.Fatalf("windows hold %d bytes after the edits, budget %d", got, budget)
-	}
-	if peak > budget+slack {
-		t.Fatalf("windows peaked at %d bytes, budget %d (+%d in flight)", peak, budget, slack)
-	}
-	if peak < budget/2 {
-		t.Fatalf("windows peaked at %d bytes: the load never came near the budget %d", peak, budget)
-	}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := dc.d.Submit(ctx, "typist", "c1", fullUpdate(int64(k), fmt.Sprintf("op-%d", k), text))
+		dc.want = text
+		return err
+	})
+	checkBudget(t, "windows", docs, edits, e.WindowBytes(), peak, budget, slack)
 	for _, dc := range docs {
 		dc.d.Close()
 	}
@@ -227,4 +177,175 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestDocumentMemory: the texts, opId indexes and windows of an instance's
+// documents together stay within the engine's memory budget while many
+// connections edit (each index keeps only the newest update of each of
+// its connections, at most dedupeConns), and a resend is still answered as
+// a duplicate, before and after a reload: a connection's newest update
+// even rebased on the current version (the index), an older one against
+// the version it was based on (the window, else the op log).
+func TestDocumentMemory(t *testing.T) {
+	const (
+		sessions = 12
+		conns    = dedupeConns + 8 // more than an index keeps
+		edits    = 3 * conns       // each connection sends three
+		workers  = 4
+		budget   = 256 << 10
+	)
+	in, e := budgetEngine(t, budget)
+	start := codeStart
+	opID := func(k int) string { return fmt.Sprintf("opid-of-edit-%03d", k) }
+	conn := func(k int) string { return fmt.Sprintf("connection-%03d", k%conns) }
+	insert := func(k int) string { return fmt.Sprintf("x%d\n", k) }
+
+	docs := make([]*editedDoc, sessions)
+	for i := range docs {
+		sid := newSessionID()
+		d, r := open(t, e, sid, -1)
+		docs[i] = &editedDoc{sid: sid, d: d, r: r}
+	}
+	// Each push is followed by its submitter's trim (see TestWindowBudget),
+	// and one push may double a window's slice of entries (counted: the
+	// capacity is memory too); after a trim that could not reach its
+	// target, the windows grow by 1/trimStep of the budget before the next.
+	slack := int64(workers*4*len(start)+edits*appliedSize) + budget/trimStep
+	peak := editAll(t, docs, edits, workers, e.MemoryBytes, func(dc *editedDoc, k int) error {
+		// Edit k is version k+1: the start, then a line.
+		ins := start
+		if k > 0 {
+			ins = insert(k)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, err := dc.d.Submit(ctx, "typist", conn(k), opsUpdate(int64(k), opID(k), ot.Op{ot.Retain(l16(dc.want)), ot.Insert(ins)}.Normalize()))
+		dc.want += ins
+		return err
+	})
+	t.Logf("peak %d: windows %d indexes %d texts %d", peak, e.windowBytes.Load(), e.indexBytes.Load(), e.textBytes.Load())
+	checkBudget(t, "documents", docs, edits, e.MemoryBytes(), peak, budget, slack)
+	// A record per connection, not per edit (that would be most of the
+	// budget here, and grow with the edits).
+	if idx := e.indexBytes.Load(); idx < sessions*dedupeConns*int64(opRecordSize) || idx > budget/2 {
+		t.Fatalf("opId indexes count %d bytes: want the newest update of %d connections per session", idx, dedupeConns)
+	}
+
+	resends := func(dc *editedDoc, d *Doc) {
+		t.Helper()
+		text := dc.want
+		for _, k := range []int{edits - 1, edits - dedupeConns} {
+			// Rebased on the current version: found in the index.
+			u := opsUpdate(edits, opID(k), ot.Op{ot.Retain(l16(text)), ot.Insert(insert(k))})
+			if res := submit(t, d, "typist", "resending", u); !res.Duplicate || res.Version != int64(k+1) {
+				t.Fatalf("resend of edit %d, its connection's newest, rebased: %+v", k, res)
+			}
+		}
+		// Not their connections' newest, resent against their own base:
+		// the window, else the op log.
+		if res := submit(t, d, "typist", "resending", opsUpdate(0, opID(0), ot.Op{ot.Insert(start)})); !res.Duplicate || res.Version != 1 {
+			t.Fatalf("resend of the first update against its base: %+v", res)
+		}
+		if res := submit(t, d, "typist", "resending", fullUpdate(1, opID(1), "ignored")); !res.Duplicate || res.Version != 2 {
+			t.Fatalf("fullCode resend of the second update against its base: %+v", res)
+		}
+	}
+	for _, dc := range docs {
+		resends(dc, dc.d)
+	}
+	for _, dc := range docs {
+		dc.d.Close()
+	}
+	e.Close()
+	if got := e.MemoryBytes(); got != 0 {
+		t.Fatalf("%d bytes still counted after every session unloaded", got)
+	}
+
+	// Reloaded from the snapshots (each carries its index) and the log.
+	e2 := newEngineOpts(t, in, Options{Instance: "b", MemoryBudget: budget})
+	for _, dc := range docs[:2] {
+		d, r := open(t, e2, dc.sid, -1)
+		if r.state.Code != dc.want {
+			t.Fatalf("reloaded %d bytes, want %d", len(r.state.Code), len(dc.want))
+		}
+		resends(dc, d)
+	}
+}
+
+// editedDoc is a session a test edits and the text it should converge on.
+type editedDoc struct {
+	sid  string
+	d    *Doc
+	r    *recorder
+	want string
+}
+
+// editAll runs edit(dc, k) for k in [0, edits) on every document, the
+// documents shared among workers goroutines (each document's edits in
+// order, by one of them), and returns the peak of measure after an edit.
+func editAll(t *testing.T, docs []*editedDoc, edits, workers int, measure func() int64, edit func(dc *editedDoc, k int) error) int64 {
+	t.Helper()
+	var (
+		mu   sync.Mutex
+		peak int64
+	)
+	jobs := make(chan *editedDoc)
+	errs := make(chan error, workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for dc := range jobs {
+				for k := range edits {
+					if err := edit(dc, k); err != nil {
+						errs <- fmt.Errorf("edit %d: %w", k, err)
+						return
+					}
+					mu.Lock()
+					peak = max(peak, measure())
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for _, dc := range docs {
+		jobs <- dc
+	}
+	close(jobs)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	return peak
+}
+
+// checkBudget checks that every document converged at version v and that
+// what was counted (now, and its peak during the edits) stayed within the
+// budget, with slack for the edits in flight, after coming near it.
+func checkBudget(t *testing.T, what string, docs []*editedDoc, v, now, peak, budget, slack int64) {
+	t.Helper()
+	for _, dc := range docs {
+		if got := waitVersion(t, dc.r, v); got != dc.want {
+			t.Fatalf("document diverged: got %d bytes, want %d", len(got), len(dc.want))
+		}
+	}
+	if now > budget {
+		t.Fatalf("%s hold %d bytes after the edits, budget %d", what, now, budget)
+	}
+	if peak > budget+slack {
+		t.Fatalf("%s peaked at %d bytes, budget %d (+%d in flight)", what, peak, budget, slack)
+	}
+	if peak < budget/2 {
+		t.Fatalf("%s peaked at %d bytes: the load never came near the budget %d", what, peak, budget)
+	}
+}
+
+// codeStart is a 2 KiB document.
+var codeStart = strings.Repeat("// a line of the candidate's code\n", 60)
+
+// budgetEngine returns an engine with a memory budget on a new server.
+func budgetEngine(t *testing.T, budget int64) (*broker.Infra, *Engine) {
+	in := newInfra(t, natstest.Start(t))
+	return in, newEngineOpts(t, in, Options{Instance: "a", MemoryBudget: budget,
+		SnapshotDebounce: 100 * time.Millisecond, SnapshotMaxDelay: 300 * time.Millisecond})
 }
