@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"unicode/utf8"
+
+	"github.com/pairpad/pairpad/shared/jsonwire"
 )
 
 // Errors of Decode and Check.
@@ -87,7 +89,7 @@ func Check(raw []byte) error {
 			i++ // an escaped character, maybe a backslash: skip it whole
 			continue
 		}
-		r, ok := hex4(raw, i+2)
+		r, ok := jsonwire.Hex4(raw, i+2)
 		if !ok {
 			return nil // malformed: encoding/json refuses it
 		}
@@ -97,7 +99,7 @@ func Check(raw []byte) error {
 		case r >= 0xd800 && r <= 0xdbff:
 			lo, ok := -1, false
 			if i+11 < len(raw) && raw[i+6] == '\\' && raw[i+7] == 'u' {
-				lo, ok = hex4(raw, i+8)
+				lo, ok = jsonwire.Hex4(raw, i+8)
 			}
 			if !ok || lo < 0xdc00 || lo > 0xdfff {
 				return &RewriteError{Offset: i, Escape: string(raw[i : i+6])}
@@ -108,25 +110,4 @@ func Check(raw []byte) error {
 		}
 	}
 	return nil
-}
-
-// hex4 reads four hex digits of b at i.
-func hex4(b []byte, i int) (int, bool) {
-	if i+4 > len(b) {
-		return 0, false
-	}
-	n := 0
-	for _, c := range b[i : i+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			n = n<<4 | int(c-'0')
-		case c >= 'a' && c <= 'f':
-			n = n<<4 | int(c-'a'+10)
-		case c >= 'A' && c <= 'F':
-			n = n<<4 | int(c-'A'+10)
-		default:
-			return 0, false
-		}
-	}
-	return n, true
 }

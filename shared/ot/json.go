@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/pairpad/pairpad/shared/jsonstr"
+	"github.com/pairpad/pairpad/shared/jsonwire"
 )
 
 // Decode parses an operation from its JSON wire form, strictly: the value
@@ -166,7 +166,7 @@ func (o Op) MarshalJSON() ([]byte, error) {
 			buf = append(buf, ',')
 		}
 		if c.S != "" {
-			buf = appendJSONString(buf, c.S)
+			buf = jsonwire.AppendString(buf, c.S)
 		} else {
 			buf = strconv.AppendInt(buf, int64(c.N), 10)
 		}
@@ -183,57 +183,4 @@ func (o *Op) UnmarshalJSON(data []byte) error {
 	}
 	*o = op
 	return nil
-}
-
-// appendJSONString appends s as a JSON string literal. It escapes only what
-// JSON requires plus U+2028/U+2029 (line terminators in older JavaScript),
-// leaving <, > and & alone because ops are never embedded in HTML. Invalid
-// UTF-8 bytes become \ufffd, matching what encoding/json would decode.
-func appendJSONString(buf []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	buf = append(buf, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' {
-				i++
-				continue
-			}
-			buf = append(buf, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				buf = append(buf, '\\', b)
-			case '\n':
-				buf = append(buf, '\\', 'n')
-			case '\r':
-				buf = append(buf, '\\', 'r')
-			case '\t':
-				buf = append(buf, '\\', 't')
-			default:
-				buf = append(buf, '\\', 'u', '0', '0', hex[b>>4], hex[b&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			buf = append(buf, s[start:i]...)
-			buf = append(buf, '\\', 'u', '2', '0', '2', hex[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	buf = append(buf, s[start:]...)
-	return append(buf, '"')
 }

@@ -19,6 +19,8 @@ import (
 	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/pairpad/pairpad/shared/jsonwire"
 )
 
 // Limits of the wire format.
@@ -93,7 +95,7 @@ func (c Component) IsDelete() bool { return c.S == "" && c.N < 0 }
 // test failures.
 func (c Component) String() string {
 	if c.S != "" && c.N == 0 {
-		return string(appendJSONString(nil, c.S))
+		return string(jsonwire.AppendString(nil, c.S))
 	}
 	if c.S == "" {
 		return fmt.Sprint(c.N)

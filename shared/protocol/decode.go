@@ -33,8 +33,17 @@ const MaxCursorValue = math.MaxInt32
 // DecodeEnvelope parses one client frame: a JSON object whose type is a
 // non-empty string. sessionId, when present, must be a string. The client's
 // userId and timestamp are not read: the server stamps both. A null payload
-// is returned as an absent one.
+// is returned as an absent one. The payload may alias raw.
 func DecodeEnvelope(raw []byte) (Envelope, error) {
+	if env, ok := fastEnvelope(raw); ok {
+		return env, nil
+	}
+	return decodeEnvelopeJSON(raw)
+}
+
+// decodeEnvelopeJSON is DecodeEnvelope with encoding/json: every refusal,
+// and what the fast path leaves to it.
+func decodeEnvelopeJSON(raw []byte) (Envelope, error) {
 	// Plain strings, not pointers: a repeated key whose last value is null
 	// then keeps the earlier value, as encoding/json reads an Envelope.
 	var e struct {
@@ -64,6 +73,14 @@ func DecodeEnvelope(raw []byte) (Envelope, error) {
 // encoding/json would rewrite to U+FFFD (invalid UTF-8, a lone surrogate
 // escape) is refused, with details naming the field and why (DecodeString).
 func DecodeCodeUpdate(raw json.RawMessage) (CodeUpdate, error) {
+	if u, ok := fastCodeUpdate(raw); ok {
+		return u, nil
+	}
+	return decodeCodeUpdateJSON(raw)
+}
+
+// decodeCodeUpdateJSON is DecodeCodeUpdate with encoding/json.
+func decodeCodeUpdateJSON(raw json.RawMessage) (CodeUpdate, error) {
 	var p struct {
 		Delta *struct {
 			FullCode json.RawMessage `json:"fullCode"` // raw: checked for what decoding would rewrite
@@ -137,6 +154,14 @@ func decodeFullCode(raw json.RawMessage) (string, error) {
 // column}, selection?: {start, end}}; every position needs both line and
 // column, each an integer from 0 to MaxCursorValue.
 func DecodeCursorUpdate(raw json.RawMessage) (CursorUpdate, error) {
+	if u, ok := fastCursorUpdate(raw); ok {
+		return u, nil
+	}
+	return decodeCursorUpdateJSON(raw)
+}
+
+// decodeCursorUpdateJSON is DecodeCursorUpdate with encoding/json.
+func decodeCursorUpdateJSON(raw json.RawMessage) (CursorUpdate, error) {
 	var p struct {
 		Position  *wirePosition `json:"position"`
 		Selection *struct {

@@ -88,6 +88,10 @@ type Packet struct {
 // because the client and server libraries give them their own meaning.
 var reserved = [...]string{"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}
 
+// Reserved reports whether name is an event name the protocol reserves,
+// which Parse refuses.
+func Reserved(name string) bool { return isReserved(name) }
+
 func isReserved(name string) bool {
 	for _, r := range reserved {
 		if name == r {

@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
 	"github.com/pairpad/pairpad/services/realtime/sio"
+	"github.com/pairpad/pairpad/shared/jsonwire"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
@@ -114,6 +116,109 @@ var sioPing = []byte(sio.PingFrame)
 func (SocketIO) Ping() (int, []byte) { return websocket.TextMessage, sioPing }
 
 func (SocketIO) Decode(frame []byte) (Inbound, error) {
+	if in, ok := fastEvent(frame); ok {
+		return in, nil
+	}
+	return decodePacket(frame)
+}
+
+// fastEvent is Decode's fast path, for the frame of nearly every client
+// event: 42["type",arg] or 42<ack id>["type",arg], read in one pass of a
+// jsonwire.Reader (after utf8.Valid) instead of Parse's validations,
+// Event's split and sioEnvelope's encoding/json probe. It answers false
+// for anything else, even valid (a namespace, an escaped name, a null or
+// repeated envelope key): decodePacket then decides, so a refusal is the
+// same whichever path saw the frame, and what fastEvent accepts
+// decodePacket decodes the same (FuzzSocketIODecode).
+func fastEvent(frame []byte) (Inbound, bool) {
+	if len(frame) < 3 || frame[0] != '0'+sio.EIOMessage || frame[1] != '0'+sio.TypeEvent {
+		return Inbound{}, false
+	}
+	in := Inbound{Kind: InEvent}
+	i := 2
+	if frame[i] >= '0' && frame[i] <= '9' {
+		var id int64
+		j := i
+		for ; j < len(frame) && frame[j] >= '0' && frame[j] <= '9'; j++ {
+			if j-i == 16 {
+				return Inbound{}, false
+			}
+			id = id*10 + int64(frame[j]-'0')
+		}
+		if (j-i > 1 && frame[i] == '0') || id > sio.MaxAckID {
+			return Inbound{}, false
+		}
+		in.AckID, i = &id, j
+	}
+	if i >= len(frame) || frame[i] != '[' || !utf8.Valid(frame) {
+		return Inbound{}, false
+	}
+	r := jsonwire.NewReader(frame[i:])
+	ok := r.Array(func(n int) bool {
+		switch n {
+		case 0:
+			name, ok := r.Name()
+			in.Env.Type = string(name)
+			return ok && !sio.Reserved(in.Env.Type)
+		case 1:
+			return fastArg(&r, &in.Env)
+		}
+		_, ok := r.Value() // further arguments are ignored
+		return ok
+	})
+	return in, ok && len(in.Env.Type) > 0 && r.End()
+}
+
+// fastArg reads the event's first argument, as sioEnvelope takes it: a
+// whole envelope (an object with a payload, type or sessionId key), else
+// the payload itself.
+func fastArg(r *jsonwire.Reader, env *protocol.Envelope) bool {
+	if r.Peek() != '{' {
+		arg, ok := r.Value()
+		if string(arg) != "null" {
+			env.Payload = arg
+		}
+		return ok
+	}
+	start := r.Pos()
+	var seen jsonwire.Seen
+	var sid []byte
+	var payload []byte
+	ok := r.Object(func(key []byte) bool {
+		switch string(key) {
+		case "type":
+			v, ok := r.Value() // only its presence counts: the event name is the type
+			return ok && v[0] == '"' && seen.First(1)
+		case "sessionId":
+			var ok bool
+			sid, ok = r.Name()
+			return ok && seen.First(2)
+		case "payload":
+			var ok bool
+			payload, ok = r.Value()
+			return ok && seen.First(4)
+		}
+		if jsonwire.FoldsTo(key, "type", "sessionId", "payload") {
+			return false
+		}
+		_, ok := r.Value()
+		return ok
+	})
+	if !ok {
+		return false
+	}
+	if seen == 0 {
+		env.Payload = r.Bytes(start, r.Pos())
+		return true
+	}
+	env.SessionID = string(sid)
+	env.Payload = payload
+	return true
+}
+
+// decodePacket is Decode with sio.Parse and encoding/json: every refusal,
+// and what fastEvent leaves to it.
+func decodePacket(frame []byte) (Inbound, error) {
 	p, err := sio.Parse(frame)
 	if err != nil {
 		return Inbound{}, FrameError("The frame is not a Socket.IO packet: %v", err)
