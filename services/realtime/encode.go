@@ -9,6 +9,7 @@ import (
 
 	"github.com/pairpad/pairpad/services/realtime/document"
 	"github.com/pairpad/pairpad/services/realtime/internal/wsconn"
+	"github.com/pairpad/pairpad/shared/jsonwire"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
@@ -18,8 +19,14 @@ type outEvent = wsconn.Message
 
 // newEvent encodes an event. Payloads are the protocol's own structs, so
 // encoding cannot fail short of a programming error; then the receivers get
-// an INTERNAL_SERVER_ERROR event instead of nothing.
+// an INTERNAL_SERVER_ERROR event instead of nothing. The payloads every
+// update fans out (code-update, code-ack, cursor-update) are written by
+// hand (appendPayload), the others by encoding/json.
 func newEvent(typ, sessionID, userID string, payload any, now time.Time) *outEvent {
+	b := appendHead(make([]byte, 0, 96+len(sessionID)+len(userID)+payloadSize(payload)), typ, sessionID, userID)
+	if b, ok := appendPayload(append(b, `,"payload":`...), payload); ok {
+		return finishEvent(b, typ, now.UnixMilli())
+	}
 	raw, err := marshal(payload)
 	if err != nil {
 		typ = protocol.TypeError
@@ -30,19 +37,29 @@ func newEvent(typ, sessionID, userID string, payload any, now time.Time) *outEve
 
 // rawEvent builds an event around an already encoded payload.
 func rawEvent(typ, sessionID, userID string, payload []byte, ts int64) *outEvent {
-	b := make([]byte, 0, 96+len(sessionID)+len(userID)+len(payload))
-	b = append(b, `{"type":`...)
-	b = appendString(b, typ)
-	b = append(b, `,"sessionId":`...)
-	b = appendString(b, sessionID)
-	if userID != "" {
-		b = append(b, `,"userId":`...)
-		b = appendString(b, userID)
-	}
+	b := appendHead(make([]byte, 0, 96+len(sessionID)+len(userID)+len(payload)), typ, sessionID, userID)
 	if len(payload) > 0 {
 		b = append(b, `,"payload":`...)
 		b = append(b, payload...)
 	}
+	return finishEvent(b, typ, ts)
+}
+
+// appendHead appends an envelope up to its payload.
+func appendHead(b []byte, typ, sessionID, userID string) []byte {
+	b = append(b, `{"type":`...)
+	b = jsonwire.AppendString(b, typ)
+	b = append(b, `,"sessionId":`...)
+	b = jsonwire.AppendString(b, sessionID)
+	if userID != "" {
+		b = append(b, `,"userId":`...)
+		b = jsonwire.AppendString(b, userID)
+	}
+	return b
+}
+
+// finishEvent appends the timestamp that ends an envelope.
+func finishEvent(b []byte, typ string, ts int64) *outEvent {
 	b = append(b, `,"timestamp":`...)
 	b = strconv.AppendInt(b, ts, 10)
 	b = append(b, '}')
@@ -61,9 +78,82 @@ func marshal(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 }
 
-func appendString(b []byte, s string) []byte {
-	q, _ := marshal(s) // a string always encodes
-	return append(b, q...)
+// appendPayload appends the payloads of code-update, code-ack and
+// cursor-update exactly as marshal encodes them (FuzzEncodePayload); false
+// for any other payload, and for ops that are not compact JSON, which
+// marshal compacts or refuses.
+func appendPayload(b []byte, v any) ([]byte, bool) {
+	switch p := v.(type) {
+	case protocol.CodeUpdate:
+		b = append(b, `{"delta":{`...)
+		if p.Delta.FullCode != nil {
+			b = append(b, `"fullCode":`...)
+			b = jsonwire.AppendString(b, *p.Delta.FullCode)
+		}
+		if len(p.Delta.Ops) > 0 {
+			if !jsonwire.Valid(p.Delta.Ops) || !jsonwire.Compact(p.Delta.Ops) {
+				return b, false
+			}
+			if p.Delta.FullCode != nil {
+				b = append(b, ',')
+			}
+			b = append(b, `"ops":`...)
+			b = append(b, p.Delta.Ops...)
+		}
+		b = append(b, `},"version":`...)
+		b = strconv.AppendInt(b, p.Version, 10)
+		return appendIDs(b, p.OpID, p.Hash), true
+	case protocol.CodeAck:
+		b = append(b, `{"version":`...)
+		b = strconv.AppendInt(b, p.Version, 10)
+		return appendIDs(b, p.OpID, p.Hash), true
+	case protocol.CursorUpdate:
+		b = append(b, `{"position":`...)
+		b = appendPosition(b, p.Position)
+		if p.Selection != nil {
+			b = append(b, `,"selection":{"start":`...)
+			b = appendPosition(b, p.Selection.Start)
+			b = append(b, `,"end":`...)
+			b = appendPosition(b, p.Selection.End)
+			b = append(b, '}')
+		}
+		return append(b, '}'), true
+	}
+	return b, false
+}
+
+// appendIDs appends the opId and hash of an update or ack, each omitted
+// when empty, and the object's end.
+func appendIDs(b []byte, opID, hash string) []byte {
+	if opID != "" {
+		b = append(b, `,"opId":`...)
+		b = jsonwire.AppendString(b, opID)
+	}
+	if hash != "" {
+		b = append(b, `,"hash":`...)
+		b = jsonwire.AppendString(b, hash)
+	}
+	return append(b, '}')
+}
+
+func appendPosition(b []byte, p protocol.Position) []byte {
+	b = append(b, `{"line":`...)
+	b = strconv.AppendInt(b, int64(p.Line), 10)
+	b = append(b, `,"column":`...)
+	b = strconv.AppendInt(b, int64(p.Column), 10)
+	return append(b, '}')
+}
+
+// payloadSize is about how many bytes appendPayload writes for v.
+func payloadSize(v any) int {
+	if u, ok := v.(protocol.CodeUpdate); ok {
+		n := 64 + len(u.Delta.Ops) + len(u.OpID) + len(u.Hash)
+		if u.Delta.FullCode != nil {
+			n += len(*u.Delta.FullCode) + len(*u.Delta.FullCode)/8 // room for escapes
+		}
+		return n
+	}
+	return 128
 }
 
 // deltaFormat is how a connection wants code-updates: the whole text after

@@ -509,6 +509,24 @@ func Valid(b []byte) bool {
 	return ok && r.End()
 }
 
+// Compact reports whether a valid JSON value has no whitespace outside
+// its strings: json.Compact would leave it as it is.
+func Compact(b []byte) bool {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case ' ', '\t', '\r', '\n':
+			return false
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		}
+	}
+	return true
+}
+
 // FoldsTo reports whether encoding/json would match an ASCII key to one of
 // the field names, ignoring case, without being one of them exactly.
 func FoldsTo(key []byte, names ...string) bool {

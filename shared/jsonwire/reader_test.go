@@ -41,6 +41,13 @@ func FuzzReader(f *testing.F) {
 				t.Fatalf("Value(%q) = %q; json.Decoder reads %q, %v", b, v, raw, err)
 			}
 		}
+		if json.Valid(b) {
+			var buf bytes.Buffer
+			_ = json.Compact(&buf, b)
+			if got, want := jsonwire.Compact(b), bytes.Equal(buf.Bytes(), b); got != want {
+				t.Fatalf("Compact(%q) = %v; json.Compact leaves it as is: %v", b, got, want)
+			}
+		}
 		trimmed := bytes.TrimLeft(b, " \t\r\n")
 		r = jsonwire.NewReader(b)
 		if s, ok := r.String(); ok {
