@@ -84,7 +84,8 @@ images: build
 	SOURCE_DATE_EPOCH=$$(git log -1 --format=%ct 2>/dev/null || echo 0) \
 	$(GO) run ./deploy/images/cmd/mkimage -version $(VERSION) -bin $(BIN) -out $(BIN)/images api realtime janitor
 
-## bench: load tests against freshly built servers (~8 min); results in bench/results/, plots in docs/benchmarks/
+## bench: every issue-16 target against freshly built servers, the floor (a bare relay) beside each latency
+## figure (~30 min on 2 cores; see docs/benchmarks.md); results in bench/results/, plots in docs/benchmarks/
 bench:
 	$(GO) run ./bench/cmd/benchrun -out bench/results -plots docs/benchmarks
 

@@ -13,6 +13,9 @@ func WriteMarkdown(w io.Writer, results []*Result) error {
 	var b strings.Builder
 	for _, r := range results {
 		title := r.Scenario
+		if p, ok := r.Params.(InterviewParams); ok && r.Scenario == "crowd" {
+			title = fmt.Sprintf("crowd of %d", p.Users)
+		}
 		if r.Layout != "" {
 			title += " (" + r.Layout + ")"
 		}

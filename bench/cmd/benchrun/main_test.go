@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,8 +23,8 @@ func TestPick(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{"", []string{"rest", "idle", "interview-split", "interview-local", "interview-light", "crowd", "ramp"}, false},
-		{"idle50k", []string{"idle50k"}, false},
+		{"", []string{"rest", "idle", "interview-local", "interview-split", "interview-light", "crowd", "idle50k", "memory"}, false},
+		{"ramp", []string{"ramp"}, false},
 		{"idle, crowd", []string{"idle", "crowd"}, false},
 		{"idle,nope", nil, true},
 	} {
@@ -36,8 +37,7 @@ func TestPick(t *testing.T) {
 				return
 			}
 			for _, n := range scenarioNames {
-				want := strings.Contains(","+strings.Join(tc.want, ",")+",", ","+n+",")
-				if got[n] != want {
+				if want := slices.Contains(tc.want, n); got[n] != want {
 					t.Errorf("pick(%q)[%s] = %v, want %v", tc.only, n, got[n], want)
 				}
 			}
@@ -45,67 +45,267 @@ func TestPick(t *testing.T) {
 	}
 }
 
+// TestJobs: every latency target runs against the floor first, on the
+// same sizes.
+func TestJobs(t *testing.T) {
+	p := fullPlan(20000)
+	for _, tc := range []struct {
+		scenario string
+		want     []string
+	}{
+		{"rest", []string{"rest"}},
+		{"idle", []string{"idle-floor", "idle"}},
+		{"interview-local", []string{"interview-local-floor", "interview-local"}},
+		{"interview-split", []string{"interview-split"}},
+		{"interview-light", []string{"interview-light-floor", "interview-light"}},
+		{"memory", []string{"memory"}},
+		{"crowd", []string{"crowd-100-floor", "crowd-100", "crowd-150-floor", "crowd-150", "crowd-200-floor", "crowd-200",
+			"crowd-250-floor", "crowd-250", "crowd-300-floor", "crowd-300"}},
+		{"idle50k", []string{"idle50k"}},
+	} {
+		var got []string
+		for _, j := range jobsOf(tc.scenario, p) {
+			got = append(got, j.String())
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("jobsOf(%s) = %v, want %v", tc.scenario, got, tc.want)
+		}
+	}
+}
+
+// TestFullPlan holds the plan to the issue's sizes and loads, and to the
+// half hour `make bench` may take.
+func TestFullPlan(t *testing.T) {
+	p := fullPlan(20000)
+	heavy := loadgen.InterviewParams{Sessions: 1000, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2}}
+	for _, tc := range []struct {
+		name string
+		got  loadgen.InterviewParams
+		want loadgen.InterviewParams
+	}{
+		// 4: all three users edit, 2 updates + 2 cursor moves/s each.
+		{"interview", p.interview, heavy},
+		// 1 and 3: one typist, two cursor movers.
+		{"light", p.light, loadgen.InterviewParams{Sessions: 1000, Users: 3, Typists: 1, Rates: heavy.Rates}},
+		{"memory", p.memory, loadgen.InterviewParams{Sessions: 1000, Users: 3, Typists: 1, Rates: heavy.Rates}},
+	} {
+		g := tc.got
+		if g.Sessions != tc.want.Sessions || g.Users != tc.want.Users || g.Typists != tc.want.Typists || g.Rates != tc.want.Rates {
+			t.Errorf("%s = %+v, want the load of %+v", tc.name, g, tc.want)
+		}
+	}
+	if time.Duration(p.memory.Duration) != 10*time.Minute || p.idle.Conns != 10000 || p.crowdSizes[len(p.crowdSizes)-1] != 300 {
+		t.Errorf("memory %s, idle %d, crowd %v: want 10m, 10,000, up to 300", time.Duration(p.memory.Duration), p.idle.Conns, p.crowdSizes)
+	}
+	if p.crowd.Rates != heavy.Rates {
+		t.Errorf("crowd rates = %+v", p.crowd.Rates)
+	}
+	// 5: 50,000 over three instances, no process over its file limit.
+	m := p.many
+	if m.Conns != 50000 || m.Procs < 3 || (m.Conns+m.Procs-1)/m.Procs >= 20000 || (m.Conns+2)/3 >= 20000 {
+		t.Errorf("many = %+v: want 50,000 in at least 3 generator processes, each and each instance under 20,000", m)
+	}
+	var jobs []job
+	wanted, _ := pick("")
+	for _, n := range scenarioNames {
+		if wanted[n] {
+			jobs = append(jobs, jobsOf(n, p)...)
+		}
+	}
+	e := estimate(jobs, p)
+	t.Logf("the full run: %d server runs, about %s", len(jobs), e)
+	if e > 30*time.Minute || e < 20*time.Minute {
+		t.Errorf("the full run takes about %s: want it within half an hour (and the memory target's 10 minutes)", e)
+	}
+	// A lower file limit: fewer connections, never more than a process holds.
+	small := fullPlan(4096)
+	if small.idle.Conns > 4096*9/10 || small.many.Conns > 3*4096*9/10 || (small.many.Conns+small.many.Procs-1)/small.many.Procs > 4096*9/10 {
+		t.Errorf("with a 4,096 limit: idle %d, many %+v", small.idle.Conns, small.many)
+	}
+}
+
+func TestParseSizes(t *testing.T) {
+	if got, err := parseSizes("100, 200,300"); err != nil || !slices.Equal(got, []int{100, 200, 300}) {
+		t.Errorf("parseSizes = %v, %v", got, err)
+	}
+	for _, bad := range []string{"", "1", "a,b", "100,"} {
+		if _, err := parseSizes(bad); err == nil {
+			t.Errorf("parseSizes(%q) took it", bad)
+		}
+	}
+}
+
 func summary(p50, p99 float64) loadgen.Summary {
 	return loadgen.Summary{Count: 100, Mean: p50, P50: p50, P90: p50 * 2, P99: p99, P999: p99 * 1.5, Max: p99 * 2}
 }
 
-// sampleReport is a report of every scenario, as a run would produce it.
+// sampleReport is a report of every scenario, as a full run would produce
+// it: targets 1, 2, 4 and 5 met, 3 missed, 6 met with a ceiling of 200.
 func sampleReport() *Report {
-	traffic := func(p99 float64) *loadgen.Traffic {
+	traffic := func(kind string, p99 float64) *loadgen.Traffic {
 		return &loadgen.Traffic{Seconds: 10, SentPerSec: 1000, DeliveredPerSec: 2000,
-			Latency: map[string]loadgen.Summary{"all": summary(1, p99)}}
+			Latency: map[string]loadgen.Summary{"all": summary(1, p99), kind: summary(1, p99)}}
 	}
 	steps := []loadgen.Step{
-		{Sessions: 250, Connections: 750, Traffic: *traffic(5), Held: true},
-		{Sessions: 500, Connections: 1500, Traffic: *traffic(80)},
+		{Sessions: 250, Connections: 750, Traffic: *traffic("all", 5), Held: true},
+		{Sessions: 500, Connections: 1500, Traffic: *traffic("all", 80)},
 	}
 	steps[1].Traffic.SentPerSec = 2000
-	lightTraffic := func(p99 float64) *loadgen.Traffic {
-		return &loadgen.Traffic{Seconds: 10, Latency: map[string]loadgen.Summary{"code-update": summary(1, p99)}}
+	heavy := loadgen.InterviewParams{Sessions: 1000, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2}, Duration: loadgen.Duration(20 * time.Second)}
+	light := heavy
+	light.Typists, light.Duration = 1, loadgen.Duration(60*time.Second)
+	memory := light
+	memory.Duration = loadgen.Duration(10 * time.Minute)
+	server := func(cpu float64) []loadgen.ProcessStats {
+		return []loadgen.ProcessStats{{Name: "all-in-one", CPUPercent: cpu}}
 	}
-	return &Report{
+	rss := func(final, mid int64, window float64) []loadgen.RSSSeries {
+		return []loadgen.RSSSeries{{Name: "all-in-one", WindowSeconds: window, FinalBytes: final, MidBytes: mid,
+			GrowthLastHalfPercent: float64(100*(final-mid)) / float64(mid),
+			Samples:               []loadgen.RSSSample{{Seconds: -5, Bytes: mid / 2}, {Seconds: window / 2, Bytes: mid}, {Seconds: window, Bytes: final}}}}
+	}
+	r := &Report{
 		Started: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
 		Machine: Machine{CPUs: 2, CPUModel: "Test CPU", GoVersion: "go1.26.8", FileLimit: 20000},
 		Results: []*loadgen.Result{
-			{Scenario: "idle", Layout: "all-in-one", Connect: &loadgen.ConnectStats{Attempted: 100, Connected: 100},
-				Memory: &loadgen.Memory{Connections: 100, Alive: 100, RSSPerConn: 20000, HeapPerConn: 9000}},
-			{Scenario: "interview", Layout: "split: x", Traffic: traffic(12)},
-			{Scenario: "interview", Layout: "all-in-one", Traffic: traffic(30), Failures: []string{"lost deliveries: 3"}},
-			{Scenario: "interview-light", Layout: "relay (floor)", Traffic: lightTraffic(2)},
-			{Scenario: "interview-light", Layout: "all-in-one", Traffic: lightTraffic(5),
-				Params: loadgen.InterviewParams{Sessions: 100, Users: 3, Typists: 1, Rates: loadgen.Rates{Code: 2, Cursor: 2},
-					Duration: loadgen.Duration(30 * time.Second)},
-				RSS: []loadgen.RSSSeries{{Name: "all-in-one", FinalBytes: 100 << 20, MidBytes: 99 << 20, GrowthLastHalfPercent: 1}}},
+			{Scenario: "idle", Layout: "relay (floor)", Memory: &loadgen.Memory{Connections: 10000, Alive: 10000, RSSPerConn: 9000}},
+			{Scenario: "idle", Layout: "all-in-one", Connect: &loadgen.ConnectStats{Attempted: 10000, Connected: 10000},
+				Memory: &loadgen.Memory{Connections: 10000, Alive: 10000, RSSPerConn: 15000, HeapPerConn: 9000}},
+			{Scenario: "interview", Layout: "relay (floor)", Params: heavy, Traffic: traffic("all", 3), Servers: server(60)},
+			{Scenario: "interview", Layout: "all-in-one", Params: heavy, Traffic: traffic("all", 30), Servers: server(100)},
+			{Scenario: "interview", Layout: "split: x", Params: heavy, Traffic: traffic("all", 45), Servers: server(120)},
+			{Scenario: "interview-light", Layout: "relay (floor)", Params: light, Traffic: traffic("code-update", 2), Servers: server(40)},
+			{Scenario: "interview-light", Layout: "all-in-one", Params: light, Traffic: traffic("code-update", 5), Servers: server(90),
+				RSS: rss(200<<20, 190<<20, 60)},
+			{Scenario: "memory", Layout: "all-in-one", Params: memory, Traffic: traffic("code-update", 6), Servers: server(90),
+				RSS: rss(300e6, 250e6, 600)},
 			{Scenario: "idle50k", Layout: "split: x", Connect: &loadgen.ConnectStats{Attempted: 50000, Connected: 50000},
-				Traffic: &loadgen.Traffic{Latency: map[string]loadgen.Summary{"cursor-update": summary(3, 60)}}},
-			{Scenario: "crowd", Layout: "all-in-one", Traffic: traffic(20), Convergence: &loadgen.Convergence{Clients: 100, Agreeing: 100, Converged: true}},
+				Servers: []loadgen.ProcessStats{{Name: "realtime-1"}, {Name: "realtime-2"}, {Name: "realtime-3"}},
+				Traffic: &loadgen.Traffic{Expected: 150000, Delivered: 150000, Latency: map[string]loadgen.Summary{"cursor-update": summary(3, 60)}}},
 			{Scenario: "ramp", Layout: "split: x", Steps: steps, HighestHeld: &steps[0],
 				Params: loadgen.RampParams{P99Limit: loadgen.Duration(50 * time.Millisecond)}},
 		},
 		Profiles: []Profile{{Scenario: "interview-split", Process: "realtime-1", Kind: "cpu", Top: "flat flat%"}},
 	}
+	for _, c := range []struct {
+		users      int
+		floor, p99 float64
+	}{{100, 2, 10}, {200, 4, 40}, {300, 9, 900}} {
+		for _, floor := range []bool{true, false} {
+			res := &loadgen.Result{Scenario: "crowd", Layout: "all-in-one", Connect: &loadgen.ConnectStats{Attempted: c.users, Connected: c.users},
+				Traffic: traffic("all", c.p99), Servers: server(100), Loadgen: loadgen.LoadgenStats{CPUPercent: 40},
+				Convergence: &loadgen.Convergence{Clients: c.users, Agreeing: c.users, Converged: true}}
+			if floor {
+				res.Layout, res.Traffic, res.Servers = "relay (floor)", traffic("all", c.floor), server(70)
+			} else if c.users == 300 {
+				res.Traffic.Reconnects, res.Traffic.Lost, res.Traffic.LostCursors = 4, 10, 10
+			}
+			if !floor {
+				res.Traffic.MachineCPUPercent = 150
+			}
+			r.Results = append(r.Results, res)
+		}
+	}
+	return r
 }
 
 func TestTargets(t *testing.T) {
 	got := sampleReport().targets()
-	// idle ×2, interview split and all-in-one, interview-light: ratio 2.5×
-	// (met), p99 5 ms (met), memory after 30 s (not measured at 10 minutes),
-	// idle50k (met), crowd, ramp; then the ratio again with the machine
-	// busy with other work during the floor's window: not met.
-	want := []bool{false, false, true, false, true, true, false, true, true, true}
+	want := []struct {
+		id, status string
+		measured   []string
+	}{
+		{"1", statusMet, []string{"**2.5×** the floor's p99"}},
+		{"2", statusMet, []string{"**14.6 KiB RSS**", "floor (bare relay): 8.8 KiB"}},
+		{"3", statusMissed, []string{"**300 MB**", "+20.0%"}},
+		{"4", statusMet, []string{"**1.5×** the all-in-one's p99", "10.0× the floor's"}},
+		{"5", statusMet, []string{"50000 of 50000 connected over 3 realtime instances"}},
+		{"6", statusMet, []string{"300 users: converged=true", "4 reconnections, 0 code-update deliveries lost",
+			"**Ceiling: 200 users (p99 40.00 ms; 300 users: 900.00 ms)**", "the floor's: 300 users or more",
+			"CPU at 300 users: server 100%, generator 40%, everything else 10%"}},
+		{"", statusMet, []string{"250 sessions"}},
+	}
 	if len(got) != len(want) {
 		t.Fatalf("targets = %+v", got)
 	}
 	for i, tg := range got {
-		if tg.Met != want[i] {
-			t.Errorf("target %q met = %v, want %v (%s)", tg.Goal, tg.Met, want[i], tg.Measured)
+		w := want[i]
+		if tg.ID != w.id || tg.Status != w.status || tg.Met != (w.status == statusMet) {
+			t.Errorf("target %q: id %q status %q met %v, want %q %q (%s)", tg.Goal, tg.ID, tg.Status, tg.Met, w.id, w.status, tg.Measured)
+		}
+		for _, m := range w.measured {
+			if !strings.Contains(tg.Measured, m) {
+				t.Errorf("target %s measured %q lacks %q", tg.ID, tg.Measured, m)
+			}
 		}
 	}
-	busy := sampleReport()
-	busy.find("interview-light", "relay").Traffic.MachineCPUPercent = 180
-	if tg := busy.targets()[4]; tg.Met || !strings.Contains(tg.Measured, "not conclusive") {
-		t.Errorf("ratio on a busy machine = %+v", tg)
+}
+
+// TestTargetsNotMet: each target's checks, one broken at a time.
+func TestTargetsNotMet(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		id     string
+		status string
+		change func(r *Report)
+	}{
+		{"1: busy during the floor's window", "1", statusInconclusive, func(r *Report) {
+			r.find("interview-light", "relay").Traffic.MachineCPUPercent = 180
+		}},
+		{"1: over 10 ms", "1", statusMissed, func(r *Report) {
+			r.find("interview-light", "all-in-one").Traffic.Latency["code-update"] = summary(1, 11)
+		}},
+		{"1: over 3× the floor", "1", statusMissed, func(r *Report) {
+			r.find("interview-light", "relay").Traffic.Latency["code-update"] = summary(1, 1)
+		}},
+		{"1: no floor", "1", statusUnmeasured, func(r *Report) { r.Results = drop(r.Results, "interview-light", "relay") }},
+		{"1: not run", "1", statusUnmeasured, func(r *Report) { r.Results = drop(r.Results, "interview-light", "") }},
+		{"2: over 16 KiB", "2", statusMissed, func(r *Report) { r.find("idle", "all-in-one").Memory.RSSPerConn = 17000 }},
+		{"2: 200 connections", "2", statusUnmeasured, func(r *Report) { r.find("idle", "all-in-one").Memory.Connections = 200 }},
+		{"3: a 60-second window only", "3", statusUnmeasured, func(r *Report) { r.Results = drop(r.Results, "memory", "") }},
+		{"3: met", "3", statusMet, func(r *Report) {
+			r.find("memory", "").RSS[0].GrowthLastHalfPercent = 1
+			r.find("memory", "").RSS[0].FinalBytes = 200e6
+		}},
+		{"4: a refusal", "4", statusMissed, func(r *Report) {
+			r.find("interview", "all-in-one").Traffic.Errors = map[string]int64{"RATE_LIMIT_EXCEEDED": 1, "info:STALE_ACK": 3}
+		}},
+		{"4: split over 2×", "4", statusMissed, func(r *Report) { r.find("interview", "split").Traffic.Latency["all"] = summary(1, 61) }},
+		{"4: all-in-one over 50 ms", "4", statusMissed, func(r *Report) { r.find("interview", "all-in-one").Traffic.Latency["all"] = summary(1, 51) }},
+		{"4: no split", "4", statusUnmeasured, func(r *Report) { r.Results = drop(r.Results, "interview", "split") }},
+		{"5: 100 ms", "5", statusMissed, func(r *Report) { r.find("idle50k", "").Traffic.Latency["cursor-update"] = summary(1, 100) }},
+		{"5: a lost fan-out", "5", statusMissed, func(r *Report) { r.find("idle50k", "").Traffic.Lost = 1 }},
+		{"5: two instances", "5", statusUnmeasured, func(r *Report) { r.find("idle50k", "").Servers = r.find("idle50k", "").Servers[:2] }},
+		{"6: no convergence", "6", statusMissed, func(r *Report) {
+			p, _, _ := r.crowdSteps()
+			p[300].Convergence.Converged = false
+		}},
+		{"6: a lost code-update", "6", statusMissed, func(r *Report) {
+			p, _, _ := r.crowdSteps()
+			p[300].Traffic.Lost = 11
+		}},
+		{"6: up to 200 only", "6", statusUnmeasured, func(r *Report) {
+			p, _, _ := r.crowdSteps()
+			r.Results = append(drop(r.Results, "crowd", "all-in-one"), p[100], p[200])
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := sampleReport()
+			tc.change(r)
+			for _, tg := range r.targets() {
+				if tg.ID == tc.id && (tg.Status != tc.status || tg.Met != (tc.status == statusMet)) {
+					t.Errorf("target %s = %s, met %v, want %s (%s)", tg.ID, tg.Status, tg.Met, tc.status, tg.Measured)
+				}
+			}
+		})
 	}
+}
+
+// drop removes the results of scenario whose layout starts with prefix.
+func drop(results []*loadgen.Result, scenario, prefix string) []*loadgen.Result {
+	return slices.DeleteFunc(results, func(res *loadgen.Result) bool {
+		return res.Scenario == scenario && strings.HasPrefix(res.Layout, prefix)
+	})
 }
 
 func TestWriteAndPlot(t *testing.T) {
@@ -114,7 +314,8 @@ func TestWriteAndPlot(t *testing.T) {
 	if err := r.plot(dir); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{"ramp-latency.png", "latency-by-scenario.png"} {
+	pngs := []string{"ramp-latency.png", "latency-by-scenario.png", "floor-vs-pairpad.png", "crowd-ceiling.png", "crowd-cpu.png", "memory-rss.png"}
+	for _, name := range pngs {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
 			t.Errorf("%s is not a PNG: %v", name, err)
@@ -131,9 +332,20 @@ func TestWriteAndPlot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| goal | measured | met |", "### ramp (split: x)", "realtime-1, cpu", "2 × Test CPU"} {
+	for _, want := range []string{"| issue 16 target | goal | measured | status |", "| 3 | memory under edits", "### ramp (split: x)",
+		"realtime-1, cpu", "2 × Test CPU", "## Crowd steps (target 6)", "| 300 | 1.00 ms | 9.00 ms | 70 % | 1.00 ms | 900.00 ms |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	// The plots again from the JSON, as -replot draws them.
+	again := t.TempDir()
+	if err := redraw(jsonPath, again); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range pngs {
+		if _, err := os.Stat(filepath.Join(again, name)); err != nil {
+			t.Errorf("-replot: %v", err)
 		}
 	}
 }

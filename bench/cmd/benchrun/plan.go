@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/pairpad/pairpad/bench/loadgen"
@@ -8,58 +9,171 @@ import (
 
 // plan sizes every scenario of a run.
 type plan struct {
-	rest      loadgen.RESTParams
-	idle      loadgen.IdleParams
+	rest loadgen.RESTParams
+	// idle is target 2: idle Socket.IO connections.
+	idle loadgen.IdleParams
+	// interview is target 4, the heavy interview: every user edits.
 	interview loadgen.InterviewParams
-	crowd     loadgen.InterviewParams
-	light     loadgen.InterviewParams
-	ramp      loadgen.RampParams
-	many      manyParams
+	// light is target 1: one typist and two cursor movers per session.
+	light loadgen.InterviewParams
+	// memory is target 3: light's load for 10 minutes, RSS followed.
+	memory loadgen.InterviewParams
+	// crowd is one step of target 6 (Users is set per step); crowdSizes
+	// are the steps, the last one the target's 300.
+	crowd      loadgen.InterviewParams
+	crowdSizes []int
+	ramp       loadgen.RampParams
+	// many is target 5.
+	many manyParams
 }
 
 func d(v time.Duration) loadgen.Duration { return loadgen.Duration(v) }
 
-// fullPlan is what `make bench` runs: the issue's sizes where this machine
-// allows (about six minutes on two cores, builds included). The idle count
-// stays under the RLIMIT_NOFILE hard limit of 20,000 that both the server
-// and the generator live with here.
-func fullPlan(fileLimit uint64) plan {
-	idle := 15000
-	if fileLimit >= 120000 {
-		idle = 50000
-	} else if fileLimit > 3000 {
-		idle = min(idle, int(fileLimit)*3/4)
+// Issue 16's sizes.
+const (
+	idleConnsGoal  = 10000 // target 2
+	lightSessions  = 1000  // targets 1, 3 and 4: sessions of 3
+	manyConnsGoal  = 50000 // target 5
+	manyInstances  = 3
+	crowdUsersGoal = 300 // target 6
+)
+
+// perProcess is how many connections one process may hold under the hard
+// RLIMIT_NOFILE limit: 90 % of it, the rest for NATS, HTTP and files.
+func perProcess(fileLimit uint64) int {
+	if fileLimit == 0 || fileLimit > 1<<24 {
+		return 1 << 24
 	}
+	return int(fileLimit) * 9 / 10
+}
+
+// fullPlan is what `make bench` runs: every target of issue 16 at its size
+// where this machine allows (about 29 minutes on two cores, see estimate).
+// The connections one process holds stay under the hard RLIMIT_NOFILE
+// (20,000 on the bench machine): idle50k spreads them over three realtime
+// instances and several generator processes.
+func fullPlan(fileLimit uint64) plan {
+	per := perProcess(fileLimit)
+	many := min(manyConnsGoal, manyInstances*per)
+	heavy := loadgen.InterviewParams{Sessions: lightSessions, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2},
+		Duration: d(20 * time.Second), Warmup: d(5 * time.Second), Settle: d(15 * time.Second)}
+	light := heavy
+	light.Typists, light.Duration = 1, d(60*time.Second)
+	memory := light
+	memory.Duration = d(10 * time.Minute)
 	return plan{
-		rest: loadgen.RESTParams{Sessions: 2000, Concurrency: 32},
-		idle: loadgen.IdleParams{Conns: idle, UsersPerSession: 2, Hold: d(20 * time.Second)},
-		interview: loadgen.InterviewParams{Sessions: 1000, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2},
-			Duration: d(30 * time.Second), Warmup: d(5 * time.Second), Settle: d(15 * time.Second)},
-		light: loadgen.InterviewParams{Sessions: 1000, Users: 3, Typists: 1, Rates: loadgen.Rates{Code: 2, Cursor: 2},
-			Duration: d(60 * time.Second), Warmup: d(5 * time.Second), Settle: d(15 * time.Second)},
-		crowd: loadgen.InterviewParams{Users: 100, Rates: loadgen.Rates{Code: 2, Cursor: 2},
-			Duration: d(20 * time.Second), Warmup: d(3 * time.Second), Settle: d(10 * time.Second)},
-		many: manyParams{Conns: 50000, Procs: 3, CursorEvery: 10 * time.Second, Hold: 30 * time.Second},
+		rest:      loadgen.RESTParams{Sessions: 2000, Concurrency: 32},
+		idle:      loadgen.IdleParams{Conns: min(idleConnsGoal, per), UsersPerSession: 2, Hold: d(20 * time.Second)},
+		interview: heavy,
+		light:     light,
+		memory:    memory,
+		// Settle is long for the overloaded steps (it ends as soon as
+		// every delivery and ack arrived): convergence is checked after it.
+		crowd: loadgen.InterviewParams{Rates: loadgen.Rates{Code: 2, Cursor: 2},
+			Duration: d(10 * time.Second), Warmup: d(3 * time.Second), Settle: d(45 * time.Second)},
+		crowdSizes: []int{100, 150, 200, 250, crowdUsersGoal},
+		many: manyParams{Conns: many, Procs: max(manyInstances, (many+per-1)/per), CursorEvery: 10 * time.Second,
+			Hold: 30 * time.Second},
 		ramp: loadgen.RampParams{StartSessions: 50, StepSessions: 50, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2},
 			Steps: 8, StepDuration: d(10 * time.Second), Warmup: d(3 * time.Second), Settle: d(5 * time.Second),
 			P99Limit: d(50 * time.Millisecond)},
 	}
 }
 
-// quickPlan checks the runner end to end in about a minute.
+// quickPlan checks the runner end to end in a few minutes.
 func quickPlan() plan {
+	heavy := loadgen.InterviewParams{Sessions: 20, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2},
+		Duration: d(5 * time.Second), Warmup: d(time.Second), Settle: d(5 * time.Second)}
+	light := heavy
+	light.Typists = 1
+	memory := light
+	memory.Duration = d(10 * time.Second)
 	return plan{
-		rest: loadgen.RESTParams{Sessions: 100, Concurrency: 8},
-		idle: loadgen.IdleParams{Conns: 200, UsersPerSession: 2, Hold: d(3 * time.Second)},
-		interview: loadgen.InterviewParams{Sessions: 20, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2},
-			Duration: d(5 * time.Second), Warmup: d(time.Second), Settle: d(5 * time.Second)},
-		light: loadgen.InterviewParams{Sessions: 20, Users: 3, Typists: 1, Rates: loadgen.Rates{Code: 2, Cursor: 2},
-			Duration: d(5 * time.Second), Warmup: d(time.Second), Settle: d(5 * time.Second)},
-		crowd: loadgen.InterviewParams{Users: 10, Rates: loadgen.Rates{Code: 2, Cursor: 2},
-			Duration: d(4 * time.Second), Warmup: d(time.Second), Settle: d(5 * time.Second)},
-		many: manyParams{Conns: 300, Procs: 2, CursorEvery: time.Second, Hold: 3 * time.Second},
+		rest:       loadgen.RESTParams{Sessions: 100, Concurrency: 8},
+		idle:       loadgen.IdleParams{Conns: 200, UsersPerSession: 2, Hold: d(3 * time.Second)},
+		interview:  heavy,
+		light:      light,
+		memory:     memory,
+		crowd:      loadgen.InterviewParams{Rates: loadgen.Rates{Code: 2, Cursor: 2}, Duration: d(3 * time.Second), Warmup: d(time.Second), Settle: d(10 * time.Second)},
+		crowdSizes: []int{5, 10},
+		many:       manyParams{Conns: 300, Procs: 2, CursorEvery: time.Second, Hold: 3 * time.Second},
 		ramp: loadgen.RampParams{StartSessions: 10, StepSessions: 10, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2},
 			Steps: 3, StepDuration: d(3 * time.Second), Warmup: d(time.Second), Settle: d(3 * time.Second),
 			P99Limit: d(50 * time.Millisecond)},
 	}
+}
+
+// job is one server run of a scenario: pairpad, or the floor beside it.
+type job struct {
+	scenario string // as -only names it
+	floor    bool   // against the bare relay (bench/relay) instead of pairpad
+	users    int    // crowd: the step's size
+}
+
+// jobsOf are the runs of a scenario, each on fresh servers. Every latency
+// target runs against the floor first, in the same run: idle (its memory
+// per connection), the heavy interview (interview-local; the split layout
+// is compared with the all-in-one), interview-light and every crowd step.
+func jobsOf(name string, p plan) []job {
+	switch name {
+	case "idle", "interview-local", "interview-light":
+		return []job{{scenario: name, floor: true}, {scenario: name}}
+	case "crowd":
+		var out []job
+		for _, n := range p.crowdSizes {
+			out = append(out, job{scenario: name, floor: true, users: n}, job{scenario: name, users: n})
+		}
+		return out
+	}
+	return []job{{scenario: name}}
+}
+
+// String names the job in logs and profile files: crowd-150-floor.
+func (j job) String() string {
+	s := j.scenario
+	if j.users > 0 {
+		s += fmt.Sprintf("-%d", j.users)
+	}
+	if j.floor {
+		s += "-floor"
+	}
+	return s
+}
+
+// estimate is about how long the jobs of a run take on a quiet machine:
+// each window with its warmup and set-up, the settling a loaded server
+// needs, and starting and stopping the servers.
+func estimate(jobs []job, p plan) time.Duration {
+	const servers = 8 * time.Second // start, readiness, stop, the quiet check
+	window := func(ip loadgen.InterviewParams, sessions int) time.Duration {
+		setup := time.Duration(sessions) * 3 * time.Millisecond
+		return setup + time.Duration(ip.Warmup+ip.Duration) + min(time.Duration(ip.Settle), 10*time.Second)
+	}
+	var total time.Duration
+	for _, j := range jobs {
+		total += servers
+		switch j.scenario {
+		case "rest":
+			total += 5 * time.Second
+		case "idle":
+			total += time.Duration(p.idle.Conns)*time.Millisecond + time.Duration(p.idle.Hold) + 5*time.Second
+		case "interview-local", "interview-split":
+			total += window(p.interview, p.interview.Sessions)
+		case "interview-light":
+			total += window(p.light, p.light.Sessions)
+		case "memory":
+			total += window(p.memory, p.memory.Sessions)
+		case "crowd":
+			settle := 5 * time.Second
+			if !j.floor && j.users >= 250 { // overloaded: the backlog drains, then the sync check
+				settle = time.Duration(p.crowd.Settle) + 10*time.Second
+			}
+			total += time.Duration(p.crowd.Warmup+p.crowd.Duration) + settle
+		case "ramp":
+			total += time.Duration(p.ramp.Steps) * time.Duration(p.ramp.Warmup+p.ramp.StepDuration+p.ramp.Settle)
+		case "idle50k":
+			total += 20*time.Second + time.Duration(p.many.Conns)*time.Millisecond + p.many.CursorEvery + p.many.Hold + 15*time.Second
+		}
+	}
+	return total
 }

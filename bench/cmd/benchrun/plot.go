@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/pairpad/pairpad/bench/loadgen"
 )
@@ -29,17 +30,45 @@ var percentiles = []percentile{
 	{"max", func(s loadgen.Summary) float64 { return s.Max }},
 }
 
-func logPlot(title, x, y string) *plot.Plot {
+// linearPlot is a plot with a grid and its legend at the top left.
+func linearPlot(title, x, y string) *plot.Plot {
 	p := plot.New()
 	p.Title.Text = title
 	p.X.Label.Text = x
 	p.Y.Label.Text = y
-	p.Y.Scale = plot.LogScale{}
-	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
 	p.Legend.Top = true
 	p.Legend.Left = true
 	p.Add(plotter.NewGrid())
 	return p
+}
+
+// logPlot is linearPlot with a log scale for latencies.
+func logPlot(title, x, y string) *plot.Plot {
+	p := linearPlot(title, x, y)
+	p.Y.Scale = plot.LogScale{}
+	p.Y.Tick.Marker = plot.LogTicks{Prec: -1}
+	return p
+}
+
+// addLine adds pts to p as its n-th line with points, named in the legend.
+func addLine(p *plot.Plot, pts plotter.XYs, n int, name string) error {
+	line, points, err := plotter.NewLinePoints(pts)
+	if err != nil {
+		return err
+	}
+	line.Color, points.Color, points.Shape = plotutil.Color(n), plotutil.Color(n), plotutil.Shape(n)
+	p.Add(line, points)
+	p.Legend.Add(name, line, points)
+	return nil
+}
+
+// addLimit draws a target's limit across p: a dashed red line.
+func addLimit(p *plot.Plot, v float64, name string) {
+	limit := plotter.NewFunction(func(float64) float64 { return v })
+	limit.Color = color.RGBA{R: 200, A: 255}
+	limit.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
+	p.Add(limit)
+	p.Legend.Add(name, limit)
 }
 
 // plotRamp draws the latency percentiles of each ramp step against the
@@ -58,21 +87,11 @@ func plotRamp(path, subtitle string, steps []loadgen.Step, limitMs float64) erro
 			pts[j].Y = max(minMs, pc.get(s.Traffic.Latency["all"]))
 			top, bottom = max(top, pts[j].Y), min(bottom, pts[j].Y)
 		}
-		line, points, err := plotter.NewLinePoints(pts)
-		if err != nil {
+		if err := addLine(p, pts, i, pc.name); err != nil {
 			return fmt.Errorf("plot ramp: %w", err)
 		}
-		line.Color = plotutil.Color(i)
-		points.Color = plotutil.Color(i)
-		points.Shape = plotutil.Shape(i)
-		p.Add(line, points)
-		p.Legend.Add(pc.name, line, points)
 	}
-	limit := plotter.NewFunction(func(float64) float64 { return limitMs })
-	limit.Color = color.RGBA{R: 200, A: 255}
-	limit.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
-	p.Add(limit)
-	p.Legend.Add(fmt.Sprintf("p99 limit %g ms", limitMs), limit)
+	addLimit(p, limitMs, fmt.Sprintf("p99 limit %g ms", limitMs))
 	p.Y.Min, p.Y.Max = max(minMs, bottom/2), top*2 // the limit line stays in view
 	return p.Save(9*vg.Inch, 5.5*vg.Inch, path)
 }
@@ -95,13 +114,9 @@ func plotScenarios(path, subtitle string, results []*loadgen.Result) error {
 		for i, pc := range percentiles {
 			pts[i].X, pts[i].Y = float64(i), max(minMs, pc.get(s))
 		}
-		line, points, err := plotter.NewLinePoints(pts)
-		if err != nil {
+		if err := addLine(p, pts, n, fmt.Sprintf("%s (%s)", r.Scenario, r.Layout)); err != nil {
 			return fmt.Errorf("plot scenarios: %w", err)
 		}
-		line.Color, points.Color, points.Shape = plotutil.Color(n), plotutil.Color(n), plotutil.Shape(n)
-		p.Add(line, points)
-		p.Legend.Add(fmt.Sprintf("%s (%s)", r.Scenario, r.Layout), line, points)
 		n++
 		bottom = min(bottom, pts[0].Y)
 	}
@@ -109,5 +124,206 @@ func plotScenarios(path, subtitle string, results []*loadgen.Result) error {
 		return fmt.Errorf("plot scenarios: no latencies")
 	}
 	p.Y.Min = max(minMs, bottom/2)
+	return p.Save(9*vg.Inch, 5.5*vg.Inch, path)
+}
+
+// floorRow is one latency figure of a target: pairpad's beside the floor's
+// (when it ran), and the target's p99 limit (0: none).
+type floorRow struct {
+	label          string
+	floor, pairpad loadgen.Summary
+	limit          float64
+}
+
+// floorRows are the latency targets of a report, in the issue's order.
+func (r *Report) floorRows() []floorRow {
+	var rows []floorRow
+	sum := func(res *loadgen.Result, kind string) loadgen.Summary {
+		if res == nil || res.Traffic == nil {
+			return loadgen.Summary{}
+		}
+		return res.Traffic.Latency[kind]
+	}
+	if res := r.find("interview-light", "all-in-one"); res != nil {
+		rows = append(rows, floorRow{"1 interview-light", sum(r.find("interview-light", "relay"), "code-update"), sum(res, "code-update"), lightP99Goal})
+	}
+	local, floor := r.find("interview", "all-in-one"), r.find("interview", "relay")
+	if local != nil {
+		rows = append(rows, floorRow{"4 heavy, all-in-one", sum(floor, "all"), sum(local, "all"), heavyP99Goal})
+	}
+	if split := r.find("interview", "split"); split != nil {
+		limit := 0.0
+		if local != nil {
+			limit = splitRatioGoal * sum(local, "all").P99
+		}
+		rows = append(rows, floorRow{"4 heavy, split", sum(floor, "all"), sum(split, "all"), limit})
+	}
+	if res := r.find("idle50k", ""); res != nil {
+		rows = append(rows, floorRow{"5 idle50k", loadgen.Summary{}, sum(res, "cursor-update"), manyP99Goal})
+	}
+	pairpad, floors, sizes := r.crowdSteps()
+	for _, n := range sizes {
+		rows = append(rows, floorRow{fmt.Sprintf("6 crowd %d", n), sum(floors[n], "all"), sum(pairpad[n], "all"), crowdP99Limit})
+	}
+	return rows
+}
+
+// plotFloor draws each latency target's p50 and p99 for pairpad beside the
+// floor's measured in the same run, with the target's p99 limit.
+func plotFloor(path, subtitle string, rows []floorRow) error {
+	if len(rows) == 0 {
+		return fmt.Errorf("plot floor: no latency targets")
+	}
+	p := logPlot("Issue 16 latency targets: pairpad beside the floor (a bare relay), same run\n"+subtitle,
+		"target and scenario", "latency from send to receipt (ms, log scale)")
+	labels := make([]string, len(rows))
+	for i, r := range rows {
+		labels[i] = r.label
+	}
+	p.NominalX(labels...)
+	type series struct {
+		name   string
+		offset float64
+		get    func(floorRow) float64
+		style  int
+	}
+	all := []series{
+		{"floor p50", -0.15, func(r floorRow) float64 { return r.floor.P50 }, 0},
+		{"floor p99", -0.15, func(r floorRow) float64 { return r.floor.P99 }, 1},
+		{"pairpad p50", 0.15, func(r floorRow) float64 { return r.pairpad.P50 }, 2},
+		{"pairpad p99", 0.15, func(r floorRow) float64 { return r.pairpad.P99 }, 3},
+		{"target: p99 limit", 0, func(r floorRow) float64 { return r.limit }, 4},
+	}
+	bottom, top := 1e9, 0.0
+	for _, s := range all {
+		var pts plotter.XYs
+		for i, r := range rows {
+			if v := s.get(r); v > 0 {
+				pts = append(pts, plotter.XY{X: float64(i) + s.offset, Y: max(minMs, v)})
+				bottom, top = min(bottom, max(minMs, v)), max(top, v)
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		sc, err := plotter.NewScatter(pts)
+		if err != nil {
+			return fmt.Errorf("plot floor: %w", err)
+		}
+		sc.GlyphStyle.Color, sc.GlyphStyle.Shape, sc.GlyphStyle.Radius = plotutil.Color(s.style), plotutil.Shape(s.style), vg.Points(4)
+		if s.style == 4 {
+			sc.GlyphStyle.Color, sc.GlyphStyle.Radius = color.RGBA{R: 200, A: 255}, vg.Points(6)
+			sc.GlyphStyle.Shape = draw.BoxGlyph{}
+		}
+		p.Add(sc)
+		p.Legend.Add(s.name, sc)
+	}
+	p.Y.Min, p.Y.Max = max(minMs, bottom/2), top*2
+	return p.Save(11*vg.Inch, 6*vg.Inch, path)
+}
+
+// plotCrowd draws the crowd's p50 and p99 by size, pairpad and the floor,
+// with the ceiling's limit.
+func plotCrowd(path, subtitle string, pairpad, floor map[int]*loadgen.Result, sizes []int) error {
+	p := logPlot("Crowd (target 6): latency by crowd size, one session, everyone typing\n"+subtitle,
+		"users in the session", "latency from send to receipt (ms, log scale)")
+	bottom, top := crowdP99Limit, crowdP99Limit
+	n := 0
+	for _, side := range []struct {
+		name  string
+		steps map[int]*loadgen.Result
+	}{{"floor", floor}, {"pairpad", pairpad}} {
+		for _, pc := range []percentile{percentiles[0], percentiles[2]} {
+			var pts plotter.XYs
+			for _, size := range sizes {
+				if res := side.steps[size]; res != nil {
+					v := max(minMs, pc.get(res.Traffic.Latency["all"]))
+					pts = append(pts, plotter.XY{X: float64(size), Y: v})
+					bottom, top = min(bottom, v), max(top, v)
+				}
+			}
+			if len(pts) == 0 {
+				continue
+			}
+			if err := addLine(p, pts, n, side.name+" "+pc.name); err != nil {
+				return fmt.Errorf("plot crowd: %w", err)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("plot crowd: no steps")
+	}
+	addLimit(p, crowdP99Limit, fmt.Sprintf("ceiling: p99 ≤ %g ms", crowdP99Limit))
+	p.Y.Min, p.Y.Max = max(minMs, bottom/2), top*2
+	return p.Save(9*vg.Inch, 5.5*vg.Inch, path)
+}
+
+// plotCrowdCPU draws where the CPU went at each crowd size: what bounds
+// the ceiling.
+func plotCrowdCPU(path, subtitle string, pairpad, floor map[int]*loadgen.Result, sizes []int) error {
+	p := linearPlot("Crowd (target 6): CPU during each window, 100 % = one core\n"+subtitle, "users in the session", "CPU (%)")
+	n := 0
+	for _, s := range []struct {
+		name  string
+		steps map[int]*loadgen.Result
+		get   func(*loadgen.Result) float64
+	}{
+		{"pairpad server", pairpad, serverCPU},
+		{"generator (against pairpad)", pairpad, func(r *loadgen.Result) float64 { return r.Loadgen.CPUPercent }},
+		{"machine (against pairpad)", pairpad, func(r *loadgen.Result) float64 { return r.Traffic.MachineCPUPercent }},
+		{"floor server", floor, serverCPU},
+	} {
+		var pts plotter.XYs
+		for _, size := range sizes {
+			if res := s.steps[size]; res != nil {
+				pts = append(pts, plotter.XY{X: float64(size), Y: s.get(res)})
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		if err := addLine(p, pts, n, s.name); err != nil {
+			return fmt.Errorf("plot crowd cpu: %w", err)
+		}
+		n++
+	}
+	if n == 0 {
+		return fmt.Errorf("plot crowd cpu: no steps")
+	}
+	p.Y.Min = 0
+	return p.Save(9*vg.Inch, 5.5*vg.Inch, path)
+}
+
+// plotRSS draws each watched server's RSS over a window (target 3), with
+// the 250 MB limit.
+func plotRSS(path, subtitle string, series []loadgen.RSSSeries) error {
+	p := linearPlot("Memory under edits (target 3): RSS over the interview-light window\n"+subtitle,
+		"minutes since the measured window started (before 0: warmup)", "RSS (MiB)")
+	n := 0
+	for _, s := range series {
+		if len(s.Samples) == 0 {
+			continue
+		}
+		pts := make(plotter.XYs, len(s.Samples))
+		for i, r := range s.Samples {
+			pts[i] = plotter.XY{X: r.Seconds / 60, Y: float64(r.Bytes) / (1 << 20)}
+		}
+		line, err := plotter.NewLine(pts)
+		if err != nil {
+			return fmt.Errorf("plot rss: %w", err)
+		}
+		line.Color = plotutil.Color(n)
+		line.Width = vg.Points(1.5)
+		p.Add(line)
+		p.Legend.Add(s.Name, line)
+		n++
+	}
+	if n == 0 {
+		return fmt.Errorf("plot rss: no readings")
+	}
+	addLimit(p, memRSSGoal/(1<<20), "target: 250 MB")
+	p.Y.Min = 0
+	p.Y.Max = max(p.Y.Max, memRSSGoal/(1<<20)*1.1)
 	return p.Save(9*vg.Inch, 5.5*vg.Inch, path)
 }
