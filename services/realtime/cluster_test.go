@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/pairpad/pairpad/shared/protocol"
 	"github.com/pairpad/pairpad/shared/session"
@@ -245,5 +246,54 @@ func TestSessionEnded(t *testing.T) {
 				t.Fatalf("joining an ended session: %v %s", err, body(resp))
 			}
 		})
+	}
+}
+
+// TestPeerEventsNotEchoed: an instance publishes its cursors for the other
+// instances on a NoEcho connection, so the server sends none of them back
+// to it; the other instance's users still get them.
+func TestPeerEventsNotEchoed(t *testing.T) {
+	t.Parallel()
+	cl := newCluster(t)
+	one := cl.start()
+	sid := cl.newSession(protocol.LangPython).ID
+	alice := connectPlain(t, one.url, user{sid: sid, id: "alice", name: "Alice"})
+	carol := connectPlain(t, one.url, user{sid: sid, id: "carol", name: "Carol"})
+	waitUsers(t, alice, "alice", "carol")
+	const cursors = 5
+	for i := range cursors {
+		alice.send(t, protocol.TypeCursorUpdate, map[string]any{"position": map[string]any{"line": 0, "column": i}})
+		if e := carol.waitFor(t, protocol.TypeCursorUpdate); e.UserID != "alice" {
+			t.Fatalf("cursor from %q", e.UserID)
+		}
+	}
+	// The server counts a publish in and, had it echoed, the same message
+	// out while it handles it: once all are in, none went back.
+	peers := func() *server.ConnInfo {
+		cz, err := cl.srv.Connz(&server.ConnzOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range cz.Conns {
+			if c.Name == "pairpad-realtime-peers" {
+				return c
+			}
+		}
+		t.Fatal("no pairpad-realtime-peers connection")
+		return nil
+	}
+	within(t, waitTimeout, "the peer events to reach the server", func() bool { return peers().InMsgs >= cursors })
+	if c := peers(); c.OutMsgs != 0 {
+		t.Fatalf("the server sent %d of %d peer events back to the instance that published them", c.OutMsgs, c.InMsgs)
+	}
+
+	// Another instance gets them, on its own peers connection.
+	two := cl.start()
+	bob := connectPlain(t, two.url, user{sid: sid, id: "bob", name: "Bob"})
+	waitUsers(t, alice, "alice", "bob", "carol")
+	waitUsers(t, bob, "alice", "bob", "carol")
+	alice.send(t, protocol.TypeCursorUpdate, map[string]any{"position": map[string]any{"line": 0, "column": 9}})
+	if e := bob.waitFor(t, protocol.TypeCursorUpdate); e.UserID != "alice" {
+		t.Fatalf("bob: cursor from %q", e.UserID)
 	}
 }

@@ -121,7 +121,13 @@ func (c *cluster) start(o ...instanceOpts) *instance {
 			t.Logf("instance log:\n%s", logs.String())
 		}
 	})
-	svc, err := realtime.New(ctx, process.Deps{Config: cfg, Infra: in, Log: log, Metrics: reg, Now: now})
+	// Dial as process.Run does: the instance's peer events get their own
+	// NoEcho connection.
+	dial := func(o broker.ConnOptions) (*nats.Conn, error) {
+		o.Log = log
+		return broker.Connect(c.srv.ClientURL(), o)
+	}
+	svc, err := realtime.New(ctx, process.Deps{Config: cfg, Infra: in, Log: log, Metrics: reg, Now: now, Dial: dial})
 	if err != nil {
 		nc.Close()
 		t.Fatalf("realtime.New: %v", err)

@@ -138,4 +138,8 @@ func (s *Service) stopBackground() {
 	s.bg.Wait()
 	s.hub.wait()
 	s.engine.Close()
+	s.events.Close() // every room has closed, and unsubscribed
+	if s.ownPeers {
+		s.peers.Close()
+	}
 }

@@ -27,8 +27,10 @@ type peerMsg struct {
 	Sent     int64             `json:"sent"` // unix ms, for the fan-out latency
 }
 
-// publishPeer tells the other instances holding the session. A failure is
-// only logged: peers still converge through the watchers.
+// publishPeer tells the other instances holding the session, on the
+// NoEcho peers connection: the server does not send it back to this
+// instance, which has already delivered it to its own connections. A
+// failure is only logged: peers still converge through the watchers.
 func (s *Service) publishPeer(sid string, m peerMsg) {
 	m.Sent = s.now().UnixMilli()
 	data, err := json.Marshal(m)
@@ -38,7 +40,7 @@ func (s *Service) publishPeer(sid string, m peerMsg) {
 	}
 	msg := &nats.Msg{Subject: broker.EventsSubject(sid), Data: data, Header: nats.Header{}}
 	msg.Header.Set(broker.HeaderInstance, s.instance)
-	if err := s.in.NC.PublishMsg(msg); err != nil {
+	if err := s.peers.PublishMsg(msg); err != nil {
 		s.log.Warn("publish peer message", "session_id", sid, "kind", m.Kind, "err", err)
 	}
 }

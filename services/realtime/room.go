@@ -31,7 +31,7 @@ type room struct {
 	ready   chan struct{} // closed when open finished; openErr is set before
 	openErr error
 	doc     *document.Doc // set before ready is closed
-	sub     *nats.Subscription
+	sub     *broker.Sub   // the session's peer events, on the hub's dispatcher
 
 	mu       sync.Mutex
 	conns    map[string]*client
@@ -65,7 +65,8 @@ type room struct {
 // roomDeps is what a room uses of its instance, shared by every room of
 // the hub.
 type roomDeps struct {
-	nc         *nats.Conn         // the session's peer events
+	peers      *nats.Conn         // the session's peer events (NoEcho when the process could dial one)
+	events     *broker.Dispatcher // runs every room's events subscription
 	runs       jetstream.KeyValue // the documents bucket: the last run-output
 	store      *session.Store
 	engine     *document.Engine
@@ -107,13 +108,20 @@ func (rm *room) open(ctx context.Context, since int64) {
 const openReadTimeout = 5 * time.Second
 
 func (rm *room) openErrFree(ctx context.Context, since int64) error {
-	sub, err := rm.d.nc.Subscribe(broker.EventsSubject(rm.id), rm.onPeer)
+	sub, err := rm.d.events.Subscribe(rm.d.peers, broker.EventsSubject(rm.id), rm.onPeer)
 	if err != nil {
 		return fmt.Errorf("subscribe to events of %s: %w", rm.id, err)
 	}
 	rm.sub = sub
 	rctx, cancel := context.WithTimeout(ctx, openReadTimeout)
 	defer cancel()
+	// The peers connection is not the one that writes this instance's
+	// presence: the flush has the server hold the subscription before
+	// anyone can learn that a user is here, so the cursors sent to that
+	// user are not missed.
+	if err := rm.d.peers.FlushWithContext(rctx); err != nil {
+		return fmt.Errorf("subscribe to events of %s: %w", rm.id, err)
+	}
 	rec, rev, err := rm.d.store.GetAny(rctx, rm.id)
 	if err != nil {
 		return err
@@ -454,7 +462,11 @@ func (rm *room) releaseNotes() {
 	}
 }
 
-// onPeer runs on the events subscription's goroutine and only queues.
+// onPeer runs on a goroutine of the events dispatcher, shared with other
+// rooms, and only queues. The peers connection is NoEcho, so this
+// instance's own messages do not come back; the header check stays for a
+// service built without Deps.Dial, whose peer events share its one
+// connection.
 func (rm *room) onPeer(msg *nats.Msg) {
 	if msg.Header.Get(broker.HeaderInstance) == rm.d.instance {
 		return

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -47,6 +48,12 @@ type Service struct {
 	slots    *slots
 	limits   *limitStore // per-user rates, kept across reconnects
 	upgrader websocket.Upgrader
+	// peers carries the peer events (peer.go): a NoEcho connection of its
+	// own when Deps.Dial can open one (ownPeers), else Infra.NC. events
+	// runs the rooms' subscriptions to them.
+	peers    *nats.Conn
+	ownPeers bool
+	events   *broker.Dispatcher
 	micro    micro.Service
 	watches  watchSet
 	handler  http.Handler
@@ -99,12 +106,22 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 		MemoryBudget: cfg.DocMemoryBudget, UnloadAfter: cfg.DocUnloadAfter},
 		d.Log, d.Now)
 	if err := registerWindowGauge(d.Metrics, s.engine); err != nil {
+		s.engine.Close()
 		return nil, err
+	}
+	s.peers, s.events = d.Infra.NC, broker.NewDispatcher(0, 0)
+	if d.Dial != nil {
+		if s.peers, err = d.Dial(broker.ConnOptions{Name: "pairpad-realtime-peers", NoEcho: true}); err != nil {
+			s.events.Close()
+			s.engine.Close()
+			return nil, fmt.Errorf("realtime: peers connection: %w", err)
+		}
+		s.ownPeers = true
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.toucher = newToucher(s.store, s.log, s.now)
 	s.presence = newPresenceTracker(d.Infra.Presence, instance, s.startWatch)
-	s.hub = newHub(s.ctx, m.sessions, roomDeps{nc: d.Infra.NC, runs: d.Infra.Documents, store: s.store, engine: s.engine,
+	s.hub = newHub(s.ctx, m.sessions, roomDeps{peers: s.peers, events: s.events, runs: d.Infra.Documents, store: s.store, engine: s.engine,
 		log: s.log, metrics: m, now: s.now, instance: instance, maxUsers: cfg.SessionMaxUsers,
 		remote: s.presence.remote, touch: s.toucher.request, touchEvery: s.touchEvery})
 	s.presence.rooms = s.hub

@@ -74,10 +74,13 @@ const DefaultTransformBudget = 1000000
 // Engine holds the documents of the sessions that have listeners on this
 // instance. It is safe for concurrent use.
 type Engine struct {
-	in  *broker.Infra
-	o   Options
-	log *slog.Logger
-	now func() time.Time
+	in *broker.Infra
+	// subs runs the replicas' applied subscriptions on a few goroutines
+	// rather than one each.
+	subs *broker.Dispatcher
+	o    Options
+	log  *slog.Logger
+	now  func() time.Time
 	// hist bounds each session's in-memory history; tests shrink it.
 	hist histLimits
 	// windowBytes is the sum of the sessions' windows (history.bytes);
@@ -133,7 +136,7 @@ func NewEngine(in *broker.Infra, o Options, log *slog.Logger, now func() time.Ti
 	if now == nil {
 		now = time.Now
 	}
-	return &Engine{in: in, o: o, log: log.With("component", "document", "instance", o.Instance), now: now,
+	return &Engine{in: in, subs: broker.NewDispatcher(0, 0), o: o, log: log.With("component", "document", "instance", o.Instance), now: now,
 		hist: defaultHistLimits, stopping: map[string]*replica{}}
 }
 
@@ -230,6 +233,7 @@ func (e *Engine) Close() {
 		s.shutdown()
 	}
 	e.wg.Wait()
+	e.subs.Close() // every replica has unsubscribed
 }
 
 // connected returns nil while the NATS connection is up, else the nats.go

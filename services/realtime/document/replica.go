@@ -18,7 +18,9 @@ import (
 )
 
 // inboxMax bounds the updates buffered from the applied subscription; past
-// it they are dropped and read back from the stream, which holds them all.
+// it they are dropped and read back from the stream, which holds them all
+// (as are those the dispatcher's full queue drops: run watches
+// sub.Dropped).
 const inboxMax = 4096
 
 // errGap reports an update that does not follow the newest one we hold.
@@ -69,7 +71,7 @@ type replica struct {
 	dropped bool
 	loading bool
 
-	sub      *nats.Subscription
+	sub      *broker.Sub // on the engine's dispatcher
 	wake     chan struct{}
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -110,7 +112,7 @@ func (s *replica) start() {
 // load subscribes to the applied subject (first, so nothing stored
 // meanwhile is missed), then folds the snapshot and the log after it.
 func (s *replica) load(ctx context.Context) error {
-	sub, err := s.e.in.NC.Subscribe(broker.AppliedSubject(s.id), s.onApplied)
+	sub, err := s.e.subs.Subscribe(s.e.in.NC, broker.AppliedSubject(s.id), s.onApplied)
 	if err != nil {
 		return fmt.Errorf("subscribe: %w", err)
 	}
@@ -179,7 +181,8 @@ func (s *replica) hashLocked() string {
 	return s.hash
 }
 
-// onApplied runs on the subscription's goroutine: it only queues.
+// onApplied runs on a goroutine of the engine's dispatcher, shared with
+// other sessions: it only queues.
 func (s *replica) onApplied(m *nats.Msg) {
 	e, err := oplog.Decode(m)
 	s.mu.Lock()
