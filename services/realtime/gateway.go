@@ -17,21 +17,44 @@ import (
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
+// slot is the connection slot a handshake holds for its client's address:
+// the handler releases it when it returns (done), unless it has handed it
+// to the connection's goroutine (hand), which releases it when the
+// connection ends.
+type slot struct {
+	ip      string
+	release func()
+	handed  bool
+}
+
+// hand passes the slot on and returns its release.
+func (sl *slot) hand() func() {
+	sl.handed = true
+	return sl.release
+}
+
+// done releases the slot unless it was handed on.
+func (sl *slot) done() {
+	if !sl.handed {
+		sl.release()
+	}
+}
+
 // takeSlot takes a connection slot for r's client and checks that NATS is
 // there; a refusal is answered on w at once, and ok is false.
-func (s *Service) takeSlot(w http.ResponseWriter, r *http.Request) (ip string, release func(), ok bool) {
-	ip = s.clientIP(r)
+func (s *Service) takeSlot(w http.ResponseWriter, r *http.Request) (sl *slot, ok bool) {
+	ip := s.clientIP(r)
 	release, err := s.slots.take(ip)
 	if err != nil {
 		s.refuse(w, err)
-		return "", nil, false
+		return nil, false
 	}
 	if err := s.natsDown(); err != nil {
 		release()
 		s.refuse(w, err) // rather than a handshake that waits for NATS
-		return "", nil, false
+		return nil, false
 	}
-	return ip, release, true
+	return &slot{ip: ip, release: release}, true
 }
 
 // handlePlain serves GET /ws: every check runs before the upgrade, so a
@@ -43,16 +66,11 @@ func (s *Service) handlePlain() http.Handler {
 			s.refuse(w, protocol.Errorf(protocol.CodeInvalidRequest, "GET /ws expects a WebSocket upgrade"))
 			return
 		}
-		ip, release, ok := s.takeSlot(w, r)
+		sl, ok := s.takeSlot(w, r)
 		if !ok {
 			return
 		}
-		handed := false // to the connection's goroutine, which then releases the slot
-		defer func() {
-			if !handed {
-				release()
-			}
-		}()
+		defer sl.done()
 		ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WSHandshakeTimeout)
 		a, err := s.admit(ctx, handshakeFrom(r))
 		cancel()
@@ -65,8 +83,7 @@ func (s *Service) handlePlain() http.Handler {
 			a.cancel(s) // the upgrader answered the client
 			return
 		}
-		handed = true
-		go s.serveAndRelease(newClient(&s.clients, ws, wsconn.Plain{}, newID(), ip), a, release)
+		go s.serveAndRelease(newClient(&s.clients, ws, wsconn.Plain{}, newID(), sl.ip), a, sl.hand())
 	})
 }
 
@@ -91,21 +108,16 @@ func (s *Service) handleSocketIO() http.Handler {
 				"Only the websocket transport is supported: this request is not a WebSocket upgrade"))
 			return
 		}
-		ip, release, ok := s.takeSlot(w, r)
+		sl, ok := s.takeSlot(w, r)
 		if !ok {
 			return
 		}
-		handed := false // to the connection's goroutine, which then releases the slot
-		defer func() {
-			if !handed {
-				release()
-			}
-		}()
+		defer sl.done()
 		ws, err := s.upgrader.Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
-		c := newClient(&s.clients, ws, wsconn.SocketIO{}, newID(), ip)
+		c := newClient(&s.clients, ws, wsconn.SocketIO{}, newID(), sl.ip)
 		a, err := s.sioHandshake(r, c)
 		if err != nil {
 			err = handshakeFailure(err)
@@ -118,8 +130,7 @@ func (s *Service) handleSocketIO() http.Handler {
 			return
 		}
 		c.ws.Send(wsconn.Frame{Data: sio.EncodeConnect(sio.MainNamespace, c.id)})
-		handed = true
-		go s.serveAndRelease(c, a, release)
+		go s.serveAndRelease(c, a, sl.hand())
 	})
 }
 
