@@ -67,10 +67,7 @@ func (o *otClient) send(t testing.TB, op ot.Op) {
 // receive handles what arrived; it reports whether anything did.
 func (o *otClient) receive(t testing.TB) bool {
 	t.Helper()
-	o.c.mu.Lock()
-	events := o.c.events[o.c.next:]
-	o.c.next = len(o.c.events)
-	o.c.mu.Unlock()
+	events := o.c.unread()
 	for _, e := range events {
 		switch e.Type {
 		case protocol.TypeCodeAck:

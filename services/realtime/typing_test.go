@@ -64,17 +64,14 @@ type fullCodeWriter struct {
 	name    string
 	text    string // the text of the last code-update received
 	version int64
+	latest  int64    // the newest version its instance told it of, by update or ack
 	sent    []string // markers sent
 	acked   map[string]bool
 }
 
 func (w *fullCodeWriter) receive(t testing.TB) {
 	t.Helper()
-	w.c.mu.Lock()
-	events := w.c.events[w.c.next:]
-	w.c.next = len(w.c.events)
-	w.c.mu.Unlock()
-	for _, e := range events {
+	for _, e := range w.c.unread() {
 		switch e.Type {
 		case protocol.TypeCodeUpdate:
 			u := decode[codeUpdateOut](t, e.Payload)
@@ -84,8 +81,11 @@ func (w *fullCodeWriter) receive(t testing.TB) {
 			if u.Version > w.version {
 				w.text, w.version = *u.Delta.FullCode, u.Version
 			}
+			w.latest = max(w.latest, u.Version)
 		case protocol.TypeCodeAck:
-			w.acked[decode[protocol.CodeAck](t, e.Payload).OpID] = true
+			a := decode[protocol.CodeAck](t, e.Payload)
+			w.acked[a.OpID] = true
+			w.latest = max(w.latest, a.Version)
 		case protocol.TypeError:
 			t.Fatalf("%s: error %s", w.name, e.Payload)
 		}
@@ -142,10 +142,13 @@ func TestFullCodeFromStaleVersions(t *testing.T) {
 			w.edit(t, r)
 		}
 	}
-	within(t, waitTimeout, "every update to be acknowledged", func() bool {
+	// Acknowledged on one instance is not yet delivered on the other: wait
+	// until every writer, on both instances, has been told of the last
+	// version, so the fresh joiner's instance holds it too.
+	within(t, waitTimeout, "every update to be acknowledged and delivered everywhere", func() bool {
 		for _, w := range writers {
 			w.receive(t)
-			if len(w.acked) != len(w.sent) {
+			if len(w.acked) != len(w.sent) || w.latest < int64(rounds*len(writers)) {
 				return false
 			}
 		}

@@ -213,6 +213,15 @@ func (c *wsClient) sendEnv(t testing.TB, env map[string]any) {
 	c.sendRaw(t, string(b))
 }
 
+// unread consumes and returns every event not consumed yet.
+func (c *wsClient) unread() []protocol.Envelope {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	events := c.events[c.next:]
+	c.next = len(c.events)
+	return events
+}
+
 // await consumes events up to the first match.
 func (c *wsClient) await(t testing.TB, what string, match func(protocol.Envelope) bool) protocol.Envelope {
 	t.Helper()
