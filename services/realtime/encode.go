@@ -149,7 +149,7 @@ func payloadSize(v any) int {
 	if u, ok := v.(protocol.CodeUpdate); ok {
 		n := 64 + len(u.Delta.Ops) + len(u.OpID) + len(u.Hash)
 		if u.Delta.FullCode != nil {
-			n += len(*u.Delta.FullCode) + len(*u.Delta.FullCode)/8 // room for escapes
+			n += len(*u.Delta.FullCode) + len(*u.Delta.FullCode)/4 // room for escapes
 		}
 		return n
 	}

@@ -106,6 +106,8 @@ func (r *Reader) String() (string, bool) {
 	for i < len(r.b) {
 		c := r.b[i]
 		switch {
+		case asItself[c]:
+			i++
 		case c == '"':
 			r.i = i + 1
 			return string(r.b[start:i]), true
@@ -183,7 +185,7 @@ func (r *Reader) escapedString(start, i int) (string, bool) {
 			return "", false
 		case c < utf8.RuneSelf:
 			j := i + 1
-			for j < len(r.b) && r.b[j] >= 0x20 && r.b[j] < utf8.RuneSelf && r.b[j] != '"' && r.b[j] != '\\' {
+			for j < len(r.b) && asItself[r.b[j]] {
 				j++
 			}
 			sb.Write(r.b[i:j])
@@ -199,6 +201,19 @@ func (r *Reader) escapedString(start, i int) (string, bool) {
 	}
 	return "", false
 }
+
+// asItself marks the bytes a string literal holds as themselves, one
+// byte one character: ASCII from 0x20 but the quote and the backslash.
+// inString adds the bytes from 0x80, which the scanner lets through as
+// they are (encoding/json checks UTF-8 only when it decodes). Both are
+// read-only.
+var asItself, inString = func() (plain, any [256]bool) {
+	for c := 0x20; c < 0x100; c++ {
+		any[c] = c != '"' && c != '\\'
+		plain[c] = any[c] && c < utf8.RuneSelf
+	}
+	return plain, any
+}()
 
 // Hex4 reads the four hex digits of b at i, those of a \u escape.
 func Hex4(b []byte, i int) (int, bool) {
@@ -297,6 +312,9 @@ func digits(b []byte, i int) int {
 func (r *Reader) skipString() bool {
 	b := r.b
 	for i := r.i + 1; i < len(b); i++ {
+		if inString[b[i]] {
+			continue
+		}
 		switch c := b[i]; {
 		case c == '"':
 			r.i = i + 1
@@ -491,7 +509,7 @@ func (r *Reader) Array(item func(i int) bool) bool {
 
 // Seen records which of an object's keys were read, one bit each, so a
 // repeated key can be told.
-type Seen uint8
+type Seen uint16
 
 // First marks bit, false when it was marked already.
 func (s *Seen) First(bit Seen) bool {

@@ -144,3 +144,32 @@ func TestObject(t *testing.T) {
 		t.Error("FoldsTo: OPID folds to opId; opId is opId itself; x is nothing")
 	}
 }
+
+// BenchmarkString reads a 2 KiB program as encoding/json encodes it (every
+// newline, tab, quote and < > & escaped), and checks it first as Value does.
+func BenchmarkString(b *testing.B) {
+	const unit = "func f(a []int) bool {\n\tif len(a) < 2 && a[0] > 1 {\n\t\treturn \"x\" == `y`\n\t}\n\treturn false\n}\n"
+	lit, err := json.Marshal(strings.Repeat(unit, 2048/len(unit)+1)[:2048])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("Value", func(b *testing.B) {
+		b.SetBytes(int64(len(lit)))
+		for b.Loop() {
+			r := jsonwire.NewReader(lit)
+			if _, ok := r.Value(); !ok {
+				b.Fatal("refused")
+			}
+		}
+	})
+	b.Run("String", func(b *testing.B) {
+		b.SetBytes(int64(len(lit)))
+		b.ReportAllocs()
+		for b.Loop() {
+			r := jsonwire.NewReader(lit)
+			if _, ok := r.String(); !ok {
+				b.Fatal("refused")
+			}
+		}
+	})
+}
