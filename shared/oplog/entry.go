@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/jsonwire"
 	"github.com/pairpad/pairpad/shared/ot"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
@@ -126,6 +127,74 @@ func DecodeRaw(m *jetstream.RawStreamMsg) (Entry, error) {
 }
 
 func decodeBody(data []byte) (Entry, error) {
+	if e, ok := readBody(data); ok {
+		return e, nil
+	}
+	return decodeBodyJSON(data)
+}
+
+// readBody is decodeBody's fast path, one pass of a jsonwire.Reader over
+// the body Encode writes (its ops through ot.Read): what it accepts,
+// decodeBodyJSON decodes the same (FuzzDecodeBody); anything else (a null,
+// a repeated key, a string decoding would rewrite, every refusal) it
+// leaves to decodeBodyJSON.
+func readBody(data []byte) (Entry, bool) {
+	r := jsonwire.NewReader(data)
+	var b body
+	var seen jsonwire.Seen
+	str := func(bit jsonwire.Seen, dst *string) bool {
+		s, ok := r.String()
+		*dst = s
+		return ok && seen.First(bit)
+	}
+	num := func(bit jsonwire.Seen, dst *int64) bool {
+		n, ok := r.Int()
+		*dst = n
+		return ok && seen.First(bit)
+	}
+	ok := r.Object(func(key []byte) bool {
+		switch string(key) {
+		case "v":
+			return num(1, &b.Version)
+		case "u":
+			return str(2, &b.UserID)
+		case "n":
+			return str(4, &b.UserName)
+		case "r":
+			return str(8, &b.Role)
+		case "o":
+			return str(16, &b.OpID)
+		case "c":
+			return str(32, &b.ConnID)
+		case "t":
+			return num(64, &b.Timestamp)
+		case "b":
+			return num(128, &b.Offset)
+		case "ops":
+			op, ok := ot.Read(&r)
+			b.Ops = op
+			return ok && seen.First(256)
+		}
+		if jsonwire.FoldsTo(key, "v", "u", "n", "r", "o", "c", "t", "ops", "b") {
+			return false
+		}
+		_, ok := r.Value()
+		return ok
+	})
+	if !ok || !r.End() || b.Version < 1 || b.Ops == nil {
+		return Entry{}, false
+	}
+	return b.entry(len(data)), true
+}
+
+// entry is the Entry of a stored body of size bytes.
+func (b body) entry(size int) Entry {
+	return Entry{Version: b.Version, UserID: b.UserID, UserName: b.UserName, Role: protocol.Role(b.Role),
+		OpID: b.OpID, ConnID: b.ConnID, Timestamp: b.Timestamp, Ops: b.Ops, Size: size, Offset: b.Offset}
+}
+
+// decodeBodyJSON is decodeBody with encoding/json.
+func decodeBodyJSON(data []byte) (Entry, error) {
 	var b body
 	if err := json.Unmarshal(data, &b); err != nil {
 		return Entry{}, fmt.Errorf("%w: %v", ErrMalformed, err)
@@ -133,8 +202,7 @@ func decodeBody(data []byte) (Entry, error) {
 	if b.Version < 1 || b.Ops == nil {
 		return Entry{}, fmt.Errorf("%w: version %d, ops present %t", ErrMalformed, b.Version, b.Ops != nil)
 	}
-	return Entry{Version: b.Version, UserID: b.UserID, UserName: b.UserName, Role: protocol.Role(b.Role),
-		OpID: b.OpID, ConnID: b.ConnID, Timestamp: b.Timestamp, Ops: b.Ops, Size: len(data), Offset: b.Offset}, nil
+	return b.entry(len(data)), nil
 }
 
 // validHeaderValue reports whether s can travel as a header value.

@@ -1,0 +1,43 @@
+package oplog
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/pairpad/pairpad/shared/ot"
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// FuzzDecodeBody holds decodeBody (readBody first) to decodeBodyJSON, the
+// encoding/json path, on any bytes: the same entry or the same error.
+func FuzzDecodeBody(f *testing.F) {
+	m, err := Encode("s", Entry{Version: 7, UserID: "u2", UserName: "Ada <L>", Role: protocol.RoleCandidate, OpID: "u2-17",
+		ConnID: "c-1", Timestamp: 1705315800000, Ops: ot.Op{ot.Retain(1480), ot.Insert("x < y"), ot.Delete(1)}, Offset: 4096})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(m.Data)
+	for _, s := range []string{`{"v":1,"u":"","t":0,"ops":[]}`, `{"v":0,"u":"","t":0,"ops":[]}`, `{"v":1,"u":"","t":0}`,
+		`{"v":1,"u":"","t":0,"ops":null}`, `{"v":1,"V":2,"u":"","t":0,"ops":[1]}`, `{"v":1,"u":"\ud800","t":0,"ops":[1]}`,
+		`{"v":1,"u":null,"t":0,"ops":[1],"x":{"y":[true]}}`, `{"v":1,"v":2,"ops":[1]}`, `{"v":1.5,"ops":[1]}`, `{"v":1,"ops":[0]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := decodeBody(data)
+		want, wantErr := decodeBodyJSON(data)
+		if !reflect.DeepEqual(got, want) || (err == nil) != (wantErr == nil) || (err != nil && err.Error() != wantErr.Error()) {
+			t.Fatalf("decodeBody(%q) = %+v, %v; encoding/json: %+v, %v", data, got, err, want, wantErr)
+		}
+	})
+}
+
+// TestReadBodyTaken holds what Encode writes to the fast path.
+func TestReadBodyTaken(t *testing.T) {
+	m, err := Encode("s", Entry{Version: 1, UserID: "u", Ops: ot.Op{ot.Insert("<a>")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := readBody(m.Data); !ok {
+		t.Errorf("readBody leaves %s to encoding/json", m.Data)
+	}
+}
