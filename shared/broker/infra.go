@@ -72,7 +72,10 @@ func Provision(ctx context.Context, nc *nats.Conn, l Layout) (*Infra, error) {
 		{&in.Documents, jetstream.KeyValueConfig{Bucket: BucketDocuments, History: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas,
 			MaxValueSize: 4 << 20, Description: "document snapshots, key <sessionId>"}},
 		// Presence expires by bucket TTL, never per-key TTL: Update would drop a key's TTL.
-		{&in.Presence, jetstream.KeyValueConfig{Bucket: BucketPresence, History: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas,
+		// History 2 keeps a manual leave's marker beside the delete that
+		// follows it, so a watcher that is behind still reads the reason
+		// (with 1 the delete replaces the marker before it is delivered).
+		{&in.Presence, jetstream.KeyValueConfig{Bucket: BucketPresence, History: 2, Storage: jetstream.FileStorage, Replicas: l.Replicas,
 			TTL: l.PresenceTTL, LimitMarkerTTL: l.PresenceTTL, Description: "who is connected, key <sessionId>.<userId b64>.<connId>"}},
 		{&in.Limits, jetstream.KeyValueConfig{Bucket: BucketRateLimits, History: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas,
 			TTL: RateLimitWindowMax, Description: "REST rate-limit counters shared by every api replica"}},

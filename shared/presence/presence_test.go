@@ -2,6 +2,7 @@ package presence_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -77,6 +78,10 @@ func TestLeaveReasons(t *testing.T) {
 			if n, err := presence.Count(ctx, kv, sid); err != nil || n != 1 {
 				t.Fatalf("count %d, %v", n, err)
 			}
+			put, err := kv.Get(ctx, e.Key())
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := tc.remove(e); err != nil {
 				t.Fatal(err)
 			}
@@ -86,10 +91,42 @@ func TestLeaveReasons(t *testing.T) {
 					t.Fatalf("removal read back as %+v, want left %q", c, want)
 				}
 			}
+			// A watcher that is behind, as a busy instance's is, reads the
+			// removal only after all of it is stored: it reads the same
+			// reasons (the bucket keeps a manual leave's marker beside the
+			// delete that follows it).
+			if got := lateReasons(ctx, t, kv, put.Revision(), e.Key()); !slices.Equal(got, tc.want) {
+				t.Fatalf("a watcher that was behind read %q, want %q", got, tc.want)
+			}
 			if got, err := presence.Entries(ctx, kv, sid); err != nil || len(got) != 0 {
 				t.Fatalf("entries after the leave: %+v, %v", got, err)
 			}
 		})
+	}
+}
+
+// lateReasons reads key's updates from revision on with a new watcher and
+// returns the Left of each removal.
+func lateReasons(ctx context.Context, t *testing.T, kv jetstream.KeyValue, revision uint64, key string) []string {
+	t.Helper()
+	w, err := kv.WatchAll(ctx, jetstream.ResumeFromRevision(revision))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Stop() }()
+	var out []string
+	for {
+		select {
+		case e := <-w.Updates():
+			if e == nil {
+				return out // caught up
+			}
+			if c, ok := presence.Decode(e); ok && c.Key == key && c.Left != "" {
+				out = append(out, c.Left)
+			}
+		case <-ctx.Done():
+			t.Fatal("the late watcher did not catch up")
+		}
 	}
 }
 
