@@ -237,6 +237,7 @@ func (f *fleet) harvest(window time.Duration) Traffic {
 	t.Delivered = delivered[kindCode] + delivered[kindCursor]
 	t.Lost = max(0, t.Expected-t.Delivered)
 	t.LostCursors = max(0, expected[kindCursor]-delivered[kindCursor])
+	t.LostCode = max(0, expected[kindCode]-delivered[kindCode])
 	t.Cuts = f.cuts.Swap(0)
 	all := Merge(append(append([]Samples(nil), code...), cursor...)...)
 	t.Latency["all"] = all.Summarize()
@@ -266,9 +267,9 @@ func trafficFailures(t Traffic) []string {
 		}
 	}
 	switch {
-	case t.Reconnects > 0 && t.Lost > t.LostCursors:
+	case t.Reconnects > 0 && t.LostCode > 0:
 		// cursor-updates sent while a member was away are not replayed
-		out = append(out, "lost code-update deliveries: "+itoa(t.Lost-t.LostCursors))
+		out = append(out, "lost code-update deliveries: "+itoa(t.LostCode))
 	case t.Reconnects == 0 && t.Lost > 0:
 		out = append(out, "lost deliveries: "+itoa(t.Lost))
 	}

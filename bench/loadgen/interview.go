@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -90,7 +91,7 @@ func interview(ctx context.Context, opts Options, p InterviewParams, name string
 		if opts.Legacy {
 			r.Notes = append(r.Notes, "legacy mode: no convergence check (no acks to track the server's text)")
 		} else {
-			r.Convergence = f.convergence(ctx, 10*time.Second)
+			r.Convergence = f.convergence(ctx, convergeWait)
 			if !r.Convergence.Converged {
 				r.Failures = append(r.Failures, fmt.Sprintf("no convergence: %d of %d clients agree",
 					r.Convergence.Agreeing, r.Convergence.Clients))
@@ -144,9 +145,19 @@ func (f *fleet) window(ctx context.Context, rates Rates, warmup, length, settle 
 	return t, f.compare(before, after), lg, nil
 }
 
+// convergeWait bounds the convergence check: the wait for members still
+// reconnecting, then for the sync answers. Both end as soon as they can.
+const convergeWait = 30 * time.Second
+
 // convergence asks every connected client for the server state (sync) and
-// checks that it equals the client's own text, and that all agree.
+// checks that it equals the client's own text, and that all agree. Members
+// still reconnecting or catching up are waited for first (up to timeout):
+// one still away when it ends counts as not agreeing.
 func (f *fleet) convergence(ctx context.Context, timeout time.Duration) *Convergence {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil && slices.ContainsFunc(f.users(), (*user).returning) {
+		time.Sleep(50 * time.Millisecond)
+	}
 	users := f.users()
 	var live []*user
 	for _, u := range users {
@@ -162,7 +173,6 @@ func (f *fleet) convergence(ctx context.Context, timeout time.Duration) *Converg
 		}
 	}
 	c := &Convergence{Clients: len(users)}
-	deadline := time.Now().Add(timeout)
 	answers := make([]*syncAns, len(live))
 	for i, u := range live {
 		for {

@@ -148,6 +148,7 @@ func mergeTraffic(parts []*Result) (*Traffic, error) {
 		out.Delivered += t.Delivered
 		out.Lost += t.Lost
 		out.LostCursors += t.LostCursors
+		out.LostCode += t.LostCode
 		out.Reconnects += t.Reconnects
 		out.Cuts += t.Cuts
 		out.PendingAcks += t.PendingAcks

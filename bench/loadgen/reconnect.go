@@ -20,10 +20,13 @@ import (
 // does not apply it twice) and whatever it typed meanwhile. Each
 // reconnection is counted (Traffic.Reconnects).
 
-// reconnectDelay bounds the backoff between attempts.
+// reconnectDelay bounds the backoff between attempts; reconnectRefusals
+// is how many refusals in a row (not transient failures, which are tried
+// until the run ends) a user takes before it gives up.
 const (
-	reconnectFirst = 100 * time.Millisecond
-	reconnectMax   = 5 * time.Second
+	reconnectFirst    = 100 * time.Millisecond
+	reconnectMax      = 5 * time.Second
+	reconnectRefusals = 3
 )
 
 // reconnecting reports whether users reconnect: not when switched off, not
@@ -48,6 +51,7 @@ func (f *fleet) watch(u *user, c *Conn) {
 		u.mu.Lock()
 		u.offline = true
 		u.mu.Unlock()
+		refused := 0
 		for attempt := 0; ; attempt++ {
 			// Growing, jittered backoff like socket.io-client's.
 			backoff := min(reconnectMax, reconnectFirst<<min(attempt, 6)) + time.Duration(rand.Int64N(int64(reconnectFirst)))
@@ -66,7 +70,16 @@ func (f *fleet) watch(u *user, c *Conn) {
 				return
 			}
 			if !transient(err) {
+				refused++
 				u.mu.Lock()
+				if refused < reconnectRefusals {
+					// An overloaded server (or a starved generator) refuses a
+					// handshake that is too slow (no CONNECT in time): a real
+					// client tries again; a refusal that lasts is given up.
+					u.st.errors["info:RECONNECT_REFUSED:"+errorClass(err)]++
+					u.mu.Unlock()
+					continue
+				}
 				u.st.errors["reconnect:"+errorClass(err)]++
 				u.offline = false // given up: its pending update shows as never acknowledged
 				u.mu.Unlock()
@@ -81,6 +94,14 @@ func (u *user) away() bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.offline
+}
+
+// returning reports whether the user is reconnecting or catching up on
+// what it missed: a sync asked now would be taken for the catch-up's.
+func (u *user) returning() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.offline || u.catchingUp
 }
 
 // stopReconnecting ends every watcher and waits for them.

@@ -90,6 +90,9 @@ type Traffic struct {
 	// member was reconnecting are not replayed, so with Reconnects they
 	// are no failure.
 	LostCursors int64 `json:"lostCursors,omitempty"`
+	// LostCode is the code-updates among Lost: always a failure (a
+	// reconnected member gets them replayed).
+	LostCode int64 `json:"lostCode,omitempty"`
 	// Reconnects counts users that reconnected after their connection
 	// ended unasked; Cuts the connections the generator dropped itself
 	// (Options.CutEvery).

@@ -68,6 +68,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	duration := fs.Duration("duration", 0, "interview-light's measured window (default 60s, -quick 5s)")
 	memDuration := fs.Duration("memory-duration", 0, "memory's measured window: interview-light for target 3 (default 10m, -quick 10s)")
 	lightSessions := fs.Int("light-sessions", 0, "sessions of 3 users of interview-light and memory (default 1,000, -quick 20)")
+	manyConns := fs.Int("many-conns", 0, "idle50k's connections (default 50,000 or what the file limit allows over three instances, -quick 300)")
 	crowdSizes := fs.String("crowd-sizes", "", "comma-separated crowd steps (default 100,150,200,250,300; -quick 5,10)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -115,6 +116,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if *lightSessions > 0 {
 		p.light.Sessions, p.memory.Sessions = *lightSessions, *lightSessions
+	}
+	if *manyConns > 0 {
+		p.many = manyPlan(*manyConns, rep.Machine.FileLimit, p.many)
 	}
 	if *crowdSizes != "" {
 		if p.crowdSizes, err = parseSizes(*crowdSizes); err != nil {
@@ -228,8 +232,8 @@ func parseSizes(s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil || n < 2 {
-			return nil, fmt.Errorf("-crowd-sizes %q: want comma-separated sizes of at least 2", s)
+		if err != nil || n < 2 || n > maxCrowd {
+			return nil, fmt.Errorf("-crowd-sizes %q: want comma-separated sizes from 2 to %d", s, maxCrowd)
 		}
 		out = append(out, n)
 	}

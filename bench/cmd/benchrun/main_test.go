@@ -128,7 +128,7 @@ func TestParseSizes(t *testing.T) {
 	if got, err := parseSizes("100, 200,300"); err != nil || !slices.Equal(got, []int{100, 200, 300}) {
 		t.Errorf("parseSizes = %v, %v", got, err)
 	}
-	for _, bad := range []string{"", "1", "a,b", "100,"} {
+	for _, bad := range []string{"", "1", "a,b", "100,", "1001"} {
 		if _, err := parseSizes(bad); err == nil {
 			t.Errorf("parseSizes(%q) took it", bad)
 		}
@@ -198,7 +198,7 @@ func sampleReport() *Report {
 			if floor {
 				res.Layout, res.Traffic, res.Servers = "relay (floor)", traffic("all", c.floor), server(70)
 			} else if c.users == 300 {
-				res.Traffic.Reconnects, res.Traffic.Lost, res.Traffic.LostCursors = 4, 10, 10
+				res.Traffic.Reconnects, res.Traffic.Lost, res.Traffic.LostCursors = 4, 10, 10 // cursors sent while away
 			}
 			if !floor {
 				res.Traffic.MachineCPUPercent = 150
@@ -282,7 +282,7 @@ func TestTargetsNotMet(t *testing.T) {
 		}},
 		{"6: a lost code-update", "6", statusMissed, func(r *Report) {
 			p, _, _ := r.crowdSteps()
-			p[300].Traffic.Lost = 11
+			p[300].Traffic.Lost, p[300].Traffic.LostCode = 11, 1
 		}},
 		{"6: up to 200 only", "6", statusUnmeasured, func(r *Report) {
 			p, _, _ := r.crowdSteps()

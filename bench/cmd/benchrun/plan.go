@@ -35,7 +35,8 @@ const (
 	lightSessions  = 1000  // targets 1, 3 and 4: sessions of 3
 	manyConnsGoal  = 50000 // target 5
 	manyInstances  = 3
-	crowdUsersGoal = 300 // target 6
+	crowdUsersGoal = 300  // target 6
+	maxCrowd       = 1000 // SESSION_MAX_USERS and SESSION_MAX_USER_IDS of benchEnv
 )
 
 // perProcess is how many connections one process may hold under the hard
@@ -54,7 +55,6 @@ func perProcess(fileLimit uint64) int {
 // instances and several generator processes.
 func fullPlan(fileLimit uint64) plan {
 	per := perProcess(fileLimit)
-	many := min(manyConnsGoal, manyInstances*per)
 	heavy := loadgen.InterviewParams{Sessions: lightSessions, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2},
 		Duration: d(20 * time.Second), Warmup: d(5 * time.Second), Settle: d(15 * time.Second)}
 	light := heavy
@@ -72,12 +72,21 @@ func fullPlan(fileLimit uint64) plan {
 		crowd: loadgen.InterviewParams{Rates: loadgen.Rates{Code: 2, Cursor: 2},
 			Duration: d(10 * time.Second), Warmup: d(3 * time.Second), Settle: d(45 * time.Second)},
 		crowdSizes: []int{100, 150, 200, 250, crowdUsersGoal},
-		many: manyParams{Conns: many, Procs: max(manyInstances, (many+per-1)/per), CursorEvery: 10 * time.Second,
-			Hold: 30 * time.Second},
+		many:       manyPlan(manyConnsGoal, fileLimit, manyParams{CursorEvery: 10 * time.Second, Hold: 30 * time.Second}),
 		ramp: loadgen.RampParams{StartSessions: 50, StepSessions: 50, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2},
 			Steps: 8, StepDuration: d(10 * time.Second), Warmup: d(3 * time.Second), Settle: d(5 * time.Second),
 			P99Limit: d(50 * time.Millisecond)},
 	}
+}
+
+// manyPlan sizes idle50k for conns connections, fewer if three realtime
+// instances cannot hold them under the file limit, in enough generator
+// processes (at least three) that none holds more than its limit allows.
+func manyPlan(conns int, fileLimit uint64, p manyParams) manyParams {
+	per := perProcess(fileLimit)
+	p.Conns = min(conns, manyInstances*per)
+	p.Procs = max(manyInstances, (p.Conns+per-1)/per)
+	return p
 }
 
 // quickPlan checks the runner end to end in a few minutes.
@@ -165,8 +174,8 @@ func estimate(jobs []job, p plan) time.Duration {
 			total += window(p.memory, p.memory.Sessions)
 		case "crowd":
 			settle := 5 * time.Second
-			if !j.floor && j.users >= 250 { // overloaded: the backlog drains, then the sync check
-				settle = time.Duration(p.crowd.Settle) + 10*time.Second
+			if !j.floor && j.users >= 250 { // overloaded: the backlog drains, reconnections, the sync check
+				settle = time.Duration(p.crowd.Settle) + 30*time.Second
 			}
 			total += time.Duration(p.crowd.Warmup+p.crowd.Duration) + settle
 		case "ramp":

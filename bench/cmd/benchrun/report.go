@@ -405,10 +405,7 @@ func (r *Report) target6() Target {
 	tr := res.Traffic
 	conv := res.Convergence
 	converged := conv != nil && conv.Converged
-	lostCode := tr.Lost - tr.LostCursors
-	if tr.Reconnects == 0 {
-		lostCode = tr.Lost
-	}
+	lostCode := tr.LostCode
 	agree := "no convergence check"
 	if conv != nil {
 		agree = fmt.Sprintf("%d of %d clients hold the server's text", conv.Agreeing, conv.Clients)

@@ -18,12 +18,13 @@ const tokenSecret = "pairpad-bench-token-secret"
 
 // benchEnv is what every server process gets: REST limits off, no
 // per-address connection limit (the generator dials from a few loopback
-// addresses), room for the crowd, pprof on, and info logs: the port a
-// process bound is read from its "listening" line.
+// addresses), room for the crowd (up to 1,000 users: -crowd-sizes), pprof
+// on, and info logs: the port a process bound is read from its
+// "listening" line.
 var benchEnv = []string{
 	"TOKEN_SECRET=" + tokenSecret, "LOG_LEVEL=info",
 	"RATE_LIMIT_CREATE=0", "RATE_LIMIT_JOIN=0", "RATE_LIMIT_DEFAULT=0",
-	"WS_MAX_CONNECTIONS_PER_IP=0", "SESSION_MAX_USERS=200", "PPROF=true",
+	"WS_MAX_CONNECTIONS_PER_IP=0", "SESSION_MAX_USERS=1000", "SESSION_MAX_USER_IDS=1000", "PPROF=true",
 }
 
 // buildBinaries compiles the processes under test into dir.
