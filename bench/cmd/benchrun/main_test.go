@@ -23,7 +23,7 @@ func TestPick(t *testing.T) {
 		want    []string
 		wantErr bool
 	}{
-		{"", []string{"rest", "idle", "interview-local", "interview-split", "interview-light", "crowd", "idle50k", "memory"}, false},
+		{"", []string{"rest", "idle", "interview-local", "interview-split", "interview-light", "memory", "crowd", "idle50k"}, false},
 		{"ramp", []string{"ramp"}, false},
 		{"idle, crowd", []string{"idle", "crowd"}, false},
 		{"idle,nope", nil, true},
