@@ -11,44 +11,28 @@ import (
 	"time"
 
 	"github.com/pairpad/pairpad/shared/process/spawn"
-	"github.com/pairpad/pairpad/shared/workspace"
 )
 
 // The smoke tests run every scenario, tiny, against the real all-in-one
 // built from this workspace.
 
-var built struct {
-	once sync.Once
-	dir  string
-	err  error
-}
+// built is the all-in-one, built once per test run.
+var built = spawn.Once{Pkgs: []string{"./deploy/local/cmd/pairpad"}}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if built.dir != "" {
-		os.RemoveAll(built.dir)
-	}
+	built.Remove()
 	os.Exit(code)
 }
 
-// pairpadBinary builds the all-in-one once per test run.
+// pairpadBinary returns the path of the all-in-one.
 func pairpadBinary(t *testing.T) string {
 	t.Helper()
-	built.once.Do(func() {
-		root, err := workspace.Root()
-		if err != nil {
-			built.err = err
-			return
-		}
-		if built.dir, built.err = os.MkdirTemp("", "loadgen-test-bin"); built.err != nil {
-			return
-		}
-		built.err = spawn.Build(context.Background(), root, built.dir, "./deploy/local/cmd/pairpad")
-	})
-	if built.err != nil {
-		t.Fatal(built.err)
+	dir, err := built.Dir(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	return filepath.Join(built.dir, "pairpad")
+	return filepath.Join(dir, "pairpad")
 }
 
 const testSecret = "loadgen-test-secret"

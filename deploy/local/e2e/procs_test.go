@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,10 +13,14 @@ import (
 	"github.com/pairpad/pairpad/shared/workspace"
 )
 
-var built struct {
-	once sync.Once
-	dir  string
-	err  error
+// built is the four commands, built once per test binary run.
+var built = spawn.Once{Pkgs: []string{
+	"./deploy/local/cmd/pairpad", "./services/api/cmd/api", "./services/realtime/cmd/realtime", "./services/janitor/cmd/janitor"}}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	built.Remove()
+	os.Exit(code)
 }
 
 // repoRoot is the folder holding go.work.
@@ -30,21 +33,14 @@ func repoRoot(t testing.TB) string {
 	return root
 }
 
-// binaries builds the four commands once per test binary run.
+// binaries returns the folder of the four commands.
 func binaries(t testing.TB) string {
 	t.Helper()
-	built.once.Do(func() {
-		built.dir, built.err = os.MkdirTemp("", "pairpad-e2e-bin")
-		if built.err != nil {
-			return
-		}
-		built.err = spawn.Build(context.Background(), repoRoot(t), built.dir,
-			"./deploy/local/cmd/pairpad", "./services/api/cmd/api", "./services/realtime/cmd/realtime", "./services/janitor/cmd/janitor")
-	})
-	if built.err != nil {
-		t.Fatal(built.err)
+	dir, err := built.Dir(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	return built.dir
+	return dir
 }
 
 // proc is one running service process.

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/pairpad/pairpad/shared/workspace"
 )
 
 // Buffer collects a process's output; many goroutines may write to it.
@@ -68,6 +70,44 @@ func Build(ctx context.Context, root, dir string, pkgs ...string) error {
 		return fmt.Errorf("go build: %w\n%s", err, out)
 	}
 	return nil
+}
+
+// Once builds commands of the workspace the first time Dir is called and
+// hands every later caller the same folder: the tests of one test binary
+// share one build. Remove deletes the folder; call it from TestMain once
+// the tests have run.
+type Once struct {
+	Pkgs []string // as for Build
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// Dir builds Pkgs into a new temporary folder on the first call and
+// returns that folder, or the error of that build.
+func (o *Once) Dir(ctx context.Context) (string, error) {
+	o.once.Do(func() {
+		root, err := workspace.Root()
+		if err != nil {
+			o.err = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "pairpad-bin")
+		if err != nil {
+			o.err = err
+			return
+		}
+		o.dir = dir
+		o.err = Build(ctx, root, dir, o.Pkgs...)
+	})
+	return o.dir, o.err
+}
+
+// Remove deletes what Dir built.
+func (o *Once) Remove() {
+	if o.dir != "" {
+		_ = os.RemoveAll(o.dir)
+	}
 }
 
 // Spec is a process to start.

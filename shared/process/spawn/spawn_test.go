@@ -2,6 +2,8 @@ package spawn
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -111,5 +113,31 @@ func TestWaitReadyReportsExit(t *testing.T) {
 	<-p.Done()
 	if err := p.WaitReady(context.Background(), 10*time.Second); err == nil || !strings.Contains(err.Error(), "exited before it was ready") {
 		t.Errorf("WaitReady = %v, want an exit error", err)
+	}
+}
+
+// TestOnce: the first Dir builds, every later one returns the same
+// folder without building again, and Remove deletes it.
+func TestOnce(t *testing.T) {
+	o := &Once{Pkgs: []string{"./deploy/images/testdata/hello"}}
+	dir, err := o.Dir(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "hello")
+	first, err := os.Stat(bin)
+	if err != nil {
+		t.Fatalf("the build left no binary: %v", err)
+	}
+	again, err := o.Dir(context.Background())
+	if err != nil || again != dir {
+		t.Fatalf("second Dir = %q, %v; want %q", again, err, dir)
+	}
+	if second, err := os.Stat(bin); err != nil || !second.ModTime().Equal(first.ModTime()) {
+		t.Fatalf("the second Dir built again (%v)", err)
+	}
+	o.Remove()
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("after Remove: %v", err)
 	}
 }
