@@ -41,3 +41,20 @@ func TestReadBodyTaken(t *testing.T) {
 		t.Errorf("readBody leaves %s to encoding/json", m.Data)
 	}
 }
+
+// BenchmarkDecodeBody is one replica's read of one applied update: an
+// entry as Encode writes it (a fullCode update's op: retain, insert,
+// retain).
+func BenchmarkDecodeBody(b *testing.B) {
+	m, err := Encode("s", Entry{Version: 42, UserID: "u2", UserName: "Ada", Role: protocol.RoleCandidate, OpID: "u2-1705315800000-17",
+		ConnID: "c-1", Timestamp: 1705315800000, Ops: ot.Op{ot.Retain(1480), ot.Insert("x < y"), ot.Retain(567)}, Offset: 90112})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeBody(m.Data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
