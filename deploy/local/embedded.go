@@ -19,9 +19,10 @@ import (
 
 // StartNATS starts the embedded JetStream server on cfg.NATSListen with its
 // store in cfg.DataDir, unless NATS_URL was given, and points cfg.NATSURL at
-// it. The server it returns is for the process's own connections, which
-// talk to it in memory (no loopback socket, no syscall per flush); the
-// listener stays for the nats CLI and other processes.
+// it. The server it returns (unless NATS_IN_PROCESS=false) is for the
+// process's own connections, which talk to it in memory (no loopback
+// socket, no syscall per flush); the listener stays for the nats CLI and
+// other processes.
 func StartNATS(cfg *config.Config, log *slog.Logger) (stop func(), inProcess nats.InProcessConnProvider, err error) {
 	if cfg.NATSURLSet {
 		log.Info("using external NATS", "nats_url", broker.RedactURLs(cfg.NATSURL))
@@ -53,9 +54,13 @@ func StartNATS(cfg *config.Config, log *slog.Logger) (stop func(), inProcess nat
 		return nil, nil, fmt.Errorf("embedded nats did not start on %s (is the port taken? set NATS_LISTEN)", cfg.NATSListen)
 	}
 	cfg.NATSURL = s.ClientURL()
-	log.Info("embedded nats started", "nats_url", cfg.NATSURL, "data_dir", dir)
-	return func() {
+	log.Info("embedded nats started", "nats_url", cfg.NATSURL, "data_dir", dir, "in_process", cfg.NATSInProcess)
+	stop = func() {
 		s.Shutdown()
 		s.WaitForShutdown()
-	}, s, nil
+	}
+	if !cfg.NATSInProcess {
+		return stop, nil, nil
+	}
+	return stop, s, nil
 }

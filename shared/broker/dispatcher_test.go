@@ -253,7 +253,8 @@ func TestDispatcherClose(t *testing.T) {
 
 // BenchmarkSubscriptions delivers messages round-robin to 1,000
 // subscriptions, one nats.go goroutine each (async) or a dispatcher's
-// few; "goroutines" is how many the subscriptions hold.
+// few; "goroutines" is how many the subscriptions hold, cpu-ns/op the
+// process's CPU time (the server's too) per message.
 func BenchmarkSubscriptions(b *testing.B) {
 	const subjects = 1000
 	for _, mode := range []string{"async", "dispatcher"} {
@@ -279,6 +280,7 @@ func BenchmarkSubscriptions(b *testing.B) {
 			flush(b, sub)
 			held := runtime.NumGoroutine() - base
 			data := make([]byte, 100)
+			cpu := cpuTime(b)
 			b.ResetTimer()
 			const batch = 256 // in flight at once: under the dispatcher's queues
 			for i := 0; i < b.N; i += batch {
@@ -291,6 +293,8 @@ func BenchmarkSubscriptions(b *testing.B) {
 				}
 				wg.Wait()
 			}
+			b.StopTimer()
+			b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
 			b.ReportMetric(float64(held), "goroutines")
 		})
 	}

@@ -38,7 +38,10 @@ type Config struct {
 	NATSURL    string
 	NATSURLSet bool // NATS_URL was given; the all-in-one then does not embed a server
 	NATSListen string
-	DataDir    string
+	// NATSInProcess: the all-in-one's services reach its embedded server in
+	// memory rather than over loopback TCP (NATS_IN_PROCESS).
+	NATSInProcess bool
+	DataDir       string
 
 	FrontendURLs []string
 	WSURL        string
@@ -118,6 +121,7 @@ func Load(process string, getenv func(string) string) (Config, error) {
 	c.NATSURL = p.str("NATS_URL", "nats://127.0.0.1:4222")
 	c.NATSURLSet = getenv("NATS_URL") != ""
 	c.NATSListen = p.str("NATS_LISTEN", "127.0.0.1:4222")
+	c.NATSInProcess = p.boolean("NATS_IN_PROCESS", true)
 	c.DataDir = p.str("DATA_DIR", "./.data")
 	c.FrontendURLs = p.origins("FRONTEND_URL", "http://localhost:3000")
 	c.WSURL = p.str("WS_URL", "")

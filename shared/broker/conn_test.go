@@ -1,0 +1,105 @@
+package broker_test
+
+import (
+	"context"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/natstest"
+)
+
+// cpuTime is the process's user and system CPU time so far.
+func cpuTime(b testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkConnection compares a connection to an embedded server over
+// loopback TCP with one in memory (ConnOptions.InProcess, the all-in-one's),
+// on the paths realtime takes per event: an op log append answered by
+// JetStream and republished to a subscriber (one at a time: ns/op is its
+// round trip; and from 8 publishers at once), and a core publish with a
+// subscriber, from 8 publishers. cpu-ns/op is the process's CPU time (both
+// ends, the server's too) per message.
+func BenchmarkConnection(b *testing.B) {
+	for _, mode := range []string{"tcp", "inprocess"} {
+		b.Run(mode, func(b *testing.B) {
+			srv := natstest.Start(b)
+			o := broker.ConnOptions{Name: "bench"}
+			if mode == "inprocess" {
+				o.InProcess = srv
+			}
+			nc, err := broker.Connect(srv.ClientURL(), o)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer nc.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := broker.WaitConnected(ctx, nc); err != nil {
+				b.Fatal(err)
+			}
+			js, err := jetstream.New(nc)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "B", Subjects: []string{"b.*.ops"},
+				RePublish: &jetstream.RePublish{Source: "b.*.ops", Destination: "b.{{wildcard(1)}}.applied"}}); err != nil {
+				b.Fatal(err)
+			}
+			data := make([]byte, 200)
+			run := func(b *testing.B, subject string, parallel bool, send func(string) error) {
+				var wg sync.WaitGroup
+				sub, err := nc.Subscribe(subject, func(*nats.Msg) { wg.Done() })
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer func() { _ = sub.Unsubscribe() }()
+				if err := nc.Flush(); err != nil {
+					b.Fatal(err)
+				}
+				wg.Add(b.N)
+				cpu := cpuTime(b)
+				b.ResetTimer()
+				if parallel {
+					b.SetParallelism(4) // 8 publishers on 2 cores
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							if err := send(subject); err != nil {
+								b.Error(err)
+								wg.Done()
+							}
+						}
+					})
+				} else {
+					for range b.N {
+						if err := send(subject); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				wg.Wait()
+				b.StopTimer()
+				b.ReportMetric(float64(cpuTime(b)-cpu)/float64(b.N), "cpu-ns/op")
+			}
+			appendOp := func(string) error {
+				_, err := js.Publish(ctx, "b.s.ops", data)
+				return err
+			}
+			b.Run("append", func(b *testing.B) { run(b, "b.*.applied", false, appendOp) })
+			b.Run("append-parallel", func(b *testing.B) { run(b, "b.*.applied", true, appendOp) })
+			b.Run("publish-parallel", func(b *testing.B) {
+				run(b, "c.*.events", true, func(string) error { return nc.Publish("c.s.events", data) })
+			})
+		})
+	}
+}
