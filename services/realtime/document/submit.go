@@ -19,6 +19,12 @@ const (
 	// document; past it the client is told to sync rather than have the
 	// server read and transform over that much history.
 	maxBehind = 10000
+	// fullCodeLookBack bounds the versions of the op log read to find a
+	// fullCode resend based before the window (one read of catchUpLimits):
+	// such an update is refused with a sync anyway unless it is a resend,
+	// so without a bound a client could make the server read 10,000
+	// entries for each update it sends.
+	fullCodeLookBack = 1000
 	// maxAttempts bounds appends lost to other instances for one update.
 	maxAttempts = 100
 	// appendTimeout bounds waiting for JetStream's acknowledgement.
@@ -106,7 +112,7 @@ func (s *replica) submit(ctx context.Context, userID, connID string, in update) 
 			}
 			continue
 		}
-		if first && in.fullCode != nil && in.opID != "" && !logChecked && base < s.hist.baseVersion && s.version-base <= maxBehind {
+		if first && in.fullCode != nil && in.opID != "" && !logChecked && base < s.hist.baseVersion && s.hist.baseVersion-base <= fullCodeLookBack {
 			// Refused below unless it is a resend of an update after its
 			// base that the window no longer holds: look in the op log.
 			upTo := s.hist.baseVersion
