@@ -86,7 +86,7 @@ func fastCodeUpdate(raw []byte) (CodeUpdate, bool) {
 // compact is json.Compact of a valid value, without its work when there
 // is no space to remove.
 func compact(v []byte) []byte {
-	if bytes.IndexAny(v, " \t\r\n") < 0 {
+	if !bytes.ContainsAny(v, " \t\r\n") {
 		return bytes.Clone(v)
 	}
 	var buf bytes.Buffer
