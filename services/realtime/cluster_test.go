@@ -249,10 +249,11 @@ func TestSessionEnded(t *testing.T) {
 	}
 }
 
-// TestPeerEventsNotEchoed: an instance publishes its cursors for the other
-// instances on a NoEcho connection, so the server sends none of them back
-// to it; the other instance's users still get them.
-func TestPeerEventsNotEchoed(t *testing.T) {
+// TestPeerEvents: an instance publishes a cursor for the other instances
+// only while one of them holds a connection of the session, on a NoEcho
+// connection, so the server sends none back to it; the other instance's
+// users get them.
+func TestPeerEvents(t *testing.T) {
 	t.Parallel()
 	cl := newCluster(t)
 	one := cl.start()
@@ -260,40 +261,63 @@ func TestPeerEventsNotEchoed(t *testing.T) {
 	alice := connectPlain(t, one.url, user{sid: sid, id: "alice", name: "Alice"})
 	carol := connectPlain(t, one.url, user{sid: sid, id: "carol", name: "Carol"})
 	waitUsers(t, alice, "alice", "carol")
-	const cursors = 5
-	for i := range cursors {
-		alice.send(t, protocol.TypeCursorUpdate, map[string]any{"position": map[string]any{"line": 0, "column": i}})
-		if e := carol.waitFor(t, protocol.TypeCursorUpdate); e.UserID != "alice" {
-			t.Fatalf("cursor from %q", e.UserID)
-		}
-	}
-	// The server counts a publish in and, had it echoed, the same message
-	// out while it handles it: once all are in, none went back.
-	peers := func() *server.ConnInfo {
+	// The server's view of connections named pairpad-realtime-peers.
+	peers := func() []*server.ConnInfo {
 		cz, err := cl.srv.Connz(&server.ConnzOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
+		var out []*server.ConnInfo
 		for _, c := range cz.Conns {
 			if c.Name == "pairpad-realtime-peers" {
-				return c
+				out = append(out, c)
 			}
 		}
-		t.Fatal("no pairpad-realtime-peers connection")
-		return nil
+		return out
 	}
-	within(t, waitTimeout, "the peer events to reach the server", func() bool { return peers().InMsgs >= cursors })
-	if c := peers(); c.OutMsgs != 0 {
-		t.Fatalf("the server sent %d of %d peer events back to the instance that published them", c.OutMsgs, c.InMsgs)
+	const cursors = 5
+	moveAll := func(c *wsClient, id string, to ...*wsClient) {
+		t.Helper()
+		for i := range cursors {
+			c.send(t, protocol.TypeCursorUpdate, map[string]any{"position": map[string]any{"line": 0, "column": i}})
+			for _, o := range to {
+				if e := o.waitFor(t, protocol.TypeCursorUpdate); e.UserID != id {
+					t.Fatalf("cursor from %q, want %q", e.UserID, id)
+				}
+			}
+		}
+	}
+	// Alone: the cursors stay here. The language hint that follows them
+	// on the same connection is always published: once the server has
+	// it, it would have had any cursor before it.
+	moveAll(alice, "alice", carol)
+	alice.send(t, protocol.TypeLanguageChanged, "javascript")
+	var mine *server.ConnInfo
+	within(t, waitTimeout, "the language hint to reach the server", func() bool {
+		ps := peers()
+		if len(ps) != 1 {
+			t.Fatalf("%d peers connections, want 1", len(ps))
+		}
+		mine = ps[0]
+		return mine.InMsgs >= 1
+	})
+	if mine.InMsgs != 1 || mine.OutMsgs != 0 {
+		t.Fatalf("alone, the instance published %d peer events (want only the language hint) and got %d", mine.InMsgs, mine.OutMsgs)
 	}
 
-	// Another instance gets them, on its own peers connection.
+	// With a user on another instance, they go there, and not back.
 	two := cl.start()
 	bob := connectPlain(t, two.url, user{sid: sid, id: "bob", name: "Bob"})
 	waitUsers(t, alice, "alice", "bob", "carol")
 	waitUsers(t, bob, "alice", "bob", "carol")
-	alice.send(t, protocol.TypeCursorUpdate, map[string]any{"position": map[string]any{"line": 0, "column": 9}})
-	if e := bob.waitFor(t, protocol.TypeCursorUpdate); e.UserID != "alice" {
-		t.Fatalf("bob: cursor from %q", e.UserID)
+	moveAll(alice, "alice", carol, bob)
+	// bob got them through the server, which counted each in while
+	// handling it, and would have counted its echo out then too.
+	for _, c := range peers() {
+		if c.Cid == mine.Cid && (c.InMsgs-mine.InMsgs != cursors || c.OutMsgs != 0) {
+			t.Fatalf("instance one published %d cursors (want %d) and got %d peer events back",
+				c.InMsgs-mine.InMsgs, cursors, c.OutMsgs)
+		}
 	}
+	moveAll(bob, "bob", alice, carol)
 }

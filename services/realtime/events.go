@@ -165,7 +165,14 @@ func (s *Service) cursorUpdate(c *client, cur protocol.CursorUpdate) error {
 	rm.mu.Lock()
 	rm.broadcastLocked(e, func(o *client) bool { return o.ident.UserID == c.ident.UserID })
 	rm.mu.Unlock()
-	s.publishPeer(c.ident.SessionID, peerMsg{Kind: peerCursor, UserID: c.ident.UserID, Envelope: e.Body})
+	// Only when another instance holds a connection of the session: a
+	// session held here alone (always, in the all-in-one) costs no NATS
+	// message per cursor. A connection elsewhere whose presence entry has
+	// not reached this instance yet misses the moves until it has; cursors
+	// are ephemeral, and the next move reaches it.
+	if s.presence.elsewhere(c.ident.SessionID) {
+		s.publishPeer(c.ident.SessionID, peerMsg{Kind: peerCursor, UserID: c.ident.UserID, Envelope: e.Body})
+	}
 	return nil
 }
 

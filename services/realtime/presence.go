@@ -60,6 +60,14 @@ func (p *presenceTracker) remote(sid string) []presence.Entry {
 	return out
 }
 
+// elsewhere reports whether another instance has a connection in the
+// session, as far as the watcher has seen.
+func (p *presenceTracker) elsewhere(sid string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.entries[sid]) > 0
+}
+
 // watch starts the watcher and returns once it delivered the bucket's
 // current content, so the first handshakes see every present user.
 func (p *presenceTracker) watch(ctx context.Context, initial time.Duration) error {
