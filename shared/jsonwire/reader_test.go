@@ -95,7 +95,8 @@ func firstValue(b []byte) (json.RawMessage, bool) {
 }
 
 // FuzzAppendString holds AppendString to an encoding/json Encoder with
-// SetEscapeHTML(false), byte for byte.
+// SetEscapeHTML(false), and AppendStringHTML to json.Marshal, byte for
+// byte.
 func FuzzAppendString(f *testing.F) {
 	for _, s := range []string{"", "a<b>&c", "\"\\\n\r\t\b\f\x00\x1f\x7f", "\u2028\u2029", "\xff\xfe", "é😀\ufffd", "\xed\xa0\x80"} {
 		f.Add(s)
@@ -110,6 +111,13 @@ func FuzzAppendString(f *testing.F) {
 		want := bytes.TrimSuffix(buf.Bytes(), []byte{'\n'})
 		if got := jsonwire.AppendString(nil, s); !bytes.Equal(got, want) {
 			t.Fatalf("AppendString(%q) = %s, encoding/json %s", s, got, want)
+		}
+		marshaled, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := jsonwire.AppendStringHTML(nil, s); !bytes.Equal(got, marshaled) {
+			t.Fatalf("AppendStringHTML(%q) = %s, json.Marshal %s", s, got, marshaled)
 		}
 	})
 }

@@ -5,12 +5,18 @@ import "unicode/utf8"
 // AppendString appends s as a JSON string literal, byte for byte what an
 // encoding/json Encoder with SetEscapeHTML(false) writes: invalid UTF-8
 // becomes \ufffd, U+2028 and U+2029 are escaped, < > & are not.
-func AppendString(dst []byte, s string) []byte {
+func AppendString(dst []byte, s string) []byte { return appendString(dst, s, false) }
+
+// AppendStringHTML is AppendString with < > & escaped too (\u003c \u003e
+// \u0026), byte for byte what json.Marshal writes.
+func AppendStringHTML(dst []byte, s string) []byte { return appendString(dst, s, true) }
+
+func appendString(dst []byte, s string, html bool) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if c >= 0x20 && c != '"' && c != '\\' && (!html || c != '<' && c != '>' && c != '&') {
 				i++
 				continue
 			}

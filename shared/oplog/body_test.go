@@ -1,6 +1,8 @@
 package oplog
 
 import (
+	"bytes"
+	"encoding/json"
 	"reflect"
 	"testing"
 
@@ -54,6 +56,39 @@ func BenchmarkDecodeBody(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := decodeBody(m.Data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzEncodeBody holds body.append to json.Marshal, byte for byte.
+func FuzzEncodeBody(f *testing.F) {
+	f.Add(int64(7), "u2", "Ada <L> & \u2028", "candidate", "u2-17", "c-1", int64(1705315800000), "x < y\xff", 1480, int64(4096))
+	f.Add(int64(1), "", "", "", "", "", int64(0), "", 0, int64(0))
+	f.Fuzz(func(t *testing.T, v int64, u, n, r, o, c string, ts int64, ins string, retain int, off int64) {
+		b := body{Version: v, UserID: u, UserName: n, Role: r, OpID: o, ConnID: c, Timestamp: ts, Offset: off}
+		if retain != 0 {
+			b.Ops = append(b.Ops, ot.Component{N: retain})
+		}
+		if ins != "" {
+			b.Ops = append(b.Ops, ot.Insert(ins))
+		}
+		want, wantErr := json.Marshal(b)
+		got, ok := b.append(nil)
+		if ok != (wantErr == nil) || (ok && !bytes.Equal(got, want)) {
+			t.Fatalf("append(%+v) = %s, %v; json.Marshal: %s, %v", b, got, ok, want, wantErr)
+		}
+	})
+}
+
+// BenchmarkEncode is the append of one applied update (the op of a
+// fullCode update: retain, insert, retain).
+func BenchmarkEncode(b *testing.B) {
+	e := Entry{Version: 42, UserID: "u2", UserName: "Ada", Role: protocol.RoleCandidate, OpID: "u2-1705315800000-17",
+		ConnID: "c-1", Timestamp: 1705315800000, Ops: ot.Op{ot.Retain(1480), ot.Insert("x < y"), ot.Retain(567)}, Offset: 90112}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Encode("0b6f5c2e-8d4b-4e7f-9a51-1f3c2d4e5f60", e); err != nil {
 			b.Fatal(err)
 		}
 	}
