@@ -53,7 +53,7 @@ func Idle(ctx context.Context, opts Options, p IdleParams) (*Result, error) {
 	}
 	f := newFleet("idle", opts)
 	defer f.close()
-	r := &Result{Scenario: "idle", Started: time.Now().UTC(), Params: p}
+	r := &Result{Scenario: "idle", Started: time.Now().UTC(), Params: p, Instances: len(f.opts.WSURLs)}
 	u0 := readUsage()
 
 	sessions := (p.Conns + p.UsersPerSession - 1) / p.UsersPerSession

@@ -67,7 +67,7 @@ func interview(ctx context.Context, opts Options, p InterviewParams, name string
 	f := newFleet(name, opts)
 	defer f.close()
 	f.typists = p.Typists
-	r := &Result{Scenario: name, Started: time.Now().UTC(), Params: p}
+	r := &Result{Scenario: name, Started: time.Now().UTC(), Params: p, Instances: len(f.opts.WSURLs)}
 
 	f.logf("%s: preparing %d sessions of %d users", name, p.Sessions, p.Users)
 	prep := f.prepare(ctx, p.Sessions, p.Users)

@@ -19,8 +19,8 @@ func MergeResults(parts []*Result) (*Result, error) {
 		return nil, errors.New("merge: no results")
 	}
 	first := parts[0]
-	out := &Result{Scenario: first.Scenario, Layout: first.Layout, Started: first.Started, Params: first.Params,
-		Servers: first.Servers, RSS: first.RSS}
+	out := &Result{Scenario: first.Scenario, Layout: first.Layout, Instances: first.Instances, Started: first.Started,
+		Params: first.Params, Servers: first.Servers, RSS: first.RSS}
 	for i, p := range parts {
 		if p.Scenario != first.Scenario {
 			return nil, fmt.Errorf("merge: part %d ran %s, part 1 %s", i+1, p.Scenario, first.Scenario)

@@ -19,7 +19,7 @@ func part(code, cursor Samples, conns int) *Result {
 		}
 	}
 	hs := Samples{int64(time.Millisecond)}
-	return &Result{Scenario: "interview", Traffic: t,
+	return &Result{Scenario: "interview", Instances: 3, Traffic: t,
 		Connect: &ConnectStats{Attempted: conns, Connected: conns, Handshake: hs.Summarize(),
 			Raw: map[string]Samples{"handshake": hs}}}
 }
@@ -55,7 +55,7 @@ func TestMergeResults(t *testing.T) {
 	if got := m.Traffic.Latency["all"].Count; got != 203 {
 		t.Errorf("all count = %d, want 203", got)
 	}
-	if m.Connect.Connected != 7 || m.Connect.Handshake.Count != 2 || m.Traffic.Errors["info:X"] != 2 || m.Traffic.Sent["code-update"] != 200 {
+	if m.Instances != 3 || m.Connect.Connected != 7 || m.Connect.Handshake.Count != 2 || m.Traffic.Errors["info:X"] != 2 || m.Traffic.Sent["code-update"] != 200 {
 		t.Errorf("merged counts: connect %+v, traffic %+v", m.Connect, m.Traffic)
 	}
 	if m.Traffic.Raw != nil {

@@ -14,6 +14,9 @@ import (
 type Result struct {
 	Scenario string    `json:"scenario"`
 	Layout   string    `json:"layout,omitempty"` // set by whoever started the servers
+	// Instances is how many realtime instances (Options.WSURLs) the
+	// connections were spread over.
+	Instances int `json:"instances,omitempty"`
 	Started  time.Time `json:"started"`
 	Params   any       `json:"params"`
 

@@ -236,6 +236,9 @@ func TestScenariosSmoke(t *testing.T) {
 			if tc.conns > 0 && (r.Connect == nil || r.Connect.Connected != tc.conns) {
 				t.Fatalf("connect = %+v, want %d connections", r.Connect, tc.conns)
 			}
+			if r.Scenario != "ramp" && r.Scenario != "rest" && r.Instances != 2 {
+				t.Errorf("instances = %d, want the 2 URLs given", r.Instances)
+			}
 			for i, s := range tc.timings(r) {
 				if s.Count == 0 || s.Max <= 0 || s.P50 > s.P99 || s.P99 > s.Max {
 					t.Errorf("timing %d is empty or inconsistent: %+v", i, s)

@@ -323,12 +323,7 @@ func (r *Report) target5() Target {
 	if res == nil || res.Connect == nil || res.Traffic == nil {
 		return t.unmeasured("idle50k did not run")
 	}
-	instances := 0
-	for _, s := range res.Servers {
-		if strings.HasPrefix(s.Name, "realtime") {
-			instances++
-		}
-	}
+	instances := res.Instances
 	l := res.Traffic.Latency["cursor-update"]
 	t.Measured = fmt.Sprintf("%d of %d connected over %d realtime instances; cursor fan-out %s over %d receipts, %d of %d deliveries lost; %d failures",
 		res.Connect.Connected, res.Connect.Attempted, instances, lat(l), l.Count, res.Traffic.Lost, res.Traffic.Expected, len(res.Failures))
