@@ -273,21 +273,34 @@ func (e *Engine) MemoryBytes() int64 {
 
 // trim shrinks the windows of the least recently active sessions, one
 // replica lock at a time, until the total is under three quarters of the
-// budget. It returns at once when under budget, when another goroutine is
-// trimming, or when the windows grew by less than trimStep of the
+// budget, and checks again after each pass. It returns at once when under
+// budget, when another goroutine is trimming, or when the windows grew by less than trimStep of the
 // budget since a trim that could not reach its target (the texts and
 // indexes of the loaded documents are not shrunk: without this every
 // update would sort and visit every session). Callers hold no replica
 // lock.
 func (e *Engine) trim() {
-	if e.MemoryBytes() <= e.o.MemoryBudget || e.windowBytes.Load() <= e.trimFloor.Load()+e.o.MemoryBudget/trimStep ||
-		!e.trimming.CompareAndSwap(false, true) {
-		return
+	// A submitter that found another one trimming leaves its push to that
+	// one, which checks again once it has let go.
+	for e.overBudget() && e.trimming.CompareAndSwap(false, true) {
+		e.trimPass()
+		e.trimming.Store(false)
 	}
-	defer e.trimming.Store(false)
+}
+
+// overBudget reports whether a trim is due (see trim).
+func (e *Engine) overBudget() bool {
+	return e.MemoryBytes() > e.o.MemoryBudget && e.windowBytes.Load() > e.trimFloor.Load()+e.o.MemoryBudget/trimStep
+}
+
+// trimPass shrinks the least recently active windows first until the
+// total is under three quarters of the budget, and records the floor when
+// it cannot get there. Only the goroutine holding trimming calls it.
+func (e *Engine) trimPass() {
+	target := e.o.MemoryBudget / 4 * 3
 	e.trimFloor.Store(0)
 	defer func() {
-		if e.MemoryBytes() > e.o.MemoryBudget/4*3 {
+		if e.MemoryBytes() > target {
 			e.trimFloor.Store(e.windowBytes.Load())
 		}
 	}()
@@ -303,7 +316,6 @@ func (e *Engine) trim() {
 		all = append(all, byAge{s, s.active.Load()})
 	}
 	slices.SortFunc(all, func(a, b byAge) int { return cmp.Compare(a.active, b.active) })
-	target := e.o.MemoryBudget / 4 * 3
 	for _, a := range all {
 		if e.MemoryBytes() <= target {
 			return
