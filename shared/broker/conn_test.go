@@ -103,3 +103,49 @@ func BenchmarkConnection(b *testing.B) {
 		})
 	}
 }
+
+// A connection in memory delivers everything in order, 20 MB of it at
+// once, and what was published before Close reaches the server.
+func TestConnectInProcess(t *testing.T) {
+	srv := natstest.Start(t)
+	watcher := natstest.Connect(t, srv)
+	const n, size = 20000, 1024
+	got := make(chan int, n)
+	sub, err := watcher.Subscribe("inproc", func(m *nats.Msg) {
+		got <- int(m.Data[0]) | int(m.Data[1])<<8 | int(m.Data[2])<<16
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.SetPendingLimits(-1, -1); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, watcher)
+	nc, err := broker.Connect(srv.ClientURL(), broker.ConnOptions{Name: "inproc", InProcess: srv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := broker.WaitConnected(ctx, nc); err != nil {
+		t.Fatal(err)
+	}
+	data := make([]byte, size)
+	for i := range n {
+		data[0], data[1], data[2] = byte(i), byte(i>>8), byte(i>>16)
+		if err := nc.Publish("inproc", data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nc.Close() // no flush first: Close sends what was published
+	for i := range n {
+		select {
+		case v := <-got:
+			if v != i {
+				t.Fatalf("message %d is %d", i, v)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("got %d of %d messages", i, n)
+		}
+	}
+}
