@@ -197,6 +197,9 @@ func redraw(path, dir string) error {
 	if err := json.Unmarshal(raw, &rep); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
 	return rep.plot(dir)
 }
 

@@ -338,7 +338,7 @@ func TestWriteAndPlot(t *testing.T) {
 		}
 	}
 	// The plots again from the JSON, as -replot draws them.
-	again := t.TempDir()
+	again := filepath.Join(t.TempDir(), "new")
 	if err := redraw(jsonPath, again); err != nil {
 		t.Fatal(err)
 	}

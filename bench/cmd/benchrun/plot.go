@@ -291,7 +291,7 @@ func plotCrowdCPU(path, subtitle string, pairpad, floor map[int]*loadgen.Result,
 	if n == 0 {
 		return fmt.Errorf("plot crowd cpu: no steps")
 	}
-	p.Y.Min = 0
+	p.Y.Min, p.Y.Max = 0, p.Y.Max*1.4 // room for the legend above the machine's line
 	return p.Save(9*vg.Inch, 5.5*vg.Inch, path)
 }
 
