@@ -12,13 +12,13 @@ import (
 // Result is what one scenario run measured; sections a scenario does not
 // fill stay out of the JSON.
 type Result struct {
-	Scenario string    `json:"scenario"`
-	Layout   string    `json:"layout,omitempty"` // set by whoever started the servers
+	Scenario string `json:"scenario"`
+	Layout   string `json:"layout,omitempty"` // set by whoever started the servers
 	// Instances is how many realtime instances (Options.WSURLs) the
 	// connections were spread over.
-	Instances int `json:"instances,omitempty"`
-	Started  time.Time `json:"started"`
-	Params   any       `json:"params"`
+	Instances int       `json:"instances,omitempty"`
+	Started   time.Time `json:"started"`
+	Params    any       `json:"params"`
 
 	Connect     *ConnectStats  `json:"connect,omitempty"`
 	Memory      *Memory        `json:"memory,omitempty"`
