@@ -228,6 +228,36 @@ func (e *editor) remote(u protocol.CodeUpdate) error {
 	default:
 		return errors.New("code-update without a delta")
 	}
+	return e.onTop(op, server, u.Version)
+}
+
+// catchUp takes the state of a sync the editor did not ask for: a server
+// catching up a reader that lagged behind replaces the updates it had
+// queued by one sync. Without an outstanding update the editor moves onto
+// it, the buffer (not sent yet) rebased on top: the difference from the
+// server text it holds is one remote update. With one, resync is true and
+// nothing changes: the server applies the outstanding update over the
+// updates the sync stands for, which a diff cannot reproduce exactly, so
+// the caller asks for a sync, answered after that update.
+func (e *editor) catchUp(code string, version int64) (resync bool, err error) {
+	if e.legacy {
+		if version >= e.rev {
+			e.rev, e.server, e.text = version, code, code
+		}
+		return false, nil
+	}
+	if e.outstanding != nil {
+		return true, nil
+	}
+	if version <= e.rev {
+		return false, nil
+	}
+	return false, e.onTop(ot.Diff(e.server, code), code, version)
+}
+
+// onTop applies op, the server's move from e.server to server (at
+// version), keeping what is pending on top of it.
+func (e *editor) onTop(op ot.Op, server string, version int64) error {
 	var err error
 	if e.outstanding != nil {
 		// The server applied op first: it wins ties.
@@ -244,6 +274,6 @@ func (e *editor) remote(u protocol.CodeUpdate) error {
 	if err != nil {
 		return fmt.Errorf("apply transformed remote: %w", err)
 	}
-	e.rev, e.server, e.text = u.Version, server, text
+	e.rev, e.server, e.text = version, server, text
 	return nil
 }

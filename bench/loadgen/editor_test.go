@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -19,9 +20,14 @@ type otServer struct {
 	ops   []ot.Op  // ops[v-1] turned texts[v-1] into texts[v]
 }
 
+// syncRequest marks a client's request for a sync in the simulation's
+// inbound queue.
+const syncRequest = "sync?"
+
 type simMsg struct {
 	ack    *protocol.CodeAck
 	update *protocol.CodeUpdate
+	sync   *protocol.Sync // a catch-up: the server's state instead of queued updates
 }
 
 func (s *otServer) apply(t *testing.T, upd protocol.CodeUpdate) ot.Op {
@@ -57,12 +63,15 @@ func TestEditorConverges(t *testing.T) {
 		ops     bool
 		clients int
 		seed    uint64
+		queue   int // > 0: a client's queue past this is caught up with a sync, as the server does
 	}{
-		{"ops, 2 clients", true, 2, 1},
-		{"ops, 5 clients", true, 5, 2},
-		{"fullCode, 2 clients", false, 2, 3},
-		{"fullCode, 5 clients", false, 5, 4},
-		{"fullCode, 8 clients", false, 8, 5},
+		{"ops, 2 clients", true, 2, 1, 0},
+		{"ops, 5 clients", true, 5, 2, 0},
+		{"fullCode, 2 clients", false, 2, 3, 0},
+		{"fullCode, 5 clients", false, 5, 4, 0},
+		{"fullCode, 8 clients", false, 8, 5, 0},
+		{"ops, 5 clients, catch-ups", true, 5, 6, 6},
+		{"fullCode, 8 clients, catch-ups", false, 8, 7, 6},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(tc.seed, 99))
@@ -74,8 +83,12 @@ func TestEditorConverges(t *testing.T) {
 				eds[i] = newEditor(fmt.Sprintf("u%d", i), tc.ops, false)
 				eds[i].reset("", 0)
 			}
+			resyncing := make([]bool, tc.clients) // asked for a sync, ignoring the rest until it comes
 			seq := 0
 			send := func(i int) {
+				if resyncing[i] {
+					return
+				}
 				seq++
 				upd, ok, err := eds[i].take(fmt.Sprintf("op%d", seq))
 				if err != nil {
@@ -89,21 +102,64 @@ func TestEditorConverges(t *testing.T) {
 				m := outbound[i][0]
 				outbound[i] = outbound[i][1:]
 				var err error
-				if m.ack != nil {
+				switch {
+				case m.sync != nil && resyncing[i]:
+					eds[i].reset(m.sync.Code, m.sync.Version)
+					resyncing[i] = false
+					send(i)
+				case resyncing[i]: // the answer brings these
+				case m.ack != nil:
 					err = eds[i].ack(*m.ack)
+					if errors.Is(err, errStaleAck) {
+						// A catch-up sync taken as the answer to a
+						// resync, before the ack of the update the
+						// resync waited for: user.onAck ignores it too.
+						err = nil
+					}
 					if err == nil {
 						send(i)
 					}
-				} else {
+				case m.sync != nil:
+					var resync bool
+					if resync, err = eds[i].catchUp(m.sync.Code, m.sync.Version); resync {
+						// Ask; the answer comes after the outstanding update.
+						resyncing[i] = true
+						inbound[i] = append(inbound[i], protocol.CodeUpdate{OpID: syncRequest})
+					}
+				default:
 					err = eds[i].remote(*m.update)
 				}
 				if err != nil {
 					t.Fatalf("client %d: %v", i, err)
 				}
 			}
+			// catchUp replaces the updates queued for client i after its
+			// last ack by one sync of the latest state, as the server does
+			// for a reader whose send queue is full.
+			catchUps := 0
+			catchUp := func(i int) {
+				from := 0
+				for k := len(outbound[i]) - 1; k >= 0; k-- {
+					if outbound[i][k].ack != nil {
+						from = k + 1
+						break
+					}
+				}
+				if from == len(outbound[i]) {
+					return
+				}
+				v := int64(len(srv.texts) - 1)
+				outbound[i] = append(outbound[i][:from], simMsg{sync: &protocol.Sync{Code: srv.texts[v], Version: v}})
+				catchUps++
+			}
 			process := func(i int) {
 				upd := inbound[i][0]
 				inbound[i] = inbound[i][1:]
+				if upd.OpID == syncRequest {
+					v := int64(len(srv.texts) - 1)
+					outbound[i] = append(outbound[i], simMsg{sync: &protocol.Sync{Code: srv.texts[v], Version: v}})
+					return
+				}
 				op := srv.apply(t, upd)
 				v := int64(len(srv.texts) - 1)
 				for j := range eds {
@@ -123,6 +179,9 @@ func TestEditorConverges(t *testing.T) {
 						out.Delta.FullCode = &text
 					}
 					outbound[j] = append(outbound[j], simMsg{update: &out})
+					if tc.queue > 0 && len(outbound[j]) > tc.queue {
+						catchUp(j)
+					}
 				}
 			}
 			for step := 0; step < 3000; step++ {
@@ -151,6 +210,9 @@ func TestEditorConverges(t *testing.T) {
 						busy = true
 					}
 				}
+			}
+			if tc.queue > 0 && catchUps == 0 {
+				t.Fatal("no client was caught up: the simulation did not exercise the sync")
 			}
 			final := srv.texts[len(srv.texts)-1]
 			if len(srv.texts) < 100 {

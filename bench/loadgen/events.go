@@ -41,14 +41,52 @@ func (u *user) onCursor(ev Event) {
 	if from == nil || !ok {
 		return // not one of ours
 	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.collapsedLocked(from, ev.UserID, seq)
 	sent, ok := from.cursors.get(seq)
 	if !ok || !u.inWindow(sent) {
 		return
 	}
-	u.mu.Lock()
 	u.st.cursor.Add(time.Duration(ev.At - sent))
 	u.st.recv[kindCursor]++
-	u.mu.Unlock()
+}
+
+// collapsedLocked counts, as received, the cursor-updates of from that a
+// newer one (seq) replaced in the server's queue for this reader: the
+// server sends a slow reader the newest cursor of each user only.
+func (u *user) collapsedLocked(from *user, id string, seq uint64) {
+	prev, had := u.lastCursor[id]
+	if had && seq <= prev {
+		return
+	}
+	if u.lastCursor == nil {
+		u.lastCursor = map[string]uint64{}
+	}
+	u.lastCursor[id] = seq
+	if !had {
+		return
+	}
+	for s := max(prev+1, seq-min(seq, ringSize)); s < seq; s++ {
+		if sent, ok := from.cursors.get(s); ok && u.inWindow(sent) {
+			u.st.recv[kindCursor]++
+			u.st.errors["info:COLLAPSED_CURSOR"]++
+		}
+	}
+}
+
+// coveredLocked counts, as received, the code-updates a sync stands for
+// that were never sent to this reader: the server replaces the updates
+// queued for a reader that lags behind by one sync. Every version after
+// the newest one seen is another user's update (the reader's own are
+// acknowledged before the sync). Their send times are unknown, so the
+// ones sent before the window are counted too.
+func (u *user) coveredLocked(version int64) {
+	if n := version - u.lastVersion; n > 0 {
+		u.st.recv[kindCode] += n
+		u.st.errors["info:CAUGHT_UP_CODE"] += n
+	}
+	u.lastVersion = max(u.lastVersion, version)
 }
 
 func (u *user) onCode(ev Event) {
@@ -59,6 +97,7 @@ func (u *user) onCode(ev Event) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	u.lastVersion = max(u.lastVersion, c.Version)
 	own := ev.UserID == u.id // replayed to us after a reconnection
 	if _, sent, ok := ParseOpID(c.OpID); ok && u.inWindow(sent) && !own {
 		u.st.code.Add(time.Duration(ev.At - sent))
@@ -92,6 +131,7 @@ func (u *user) onAck(ev Event) {
 		return
 	}
 	u.mu.Lock()
+	u.lastVersion = max(u.lastVersion, a.Version)
 	if _, sent, ok := ParseOpID(a.OpID); ok && u.inWindow(sent) {
 		u.st.ack.Add(time.Duration(ev.At - sent))
 	}
@@ -121,6 +161,7 @@ func (u *user) onSync(payload json.RawMessage) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	u.coveredLocked(s.Version)
 	if u.catchingUp && !u.resyncing {
 		// The server could not replay from our version: what was pending
 		// may or may not be in its text, so it is given up.
@@ -132,6 +173,18 @@ func (u *user) onSync(payload json.RawMessage) {
 	if u.checking && !u.resyncing {
 		u.answer = &syncAns{code: s.Code, version: s.Version, local: u.ed.text, rev: u.ed.rev}
 		u.checking = false
+		return
+	}
+	if !u.resyncing {
+		// Not asked for: the server caught this reader up instead of
+		// sending every update it lagged behind on.
+		u.st.errors["info:CATCH_UP_SYNC"]++
+		if resync, err := u.ed.catchUp(s.Code, s.Version); err != nil || resync {
+			if err != nil {
+				u.st.errors["client:OT"]++
+			}
+			u.resyncLocked()
+		}
 		return
 	}
 	u.ed.reset(s.Code, s.Version)

@@ -38,6 +38,12 @@ type user struct {
 	checking  bool     // a convergence check waits for the sync answer
 	answer    *syncAns // the sync answer during a check
 
+	// What the server may leave out for a reader that lags behind (see
+	// collapsed and caughtUp in events.go): the newest cursor seq received
+	// from each sender on this connection, and the newest version seen.
+	lastCursor  map[string]uint64
+	lastVersion int64
+
 	// Reconnection (see reconnect.go): the editor's state survives the
 	// connection; offline until the next connected, then catching up on
 	// the replayed updates until the editor reaches catchUpTo.
@@ -153,6 +159,8 @@ func (u *user) onConnected(payload json.RawMessage) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	u.lastCursor = nil // a new connection: cursors sent while away are not replayed
+	u.lastVersion = max(u.lastVersion, c.Version)
 	if !u.everConnected || u.ed.legacy {
 		u.everConnected = true
 		u.ed.reset(c.Code, c.Version)

@@ -65,10 +65,11 @@ type clientDeps struct {
 	log             *slog.Logger
 	metrics         *metrics
 	now             func() time.Time
-	limits          *limitStore // per-user rates, kept across reconnects
-	maxFrameBytes   int         // WS_MAX_FRAME_BYTES
-	sendQueue       int         // WS_SEND_QUEUE
-	eventsPerSecond int         // WS_EVENTS_PER_SECOND
+	limits          *limitStore   // per-user rates, kept across reconnects
+	maxFrameBytes   int           // WS_MAX_FRAME_BYTES
+	sendQueue       int           // WS_SEND_QUEUE
+	writeTimeout    time.Duration // WS_WRITE_TIMEOUT
+	eventsPerSecond int           // WS_EVENTS_PER_SECOND
 	// handle runs one validated event (events.go).
 	handle func(*client, clientEvent) error
 }
@@ -77,7 +78,7 @@ func newClient(d *clientDeps, ws *websocket.Conn, fr wsconn.Framing, id string, 
 	c := &client{id: id, d: d, fr: fr, ip: ip, opened: d.now(),
 		budget: newConnBudget(d.eventsPerSecond, d.now())}
 	c.ws = wsconn.New(ws, fr, wsconn.Options{MaxFrameBytes: d.maxFrameBytes, SendQueue: d.sendQueue,
-		Overflow: c.overflow})
+		WriteTimeout: d.writeTimeout, Overflow: c.overflow, CatchUp: c.catchUp})
 	return c
 }
 
@@ -125,6 +126,40 @@ func (c *client) sendEvent(e *outEvent) bool {
 	}
 	c.d.metrics.out(e.Type, 1)
 	return true
+}
+
+// sendLocked queues an event of the room, sent with rm.mu held (its
+// broadcasts and deliveries). When the send queue is full and code-updates
+// wait in it, they are replaced by one sync (catchUp) rather than the
+// connection being cut off: the document is state, and a reader that lags
+// behind is caught up with it. A code-ack keeps the updates queued before
+// it, so the versions the client sees stay consecutive up to the sync.
+func (c *client) sendLocked(e *outEvent) bool {
+	f := wsconn.Frame{Data: e.Frame(c.fr), Key: e.Key, CatchUp: true}
+	switch e.Type {
+	case protocol.TypeCodeUpdate, protocol.TypeSync:
+		f.Update = true
+	case protocol.TypeCodeAck, protocol.TypeNotesAck:
+		f.Ack, f.CatchUp = true, false // its version must follow the updates before it
+	}
+	if !c.ws.Send(f) {
+		return false
+	}
+	c.d.metrics.out(e.Type, 1)
+	return true
+}
+
+// catchUp is the sync that replaces the code-updates queued for a client
+// whose send queue is full: the room's state now, from which it goes on
+// (baseVersion). It runs in Send under the queue's lock, called by
+// sendLocked, so rm.mu is held.
+func (c *client) catchUp() (wsconn.Frame, bool) {
+	rm := c.rm
+	e := rm.syncEventLocked(c)
+	c.baseVersion, c.notesBase = rm.version, rm.notesVersion
+	c.d.metrics.catchUps.Inc()
+	c.d.metrics.out(e.Type, 1)
+	return wsconn.Frame{Data: e.Frame(c.fr), Update: true}, true
 }
 
 // sendError answers the client with the protocol's error event.

@@ -156,6 +156,10 @@ func payloadSize(v any) int {
 	return 128
 }
 
+// cursorKey collapses a user's cursor-updates in a send queue: a client
+// that reads slowly gets the newest one only.
+func cursorKey(userID string) string { return "cursor\x00" + userID }
+
 // deltaFormat is how a connection wants code-updates: the whole text after
 // the update, or the operation.
 type deltaFormat int

@@ -161,6 +161,7 @@ func (s *Service) cursorUpdate(c *client, cur protocol.CursorUpdate) error {
 	}
 	now := s.now()
 	e := newEvent(protocol.TypeCursorUpdate, c.ident.SessionID, c.ident.UserID, cur, now)
+	e.Key = cursorKey(c.ident.UserID)
 	rm := c.rm
 	rm.mu.Lock()
 	rm.broadcastLocked(e, func(o *client) bool { return o.ident.UserID == c.ident.UserID })

@@ -3,11 +3,8 @@
 package realtime_test
 
 import (
-	"context"
 	"encoding/json"
-	"net"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -36,22 +33,7 @@ func TestFloodWithoutReading(t *testing.T) {
 	w.send(t, protocol.TypeCodeUpdate, fullCode(strings.Repeat("x", 250_000), 0, "big"))
 	w.waitFor(t, protocol.TypeCodeAck)
 
-	d := websocket.Dialer{HandshakeTimeout: waitTimeout, NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		nd := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-			var serr error
-			err := rc.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
-			if err != nil {
-				return err
-			}
-			return serr
-		}}
-		return nd.DialContext(ctx, network, addr)
-	}}
-	ws, _, err := d.Dial(inst.url+"/ws?"+user{sid: sid, id: "flooder", name: "Flooder"}.values().Encode(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
+	ws := dialSmallBuffer(t, inst.url+"/ws?"+user{sid: sid, id: "flooder", name: "Flooder"}.values().Encode())
 	// 20 syncs of 250 KB (the whole budget: 5 MB, more than any socket
 	// buffers), then 100 frames beyond it: refused, under the 400 strikes
 	// of the flood tolerance. Nothing is read.

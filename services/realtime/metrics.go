@@ -23,6 +23,7 @@ type metrics struct {
 	refusals      *prometheus.CounterVec
 	fanout        *prometheus.HistogramVec
 	slowConsumers prometheus.Counter
+	catchUps      prometheus.Counter
 	floodCuts     prometheus.Counter
 	droppedEvents prometheus.Counter
 	presenceErrs  prometheus.Counter
@@ -71,6 +72,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "pairpad_realtime_slow_consumers_total",
 			Help: "Connections cut off because their send queue was full (the client stopped reading).",
 		}),
+		catchUps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pairpad_realtime_catchups_total",
+			Help: "Runs of queued code-updates replaced by one sync because a connection's send queue was full (a reader lagging behind, caught up instead of cut off).",
+		}),
 		floodCuts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "pairpad_realtime_flood_disconnects_total",
 			Help: "Connections cut off for sending far beyond WS_EVENTS_PER_SECOND.",
@@ -85,7 +90,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}
 	r := httpx.ExclusiveRegistrar(reg)
 	for _, c := range []prometheus.Collector{m.connections, m.sessions, m.eventsIn, m.eventsOut, m.refusals,
-		m.fanout, m.slowConsumers, m.floodCuts, m.droppedEvents, m.presenceErrs} {
+		m.fanout, m.slowConsumers, m.catchUps, m.floodCuts, m.droppedEvents, m.presenceErrs} {
 		httpx.Register(r, c)
 	}
 	if err := r.Err(); err != nil {

@@ -221,14 +221,14 @@ func (rm *room) deliverLocked(a document.Applied, updateType, ackType string, to
 			continue
 		}
 		if a.ConnID == c.id {
-			c.sendEvent(ackEvent(ackType, rm.id, c.ident.UserID, a.Version, a.OpID, a.Hash, now))
+			c.sendLocked(ackEvent(ackType, rm.id, c.ident.UserID, a.Version, a.OpID, a.Hash, now))
 			continue
 		}
 		f := c.ident.Format
 		if byFormat[f] == nil {
 			byFormat[f] = updateEvent(updateType, rm.id, a, f)
 		}
-		c.sendEvent(byFormat[f])
+		c.sendLocked(byFormat[f])
 	}
 }
 
@@ -306,10 +306,10 @@ func (rm *room) join(c *client, pre replayed) error {
 	if c.ident.Since >= 0 {
 		if replay, ok := rm.replayLocked(pre); ok {
 			for _, a := range replay {
-				c.sendEvent(updateEvent(protocol.TypeCodeUpdate, rm.id, a, c.ident.Format))
+				c.sendLocked(updateEvent(protocol.TypeCodeUpdate, rm.id, a, c.ident.Format))
 			}
 		} else {
-			c.sendEvent(rm.syncEventLocked(c))
+			c.sendLocked(rm.syncEventLocked(c))
 		}
 	}
 	rm.announceLocked(users, c, protocol.LeftDisconnect)
@@ -351,7 +351,7 @@ func (rm *room) stateLocked(c *client, users []protocol.User) protocol.Sync {
 func (rm *room) broadcastLocked(e *outEvent, skip func(*client) bool) {
 	for _, c := range rm.conns {
 		if skip == nil || !skip(c) {
-			c.sendEvent(e)
+			c.sendLocked(e)
 		}
 	}
 }
@@ -394,7 +394,9 @@ func (rm *room) presenceEventLocked(users []protocol.User) *outEvent {
 	if users == nil {
 		users = []protocol.User{}
 	}
-	return newEvent(protocol.TypePresenceUpdate, rm.id, "", protocol.PresenceUpdate{Users: users}, rm.d.now())
+	e := newEvent(protocol.TypePresenceUpdate, rm.id, "", protocol.PresenceUpdate{Users: users}, rm.d.now())
+	e.Key = protocol.TypePresenceUpdate // the newest list replaces a queued one
+	return e
 }
 
 // presenceChanged is called by the presence watcher after another
@@ -487,7 +489,7 @@ func (rm *room) onPeer(msg *nats.Msg) {
 		if len(m.Envelope) == 0 || !json.Valid(m.Envelope) {
 			return
 		}
-		e := &outEvent{Type: protocol.TypeCursorUpdate, Body: m.Envelope}
+		e := &outEvent{Type: protocol.TypeCursorUpdate, Body: m.Envelope, Key: cursorKey(m.UserID)}
 		rm.broadcastLocked(e, func(c *client) bool { return c.ident.UserID == m.UserID })
 		rm.d.metrics.observeFanout(protocol.TypeCursorUpdate, m.Sent, now)
 	case peerLanguage:

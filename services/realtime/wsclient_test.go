@@ -313,6 +313,18 @@ func (c *wsClient) find(typ string) (protocol.Envelope, bool) {
 	return protocol.Envelope{}, false
 }
 
+// last returns the newest event of type typ received so far.
+func (c *wsClient) last(typ string) (protocol.Envelope, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := len(c.events) - 1; i >= 0; i-- {
+		if c.events[i].Type == typ {
+			return c.events[i], true
+		}
+	}
+	return protocol.Envelope{}, false
+}
+
 // rawFrames returns a copy of every frame received so far.
 func (c *wsClient) rawFrames() []string {
 	c.mu.Lock()

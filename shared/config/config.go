@@ -86,6 +86,7 @@ type Config struct {
 	WSMaxConns         int
 	WSMaxConnsPerIP    int
 	WSHandshakeTimeout time.Duration
+	WSWriteTimeout     time.Duration // a write to a client without progress for this long ends the connection
 	WSEventsPerSecond  int
 	WSHandshakeRate    Rate // handshakes per user per session per instance
 	DocTransformBudget int  // transform work one update may cost: components × versions behind
@@ -172,6 +173,7 @@ func Load(process string, getenv func(string) string) (Config, error) {
 	c.WSMaxConns = p.integer("WS_MAX_CONNECTIONS", 100000, 1, 10000000)
 	c.WSMaxConnsPerIP = p.integer("WS_MAX_CONNECTIONS_PER_IP", 200, 0, 10000000)
 	c.WSHandshakeTimeout = p.duration("WS_HANDSHAKE_TIMEOUT", 10*time.Second)
+	c.WSWriteTimeout = p.duration("WS_WRITE_TIMEOUT", 10*time.Second)
 	c.WSEventsPerSecond = p.integer("WS_EVENTS_PER_SECOND", 100, 0, 1000000)
 	c.WSHandshakeRate = p.rate("WS_HANDSHAKES_PER_USER", Rate{30, time.Minute})
 	c.DocTransformBudget = p.integer("DOC_TRANSFORM_BUDGET", 1000000, 100, 1<<40)

@@ -19,9 +19,8 @@ import (
 )
 
 const (
-	// writeWait bounds one frame's write: a client whose TCP window stays
-	// shut that long is gone.
-	writeWait = 10 * time.Second
+	// defaultWriteTimeout is Options.WriteTimeout when it is not set.
+	defaultWriteTimeout = 10 * time.Second
 	// closeGrace is how long the writer waits for the client's close frame
 	// after sending its own, before dropping the TCP connection.
 	closeGrace = time.Second
@@ -40,7 +39,19 @@ type Frame struct {
 	// client is flooding, not merely slow). Final marks the frames of a cut
 	// off (CutOff), which go past the queue's bound.
 	Refusal, Final bool
-	ping           bool // a keepalive, queued by the ping timer
+	// Key collapses: a frame with the Key of a queued, unwritten one
+	// replaces it (the older one leaves its place, the newer one joins
+	// the end of the queue), so a client that reads slowly gets only the
+	// newest of each (a user's cursor, the presence list).
+	Key string
+	// Update marks a frame that a catch-up may replace (a code-update, or
+	// a sync); Ack a frame that keeps the Update frames queued before it
+	// (the acknowledgement of the client's own update, whose version must
+	// follow theirs). CatchUp lets this frame, when it does not fit the
+	// queue, call Options.CatchUp instead of Overflow when Update frames
+	// are queued after the last Ack.
+	Update, Ack, CatchUp bool
+	ping                 bool // a keepalive, queued by the ping timer
 }
 
 // Options configure a Conn.
@@ -50,11 +61,26 @@ type Options struct {
 	MaxFrameBytes int
 	// SendQueue bounds the frames queued or being written.
 	SendQueue int
+	// WriteTimeout bounds one write to the socket: a client whose TCP
+	// window stays shut that long is gone (Overflow(false), then Kill).
+	// Zero is 10 s.
+	WriteTimeout time.Duration
 	// Overflow is called, on the sender's goroutine, when a frame that is
 	// not Final does not fit the send queue; refusal is the frame's
 	// Refusal. The frame is dropped; the callback decides the connection's
-	// fate (Kill, or CutOff and a last word).
+	// fate (Kill, or CutOff and a last word). It is also called, with
+	// false, on the writer's goroutine when a write made no progress for
+	// WriteTimeout (the client stopped reading); the connection is killed
+	// then.
 	Overflow func(refusal bool)
+	// CatchUp, when set, is called on the sender's goroutine with the
+	// queue's lock held (it must not use the Conn) when a CatchUp frame
+	// does not fit the queue and Update frames are queued after the last
+	// Ack. It returns the frame that replaces those Update frames (and
+	// the new frame, when that is an Update too): the document's state
+	// for this connection. The frame joins the end of the queue; false
+	// leaves the queue as it is and calls Overflow.
+	CatchUp func() (Frame, bool)
 }
 
 // Conn is one upgraded WebSocket connection. Its reader is ReadLoop, on
@@ -95,6 +121,9 @@ func New(ws *websocket.Conn, fr Framing, o Options) *Conn {
 	if o.Overflow == nil {
 		o.Overflow = func(bool) {}
 	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = defaultWriteTimeout
+	}
 	return &Conn{ws: ws, fr: fr, o: o,
 		closing:   make(chan struct{}),
 		readDone:  make(chan struct{}),
@@ -105,10 +134,12 @@ func New(ws *websocket.Conn, fr Framing, o Options) *Conn {
 // Framing returns the connection's framing.
 func (c *Conn) Framing() Framing { return c.fr }
 
-// Send queues a frame without ever blocking: a client that stopped reading
-// fills its queue, and Options.Overflow decides what happens to it, so it
+// Send queues a frame without ever blocking. A frame with a Key replaces
+// the queued one with that Key. A client that reads too slowly fills its
+// queue: then a CatchUp frame may make room through Options.CatchUp, and
+// otherwise Options.Overflow decides what happens to the client, so it
 // never holds up the sender or the other clients. It reports whether the
-// frame was queued.
+// frame was queued (or stood for by the catch-up).
 func (c *Conn) Send(f Frame) bool {
 	select {
 	case <-c.closing:
@@ -123,7 +154,27 @@ func (c *Conn) Send(f Frame) bool {
 		c.sendMu.Unlock()
 		return false
 	}
-	if c.pending >= c.o.SendQueue && !f.Final {
+	switch {
+	case f.Key != "" && c.collapseLocked(f):
+		c.sendMu.Unlock()
+		return true
+	case c.pending < c.o.SendQueue || f.Final:
+	case f.CatchUp && c.catchUpLocked():
+		if f.Update || c.pending >= c.o.SendQueue {
+			// An update is in the state that replaced the queued ones;
+			// anything else is queued if the catch-up made room.
+			start := c.wakeLocked()
+			c.sendMu.Unlock()
+			if start {
+				go c.write()
+			}
+			if f.Update {
+				return true
+			}
+			c.o.Overflow(f.Refusal)
+			return false
+		}
+	default:
 		c.sendMu.Unlock()
 		c.o.Overflow(f.Refusal)
 		return false
@@ -135,6 +186,60 @@ func (c *Conn) Send(f Frame) bool {
 	if start {
 		go c.write()
 	}
+	return true
+}
+
+// collapseLocked replaces the queued, unwritten frame with f's Key by f,
+// at the end of the queue; it reports false when there is none.
+func (c *Conn) collapseLocked(f Frame) bool {
+	for i := range c.queue {
+		if c.queue[i].Key == f.Key {
+			copy(c.queue[i:], c.queue[i+1:])
+			c.queue[len(c.queue)-1] = f
+			return true
+		}
+	}
+	return false
+}
+
+// catchUpLocked replaces the Update frames queued after the last Ack by
+// the frame Options.CatchUp returns, at the end of the queue. It reports
+// whether it did.
+func (c *Conn) catchUpLocked() bool {
+	if c.o.CatchUp == nil {
+		return false
+	}
+	from := 0
+	for i := len(c.queue) - 1; i >= 0; i-- {
+		if c.queue[i].Ack {
+			from = i + 1
+			break
+		}
+	}
+	updates := 0
+	for _, f := range c.queue[from:] {
+		if f.Update {
+			updates++
+		}
+	}
+	if updates == 0 {
+		return false
+	}
+	state, ok := c.o.CatchUp()
+	if !ok {
+		return false
+	}
+	state.Update = true
+	kept := c.queue[:from]
+	for _, f := range c.queue[from:] {
+		if !f.Update {
+			kept = append(kept, f)
+		}
+	}
+	kept = append(kept, state)
+	clear(c.queue[len(kept):])
+	c.queue = kept
+	c.pending -= updates - 1
 	return true
 }
 
@@ -150,7 +255,7 @@ func (c *Conn) wakeLocked() bool {
 
 // SendMessage queues m framed for this connection.
 func (c *Conn) SendMessage(m *Message, refusal bool) bool {
-	return c.Send(Frame{Data: m.Frame(c.fr), Refusal: refusal})
+	return c.Send(Frame{Data: m.Frame(c.fr), Refusal: refusal, Key: m.Key})
 }
 
 // CloseAfterQueue sends what is queued, then extra frames and a close
@@ -190,7 +295,7 @@ func (c *Conn) WriteDone() <-chan struct{} { return c.writeDone }
 // WriteNow writes one text frame at once, before StartWriter (the
 // handshake's frames).
 func (c *Conn) WriteNow(data []byte) error {
-	if err := c.ws.SetWriteDeadline(time.Now().Add(writeWait)); err != nil {
+	if err := c.ws.SetWriteDeadline(time.Now().Add(c.o.WriteTimeout)); err != nil {
 		return err
 	}
 	return c.ws.WriteMessage(websocket.TextMessage, data)
@@ -317,12 +422,16 @@ func (c *Conn) flush(b *[]byte) bool {
 		return true
 	}
 	nc := c.ws.NetConn()
-	err := nc.SetWriteDeadline(time.Now().Add(writeWait))
+	err := nc.SetWriteDeadline(time.Now().Add(c.o.WriteTimeout))
 	if err == nil {
 		_, err = nc.Write(*b)
 	}
 	*b = (*b)[:0]
 	if err != nil {
+		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+			// No progress for WriteTimeout: the client stopped reading.
+			c.o.Overflow(false)
+		}
 		c.Kill()
 		c.finish()
 		return false
@@ -334,7 +443,7 @@ func (c *Conn) flush(b *[]byte) bool {
 // own, and finishes.
 func (c *Conn) closeWith(ce *websocket.CloseError) {
 	msg := websocket.FormatCloseMessage(ce.Code, ce.Text)
-	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(writeWait))
+	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.o.WriteTimeout))
 	t := time.NewTimer(closeGrace)
 	defer t.Stop()
 	select {

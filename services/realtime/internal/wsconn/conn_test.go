@@ -562,3 +562,96 @@ func BenchmarkBurst(b *testing.B) {
 	}
 	b.ReportMetric(float64(srv.writes.Load()-before)/float64(32*b.N), "writes/frame")
 }
+
+// TestCollapse: a frame with the Key of a queued one replaces it at the
+// end of the queue, full or not; frames already taken by the writer are
+// not replaced.
+func TestCollapse(t *testing.T) {
+	t.Parallel()
+	o := opts()
+	o.SendQueue = 3
+	var overflows int
+	o.Overflow = func(bool) { overflows++ }
+	cl, srv := setup(t, Plain{}, o, 0, 10*time.Second)
+	c := srv.c
+	for _, f := range []Frame{
+		{Data: []byte(`"a1"`), Key: "a"},
+		{Data: []byte(`"b1"`), Key: "b"},
+		{Data: []byte(`"x"`)},
+		{Data: []byte(`"a2"`), Key: "a"}, // full: replaces a1
+		{Data: []byte(`"a3"`), Key: "a"},
+	} {
+		if !c.Send(f) {
+			t.Fatalf("%s not queued", f.Data)
+		}
+	}
+	if c.Send(Frame{Data: []byte(`"c1"`), Key: "c"}) || overflows != 1 {
+		t.Fatalf("a new key past the bound was queued (overflows %d)", overflows)
+	}
+	c.StartWriter(time.Hour)
+	for _, want := range []string{`"b1"`, `"x"`, `"a3"`} {
+		if got := readText(t, cl); got != want {
+			t.Fatalf("got %s, want %s", got, want)
+		}
+	}
+}
+
+// TestCatchUp: when a CatchUp frame does not fit, the Update frames
+// queued after the last Ack are replaced by the frame Options.CatchUp
+// gives, at the end of the queue; an Update frame is then counted as in
+// it, another frame is queued if that made room. Without Update frames
+// after the last Ack, or for other frames, Overflow decides as before.
+func TestCatchUp(t *testing.T) {
+	t.Parallel()
+	o := opts()
+	o.SendQueue = 4
+	var overflows []bool
+	o.Overflow = func(refusal bool) { overflows = append(overflows, refusal) }
+	state := 0
+	o.CatchUp = func() (Frame, bool) {
+		state++
+		return Frame{Data: []byte(`"state` + string(rune('0'+state)) + `"`)}, true
+	}
+	cl, srv := setup(t, Plain{}, o, 0, 10*time.Second)
+	c := srv.c
+	upd := func(s string) Frame { return Frame{Data: []byte(`"` + s + `"`), Update: true, CatchUp: true} }
+	send := func(f Frame, want bool) {
+		t.Helper()
+		if got := c.Send(f); got != want {
+			t.Fatalf("Send(%s) = %v, want %v", f.Data, got, want)
+		}
+	}
+	send(upd("u1"), true)
+	send(Frame{Data: []byte(`"ack"`), Ack: true}, true)
+	send(upd("u2"), true)
+	send(upd("u3"), true)
+	// Full: u2 and u3 (after the ack) become state1; u4 is in it.
+	send(upd("u4"), true)
+	send(Frame{Data: []byte(`"cursor"`), CatchUp: true}, true) // fits again
+	// Full: state1 becomes state2, which makes no room for y.
+	send(Frame{Data: []byte(`"y"`), CatchUp: true}, false)
+	// Full, no CatchUp: overflow, as is an Ack.
+	send(Frame{Data: []byte(`"z"`)}, false)
+	send(Frame{Data: []byte(`"ack2"`), Ack: true}, false)
+	if len(overflows) != 3 || state != 2 {
+		t.Fatalf("overflows %v, catch-ups %d", overflows, state)
+	}
+	c.StartWriter(time.Hour)
+	for _, want := range []string{`"u1"`, `"ack"`, `"cursor"`, `"state2"`} {
+		if got := readText(t, cl); got != want {
+			t.Fatalf("got %s, want %s", got, want)
+		}
+	}
+	// With the queue empty again, a run of updates after an ack that the
+	// catch-up cannot replace (CatchUp fails) overflows.
+	o2 := opts()
+	o2.SendQueue = 2
+	o2.Overflow = func(refusal bool) { overflows = append(overflows, refusal) }
+	o2.CatchUp = func() (Frame, bool) { return Frame{}, false }
+	_, srv2 := setup(t, Plain{}, o2, 0, 10*time.Second)
+	srv2.c.Send(upd("u1"))
+	srv2.c.Send(upd("u2"))
+	if srv2.c.Send(upd("u3")) || len(overflows) != 4 {
+		t.Fatalf("a failed catch-up queued the update (overflows %v)", overflows)
+	}
+}

@@ -307,6 +307,7 @@ func (SocketIO) ClosedBy(int) string { return protocol.LeftDisconnect }
 type Message struct {
 	Type   string
 	Body   []byte // the encoded envelope
+	Key    string // Frame.Key: a newer message with the same key replaces it while queued
 	framed [numKinds][]byte
 }
 
