@@ -33,7 +33,9 @@ type Framing interface {
 	Wrap(typ string, env []byte) []byte
 	// Ping is the keepalive frame: its WebSocket opcode and payload.
 	Ping() (opcode int, payload []byte)
-	// Decode parses one client text frame.
+	// Decode parses one client text frame. The envelope's payload may
+	// alias frame, so a frame is not reused while its Inbound lives (the
+	// submitter may hold it).
 	Decode(frame []byte) (Inbound, error)
 	// Ack answers a Socket.IO event that asked for an acknowledgement; nil
 	// when the framing has no such thing.

@@ -31,19 +31,10 @@ func FuzzSocketIODecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, frame []byte) {
 		got, err := SocketIO{}.Decode(frame)
 		want, wantErr := decodePacket(frame)
-		if !reflect.DeepEqual(norm(got), norm(want)) || !sameError(err, wantErr) {
+		if !reflect.DeepEqual(got, want) || !sameError(err, wantErr) {
 			t.Fatalf("Decode(%q) = %+v, %v; decodePacket: %+v, %v", frame, got, err, want, wantErr)
 		}
 	})
-}
-
-// norm makes an empty payload and a missing one alike, as every reader of
-// an envelope treats them (len(Payload) == 0).
-func norm(in Inbound) Inbound {
-	if len(in.Env.Payload) == 0 {
-		in.Env.Payload = nil
-	}
-	return in
 }
 
 func sameError(a, b error) bool {
