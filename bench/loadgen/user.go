@@ -160,12 +160,15 @@ func (u *user) onConnected(payload json.RawMessage) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.lastCursor = nil // a new connection: cursors sent while away are not replayed
-	u.lastVersion = max(u.lastVersion, c.Version)
 	if !u.everConnected || u.ed.legacy {
+		u.lastVersion = max(u.lastVersion, c.Version)
 		u.everConnected = true
 		u.ed.reset(c.Code, c.Version)
 		return
 	}
+	// A resumption: the versions since the last one seen come next, as a
+	// replay (each counted as it arrives) or as one sync (coveredLocked
+	// counts what it stands for), so the newest version seen stays.
 	u.resumeLocked(c.Code, c.Version)
 }
 
