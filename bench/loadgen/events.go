@@ -192,10 +192,13 @@ func (u *user) onSync(payload json.RawMessage) {
 }
 
 func (u *user) onError(payload json.RawMessage) {
-	code := errorCode(payload)
+	code, which := errorWhich(payload)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.st.errors[code]++
+	if which != "" { // which limit refused it: a breakdown, not another failure
+		u.st.errors["info:"+code+":"+which]++
+	}
 	if u.ed.pending() && !u.resyncing {
 		// The refused update may be the outstanding one, which will never
 		// be acknowledged: start over from the server's state.

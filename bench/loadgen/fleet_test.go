@@ -86,3 +86,19 @@ func TestInstanceOf(t *testing.T) {
 		})
 	}
 }
+
+// TestErrorWhich reads an error event's code and the limit or event type
+// it names, which the results break refusals down by.
+func TestErrorWhich(t *testing.T) {
+	for _, tc := range []struct{ payload, code, which string }{
+		{`{"error":"RATE_LIMIT_EXCEEDED","message":"m","details":{"limit":"connection","retryAfterMs":3}}`, "RATE_LIMIT_EXCEEDED", "connection"},
+		{`{"error":"RATE_LIMIT_EXCEEDED","details":{"type":"cursor-update"}}`, "RATE_LIMIT_EXCEEDED", "cursor-update"},
+		{`{"error":"SERVICE_UNAVAILABLE","details":{"limit":5,"type":"code-update"}}`, "SERVICE_UNAVAILABLE", "code-update"},
+		{`{"error":"INVALID_PAYLOAD"}`, "INVALID_PAYLOAD", ""},
+		{`not json`, "UNKNOWN_ERROR", ""},
+	} {
+		if code, which := errorWhich([]byte(tc.payload)); code != tc.code || which != tc.which {
+			t.Errorf("errorWhich(%s) = %q, %q, want %q, %q", tc.payload, code, which, tc.code, tc.which)
+		}
+	}
+}

@@ -164,11 +164,27 @@ func (c *Conn) event(env envelope) Event {
 
 // errorCode returns the code of an error event's payload.
 func errorCode(payload json.RawMessage) string {
+	code, _ := errorWhich(payload)
+	return code
+}
+
+// errorWhich returns the code of an error event's payload and which limit
+// or event it names (details.limit, else details.type), if any.
+func errorWhich(payload json.RawMessage) (code, which string) {
 	var p struct {
-		Error string `json:"error"`
+		Error   string `json:"error"`
+		Details struct {
+			Limit any `json:"limit"`
+			Type  any `json:"type"`
+		} `json:"details"`
 	}
 	if json.Unmarshal(payload, &p) != nil || p.Error == "" {
-		return "UNKNOWN_ERROR"
+		return "UNKNOWN_ERROR", ""
 	}
-	return p.Error
+	for _, v := range []any{p.Details.Limit, p.Details.Type} {
+		if s, ok := v.(string); ok && s != "" {
+			return p.Error, s
+		}
+	}
+	return p.Error, ""
 }
