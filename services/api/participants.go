@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
@@ -83,7 +84,7 @@ func (p participants) register(ctx context.Context, sessionID, userID string, ro
 		if err == nil {
 			return me, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) || attempt >= registerAttempts {
+		if !broker.Conflict(err) || attempt >= registerAttempts {
 			return participant{}, fmt.Errorf("register %s in %s: %w", userID, sessionID, err)
 		}
 	}

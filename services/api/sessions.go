@@ -242,7 +242,7 @@ func endSession(ctx context.Context, in *broker.Infra, store *session.Store, id 
 		if err == nil {
 			return nil
 		}
-		if errors.Is(err, jetstream.ErrKeyExists) && attempt < endAttempts {
+		if broker.Conflict(err) && attempt < endAttempts {
 			continue
 		}
 		// The swap may have landed and only the clean-up failed: the session

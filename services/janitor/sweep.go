@@ -8,6 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/presence"
 	"github.com/pairpad/pairpad/shared/protocol"
 	"github.com/pairpad/pairpad/shared/session"
@@ -186,7 +187,7 @@ func (s *Service) expire(ctx context.Context, e session.Entry) (outcome, error) 
 	//     events, api Touches on join) moved the revision and wins: the CAS
 	//     fails and the session stays;
 	//   - of two or more janitors racing, exactly one CAS lands; the others
-	//     see ErrKeyExists (or the key already purged) and do nothing;
+	//     see a conflict (broker.Conflict; or the key already purged) and do nothing;
 	//   - a connection arriving after the mark finds the session ended (its
 	//     Touch fails) and realtime answers it with session-ended.
 	// The clean-up after the mark is idempotent, so a janitor finishing
@@ -209,7 +210,7 @@ func (s *Service) expire(ctx context.Context, e session.Entry) (outcome, error) 
 // lostRace reports whether a compare-and-swap failed because someone else
 // changed or removed the record first: not an error, just not ours to end.
 func lostRace(err error) bool {
-	return errors.Is(err, jetstream.ErrKeyExists) ||
+	return broker.Conflict(err) ||
 		errors.Is(err, jetstream.ErrKeyNotFound) ||
 		errors.Is(err, jetstream.ErrKeyDeleted) ||
 		errors.Is(err, session.ErrNotFound)

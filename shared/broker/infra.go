@@ -63,6 +63,9 @@ func Provision(ctx context.Context, nc *nats.Conn, l Layout) (*Infra, error) {
 		l.OpsMaxBytes = DefaultOpsMaxBytes
 	}
 	in := &Infra{NC: nc, JS: js}
+	// Every bucket a process reads a key from and writes on the strength of
+	// that read (create then join, compare-and-swap loops, snapshots) reads
+	// at the stream leader: see consistentBucket.
 	kvs := []struct {
 		dst *jetstream.KeyValue
 		cfg jetstream.KeyValueConfig
@@ -71,23 +74,29 @@ func Provision(ctx context.Context, nc *nats.Conn, l Layout) (*Infra, error) {
 			Description: "session metadata, key <sessionId>"}},
 		{&in.Documents, jetstream.KeyValueConfig{Bucket: BucketDocuments, History: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas,
 			MaxValueSize: 4 << 20, Description: "document snapshots, key <sessionId>"}},
-		// Presence expires by bucket TTL, never per-key TTL: Update would drop a key's TTL.
-		// History 2 keeps a manual leave's marker beside the delete that
-		// follows it, so a watcher that is behind still reads the reason
-		// (with 1 the delete replaces the marker before it is delivered).
-		{&in.Presence, jetstream.KeyValueConfig{Bucket: BucketPresence, History: 2, Storage: jetstream.FileStorage, Replicas: l.Replicas,
-			TTL: l.PresenceTTL, LimitMarkerTTL: l.PresenceTTL, Description: "who is connected, key <sessionId>.<userId b64>.<connId>"}},
 		{&in.Limits, jetstream.KeyValueConfig{Bucket: BucketRateLimits, History: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas,
 			TTL: RateLimitWindowMax, Description: "REST rate-limit counters shared by every api replica"}},
 		{&in.Participants, jetstream.KeyValueConfig{Bucket: BucketParticipants, History: 1, Storage: jetstream.FileStorage, Replicas: l.Replicas,
 			MaxValueSize: 1 << 20, Description: "who joined a session with which role and colour, key <sessionId>"}},
 	}
 	for _, kv := range kvs {
-		b, err := js.CreateOrUpdateKeyValue(ctx, kv.cfg)
+		b, err := consistentBucket(ctx, js, kv.cfg)
 		if err != nil {
 			return nil, fmt.Errorf("provision bucket %s: %w", kv.cfg.Bucket, err)
 		}
 		*kv.dst = b
+	}
+	// Presence is only watched and put, never read by key, so it keeps
+	// nats.go's layout, direct gets included. It expires by bucket TTL,
+	// never per-key TTL: Update would drop a key's TTL. History 2 keeps a
+	// manual leave's marker beside the delete that follows it, so a watcher
+	// that is behind still reads the reason (with 1 the delete replaces the
+	// marker before it is delivered).
+	in.Presence, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: BucketPresence, History: 2,
+		Storage: jetstream.FileStorage, Replicas: l.Replicas, TTL: l.PresenceTTL, LimitMarkerTTL: l.PresenceTTL,
+		Description: "who is connected, key <sessionId>.<userId b64>.<connId>"})
+	if err != nil {
+		return nil, fmt.Errorf("provision bucket %s: %w", BucketPresence, err)
 	}
 	// A full stream (MaxBytes) refuses new entries (DiscardNew) instead of
 	// dropping the oldest of any session, which could be entries after a

@@ -57,3 +57,57 @@ func TestProvisionSwitchesOpsToDiscardNew(t *testing.T) {
 		t.Fatalf("oldest entry %v, %v; want c (a and b trimmed per subject)", m, err)
 	}
 }
+
+// A deployment whose buckets were provisioned with direct gets (nats.go's
+// layout, which lets a lagging replica answer a read) has them turned off
+// by the provisioning every process runs at start, keeping what they hold;
+// presence, never read by key, keeps them.
+func TestProvisionTurnsOffDirectGets(t *testing.T) {
+	nc := natstest.Connect(t, natstest.Start(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	in, err := broker.Provision(ctx, nc, broker.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	consistent := map[string]jetstream.KeyValue{broker.BucketSessions: in.Sessions, broker.BucketDocuments: in.Documents,
+		broker.BucketParticipants: in.Participants, broker.BucketRateLimits: in.Limits}
+	for name, kv := range consistent {
+		st, err := in.JS.Stream(ctx, "KV_"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := st.CachedInfo().Config
+		old.AllowDirect = true
+		if _, err := in.JS.UpdateStream(ctx, old); err != nil {
+			t.Fatalf("set up the old layout of %s: %v", name, err)
+		}
+		if _, err := kv.Put(ctx, "k", []byte(name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if in, err = broker.Provision(ctx, nc, broker.Layout{}); err != nil {
+		t.Fatalf("provision over the old layout: %v", err)
+	}
+	consistent = map[string]jetstream.KeyValue{broker.BucketSessions: in.Sessions, broker.BucketDocuments: in.Documents,
+		broker.BucketParticipants: in.Participants, broker.BucketRateLimits: in.Limits}
+	for name, kv := range consistent {
+		status, err := kv.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg := status.(*jetstream.KeyValueBucketStatus).StreamInfo().Config; cfg.AllowDirect {
+			t.Errorf("bucket %s still allows direct gets", name)
+		}
+		if e, err := kv.Get(ctx, "k"); err != nil || string(e.Value()) != name {
+			t.Errorf("bucket %s lost its key: %v", name, err)
+		}
+	}
+	status, err := in.Presence.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !status.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.AllowDirect {
+		t.Error("presence lost direct gets")
+	}
+}

@@ -14,7 +14,7 @@ import (
 // unavailableErrs are the errors nats.go and jetstream return when NATS or
 // JetStream does not answer: the connection is down, closed, reconnecting or
 // draining, a request found no responder (JetStream restarting, a stream
-// leader being elected) or ran out of time.
+// leader being elected), the stream is gone, or a request ran out of time.
 var unavailableErrs = []error{
 	nats.ErrConnectionClosed,
 	nats.ErrConnectionDraining,
@@ -32,6 +32,10 @@ var unavailableErrs = []error{
 	jetstream.ErrServerShutdown,
 	jetstream.ErrJetStreamNotEnabled,
 	jetstream.ErrAsyncPublishTimeout,
+	// A stream that is gone (deleted under a running process; the next
+	// start's provisioning makes it again). A read at the stream leader
+	// ($JS.API.STREAM.MSG.GET) says so where a direct get found no responder.
+	jetstream.ErrStreamNotFound,
 	// A deadline on a NATS call: the caller bounded the wait (every request
 	// does) and NATS did not answer within it, which is what an outage
 	// looks like while nats.go buffers requests during a reconnect.

@@ -41,6 +41,8 @@ func TestUnavailableClassifiesErrors(t *testing.T) {
 		{"key not found", wrap(jetstream.ErrKeyNotFound), false},
 		{"key exists", wrap(jetstream.ErrKeyExists), false},
 		{"js api 400", &jetstream.APIError{Code: 400, ErrorCode: 10071}, false},
+		{"stream gone", wrap(&jetstream.APIError{Code: 404, ErrorCode: 10059, Description: "stream not found"}), true},
+		{"message not found", &jetstream.APIError{Code: 404, ErrorCode: 10037, Description: "no message found"}, false},
 		{"permissions", nats.ErrPermissionViolation, false},
 		{"joined", errors.Join(errors.New("a"), nats.ErrTimeout), true},
 	}

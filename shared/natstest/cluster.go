@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
 )
 
 // Cluster is n JetStream servers clustered on loopback.
@@ -71,6 +72,23 @@ func (c *Cluster) URLs() string {
 		urls = append(urls, fmt.Sprintf("nats://127.0.0.1:%d", o.Port))
 	}
 	return strings.Join(urls, ",")
+}
+
+// ConnectEach opens one client connection to each node, each only to its
+// node (no reconnecting elsewhere), closed when the test ends: a test that
+// writes through one and reads through another reads from another server.
+func (c *Cluster) ConnectEach(t testing.TB) []*nats.Conn {
+	t.Helper()
+	var out []*nats.Conn
+	for i, s := range c.Servers {
+		nc, err := nats.Connect(s.ClientURL(), nats.Name(fmt.Sprintf("node-%d", i+1)), nats.NoReconnect())
+		if err != nil {
+			t.Fatalf("connect to node %d: %v", i+1, err)
+		}
+		t.Cleanup(nc.Close)
+		out = append(out, nc)
+	}
+	return out
 }
 
 // Stop shuts node i down.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -118,20 +117,14 @@ func PurgeBefore(ctx context.Context, in *broker.Infra, sessionID string, seq ui
 	return nil
 }
 
-// Last returns the session's newest entry; ok is false when its log is empty.
+// Last returns the session's newest entry, as the stream leader has it
+// (leaderGet): the newest acknowledged; ok is false when its log is empty.
 func Last(ctx context.Context, in *broker.Infra, sessionID string) (e Entry, ok bool, err error) {
-	m, err := in.Ops.GetLastMsgForSubject(ctx, broker.OpsSubject(sessionID))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return Entry{}, false, nil
-	}
+	e, ok, err = leaderGet(ctx, in, msgGetRequest{LastFor: broker.OpsSubject(sessionID)})
 	if err != nil {
 		return Entry{}, false, fmt.Errorf("last op of %s: %w", sessionID, err)
 	}
-	e, err = DecodeRaw(m)
-	if err != nil {
-		return Entry{}, false, fmt.Errorf("last op of %s: %w", sessionID, err)
-	}
-	return e, true, nil
+	return e, ok, nil
 }
 
 // First returns the oldest entry the stream still holds for the session;
@@ -140,35 +133,52 @@ func First(ctx context.Context, in *broker.Infra, sessionID string) (e Entry, ok
 	return first(ctx, in, sessionID, 1)
 }
 
-// first returns the oldest entry the stream still holds for the session at
-// or after stream sequence seq.
+// first returns the oldest entry the stream leader holds for the session
+// at or after stream sequence seq.
 func first(ctx context.Context, in *broker.Infra, sessionID string, seq uint64) (e Entry, ok bool, err error) {
-	m, err := in.Ops.GetMsg(ctx, max(seq, 1), jetstream.WithGetMsgSubject(broker.OpsSubject(sessionID)))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return Entry{}, false, nil
-	}
+	e, ok, err = leaderGet(ctx, in, msgGetRequest{Seq: max(seq, 1), NextFor: broker.OpsSubject(sessionID)})
 	if err != nil {
 		return Entry{}, false, fmt.Errorf("op of %s at seq %d: %w", sessionID, seq, err)
 	}
-	e, err = DecodeRaw(m)
-	if err != nil {
-		return Entry{}, false, fmt.Errorf("op of %s at seq %d: %w", sessionID, seq, err)
-	}
-	return e, true, nil
+	return e, ok, nil
 }
 
 // ReadAfter returns the session's entries stored after stream sequence
-// afterSeq, in order, within lim, with batched direct gets (no consumer);
-// more reports that the stream holds further entries after them. A large
-// read is done in pieces: call again after the last entry returned.
+// afterSeq, in order, within lim, at least through the newest entry the
+// stream leader had acknowledged when it began (Last); more reports that it
+// stopped at lim before that entry. A large read is done in pieces: call
+// again after the last entry returned.
 func ReadAfter(ctx context.Context, in *broker.Infra, sessionID string, afterSeq uint64, lim Limits) (out []Entry, more bool, err error) {
+	last, ok, err := Last(ctx, in, sessionID)
+	if err != nil || !ok || last.Seq <= afterSeq {
+		return nil, false, err
+	}
+	return readTo(ctx, in, sessionID, afterSeq, last.Seq, lim)
+}
+
+// readTo reads the session's entries after stream sequence afterSeq
+// through sequence to (an entry the leader acknowledged), within lim, with
+// batched direct gets (no consumer). A direct get may be answered by a
+// follower that has not applied the newest entries: its batch ends short of
+// to, and the entry after it comes from the leader (first) before the next
+// batch, so a short answer is never taken for the end of the log.
+func readTo(ctx context.Context, in *broker.Infra, sessionID string, afterSeq, to uint64, lim Limits) (out []Entry, more bool, err error) {
 	lim = lim.orDefaults()
+	subject := broker.OpsSubject(sessionID)
 	next, size := afterSeq+1, 0
-	for {
+	for next <= to {
 		want, wantBytes := min(batchSize, lim.Entries-len(out)), min(batchBytes, lim.Bytes-size)
-		got, batchMore, err := batch(ctx, in, broker.OpsSubject(sessionID), next, want, max(wantBytes, 1))
+		got, err := batch(ctx, in, subject, next, want, max(wantBytes, 1))
 		if err != nil {
 			return out, false, fmt.Errorf("read ops of %s after seq %d: %w", sessionID, next-1, err)
+		}
+		if len(got) == 0 {
+			e, ok, err := first(ctx, in, sessionID, next)
+			if err != nil || !ok {
+				// Not there at the leader either: purged since (the session ended).
+				return out, false, err
+			}
+			got = []Entry{e}
 		}
 		for i, e := range got {
 			if len(out) > 0 && size+e.Size > lim.Bytes {
@@ -178,20 +188,18 @@ func ReadAfter(ctx context.Context, in *broker.Infra, sessionID string, afterSeq
 			}
 			out, size = append(out, e), size+e.Size
 			if len(out) == lim.Entries || size >= lim.Bytes {
-				return out, batchMore || i < len(got)-1, nil
+				return out, e.Seq < to || i < len(got)-1, nil
 			}
-		}
-		if len(got) == 0 || !batchMore {
-			return out, false, nil
 		}
 		next = got[len(got)-1].Seq + 1
 	}
+	return out, false, nil
 }
 
 // batch runs one batched direct get: up to n messages on subject from
-// stream sequence seq, stopping after the one that reaches maxBytes. more
-// reports that the stream holds further matches.
-func batch(ctx context.Context, in *broker.Infra, subject string, seq uint64, n, maxBytes int) (out []Entry, more bool, err error) {
+// stream sequence seq, stopping after the one that reaches maxBytes, as the
+// replica that answers holds them.
+func batch(ctx context.Context, in *broker.Infra, subject string, seq uint64, n, maxBytes int) (out []Entry, err error) {
 	req, err := json.Marshal(struct {
 		Seq      uint64 `json:"seq"`
 		NextFor  string `json:"next_by_subj"`
@@ -199,37 +207,36 @@ func batch(ctx context.Context, in *broker.Infra, subject string, seq uint64, n,
 		MaxBytes int    `json:"max_bytes"`
 	}{seq, subject, n, maxBytes})
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	inbox := in.NC.NewRespInbox()
 	sub, err := in.NC.SubscribeSync(inbox)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	defer sub.Unsubscribe()
 	if err := in.NC.PublishRequest("$JS.API.DIRECT.GET."+broker.StreamOps, inbox, req); err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	for {
 		m, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
-			return out, false, err
+			return out, err
 		}
 		switch status := m.Header.Get("Status"); status {
 		case "":
 		case "404": // nothing (more) on the subject
-			return out, false, nil
+			return out, nil
 		case "204": // end of batch
-			np, _ := strconv.ParseUint(m.Header.Get("Nats-Num-Pending"), 10, 64)
-			return out, np > 0 && len(out) > 0, nil
+			return out, nil
 		case "503":
-			return out, false, nats.ErrNoResponders
+			return out, nats.ErrNoResponders
 		default:
-			return out, false, fmt.Errorf("direct get: status %s %s", status, m.Header.Get("Description"))
+			return out, fmt.Errorf("direct get: status %s %s", status, m.Header.Get("Description"))
 		}
 		e, err := Decode(m)
 		if err != nil {
-			return out, false, err
+			return out, err
 		}
 		out = append(out, e)
 	}

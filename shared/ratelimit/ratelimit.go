@@ -99,7 +99,7 @@ func (l *Limiter) Allow(ctx context.Context, class, subject string, rate config.
 			res.Allowed, res.Remaining = true, rate.N-n-1
 			return res, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+		if !broker.Conflict(err) {
 			return res, fmt.Errorf("ratelimit: count %s: %w", key, err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
@@ -137,7 +138,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*Record) error) (
 		if err == nil {
 			return r, nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) || attempt >= 20 {
+		if !broker.Conflict(err) || attempt >= 20 {
 			return Record{}, fmt.Errorf("update session %s: %w", id, err)
 		}
 	}
@@ -170,7 +171,7 @@ func (s *Store) Touch(ctx context.Context, id string, now time.Time) error {
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) || attempt >= 20 {
+		if !broker.Conflict(err) || attempt >= 20 {
 			return fmt.Errorf("touch session %s: %w", id, err)
 		}
 	}

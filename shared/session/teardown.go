@@ -14,7 +14,7 @@ import (
 // End ends a session: the compare-and-swap that marks it ended at revision
 // rev is the decision (every realtime instance watching the bucket then sends
 // session-ended and disconnects its clients), and Purge removes what it held.
-// A newer revision (fresh activity) makes End fail with jetstream.ErrKeyExists.
+// A newer revision (fresh activity) makes End fail with a conflict (broker.Conflict).
 func End(ctx context.Context, in *broker.Infra, r Record, rev uint64, reason string) error {
 	if err := NewStore(in.Sessions).MarkPurging(ctx, r, rev, reason); err != nil {
 		return err

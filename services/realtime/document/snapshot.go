@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pairpad/pairpad/shared/broker"
 )
 
 // snapshot is the value of key <sessionId> in the documents bucket: the
@@ -79,7 +81,7 @@ func (e *Engine) writeSnapshot(ctx context.Context, sessionID string, snap snaps
 		if err == nil {
 			return nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+		if !broker.Conflict(err) {
 			return fmt.Errorf("put snapshot: %w", err)
 		}
 	}
