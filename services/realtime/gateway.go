@@ -188,36 +188,41 @@ func connectFrame(h handshake, mt int, data []byte) (out handshake, ok bool, rep
 
 // serveAndRelease is the goroutine of an upgraded connection: the HTTP
 // handler returns right after the upgrade, so the request, its headers and
-// the handler's deep stack are not kept for the connection's lifetime. The
-// connection slot it releases at the end is what Shutdown waits for.
+// the handler's deep stack are not kept for the connection's lifetime. It
+// joins the connection to its room, then hands the read loop and the leave
+// to a goroutine of its own (readAndLeave) and ends: the join's deep calls
+// grow a stack that an idle reader would otherwise keep. The connection
+// slot it releases at the end is what Shutdown waits for.
 func (s *Service) serveAndRelease(c *client, a *admission, release func()) {
-	defer release()
-	s.serve(c, a)
+	if !s.join(c, a) {
+		s.left(c, a)
+		release()
+		return
+	}
+	go func() {
+		defer release()
+		defer s.left(c, a)
+		s.readAndLeave(c, a.rm)
+	}()
 }
 
-// serve runs an admitted, upgraded connection to its end: join, presence,
-// the read loop on this goroutine, then leave.
-func (s *Service) serve(c *client, a *admission) {
+// join starts an admitted, upgraded connection: its writer, its presence
+// entry, connected (and the replay) in the room. false: the session ended
+// between admission and join, and the connection is closed.
+func (s *Service) join(c *client, a *admission) bool {
 	rm := a.rm
 	c.ident, c.rm = a.ident, rm
 	s.metrics.connections.WithLabelValues(c.fr.Name()).Inc()
-	defer s.metrics.connections.WithLabelValues(c.fr.Name()).Dec()
 	var pre replayed
 	if since := c.ident.Since; since >= 0 {
 		pre = rm.prefetchReplay(since)
 	}
-	ping := s.cfg.PresenceTimeout / 3
-	c.ws.StartWriter(ping)
-	defer s.hub.release(rm)
-	if a.notes {
-		defer rm.releaseNotes()
-	}
+	c.ws.StartWriter(s.cfg.PresenceTimeout / 3)
 	// The entry is durable before the client hears connected, so whoever
 	// connects after it, on any instance, finds it present.
 	c.entry = rm.entryFor(c)
 	s.putPresence(c, c.entry)
 	if err := rm.join(c, pre); err != nil {
-		// The session ended between admission and join.
 		s.removePresence(c, protocol.LeftDisconnect)
 		reason := protocol.EndedDeleted
 		if protocol.ErrorCode(err) == protocol.CodeSessionEnded {
@@ -226,14 +231,19 @@ func (s *Service) serve(c *client, a *admission) {
 		c.sendEvent(newEvent(protocol.TypeSessionEnded, rm.id, "", protocol.SessionEnded{Reason: reason}, s.now()))
 		c.closeAfterQueue(websocket.CloseNormalClosure, "session ended", protocol.LeftDisconnect, c.fr.Farewell()...)
 		<-c.ws.WriteDone()
-		return
+		return false
 	}
 	if s.slots.isDraining() {
 		c.closeAfterQueue(websocket.CloseServiceRestart, "service restart", protocol.LeftDisconnect)
 	}
 	s.log.Debug("connected", "conn_id", c.id, "session_id", rm.id, "user_id", c.ident.UserID, "framing", c.fr.Name())
+	return true
+}
 
-	c.readLoop(2 * ping)
+// readAndLeave runs a joined connection's read loop to its end, then
+// leaves the room.
+func (s *Service) readAndLeave(c *client, rm *room) {
+	c.readLoop(2 * (s.cfg.PresenceTimeout / 3))
 	if n := c.dropQueued(); n > 0 {
 		s.metrics.droppedEvents.Add(float64(n))
 	}
@@ -245,6 +255,16 @@ func (s *Service) serve(c *client, a *admission) {
 	s.toucher.request(rm.id) // the idle clock starts when people leave, not at their last keystroke
 	<-c.ws.WriteDone()
 	s.log.Debug("disconnected", "conn_id", c.id, "session_id", rm.id, "reason", reason)
+}
+
+// left releases what an admitted connection held: its room, the notes, the
+// connection gauge.
+func (s *Service) left(c *client, a *admission) {
+	if a.notes {
+		a.rm.releaseNotes()
+	}
+	s.hub.release(a.rm)
+	s.metrics.connections.WithLabelValues(c.fr.Name()).Dec()
 }
 
 // refuse answers a handshake before any upgrade with the protocol's body.

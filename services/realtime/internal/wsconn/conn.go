@@ -76,7 +76,9 @@ type Options struct {
 	// CatchUp, when set, is called on the sender's goroutine with the
 	// queue's lock held (it must not use the Conn) when a CatchUp frame
 	// does not fit the queue and Update frames are queued after the last
-	// Ack. It returns the frame that replaces those Update frames (and
+	// Ack. CatchUp and Ack frames are bounded by the frames queued behind
+	// the batch being written (so up to twice SendQueue in all), others by
+	// every frame queued or being written. It returns the frame that replaces those Update frames (and
 	// the new frame, when that is an Update too): the document's state
 	// for this connection. The frame joins the end of the queue; false
 	// leaves the queue as it is and calls Overflow.
@@ -159,20 +161,18 @@ func (c *Conn) Send(f Frame) bool {
 		c.sendMu.Unlock()
 		return true
 	case c.pending < c.o.SendQueue || f.Final:
-	case f.CatchUp && c.catchUpLocked():
-		if f.Update || c.pending >= c.o.SendQueue {
-			// An update is in the state that replaced the queued ones;
-			// anything else is queued if the catch-up made room.
+	case (f.CatchUp || f.Ack) && len(c.queue) < c.o.SendQueue:
+		// A reader that lags behind: the frames it is owed may fill the
+		// queue behind the batch being written before a catch-up.
+	case f.CatchUp && c.catchUpLocked() && (f.Update || len(c.queue) < c.o.SendQueue):
+		if f.Update {
+			// It is in the state that replaced the queued updates.
 			start := c.wakeLocked()
 			c.sendMu.Unlock()
 			if start {
 				go c.write()
 			}
-			if f.Update {
-				return true
-			}
-			c.o.Overflow(f.Refusal)
-			return false
+			return true
 		}
 	default:
 		c.sendMu.Unlock()
