@@ -2,6 +2,7 @@ package oplog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -79,5 +80,54 @@ func TestReadYourAppendsOnACluster(t *testing.T) {
 			}
 		}
 		prev = seq
+	}
+}
+
+// backToBackAppends is how many appends the back-to-back test makes: the
+// leader clears an entry's subject microseconds after acknowledging it,
+// so a next append that arrives first takes hundreds of rounds to show.
+const backToBackAppends = 1000
+
+// A writer's appends, each sent the moment the one before was
+// acknowledged, are all stored on a three-node cluster: the leader may
+// still hold the previous entry's subject as in process and answer 10164
+// without checking the expected sequence, which is no conflict (Publish
+// sends it again). The writer talks to the leader's own node, where the
+// acknowledgement comes back fastest. A stale expectation is still a
+// conflict.
+func TestAppendBackToBackOnACluster(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ins := clusterInfras(t, ctx)
+	info, err := ins[0].Ops.Info(ctx)
+	if err != nil || info.Cluster == nil {
+		t.Fatalf("stream info: %+v, %v", info, err)
+	}
+	var node int
+	if _, err := fmt.Sscanf(info.Cluster.Leader, "n%d", &node); err != nil || node < 1 || node > len(ins) {
+		t.Fatalf("leader %q: %v", info.Cluster.Leader, err)
+	}
+	w := ins[node-1]
+	sid := uuid.NewString()
+	var prev uint64
+	for i := range backToBackAppends {
+		v := int64(i + 1)
+		e := Entry{Version: v, UserID: "u", Timestamp: v, Ops: ot.Op{ot.Retain(i), ot.Insert("x")}}
+		if i == 0 {
+			e.Ops = ot.Op{ot.Insert("x")}
+		}
+		seq, err := Append(ctx, w.JS, sid, e, prev)
+		if err != nil {
+			t.Fatalf("append %d after seq %d: %v", v, prev, err)
+		}
+		prev = seq
+	}
+	stale := Entry{Version: backToBackAppends + 1, UserID: "v", Ops: ot.Op{ot.Retain(backToBackAppends), ot.Insert("y")}}
+	if _, err := Append(ctx, w.JS, sid, stale, prev-1); !errors.Is(err, ErrConflict) {
+		t.Fatalf("append after a stale seq: %v, want ErrConflict", err)
+	}
+	last, ok, err := Last(ctx, w, sid)
+	if err != nil || !ok || last.Seq != prev || last.Version != backToBackAppends {
+		t.Fatalf("last: %+v %t %v, want version %d at seq %d", last, ok, err, backToBackAppends, prev)
 	}
 }

@@ -68,6 +68,16 @@ func Append(ctx context.Context, js jetstream.JetStream, sessionID string, e Ent
 // means the stream is at OPS_MAX_BYTES: answer it with FullRefusal.
 func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, version int64, m *nats.Msg, lastSeq uint64) (uint64, error) {
 	ack, err := js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(lastSeq))
+	for wait, tries := busyFirstWait, 1; subjectBusy(err) && tries < busyTries; wait, tries = min(2*wait, busyMaxWait), tries+1 {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, fmt.Errorf("append version %d to %s: %w", version, sessionID, ctx.Err())
+		case <-t.C:
+		}
+		ack, err = js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(lastSeq))
+	}
 	if err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
@@ -81,6 +91,28 @@ func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, vers
 		return 0, fmt.Errorf("append version %d to %s: %w", version, sessionID, err)
 	}
 	return ack.Sequence, nil
+}
+
+// A replicated stream's leader refuses an append whose subject still has
+// an entry in process (proposed, or applied and acknowledged but not yet
+// cleared) with 10164 (JSStreamWrongLastSequenceConstant) without checking
+// the expected sequence: a writer's next append, sent the moment the
+// previous one was acknowledged, can meet its own entry there. Nothing was
+// stored, so Publish sends it again, after busyFirstWait doubling up to
+// busyMaxWait, until the leader answers with the check (a stored entry, or
+// 10071 if another writer's entry was the one in process); after busyTries
+// sends it is taken for a conflict. A single server never answers 10164.
+const (
+	busyFirstWait = time.Millisecond
+	busyMaxWait   = 50 * time.Millisecond
+	busyTries     = 40
+)
+
+// subjectBusy reports a refusal with 10164: the subject had an entry in
+// process and the expected sequence was not checked.
+func subjectBusy(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
 }
 
 // How nats-server refuses a message a DiscardNew stream has no room for:
