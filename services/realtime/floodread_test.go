@@ -4,6 +4,7 @@ package realtime_test
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,16 +18,22 @@ import (
 // not read its refusals fills its send queue with them. It is cut off as a
 // flooder (last error with details.disconnect, close 1008,
 // flood_disconnects_total), not as a slow consumer (TCP reset, 1006). The
-// client's socket has a small receive buffer and asks for large syncs first,
-// so the server's writes block; the clock is frozen, so the refusals alone
-// can never exhaust the flood tolerance (20 × 20) in this test: only the
-// full queue can end it.
+// client's socket has a small receive buffer and asks for large syncs first
+// (7.5 MB, more than a socket's send buffer takes: 4 MB at most), so the
+// server's writes block; the clock is frozen, so the refusals alone can never
+// exhaust the flood tolerance (30 × 20) in this test: only the full queue
+// can end it. Whatever the machine's speed, the answers within the budget
+// fit the queue (48 frames), however many of them the writer has taken
+// when it blocks, and the blocked write never times out (WS_WRITE_TIMEOUT):
+// either would make the client a slow consumer.
 func TestFloodWithoutReading(t *testing.T) {
 	t.Parallel()
+	const budget = 30
 	cl := newCluster(t)
 	clk := &clock{t: time.Now()}
 	inst := cl.start(instanceOpts{now: clk.now, env: map[string]string{
-		"WS_EVENTS_PER_SECOND": "20", "WS_SEND_QUEUE": "16", "PRESENCE_TIMEOUT": "30s"}})
+		"WS_EVENTS_PER_SECOND": strconv.Itoa(budget), "WS_SEND_QUEUE": "48", "WS_WRITE_TIMEOUT": "1h",
+		"PRESENCE_TIMEOUT": "30s"}})
 	sid := cl.newSession(protocol.LangPython).ID
 	w := connectPlain(t, inst.url, user{sid: sid, id: "writer", name: "Writer"})
 	w.waitFor(t, protocol.TypeConnected)
@@ -34,15 +41,16 @@ func TestFloodWithoutReading(t *testing.T) {
 	w.waitFor(t, protocol.TypeCodeAck)
 
 	ws := dialSmallBuffer(t, inst.url+"/ws?"+user{sid: sid, id: "flooder", name: "Flooder"}.values().Encode())
-	// 20 syncs of 250 KB (the whole budget: 5 MB, more than any socket
-	// buffers), then 100 frames beyond it: refused, under the 400 strikes
-	// of the flood tolerance. Nothing is read.
-	for i := 0; i < 120; i++ {
+	// 30 syncs of 250 KB (the whole budget), then 130 frames beyond it:
+	// refused, under the 600 strikes of the flood tolerance. Nothing is read.
+	for i := 0; i < budget+130; i++ {
 		if err := ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"sync"}`)); err != nil {
 			t.Fatalf("write %d: %v", i, err)
 		}
 	}
-	within(t, waitTimeout, "the flooder to be cut off", func() bool {
+	// The bound only ends a hung test: the reader has megabytes of syncs
+	// to build first, which takes long on a busy machine.
+	within(t, 6*waitTimeout, "the flooder to be cut off", func() bool {
 		return counter(t, inst.reg, "pairpad_realtime_flood_disconnects_total")+
 			counter(t, inst.reg, "pairpad_realtime_slow_consumers_total") > 0
 	})
