@@ -136,7 +136,11 @@ func TestTwoInstances(t *testing.T) {
 
 // TestInstanceDeath: an instance that stops refreshing presence (its NATS
 // connection is gone, as when the process is killed) loses its users on
-// the other instances with reason timeout, within PRESENCE_TIMEOUT.
+// the other instances with reason timeout: the bucket TTL (PRESENCE_TIMEOUT)
+// expired their entries, or the other instance pruned what it saw expire
+// unannounced. It takes about PRESENCE_TIMEOUT on an idle machine (logged);
+// the wait is bounded only to end a hung test, since the expiry, its
+// marker and the watcher are timers and goroutines a busy machine delays.
 func TestInstanceDeath(t *testing.T) {
 	t.Parallel()
 	cl := newCluster(t)
@@ -149,18 +153,11 @@ func TestInstanceDeath(t *testing.T) {
 
 	start := time.Now()
 	two.nc.Close() // no goodbye: no delete, no more refreshes
-	e := alice.waitFor(t, protocol.TypeUserLeft)
-	took := time.Since(start)
+	e := alice.awaitWithin(t, 6*waitTimeout, "user-left", func(e protocol.Envelope) bool { return e.Type == protocol.TypeUserLeft })
 	if l := decode[protocol.UserLeft](t, e.Payload); e.UserID != "bob" || l.Reason != protocol.LeftTimeout {
 		t.Fatalf("user-left %s %+v", e.UserID, l)
 	}
-	// PRESENCE_TIMEOUT is 3s and it takes about that on an idle machine
-	// (JetStream expires a few hundred ms late); the bound here only tells
-	// an expiry from something slower, without asserting on speed.
-	t.Logf("bob left after %v", took)
-	if took > 3*3*time.Second {
-		t.Fatalf("bob left after %v, want about the presence timeout", took)
-	}
+	t.Logf("bob left after %v", time.Since(start))
 }
 
 // TestMissedKeepalive: a client that stops answering pings is closed and
