@@ -111,6 +111,12 @@ func TestNATSOutage(t *testing.T) {
 	back := time.Now()
 
 	t.Run("recovery", func(t *testing.T) {
+		// The clients reconnect by themselves; a busy machine can take
+		// seconds (a handshake with the restarted server has 2 s, then
+		// the next attempt), so that wait is bounded only against a hang
+		// and the checks below start from it.
+		within(t, 6*waitTimeout, "the instances to reconnect", func() bool { return one.nc.IsConnected() && two.nc.IsConnected() })
+		t.Logf("instances reconnected %v after NATS came back", time.Since(back))
 		// Both updates land once, resent with their opIds until acked.
 		resend(t, alice, opsUpdate(3, "during", "A", 3))
 		resend(t, bob, opsUpdate(3, "inflight", 3, "B"))
