@@ -72,6 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	lightSessions := fs.Int("light-sessions", 0, "sessions of 3 users of interview-light and memory (default 1,000, -quick 20)")
 	manyConns := fs.Int("many-conns", 0, "idle50k's connections (default 50,000 or what the file limit allows over three instances, -quick 300)")
 	crowdSizes := fs.String("crowd-sizes", "", "comma-separated crowd steps (default 100,150,200,250,300; -quick 5,10)")
+	serverEnv := fs.String("server-env", "", "comma-separated KEY=VALUE settings every server process gets on top of the defaults, e.g. NATS_IN_PROCESS=false for an A/B (the results say which)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -79,6 +80,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	extraEnv, err := parseServerEnv(*serverEnv)
+	if err != nil {
+		return err
+	}
+	benchEnv = append(benchEnv, extraEnv...)
 	root, err := workspace.Root()
 	if err != nil {
 		return err
@@ -106,6 +112,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	started := time.Now()
 	rep := &Report{Started: started.UTC(), Machine: describeMachine(ctx, root), Quick: *quick}
+	if len(extraEnv) > 0 {
+		rep.Notes = append(rep.Notes, "servers ran with "+strings.Join(extraEnv, " ")+" on top of the defaults")
+	}
 	p := fullPlan(rep.Machine.FileLimit)
 	if *quick {
 		p = quickPlan()
@@ -341,4 +350,20 @@ func tag(res *loadgen.Result, err error) func(*layout) (*loadgen.Result, error) 
 		res.Layout = l.name
 		return res, nil
 	}
+}
+
+// parseServerEnv reads -server-env: comma-separated KEY=VALUE pairs.
+func parseServerEnv(s string) ([]string, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var env []string
+	for _, kv := range strings.Split(s, ",") {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || strings.ContainsAny(k, " \t") {
+			return nil, fmt.Errorf("-server-env: %q is not KEY=VALUE", kv)
+		}
+		env = append(env, kv)
+	}
+	return env, nil
 }

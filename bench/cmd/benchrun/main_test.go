@@ -458,3 +458,28 @@ func TestRunNATS(t *testing.T) {
 	}
 	stop()
 }
+
+func TestParseServerEnv(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    []string
+		wantErr bool
+	}{
+		{in: "", want: nil},
+		{in: "NATS_IN_PROCESS=false", want: []string{"NATS_IN_PROCESS=false"}},
+		{in: "GOMEMLIMIT=200MiB,GOGC=50", want: []string{"GOMEMLIMIT=200MiB", "GOGC=50"}},
+		{in: "A=", want: []string{"A="}},
+		{in: "NOVALUE", wantErr: true},
+		{in: "=x", wantErr: true},
+		{in: "A=1,,B=2", wantErr: true},
+	} {
+		got, err := parseServerEnv(tc.in)
+		if (err != nil) != tc.wantErr {
+			t.Errorf("parseServerEnv(%q) error = %v, want error %v", tc.in, err, tc.wantErr)
+			continue
+		}
+		if !tc.wantErr && strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("parseServerEnv(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
