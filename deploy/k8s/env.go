@@ -14,7 +14,7 @@ import (
 )
 
 // runtimeEnv reports whether name is read by the Go runtime rather than by
-// config.Load: a container may set it (GOMEMLIMIT from its memory limit).
+// config.Load: a container may set it (GOMEMLIMIT, below its memory limit).
 func runtimeEnv(name string) bool { return name == "GOMEMLIMIT" }
 
 // secretEnv reports whether name must come from a Secret (secretKeyRef),
@@ -96,6 +96,8 @@ func (c *checker) containerEnv(w workload, field string, ct *corev1.Container) m
 				c.addf(id, f, "ConfigMap %q has no key %q", ref.Name, ref.Key)
 			}
 			env[e.Name] = envVar{value: v, source: "ConfigMap " + ref.Name}
+		case e.ValueFrom.ResourceFieldRef != nil:
+			env[e.Name] = envVar{value: resourceValue(ct, e.ValueFrom.ResourceFieldRef), source: "resourceFieldRef"}
 		default:
 			env[e.Name] = envVar{source: "field"}
 		}
@@ -129,6 +131,7 @@ func (c *checker) pairpadContainer(w workload, process string, ct *corev1.Contai
 		c.addf(id, field+".env", "config.Load refuses it: %v", err)
 		return
 	}
+	c.memory(w, field, ct, env, &cfg)
 
 	if port := containerPort(ct, "http"); port == 0 {
 		c.addf(id, field+".ports", "no port named http")

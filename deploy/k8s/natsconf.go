@@ -37,6 +37,8 @@ func (c *checker) natsContainer(w workload, ct *corev1.Container) {
 		}
 	}
 
+	c.memory(w, field, ct, c.containerEnv(w, field, ct), nil)
+
 	opts, err := c.natsOptions(w, ct)
 	if err != nil {
 		c.addf(id, field+".command", "%v", err)

@@ -102,6 +102,20 @@ type Config struct {
 	MaxHeaderBytes      int
 
 	Pprof bool
+
+	// MemoryLimit is the memory the process may use (its container's
+	// limit, MEMORY_LIMIT; 0: unknown). The process keeps the Go runtime's
+	// soft limit at GoMemoryPercent of it, leaving the rest for what the
+	// runtime does not manage, unless GOMEMLIMIT itself is set.
+	MemoryLimit     int64
+	GoMemoryPercent int
+}
+
+// GoMemoryLimit is the soft limit the Go runtime gets from MEMORY_LIMIT:
+// GoMemoryPercent of it, or 0 when no MEMORY_LIMIT is known.
+func (c Config) GoMemoryLimit() int64 {
+	p := int64(c.GoMemoryPercent)
+	return c.MemoryLimit/100*p + c.MemoryLimit%100*p/100 // no overflow near 1<<62
 }
 
 // DefaultPorts are the protocol's per-process ports.
@@ -112,6 +126,9 @@ var DefaultPorts = map[string]int{"api": 3001, "realtime": 3002, "janitor": 3003
 // hold the snapshot's entry and a new one, each up to the stream's 2 MiB
 // message limit.
 const MinOpsBytesPerSession = 8 << 20
+
+// MinMemoryLimit is the smallest MEMORY_LIMIT other than 0.
+const MinMemoryLimit = 16 << 20
 
 // Load reads the configuration of process from getenv. A bad value is an
 // error naming the variable.
@@ -184,6 +201,12 @@ func Load(process string, getenv func(string) string) (Config, error) {
 	c.HTTPIdleTimeout = p.duration("HTTP_IDLE_TIMEOUT", 120*time.Second)
 	c.MaxHeaderBytes = p.integer("HTTP_MAX_HEADER_BYTES", 32<<10, 1024, 1<<20)
 	c.Pprof = p.boolean("PPROF", false)
+	c.MemoryLimit = p.bytes("MEMORY_LIMIT", 0)
+	if c.MemoryLimit > 0 && c.MemoryLimit < MinMemoryLimit && p.err == nil {
+		// 512 is 512 bytes: a resourceFieldRef with a divisor writes units.
+		p.fail("MEMORY_LIMIT", getenv("MEMORY_LIMIT"), "must be 0 (none) or at least 16Mi; a number without a suffix is bytes")
+	}
+	c.GoMemoryPercent = p.integer("GO_MEMORY_PERCENT", 80, 10, 100)
 	return c, p.err
 }
 
@@ -251,6 +274,38 @@ func (p *parser) integer(name string, def, lo, hi int) int {
 		return def
 	}
 	return n
+}
+
+// byteUnits are the suffixes bytes accepts: Kubernetes' binary and
+// decimal quantity suffixes (a resourceFieldRef writes plain bytes).
+var byteUnits = []struct {
+	suffix string
+	factor int64
+}{
+	{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"Ti", 1 << 40},
+	{"k", 1e3}, {"M", 1e6}, {"G", 1e9}, {"T", 1e12},
+}
+
+// bytes reads a size: a whole number of bytes, or one with a suffix of
+// byteUnits (512Mi, 2G); 0 means none.
+func (p *parser) bytes(name string, def int64) int64 {
+	v := strings.TrimSpace(p.getenv(name))
+	if v == "" {
+		return def
+	}
+	num, factor := v, int64(1)
+	for _, u := range byteUnits {
+		if strings.HasSuffix(v, u.suffix) {
+			num, factor = strings.TrimSuffix(v, u.suffix), u.factor
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/factor {
+		p.fail(name, v, "not a size (bytes, or a number with Ki, Mi, Gi, Ti, k, M, G or T)")
+		return def
+	}
+	return n * factor
 }
 
 func (p *parser) boolean(name string, def bool) bool {

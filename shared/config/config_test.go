@@ -42,6 +42,7 @@ func TestLoadRejectsBadValues(t *testing.T) {
 	for name, value := range map[string]string{
 		"SESSION_IDLE_TIMEOUT": "abc", "PORT": "70000", "PRESENCE_TIMEOUT": "1s", "RATE_LIMIT_CREATE": "ten",
 		"WS_ALLOW_ANONYMOUS": "maybe", "LOG_LEVEL": "loud", "SESSION_MAX_USERS": "0", "SESSION_MAX_USER_IDS": "8", "SESSION_RETENTION": "-1h", "JANITOR_INTERVAL": "-1s",
+		"MEMORY_LIMIT": "512MB", "GO_MEMORY_PERCENT": "5",
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Load("api", env(map[string]string{name: value}))
@@ -49,6 +50,42 @@ func TestLoadRejectsBadValues(t *testing.T) {
 				t.Errorf("got %v, want an error naming %s", err, name)
 			}
 		})
+	}
+}
+
+// MEMORY_LIMIT takes what a resourceFieldRef writes (bytes) and what a
+// person writes (Kubernetes quantity suffixes); the Go soft limit is
+// GO_MEMORY_PERCENT of it.
+func TestMemoryLimit(t *testing.T) {
+	tests := []struct {
+		limit, percent string
+		want, goLimit  int64
+		bad            string
+	}{
+		{limit: "", want: 0, goLimit: 0},
+		{limit: "536870912", want: 512 << 20, goLimit: 512 << 20 * 80 / 100},
+		{limit: "512Mi", want: 512 << 20, goLimit: 512 << 20 * 80 / 100},
+		{limit: "2Gi", percent: "90", want: 2 << 30, goLimit: 2 << 30 * 90 / 100},
+		{limit: "1G", percent: "100", want: 1e9, goLimit: 1e9},
+		{limit: "300M", want: 300e6, goLimit: 240e6},
+		{limit: "512", bad: "MEMORY_LIMIT"}, // bytes: a resourceFieldRef with divisor 1Mi
+		{limit: "1000k", bad: "MEMORY_LIMIT"},
+		{limit: "-1", bad: "MEMORY_LIMIT"},
+		{limit: "1.5Gi", bad: "MEMORY_LIMIT"},
+		{limit: "9999999999Ti", bad: "MEMORY_LIMIT"},
+		{limit: "1Gi", percent: "101", bad: "GO_MEMORY_PERCENT"},
+	}
+	for _, tt := range tests {
+		c, err := Load("realtime", env(map[string]string{"MEMORY_LIMIT": tt.limit, "GO_MEMORY_PERCENT": tt.percent}))
+		if tt.bad != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.bad) {
+				t.Errorf("%q/%q: got %v, want an error naming %s", tt.limit, tt.percent, err, tt.bad)
+			}
+			continue
+		}
+		if err != nil || c.MemoryLimit != tt.want || c.GoMemoryLimit() != tt.goLimit {
+			t.Errorf("%q/%q: %d, Go %d, %v; want %d, Go %d", tt.limit, tt.percent, c.MemoryLimit, c.GoMemoryLimit(), err, tt.want, tt.goLimit)
+		}
 	}
 }
 

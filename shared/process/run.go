@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,24 @@ type Options struct {
 	Middleware func(log *slog.Logger, reg *prometheus.Registry) func(http.Handler) http.Handler
 }
 
+// applyMemoryLimit gives the Go runtime its soft memory limit from
+// MEMORY_LIMIT (GO_MEMORY_PERCENT of it), unless GOMEMLIMIT, which the
+// runtime read at start, says otherwise. Without a soft limit the heap may
+// grow to twice what is live before a collection; with one equal to the
+// container's limit, the memory the runtime does not manage (and a burst
+// the collector has not caught up with) ends in an OOM kill.
+func applyMemoryLimit(cfg config.Config, getenv func(string) string, log *slog.Logger) {
+	if cfg.MemoryLimit == 0 {
+		return
+	}
+	if getenv("GOMEMLIMIT") != "" {
+		log.Info("GOMEMLIMIT is set: MEMORY_LIMIT does not change the Go soft limit", "go_memory_limit", debug.SetMemoryLimit(-1))
+		return
+	}
+	debug.SetMemoryLimit(cfg.GoMemoryLimit())
+	log.Info("Go soft memory limit set", "memory_limit", cfg.MemoryLimit, "go_memory_limit", cfg.GoMemoryLimit())
+}
+
 // Run is every process's main: it serves /healthz at once, /readyz once NATS
 // and JetStream answer, the service's routes once it is built, and shuts down
 // in order when ctx ends: not ready, service drained, HTTP stopped, NATS drained.
@@ -68,6 +87,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cfg.Port = *port
 	}
 	log := httpx.NewLogger(stdout, cfg.LogLevel, o.Process)
+	applyMemoryLimit(cfg, getenv, log)
 	if cfg.TokenSecretGenerated {
 		log.Warn("TOKEN_SECRET is not set: using a random secret; join tokens will not work across processes or restarts")
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -117,5 +118,26 @@ func TestRunRejectsBadConfig(t *testing.T) {
 	}, io.Discard, io.Discard, process.Options{Process: "janitor"})
 	if err == nil || !strings.Contains(err.Error(), "SESSION_IDLE_TIMEOUT") {
 		t.Errorf("got %v, want an error naming SESSION_IDLE_TIMEOUT", err)
+	}
+}
+
+// MEMORY_LIMIT sets the Go soft limit to GO_MEMORY_PERCENT of it, unless
+// GOMEMLIMIT (which the runtime reads itself) is set.
+func TestRunSetsGoMemoryLimit(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { debug.SetMemoryLimit(before) })
+	s := natstest.Start(t)
+
+	base := start(t, map[string]string{"PORT": "0", "NATS_URL": s.ClientURL(), "MEMORY_LIMIT": "1Gi", "GO_MEMORY_PERCENT": "50"}, &echoService{shut: make(chan struct{})})
+	waitStatus(t, base+"/readyz", http.StatusOK)
+	if got := debug.SetMemoryLimit(-1); got != 512<<20 {
+		t.Errorf("Go memory limit %d, want %d (50 %% of 1Gi)", got, 512<<20)
+	}
+
+	debug.SetMemoryLimit(before)
+	base = start(t, map[string]string{"PORT": "0", "NATS_URL": s.ClientURL(), "MEMORY_LIMIT": "1Gi", "GOMEMLIMIT": "300MiB"}, &echoService{shut: make(chan struct{})})
+	waitStatus(t, base+"/readyz", http.StatusOK)
+	if got := debug.SetMemoryLimit(-1); got != before {
+		t.Errorf("GOMEMLIMIT set: Go memory limit changed to %d, want it left at %d", got, before)
 	}
 }
