@@ -67,7 +67,7 @@ func Append(ctx context.Context, js jetstream.JetStream, sessionID string, e Ent
 // that needs its size first; version is the entry's, for errors. ErrFull
 // means the stream is at OPS_MAX_BYTES: answer it with FullRefusal.
 func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, version int64, m *nats.Msg, lastSeq uint64) (uint64, error) {
-	ack, err := js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(lastSeq))
+	seq, err := publishExpect(ctx, js.Conn(), m, lastSeq)
 	for wait, tries := busyFirstWait, 1; subjectBusy(err) && tries < busyTries; wait, tries = min(2*wait, busyMaxWait), tries+1 {
 		t := time.NewTimer(wait)
 		select {
@@ -76,7 +76,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, vers
 			return 0, fmt.Errorf("append version %d to %s: %w", version, sessionID, ctx.Err())
 		case <-t.C:
 		}
-		ack, err = js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(lastSeq))
+		seq, err = publishExpect(ctx, js.Conn(), m, lastSeq)
 	}
 	if err != nil {
 		var apiErr *jetstream.APIError
@@ -90,7 +90,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, vers
 		}
 		return 0, fmt.Errorf("append version %d to %s: %w", version, sessionID, err)
 	}
-	return ack.Sequence, nil
+	return seq, nil
 }
 
 // A replicated stream's leader refuses an append whose subject still has
