@@ -141,6 +141,12 @@ func (u *user) onAck(ev Event) {
 	}
 	if err := u.ed.ack(a); errors.Is(err, errStaleAck) {
 		u.st.errors["info:STALE_ACK"]++
+		if a.Version > u.ed.rev {
+			// The ack of an update this copy gave up (a send that
+			// failed) that the server applied anyway: this copy lacks
+			// that version, and a code-ack carries no ops.
+			u.resyncLocked()
+		}
 		u.mu.Unlock()
 		return
 	} else if err != nil {
@@ -193,15 +199,77 @@ func (u *user) onSync(payload json.RawMessage) {
 
 func (u *user) onError(payload json.RawMessage) {
 	code, which := errorWhich(payload)
+	r := parseRefusal(payload)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.st.errors[code]++
 	if which != "" { // which limit refused it: a breakdown, not another failure
 		u.st.errors["info:"+code+":"+which]++
 	}
-	if u.ed.pending() && !u.resyncing {
-		// The refused update may be the outstanding one, which will never
-		// be acknowledged: start over from the server's state.
+	if !u.ed.pending() || u.resyncing || u.ed.legacy {
+		return
+	}
+	if (r.typ != "" && r.typ != protocol.TypeCodeUpdate) || (r.opID != "" && r.opID != u.ed.outOpID) {
+		return // about another event, or an update already acknowledged
+	}
+	switch code {
+	case "SERVICE_UNAVAILABLE", "INTERNAL_SERVER_ERROR", "RATE_LIMIT_EXCEEDED":
+		// Not applied, or (an op-log append whose acknowledgement did not
+		// come in time) applied after all: kept and resent with its opId,
+		// which the server applies once either way (docs/protocol.md, NATS
+		// outages), as the reference client does. Its code-ack may still
+		// come first; giving it up for a sync instead would leave that ack
+		// unusable and this copy a version behind.
+		u.st.errors["info:RESENT"]++
+		u.resendAfterLocked(r.opID, r.retryAfter)
+	default:
+		// Refused for good, or "sync and resend": start over from the
+		// server's state.
 		u.resyncLocked()
 	}
+}
+
+// resendAfterLocked resends the outstanding update opID after wait,
+// unless it was acknowledged or given up meanwhile.
+func (u *user) resendAfterLocked(opID string, wait time.Duration) {
+	if opID == "" {
+		opID = u.ed.outOpID
+	}
+	if wait <= 0 {
+		wait = time.Second
+	}
+	time.AfterFunc(wait, func() {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		if !u.ed.pending() || u.ed.outOpID != opID || u.resyncing || u.offline || u.catchingUp {
+			return // acknowledged, given up, or resent by a reconnection
+		}
+		u.resendLocked()
+	})
+}
+
+// eventRefusal is what an error event says about the event it refuses.
+type eventRefusal struct {
+	typ, opID  string
+	retryAfter time.Duration
+}
+
+func parseRefusal(payload json.RawMessage) eventRefusal {
+	var p struct {
+		Details struct {
+			Type         any `json:"type"`
+			OpID         any `json:"opId"`
+			RetryAfterMs any `json:"retryAfterMs"`
+		} `json:"details"`
+	}
+	if json.Unmarshal(payload, &p) != nil {
+		return eventRefusal{}
+	}
+	var r eventRefusal
+	r.typ, _ = p.Details.Type.(string)
+	r.opID, _ = p.Details.OpID.(string)
+	if ms, ok := p.Details.RetryAfterMs.(float64); ok && ms > 0 {
+		r.retryAfter = time.Duration(min(ms, 10000)) * time.Millisecond
+	}
+	return r
 }

@@ -135,6 +135,12 @@ func (u *user) goLiveLocked() {
 		u.sendCodeLocked()
 		return
 	}
+	u.resendLocked()
+}
+
+// resendLocked sends the outstanding update again, with its opId, against
+// the version the editor holds now.
+func (u *user) resendLocked() {
 	upd, err := u.ed.resend()
 	if err != nil {
 		u.st.errors["client:EDIT"]++
@@ -142,7 +148,7 @@ func (u *user) goLiveLocked() {
 		return
 	}
 	if err := u.conn.Load().Send(protocol.TypeCodeUpdate, upd); err != nil {
-		if errors.Is(err, ErrClosed) {
+		if errors.Is(err, ErrClosed) && u.f.reconnecting() {
 			u.offline = true // dropped again: the next connection resends
 			return
 		}

@@ -55,9 +55,12 @@ func startAllInOne(t *testing.T) string {
 type allInOne struct {
 	t    *testing.T
 	data string
-	mu   sync.Mutex
-	port int
-	runs []*spawn.Proc // the newest last
+	// natsURL, when set, is a NATS server the all-in-one uses instead of
+	// embedding its own (NATS_URL).
+	natsURL string
+	mu      sync.Mutex
+	port    int
+	runs    []*spawn.Proc // the newest last
 }
 
 func newAllInOne(t *testing.T) *allInOne {
@@ -88,6 +91,9 @@ func (s *allInOne) start() error {
 		"NATS_LISTEN=127.0.0.1:-1", "DATA_DIR=" + s.data, "TOKEN_SECRET=" + testSecret, "LOG_LEVEL=info",
 		"RATE_LIMIT_CREATE=0", "RATE_LIMIT_JOIN=0", "RATE_LIMIT_DEFAULT=0",
 		"WS_MAX_CONNECTIONS_PER_IP=0", "SESSION_MAX_USERS=200", "WS_ALLOW_ANONYMOUS=true", "PPROF=true",
+	}
+	if s.natsURL != "" {
+		env = append(env, "NATS_URL="+s.natsURL)
 	}
 	s.mu.Lock()
 	if s.port != 0 {
