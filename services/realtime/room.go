@@ -184,7 +184,8 @@ func (rm *room) Opened(st document.State, _ []document.Applied, _ bool) {
 }
 
 // Applied implements document.Listener: it runs on the engine's delivery
-// goroutine, in version order, and only queues frames. The sender's
+// goroutine or the submitter of the update, in version order, and only
+// queues frames. The sender's
 // connection gets code-ack, every other one code-update in its format,
 // each format encoded once.
 func (rm *room) Applied(a document.Applied) {

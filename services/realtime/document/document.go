@@ -30,9 +30,10 @@ type Applied struct {
 	Hash      string // protocol.DocumentHash(Code), computed once per version
 }
 
-// Listener receives a session's updates in version order from the
-// session's delivery goroutine; its methods must not block (queue and
-// return), and must not call back into the Doc.
+// Listener receives a session's updates in version order, one call at a
+// time, from the session's delivery goroutine or from the Submit (on any
+// Doc of the session) that appended them; its methods must not block
+// (queue and return), and must not call back into the Doc.
 type Listener interface {
 	// Opened is called once, before any Applied, from inside Open: the
 	// state at the moment the listener was attached and, when since >= 0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +39,11 @@ type replica struct {
 	loadErr error
 
 	submitMu sync.Mutex // one Submit at a time on this instance
+	// deliverMu makes each deliver hand its batch to the listeners before
+	// the next one takes its own: the replica goroutine and a submitter
+	// (which delivers its own update without waiting for that goroutine)
+	// both deliver, and listeners must see versions in order.
+	deliverMu sync.Mutex
 
 	mu          sync.Mutex
 	text        string
@@ -184,6 +190,16 @@ func (s *replica) hashLocked() string {
 // onApplied runs on a goroutine of the engine's dispatcher, shared with
 // other sessions: it only queues.
 func (s *replica) onApplied(m *nats.Msg) {
+	if v, err := strconv.ParseInt(m.Header.Get(broker.HeaderVersion), 10, 64); err == nil {
+		s.mu.Lock()
+		held := v <= s.version
+		s.mu.Unlock()
+		if held {
+			// Folded already (integrate would ignore it): most often this
+			// instance's own append, whose submitter had the ack first.
+			return
+		}
+	}
 	e, err := oplog.Decode(m)
 	s.mu.Lock()
 	switch {

@@ -132,8 +132,11 @@ func (s *replica) fold(ctx context.Context) {
 }
 
 // deliver hands the pending updates to every listener, in version order,
-// without holding the replica lock (listeners only queue).
+// without holding the replica lock (listeners only queue). The replica
+// goroutine and submitters call it, one at a time (deliverMu).
 func (s *replica) deliver() {
+	s.deliverMu.Lock()
+	defer s.deliverMu.Unlock()
 	s.mu.Lock()
 	batch := s.pending
 	s.pending = nil
