@@ -72,6 +72,8 @@ type clientDeps struct {
 	eventsPerSecond int           // WS_EVENTS_PER_SECOND
 	// handle runs one validated event (events.go).
 	handle func(*client, clientEvent) error
+	// submitters runs the submit loops (submitter.go).
+	submitters *submitters
 }
 
 func newClient(d *clientDeps, ws *websocket.Conn, fr wsconn.Framing, id string, ip string) *client {

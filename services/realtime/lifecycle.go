@@ -138,7 +138,8 @@ func (s *Service) stopBackground() {
 	s.bg.Wait()
 	s.hub.wait()
 	s.engine.Close()
-	s.events.Close() // every room has closed, and unsubscribed
+	s.clients.submitters.close() // a loop still running after a cut-off drain fails fast now
+	s.events.Close()             // every room has closed, and unsubscribed
 	if s.ownPeers {
 		s.peers.Close()
 	}

@@ -126,7 +126,8 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 		remote: s.presence.remote, touch: s.toucher.request, touchEvery: s.touchEvery})
 	s.presence.rooms = s.hub
 	s.clients = clientDeps{log: s.log, metrics: m, now: s.now, limits: s.limits, maxFrameBytes: cfg.WSMaxFrameBytes,
-		sendQueue: cfg.WSSendQueue, writeTimeout: cfg.WSWriteTimeout, eventsPerSecond: cfg.WSEventsPerSecond, handle: s.handleEvent}
+		sendQueue: cfg.WSSendQueue, writeTimeout: cfg.WSWriteTimeout, eventsPerSecond: cfg.WSEventsPerSecond, handle: s.handleEvent,
+		submitters: newSubmitters()}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.WSHandshakeTimeout,
 		// A small read buffer of its own instead of net/http's 4 KiB one,
