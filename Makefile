@@ -13,7 +13,7 @@ STATICCHECK_VERSION := v0.8.2
 BIN := $(CURDIR)/bin
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test test-deps test-go test-js test-fuzz fuzz bench build editor lint tools images clean
+.PHONY: run test test-deps test-go test-js test-fuzz fuzz bench bench-ab build editor lint tools images clean
 
 ## run: the all-in-one (api + realtime + janitor + embedded NATS) on :3001
 run: editor
@@ -88,6 +88,11 @@ images: build
 ## figure (~30 min on 2 cores; see docs/benchmarks.md); results in bench/results/, plots in docs/benchmarks/
 bench:
 	$(GO) run ./bench/cmd/benchrun -out bench/results -plots docs/benchmarks
+
+## bench-ab: the all-in-one with NATS_IN_PROCESS=false against the default, interview-light 1,000x3, three
+## 30 s runs a side, alternating (~5 min); medians in bench/results/ (other settings: benchrun -ab-env)
+bench-ab:
+	$(GO) run ./bench/cmd/benchrun -only interview-ab -out bench/results -plots ""
 
 ## lint: no tracked file over 1 MB, gofmt, go vet and staticcheck
 lint: $(BIN)/staticcheck

@@ -16,6 +16,10 @@ import (
 type Options struct {
 	APIURL string   // http://host:port of the api (or the all-in-one)
 	WSURLs []string // ws://host:port of each realtime process; a session's users are spread over them (instanceOf)
+	// Colocate puts every member of a session on the same instance (the
+	// sessions still spread over them): for servers that relay only
+	// between their own connections, such as several bare relays.
+	Colocate bool
 	// Targets are the processes whose /metrics are read before and after.
 	Targets     []Target
 	Framing     Framing

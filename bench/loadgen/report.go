@@ -19,6 +19,9 @@ func WriteMarkdown(w io.Writer, results []*Result) error {
 		if r.Layout != "" {
 			title += " (" + r.Layout + ")"
 		}
+		if r.Variant != "" {
+			title += fmt.Sprintf(", %s, run %d", r.Variant, r.Run)
+		}
 		status := "ok"
 		if len(r.Failures) > 0 {
 			status = "FAILED"
@@ -62,8 +65,23 @@ func writeMemory(b *strings.Builder, m *Memory) {
 	if m == nil {
 		return
 	}
-	fmt.Fprintf(b, "- server memory per connection: **%s RSS**, %s Go heap in use, %s goroutine stacks; %d of %d alive after %.0fs; servers at %.1f%% CPU while idle\n",
-		bytesStr(m.RSSPerConn), bytesStr(m.HeapPerConn), bytesStr(m.StackPerConn), m.Alive, m.Connections, m.HoldSeconds, m.ServerCPUPercent)
+	cost := func(c *ConnCost) string {
+		return fmt.Sprintf("**%s RSS**, %s Go heap in use, %s goroutine stacks", bytesStr(c.RSS), bytesStr(c.Heap), bytesStr(c.Stack))
+	}
+	if m.Transient != nil {
+		fmt.Fprintf(b, "- server memory per connection right after the connections were up: %s\n", cost(m.Transient))
+	}
+	last := &ConnCost{RSS: m.RSSPerConn, Heap: m.HeapPerConn, Stack: m.StackPerConn}
+	switch st := m.Steady; {
+	case st == nil:
+		fmt.Fprintf(b, "- server memory per connection after %.0fs: %s\n", m.HoldSeconds, cost(last))
+	case st.Reached:
+		fmt.Fprintf(b, "- server memory per connection in the steady state, %.0fs after the connections were up (every server had completed a GC cycle of its own after %.0fs, RSS no longer falling): %s\n",
+			m.HoldSeconds, st.GCSeconds, cost(last))
+	default:
+		fmt.Fprintf(b, "- server memory per connection %.0fs after the connections were up, **no steady state** (%s): %s\n", m.HoldSeconds, st.Why, cost(last))
+	}
+	fmt.Fprintf(b, "- %d of %d connections alive at the end; servers at %.1f%% CPU while idle\n", m.Alive, m.Connections, m.ServerCPUPercent)
 }
 
 func writeTraffic(b *strings.Builder, t Traffic, servers []ProcessStats, lg LoadgenStats) {
@@ -147,7 +165,22 @@ func writeServers(b *strings.Builder, servers []ProcessStats) {
 	for _, s := range servers {
 		fmt.Fprintf(b, "- server %s: %.0f%% CPU, RSS %s → %s, heap in use %s → %s\n", s.Name, s.CPUPercent,
 			bytesStr(float64(s.RSSBefore)), bytesStr(float64(s.RSSAfter)), bytesStr(float64(s.HeapBefore)), bytesStr(float64(s.HeapAfter)))
+		if rt := s.Runtime; rt != nil {
+			fmt.Fprintf(b, "  - its runtime at the end: %s\n", RuntimeText(rt))
+		}
 	}
+}
+
+// RuntimeText renders a runtime memory reading: where RSS goes.
+func RuntimeText(rt *RuntimeMemory) string {
+	limit := "no GOMEMLIMIT"
+	if rt.MemoryLimit > 0 {
+		limit = "GOMEMLIMIT " + bytesStr(float64(rt.MemoryLimit))
+	}
+	rest := max(0, rt.RSS-rt.HeapInuse-rt.HeapKept-rt.Stacks)
+	return fmt.Sprintf("RSS %s = heap in use %s (objects %s, live or not yet collected) + free heap kept %s + stacks %s + the rest %s (runtime metadata, binary, C); heap goal %s (GOGC=%.0f, %s), %d GC cycles",
+		bytesStr(float64(rt.RSS)), bytesStr(float64(rt.HeapInuse)), bytesStr(float64(rt.HeapAlloc)), bytesStr(float64(rt.HeapKept)),
+		bytesStr(float64(rt.Stacks)), bytesStr(float64(rest)), bytesStr(float64(rt.HeapGoal)), rt.GOGC, limit, rt.GCCycles)
 }
 
 func writeRSS(b *strings.Builder, series []RSSSeries) {

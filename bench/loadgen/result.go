@@ -14,6 +14,10 @@ import (
 type Result struct {
 	Scenario string `json:"scenario"`
 	Layout   string `json:"layout,omitempty"` // set by whoever started the servers
+	// Variant names the server settings of one side of an A/B comparison
+	// ("B: NATS_IN_PROCESS=false"), and Run which repeat of it this was.
+	Variant string `json:"variant,omitempty"`
+	Run     int    `json:"run,omitempty"`
 	// Instances is how many realtime instances (Options.WSURLs) the
 	// connections were spread over.
 	Instances int       `json:"instances,omitempty"`
@@ -65,16 +69,33 @@ type Memory struct {
 	Connections int64 `json:"connections"`
 	// Alive is how many were still open at the end of the hold.
 	Alive int64 `json:"alive"`
-	// Per-connection cost: the change over the connections opened, summed
-	// over every server process.
-	RSSPerConn  float64 `json:"rssBytesPerConn"`
-	HeapPerConn float64 `json:"heapInuseBytesPerConn"`
+	// Per-connection cost at the last reading: the steady state when
+	// IdleParams.SteadyWait asked for it (Steady says whether it was
+	// reached), else the end of the hold. The change over the connections
+	// opened, summed over every server process; RSSPerConn, HeapPerConn
+	// and StackPerConn repeat PerConn for older readers.
+	PerConn     *ConnCost `json:"perConn,omitempty"`
+	RSSPerConn  float64   `json:"rssBytesPerConn"`
+	HeapPerConn float64   `json:"heapInuseBytesPerConn"`
 	// StackPerConn is the goroutine stacks' share (outside the heap, inside RSS).
 	StackPerConn float64 `json:"stackInuseBytesPerConn"`
-	HoldSeconds  float64 `json:"holdSeconds"`
+	// Transient is the same cost read right after the last connection was
+	// up, before any collection of the handshakes' garbage.
+	Transient *ConnCost `json:"transient,omitempty"`
+	// Steady says how the steady state was reached, when it was waited for.
+	Steady *Steadiness `json:"steady,omitempty"`
+	// HoldSeconds is from the connections being up to the last reading.
+	HoldSeconds float64 `json:"holdSeconds"`
 	// ServerCPUPercent is the servers' CPU while holding idle connections
 	// (keepalives, presence refreshes).
 	ServerCPUPercent float64 `json:"serverCpuPercentWhileIdle"`
+}
+
+// ConnCost is the server memory per connection at one reading.
+type ConnCost struct {
+	RSS   float64 `json:"rssBytes"`
+	Heap  float64 `json:"heapInuseBytes"`
+	Stack float64 `json:"stackInuseBytes"`
 }
 
 // Traffic is what flowed during a measurement window.

@@ -29,6 +29,19 @@ type ProcSample struct {
 	StackInuse float64 // go_memstats_stack_inuse_bytes: goroutine stacks
 	CPUSeconds float64 // process_cpu_seconds_total
 	Goroutines float64 // go_goroutines
+	// The Go runtime's own accounts, for the split of RSS into what is
+	// live and what is headroom; zero for a process read from /proc.
+	HeapAlloc    float64 // go_memstats_heap_alloc_bytes: live and not yet collected objects
+	HeapIdle     float64 // go_memstats_heap_idle_bytes: free spans, kept or returned
+	HeapReleased float64 // go_memstats_heap_released_bytes: free spans returned to the OS
+	HeapGoal     float64 // go_memstats_next_gc_bytes: the heap size the next GC cycle starts at
+	Sys          float64 // go_memstats_sys_bytes: all the runtime obtained from the OS
+	GOGC         float64 // go_gc_gogc_percent
+	MemoryLimit  float64 // go_gc_gomemlimit_bytes (math.MaxInt64: none)
+	// GCCycles counts the completed GC cycles (go_gc_duration_seconds_count);
+	// HasGC says the process reports them.
+	GCCycles float64
+	HasGC    bool
 	// Pairpad sums every pairpad_* series over its labels (histogram
 	// buckets left out), so counters can be compared before and after.
 	Pairpad map[string]float64
@@ -84,6 +97,22 @@ func ParseMetrics(r io.Reader) (ProcSample, error) {
 			s.CPUSeconds = value
 		case "go_goroutines":
 			s.Goroutines = value
+		case "go_memstats_heap_alloc_bytes":
+			s.HeapAlloc = value
+		case "go_memstats_heap_idle_bytes":
+			s.HeapIdle = value
+		case "go_memstats_heap_released_bytes":
+			s.HeapReleased = value
+		case "go_memstats_next_gc_bytes":
+			s.HeapGoal = value
+		case "go_memstats_sys_bytes":
+			s.Sys = value
+		case "go_gc_gogc_percent":
+			s.GOGC = value
+		case "go_gc_gomemlimit_bytes":
+			s.MemoryLimit = value
+		case "go_gc_duration_seconds_count":
+			s.GCCycles, s.HasGC = value, true
 		default:
 			if strings.HasPrefix(name, "pairpad_") && !strings.HasSuffix(name, "_bucket") {
 				s.Pairpad[name] += value
@@ -132,6 +161,48 @@ type ProcessStats struct {
 	Goroutines int64   `json:"goroutinesAfter"`
 	// Pairpad is the change of every pairpad_* series between the readings.
 	Pairpad map[string]float64 `json:"pairpadDelta,omitempty"`
+	// Runtime is the Go runtime's account of the process's memory at the
+	// second reading, when it serves one.
+	Runtime *RuntimeMemory `json:"runtimeAfter,omitempty"`
+}
+
+// RuntimeMemory is how a Go process's RSS divides, as its runtime
+// accounts it at one reading: the heap the runtime works with (HeapInuse:
+// spans holding objects, live or not yet collected), the free heap it
+// keeps for the next allocations (HeapKept) and the goroutine stacks; the
+// rest of RSS is the runtime's metadata, the binary and the C side.
+// HeapGoal is where the next GC cycle starts: with GOGC=100 about twice the
+// heap that was live at the last cycle, the headroom RSS may fill before
+// the collector runs.
+type RuntimeMemory struct {
+	RSS       int64 `json:"rssBytes"`
+	HeapInuse int64 `json:"heapInuseBytes"`
+	HeapAlloc int64 `json:"heapAllocBytes"`
+	// HeapKept is free heap not returned to the OS (idle − released): the
+	// scavenger returns what lies beyond about 10 % over the heap goal.
+	HeapKept int64   `json:"heapKeptBytes"`
+	HeapGoal int64   `json:"heapGoalBytes"`
+	Stacks   int64   `json:"stackInuseBytes"`
+	Sys      int64   `json:"sysBytes"`
+	GCCycles int64   `json:"gcCycles"`
+	GOGC     float64 `json:"gogcPercent"`
+	// MemoryLimit is GOMEMLIMIT; 0 when none is set.
+	MemoryLimit int64 `json:"memoryLimitBytes,omitempty"`
+}
+
+// Runtime returns the runtime's memory accounts of s, nil when the
+// process does not report them.
+func (s ProcSample) Runtime() *RuntimeMemory {
+	if !s.HasGC || s.Sys == 0 {
+		return nil
+	}
+	m := &RuntimeMemory{RSS: int64(s.RSS), HeapInuse: int64(s.HeapInuse), HeapAlloc: int64(s.HeapAlloc),
+		HeapKept: int64(s.HeapIdle - s.HeapReleased), HeapGoal: int64(s.HeapGoal), Stacks: int64(s.StackInuse),
+		Sys: int64(s.Sys), GCCycles: int64(s.GCCycles), GOGC: s.GOGC}
+	if s.MemoryLimit > 0 && s.MemoryLimit < 1<<62 {
+		m.MemoryLimit = int64(s.MemoryLimit)
+	}
+	return m
 }
 
 // Compare returns the change from before to after.
@@ -140,7 +211,7 @@ func Compare(name string, before, after ProcSample) ProcessStats {
 		Name: name, RSSBefore: int64(before.RSS), RSSAfter: int64(after.RSS),
 		HeapBefore: int64(before.HeapInuse), HeapAfter: int64(after.HeapInuse),
 		CPUSeconds: round3(after.CPUSeconds - before.CPUSeconds), Goroutines: int64(after.Goroutines),
-		Pairpad: map[string]float64{},
+		Pairpad: map[string]float64{}, Runtime: after.Runtime(),
 	}
 	if wall := after.At.Sub(before.At).Seconds(); wall > 0 {
 		p.CPUPercent = round1(100 * (after.CPUSeconds - before.CPUSeconds) / wall)

@@ -14,6 +14,15 @@ go_memstats_heap_inuse_bytes 1.2e+07
 go_memstats_stack_inuse_bytes 65536
 process_cpu_seconds_total 3.5
 process_resident_memory_bytes 4.194304e+07
+go_gc_duration_seconds{quantile="0.5"} 0.0001
+go_gc_duration_seconds_count 17
+go_gc_gogc_percent 100
+go_gc_gomemlimit_bytes 9.223372036854776e+18
+go_memstats_heap_alloc_bytes 8e+06
+go_memstats_heap_idle_bytes 5e+06
+go_memstats_heap_released_bytes 2e+06
+go_memstats_next_gc_bytes 1.6e+07
+go_memstats_sys_bytes 3e+07
 pairpad_realtime_connections{framing="plain"} 10
 pairpad_realtime_connections{framing="socket.io"} 5
 pairpad_realtime_events_in_total{type="code-update"} 100
@@ -31,6 +40,14 @@ func TestParseMetrics(t *testing.T) {
 	}
 	if s.Goroutines != 42 || s.HeapInuse != 12e6 || s.CPUSeconds != 3.5 || s.RSS != 41943040 || s.StackInuse != 65536 {
 		t.Errorf("process metrics = %+v", s)
+	}
+	rt := s.Runtime()
+	if rt == nil || rt.GCCycles != 17 || rt.HeapKept != 3e6 || rt.HeapGoal != 16e6 || rt.HeapAlloc != 8e6 || rt.Sys != 30e6 ||
+		rt.GOGC != 100 || rt.MemoryLimit != 0 || rt.Stacks != 65536 || rt.RSS != 41943040 {
+		t.Errorf("runtime = %+v", rt)
+	}
+	if (ProcSample{RSS: 1}).Runtime() != nil {
+		t.Error("a process read from /proc has runtime figures")
 	}
 	want := map[string]float64{
 		"pairpad_realtime_connections":        15,

@@ -73,7 +73,11 @@ func (f *fleet) prepareOne(ctx context.Context, users int) (*session, Samples, S
 		idx := f.nextUser
 		f.nextUser++
 		f.mu.Unlock()
-		u := newUser(f, s, idx, f.opts.WSURLs[instanceOf(ord, j, len(f.opts.WSURLs))])
+		inst := instanceOf(ord, j, len(f.opts.WSURLs))
+		if f.opts.Colocate {
+			inst = instanceOf(ord, 0, len(f.opts.WSURLs))
+		}
+		u := newUser(f, s, idx, f.opts.WSURLs[inst])
 		u.slot = j
 		switch {
 		case f.opts.Legacy:

@@ -11,7 +11,8 @@
 // server of concurrent ops must do for its clients to converge (a fullCode
 // floor would send the whole document to every member on each keystroke).
 // The REST calls the generator makes (create a session, join it) are
-// answered locally.
+// answered locally; a handshake for a session created elsewhere opens its
+// room, so several relays can share a load whose sessions each stay on one.
 //
 // Its latency is what a room broadcast costs in Go on the same machine, so
 // a pairpad figure can be read as a ratio to it.
@@ -164,9 +165,9 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "INVALID_REQUEST", "only EIO=4 over transport=websocket")
 		return
 	}
-	rm := s.room(q.Get("sessionId"))
-	if rm == nil {
-		writeError(w, http.StatusNotFound, "SESSION_NOT_FOUND", "no session "+q.Get("sessionId"))
+	id := q.Get("sessionId")
+	if id == "" {
+		writeError(w, http.StatusBadRequest, "INVALID_REQUEST", "sessionId is required")
 		return
 	}
 	since := int64(-1)
@@ -182,12 +183,20 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader answered
 	}
-	p := &peer{ws: ws, session: q.Get("sessionId"), user: q.Get("userId")}
+	p := &peer{ws: ws, session: id, user: q.Get("userId")}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		_ = ws.Close()
 		return
+	}
+	// A session another relay created opens its room here: several relays
+	// side by side (the floor of idle50k) each hold the sessions whose
+	// members dial them.
+	rm := s.rooms[id]
+	if rm == nil {
+		rm = &room{members: map[*peer]struct{}{}}
+		s.rooms[id] = rm
 	}
 	s.peers[p] = struct{}{}
 	s.wg.Add(1)

@@ -83,6 +83,28 @@ func TestCrowdOps(t *testing.T) {
 	}
 }
 
+// TestRelaysSideBySide: with several relays (idle50k's floor) a session is
+// created on one and each session's members dial one relay together
+// (loadgen's Colocate); the relay opens the room of a session it did not
+// create, and every update and cursor move arrives.
+func TestRelaysSideBySide(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, b := start(t), start(t)
+	opts := clients(a, "fullCode")
+	opts.WSURLs = append(opts.WSURLs, "ws"+strings.TrimPrefix(b, "http"))
+	opts.Colocate = true
+	r, err := loadgen.InterviewLight(ctx, opts,
+		loadgen.InterviewParams{Sessions: 4, Users: 2, Rates: loadgen.Rates{Code: 5, Cursor: 5},
+			Duration: loadgen.Duration(time.Second), Warmup: loadgen.Duration(200 * time.Millisecond), Settle: loadgen.Duration(10 * time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Failures) > 0 || r.Traffic.Delivered != r.Traffic.Expected || r.Traffic.Latency["cursor-update"].Count == 0 {
+		t.Fatalf("failures %v, traffic %+v", r.Failures, r.Traffic)
+	}
+}
+
 func TestRefusals(t *testing.T) {
 	base := start(t)
 	for _, tc := range []struct {
@@ -92,7 +114,7 @@ func TestRefusals(t *testing.T) {
 		{http.MethodPost, "/api/sessions", "not json", http.StatusBadRequest},
 		{http.MethodPost, "/api/sessions/nope/join", `{"userId":"a","userName":"A"}`, http.StatusNotFound},
 		{http.MethodGet, "/socket.io/?EIO=3&transport=polling", "", http.StatusBadRequest},
-		{http.MethodGet, "/socket.io/?EIO=4&transport=websocket&sessionId=nope", "", http.StatusNotFound},
+		{http.MethodGet, "/socket.io/?EIO=4&transport=websocket", "", http.StatusBadRequest},
 	} {
 		req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
 		resp, err := http.DefaultClient.Do(req)

@@ -21,6 +21,9 @@ type Machine struct {
 	FileLimit   uint64  `json:"fileLimit"` // RLIMIT_NOFILE hard limit: bounds connections per process
 	LoadAverage float64 `json:"loadAverage1m"`
 	Commit      string  `json:"commit,omitempty"`
+	// Dirty says the working tree had changes to tracked files: the
+	// servers were built from the commit plus them.
+	Dirty bool `json:"dirty,omitempty"`
 }
 
 func describeMachine(ctx context.Context, root string) Machine {
@@ -49,6 +52,11 @@ func describeMachine(ctx context.Context, root string) Machine {
 	cmd.Dir = root
 	if out, err := cmd.Output(); err == nil {
 		m.Commit = strings.TrimSpace(string(out))
+	}
+	cmd = exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no")
+	cmd.Dir = root
+	if out, err := cmd.Output(); err == nil {
+		m.Dirty = len(strings.TrimSpace(string(out))) > 0
 	}
 	return m
 }

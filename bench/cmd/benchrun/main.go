@@ -13,6 +13,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,11 +45,12 @@ func main() {
 // 6 crowd.
 // idle50k runs last: it takes the most memory and file descriptors. An
 // interrupted run (Ctrl-C) still writes the results of the runs it finished.
-var scenarioNames = []string{"rest", "idle", "interview-local", "interview-split", "interview-light", "memory", "crowd", "idle50k", "ramp"}
+var scenarioNames = []string{"rest", "idle", "interview-local", "interview-split", "interview-light", "memory", "crowd", "idle50k", "ramp", "interview-ab"}
 
 // optIn are the scenarios a run without -only leaves out: the ramp is no
-// target of its own (the crowd steps find the crowd's ceiling).
-var optIn = map[string]bool{"ramp": true}
+// target of its own (the crowd steps find the crowd's ceiling), and the
+// A/B compares two settings of the all-in-one, not pairpad with a target.
+var optIn = map[string]bool{"ramp": true, "interview-ab": true}
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 1 && args[1] == "nats" {
@@ -60,7 +62,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("out", "bench/results", "where the JSON and Markdown results go")
-	plots := fs.String("plots", "docs/benchmarks", "where the PNG plots go")
+	plots := fs.String("plots", "docs/benchmarks", "where the PNG plots go (empty: none, e.g. for an A/B that should not replace the full run's plots)")
 	quick := fs.Bool("quick", false, "tiny sizes: check the runner, not the servers")
 	only := fs.String("only", "", "comma-separated subset of "+strings.Join(scenarioNames, ","))
 	profiles := fs.String("profiles", "", "keep the raw pprof profiles here (default: a temporary directory)")
@@ -71,7 +73,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	memDuration := fs.Duration("memory-duration", 0, "memory's measured window: interview-light for target 3 (default 10m, -quick 10s)")
 	lightSessions := fs.Int("light-sessions", 0, "sessions of 3 users of interview-light and memory (default 1,000, -quick 20)")
 	manyConns := fs.Int("many-conns", 0, "idle50k's connections (default 50,000 or what the file limit allows over three instances, -quick 300)")
+	idleConns := fs.Int("idle-conns", 0, "idle's connections (default 10,000, -quick 200)")
+	steady := fs.Duration("steady-wait", -1, "idle: the most to wait after the hold for each server's own GC cycle and its RSS to settle (default 3m, -quick 15s; 0: read at the end of the hold)")
 	crowdSizes := fs.String("crowd-sizes", "", "comma-separated crowd steps (default 100,150,200,250,300; -quick 5,10)")
+	repeat := fs.Int("repeat", 0, "interview-ab: runs of each side, alternating A and B (default 3, -quick 2)")
+	abEnv := fs.String("ab-env", abEnvDefault, "interview-ab: comma-separated KEY=VALUE settings side B's all-in-one gets on top of side A's (the defaults and -server-env)")
+	abDuration := fs.Duration("ab-duration", 0, "interview-ab: each run's measured window (default 30s, -quick 5s)")
 	serverEnv := fs.String("server-env", "", "comma-separated KEY=VALUE settings every server process gets on top of the defaults, e.g. NATS_IN_PROCESS=false for an A/B (the results say which)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
@@ -90,6 +97,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	if *replot != "" {
+		if *plots == "" {
+			return errors.New("-replot needs -plots")
+		}
 		return redraw(abs(root, *replot), abs(root, *plots))
 	}
 	if limit, err := loadgen.RaiseFileLimit(); err == nil {
@@ -104,14 +114,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if profDir == "" {
 		profDir = filepath.Join(os.TempDir(), "pairpad-bench-profiles-"+time.Now().UTC().Format("20060102-150405"))
 	}
-	for _, dir := range []string{abs(root, *out), abs(root, *plots), profDir} {
+	dirs := []string{abs(root, *out), profDir}
+	if *plots != "" {
+		dirs = append(dirs, abs(root, *plots))
+	}
+	for _, dir := range dirs {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err
 		}
 	}
 
 	started := time.Now()
-	rep := &Report{Started: started.UTC(), Machine: describeMachine(ctx, root), Quick: *quick}
+	rep := &Report{Started: started.UTC(), Machine: describeMachine(ctx, root), Quick: *quick,
+		Command: strings.Join(append([]string{"go run ./bench/cmd/benchrun"}, args[1:]...), " ")}
 	if len(extraEnv) > 0 {
 		rep.Notes = append(rep.Notes, "servers ran with "+strings.Join(extraEnv, " ")+" on top of the defaults")
 	}
@@ -126,7 +141,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		p.memory.Duration = loadgen.Duration(*memDuration)
 	}
 	if *lightSessions > 0 {
-		p.light.Sessions, p.memory.Sessions = *lightSessions, *lightSessions
+		p.light.Sessions, p.memory.Sessions, p.ab.Sessions = *lightSessions, *lightSessions, *lightSessions
+	}
+	if *repeat > 0 {
+		p.abRepeat = *repeat
+	}
+	if p.abEnv, err = parseServerEnv(*abEnv); err != nil {
+		return err
+	}
+	if len(p.abEnv) == 0 && wanted["interview-ab"] {
+		return errors.New("-ab-env: side B needs at least one setting")
+	}
+	if *abDuration > 0 {
+		p.ab.Duration = loadgen.Duration(*abDuration)
+	}
+	if *idleConns > 0 {
+		p.idle.Conns = min(*idleConns, perProcess(rep.Machine.FileLimit))
+	}
+	if *steady >= 0 {
+		p.idle.SteadyWait = loadgen.Duration(*steady)
 	}
 	if *manyConns > 0 {
 		p.many = manyPlan(*manyConns, rep.Machine.FileLimit, p.many)
@@ -179,8 +212,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		_ = os.Remove(profDir) // only when empty
 	}
 	rep.Seconds = time.Since(started).Seconds()
-	if err := rep.plot(abs(root, *plots)); err != nil {
-		rep.Notes = append(rep.Notes, "plots: "+err.Error())
+	if *plots != "" {
+		if err := rep.plot(abs(root, *plots)); err != nil {
+			rep.Notes = append(rep.Notes, "plots: "+err.Error())
+		}
 	}
 	jsonPath, mdPath, err := rep.write(abs(root, *out))
 	if err != nil {
@@ -280,6 +315,8 @@ func (r *runner) scenario(j job, p plan) (*loadgen.Result, error) {
 	var l *layout
 	var err error
 	switch {
+	case j.floor && j.scenario == "idle50k":
+		l, err = startRelays(r.ctx, manyInstances)
 	case j.floor:
 		l, err = startRelay(r.ctx)
 	case j.scenario == "idle50k":
@@ -287,7 +324,7 @@ func (r *runner) scenario(j job, p plan) (*loadgen.Result, error) {
 	case j.scenario == "interview-split" || j.scenario == "ramp":
 		l, err = startSplit(r.ctx, r.bin, data, 2)
 	default:
-		l, err = startAllInOne(r.ctx, r.bin, data)
+		l, err = startAllInOne(r.ctx, r.bin, data, j.env)
 	}
 	if err != nil {
 		return nil, err
@@ -312,6 +349,17 @@ func (r *runner) scenario(j job, p plan) (*loadgen.Result, error) {
 	case "interview-light":
 		opts.WatchRSS, opts.RSSEvery = l.watched(), rssEvery(time.Duration(p.light.Duration))
 		return tag(loadgen.InterviewLight(r.ctx, opts, p.light))(l)
+	case "interview-ab":
+		// No profiles: the two sides are compared on what they cost alone.
+		opts.OnWindow = nil
+		res, err := loadgen.InterviewLight(r.ctx, opts, p.ab)
+		if err == nil {
+			res.Scenario, res.Variant, res.Run = "interview-ab", "A: the defaults", j.run
+			if j.variant == "B" {
+				res.Variant = "B: " + strings.Join(j.env, " ")
+			}
+		}
+		return tag(res, err)(l)
 	case "memory":
 		opts.WatchRSS, opts.RSSEvery = l.watched(), rssEvery(time.Duration(p.memory.Duration))
 		res, err := loadgen.InterviewLight(r.ctx, opts, p.memory)
@@ -330,7 +378,7 @@ func (r *runner) scenario(j job, p plan) (*loadgen.Result, error) {
 		return tag(loadgen.Ramp(r.ctx, opts, p.ramp))(l)
 	case "idle50k":
 		opts.OnWindow = nil
-		return tag(r.many(l, p.many))(l)
+		return tag(r.many(l, p.many, j.floor))(l)
 	}
 	return nil, fmt.Errorf("unknown scenario %q", j.scenario)
 }

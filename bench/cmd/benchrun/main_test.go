@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,6 +26,7 @@ func TestPick(t *testing.T) {
 	}{
 		{"", []string{"rest", "idle", "interview-local", "interview-split", "interview-light", "memory", "crowd", "idle50k"}, false},
 		{"ramp", []string{"ramp"}, false},
+		{"interview-ab", []string{"interview-ab"}, false},
 		{"idle, crowd", []string{"idle", "crowd"}, false},
 		{"idle,nope", nil, true},
 	} {
@@ -61,11 +63,21 @@ func TestJobs(t *testing.T) {
 		{"memory", []string{"memory"}},
 		{"crowd", []string{"crowd-100-floor", "crowd-100", "crowd-150-floor", "crowd-150", "crowd-200-floor", "crowd-200",
 			"crowd-250-floor", "crowd-250", "crowd-300-floor", "crowd-300"}},
-		{"idle50k", []string{"idle50k"}},
+		{"idle50k", []string{"idle50k-floor", "idle50k"}},
+		// A and B alternate; only B's servers get the setting.
+		{"interview-ab", []string{"interview-ab-A1", "interview-ab-B1", "interview-ab-A2", "interview-ab-B2", "interview-ab-A3", "interview-ab-B3"}},
 	} {
 		var got []string
 		for _, j := range jobsOf(tc.scenario, p) {
 			got = append(got, j.String())
+			if want := []string(nil); j.variant == "B" {
+				want = []string{"NATS_IN_PROCESS=false"}
+				if !slices.Equal(j.env, want) {
+					t.Errorf("%s env = %v, want %v", j, j.env, want)
+				}
+			} else if len(j.env) > 0 {
+				t.Errorf("%s env = %v, want none", j, j.env)
+			}
 		}
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("jobsOf(%s) = %v, want %v", tc.scenario, got, tc.want)
@@ -124,6 +136,24 @@ func TestFullPlan(t *testing.T) {
 	}
 }
 
+func TestPprofTotal(t *testing.T) {
+	for _, tc := range []struct {
+		top  string
+		want float64
+	}{
+		{"Showing nodes accounting for 91.34MB, 71.72% of 127.36MB total", 127.36 * (1 << 20)},
+		{"Showing nodes accounting for 512kB, 50% of 1024kB total\nDropped", 1 << 20},
+		{"of 2.5GB total", 2.5 * (1 << 30)},
+		{"of 12B total", 12},
+		{"Showing nodes accounting for 10s, 50% of 20s total", 0}, // a CPU profile
+		{"go tool pprof failed", 0},
+	} {
+		if got := pprofTotal(tc.top); got != tc.want {
+			t.Errorf("pprofTotal(%q) = %v, want %v", tc.top, got, tc.want)
+		}
+	}
+}
+
 func TestParseSizes(t *testing.T) {
 	if got, err := parseSizes("100, 200,300"); err != nil || !slices.Equal(got, []int{100, 200, 300}) {
 		t.Errorf("parseSizes = %v, %v", got, err)
@@ -166,25 +196,32 @@ func sampleReport() *Report {
 	}
 	r := &Report{
 		Started: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
-		Machine: Machine{CPUs: 2, CPUModel: "Test CPU", GoVersion: "go1.26.8", FileLimit: 20000},
+		Machine: Machine{CPUs: 2, CPUModel: "Test CPU", GoVersion: "go1.26.8", FileLimit: 20000, Commit: "abc1234", Dirty: true},
+		Command: "go run ./bench/cmd/benchrun -out bench/results", Seconds: 1500,
 		Results: []*loadgen.Result{
-			{Scenario: "idle", Layout: "relay (floor)", Memory: &loadgen.Memory{Connections: 10000, Alive: 10000, RSSPerConn: 9000}},
+			{Scenario: "idle", Layout: "relay (floor)", Memory: &loadgen.Memory{Connections: 10000, Alive: 10000, RSSPerConn: 9000,
+				Transient: &loadgen.ConnCost{RSS: 12000}, Steady: &loadgen.Steadiness{Reached: true, GCSeconds: 100}, HoldSeconds: 130}},
 			{Scenario: "idle", Layout: "all-in-one", Connect: &loadgen.ConnectStats{Attempted: 10000, Connected: 10000},
-				Memory: &loadgen.Memory{Connections: 10000, Alive: 10000, RSSPerConn: 15000, HeapPerConn: 9000}},
+				Memory: &loadgen.Memory{Connections: 10000, Alive: 10000, RSSPerConn: 15000, HeapPerConn: 9000,
+					Transient: &loadgen.ConnCost{RSS: 30720, Heap: 15000}, Steady: &loadgen.Steadiness{Reached: true, GCSeconds: 110}, HoldSeconds: 125}},
 			{Scenario: "interview", Layout: "relay (floor)", Params: heavy, Traffic: traffic("all", 3), Servers: server(60)},
 			{Scenario: "interview", Layout: "all-in-one", Params: heavy, Traffic: traffic("all", 30), Servers: server(100)},
 			{Scenario: "interview", Layout: "split: x", Params: heavy, Traffic: traffic("all", 45), Servers: server(120)},
 			{Scenario: "interview-light", Layout: "relay (floor)", Params: light, Traffic: traffic("code-update", 2), Servers: server(40)},
 			{Scenario: "interview-light", Layout: "all-in-one", Params: light, Traffic: traffic("code-update", 5), Servers: server(90),
 				RSS: rss(200<<20, 190<<20, 60)},
-			{Scenario: "memory", Layout: "all-in-one", Params: memory, Traffic: traffic("code-update", 6), Servers: server(90),
+			{Scenario: "memory", Layout: "all-in-one", Params: memory, Traffic: traffic("code-update", 6),
+				Servers: []loadgen.ProcessStats{{Name: "all-in-one", CPUPercent: 90, Runtime: &loadgen.RuntimeMemory{
+					RSS: 300e6, HeapInuse: 180e6, HeapKept: 60e6, Stacks: 30e6, HeapGoal: 200e6, GOGC: 100}}},
 				RSS: rss(300e6, 250e6, 600)},
 			{Scenario: "idle50k", Layout: "split: x", Instances: 3, Connect: &loadgen.ConnectStats{Attempted: 50000, Connected: 50000},
 				Traffic: &loadgen.Traffic{Expected: 150000, Delivered: 150000, Latency: map[string]loadgen.Summary{"cursor-update": summary(3, 60)}}},
 			{Scenario: "ramp", Layout: "split: x", Steps: steps, HighestHeld: &steps[0],
 				Params: loadgen.RampParams{P99Limit: loadgen.Duration(50 * time.Millisecond)}},
 		},
-		Profiles: []Profile{{Scenario: "interview-split", Process: "realtime-1", Kind: "cpu", Top: "flat flat%"}},
+		Profiles: []Profile{{Scenario: "interview-split", Process: "realtime-1", Kind: "cpu", Top: "flat flat%"},
+			{Scenario: "memory", Process: "all-in-one", Kind: "heap",
+				Top: "Type: inuse_space\nShowing nodes accounting for 80MB, 80% of 100MB total\n flat flat%"}},
 	}
 	for _, c := range []struct {
 		users      int
@@ -215,8 +252,10 @@ func TestTargets(t *testing.T) {
 		measured   []string
 	}{
 		{"1", statusMet, []string{"**2.5×** the floor's p99"}},
-		{"2", statusMet, []string{"**14.6 KiB RSS**", "floor (bare relay): 8.8 KiB"}},
-		{"3", statusMissed, []string{"**300 MB**", "+20.0%"}},
+		{"2", statusMet, []string{"**14.6 KiB RSS**", "steady state, 125 s after the connections were up",
+			"right after the connections were up: 30.0 KiB RSS", "floor (bare relay): **8.8 KiB RSS**", "up: 11.7 KiB RSS"}},
+		{"3", statusMissed, []string{"**300 MB**", "+20.0%", "At the end, RSS 300 MB: Go heap in use 180 MB (**105 MB live** at the last GC",
+			"free heap kept 60 MB, goroutine stacks 30 MB, the rest (runtime, binary) 30 MB; heap goal 200 MB (GOGC=100, no GOMEMLIMIT)"}},
 		{"4", statusMet, []string{"**1.5×** the all-in-one's p99", "10.0× the floor's"}},
 		{"5", statusMet, []string{"50000 of 50000 connected over 3 realtime instances"}},
 		{"6", statusMet, []string{"300 users: converged=true", "4 reconnections, 0 code-update deliveries lost",
@@ -261,6 +300,9 @@ func TestTargetsNotMet(t *testing.T) {
 		{"1: not run", "1", statusUnmeasured, func(r *Report) { r.Results = drop(r.Results, "interview-light", "") }},
 		{"2: over 16 KiB", "2", statusMissed, func(r *Report) { r.find("idle", "all-in-one").Memory.RSSPerConn = 17000 }},
 		{"2: 200 connections", "2", statusUnmeasured, func(r *Report) { r.find("idle", "all-in-one").Memory.Connections = 200 }},
+		{"2: no steady state", "2", statusUnmeasured, func(r *Report) {
+			r.find("idle", "all-in-one").Memory.Steady = &loadgen.Steadiness{Why: "RSS still falling"}
+		}},
 		{"3: a 60-second window only", "3", statusUnmeasured, func(r *Report) { r.Results = drop(r.Results, "memory", "") }},
 		{"3: met", "3", statusMet, func(r *Report) {
 			r.find("memory", "").RSS[0].GrowthLastHalfPercent = 1
@@ -332,7 +374,8 @@ func TestWriteAndPlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"| issue 16 target | goal | measured | status |", "| 3 | memory under edits", "### ramp (split: x)",
-		"realtime-1, cpu", "2 × Test CPU", "## Crowd steps (target 6)", "| 300 | 1.00 ms | 9.00 ms | 70 % | 1.00 ms | 900.00 ms |"} {
+		"realtime-1, cpu", "2 × Test CPU", "## Crowd steps (target 6)", "- **When**: 2026-11-25 12:00 to 12:25 UTC, 25.0 minutes",
+		"- **Command**: `go run ./bench/cmd/benchrun -out bench/results`.", "commit abc1234 **plus uncommitted changes**", "**The floor** is `bench/relay`", "| 300 | 1.00 ms | 9.00 ms | 70 % | 1.00 ms | 900.00 ms |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
@@ -346,6 +389,38 @@ func TestWriteAndPlot(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(again, name)); err != nil {
 			t.Errorf("-replot: %v", err)
 		}
+	}
+}
+
+// TestABTable: every run listed, each side's medians, B over A.
+func TestABTable(t *testing.T) {
+	light := loadgen.InterviewParams{Sessions: 1000, Users: 3, Typists: 1, Duration: loadgen.Duration(30 * time.Second),
+		Warmup: loadgen.Duration(5 * time.Second)}
+	r := &Report{}
+	for i, c := range []struct {
+		side     string
+		p50, p99 float64
+		cpu      float64
+	}{{"A: the defaults", 0.6, 20, 70}, {"B: NATS_IN_PROCESS=false", 0.7, 30, 80}, {"A: the defaults", 0.8, 40, 74},
+		{"B: NATS_IN_PROCESS=false", 0.5, 24, 76}, {"A: the defaults", 0.7, 25, 72}, {"B: NATS_IN_PROCESS=false", 0.9, 27, 90}} {
+		r.Results = append(r.Results, &loadgen.Result{Scenario: "interview-ab", Layout: "all-in-one", Variant: c.side, Run: i/2 + 1, Params: light,
+			Traffic: &loadgen.Traffic{MachineCPUPercent: c.cpu + 30, Latency: map[string]loadgen.Summary{"code-update": summary(c.p50, c.p99), "all": summary(c.p50, c.p99)}},
+			Servers: []loadgen.ProcessStats{{Name: "all-in-one", CPUPercent: c.cpu}},
+			Loadgen: loadgen.LoadgenStats{CPUPercent: 30}})
+	}
+	var b strings.Builder
+	r.markdown(&b)
+	md := b.String()
+	for _, want := range []string{"## A/B of the all-in-one's settings (interview-ab)", "1000×3", "a 30s window after 5s of warmup",
+		"| B: NATS_IN_PROCESS=false | 3 | 0.90 ms | 27.00 ms | 27.00 ms | 90 % | 30 % | 0 % | 0 |",
+		"| A: the defaults | 3 | 0.70 ms | 25.00 ms | 72 % |", "| B: NATS_IN_PROCESS=false | 3 | 0.70 ms | 27.00 ms | 80 % |",
+		"B over A, medians: p50 1.00×, p99 1.08×, server CPU 1.11×.", "### interview-ab (all-in-one), B: NATS_IN_PROCESS=false, run 2"} {
+		if !strings.Contains(md, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "Not conclusive") {
+		t.Errorf("a quiet A/B called not conclusive:\n%s", md)
 	}
 }
 
@@ -422,6 +497,14 @@ func TestRunRelay(t *testing.T) {
 	}
 	if len(res.Failures) > 0 || res.Traffic.Latency["code-update"].Count == 0 {
 		t.Fatalf("interview-light on the relay: failures %v, traffic %+v", res.Failures, res.Traffic)
+	}
+	// The floor is read as pairpad is: its /metrics has the runtime's figures.
+	s, err := loadgen.Scrape(ctx, http.DefaultClient, loadgen.Target{Name: "relay", URL: base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt := s.Runtime(); rt == nil || rt.RSS <= 0 || rt.HeapInuse <= 0 || rt.HeapGoal <= 0 || rt.GCCycles < 0 || rt.GOGC == 0 || s.CPUSeconds <= 0 {
+		t.Errorf("the relay's metrics: %+v, runtime %+v", s, s.Runtime())
 	}
 	stop()
 }

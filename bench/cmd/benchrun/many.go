@@ -25,8 +25,9 @@ type manyParams struct {
 }
 
 // many runs idle50k: the loadgen command with -procs, whose merged result
-// it reads back.
-func (r *runner) many(l *layout, p manyParams) (*loadgen.Result, error) {
+// it reads back. Against the floor (several relays, which relay only
+// between their own connections) each session's members dial one relay.
+func (r *runner) many(l *layout, p manyParams, floor bool) (*loadgen.Result, error) {
 	out := filepath.Join(r.work, fmt.Sprintf("idle50k-%d.json", r.n))
 	var metrics []string
 	for _, t := range l.opts.Targets {
@@ -38,7 +39,11 @@ func (r *runner) many(l *layout, p manyParams) (*loadgen.Result, error) {
 		"-metrics", strings.Join(metrics, ","), "-framing", "socketio", "-token-secret", tokenSecret,
 		"-sessions", fmt.Sprint((p.Conns + 1) / 2), "-users", "2", "-code-rate", "0",
 		"-cursor-rate", fmt.Sprint(1 / p.CursorEvery.Seconds()), "-warmup", p.CursorEvery.String(),
-		"-duration", p.Hold.String(), "-settle", "15s", "-concurrency", "64", "-out", out, "interview"}
+		"-duration", p.Hold.String(), "-settle", "15s", "-concurrency", "64", "-out", out}
+	if floor {
+		args = append(args, "-colocate")
+	}
+	args = append(args, "interview")
 	cmd := exec.CommandContext(r.ctx, filepath.Join(r.bin, "loadgen"), args...)
 	cmd.Stdout, cmd.Stderr = r.log, r.log
 	if err := cmd.Run(); err != nil {
@@ -53,7 +58,11 @@ func (r *runner) many(l *layout, p manyParams) (*loadgen.Result, error) {
 		return nil, fmt.Errorf("%s: %w", out, err)
 	}
 	res.Scenario = "idle50k"
-	res.Notes = append(res.Notes, fmt.Sprintf("%d connections in sessions of 2 over %d realtime instances, one cursor move per user every %s, %d generator processes",
-		p.Conns, len(l.opts.WSURLs), p.CursorEvery, p.Procs))
+	spread := "every session across two of them"
+	if floor {
+		spread = "every session on one of them (no fan-out between relays)"
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("%d connections in sessions of 2 over %d instances, %s, one cursor move per user every %s, %d generator processes",
+		p.Conns, len(l.opts.WSURLs), spread, p.CursorEvery, p.Procs))
 	return &res, nil
 }

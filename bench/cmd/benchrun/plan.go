@@ -25,6 +25,12 @@ type plan struct {
 	ramp       loadgen.RampParams
 	// many is target 5.
 	many manyParams
+	// ab is one run of the A/B (interview-ab, opt-in): interview-light's
+	// load for a shorter window, abRepeat runs of each side, alternating;
+	// side B gets abEnv on top of A's settings.
+	ab       loadgen.InterviewParams
+	abRepeat int
+	abEnv    []string
 }
 
 func d(v time.Duration) loadgen.Duration { return loadgen.Duration(v) }
@@ -38,6 +44,21 @@ const (
 	crowdUsersGoal = 300  // target 6
 	maxCrowd       = 1000 // SESSION_MAX_USERS and SESSION_MAX_USER_IDS of benchEnv
 )
+
+// The A/B's defaults: three 30 s windows of interview-light on each side,
+// about 5 minutes, against the all-in-one's NATS connection over loopback
+// TCP instead of in-process.
+const (
+	abWindow     = 30 * time.Second
+	abRepeat     = 3
+	abEnvDefault = "NATS_IN_PROCESS=false"
+)
+
+// steadyWait bounds idle's wait for the steady state after its hold: the
+// Go runtime forces a GC cycle two minutes after the last one (which came
+// while the connections opened or during the hold), then the scavenger
+// returns free heap within seconds.
+const steadyWait = 3 * time.Minute
 
 // perProcess is how many connections one process may hold under the hard
 // RLIMIT_NOFILE limit: 90 % of it, the rest for NATS, HTTP and files.
@@ -61,9 +82,12 @@ func fullPlan(fileLimit uint64) plan {
 	light.Typists, light.Duration = 1, d(60*time.Second)
 	memory := light
 	memory.Duration = d(10 * time.Minute)
+	ab := light
+	ab.Duration = d(abWindow)
 	return plan{
-		rest:      loadgen.RESTParams{Sessions: 2000, Concurrency: 32},
-		idle:      loadgen.IdleParams{Conns: min(idleConnsGoal, per), UsersPerSession: 2, Hold: d(20 * time.Second)},
+		rest: loadgen.RESTParams{Sessions: 2000, Concurrency: 32},
+		idle: loadgen.IdleParams{Conns: min(idleConnsGoal, per), UsersPerSession: 2, Hold: d(20 * time.Second),
+			SteadyWait: d(steadyWait)},
 		interview: heavy,
 		light:     light,
 		memory:    memory,
@@ -76,6 +100,7 @@ func fullPlan(fileLimit uint64) plan {
 		ramp: loadgen.RampParams{StartSessions: 50, StepSessions: 50, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2},
 			Steps: 8, StepDuration: d(10 * time.Second), Warmup: d(3 * time.Second), Settle: d(5 * time.Second),
 			P99Limit: d(50 * time.Millisecond)},
+		ab: ab, abRepeat: abRepeat, abEnv: []string{abEnvDefault},
 	}
 }
 
@@ -99,7 +124,7 @@ func quickPlan() plan {
 	memory.Duration = d(10 * time.Second)
 	return plan{
 		rest:       loadgen.RESTParams{Sessions: 100, Concurrency: 8},
-		idle:       loadgen.IdleParams{Conns: 200, UsersPerSession: 2, Hold: d(3 * time.Second)},
+		idle:       loadgen.IdleParams{Conns: 200, UsersPerSession: 2, Hold: d(3 * time.Second), SteadyWait: d(15 * time.Second)},
 		interview:  heavy,
 		light:      light,
 		memory:     memory,
@@ -109,6 +134,7 @@ func quickPlan() plan {
 		ramp: loadgen.RampParams{StartSessions: 10, StepSessions: 10, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2},
 			Steps: 3, StepDuration: d(3 * time.Second), Warmup: d(time.Second), Settle: d(3 * time.Second),
 			P99Limit: d(50 * time.Millisecond)},
+		ab: light, abRepeat: 2, abEnv: []string{abEnvDefault},
 	}
 }
 
@@ -117,20 +143,33 @@ type job struct {
 	scenario string // as -only names it
 	floor    bool   // against the bare relay (bench/relay) instead of pairpad
 	users    int    // crowd: the step's size
+	// variant is "A" or "B" of an A/B, run its repeat (from 1); B's
+	// servers get env on top of the defaults.
+	variant string
+	run     int
+	env     []string
 }
 
 // jobsOf are the runs of a scenario, each on fresh servers. Every latency
 // target runs against the floor first, in the same run: idle (its memory
 // per connection), the heavy interview (interview-local; the split layout
-// is compared with the all-in-one), interview-light and every crowd step.
+// is compared with the all-in-one), interview-light, every crowd step and
+// idle50k (three relays, each session on one).
 func jobsOf(name string, p plan) []job {
 	switch name {
-	case "idle", "interview-local", "interview-light":
+	case "idle", "interview-local", "interview-light", "idle50k":
 		return []job{{scenario: name, floor: true}, {scenario: name}}
 	case "crowd":
 		var out []job
 		for _, n := range p.crowdSizes {
 			out = append(out, job{scenario: name, floor: true, users: n}, job{scenario: name, users: n})
+		}
+		return out
+	case "interview-ab":
+		// Alternating, so drift on the machine falls on both sides.
+		var out []job
+		for i := 1; i <= p.abRepeat; i++ {
+			out = append(out, job{scenario: name, variant: "A", run: i}, job{scenario: name, variant: "B", run: i, env: p.abEnv})
 		}
 		return out
 	}
@@ -146,6 +185,9 @@ func (j job) String() string {
 	if j.floor {
 		s += "-floor"
 	}
+	if j.variant != "" {
+		s += fmt.Sprintf("-%s%d", j.variant, j.run)
+	}
 	return s
 }
 
@@ -153,10 +195,13 @@ func (j job) String() string {
 // each window with its warmup and set-up, the settling a loaded server
 // needs, and starting and stopping the servers.
 func estimate(jobs []job, p plan) time.Duration {
-	const servers = 8 * time.Second // start, readiness, stop, the quiet check
+	// Calibrated on the full run of 2026-12-04 22:38 (22 minutes, which
+	// this said were 26): start, readiness, stop and the quiet check take
+	// about 4 s, and a window that kept up settles within 5 s.
+	const servers = 4 * time.Second
 	window := func(ip loadgen.InterviewParams, sessions int) time.Duration {
 		setup := time.Duration(sessions) * 3 * time.Millisecond
-		return setup + time.Duration(ip.Warmup+ip.Duration) + min(time.Duration(ip.Settle), 10*time.Second)
+		return setup + time.Duration(ip.Warmup+ip.Duration) + min(time.Duration(ip.Settle), 5*time.Second)
 	}
 	var total time.Duration
 	for _, j := range jobs {
@@ -165,11 +210,19 @@ func estimate(jobs []job, p plan) time.Duration {
 		case "rest":
 			total += 5 * time.Second
 		case "idle":
-			total += time.Duration(p.idle.Conns)*time.Millisecond + time.Duration(p.idle.Hold) + 5*time.Second
+			// The hold, and the steady state: a GC cycle after it (forced
+			// two minutes after the last, at worst), then RSS settling.
+			hold := time.Duration(p.idle.Hold)
+			if p.idle.SteadyWait > 0 {
+				hold += min(time.Duration(p.idle.SteadyWait), 2*time.Minute+15*time.Second)
+			}
+			total += time.Duration(p.idle.Conns)*time.Millisecond + hold + 5*time.Second
 		case "interview-local", "interview-split":
 			total += window(p.interview, p.interview.Sessions)
 		case "interview-light":
 			total += window(p.light, p.light.Sessions)
+		case "interview-ab":
+			total += window(p.ab, p.ab.Sessions)
 		case "memory":
 			total += window(p.memory, p.memory.Sessions)
 		case "crowd":
@@ -181,6 +234,10 @@ func estimate(jobs []job, p plan) time.Duration {
 		case "ramp":
 			total += time.Duration(p.ramp.Steps) * time.Duration(p.ramp.Warmup+p.ramp.StepDuration+p.ramp.Settle)
 		case "idle50k":
+			if j.floor { // the relays connect 50,000 in seconds
+				total += p.many.CursorEvery + p.many.Hold + 20*time.Second
+				continue
+			}
 			total += 20*time.Second + time.Duration(p.many.Conns)*time.Millisecond + p.many.CursorEvery + p.many.Hold + 15*time.Second
 		}
 	}

@@ -158,8 +158,8 @@ func (r *Report) floorRows() []floorRow {
 		}
 		rows = append(rows, floorRow{"4 heavy, split", sum(floor, "all"), sum(split, "all"), limit})
 	}
-	if res := r.find("idle50k", ""); res != nil {
-		rows = append(rows, floorRow{"5 idle50k", loadgen.Summary{}, sum(res, "cursor-update"), manyP99Goal})
+	if res := r.find("idle50k", "split"); res != nil {
+		rows = append(rows, floorRow{"5 idle50k", sum(r.find("idle50k", "relay"), "cursor-update"), sum(res, "cursor-update"), manyP99Goal})
 	}
 	pairpad, floors, sizes := r.crowdSteps()
 	for _, n := range sizes {

@@ -8,8 +8,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"os"
+	"runtime"
+	"runtime/metrics"
 	"time"
 
+	"github.com/pairpad/pairpad/bench/loadgen"
 	"github.com/pairpad/pairpad/bench/relay"
 )
 
@@ -36,7 +41,7 @@ func runRelay(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	logListening(stderr, ln.Addr().String())
 	rs := relay.New()
-	srv := &http.Server{Handler: rs.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: relayMux(rs.Handler()), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -51,4 +56,43 @@ func runRelay(ctx context.Context, args []string, getenv func(string) string, st
 	rs.Close()
 	<-served
 	return err
+}
+
+// relayMux serves the relay and, beside it, what the runner reads of every
+// server: GET /metrics with the process and Go runtime figures pairpad's
+// /metrics has under the same names (so the floor's heap, stacks and GC
+// cycles are read as pairpad's are), and /debug/pprof/.
+func relayMux(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("GET /metrics", relayMetrics)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	return mux
+}
+
+// relayMetrics writes the process's figures in the Prometheus text format.
+func relayMetrics(w http.ResponseWriter, _ *http.Request) {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	gc := []metrics.Sample{{Name: "/gc/gogc:percent"}, {Name: "/gc/gomemlimit:bytes"}}
+	metrics.Read(gc)
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	p, err := loadgen.ReadProc(os.Getpid())
+	if err == nil {
+		fmt.Fprintf(w, "process_resident_memory_bytes %g\nprocess_cpu_seconds_total %g\n", p.RSS, p.CPUSeconds)
+	}
+	fmt.Fprintf(w, "go_goroutines %d\ngo_gc_duration_seconds_count %d\ngo_gc_gogc_percent %g\ngo_gc_gomemlimit_bytes %g\n",
+		runtime.NumGoroutine(), m.NumGC, float64(gc[0].Value.Uint64()), float64(gc[1].Value.Uint64()))
+	for _, v := range []struct {
+		name  string
+		value uint64
+	}{
+		{"go_memstats_heap_alloc_bytes", m.HeapAlloc}, {"go_memstats_heap_inuse_bytes", m.HeapInuse},
+		{"go_memstats_heap_idle_bytes", m.HeapIdle}, {"go_memstats_heap_released_bytes", m.HeapReleased},
+		{"go_memstats_next_gc_bytes", m.NextGC}, {"go_memstats_stack_inuse_bytes", m.StackInuse},
+		{"go_memstats_sys_bytes", m.Sys},
+	} {
+		fmt.Fprintf(w, "%s %d\n", v.name, v.value)
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -14,9 +15,11 @@ import (
 
 // Report is everything one `make bench` run produced.
 type Report struct {
-	Started  time.Time         `json:"started"`
-	Seconds  float64           `json:"seconds"`
-	Quick    bool              `json:"quick,omitempty"`
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
+	Quick   bool      `json:"quick,omitempty"`
+	// Command is how the run was started: benchrun's arguments.
+	Command  string            `json:"command,omitempty"`
 	Machine  Machine           `json:"machine"`
 	Targets  []Target          `json:"targets"`
 	Results  []*loadgen.Result `json:"results"`
@@ -230,20 +233,39 @@ func (r *Report) target2() Target {
 		return t.unmeasured("idle did not run against the all-in-one")
 	}
 	m := res.Memory
-	t.Measured = fmt.Sprintf("**%.1f KiB RSS** (%.1f KiB Go heap, %.1f KiB goroutine stacks) per connection, %d of %d alive after the hold",
-		m.RSSPerConn/1024, m.HeapPerConn/1024, m.StackPerConn/1024, m.Alive, m.Connections)
+	t.Measured = idleText(m)
 	if m.RSSPerConn <= idleRSSMoonshot {
 		t.Measured += "; the moonshot is met too"
 	}
 	if f := r.find("idle", "relay"); f != nil && f.Memory != nil {
-		t.Measured += fmt.Sprintf("; floor (bare relay): %.1f KiB RSS per connection", f.Memory.RSSPerConn/1024)
+		t.Measured += "; floor (bare relay): " + idleText(f.Memory)
 	}
+	steady := m.Steady == nil || m.Steady.Reached
 	small := m.Connections < idleConnsGoal
 	if small {
 		t.Measured += fmt.Sprintf(" (%d connections: the target is stated for %d)", m.Connections, idleConnsGoal)
 	}
-	t.settle(small, m.RSSPerConn <= idleRSSGoal && len(res.Failures) == 0, "")
+	if !steady {
+		t.Measured += " (no steady state: " + m.Steady.Why + ")"
+	}
+	t.settle(small || !steady, m.RSSPerConn <= idleRSSGoal && len(res.Failures) == 0, "")
 	return t
+}
+
+// idleText renders idle memory per connection: the steady state the target
+// is judged on (or the reading at the end of the hold when none was waited
+// for), and the transient right after the connections were up.
+func idleText(m *loadgen.Memory) string {
+	when := fmt.Sprintf("after %.0f s", m.HoldSeconds)
+	if m.Steady != nil && m.Steady.Reached {
+		when = fmt.Sprintf("steady state, %.0f s after the connections were up, after the server's own GC cycle", m.HoldSeconds)
+	}
+	out := fmt.Sprintf("**%.1f KiB RSS** (%.1f KiB Go heap in use, %.1f KiB goroutine stacks) per connection (%s), %d of %d alive",
+		m.RSSPerConn/1024, m.HeapPerConn/1024, m.StackPerConn/1024, when, m.Alive, m.Connections)
+	if tr := m.Transient; tr != nil {
+		out += fmt.Sprintf("; right after the connections were up: %.1f KiB RSS (%.1f KiB heap, %.1f KiB stacks)", tr.RSS/1024, tr.Heap/1024, tr.Stack/1024)
+	}
+	return out
 }
 
 // target3: RSS after 10 minutes of interview-light, and its growth over
@@ -271,12 +293,73 @@ func (r *Report) target3() Target {
 	t.Measured = fmt.Sprintf("%d×%d for %s: **%.0f MB** (%.0f MiB) at the end, %.0f MB at the middle: **%+.1f%%** over the last %s; %d failures",
 		p.Sessions, p.Users, window, float64(series.FinalBytes)/1e6, float64(series.FinalBytes)/(1<<20),
 		float64(series.MidBytes)/1e6, series.GrowthLastHalfPercent, window/2, len(res.Failures))
+	t.Measured += r.memorySplit(res)
 	short := window < memWindow || p.Sessions < lightSessions
 	if short {
 		t.Measured += fmt.Sprintf(" (the target is stated for %g minutes at %d sessions: `benchrun -only memory`)", memWindow.Minutes(), lightSessions)
 	}
 	t.settle(short, series.FinalBytes <= memRSSGoal && series.GrowthLastHalfPercent < memGrowGoal && len(res.Failures) == 0, "")
 	return t
+}
+
+// memorySplit says what the all-in-one's RSS at the end of res's window
+// held: the heap live at the last GC (the heap profile taken a second
+// before the window's end), the heap in use, the free heap the runtime
+// kept, the stacks, and the heap goal: what is live and what is headroom.
+func (r *Report) memorySplit(res *loadgen.Result) string {
+	var rt *loadgen.RuntimeMemory
+	for _, s := range res.Servers {
+		if s.Name == "all-in-one" {
+			rt = s.Runtime
+		}
+	}
+	if rt == nil {
+		return ""
+	}
+	mb := func(v float64) string { return fmt.Sprintf("%.0f MB", v/1e6) }
+	out := fmt.Sprintf(". At the end, RSS %s: Go heap in use %s", mb(float64(rt.RSS)), mb(float64(rt.HeapInuse)))
+	tag := res.Scenario
+	if live := r.liveHeap(tag, "all-in-one"); live > 0 {
+		out += fmt.Sprintf(" (**%s live** at the last GC, from the heap profile; the rest of the heap in use is garbage not yet collected and partly filled spans)", mb(live))
+	}
+	limit := "no GOMEMLIMIT"
+	if rt.MemoryLimit > 0 {
+		limit = "GOMEMLIMIT " + mb(float64(rt.MemoryLimit))
+	}
+	out += fmt.Sprintf(", free heap kept %s, goroutine stacks %s, the rest (runtime, binary) %s; heap goal %s (GOGC=%.0f, %s)",
+		mb(float64(rt.HeapKept)), mb(float64(rt.Stacks)), mb(float64(max(0, rt.RSS-rt.HeapInuse-rt.HeapKept-rt.Stacks))),
+		mb(float64(rt.HeapGoal)), rt.GOGC, limit)
+	return out
+}
+
+// liveHeap is the heap live at the last GC before the heap profile of
+// process taken during the scenario tagged tag: the profile's inuse_space
+// total (sampled), as `go tool pprof -top` prints it; 0 without one.
+func (r *Report) liveHeap(tag, process string) float64 {
+	for _, p := range r.Profiles {
+		if p.Scenario == tag && p.Process == process && p.Kind == "heap" {
+			return pprofTotal(p.Top)
+		}
+	}
+	return 0
+}
+
+// pprofTotal reads "of 127.36MB total" from `go tool pprof -top` (binary
+// units, as pprof prints them).
+func pprofTotal(top string) float64 {
+	head, _, ok := strings.Cut(top, " total")
+	f := strings.Fields(head)
+	if !ok || len(f) < 2 || f[len(f)-2] != "of" {
+		return 0
+	}
+	tok := f[len(f)-1]
+	num := strings.TrimRight(tok, "kMGTB")
+	v, err := strconv.ParseFloat(num, 64)
+	scale := map[string]float64{"B": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[tok[len(num):]]
+	if err != nil || scale == 0 {
+		return 0
+	}
+	return v * scale
 }
 
 // target4: the heavy interview, all-in-one and split, beside the floor.
@@ -319,7 +402,7 @@ func (r *Report) target4() Target {
 func (r *Report) target5() Target {
 	t := Target{ID: "5", Goal: fmt.Sprintf("%s connections over %d realtime instances (several generator processes), every connection receiving a periodic cursor fan-out: p99 < %g ms",
 		"50,000", manyInstances, manyP99Goal)}
-	res := r.find("idle50k", "")
+	res := r.find("idle50k", "split")
 	if res == nil || res.Connect == nil || res.Traffic == nil {
 		return t.unmeasured("idle50k did not run")
 	}
@@ -327,6 +410,11 @@ func (r *Report) target5() Target {
 	l := res.Traffic.Latency["cursor-update"]
 	t.Measured = fmt.Sprintf("%d of %d connected over %d realtime instances; cursor fan-out %s over %d receipts, %d of %d deliveries lost; %d failures",
 		res.Connect.Connected, res.Connect.Attempted, instances, lat(l), l.Count, res.Traffic.Lost, res.Traffic.Expected, len(res.Failures))
+	if f := r.find("idle50k", "relay"); f != nil && f.Traffic != nil && f.Connect != nil {
+		fl := f.Traffic.Latency["cursor-update"]
+		t.Measured += fmt.Sprintf("; floor (%d bare relays, the same connections and generator processes, each session on one relay: no hop between instances) %s, %d of %d connected, %d of %d lost",
+			f.Instances, lat(fl), f.Connect.Connected, f.Connect.Attempted, f.Traffic.Lost, f.Traffic.Expected)
+	}
 	small := res.Connect.Attempted < manyConnsGoal || instances < manyInstances
 	if small {
 		t.Measured += fmt.Sprintf(" (the target is stated for %d connections over %d instances)", manyConnsGoal, manyInstances)
@@ -534,15 +622,109 @@ func (r *Report) crowdTable(b *strings.Builder) {
 	b.WriteString("\n")
 }
 
+// abSide is one side of the A/B: its runs in the order they ran.
+type abSide struct {
+	name string
+	runs []*loadgen.Result
+}
+
+// abSides returns the A/B's runs by side, A first.
+func (r *Report) abSides() []abSide {
+	var sides []abSide
+	for _, res := range r.Results {
+		if res.Scenario != "interview-ab" || res.Traffic == nil {
+			continue
+		}
+		i := slices.IndexFunc(sides, func(s abSide) bool { return s.name == res.Variant })
+		if i < 0 {
+			sides = append(sides, abSide{name: res.Variant})
+			i = len(sides) - 1
+		}
+		sides[i].runs = append(sides[i].runs, res)
+	}
+	return sides
+}
+
+// median is the middle value (the mean of the two middle ones for an even
+// count) of what f reads from each run.
+func median(runs []*loadgen.Result, f func(*loadgen.Result) float64) float64 {
+	if len(runs) == 0 {
+		return 0
+	}
+	v := make([]float64, len(runs))
+	for i, res := range runs {
+		v[i] = f(res)
+	}
+	slices.Sort(v)
+	if n := len(v); n%2 == 0 {
+		return (v[n/2-1] + v[n/2]) / 2
+	}
+	return v[len(v)/2]
+}
+
+// abTable writes the A/B: every run, then each side's medians.
+func (r *Report) abTable(b *strings.Builder) {
+	sides := r.abSides()
+	if len(sides) == 0 {
+		return
+	}
+	first := sides[0].runs[0]
+	p, _ := interviewParams(first)
+	fmt.Fprintf(b, "## A/B of the all-in-one's settings (interview-ab)\n\ninterview-light's load, %d×%d (one typist at 2 fullCode updates/s, two users moving their cursors at 2/s), a %s window after %s of warmup per run, fresh servers for each run, A and B alternating; no profiles taken. Code-update latency from send to each receiver; CPU over the window, 100 %% = one core.\n\n",
+		p.Sessions, p.Users, time.Duration(p.Duration), time.Duration(p.Warmup))
+	b.WriteString("| side | run | code-update p50 | code-update p99 | all events p99 | server CPU | generator CPU | everything else | failures |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	p50 := func(res *loadgen.Result) float64 { return res.Traffic.Latency["code-update"].P50 }
+	p99 := func(res *loadgen.Result) float64 { return res.Traffic.Latency["code-update"].P99 }
+	for _, res := range r.Results {
+		if res.Scenario != "interview-ab" || res.Traffic == nil {
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %d | %.2f ms | %.2f ms | %.2f ms | %.0f %% | %.0f %% | %.0f %% | %d |\n", res.Variant, res.Run, p50(res), p99(res),
+			res.Traffic.Latency["all"].P99, serverCPU(res), res.Loadgen.CPUPercent, othersCPU(res), len(res.Failures))
+	}
+	b.WriteString("\n| side | runs | median code-update p50 | median code-update p99 | median server CPU |\n|---|---:|---:|---:|---:|\n")
+	for _, s := range sides {
+		fmt.Fprintf(b, "| %s | %d | %.2f ms | %.2f ms | %.0f %% |\n", s.name, len(s.runs), median(s.runs, p50), median(s.runs, p99), median(s.runs, serverCPU))
+	}
+	if len(sides) == 2 {
+		a, bb := sides[0].runs, sides[1].runs
+		fmt.Fprintf(b, "\nB over A, medians: p50 %.2f×, p99 %.2f×, server CPU %.2f×.",
+			median(bb, p50)/max(median(a, p50), 0.001), median(bb, p99)/max(median(a, p99), 0.001), median(bb, serverCPU)/max(median(a, serverCPU), 0.001))
+		if spoilt := inconclusive(append(slices.Clone(a), bb...)...); spoilt != "" {
+			b.WriteString(" Not conclusive: other work took more than half a core during a window.")
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+}
+
 func (r *Report) markdown(b *strings.Builder) {
 	m := r.Machine
 	fmt.Fprintf(b, "# Benchmark run %s\n\n", r.Started.Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(b, "Machine: %d × %s, %.1f GiB RAM, Linux %s, %s, RLIMIT_NOFILE hard limit %d, load average %.2f at start",
-		m.CPUs, m.CPUModel, float64(m.MemoryBytes)/(1<<30), m.Kernel, m.GoVersion, m.FileLimit, m.LoadAverage)
-	if m.Commit != "" {
-		fmt.Fprintf(b, ", commit %s", m.Commit)
+	end := r.Started.Add(time.Duration(r.Seconds * float64(time.Second)))
+	fmt.Fprintf(b, "- **When**: %s to %s UTC, %.1f minutes in all (builds, server starts and waits for a quiet machine included).\n",
+		r.Started.Format("2006-01-02 15:04"), end.Format("15:04"), r.Seconds/60)
+	if r.Command != "" {
+		fmt.Fprintf(b, "- **Command**: `%s`", r.Command)
+		if r.Quick {
+			b.WriteString(" (`-quick`: tiny sizes that check the runner, not the servers)")
+		}
+		b.WriteString(".\n")
 	}
-	fmt.Fprintf(b, ". The load generator runs on the same machine. Total %.0f s.\n\n", r.Seconds)
+	if m.Commit != "" {
+		fmt.Fprintf(b, "- **Code**: the servers were built from commit %s", m.Commit)
+		if m.Dirty {
+			b.WriteString(" **plus uncommitted changes** to tracked files")
+		}
+		b.WriteString(" of this repository.\n")
+	}
+	fmt.Fprintf(b, "- **Machine**: %d × %s, %.1f GiB RAM, Linux %s, %s, RLIMIT_NOFILE hard limit %d, load average %.2f at the start. The load generator runs on the same machine as the servers, so the CPU figures say what each side took.\n",
+		m.CPUs, m.CPUModel, float64(m.MemoryBytes)/(1<<30), m.Kernel, m.GoVersion, m.FileLimit, m.LoadAverage)
+	b.WriteString("- **How to read it**: every scenario ran on freshly started servers with the bench's settings (REST rate limits off, pprof on). " +
+		"**The floor** is `bench/relay`, a bare Go Socket.IO room relay (no NATS, no OT, no checks), run in the same run before pairpad on the same load. " +
+		"Latencies are from a client's send to each other member's receipt, on the generator's clock; CPU is over the measured window, 100 % = one core; " +
+		"\"everything else\" is CPU neither the servers nor the generator used. Memory comes from each server's /metrics (RSS, and the Go runtime's accounts). " +
+		"Scenario names: `interview` is the heavy interview (`-only interview-local` and `interview-split`), `memory` is interview-light's load for the memory target, `interview-ab` an A/B of the all-in-one's settings; see docs/benchmarks.md, \"What make bench measures\".\n\n")
 	if len(r.Targets) > 0 {
 		b.WriteString("| issue 16 target | goal | measured | status |\n|---|---|---|---|\n")
 		for _, t := range r.Targets {
@@ -551,6 +733,7 @@ func (r *Report) markdown(b *strings.Builder) {
 		b.WriteString("\n")
 	}
 	r.crowdTable(b)
+	r.abTable(b)
 	b.WriteString("## Scenarios\n\n")
 	_ = loadgen.WriteMarkdown(b, r.Results)
 	if len(r.Profiles) > 0 {

@@ -61,7 +61,7 @@ func (l *layout) profiled() []*proc {
 func (l *layout) watched() []loadgen.Target {
 	var out []loadgen.Target
 	for _, p := range l.procs {
-		if p.Name == "relay" || p.Name == "all-in-one" || strings.HasPrefix(p.Name, "realtime") {
+		if strings.HasPrefix(p.Name, "relay") || p.Name == "all-in-one" || strings.HasPrefix(p.Name, "realtime") {
 			out = append(out, loadgen.Target{Name: p.Name, PID: p.Cmd.Process.Pid})
 		}
 	}
@@ -75,11 +75,12 @@ func (l *layout) stop() {
 	}
 }
 
-// startAllInOne runs the all-in-one with its embedded NATS server.
-func startAllInOne(ctx context.Context, bin, dataDir string) (*layout, error) {
+// startAllInOne runs the all-in-one with its embedded NATS server, with
+// extra settings on top of benchEnv (an A/B's variant).
+func startAllInOne(ctx context.Context, bin, dataDir string, extra []string) (*layout, error) {
 	l := &layout{name: "all-in-one"}
-	p, err := startProc(ctx, "all-in-one", filepath.Join(bin, "pairpad"),
-		append([]string{"NATS_LISTEN=127.0.0.1:-1", "DATA_DIR=" + dataDir}, benchEnv...))
+	env := append([]string{"NATS_LISTEN=127.0.0.1:-1", "DATA_DIR=" + dataDir}, benchEnv...)
+	p, err := startProc(ctx, "all-in-one", filepath.Join(bin, "pairpad"), append(env, extra...))
 	if err != nil {
 		return nil, err
 	}
@@ -93,17 +94,38 @@ func startAllInOne(ctx context.Context, bin, dataDir string) (*layout, error) {
 // startRelay runs the floor: the bare Socket.IO relay (this program,
 // re-executed as `benchrun relay`).
 func startRelay(ctx context.Context) (*layout, error) {
+	return startRelays(ctx, 1)
+}
+
+// startRelays runs n bare relays side by side: the floor of idle50k, whose
+// sessions each stay on one relay (there is no fan-out between relays).
+func startRelays(ctx context.Context, n int) (*layout, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	p, err := startProc(ctx, "relay", self, nil, "relay")
-	if err != nil {
-		return nil, err
+	l := &layout{name: "relay (floor)"}
+	if n > 1 {
+		l.name = fmt.Sprintf("relay (floor) ×%d, each session on one", n)
 	}
-	ws := "ws" + strings.TrimPrefix(p.Base(), "http")
-	return &layout{name: "relay (floor)", procs: []*proc{p}, opts: loadgen.Options{APIURL: p.Base(), WSURLs: []string{ws},
-		Targets: []loadgen.Target{{Name: p.Name, PID: p.Cmd.Process.Pid}}}}, nil
+	for i := range n {
+		name := "relay"
+		if n > 1 {
+			name = fmt.Sprintf("relay-%d", i+1)
+		}
+		p, err := startProc(ctx, name, self, nil, "relay")
+		if err != nil {
+			l.stop()
+			return nil, err
+		}
+		l.procs = append(l.procs, p)
+		if i == 0 {
+			l.opts.APIURL = p.Base()
+		}
+		l.opts.WSURLs = append(l.opts.WSURLs, "ws"+strings.TrimPrefix(p.Base(), "http"))
+		l.opts.Targets = append(l.opts.Targets, loadgen.Target{Name: name, URL: p.Base()})
+	}
+	return l, nil
 }
 
 // startSplit runs a NATS server (this program, re-executed), the api, the

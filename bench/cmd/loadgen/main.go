@@ -89,6 +89,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags,
 	fs.DurationVar(&f.duration, "duration", 30*time.Second, "interview, crowd: measured window")
 	fs.DurationVar(&f.warmup, "warmup", 5*time.Second, "load before measuring")
 	fs.DurationVar(&f.settle, "settle", 5*time.Second, "wait after the window for the last deliveries")
+	fs.BoolVar(&o.Colocate, "colocate", false, "put every member of a session on the same -ws instance (servers without cross-instance fan-out, such as several bench relays)")
 	fs.BoolVar(&o.NoReconnect, "no-reconnect", false, "do not reconnect a connection the server (or the network) ended; by default users reconnect with since and resend, like the reference client")
 	fs.DurationVar(&o.CutEvery, "cut-every", 0, "interview, crowd: drop one random connection this often during the window, to exercise reconnection")
 	fs.IntVar(&f.procs, "procs", 1, "idle, interview, interview-light: run in this many generator processes (each has its own RLIMIT_NOFILE) on disjoint sessions and merge their raw latency samples")
