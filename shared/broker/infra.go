@@ -118,7 +118,7 @@ func Provision(ctx context.Context, nc *nats.Conn, l Layout) (*Infra, error) {
 		MaxMsgsPerSubject: l.OpsMaxPerSession,
 		MaxBytes:          l.OpsMaxBytes,
 		MaxMsgSize:        2 << 20,
-		Duplicates:        2 * time.Minute,
+		Duplicates:        OpsDuplicates,
 		AllowDirect:       true,
 		RePublish:         &jetstream.RePublish{Source: OpsSubjectAll, Destination: AppliedSubjectTemplate},
 	})
@@ -127,6 +127,18 @@ func Provision(ctx context.Context, nc *nats.Conn, l Layout) (*Infra, error) {
 	}
 	return in, nil
 }
+
+// OpsDuplicates is SESSION_OPS's Duplicates window: how long the stream
+// remembers an entry's Nats-Msg-Id (oplog.MsgID) and answers a copy of it
+// with the stored entry's sequence instead of storing it again. An append
+// whose acknowledgement is late is sent again within its deadline (5 s in
+// the document engine), so the window covers that with room to spare;
+// each id held costs the NATS server about a hundred bytes, so at a few
+// thousand appends a second a 2-minute window (JetStream's default) would
+// hold tens of megabytes for nothing. A copy that comes after the window is
+// still stored once: it expects the sequence before its own entry, and
+// oplog.Publish reads that entry back.
+const OpsDuplicates = 10 * time.Second
 
 // ProvisionRetry runs Provision until it succeeds or ctx ends, so a process
 // started before NATS waits for it instead of exiting.

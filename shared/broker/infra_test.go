@@ -12,8 +12,9 @@ import (
 )
 
 // A deployment whose SESSION_OPS stream was provisioned with DiscardOld (the
-// layout before a full stream refused appends) is switched to DiscardNew by
-// the provisioning every process runs at start, keeping what it holds; per
+// layout before a full stream refused appends) and JetStream's 2-minute
+// Duplicates window is switched to DiscardNew and OpsDuplicates by the
+// provisioning every process runs at start, keeping what it holds; per
 // subject, the oldest entries are still dropped past MaxMsgsPerSubject.
 func TestProvisionSwitchesOpsToDiscardNew(t *testing.T) {
 	nc := natstest.Connect(t, natstest.Start(t))
@@ -30,6 +31,7 @@ func TestProvisionSwitchesOpsToDiscardNew(t *testing.T) {
 	}
 	old := info.Config
 	old.Discard = jetstream.DiscardOld
+	old.Duplicates = 2 * time.Minute // JetStream's default, before OpsDuplicates
 	if _, err := in.JS.UpdateStream(ctx, old); err != nil {
 		t.Fatalf("set up the old layout: %v", err)
 	}
@@ -43,8 +45,8 @@ func TestProvisionSwitchesOpsToDiscardNew(t *testing.T) {
 		t.Fatalf("provision over the old layout: %v", err)
 	}
 	if info, err = in.Ops.Info(ctx); err != nil || info.Config.Discard != jetstream.DiscardNew ||
-		info.Config.DiscardNewPerSubject || info.State.Msgs != 2 {
-		t.Fatalf("after provisioning: %+v, %d messages, %v; want DiscardNew (not per subject) and both messages",
+		info.Config.DiscardNewPerSubject || info.Config.Duplicates != broker.OpsDuplicates || info.State.Msgs != 2 {
+		t.Fatalf("after provisioning: %+v, %d messages, %v; want DiscardNew (not per subject), the OpsDuplicates window and both messages",
 			info.Config, info.State.Msgs, err)
 	}
 	for i := 2; i < 5; i++ {

@@ -1,9 +1,13 @@
 package natstest
 
 import (
+	"context"
 	"net"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
 )
 
 // Proxy is a TCP proxy in front of a NATS server whose answers can be held
@@ -22,6 +26,53 @@ type Proxy struct {
 	conns []net.Conn
 	done  bool
 	wg    sync.WaitGroup
+}
+
+// SingleAndCluster runs f as two subtests: for a single server, and for a
+// three-node cluster.
+func SingleAndCluster(t *testing.T, f func(t *testing.T, cluster bool)) {
+	t.Run("single server", func(t *testing.T) { f(t, false) })
+	t.Run("3-node cluster", func(t *testing.T) { f(t, true) })
+}
+
+// Await polls cond every 10 ms until it holds; ctx bounds it only against
+// a hang, failing the test with what it waited for.
+func Await(t testing.TB, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("still waiting for %s: %v", what, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// Receive returns what ch delivers; ctx bounds the wait only against a
+// hang, failing the test with what it waited for.
+func Receive[T any](t testing.TB, ctx context.Context, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-ctx.Done():
+		t.Fatalf("still waiting for %s: %v", what, ctx.Err())
+		panic("unreachable")
+	}
+}
+
+// StartBehindProxy starts a single server, or a three-node cluster when
+// cluster is set, with a proxy in front of it (of the first node), and
+// connects directly to it (to the second node) for checks the proxy must
+// not disturb; replicas is what streams on it should have.
+func StartBehindProxy(t testing.TB, cluster bool) (px *Proxy, direct *nats.Conn, replicas int) {
+	t.Helper()
+	if cluster {
+		c := StartCluster(t, 3)
+		return StartProxy(t, c.Servers[0].Addr().String()), c.ConnectEach(t)[1], 3
+	}
+	srv := Start(t)
+	return StartProxy(t, srv.Addr().String()), Connect(t, srv), 1
 }
 
 // StartProxy proxies to the NATS server at target (host:port) until the
@@ -43,6 +94,19 @@ func StartProxy(t testing.TB, target string) *Proxy {
 // URL is the nats:// URL clients connect to.
 func (p *Proxy) URL() string { return "nats://" + p.l.Addr().String() }
 
+// Connect opens a client connection through the proxy, closed when the
+// test ends; it reconnects through the proxy only.
+func (p *Proxy) Connect(t testing.TB) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(p.URL(), nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond),
+		nats.IgnoreDiscoveredServers())
+	if err != nil {
+		t.Fatalf("connect through the proxy: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
 // Hold stops passing what the server sends until Release.
 func (p *Proxy) Hold() {
 	p.mu.Lock()
@@ -56,6 +120,28 @@ func (p *Proxy) Release() {
 	p.held = false
 	p.cond.Broadcast()
 	p.mu.Unlock()
+}
+
+// Cut closes every connection through the proxy, dropping what was held
+// (an acknowledgement on its way is lost), and stops holding: clients
+// reconnect through it at once.
+func (p *Proxy) Cut() {
+	p.mu.Lock()
+	conns := p.conns
+	p.conns = nil
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.Close() // first: a held pipe woken below finds its socket closed
+	}
+	p.Release()
+}
+
+// CutWhen waits (Await) until cond holds, then cuts (Cut): what the proxy
+// held, such as the acknowledgement of a message cond saw stored, is lost.
+func (p *Proxy) CutWhen(t testing.TB, ctx context.Context, what string, cond func() bool) {
+	t.Helper()
+	Await(t, ctx, what, cond)
+	p.Cut()
 }
 
 func (p *Proxy) accept() {

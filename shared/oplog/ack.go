@@ -21,7 +21,11 @@ import (
 // path: the options and their closures, and the acknowledgement decoded by
 // reflection (4-6 % of the all-in-one's CPU under interview load). Without
 // a deadline in ctx it waits at most jetstream's default API timeout.
-func publishExpect(ctx context.Context, nc *nats.Conn, m *nats.Msg, lastSeq uint64) (uint64, error) {
+//
+// dup reports an acknowledgement of a message the stream already held
+// (PubAck.Duplicate): one with the same Nats-Msg-Id, stored at seq by an
+// earlier send within the stream's Duplicates window.
+func publishExpect(ctx context.Context, nc *nats.Conn, m *nats.Msg, lastSeq uint64) (seq uint64, dup bool, err error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, defaultAckWait)
@@ -43,10 +47,10 @@ func publishExpect(ctx context.Context, nc *nats.Conn, m *nats.Msg, lastSeq uint
 		resp, err = nc.RequestMsgWithContext(ctx, m)
 	}
 	if errors.Is(err, nats.ErrNoResponders) {
-		return 0, jetstream.ErrNoStreamResponse
+		return 0, false, jetstream.ErrNoStreamResponse
 	}
 	if err != nil {
-		return 0, err
+		return 0, false, err
 	}
 	return readAck(resp.Data)
 }
@@ -55,60 +59,67 @@ func publishExpect(ctx context.Context, nc *nats.Conn, m *nats.Msg, lastSeq uint
 // applies to a context without a deadline.
 const defaultAckWait = 5 * time.Second
 
-// readAck reads JetStream's answer to a publish: the stored sequence, or
-// the API error it refused the message with.
-func readAck(data []byte) (uint64, error) {
-	if seq, ok := fastAck(data); ok {
-		return seq, nil
+// readAck reads JetStream's answer to a publish: the stored sequence and
+// whether it is a duplicate's, or the API error it refused the message
+// with.
+func readAck(data []byte) (uint64, bool, error) {
+	if seq, dup, ok := fastAck(data); ok {
+		return seq, dup, nil
 	}
 	var ack struct {
-		Error  *jetstream.APIError `json:"error,omitempty"`
-		Stream string              `json:"stream"`
-		Seq    uint64              `json:"seq"`
+		Error     *jetstream.APIError `json:"error,omitempty"`
+		Stream    string              `json:"stream"`
+		Seq       uint64              `json:"seq"`
+		Duplicate bool                `json:"duplicate,omitempty"`
 	}
 	if err := json.Unmarshal(data, &ack); err != nil {
-		return 0, jetstream.ErrInvalidJSAck
+		return 0, false, jetstream.ErrInvalidJSAck
 	}
 	if ack.Error != nil {
-		return 0, fmt.Errorf("nats: %w", ack.Error)
+		return 0, false, fmt.Errorf("nats: %w", ack.Error)
 	}
 	if ack.Stream == "" {
-		return 0, jetstream.ErrInvalidJSAck
+		return 0, false, jetstream.ErrInvalidJSAck
 	}
-	return ack.Seq, nil
+	return ack.Seq, ack.Duplicate, nil
 }
 
 // fastAck reads an acknowledgement of a stored message,
 // {"stream":"SESSION_OPS","seq":42} with perhaps "domain" and "duplicate",
 // without reflection; false for anything else (an error, an odd shape),
 // which readAck then decodes with encoding/json.
-func fastAck(data []byte) (uint64, bool) {
+func fastAck(data []byte) (seq uint64, dup, ok bool) {
 	if bytes.Contains(data, []byte(`"error"`)) {
-		return 0, false
+		return 0, false, false
 	}
 	r := jsonwire.NewReader(data)
-	var seq int64
+	var n int64
 	var seen jsonwire.Seen
 	const (
 		sawStream jsonwire.Seen = 1 << iota
 		sawSeq
+		sawDup
 	)
-	ok := r.Object(func(key []byte) bool {
+	ok = r.Object(func(key []byte) bool {
 		switch string(key) {
 		case "stream":
 			s, ok := r.Value() // the name is not needed: no copy
 			return ok && len(s) > 2 && s[0] == '"' && seen.First(sawStream)
 		case "seq":
-			n, ok := r.Int()
-			seq = n
-			return ok && n > 0 && seen.First(sawSeq)
+			v, ok := r.Int()
+			n = v
+			return ok && v > 0 && seen.First(sawSeq)
+		case "duplicate":
+			v, ok := r.Value()
+			dup = string(v) == "true"
+			return ok && (dup || string(v) == "false") && seen.First(sawDup)
 		default:
 			_, ok := r.Value()
 			return ok
 		}
 	})
 	if !ok || !r.End() || seen&(sawStream|sawSeq) != sawStream|sawSeq {
-		return 0, false
+		return 0, false, false
 	}
-	return uint64(seq), true
+	return uint64(n), dup, true
 }

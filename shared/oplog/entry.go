@@ -8,11 +8,14 @@
 // A message's body is the JSON of one Entry (version, user, user name,
 // role, opId, conn, timestamp, ops); its Pairpad-Version and Pairpad-Conn headers repeat the
 // version and connection so `nats stream view` and gap checks need no
-// decoding. User and op ids stay in the body because an opId may hold
+// decoding, and its Nats-Msg-Id (MsgID) lets a late acknowledgement be
+// asked for again without storing the entry twice (Publish). User and op ids stay in the body because an opId may hold
 // characters a header cannot.
 package oplog
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -95,11 +98,30 @@ func Encode(sessionID string, e Entry) (*nats.Msg, error) {
 	}
 	m := nats.NewMsg(broker.OpsSubject(sessionID))
 	m.Data = data
+	m.Header.Set(jetstream.MsgIDHeader, MsgID(m.Subject, data))
 	m.Header.Set(broker.HeaderVersion, strconv.FormatInt(e.Version, 10))
 	if e.ConnID != "" && validHeaderValue(e.ConnID) {
 		m.Header.Set(broker.HeaderConnID, e.ConnID)
 	}
 	return m, nil
+}
+
+// MsgID is the Nats-Msg-Id of the entry with body data on subject: a
+// digest of both, so it names that append exactly. Publish sends the same
+// message again when its acknowledgement is late, and the stream stores it
+// once (its Duplicates window). Nothing else carries the same id: the body
+// holds the version, the user, the connection, the opId, the time and the
+// log offset, so a client's resend of an update, even at the same version,
+// is a new message; the document engine recognises those by their opId,
+// and never appends one before it has read every entry stored after the
+// sequence it expects.
+func MsgID(subject string, data []byte) string {
+	h := sha256.New()
+	h.Write([]byte(subject))
+	h.Write([]byte{0})
+	h.Write(data)
+	var sum [sha256.Size]byte
+	return base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0])[:18])
 }
 
 // append appends b as json.Marshal writes it, byte for byte

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pairpad/pairpad/shared/broker"
@@ -50,33 +51,43 @@ type msgGetResponse struct {
 // leaderGet reads one entry at the stream leader; ok is false when none
 // matches req.
 func leaderGet(ctx context.Context, in *broker.Infra, req msgGetRequest) (e Entry, ok bool, err error) {
+	seq, data, ok, err := leaderGetRaw(ctx, in.NC, req)
+	if err != nil || !ok {
+		return Entry{}, false, err
+	}
+	e, err = decodeBody(data)
+	if err != nil {
+		return Entry{}, false, err
+	}
+	e.Seq = seq
+	return e, true, nil
+}
+
+// leaderGetRaw reads one message at the stream leader: its sequence and
+// body; ok is false when none matches req.
+func leaderGetRaw(ctx context.Context, nc *nats.Conn, req msgGetRequest) (seq uint64, data []byte, ok bool, err error) {
 	req.NoHeaders = true // the entry is its body; headers only repeat it
 	b, err := json.Marshal(req)
 	if err != nil {
-		return Entry{}, false, err
+		return 0, nil, false, err
 	}
-	m, err := in.NC.RequestWithContext(ctx, msgGetSubject, b)
+	m, err := nc.RequestWithContext(ctx, msgGetSubject, b)
 	if err != nil {
-		return Entry{}, false, err
+		return 0, nil, false, err
 	}
 	var resp msgGetResponse
 	if err := json.Unmarshal(m.Data, &resp); err != nil {
-		return Entry{}, false, fmt.Errorf("stream msg get: %w", err)
+		return 0, nil, false, fmt.Errorf("stream msg get: %w", err)
 	}
 	switch {
 	case resp.Error != nil && resp.Error.ErrCode == jsErrNoMessageFound:
-		return Entry{}, false, nil
+		return 0, nil, false, nil
 	case resp.Error != nil:
 		// As nats.go's own API errors, so broker.Unavailable tells an outage.
-		return Entry{}, false, &jetstream.APIError{Code: resp.Error.Code,
+		return 0, nil, false, &jetstream.APIError{Code: resp.Error.Code,
 			ErrorCode: jetstream.ErrorCode(resp.Error.ErrCode), Description: resp.Error.Description}
 	case resp.Message == nil:
-		return Entry{}, false, errors.New("stream msg get: an answer without a message")
+		return 0, nil, false, errors.New("stream msg get: an answer without a message")
 	}
-	e, err = decodeBody(resp.Message.Data)
-	if err != nil {
-		return Entry{}, false, err
-	}
-	e.Seq = resp.Message.Seq
-	return e, true, nil
+	return resp.Message.Seq, resp.Message.Data, true, nil
 }

@@ -1,10 +1,12 @@
 package oplog
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -55,33 +57,87 @@ const (
 // message on the session's subject has sequence lastSeq (0: the subject is
 // empty). It returns the stored sequence once JetStream acknowledged it, so
 // the entry is durable; ErrConflict means another writer got there first.
+// An acknowledgement that does not come within AckWait is asked for again
+// (Publish).
 func Append(ctx context.Context, js jetstream.JetStream, sessionID string, e Entry, lastSeq uint64) (uint64, error) {
 	m, err := Encode(sessionID, e)
 	if err != nil {
 		return 0, err
 	}
-	return Publish(ctx, js, sessionID, e.Version, m, lastSeq)
+	return Publish(ctx, js, sessionID, e.Version, m, lastSeq, Retry{Try: AckWait})
+}
+
+// AckWait is how long Append waits for one acknowledgement before it sends
+// the entry again.
+const AckWait = 2 * time.Second
+
+// Retry says how Publish asks again for an acknowledgement that is late.
+type Retry struct {
+	// Try bounds the wait for one acknowledgement; past it the same
+	// message is sent again, until ctx ends. 0: one send, waited for
+	// until ctx ends.
+	Try time.Duration
+	// Resends, when set, counts the messages sent again for that.
+	Resends *atomic.Int64
 }
 
 // Publish is Append for an entry already encoded (Encode), for a caller
 // that needs its size first; version is the entry's, for errors. ErrFull
 // means the stream is at OPS_MAX_BYTES: answer it with FullRefusal.
-func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, version int64, m *nats.Msg, lastSeq uint64) (uint64, error) {
-	seq, err := publishExpect(ctx, js.Conn(), m, lastSeq)
-	for wait, tries := busyFirstWait, 1; subjectBusy(err) && tries < busyTries; wait, tries = min(2*wait, busyMaxWait), tries+1 {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return 0, fmt.Errorf("append version %d to %s: %w", version, sessionID, ctx.Err())
-		case <-t.C:
-		}
-		seq, err = publishExpect(ctx, js.Conn(), m, lastSeq)
+//
+// An append whose acknowledgement does not come in time may have been
+// stored all the same. Publish sends the same message again (r.Try), with
+// the same Nats-Msg-Id (Encode), so it is stored once whatever happened to
+// the first: JetStream answers a copy of a stored message, within the
+// stream's Duplicates window, with that message's sequence and duplicate
+// set (a replicated stream), or a single server with its expected-sequence
+// refusal, since our own entry is now the subject's last. Either way
+// Publish reads back what the stream holds after lastSeq and returns its
+// sequence when it is this message, byte for byte: the caller's own
+// append, stored once.
+func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, version int64, m *nats.Msg, lastSeq uint64, r Retry) (uint64, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		// Resends go on until ctx ends: bound them as one send would be.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, defaultAckWait)
+		defer cancel()
 	}
-	if err != nil {
+	nc := js.Conn()
+	sent := false // a send went unanswered: the message may be stored
+	for busy, wait := 0, busyFirstWait; ; {
+		seq, dup, err := publishTry(ctx, nc, m, lastSeq, r.Try)
+		switch {
+		case err == nil && !dup:
+			return seq, nil
+		case err == nil:
+			return storedAfter(ctx, nc, sessionID, version, m, lastSeq)
+		case unanswered(ctx, err, r.Try):
+			sent = true
+			if r.Resends != nil {
+				r.Resends.Add(1)
+			}
+			continue
+		case subjectBusy(err) || idInProcess(err):
+			if busy++; busy >= busyTries {
+				break
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return 0, fmt.Errorf("append version %d to %s: %w", version, sessionID, ctx.Err())
+			case <-t.C:
+			}
+			wait = min(2*wait, busyMaxWait)
+			continue
+		}
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant || apiErr.ErrorCode == jsErrCodeIDInProcess) {
+			if sent {
+				// Perhaps ours, stored by the send that went unanswered.
+				return storedAfter(ctx, nc, sessionID, version, m, lastSeq)
+			}
 			return 0, fmt.Errorf("append version %d to %s after seq %d: %w", version, sessionID, lastSeq, ErrConflict)
 		}
 		if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeStoreFailed && apiErr.Description == descMaxBytes {
@@ -90,8 +146,50 @@ func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, vers
 		}
 		return 0, fmt.Errorf("append version %d to %s: %w", version, sessionID, err)
 	}
-	return seq, nil
 }
+
+// publishTry is one send of m, waiting at most try (0: until ctx ends) for
+// its acknowledgement.
+func publishTry(ctx context.Context, nc *nats.Conn, m *nats.Msg, lastSeq uint64, try time.Duration) (uint64, bool, error) {
+	if try <= 0 {
+		return publishExpect(ctx, nc, m, lastSeq)
+	}
+	tctx, cancel := context.WithTimeout(ctx, try)
+	defer cancel()
+	return publishExpect(tctx, nc, m, lastSeq)
+}
+
+// unanswered reports a send whose acknowledgement did not come within its
+// try while ctx still has time: it is sent again.
+func unanswered(ctx context.Context, err error, try time.Duration) bool {
+	return try > 0 && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded)
+}
+
+// storedAfter returns the sequence of m when it is the session's entry
+// after lastSeq: what an earlier send of it stored. Anything else there is
+// another writer's (ErrConflict); nothing there means the session's log
+// was purged under us (ErrConflict too: the caller's catch-up finds out).
+func storedAfter(ctx context.Context, nc *nats.Conn, sessionID string, version int64, m *nats.Msg, lastSeq uint64) (uint64, error) {
+	seq, data, ok, err := leaderGetRaw(ctx, nc, msgGetRequest{Seq: lastSeq + 1, NextFor: broker.OpsSubject(sessionID)})
+	if err != nil {
+		return 0, fmt.Errorf("append version %d to %s: read back after seq %d: %w", version, sessionID, lastSeq, err)
+	}
+	if ok && bytes.Equal(data, m.Data) {
+		return seq, nil
+	}
+	return 0, fmt.Errorf("append version %d to %s after seq %d: %w", version, sessionID, lastSeq, ErrConflict)
+}
+
+// idInProcess reports a replicated stream's refusal of a message whose
+// Nats-Msg-Id is in process (10158, JSStreamDuplicateMessageConflict): an
+// earlier send of it, not yet applied. Asked again, as for 10164.
+func idInProcess(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeIDInProcess
+}
+
+// jsErrCodeIDInProcess is nats-server's JSStreamDuplicateMessageConflict.
+const jsErrCodeIDInProcess jetstream.ErrorCode = 10158
 
 // A replicated stream's leader refuses an append whose subject still has
 // an entry in process (proposed, or applied and acknowledged but not yet

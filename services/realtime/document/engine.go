@@ -83,6 +83,11 @@ type Engine struct {
 	now  func() time.Time
 	// hist bounds each session's in-memory history; tests shrink it.
 	hist histLimits
+	// appendTimeout and appendTry bound an append (appendTimeout,
+	// appendTry); tests change them. appendResends counts the appends
+	// sent again because an acknowledgement was late.
+	appendTimeout, appendTry time.Duration
+	appendResends            atomic.Int64
 	// windowBytes is the sum of the sessions' windows (history.bytes);
 	// trimming is set while one goroutine shrinks them.
 	windowBytes atomic.Int64
@@ -137,7 +142,7 @@ func NewEngine(in *broker.Infra, o Options, log *slog.Logger, now func() time.Ti
 		now = time.Now
 	}
 	return &Engine{in: in, subs: broker.NewDispatcher(0, 0), o: o, log: log.With("component", "document", "instance", o.Instance), now: now,
-		hist: defaultHistLimits, stopping: map[string]*replica{}}
+		hist: defaultHistLimits, appendTimeout: appendTimeout, appendTry: appendTry, stopping: map[string]*replica{}}
 }
 
 // Open attaches l to the session's document: on the first open of the

@@ -27,8 +27,11 @@ const (
 	fullCodeLookBack = 1000
 	// maxAttempts bounds appends lost to other instances for one update.
 	maxAttempts = 100
-	// appendTimeout bounds waiting for JetStream's acknowledgement.
+	// appendTimeout bounds waiting for JetStream's acknowledgement of an
+	// append, appendTry one wait for it: past appendTry the same message
+	// is sent again, and stored once (oplog.Publish).
 	appendTimeout = 5 * time.Second
+	appendTry     = 2 * time.Second
 )
 
 // update is a validated code-update: exactly one of fullCode and ops.
@@ -245,9 +248,10 @@ func (s *replica) publish(ctx context.Context, e oplog.Entry, m *nats.Msg, expec
 		return 0, protocol.Wrap(protocol.CodeInternal, "the update could not be stored",
 			fmt.Errorf("append to %s: %w", s.id, err))
 	}
-	actx, cancel := context.WithTimeout(ctx, appendTimeout)
+	actx, cancel := context.WithTimeout(ctx, s.e.appendTimeout)
 	defer cancel()
-	seq, err := oplog.Publish(actx, s.e.in.JS, s.id, e.Version, m, expect)
+	seq, err := oplog.Publish(actx, s.e.in.JS, s.id, e.Version, m, expect,
+		oplog.Retry{Try: s.e.appendTry, Resends: &s.e.appendResends})
 	if errors.Is(err, oplog.ErrFull) {
 		s.e.log.Warn("update refused: the SESSION_OPS stream is full (raise OPS_MAX_BYTES or lower OPS_MAX_AGE)",
 			"session_id", s.id)

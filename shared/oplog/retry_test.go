@@ -1,0 +1,96 @@
+package oplog
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/natstest"
+	"github.com/pairpad/pairpad/shared/ot"
+)
+
+// lostAckLayout is a writer whose connection goes through a proxy that can
+// hold and drop NATS's answers, and a reader connected directly, on a
+// single server or a three-node cluster (the writer on the first node).
+func lostAckLayout(t *testing.T, ctx context.Context, cluster bool) (w, r *broker.Infra, px *natstest.Proxy) {
+	t.Helper()
+	px, direct, replicas := natstest.StartBehindProxy(t, cluster)
+	l := broker.Layout{Replicas: replicas}
+	var err error
+	if w, err = broker.ProvisionRetry(ctx, px.Connect(t), l, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r, err = broker.ProvisionRetry(ctx, direct, l, nil); err != nil {
+		t.Fatal(err)
+	}
+	return w, r, px
+}
+
+// An append whose acknowledgement is lost (the connection dropped after
+// the stream stored it) is stored once: Publish sends the same message
+// again, and JetStream answers with the stored copy (a cluster: a
+// duplicate acknowledgement) or with a refusal of the expected sequence
+// (a single server: the entry is the subject's last), which Publish reads
+// back and takes for its own. Before, the append failed at its deadline
+// though it was stored.
+func TestPublishOnceWhenTheAckIsLost(t *testing.T) {
+	natstest.SingleAndCluster(t, func(t *testing.T, cluster bool) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		w, r, px := lostAckLayout(t, ctx, cluster)
+		sid := uuid.NewString()
+		seq1, err := Append(ctx, w.JS, sid, Entry{Version: 1, UserID: "u", OpID: "op-1", ConnID: "c", Timestamp: 1,
+			Ops: ot.Op{ot.Insert("x")}}, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := Encode(sid, Entry{Version: 2, UserID: "u", OpID: "op-2", ConnID: "c", Timestamp: 2,
+			Ops: ot.Op{ot.Retain(1), ot.Insert("y")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+
+		px.Hold()
+		var resends atomic.Int64
+		type result struct {
+			seq uint64
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			pctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			seq, err := Publish(pctx, w.JS, sid, 2, m, seq1, Retry{Try: 200 * time.Millisecond, Resends: &resends})
+			done <- result{seq, err}
+		}()
+		var stored uint64
+		// Stored, its acknowledgement held, and lost:
+		px.CutWhen(t, ctx, "version 2 stored", func() bool {
+			last, ok, err := Last(ctx, r, sid)
+			stored = last.Seq
+			return err == nil && ok && last.Version == 2
+		})
+		got := natstest.Receive(t, ctx, done, "Publish")
+		if got.err != nil || got.seq != stored {
+			t.Fatalf("Publish = seq %d, %v; want the stored seq %d", got.seq, got.err, stored)
+		}
+		if resends.Load() == 0 {
+			t.Error("no resend counted, yet the acknowledgement was lost")
+		}
+		all, _, err := ReadAfter(ctx, r, sid, 0, Limits{})
+		if err != nil || len(all) != 2 || all[1].Version != 2 || all[1].Seq != stored {
+			t.Fatalf("log = %+v, %v; want versions 1 and 2 once each", all, err)
+		}
+		// Another entry at that version is still a conflict, not taken
+		// for ours.
+		other := Entry{Version: 2, UserID: "v", OpID: "op-2", ConnID: "d", Timestamp: 3, Ops: ot.Op{ot.Retain(1), ot.Insert("z")}}
+		if _, err := Append(ctx, w.JS, sid, other, seq1); !errors.Is(err, ErrConflict) {
+			t.Fatalf("another append after seq %d: %v, want ErrConflict", seq1, err)
+		}
+	})
+}
