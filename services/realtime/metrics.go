@@ -105,7 +105,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 // registerWindowGauge exposes the bytes the document engine holds, what
 // DOC_MEMORY_BUDGET bounds, and the part of it in windows of recent
-// updates.
+// updates; and its appends sent again for a late acknowledgement.
 func registerWindowGauge(reg prometheus.Registerer, e *document.Engine) error {
 	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "pairpad_realtime_doc_window_bytes",
@@ -115,9 +115,14 @@ func registerWindowGauge(reg prometheus.Registerer, e *document.Engine) error {
 		Name: "pairpad_realtime_doc_memory_bytes",
 		Help: "Bytes held by the documents on this instance: texts, opId indexes and windows of recent updates (bounded by DOC_MEMORY_BUDGET).",
 	}, func() float64 { return float64(e.MemoryBytes()) })
+	resends := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "pairpad_realtime_append_resends_total",
+		Help: "Op-log appends sent again because JetStream's acknowledgement did not come within 2 s (each is stored once).",
+	}, func() float64 { return float64(e.AppendResends()) })
 	r := httpx.ExclusiveRegistrar(reg)
 	httpx.Register(r, g)
 	httpx.Register(r, all)
+	httpx.Register(r, resends)
 	if err := r.Err(); err != nil {
 		return fmt.Errorf("realtime metrics: %w", err)
 	}

@@ -268,6 +268,12 @@ func (e *Engine) WindowBytes() int64 {
 	return e.windowBytes.Load()
 }
 
+// AppendResends reports how many op-log appends were sent again because
+// their acknowledgement did not come in time (oplog.Publish).
+func (e *Engine) AppendResends() int64 {
+	return e.appendResends.Load()
+}
+
 // MemoryBytes reports the bytes the documents hold on this instance, what
 // Options.MemoryBudget bounds: the windows, the opId indexes, the current
 // texts and the replicas themselves (a string held in two places, such as

@@ -59,7 +59,7 @@ func TestSubmitWhoseAckIsLost(t *testing.T) {
 		if got.err != nil || got.res.Version != 2 || got.res.Duplicate {
 			t.Fatalf("Submit = %+v, %v; want version 2, applied", got.res, got.err)
 		}
-		if e.appendResends.Load() == 0 {
+		if e.AppendResends() == 0 {
 			t.Error("no resend counted, yet the acknowledgement was lost")
 		}
 		if res := submit(t, d, "u", "conn-u2", opsUpdate(1, "op-2", ot.Op{ot.Retain(1), ot.Insert("y")})); !res.Duplicate || res.Version != 2 {
