@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 )
 
 // WriteMarkdown writes a short summary of results: one section each.
@@ -27,6 +28,7 @@ func WriteMarkdown(w io.Writer, results []*Result) error {
 			status = "FAILED"
 		}
 		fmt.Fprintf(&b, "### %s: %s\n\n", title, status)
+		writeParams(&b, r.Params)
 		writeConnect(&b, r.Connect)
 		writeMemory(&b, r.Memory)
 		if r.Traffic != nil && r.Scenario != "idle" {
@@ -48,6 +50,27 @@ func WriteMarkdown(w io.Writer, results []*Result) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// writeParams says what load the scenario applied.
+func writeParams(b *strings.Builder, params any) {
+	switch p := params.(type) {
+	case InterviewParams:
+		who := fmt.Sprintf("every user %g code-updates/s and %g cursor moves/s", p.Rates.Code, p.Rates.Cursor)
+		if p.Typists > 0 {
+			who = fmt.Sprintf("%d typist(s) per session at %g code-updates/s, the others moving their cursors at %g/s", p.Typists, p.Rates.Code, p.Rates.Cursor)
+		}
+		fmt.Fprintf(b, "- load: %d sessions × %d users, %s; a %s window after %s of warmup\n",
+			p.Sessions, p.Users, who, time.Duration(p.Duration), time.Duration(p.Warmup))
+	case IdleParams:
+		steady := ""
+		if p.SteadyWait > 0 {
+			steady = fmt.Sprintf(", then up to %s more for the steady state", time.Duration(p.SteadyWait))
+		}
+		fmt.Fprintf(b, "- load: %d idle connections in sessions of %d, held %s%s\n", p.Conns, p.UsersPerSession, time.Duration(p.Hold), steady)
+	case RESTParams:
+		fmt.Fprintf(b, "- load: %d create + join pairs, %d in flight\n", p.Sessions, p.Concurrency)
+	}
 }
 
 func writeConnect(b *strings.Builder, c *ConnectStats) {
