@@ -1,6 +1,7 @@
 package document
 
 import (
+	"encoding/binary"
 	"sync/atomic"
 	"unsafe"
 
@@ -33,33 +34,53 @@ const replayMaxBytes = 32 << 20
 
 // history is the window of recent updates: entries[i] has version
 // baseVersion+1+i, base is the text at baseVersion.
+//
+// The window is the largest thing a loaded instance keeps (up to
+// DOC_MEMORY_BUDGET), and the garbage collector marks all of it every
+// cycle: so each entry is flat. Its opId and op live in the window's arena,
+// one noscan byte slice, and its hash is a number; the only pointers are the
+// interned user and connection ids (one copy per session) and the text a
+// checkpoint keeps. An update used to cost four or five heap objects for as
+// long as it stayed in the window (opId, hash, op, inserted text).
 type history struct {
 	lim         histLimits
+	sid         string // the session's id, for the Applied it rebuilds
 	base        string
 	baseVersion int64
 	entries     []histEntry
+	arena       []byte // every entry's opId and encoded op, in order
 	// bytes is what the window holds (entrySize of each entry, plus the
 	// base text while there are entries: without them it is the session's
 	// current text); total is the engine's sum over its sessions, nil once
 	// the session released its window.
 	bytes int
 	total *atomic.Int64
-	slack int // bytes of entries' capacity beyond its length, in bytes
+	slack int // bytes of entries' and arena's capacity beyond their length
 }
 
 type histEntry struct {
-	a       Applied // Code is set only when hasCode
-	hasCode bool
+	userID, connID string // interned: shared by the session's versions
+	code           string // the text after it, set only when hasCode
+	timestamp      int64
+	hash           uint64 // protocol.DocumentHash's value, when hasHash
+	baseLen        int    // UTF-16 length of the text before it
+	off            uint32 // its bytes in the arena: the opId, then the op
+	opIDLen        uint32
+	opLen          uint32 // bytes of the encoded op
+	comps          uint32 // components of the op
+	hasCode        bool
+	hasHash        bool
 }
 
-// appliedSize is what an entry costs beyond its strings and ops.
+// appliedSize is what an entry costs beyond its bytes in the arena and its
+// text.
 const appliedSize = int(unsafe.Sizeof(histEntry{}))
 
-// entrySize is the memory an entry holds (the session id is shared).
+// entrySize is the memory an entry holds (the ids are shared).
 func entrySize(he histEntry) int {
-	n := appliedSize + opBytes(he.a.Ops) + len(he.a.UserID) + len(he.a.OpID) + len(he.a.ConnID) + len(he.a.Hash)
+	n := appliedSize + int(he.opIDLen) + int(he.opLen)
 	if he.hasCode {
-		n += len(he.a.Code)
+		n += len(he.code)
 	}
 	return n
 }
@@ -68,7 +89,7 @@ func entrySize(he histEntry) int {
 // counter (nil in unit tests).
 func (h *history) reset(lim histLimits, text string, version int64, total *atomic.Int64) {
 	h.account(-h.bytes)
-	*h = history{lim: lim, base: text, baseVersion: version, total: total}
+	*h = history{lim: lim, sid: h.sid, base: text, baseVersion: version, total: total}
 }
 
 // clear empties the window, keeping only the current text (version).
@@ -92,25 +113,37 @@ func (h *history) account(d int) {
 
 // push appends the update a (with its full Code) and evicts old versions.
 func (h *history) push(a Applied) {
-	he := histEntry{a: a, hasCode: true}
+	h.sid = a.SessionID
+	he := histEntry{userID: a.UserID, connID: a.ConnID, code: a.Code, timestamp: a.Timestamp,
+		baseLen: a.Ops.BaseLen(), off: uint32(len(h.arena)), opIDLen: uint32(len(a.OpID)), comps: uint32(len(a.Ops)), hasCode: true}
+	he.hash, he.hasHash = parseHash(a.Hash)
+	h.arena = append(h.arena, a.OpID...)
+	n := len(h.arena)
+	h.arena = appendOp(h.arena, a.Ops)
+	he.opLen = uint32(len(h.arena) - n)
 	if h.lim.recent == 0 && !h.checkpoint(a.Version) {
-		he.hasCode, he.a.Code = false, ""
+		he.hasCode, he.code = false, ""
 	}
 	d := entrySize(he)
 	if len(h.entries) == 0 {
 		d += len(h.base)
 	}
 	h.entries = append(h.entries, he)
-	if i := len(h.entries) - 1 - h.lim.recent; h.lim.recent > 0 && i >= 0 && !h.checkpoint(h.entries[i].a.Version) && h.entries[i].hasCode {
+	if i := len(h.entries) - 1 - h.lim.recent; h.lim.recent > 0 && i >= 0 && !h.checkpoint(h.version(i)) && h.entries[i].hasCode {
 		// No longer among the newest: only checkpoints keep their text.
-		d -= len(h.entries[i].a.Code)
-		h.entries[i].hasCode, h.entries[i].a.Code = false, ""
+		d -= len(h.entries[i].code)
+		h.entries[i].hasCode, h.entries[i].code = false, ""
 	}
 	h.account(d)
 	h.fitSlack()
 	if len(h.entries) > h.lim.versions+h.lim.every || h.bytes > h.lim.bytes {
 		h.evict()
 	}
+}
+
+// version is the version of entries[i].
+func (h *history) version(i int) int64 {
+	return h.baseVersion + 1 + int64(i)
 }
 
 // evict drops the oldest versions up to an entry that kept its text, so
@@ -127,7 +160,7 @@ func (h *history) evict() {
 		}
 		drop, left = i, rest
 		if i < len(h.entries)-1 {
-			left += len(he.a.Code) // the new base
+			left += len(he.code) // the new base
 		}
 		if len(h.entries)-(i+1) <= h.lim.versions && left <= h.lim.bytes {
 			break
@@ -136,8 +169,26 @@ func (h *history) evict() {
 	if drop < 0 {
 		return
 	}
-	h.base, h.baseVersion = h.entries[drop].a.Code, h.entries[drop].a.Version
-	h.entries = append([]histEntry(nil), h.entries[drop+1:]...)
+	h.dropThrough(drop, left)
+}
+
+// dropThrough makes entries[i]'s text (which it keeps) the new base and
+// keeps the entries after it, whose bytes (with the base's, when any entry
+// is left) are left.
+func (h *history) dropThrough(i, left int) {
+	h.base, h.baseVersion = h.entries[i].code, h.version(i)
+	kept := h.entries[i+1:]
+	entries := make([]histEntry, len(kept))
+	var arena []byte
+	if len(kept) > 0 {
+		first := kept[0].off
+		arena = append([]byte(nil), h.arena[first:]...)
+		for j, he := range kept {
+			he.off -= first
+			entries[j] = he
+		}
+	}
+	h.entries, h.arena = entries, arena
 	h.account(left - h.bytes)
 	h.slack = 0
 	h.fitSlack()
@@ -161,18 +212,15 @@ func (h *history) shrink(keep int, text string, version int64) {
 		rest += entrySize(he)
 	}
 	if keep > 0 {
-		rest += len(h.entries[i].a.Code)
+		rest += len(h.entries[i].code)
 	}
-	h.base, h.baseVersion = h.entries[i].a.Code, h.entries[i].a.Version
-	h.entries = append([]histEntry(nil), h.entries[i+1:]...)
-	h.account(rest - h.bytes)
-	h.slack = 0
-	h.fitSlack()
+	h.dropThrough(i, rest)
 }
 
-// fitSlack counts the entries' spare capacity, which append doubles.
+// fitSlack counts the entries' and the arena's spare capacity, which
+// append doubles.
 func (h *history) fitSlack() {
-	n := (cap(h.entries) - len(h.entries)) * appliedSize
+	n := (cap(h.entries)-len(h.entries))*appliedSize + cap(h.arena) - len(h.arena)
 	h.account(n - h.slack)
 	h.slack = n
 }
@@ -183,26 +231,32 @@ func (h *history) checkpoint(v int64) bool {
 	return v%int64(h.lim.every) == 0
 }
 
-// componentSize is what one component of an op costs besides its text.
-const componentSize = int(unsafe.Sizeof(ot.Component{}))
-
-func opBytes(o ot.Op) int {
-	n := componentSize * cap(o)
-	for _, c := range o {
-		n += len(c.S)
-	}
-	return n
-}
-
 // holds reports whether the window can give the text at version v
 // (current is the session's newest version).
 func (h *history) holds(v, current int64) bool {
 	return v >= h.baseVersion && v <= current
 }
 
-// after returns the updates after version v (which holds must accept).
-func (h *history) after(v int64) []histEntry {
-	return h.entries[v-h.baseVersion:]
+// opsAfter returns the ops of the updates after version v (which holds
+// must accept), in order, decoded from the arena.
+func (h *history) opsAfter(v int64) []ot.Op {
+	ents := h.entries[v-h.baseVersion:]
+	out := make([]ot.Op, len(ents))
+	for i, he := range ents {
+		out[i] = h.ops(he)
+	}
+	return out
+}
+
+// ops decodes the op of he.
+func (h *history) ops(he histEntry) ot.Op {
+	start := he.off + he.opIDLen
+	return readOp(h.arena[start:start+he.opLen], int(he.comps))
+}
+
+// opID is the opId of he, aliasing the arena (compare it, do not keep it).
+func (h *history) opID(he histEntry) []byte {
+	return h.arena[he.off : he.off+he.opIDLen]
 }
 
 // find returns the version of the update (user, op) among the updates
@@ -212,9 +266,10 @@ func (h *history) find(v, current int64, user, op string) (int64, bool) {
 	if v >= current {
 		return 0, false
 	}
-	for _, he := range h.entries[max(v, h.baseVersion)-h.baseVersion:] {
-		if he.a.OpID == op && he.a.UserID == user {
-			return he.a.Version, true
+	from := max(v, h.baseVersion) - h.baseVersion
+	for i, he := range h.entries[from:] {
+		if he.userID == user && string(h.opID(he)) == op {
+			return h.version(int(from) + i), true
 		}
 	}
 	return 0, false
@@ -223,7 +278,7 @@ func (h *history) find(v, current int64, user, op string) (int64, bool) {
 // lenAt returns the UTF-16 length of the text at version v < current: the
 // base length of the op that followed it.
 func (h *history) lenAt(v int64) int {
-	return h.entries[v-h.baseVersion].a.Ops.BaseLen()
+	return h.entries[v-h.baseVersion].baseLen
 }
 
 // textAt rebuilds the text at version v from the nearest checkpoint.
@@ -231,12 +286,12 @@ func (h *history) textAt(v int64) (string, error) {
 	text, at := h.base, h.baseVersion
 	for i := v - h.baseVersion - 1; i >= 0; i-- {
 		if h.entries[i].hasCode {
-			text, at = h.entries[i].a.Code, h.entries[i].a.Version
+			text, at = h.entries[i].code, h.version(int(i))
 			break
 		}
 	}
 	for _, he := range h.entries[at-h.baseVersion : v-h.baseVersion] {
-		t, err := ot.Apply(text, he.a.Ops)
+		t, err := ot.Apply(text, h.ops(he))
 		if err != nil {
 			return "", err
 		}
@@ -261,17 +316,21 @@ func (h *history) replay(since, upto, current int64) ([]Applied, bool) {
 	if err != nil {
 		return nil, false
 	}
-	ents := h.entries[since-h.baseVersion : upto-h.baseVersion]
+	from := int(since - h.baseVersion)
+	ents := h.entries[from : upto-h.baseVersion]
 	out := make([]Applied, 0, len(ents))
 	size := 0
-	for _, he := range ents {
-		a := he.a
+	for i, he := range ents {
+		a := Applied{SessionID: h.sid, Version: h.version(from + i), UserID: he.userID, OpID: string(h.opID(he)),
+			ConnID: he.connID, Timestamp: he.timestamp, Ops: h.ops(he), Code: he.code}
 		if !he.hasCode {
 			if a.Code, err = ot.Apply(t, a.Ops); err != nil {
 				return nil, false
 			}
 		}
-		if a.Hash == "" {
+		if he.hasHash {
+			a.Hash = formatHash(he.hash)
+		} else {
 			a.Hash = protocol.DocumentHash(a.Code) // a version integrated while loading
 		}
 		t = a.Code
@@ -290,8 +349,8 @@ func (h *history) hashAt(v, current int64) string {
 		return ""
 	}
 	if v > h.baseVersion {
-		if he := h.entries[v-h.baseVersion-1]; he.a.Hash != "" {
-			return he.a.Hash
+		if he := h.entries[v-h.baseVersion-1]; he.hasHash {
+			return formatHash(he.hash)
 		}
 	}
 	t, err := h.textAt(v)
@@ -299,6 +358,78 @@ func (h *history) hashAt(v, current int64) string {
 		return ""
 	}
 	return protocol.DocumentHash(t)
+}
+
+// parseHash reads a hash as protocol.DocumentHash writes it (16 lowercase
+// hex digits); false for anything else, which is then not kept.
+func parseHash(s string) (uint64, bool) {
+	if len(s) != 16 {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			n = n<<4 | uint64(c-'0')
+		case c >= 'a' && c <= 'f':
+			n = n<<4 | uint64(c-'a'+10)
+		default:
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+// formatHash writes a hash parseHash read.
+func formatHash(n uint64) string {
+	var b [16]byte
+	for i := 15; i >= 0; i-- {
+		b[i] = "0123456789abcdef"[n&0xf]
+		n >>= 4
+	}
+	return string(b[:])
+}
+
+// appendOp encodes o compactly: per component a uvarint, the inserted
+// text's length times two plus one followed by the text, or a retain or
+// delete count zigzagged times two.
+func appendOp(dst []byte, o ot.Op) []byte {
+	for _, c := range o {
+		if c.S != "" {
+			dst = binary.AppendUvarint(dst, uint64(len(c.S))<<1|1)
+			dst = append(dst, c.S...)
+			continue
+		}
+		z := uint64(c.N) << 1
+		if c.N < 0 {
+			z = uint64(^c.N)<<1 | 1
+		}
+		dst = binary.AppendUvarint(dst, z<<1)
+	}
+	return dst
+}
+
+// readOp decodes the n components appendOp wrote into b.
+func readOp(b []byte, n int) ot.Op {
+	o := make(ot.Op, n)
+	for i := range o {
+		v, k := binary.Uvarint(b)
+		b = b[k:]
+		if v&1 == 1 {
+			l := int(v >> 1)
+			o[i].S = string(b[:l])
+			b = b[l:]
+			continue
+		}
+		z := v >> 1
+		if z&1 == 1 {
+			o[i].N = ^int(z >> 1)
+		} else {
+			o[i].N = int(z >> 1)
+		}
+	}
+	return o
 }
 
 // internMax bounds the ids an interner remembers; past it, it starts over.

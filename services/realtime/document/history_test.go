@@ -3,6 +3,8 @@ package document
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -142,5 +144,57 @@ func TestDedupeBound(t *testing.T) {
 	d.release()
 	if total.Load() != 0 {
 		t.Fatalf("engine total %d after release", total.Load())
+	}
+}
+
+// TestWindowEncoding holds the window's flat form to what was pushed: ops
+// (retains, deletes, inserts of any text) come back as they went in, with
+// their opIds, ids and hashes, through replay, find and opsAfter.
+func TestWindowEncoding(t *testing.T) {
+	ops := []ot.Op{
+		{ot.Insert("x")},
+		{ot.Retain(1), ot.Insert("héllo 😀\x00<>")},
+		{ot.Retain(3), ot.Delete(4), ot.Retain(2)},
+		{ot.Delete(9), ot.Insert(strings.Repeat("y", 300))},
+		{ot.Retain(1 << 40)},
+		{ot.Delete(1 << 40)},
+		{},
+	}
+	var h history
+	h.reset(histLimits{versions: 100, bytes: 1 << 20, every: 1}, "", 0, nil) // every version keeps its text
+	hashes := []string{protocol.DocumentHash("a"), "", "0000000000000000", "ffffffffffffffff", "not a hash", protocol.DocumentHash("b"), "0123456789abcdef"}
+	for i, op := range ops {
+		h.push(Applied{SessionID: "s", Version: int64(i + 1), UserID: fmt.Sprint("u", i%2), OpID: fmt.Sprint("op-", i),
+			ConnID: "c", Timestamp: int64(1000 + i), Ops: op, Hash: hashes[i], Code: fmt.Sprint("text ", i)})
+	}
+	got := h.opsAfter(0)
+	if len(got) != len(ops) {
+		t.Fatalf("opsAfter(0): %d ops, want %d", len(got), len(ops))
+	}
+	for i, op := range ops {
+		if !reflect.DeepEqual(got[i], op) && !(len(got[i]) == 0 && len(op) == 0) {
+			t.Errorf("op %d = %v, want %v", i, got[i], op)
+		}
+		v, ok := h.find(0, int64(len(ops)), fmt.Sprint("u", i%2), fmt.Sprint("op-", i))
+		if !ok || v != int64(i+1) {
+			t.Errorf("find op-%d = %d, %v", i, v, ok)
+		}
+		if _, ok := h.find(0, int64(len(ops)), fmt.Sprint("u", (i+1)%2), fmt.Sprint("op-", i)); ok {
+			t.Errorf("op-%d found for the other user", i)
+		}
+	}
+	rep, ok := h.replay(0, int64(len(ops)), int64(len(ops)))
+	if !ok || len(rep) != len(ops) {
+		t.Fatalf("replay: %d, %v", len(rep), ok)
+	}
+	for i, a := range rep {
+		want := hashes[i]
+		if _, ok := parseHash(want); !ok {
+			want = protocol.DocumentHash(a.Code) // not kept: computed again
+		}
+		if a.SessionID != "s" || a.Version != int64(i+1) || a.OpID != fmt.Sprint("op-", i) || a.UserID != fmt.Sprint("u", i%2) ||
+			a.ConnID != "c" || a.Timestamp != int64(1000+i) || a.Code != fmt.Sprint("text ", i) || a.Hash != want {
+			t.Errorf("replay[%d] = %+v", i, a)
+		}
 	}
 }

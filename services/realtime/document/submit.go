@@ -159,17 +159,17 @@ func (s *replica) submit(ctx context.Context, userID, connID string, in update) 
 			}
 			continue
 		}
-		after := s.hist.after(base)
-		for i, he := range after {
-			if err := work.step(op, he.a.Ops, int64(len(after)-i)); err != nil {
+		after := s.hist.opsAfter(base)
+		for i, ops := range after {
+			if err := work.step(op, ops, int64(len(after)-i)); err != nil {
 				s.mu.Unlock()
 				return Result{}, err
 			}
 			var err error
-			if _, op, err = ot.Transform(he.a.Ops, op); err != nil {
+			if _, op, err = ot.Transform(ops, op); err != nil {
 				s.mu.Unlock()
 				return Result{}, protocol.Wrap(protocol.CodeInternal, "the update could not be merged",
-					fmt.Errorf("transform over version %d: %w", he.a.Version, err))
+					fmt.Errorf("transform over version %d: %w", base+1+int64(i), err))
 			}
 		}
 		base = s.version
