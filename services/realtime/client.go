@@ -16,10 +16,11 @@ import (
 // client is the protocol side of one connection, either framing: its
 // identity and role, its events and their rate limits, its place in the
 // room. The socket itself (send queue, writer, keepalives, framing)
-// is a wsconn.Conn. Its goroutines are the reader (the connection's
-// goroutine, which also owns the connection's end), the writer only
-// while frames wait to be written, and the submitter only while events
-// wait for the document (submitter.go).
+// is a wsconn.Conn. Its goroutines are the reader (a poller's worker
+// while frames arrive, with WS_READER=epoll, or a goroutine of its own;
+// its end starts the connection's leave), the writer only while frames
+// wait to be written, and the submitter only while events wait for the
+// document (submitter.go).
 type client struct {
 	id     string
 	d      *clientDeps
@@ -74,13 +75,14 @@ type clientDeps struct {
 	handle func(*client, clientEvent) error
 	// submitters runs the submit loops (submitter.go).
 	submitters *submitters
+	poller *wsconn.Poller // reads idle connections; nil: a goroutine each
 }
 
 func newClient(d *clientDeps, ws *websocket.Conn, fr wsconn.Framing, id string, ip string) *client {
 	c := &client{id: id, d: d, fr: fr, ip: ip, opened: d.now(),
 		budget: newConnBudget(d.eventsPerSecond, d.now())}
 	c.ws = wsconn.New(ws, fr, wsconn.Options{MaxFrameBytes: d.maxFrameBytes, SendQueue: d.sendQueue,
-		WriteTimeout: d.writeTimeout, Overflow: c.overflow, CatchUp: c.catchUp})
+		WriteTimeout: d.writeTimeout, Overflow: c.overflow, CatchUp: c.catchUp, Poller: d.poller})
 	return c
 }
 
@@ -187,17 +189,10 @@ func (c *client) kill(reason string) {
 	c.ws.Kill()
 }
 
-// readLoop is the reader: it runs on the connection's goroutine until the
-// client goes, misses its keepalives, or the connection is closed. It never
-// waits for the document: those events go to the submitter.
-func (c *client) readLoop(keepalive time.Duration) {
-	if reason := c.ws.ReadLoop(keepalive, c.handleFrame); reason != "" {
-		c.setReason(reason)
-	}
-}
-
-// handleFrame handles one client frame on the reader; false ends the read
-// loop (the client left).
+// handleFrame handles one client frame on the reader (the connection's
+// reader goroutine, or a poller's worker: one frame at a time, in order);
+// false ends the reader (the client left). It never waits for the
+// document: those events go to the submitter.
 func (c *client) handleFrame(mt int, data []byte) bool {
 	if c.flooded || c.ws.Cut() {
 		return true // cut off: what is still in flight is dropped until the close completes

@@ -189,21 +189,26 @@ func connectFrame(h handshake, mt int, data []byte) (out handshake, ok bool, rep
 // serveAndRelease is the goroutine of an upgraded connection: the HTTP
 // handler returns right after the upgrade, so the request, its headers and
 // the handler's deep stack are not kept for the connection's lifetime. It
-// joins the connection to its room, then hands the read loop and the leave
-// to a goroutine of its own (readAndLeave) and ends: the join's deep calls
-// grow a stack that an idle reader would otherwise keep. The connection
-// slot it releases at the end is what Shutdown waits for.
+// joins the connection to its room, then starts its reader and ends: the
+// join's deep calls grow a stack that an idle reader would otherwise keep.
+// The reader is the epoll poller's (WS_READER=epoll: no goroutine while
+// the connection is idle) or a goroutine of its own; when it ends, the
+// connection leaves (leave) and releases its slot, which is what Shutdown
+// waits for.
 func (s *Service) serveAndRelease(c *client, a *admission, release func()) {
 	if !s.join(c, a) {
 		s.left(c, a)
 		release()
 		return
 	}
-	go func() {
+	c.ws.Start(2*(s.cfg.PresenceTimeout/3), c.handleFrame, func(reason string) {
 		defer release()
 		defer s.left(c, a)
-		s.readAndLeave(c, a.rm)
-	}()
+		if reason != "" {
+			c.setReason(reason)
+		}
+		s.leave(c, a.rm)
+	})
 }
 
 // join starts an admitted, upgraded connection: its writer, its presence
@@ -240,10 +245,9 @@ func (s *Service) join(c *client, a *admission) bool {
 	return true
 }
 
-// readAndLeave runs a joined connection's read loop to its end, then
-// leaves the room.
-func (s *Service) readAndLeave(c *client, rm *room) {
-	c.readLoop(2 * (s.cfg.PresenceTimeout / 3))
+// leave ends a joined connection once its reader has ended: it leaves
+// the room.
+func (s *Service) leave(c *client, rm *room) {
 	if n := c.dropQueued(); n > 0 {
 		s.metrics.droppedEvents.Add(float64(n))
 	}

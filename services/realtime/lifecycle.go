@@ -143,4 +143,11 @@ func (s *Service) stopBackground() {
 	if s.ownPeers {
 		s.peers.Close()
 	}
+	if s.poller != nil {
+		// Every connection has ended (or was never read): nothing is
+		// registered any more.
+		if err := s.poller.Close(); err != nil {
+			s.log.Warn("epoll reader", "err", err)
+		}
+	}
 }

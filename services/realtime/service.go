@@ -48,6 +48,9 @@ type Service struct {
 	slots    *slots
 	limits   *limitStore // per-user rates, kept across reconnects
 	upgrader websocket.Upgrader
+	// poller reads the idle connections (WS_READER=epoll); nil: each
+	// has a reader goroutine.
+	poller *wsconn.Poller
 	// peers carries the peer events (peer.go): a NoEcho connection of its
 	// own when Deps.Dial can open one (ownPeers), else Infra.NC. events
 	// runs the rooms' subscriptions to them.
@@ -125,9 +128,21 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 		log: s.log, metrics: m, now: s.now, instance: instance, maxUsers: cfg.SessionMaxUsers,
 		remote: s.presence.remote, touch: s.toucher.request, touchEvery: s.touchEvery})
 	s.presence.rooms = s.hub
+	readBuffer := wsconn.ReadBufferSize
+	if cfg.WSReader == config.ReaderEpoll {
+		switch s.poller, err = wsconn.NewPoller(); {
+		case errors.Is(err, wsconn.ErrNoPoller):
+			s.log.Info("no epoll here: every connection has a reader goroutine (WS_READER=goroutine)")
+		case err != nil:
+			s.stopBackground()
+			return nil, fmt.Errorf("realtime: %w", err)
+		default:
+			readBuffer = wsconn.PolledReadBufferSize
+		}
+	}
 	s.clients = clientDeps{log: s.log, metrics: m, now: s.now, limits: s.limits, maxFrameBytes: cfg.WSMaxFrameBytes,
 		sendQueue: cfg.WSSendQueue, writeTimeout: cfg.WSWriteTimeout, eventsPerSecond: cfg.WSEventsPerSecond, handle: s.handleEvent,
-		submitters: newSubmitters()}
+		submitters: newSubmitters(), poller: s.poller}
 	s.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.WSHandshakeTimeout,
 		// A small read buffer of its own instead of net/http's 4 KiB one,
@@ -135,7 +150,7 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 		// buffer are read into the message directly); the pool lends a
 		// write buffer for one message at a time, so an idle connection
 		// holds none.
-		ReadBufferSize:  wsconn.ReadBufferSize,
+		ReadBufferSize:  readBuffer,
 		WriteBufferSize: 0,
 		WriteBufferPool: &sync.Pool{},
 		CheckOrigin:     func(*http.Request) bool { return true }, // admit checks Origin, with the protocol's error

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -89,7 +90,11 @@ type Config struct {
 	WSWriteTimeout     time.Duration // a write to a client without progress for this long ends the connection
 	WSEventsPerSecond  int
 	WSHandshakeRate    Rate // handshakes per user per session per instance
-	DocTransformBudget int  // transform work one update may cost: components × versions behind
+	// WSReader is how idle connections wait for frames: ReaderEpoll (one
+	// epoll waiter for all, Linux; elsewhere it falls back) or
+	// ReaderGoroutine (a goroutine each).
+	WSReader           string
+	DocTransformBudget int // transform work one update may cost: components × versions behind
 	// DocMemoryBudget bounds the bytes the documents hold on one realtime
 	// instance (texts, opId indexes, windows of recent updates);
 	// DocUnloadAfter is how long a document goes without edits before its
@@ -117,6 +122,12 @@ func (c Config) GoMemoryLimit() int64 {
 	p := int64(c.GoMemoryPercent)
 	return c.MemoryLimit/100*p + c.MemoryLimit%100*p/100 // no overflow near 1<<62
 }
+
+// The values of WS_READER.
+const (
+	ReaderEpoll     = "epoll"
+	ReaderGoroutine = "goroutine"
+)
 
 // DefaultPorts are the protocol's per-process ports.
 var DefaultPorts = map[string]int{"api": 3001, "realtime": 3002, "janitor": 3003, "local": 3001}
@@ -193,6 +204,7 @@ func Load(process string, getenv func(string) string) (Config, error) {
 	c.WSWriteTimeout = p.duration("WS_WRITE_TIMEOUT", 10*time.Second)
 	c.WSEventsPerSecond = p.integer("WS_EVENTS_PER_SECOND", 100, 0, 1000000)
 	c.WSHandshakeRate = p.rate("WS_HANDSHAKES_PER_USER", Rate{30, time.Minute})
+	c.WSReader = p.choice("WS_READER", ReaderEpoll, ReaderEpoll, ReaderGoroutine)
 	c.DocTransformBudget = p.integer("DOC_TRANSFORM_BUDGET", 1000000, 100, 1<<40)
 	c.DocMemoryBudget = int64(p.integer("DOC_MEMORY_BUDGET", 64<<20, 1<<20, 1<<50))
 	c.DocUnloadAfter = p.duration("DOC_UNLOAD_AFTER", time.Minute)
@@ -226,6 +238,16 @@ func (p *parser) str(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// choice is one of options (def when unset).
+func (p *parser) choice(name, def string, options ...string) string {
+	v := p.str(name, def)
+	if !slices.Contains(options, v) {
+		p.fail(name, v, "must be one of "+strings.Join(options, ", "))
+		return def
+	}
+	return v
 }
 
 func (p *parser) list(name, def string) []string {

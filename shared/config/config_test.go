@@ -43,6 +43,7 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		"SESSION_IDLE_TIMEOUT": "abc", "PORT": "70000", "PRESENCE_TIMEOUT": "1s", "RATE_LIMIT_CREATE": "ten",
 		"WS_ALLOW_ANONYMOUS": "maybe", "LOG_LEVEL": "loud", "SESSION_MAX_USERS": "0", "SESSION_MAX_USER_IDS": "8", "SESSION_RETENTION": "-1h", "JANITOR_INTERVAL": "-1s",
 		"MEMORY_LIMIT": "512MB", "GO_MEMORY_PERCENT": "5",
+		"WS_READER": "threads",
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Load("api", env(map[string]string{name: value}))

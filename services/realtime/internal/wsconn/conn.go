@@ -11,6 +11,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -83,10 +84,16 @@ type Options struct {
 	// for this connection. The frame joins the end of the queue; false
 	// leaves the queue as it is and calls Overflow.
 	CatchUp func() (Frame, bool)
+	// Poller, when set, reads the connection while it is idle instead of
+	// a goroutine of its own (polled.go); the connection then needs a
+	// socket with a file descriptor (a net.TCPConn), else it keeps the
+	// goroutine reader.
+	Poller *Poller
 }
 
-// Conn is one upgraded WebSocket connection. Its reader is ReadLoop, on
-// the caller's goroutine. It has no writer goroutine while idle: one is
+// Conn is one upgraded WebSocket connection. Its reader (Start) is a
+// Poller's while it has one, else readLoop on a goroutine of its own. It
+// has no writer goroutine while idle: one is
 // started when a frame is queued and ends once the queue is drained, and
 // the keepalive is a timer that queues a ping. That writer is the only one
 // writing data frames.
@@ -114,10 +121,13 @@ type Conn struct {
 	writeDone chan struct{}
 	endOnce   sync.Once
 	cut       atomic.Bool // cut off: only Final frames are still sent
+
+	poll *Poller // set with pr: the reader is polled
+	pr   *polled
 }
 
 // New wraps an upgraded connection; nothing runs until StartWriter and
-// ReadLoop.
+// readLoop.
 func New(ws *websocket.Conn, fr Framing, o Options) *Conn {
 	ws.SetReadLimit(int64(o.MaxFrameBytes)) // gorilla closes a bigger frame's connection with 1009
 	if o.Overflow == nil {
@@ -126,11 +136,17 @@ func New(ws *websocket.Conn, fr Framing, o Options) *Conn {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = defaultWriteTimeout
 	}
-	return &Conn{ws: ws, fr: fr, o: o,
+	c := &Conn{ws: ws, fr: fr, o: o,
 		closing:   make(chan struct{}),
 		readDone:  make(chan struct{}),
 		writeDone: make(chan struct{}),
 	}
+	if sc, ok := ws.NetConn().(syscall.Conn); ok && o.Poller != nil {
+		if rc, err := sc.SyscallConn(); err == nil {
+			c.poll, c.pr = o.Poller, &polled{rc: rc, fr: frameReader{limit: int64(o.MaxFrameBytes)}}
+		}
+	}
+	return c
 }
 
 // Framing returns the connection's framing.
@@ -281,6 +297,7 @@ func (c *Conn) Cut() bool { return c.cut.Load() }
 func (c *Conn) Kill() {
 	c.killOnce.Do(func() {
 		close(c.closing)
+		c.stopReader()
 		_ = c.ws.NetConn().Close()
 		c.endIfIdle()
 	})
@@ -302,8 +319,11 @@ func (c *Conn) WriteNow(data []byte) error {
 }
 
 // ReadBefore reads one frame that must arrive before deadline, before
-// ReadLoop (the handshake's frames).
+// readLoop (the handshake's frames).
 func (c *Conn) ReadBefore(deadline time.Time) (messageType int, data []byte, err error) {
+	if c.pr != nil {
+		return c.readBeforePolled(deadline)
+	}
 	_ = c.ws.SetReadDeadline(deadline)
 	return c.ws.ReadMessage()
 }
@@ -319,7 +339,7 @@ func (c *Conn) Refuse(code int, text string) {
 // StartWriter lets queued frames be written, now and from now on, and
 // starts the keepalive: a ping every pingEvery. The writer runs on a
 // goroutine only while frames wait. Once the connection is over (a close
-// frame sent, a failed write, Kill, or the end of ReadLoop) the socket is
+// frame sent, a failed write, Kill, or the end of readLoop) the socket is
 // closed and WriteDone is closed.
 func (c *Conn) StartWriter(pingEvery time.Duration) {
 	c.sendMu.Lock()
@@ -483,6 +503,7 @@ func (c *Conn) endIfIdle() {
 // stopped, the socket closed, WriteDone closed.
 func (c *Conn) finish() {
 	c.endOnce.Do(func() {
+		c.stopReader()
 		c.sendMu.Lock()
 		c.ended = true
 		c.queue = nil
@@ -502,13 +523,14 @@ func (c *Conn) written(n int) {
 	c.sendMu.Unlock()
 }
 
-// ReadLoop is the reader: it runs on the caller's goroutine, hands every
+// readLoop is the goroutine reader: it runs on the caller's goroutine,
+// hands every
 // frame to handle, and ends when handle returns false, the client goes,
 // nothing (not even a pong) arrives within keepalive, or the connection
 // is killed. It returns the leave reason the end implies: "" when handle
 // ended it, else protocol.LeftTimeout, LeftManual or LeftDisconnect as
 // the framing reads the close.
-func (c *Conn) ReadLoop(keepalive time.Duration, handle func(messageType int, data []byte) bool) string {
+func (c *Conn) readLoop(keepalive time.Duration, handle func(messageType int, data []byte) bool) string {
 	defer c.endIfIdle()
 	defer close(c.readDone)
 	extend := func() { _ = c.ws.SetReadDeadline(time.Now().Add(keepalive)) }

@@ -70,13 +70,15 @@ func setup(t testing.TB, fr Framing, o Options, ping, keepalive time.Duration) (
 			srv.c.StartWriter(ping)
 		}
 		close(ready)
-		srv.reason <- srv.c.ReadLoop(keepalive, func(mt int, data []byte) bool {
+		srv.c.Start(keepalive, func(mt int, data []byte) bool {
 			srv.frames <- string(data)
 			return string(data) != "stop"
+		}, func(reason string) {
+			if ping <= 0 {
+				srv.c.Kill() // no writer to close the socket
+			}
+			srv.reason <- reason
 		})
-		if ping <= 0 {
-			srv.c.Kill() // no writer to close the socket
-		}
 	}))
 	hs.Listener = countingListener{hs.Listener, &srv.writes}
 	hs.Start()
@@ -90,7 +92,17 @@ func setup(t testing.TB, fr Framing, o Options, ping, keepalive time.Duration) (
 	return cl, srv
 }
 
-func opts() Options { return Options{MaxFrameBytes: 1 << 10, SendQueue: 8} }
+// opts are the tests' options, read by the package's poller (testPoller,
+// TestMain); goroutine clears it, for the tests of the goroutine reader.
+func opts() Options { return Options{MaxFrameBytes: 1 << 10, SendQueue: 8, Poller: testPoller} }
+
+func goroutine(o Options) Options { o.Poller = nil; return o }
+
+// readers are the two readers, for the tests that run on both.
+var readers = []struct {
+	name string
+	opts func(Options) Options
+}{{"epoll", func(o Options) Options { return o }}, {"goroutine", goroutine}}
 
 // readText reads the next data frame, failing on anything else.
 func readText(t testing.TB, cl *websocket.Conn) string {
@@ -271,17 +283,22 @@ func TestCloseAfterQueue(t *testing.T) {
 // connection with 1009.
 func TestFrameTooBig(t *testing.T) {
 	t.Parallel()
-	o := opts()
-	o.MaxFrameBytes = 64
-	cl, srv := setup(t, Plain{}, o, time.Hour, 10*time.Second)
-	if err := cl.WriteMessage(websocket.TextMessage, bytes.Repeat([]byte("x"), 65)); err != nil {
-		t.Fatal(err)
-	}
-	if code := readClose(t, cl); code != websocket.CloseMessageTooBig {
-		t.Fatalf("close %d, want 1009", code)
-	}
-	if r := <-srv.reason; r != protocol.LeftDisconnect {
-		t.Fatalf("reason %q", r)
+	for _, rd := range readers {
+		t.Run(rd.name, func(t *testing.T) {
+			t.Parallel()
+			o := rd.opts(opts())
+			o.MaxFrameBytes = 64
+			cl, srv := setup(t, Plain{}, o, time.Hour, 10*time.Second)
+			if err := cl.WriteMessage(websocket.TextMessage, bytes.Repeat([]byte("x"), 65)); err != nil {
+				t.Fatal(err)
+			}
+			if code := readClose(t, cl); code != websocket.CloseMessageTooBig {
+				t.Fatalf("close %d, want 1009", code)
+			}
+			if r := <-srv.reason; r != protocol.LeftDisconnect {
+				t.Fatalf("reason %q", r)
+			}
+		})
 	}
 }
 
@@ -290,78 +307,88 @@ func TestFrameTooBig(t *testing.T) {
 // gone with reason timeout.
 func TestKeepalive(t *testing.T) {
 	t.Parallel()
-	t.Run("plain ping", func(t *testing.T) {
-		t.Parallel()
-		cl, srv := setup(t, Plain{}, opts(), 20*time.Millisecond, 10*time.Second)
-		pinged := make(chan struct{}, 1)
-		cl.SetPingHandler(func(string) error {
-			select {
-			case pinged <- struct{}{}:
-			default:
-			}
-			return nil
+	for _, rd := range readers {
+		t.Run(rd.name, func(t *testing.T) {
+			t.Parallel()
+			t.Run("plain ping", func(t *testing.T) {
+				t.Parallel()
+				cl, srv := setup(t, Plain{}, rd.opts(opts()), 20*time.Millisecond, 10*time.Second)
+				pinged := make(chan struct{}, 1)
+				cl.SetPingHandler(func(string) error {
+					select {
+					case pinged <- struct{}{}:
+					default:
+					}
+					return nil
+				})
+				go func() { _, _, _ = cl.ReadMessage() }() // control frames are handled while reading
+				<-pinged
+				srv.c.Kill()
+				<-srv.c.WriteDone()
+			})
+			t.Run("socket.io ping", func(t *testing.T) {
+				t.Parallel()
+				cl, srv := setup(t, SocketIO{}, rd.opts(opts()), 20*time.Millisecond, 10*time.Second)
+				if got := readText(t, cl); got != sio.PingFrame {
+					t.Fatalf("keepalive %q", got)
+				}
+				if err := cl.WriteMessage(websocket.TextMessage, []byte(sio.PongFrame)); err != nil {
+					t.Fatal(err)
+				}
+				if got := <-srv.frames; got != sio.PongFrame {
+					t.Fatalf("read loop got %q", got)
+				}
+				srv.c.Kill()
+				<-srv.c.WriteDone()
+			})
+			t.Run("silent client", func(t *testing.T) {
+				t.Parallel()
+				_, srv := setup(t, Plain{}, rd.opts(opts()), time.Hour, 100*time.Millisecond)
+				if r := <-srv.reason; r != protocol.LeftTimeout {
+					t.Fatalf("reason %q, want timeout", r)
+				}
+				<-srv.c.WriteDone()
+			})
 		})
-		go func() { _, _, _ = cl.ReadMessage() }() // control frames are handled while reading
-		<-pinged
-		srv.c.Kill()
-		<-srv.c.WriteDone()
-	})
-	t.Run("socket.io ping", func(t *testing.T) {
-		t.Parallel()
-		cl, srv := setup(t, SocketIO{}, opts(), 20*time.Millisecond, 10*time.Second)
-		if got := readText(t, cl); got != sio.PingFrame {
-			t.Fatalf("keepalive %q", got)
-		}
-		if err := cl.WriteMessage(websocket.TextMessage, []byte(sio.PongFrame)); err != nil {
-			t.Fatal(err)
-		}
-		if got := <-srv.frames; got != sio.PongFrame {
-			t.Fatalf("read loop got %q", got)
-		}
-		srv.c.Kill()
-		<-srv.c.WriteDone()
-	})
-	t.Run("silent client", func(t *testing.T) {
-		t.Parallel()
-		_, srv := setup(t, Plain{}, opts(), time.Hour, 100*time.Millisecond)
-		if r := <-srv.reason; r != protocol.LeftTimeout {
-			t.Fatalf("reason %q, want timeout", r)
-		}
-		<-srv.c.WriteDone()
-	})
+	}
 }
 
 // TestLeaveReasons: how each framing reads the client's close, and the
 // handler ending the loop.
 func TestLeaveReasons(t *testing.T) {
 	t.Parallel()
-	tests := []struct {
-		name string
-		fr   Framing
-		code int    // close frame the client sends; 0: the frame "stop"
-		want string // leave reason
-	}{
-		{"plain 1000", Plain{}, websocket.CloseNormalClosure, protocol.LeftManual},
-		{"plain 1001", Plain{}, websocket.CloseGoingAway, protocol.LeftDisconnect},
-		{"socket.io 1000", SocketIO{}, websocket.CloseNormalClosure, protocol.LeftDisconnect},
-		{"handler", Plain{}, 0, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
+	for _, rd := range readers {
+		t.Run(rd.name, func(t *testing.T) {
 			t.Parallel()
-			cl, srv := setup(t, tc.fr, opts(), time.Hour, 10*time.Second)
-			msg := []byte("stop")
-			mt := websocket.TextMessage
-			if tc.code != 0 {
-				msg, mt = websocket.FormatCloseMessage(tc.code, ""), websocket.CloseMessage
+			tests := []struct {
+				name string
+				fr   Framing
+				code int    // close frame the client sends; 0: the frame "stop"
+				want string // leave reason
+			}{
+				{"plain 1000", Plain{}, websocket.CloseNormalClosure, protocol.LeftManual},
+				{"plain 1001", Plain{}, websocket.CloseGoingAway, protocol.LeftDisconnect},
+				{"socket.io 1000", SocketIO{}, websocket.CloseNormalClosure, protocol.LeftDisconnect},
+				{"handler", Plain{}, 0, ""},
 			}
-			if err := cl.WriteMessage(mt, msg); err != nil {
-				t.Fatal(err)
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					t.Parallel()
+					cl, srv := setup(t, tc.fr, rd.opts(opts()), time.Hour, 10*time.Second)
+					msg := []byte("stop")
+					mt := websocket.TextMessage
+					if tc.code != 0 {
+						msg, mt = websocket.FormatCloseMessage(tc.code, ""), websocket.CloseMessage
+					}
+					if err := cl.WriteMessage(mt, msg); err != nil {
+						t.Fatal(err)
+					}
+					if r := <-srv.reason; r != tc.want {
+						t.Fatalf("reason %q, want %q", r, tc.want)
+					}
+					<-srv.c.WriteDone() // the writer ends with the reader
+				})
 			}
-			if r := <-srv.reason; r != tc.want {
-				t.Fatalf("reason %q, want %q", r, tc.want)
-			}
-			<-srv.c.WriteDone() // the writer ends with the reader
 		})
 	}
 }
@@ -370,16 +397,21 @@ func TestLeaveReasons(t *testing.T) {
 // queued after it.
 func TestKill(t *testing.T) {
 	t.Parallel()
-	_, srv := setup(t, SocketIO{}, opts(), time.Hour, 10*time.Second)
-	srv.c.Kill()
-	srv.c.Kill() // idempotent
-	if r := <-srv.reason; r != protocol.LeftDisconnect {
-		t.Fatalf("reason %q", r)
-	}
-	<-srv.c.WriteDone()
-	<-srv.c.Closing()
-	if srv.c.Send(Frame{Data: []byte("x"), Final: true}) {
-		t.Fatal("queued after Kill")
+	for _, rd := range readers {
+		t.Run(rd.name, func(t *testing.T) {
+			t.Parallel()
+			_, srv := setup(t, SocketIO{}, rd.opts(opts()), time.Hour, 10*time.Second)
+			srv.c.Kill()
+			srv.c.Kill() // idempotent
+			if r := <-srv.reason; r != protocol.LeftDisconnect {
+				t.Fatalf("reason %q", r)
+			}
+			<-srv.c.WriteDone()
+			<-srv.c.Closing()
+			if srv.c.Send(Frame{Data: []byte("x"), Final: true}) {
+				t.Fatal("queued after Kill")
+			}
+		})
 	}
 }
 

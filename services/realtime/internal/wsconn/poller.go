@@ -1,0 +1,173 @@
+package wsconn
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// ErrNoPoller: this platform has no epoll; connections keep a reader
+// goroutine each.
+var ErrNoPoller = errors.New("wsconn: no epoll on this platform")
+
+// errWouldBlock: a polled read found nothing to read.
+var errWouldBlock = errors.New("wsconn: nothing to read")
+
+const (
+	// warmWorkers stay while idle; more are started when every worker is
+	// busy, and end after workerIdle without work.
+	warmWorkers = 4
+	workerIdle  = 10 * time.Second
+)
+
+// Poller parks idle connections' readers on epoll instead of one blocked
+// goroutine per connection: one goroutine waits in epoll_wait for every
+// registered connection, and a ready connection's frames are read (without
+// blocking) and handled on a worker, after which it is re-armed. A
+// connection is armed one-shot, so it is never handled by two workers at
+// once, and is not re-armed while its handler runs: a flooding client is
+// throttled by TCP as with a reader goroutine. Each registration has a key
+// of its own, so a reused fd number never reaches the connection that had
+// it before. The owner calls Close once its connections have ended.
+type Poller struct {
+	ep *epoll
+
+	mu     sync.RWMutex // regs and next; held for reading by every epoll_ctl, so none runs once closed
+	regs   map[uint64]*Conn
+	next   uint64
+	closed bool
+
+	tasks     chan *Conn
+	workers   atomic.Int32
+	wg        sync.WaitGroup // the waiter and the workers
+	done      chan struct{}  // closed when the waiter has returned
+	closeOnce sync.Once
+	err       error // why the waiter ended, when it failed
+}
+
+// NewPoller starts a poller; ErrNoPoller where there is no epoll.
+func NewPoller() (*Poller, error) {
+	ep, err := newEpoll()
+	if err != nil {
+		return nil, err
+	}
+	p := &Poller{ep: ep, regs: map[uint64]*Conn{}, next: wakeKey + 1, tasks: make(chan *Conn), done: make(chan struct{})}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		defer close(p.done)
+		p.err = ep.wait(p.ready)
+	}()
+	return p, nil
+}
+
+// Close ends the waiter and the workers, once the workers have finished
+// what they were handling. Connections still registered are not read any
+// more: close them first.
+func (p *Poller) Close() error {
+	p.closeOnce.Do(func() {
+		p.ep.wake()
+		<-p.done
+		close(p.tasks) // the waiter, which starts the work, has ended
+		p.wg.Wait()
+		p.mu.Lock()
+		p.closed = true
+		p.ep.close()
+		p.mu.Unlock()
+	})
+	return p.err
+}
+
+// register adds c, not armed yet, and returns its key.
+func (p *Poller) register(c *Conn) uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key := p.next
+	p.next++
+	p.regs[key] = c
+	return key
+}
+
+func (p *Poller) unregister(key uint64) {
+	p.mu.Lock()
+	delete(p.regs, key)
+	p.mu.Unlock()
+}
+
+// ready runs on the waiter for each ready connection.
+func (p *Poller) ready(key uint64) {
+	p.mu.RLock()
+	c := p.regs[key]
+	p.mu.RUnlock()
+	if c != nil && c.readyFor(key) {
+		p.dispatch(c)
+	}
+}
+
+// dispatch hands c to an idle worker, or to a new one when all are busy.
+func (p *Poller) dispatch(c *Conn) {
+	select {
+	case p.tasks <- c:
+	default:
+		p.workers.Add(1)
+		p.wg.Add(1)
+		go p.work(c)
+	}
+}
+
+// work is a worker: it serves ready connections until the poller closes,
+// or until it has been idle for workerIdle and is not one of the warm ones.
+func (p *Poller) work(c *Conn) {
+	defer p.wg.Done()
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		if c != nil {
+			c.serve()
+		}
+		idle.Reset(workerIdle)
+		var ok bool
+		select {
+		case c, ok = <-p.tasks:
+			if !ok {
+				p.workers.Add(-1)
+				return
+			}
+		case <-idle.C:
+			c = nil
+			if n := p.workers.Load(); n > warmWorkers && p.workers.CompareAndSwap(n, n-1) {
+				return
+			}
+		}
+	}
+}
+
+// errPollerClosed: the poller was closed before the connection ended.
+var errPollerClosed = errors.New("wsconn: poller closed")
+
+// arm adds (add) or re-arms a connection's fd, one-shot. The fd is used
+// inside the connection's Control, so it cannot be closed meanwhile.
+func (p *Poller) arm(pr *polled, add bool) error {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return errPollerClosed
+	}
+	var cerr error
+	if err := pr.rc.Control(func(fd uintptr) { cerr = p.ep.ctl(fd, pr.key, add) }); err != nil {
+		return err
+	}
+	return cerr
+}
+
+// del removes a connection's fd, before the connection closes it (a
+// closed fd leaves the epoll set by itself, so a connection already
+// closed is not an error).
+func (p *Poller) del(pr *polled) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if !p.closed {
+		_ = pr.rc.Control(func(fd uintptr) { _ = p.ep.del(fd) })
+	}
+}

@@ -1,0 +1,23 @@
+//go:build !linux
+
+package wsconn
+
+import (
+	"errors"
+	"syscall"
+)
+
+// Elsewhere than Linux there is no epoll: NewPoller fails with
+// ErrNoPoller and connections keep the goroutine reader.
+type epoll struct{}
+
+const wakeKey = 0
+
+func newEpoll() (*epoll, error) { return nil, ErrNoPoller }
+
+func (*epoll) ctl(uintptr, uint64, bool) error     { return ErrNoPoller }
+func (*epoll) del(uintptr) error                   { return ErrNoPoller }
+func (*epoll) wait(func(uint64)) error             { return ErrNoPoller }
+func (*epoll) wake()                               {}
+func (*epoll) close()                              {}
+func readNow(syscall.RawConn, []byte) (int, error) { return 0, errors.ErrUnsupported }
