@@ -184,76 +184,78 @@ func flood(c *wsClient, n int, stop <-chan struct{}) {
 // last error and 1008. sync counts like any event; so does a garbage frame.
 func TestFloodDisconnect(t *testing.T) {
 	t.Parallel()
-	cl := newCluster(t)
-	clk := &clock{t: time.Now()}
-	// A long keepalive: Engine.IO pongs are frames too, and would spend the budget.
-	inst := cl.start(instanceOpts{now: clk.now, env: map[string]string{"WS_EVENTS_PER_SECOND": "5", "PRESENCE_TIMEOUT": "30s"}})
-	sid := cl.newSession(protocol.LangPython).ID
-	other := connectPlain(t, inst.url, user{sid: sid, id: "other", name: "Other"})
-	for _, sioClient := range []bool{false, true} {
-		t.Run(fmt.Sprintf("socket.io=%v", sioClient), func(t *testing.T) {
-			u := user{sid: sid, id: "spammer", name: "Spammer"}
-			var c *wsClient
-			if sioClient {
-				var refused *protocol.ErrorPayload
-				if c, refused = connectSIO(t, inst.url, u, nil); refused != nil {
-					t.Fatal(refused)
+	forReaders(t, func(t *testing.T, reader string) {
+		cl := newCluster(t)
+		clk := &clock{t: time.Now()}
+		// A long keepalive: Engine.IO pongs are frames too, and would spend the budget.
+		inst := cl.start(instanceOpts{now: clk.now, env: map[string]string{"WS_EVENTS_PER_SECOND": "5", "PRESENCE_TIMEOUT": "30s", "WS_READER": reader}})
+		sid := cl.newSession(protocol.LangPython).ID
+		other := connectPlain(t, inst.url, user{sid: sid, id: "other", name: "Other"})
+		for _, sioClient := range []bool{false, true} {
+			t.Run(fmt.Sprintf("socket.io=%v", sioClient), func(t *testing.T) {
+				u := user{sid: sid, id: "spammer", name: "Spammer"}
+				var c *wsClient
+				if sioClient {
+					var refused *protocol.ErrorPayload
+					if c, refused = connectSIO(t, inst.url, u, nil); refused != nil {
+						t.Fatal(refused)
+					}
+				} else {
+					c = connectPlain(t, inst.url, u)
 				}
-			} else {
-				c = connectPlain(t, inst.url, u)
-			}
-			c.waitFor(t, protocol.TypeConnected)
-			const budget, strikes = 5, 20 * 5
-			for i := 0; i < budget+strikes+1; i++ {
-				switch {
-				case i == budget:
-					c.sendRaw(t, map[bool]string{false: "{garbage", true: "42garbage"}[sioClient])
-				case i == budget+1:
-					c.send(t, protocol.TypeCodeUpdate, fullCode("x", 0, "refused-op"))
-				default:
-					c.send(t, protocol.TypeSync, nil)
+				c.waitFor(t, protocol.TypeConnected)
+				const budget, strikes = 5, 20 * 5
+				for i := 0; i < budget+strikes+1; i++ {
+					switch {
+					case i == budget:
+						c.sendRaw(t, map[bool]string{false: "{garbage", true: "42garbage"}[sioClient])
+					case i == budget+1:
+						c.send(t, protocol.TypeCodeUpdate, fullCode("x", 0, "refused-op"))
+					default:
+						c.send(t, protocol.TypeSync, nil)
+					}
 				}
-			}
-			var refusals []protocol.ErrorPayload
-			for len(refusals) < strikes+1 {
-				refusals = append(refusals, c.waitError(t))
-			}
-			for i, e := range refusals[:strikes] {
-				if e.Error != protocol.CodeRateLimited || e.Details["limit"] != "connection" || e.Details["disconnect"] != nil {
-					t.Fatalf("refusal %d: %+v", i, e)
+				var refusals []protocol.ErrorPayload
+				for len(refusals) < strikes+1 {
+					refusals = append(refusals, c.waitError(t))
 				}
-			}
-			if d := refusals[1].Details; d["type"] != protocol.TypeCodeUpdate || d["opId"] != "refused-op" {
-				t.Fatalf("the refused code-update is not named: %+v", d)
-			}
-			last := refusals[strikes]
-			if last.Error != protocol.CodeRateLimited || last.Details["disconnect"] != true {
-				t.Fatalf("last error %+v", last)
-			}
-			closed := c.waitClosed(t)
-			if sioClient {
-				// DISCONNECT first: socket.io-client does not reconnect in a loop.
-				c.waitFrame(t, func(f string) bool { return f == "41" })
-			}
-			if code := closeCode(closed); code != websocket.ClosePolicyViolation {
-				t.Fatalf("closed with %d (%v), want 1008", code, closed)
-			}
-			if n := c.count(protocol.TypeSync); n != budget {
-				t.Fatalf("%d syncs answered, want %d", n, budget)
-			}
-			e := other.waitFor(t, protocol.TypeUserLeft)
-			if l := decode[protocol.UserLeft](t, e.Payload); e.UserID != "spammer" || l.Reason != protocol.LeftDisconnect {
-				t.Fatalf("user-left %s %+v", e.UserID, l)
-			}
-			if c.count(protocol.TypeCodeAck) != 0 {
-				t.Fatal("a refused code-update was applied")
-			}
-		})
-	}
-	other.send(t, protocol.TypeSync, nil)
-	if s := decode[protocol.Sync](t, other.waitFor(t, protocol.TypeSync).Payload); s.Version != 0 {
-		t.Fatalf("the document moved: %+v", s)
-	}
+				for i, e := range refusals[:strikes] {
+					if e.Error != protocol.CodeRateLimited || e.Details["limit"] != "connection" || e.Details["disconnect"] != nil {
+						t.Fatalf("refusal %d: %+v", i, e)
+					}
+				}
+				if d := refusals[1].Details; d["type"] != protocol.TypeCodeUpdate || d["opId"] != "refused-op" {
+					t.Fatalf("the refused code-update is not named: %+v", d)
+				}
+				last := refusals[strikes]
+				if last.Error != protocol.CodeRateLimited || last.Details["disconnect"] != true {
+					t.Fatalf("last error %+v", last)
+				}
+				closed := c.waitClosed(t)
+				if sioClient {
+					// DISCONNECT first: socket.io-client does not reconnect in a loop.
+					c.waitFrame(t, func(f string) bool { return f == "41" })
+				}
+				if code := closeCode(closed); code != websocket.ClosePolicyViolation {
+					t.Fatalf("closed with %d (%v), want 1008", code, closed)
+				}
+				if n := c.count(protocol.TypeSync); n != budget {
+					t.Fatalf("%d syncs answered, want %d", n, budget)
+				}
+				e := other.waitFor(t, protocol.TypeUserLeft)
+				if l := decode[protocol.UserLeft](t, e.Payload); e.UserID != "spammer" || l.Reason != protocol.LeftDisconnect {
+					t.Fatalf("user-left %s %+v", e.UserID, l)
+				}
+				if c.count(protocol.TypeCodeAck) != 0 {
+					t.Fatal("a refused code-update was applied")
+				}
+			})
+		}
+		other.send(t, protocol.TypeSync, nil)
+		if s := decode[protocol.Sync](t, other.waitFor(t, protocol.TypeSync).Payload); s.Version != 0 {
+			t.Fatalf("the document moved: %+v", s)
+		}
+	})
 }
 
 // TestConnectionsPerIP: WS_MAX_CONNECTIONS_PER_IP counts per client address:

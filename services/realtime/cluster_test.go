@@ -66,72 +66,74 @@ func joinIDs(ids []string) string {
 // one entry and user-left comes with the last.
 func TestTwoInstances(t *testing.T) {
 	t.Parallel()
-	cl := newCluster(t)
-	one, two := cl.start(), cl.start()
-	sid := cl.newSession(protocol.LangPython).ID
+	forReaders(t, func(t *testing.T, reader string) {
+		cl := newCluster(t)
+		one, two := cl.start(instanceOpts{env: map[string]string{"WS_READER": reader}}), cl.start()
+		sid := cl.newSession(protocol.LangPython).ID
 
-	alice := connectPlain(t, one.url, user{sid: sid, id: "alice", name: "Alice"})
-	waitUsers(t, alice, "alice")
-	bob, refused := connectSIO(t, two.url, user{sid: sid, id: "bob", name: "Bob"}, nil)
-	if refused != nil {
-		t.Fatalf("bob refused %+v", refused)
-	}
-	waitUsers(t, bob, "alice", "bob")
-	if u := decode[protocol.User](t, alice.waitFor(t, protocol.TypeUserJoined).Payload); u.ID != "bob" {
-		t.Fatalf("alice: user-joined %+v", u)
-	}
-	waitUsers(t, alice, "alice", "bob")
-
-	// Edits, both ways, in version order.
-	alice.send(t, protocol.TypeCodeUpdate, fullCode("a", 0, "a1"))
-	alice.waitFor(t, protocol.TypeCodeAck)
-	if u := decode[codeUpdateOut](t, bob.waitFor(t, protocol.TypeCodeUpdate).Payload); u.Version != 1 || *u.Delta.FullCode != "a" {
-		t.Fatalf("bob got %+v", u)
-	}
-	bob.send(t, protocol.TypeCodeUpdate, fullCode("ab", 1, "b1"))
-	if a := decode[protocol.CodeAck](t, bob.waitFor(t, protocol.TypeCodeAck).Payload); a.Version != 2 {
-		t.Fatalf("bob ack %+v", a)
-	}
-	if u := decode[codeUpdateOut](t, alice.waitFor(t, protocol.TypeCodeUpdate).Payload); u.Version != 2 || *u.Delta.FullCode != "ab" {
-		t.Fatalf("alice got %+v", u)
-	}
-
-	// Cursors and the language cross instances.
-	bob.send(t, protocol.TypeCursorUpdate, map[string]any{"position": map[string]any{"line": 0, "column": 2}})
-	if e := alice.waitFor(t, protocol.TypeCursorUpdate); e.UserID != "bob" {
-		t.Fatalf("cursor from %q", e.UserID)
-	}
-	alice.send(t, protocol.TypeLanguageChanged, "javascript")
-	for _, c := range []*wsClient{alice, bob} {
-		if l := decode[protocol.Language](t, c.waitFor(t, protocol.TypeLanguageChanged).Payload); l != protocol.LangJavaScript {
-			t.Fatalf("language %q", l)
+		alice := connectPlain(t, one.url, user{sid: sid, id: "alice", name: "Alice"})
+		waitUsers(t, alice, "alice")
+		bob, refused := connectSIO(t, two.url, user{sid: sid, id: "bob", name: "Bob"}, nil)
+		if refused != nil {
+			t.Fatalf("bob refused %+v", refused)
 		}
-	}
+		waitUsers(t, bob, "alice", "bob")
+		if u := decode[protocol.User](t, alice.waitFor(t, protocol.TypeUserJoined).Payload); u.ID != "bob" {
+			t.Fatalf("alice: user-joined %+v", u)
+		}
+		waitUsers(t, alice, "alice", "bob")
 
-	// A second tab of Alice, on the other instance, is no new user.
-	tab := connectPlain(t, two.url, user{sid: sid, id: "alice", name: "Alice"})
-	waitUsers(t, tab, "alice", "bob")
-	alice.leave(websocket.CloseGoingAway) // the first tab goes: Alice is still there
-	bob.send(t, protocol.TypeSync, nil)
-	waitUsers(t, bob, "alice", "bob")
-	bob.quiet(t, protocol.TypeUserLeft, 300*time.Millisecond)
-	bob.quiet(t, protocol.TypeUserJoined, 0)
+		// Edits, both ways, in version order.
+		alice.send(t, protocol.TypeCodeUpdate, fullCode("a", 0, "a1"))
+		alice.waitFor(t, protocol.TypeCodeAck)
+		if u := decode[codeUpdateOut](t, bob.waitFor(t, protocol.TypeCodeUpdate).Payload); u.Version != 1 || *u.Delta.FullCode != "a" {
+			t.Fatalf("bob got %+v", u)
+		}
+		bob.send(t, protocol.TypeCodeUpdate, fullCode("ab", 1, "b1"))
+		if a := decode[protocol.CodeAck](t, bob.waitFor(t, protocol.TypeCodeAck).Payload); a.Version != 2 {
+			t.Fatalf("bob ack %+v", a)
+		}
+		if u := decode[codeUpdateOut](t, alice.waitFor(t, protocol.TypeCodeUpdate).Payload); u.Version != 2 || *u.Delta.FullCode != "ab" {
+			t.Fatalf("alice got %+v", u)
+		}
 
-	// Carol leaves on purpose from the other instance: manual crosses over.
-	carol := connectPlain(t, one.url, user{sid: sid, id: "carol", name: "Carol"})
-	waitUsers(t, bob, "alice", "bob", "carol")
-	carol.leave(websocket.CloseNormalClosure)
-	e := bob.waitFor(t, protocol.TypeUserLeft)
-	if l := decode[protocol.UserLeft](t, e.Payload); e.UserID != "carol" || l.Reason != protocol.LeftManual {
-		t.Fatalf("carol left %s: %+v", e.UserID, l)
-	}
+		// Cursors and the language cross instances.
+		bob.send(t, protocol.TypeCursorUpdate, map[string]any{"position": map[string]any{"line": 0, "column": 2}})
+		if e := alice.waitFor(t, protocol.TypeCursorUpdate); e.UserID != "bob" {
+			t.Fatalf("cursor from %q", e.UserID)
+		}
+		alice.send(t, protocol.TypeLanguageChanged, "javascript")
+		for _, c := range []*wsClient{alice, bob} {
+			if l := decode[protocol.Language](t, c.waitFor(t, protocol.TypeLanguageChanged).Payload); l != protocol.LangJavaScript {
+				t.Fatalf("language %q", l)
+			}
+		}
 
-	tab.leave(websocket.CloseGoingAway) // the last tab: now Alice leaves
-	e = bob.waitFor(t, protocol.TypeUserLeft)
-	if l := decode[protocol.UserLeft](t, e.Payload); e.UserID != "alice" || l.Reason != protocol.LeftDisconnect {
-		t.Fatalf("alice left %s: %+v", e.UserID, l)
-	}
-	waitUsers(t, bob, "bob")
+		// A second tab of Alice, on the other instance, is no new user.
+		tab := connectPlain(t, two.url, user{sid: sid, id: "alice", name: "Alice"})
+		waitUsers(t, tab, "alice", "bob")
+		alice.leave(websocket.CloseGoingAway) // the first tab goes: Alice is still there
+		bob.send(t, protocol.TypeSync, nil)
+		waitUsers(t, bob, "alice", "bob")
+		bob.quiet(t, protocol.TypeUserLeft, 300*time.Millisecond)
+		bob.quiet(t, protocol.TypeUserJoined, 0)
+
+		// Carol leaves on purpose from the other instance: manual crosses over.
+		carol := connectPlain(t, one.url, user{sid: sid, id: "carol", name: "Carol"})
+		waitUsers(t, bob, "alice", "bob", "carol")
+		carol.leave(websocket.CloseNormalClosure)
+		e := bob.waitFor(t, protocol.TypeUserLeft)
+		if l := decode[protocol.UserLeft](t, e.Payload); e.UserID != "carol" || l.Reason != protocol.LeftManual {
+			t.Fatalf("carol left %s: %+v", e.UserID, l)
+		}
+
+		tab.leave(websocket.CloseGoingAway) // the last tab: now Alice leaves
+		e = bob.waitFor(t, protocol.TypeUserLeft)
+		if l := decode[protocol.UserLeft](t, e.Payload); e.UserID != "alice" || l.Reason != protocol.LeftDisconnect {
+			t.Fatalf("alice left %s: %+v", e.UserID, l)
+		}
+		waitUsers(t, bob, "bob")
+	})
 }
 
 // TestInstanceDeath: an instance that stops refreshing presence (its NATS
@@ -164,40 +166,42 @@ func TestInstanceDeath(t *testing.T) {
 // leaves with reason timeout, here and on the other instance.
 func TestMissedKeepalive(t *testing.T) {
 	t.Parallel()
-	cl := newCluster(t)
-	opts := instanceOpts{env: map[string]string{"SESSION_MAX_USERS": "10"}}
-	one, two := cl.start(opts), cl.start(opts)
-	sid := cl.newSession(protocol.LangPython).ID
-	alice := connectPlain(t, one.url, user{sid: sid, id: "alice", name: "Alice"})
-	local := connectPlain(t, two.url, user{sid: sid, id: "local", name: "Local"})
+	forReaders(t, func(t *testing.T, reader string) {
+		cl := newCluster(t)
+		opts := instanceOpts{env: map[string]string{"SESSION_MAX_USERS": "10", "WS_READER": reader}}
+		one, two := cl.start(opts), cl.start(opts)
+		sid := cl.newSession(protocol.LangPython).ID
+		alice := connectPlain(t, one.url, user{sid: sid, id: "alice", name: "Alice"})
+		local := connectPlain(t, two.url, user{sid: sid, id: "local", name: "Local"})
 
-	// A plain client that never reads never answers a ping.
-	ws, _, err := dialRaw(t, two.url+"/ws?"+user{sid: sid, id: "mute", name: "Mute"}.values().Encode(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
-	// A Socket.IO client that reads but does not answer pings.
-	deaf, refused := connectSIO(t, two.url, user{sid: sid, id: "deaf", name: "Deaf"}, nil)
-	if refused != nil {
-		t.Fatal(refused)
-	}
-	deaf.mu.Lock()
-	deaf.pong = false
-	deaf.mu.Unlock()
-	waitUsers(t, alice, "alice", "local", "mute", "deaf")
+		// A plain client that never reads never answers a ping.
+		ws, _, err := dialRaw(t, two.url+"/ws?"+user{sid: sid, id: "mute", name: "Mute"}.values().Encode(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.Close()
+		// A Socket.IO client that reads but does not answer pings.
+		deaf, refused := connectSIO(t, two.url, user{sid: sid, id: "deaf", name: "Deaf"}, nil)
+		if refused != nil {
+			t.Fatal(refused)
+		}
+		deaf.mu.Lock()
+		deaf.pong = false
+		deaf.mu.Unlock()
+		waitUsers(t, alice, "alice", "local", "mute", "deaf")
 
-	for _, c := range []*wsClient{alice, local} {
-		left := map[string]string{}
-		for len(left) < 2 {
-			e := c.waitFor(t, protocol.TypeUserLeft)
-			left[e.UserID] = decode[protocol.UserLeft](t, e.Payload).Reason
+		for _, c := range []*wsClient{alice, local} {
+			left := map[string]string{}
+			for len(left) < 2 {
+				e := c.waitFor(t, protocol.TypeUserLeft)
+				left[e.UserID] = decode[protocol.UserLeft](t, e.Payload).Reason
+			}
+			if left["mute"] != protocol.LeftTimeout || left["deaf"] != protocol.LeftTimeout {
+				t.Fatalf("left %v, want both by timeout", left)
+			}
 		}
-		if left["mute"] != protocol.LeftTimeout || left["deaf"] != protocol.LeftTimeout {
-			t.Fatalf("left %v, want both by timeout", left)
-		}
-	}
-	deaf.waitClosed(t)
+		deaf.waitClosed(t)
+	})
 }
 
 // TestSessionEnded: ending a session (as the api's DELETE and the janitor

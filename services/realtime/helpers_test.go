@@ -47,6 +47,18 @@ func testEnv() map[string]string {
 	}
 }
 
+// forReaders runs test once per WS_READER (in parallel): the epoll reader,
+// the default, and the goroutine reader it falls back to, for the tests
+// of what a connection's reader decides (leave reasons, keepalive, limits).
+func forReaders(t *testing.T, test func(t *testing.T, reader string)) {
+	for _, reader := range []string{config.ReaderEpoll, config.ReaderGoroutine} {
+		t.Run(reader, func(t *testing.T) {
+			t.Parallel()
+			test(t, reader)
+		})
+	}
+}
+
 // cluster is one embedded NATS server that instances share.
 type cluster struct {
 	t   testing.TB

@@ -173,25 +173,27 @@ func TestSlowConsumer(t *testing.T) {
 // TestOversizedFrame: a frame over WS_MAX_FRAME_BYTES closes the connection (1009).
 func TestOversizedFrame(t *testing.T) {
 	t.Parallel()
-	cl := newCluster(t)
-	inst := cl.start(instanceOpts{env: map[string]string{"WS_MAX_FRAME_BYTES": "4096"}})
-	sid := cl.newSession(protocol.LangPython).ID
-	huge := strings.Repeat("x", 5000)
+	forReaders(t, func(t *testing.T, reader string) {
+		cl := newCluster(t)
+		inst := cl.start(instanceOpts{env: map[string]string{"WS_MAX_FRAME_BYTES": "4096", "WS_READER": reader}})
+		sid := cl.newSession(protocol.LangPython).ID
+		huge := strings.Repeat("x", 5000)
 
-	p := connectPlain(t, inst.url, user{sid: sid, id: "p", name: "P"})
-	p.waitFor(t, protocol.TypeConnected)
-	p.send(t, protocol.TypeCodeUpdate, fullCode(huge, 0, "huge"))
-	if code := closeCode(p.waitClosed(t)); code != websocket.CloseMessageTooBig {
-		t.Fatalf("plain closed with %d, want 1009", code)
-	}
+		p := connectPlain(t, inst.url, user{sid: sid, id: "p", name: "P"})
+		p.waitFor(t, protocol.TypeConnected)
+		p.send(t, protocol.TypeCodeUpdate, fullCode(huge, 0, "huge"))
+		if code := closeCode(p.waitClosed(t)); code != websocket.CloseMessageTooBig {
+			t.Fatalf("plain closed with %d, want 1009", code)
+		}
 
-	s, refused := connectSIO(t, inst.url, user{sid: sid, id: "s", name: "S"}, nil)
-	if refused != nil {
-		t.Fatal(refused)
-	}
-	s.waitFor(t, protocol.TypeConnected)
-	s.send(t, protocol.TypeCodeUpdate, fullCode(huge, 0, "huge"))
-	s.waitClosed(t)
+		s, refused := connectSIO(t, inst.url, user{sid: sid, id: "s", name: "S"}, nil)
+		if refused != nil {
+			t.Fatal(refused)
+		}
+		s.waitFor(t, protocol.TypeConnected)
+		s.send(t, protocol.TypeCodeUpdate, fullCode(huge, 0, "huge"))
+		s.waitClosed(t)
+	})
 }
 
 // TestConnectionLimits: per IP and per instance, refused before the upgrade.

@@ -37,7 +37,7 @@ func (e *protocolError) Error() string { return "websocket: " + e.Text }
 // (a length that overflows an int64).
 var (
 	errTooBig         = errors.New("websocket: read limit exceeded")
-	errLengthOverflow = errors.New("websocket: read limit exceeded (length overflow)")
+	errLengthOverflow = errors.New("websocket: read limit exceeded") // gorilla's ErrReadLimit, without its close frame
 )
 
 // frame is one parsed client frame; Payload is unmasked and aliases the

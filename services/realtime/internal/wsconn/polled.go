@@ -41,6 +41,7 @@ type polled struct {
 	mu      sync.Mutex
 	state   pollState
 	stopped bool   // the socket is being closed (Kill, the writer's end) while not armed
+	added   bool   // the fd is in the epoll set
 	key     uint64 // the registration's key, set by Start
 	timer   *time.Timer
 
@@ -82,7 +83,7 @@ func (c *Conn) Start(keepalive time.Duration, handle func(messageType int, data 
 		go c.serve()
 		return
 	}
-	pr.state = pollArmed
+	pr.state, pr.added = pollArmed, true
 	if err := c.poll.arm(pr, true); err != nil {
 		pr.state = pollEnded
 		pr.mu.Unlock()
@@ -117,7 +118,9 @@ func (c *Conn) serve() {
 	if !end {
 		pr.fr.release()
 		pr.state = pollArmed
-		if err := c.poll.arm(pr, false); err == nil {
+		add := !pr.added // it started with frames buffered
+		pr.added = true
+		if err := c.poll.arm(pr, add); err == nil {
 			pr.mu.Unlock()
 			return
 		}

@@ -18,7 +18,7 @@ const (
 	// warmWorkers stay while idle; more are started when every worker is
 	// busy, and end after workerIdle without work.
 	warmWorkers = 4
-	workerIdle  = 10 * time.Second
+	workerIdle  = 2 * time.Second
 )
 
 // Poller parks idle connections' readers on epoll instead of one blocked

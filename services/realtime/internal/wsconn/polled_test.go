@@ -1,0 +1,333 @@
+package wsconn
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/pairpad/pairpad/shared/protocol"
+)
+
+// polledConn is the server end of a connection served by rawServer.
+type polledConn struct {
+	c      *Conn
+	fd     uintptr // its socket's descriptor
+	first  string  // the frame ReadBefore read, when asked to
+	frames chan string
+	reason chan string
+}
+
+// rawServer serves WebSocket connections with options o, each read by
+// Start (after one ReadBefore when before is set), and sends each to
+// conns. gate, when set, holds every Accept until it receives.
+func rawServer(t *testing.T, o Options, before bool, gate chan struct{}) (addr string, conns chan *polledConn) {
+	t.Helper()
+	conns = make(chan *polledConn, 4)
+	up := websocket.Upgrader{ReadBufferSize: PolledReadBufferSize}
+	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		pc := &polledConn{c: New(ws, Plain{}, o), frames: make(chan string, 16), reason: make(chan string, 1)}
+		pc.fd = fdOf(t, ws.NetConn())
+		pc.c.StartWriter(time.Hour)
+		if before {
+			_, data, err := pc.c.ReadBefore(time.Now().Add(10 * time.Second))
+			if err != nil {
+				t.Errorf("ReadBefore: %v", err)
+			}
+			pc.first = string(data)
+		}
+		pc.c.Start(10*time.Second, func(_ int, data []byte) bool {
+			pc.frames <- string(data)
+			return true
+		}, func(reason string) { pc.reason <- reason })
+		conns <- pc
+	}))
+	if gate != nil {
+		hs.Listener = &gatedListener{Listener: hs.Listener, gate: gate, closed: make(chan struct{})}
+	}
+	hs.Start()
+	t.Cleanup(hs.Close)
+	return strings.TrimPrefix(hs.URL, "http://"), conns
+}
+
+// gatedListener accepts a connection only once gate has a value.
+type gatedListener struct {
+	net.Listener
+	gate   chan struct{}
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (l *gatedListener) Accept() (net.Conn, error) {
+	select {
+	case <-l.gate:
+		return l.Listener.Accept()
+	case <-l.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *gatedListener) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return l.Listener.Close()
+}
+
+// fdOf is the descriptor of a connection's socket.
+func fdOf(t *testing.T, c net.Conn) uintptr {
+	t.Helper()
+	rc, err := c.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fd uintptr
+	if err := rc.Control(func(f uintptr) { fd = f }); err != nil {
+		t.Fatal(err)
+	}
+	return fd
+}
+
+// rawDial opens a WebSocket connection by hand and returns the bare
+// socket, to write frames in whatever pieces a test needs.
+func rawDial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", addr)
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReaderSize(c, 16), nil) // the 101 has no body; nothing follows it yet
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	_ = c.SetReadDeadline(time.Time{})
+	return c
+}
+
+func write(t *testing.T, c net.Conn, b []byte) {
+	t.Helper()
+	if _, err := c.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func next(t *testing.T, pc *polledConn) string {
+	t.Helper()
+	select {
+	case f := <-pc.frames:
+		return f
+	case r := <-pc.reason:
+		t.Fatalf("the reader ended (%q) instead", r)
+	}
+	return ""
+}
+
+// TestPolledFrames: the polled reader's cases over a real socket: frames
+// that come together in one write are all handled (the second one is
+// already read when the first is handled); a frame that comes in pieces
+// is handled once whole; frames sent right after the handshake's are
+// handled although no readiness announces them.
+func TestPolledFrames(t *testing.T) {
+	t.Parallel()
+	t.Run("two frames in one write", func(t *testing.T) {
+		t.Parallel()
+		addr, conns := rawServer(t, opts(), false, nil)
+		c := rawDial(t, addr)
+		pc := <-conns
+		write(t, c, append(clientFrame(websocket.TextMessage, true, []byte("one")), clientFrame(websocket.TextMessage, true, []byte("two"))...))
+		if a, b := next(t, pc), next(t, pc); a != "one" || b != "two" {
+			t.Fatalf("got %q, %q", a, b)
+		}
+	})
+	t.Run("a frame in pieces", func(t *testing.T) {
+		t.Parallel()
+		addr, conns := rawServer(t, opts(), false, nil)
+		c := rawDial(t, addr)
+		pc := <-conns
+		f := clientFrame(websocket.TextMessage, true, bytes.Repeat([]byte("z"), 300))
+		for _, piece := range [][]byte{f[:1], f[1:3], f[3:100], f[100:]} {
+			write(t, c, piece)
+			// The pause makes the pieces likely to be read apart; the
+			// outcome must be the same either way.
+			time.Sleep(20 * time.Millisecond)
+		}
+		write(t, c, clientFrame(websocket.TextMessage, true, []byte("after")))
+		if a, b := next(t, pc), next(t, pc); a != strings.Repeat("z", 300) || b != "after" {
+			t.Fatalf("got %q, %q", a, b)
+		}
+	})
+	t.Run("frames after the handshake's", func(t *testing.T) {
+		t.Parallel()
+		addr, conns := rawServer(t, opts(), true, nil)
+		c := rawDial(t, addr)
+		write(t, c, append(clientFrame(websocket.TextMessage, true, []byte("hello")), clientFrame(websocket.TextMessage, true, []byte("then"))...))
+		pc := <-conns
+		if pc.first != "hello" {
+			t.Fatalf("ReadBefore read %q", pc.first)
+		}
+		if got := next(t, pc); got != "then" {
+			t.Fatalf("got %q", got)
+		}
+	})
+	t.Run("ping, pong, close", func(t *testing.T) {
+		t.Parallel()
+		addr, conns := rawServer(t, opts(), false, nil)
+		c := rawDial(t, addr)
+		pc := <-conns
+		write(t, c, clientFrame(websocket.PingMessage, true, []byte("p1")))
+		br := bufio.NewReader(c)
+		if op, payload := serverFrame(t, br); op != websocket.PongMessage || payload != "p1" {
+			t.Fatalf("answer %d %q", op, payload)
+		}
+		write(t, c, clientFrame(websocket.PongMessage, true, nil))
+		write(t, c, clientFrame(websocket.CloseMessage, true, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "bye")))
+		if op, payload := serverFrame(t, br); op != websocket.CloseMessage || payload != string(websocket.FormatCloseMessage(1000, "")) {
+			t.Fatalf("close echo %d %q", op, payload)
+		}
+		if r := <-pc.reason; r != protocol.LeftManual {
+			t.Fatalf("reason %q", r)
+		}
+	})
+	t.Run("protocol error", func(t *testing.T) {
+		t.Parallel()
+		addr, conns := rawServer(t, opts(), false, nil)
+		c := rawDial(t, addr)
+		pc := <-conns
+		write(t, c, rawFrame(0x81, false, []byte("unmasked")))
+		if op, payload := serverFrame(t, bufio.NewReader(c)); op != websocket.CloseMessage ||
+			payload != string(websocket.FormatCloseMessage(websocket.CloseProtocolError, "bad MASK")) {
+			t.Fatalf("answer %d %q", op, payload)
+		}
+		if r := <-pc.reason; r != protocol.LeftDisconnect {
+			t.Fatalf("reason %q", r)
+		}
+	})
+}
+
+// serverFrame reads one unmasked, unfragmented server frame.
+func serverFrame(t *testing.T, br *bufio.Reader) (op int, payload string) {
+	t.Helper()
+	var h [2]byte
+	if _, err := io.ReadFull(br, h[:]); err != nil {
+		t.Fatal(err)
+	}
+	n := int(h[1] & 0x7f)
+	if n >= 126 {
+		t.Fatalf("unexpected long server frame")
+	}
+	b := make([]byte, n)
+	if _, err := io.ReadFull(br, b); err != nil {
+		t.Fatal(err)
+	}
+	return int(h[0] & 0xf), string(b)
+}
+
+// TestPolledFdReuse: a connection that gets the descriptor number of one
+// that has ended gets its own frames, and the ended one nothing more: the
+// poller knows connections by a key of their own, not by descriptor.
+// Not parallel: the descriptor numbers are the process's.
+func TestPolledFdReuse(t *testing.T) {
+	gate := make(chan struct{}, 1)
+	addr, conns := rawServer(t, opts(), false, gate)
+	for attempt := 0; ; attempt++ {
+		gate <- struct{}{}
+		rawDial(t, addr)
+		pa := <-conns
+		b, err := net.Dial("tcp", addr) // queued until the gate opens again
+		if err != nil {
+			t.Fatal(err)
+		}
+		pa.c.Kill() // the server's descriptor is freed, the client's kept
+		if r := <-pa.reason; r != protocol.LeftDisconnect {
+			t.Fatalf("reason %q", r)
+		}
+		<-pa.c.WriteDone() // its socket is closed: its descriptor is free
+		gate <- struct{}{}
+		fmt.Fprintf(b, "GET / HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+			"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", addr)
+		if _, err := http.ReadResponse(bufio.NewReaderSize(b, 16), nil); err != nil {
+			t.Fatal(err)
+		}
+		pb := <-conns
+		write(t, b, clientFrame(websocket.TextMessage, true, []byte("for b")))
+		if got := next(t, pb); got != "for b" {
+			t.Fatalf("b got %q", got)
+		}
+		select {
+		case f := <-pa.frames:
+			t.Fatalf("the ended connection got %q", f)
+		default:
+		}
+		_ = b.Close()
+		<-pb.reason
+		if pb.fd == pa.fd {
+			return
+		}
+		if attempt == 10 {
+			t.Fatalf("no descriptor was reused in %d attempts (last %d then %d)", attempt+1, pa.fd, pb.fd)
+		}
+	}
+}
+
+// TestPollerClose: Close ends the poller's goroutines (its waiter and
+// every worker, warm or not). Not parallel: it counts goroutines.
+func TestPollerClose(t *testing.T) {
+	before := pollerGoroutines()
+	p, err := NewPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := opts()
+	o.Poller = p
+	addr, conns := rawServer(t, o, false, nil)
+	for range 3 {
+		c := rawDial(t, addr)
+		pc := <-conns
+		write(t, c, clientFrame(websocket.TextMessage, true, []byte("x")))
+		next(t, pc) // handled on one of p's workers
+		_ = c.Close()
+		<-pc.reason
+	}
+	if n := pollerGoroutines(); n <= before {
+		t.Fatalf("%d poller goroutines with p running, %d before", n, before)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := pollerGoroutines(); n > before {
+		t.Fatalf("%d poller goroutines after Close, %d before", n, before)
+	}
+	if p.workers.Load() != 0 {
+		t.Fatalf("%d workers counted after Close", p.workers.Load())
+	}
+}
+
+// pollerGoroutines counts the goroutines in a poller's waiter or workers.
+func pollerGoroutines() int {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	n := 0
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "wsconn.(*Poller).work(") || strings.Contains(g, "wsconn.(*epoll).wait(") {
+			n++
+		}
+	}
+	return n
+}
