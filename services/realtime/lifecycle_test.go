@@ -85,13 +85,15 @@ func TestShutdown(t *testing.T) {
 }
 
 // serviceGoroutines returns the stacks of running goroutines executing
-// code of the realtime service or its document engine.
+// code of the realtime service, its connections (the epoll reader's waiter
+// and workers among them) or its document engine.
 func serviceGoroutines() []string {
 	buf := make([]byte, 1<<22)
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "pairpad/services/realtime.") || strings.Contains(g, "pairpad/services/realtime/document.") {
+		if strings.Contains(g, "pairpad/services/realtime.") || strings.Contains(g, "pairpad/services/realtime/document.") ||
+			strings.Contains(g, "pairpad/services/realtime/internal/wsconn.") {
 			out = append(out, g)
 		}
 	}
