@@ -75,7 +75,7 @@ type clientDeps struct {
 	handle func(*client, clientEvent) error
 	// submitters runs the submit loops (submitter.go).
 	submitters *submitters
-	poller *wsconn.Poller // reads idle connections; nil: a goroutine each
+	poller     *wsconn.Poller // reads idle connections; nil: a goroutine each
 }
 
 func newClient(d *clientDeps, ws *websocket.Conn, fr wsconn.Framing, id string, ip string) *client {
