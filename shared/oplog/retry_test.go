@@ -94,3 +94,40 @@ func TestPublishOnceWhenTheAckIsLost(t *testing.T) {
 		}
 	})
 }
+
+// MsgID names one append exactly: the same entry on the same subject has
+// the same id (a resend is recognised), and any difference in the entry
+// or the session makes another (a new append is never taken for a copy).
+func TestMsgID(t *testing.T) {
+	base := Entry{Version: 4, UserID: "u", OpID: "op-4", ConnID: "c", Timestamp: 1000, Ops: ot.Op{ot.Retain(3), ot.Insert("x")}, Offset: 300}
+	id := func(sid string, e Entry) string {
+		t.Helper()
+		m, err := Encode(sid, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Header.Get("Nats-Msg-Id")
+	}
+	want := id("s1", base)
+	if want == "" || want != id("s1", base) {
+		t.Fatalf("the same entry has ids %q and %q", want, id("s1", base))
+	}
+	for _, tc := range []struct {
+		name string
+		sid  string
+		edit func(e *Entry)
+	}{
+		{"another session", "s2", func(*Entry) {}},
+		{"a later version (a resend transformed)", "s1", func(e *Entry) { e.Version, e.Ops = 5, ot.Op{ot.Retain(4), ot.Insert("x")} }},
+		{"another time", "s1", func(e *Entry) { e.Timestamp++ }},
+		{"another connection", "s1", func(e *Entry) { e.ConnID = "d" }},
+		{"another opId", "s1", func(e *Entry) { e.OpID = "op-5" }},
+		{"another offset", "s1", func(e *Entry) { e.Offset++ }},
+	} {
+		e := base
+		tc.edit(&e)
+		if got := id(tc.sid, e); got == want {
+			t.Errorf("%s: same id %q", tc.name, got)
+		}
+	}
+}
