@@ -130,6 +130,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if len(extraEnv) > 0 {
 		rep.Notes = append(rep.Notes, "servers ran with "+strings.Join(extraEnv, " ")+" on top of the defaults")
 	}
+	for _, kv := range benchEnv {
+		if !strings.HasPrefix(kv, "TOKEN_SECRET=") {
+			rep.ServerEnv = append(rep.ServerEnv, kv)
+		}
+	}
 	p := fullPlan(rep.Machine.FileLimit)
 	if *quick {
 		p = quickPlan()

@@ -197,7 +197,7 @@ func sampleReport() *Report {
 	r := &Report{
 		Started: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
 		Machine: Machine{CPUs: 2, CPUModel: "Test CPU", GoVersion: "go1.26.8", FileLimit: 20000, Commit: "abc1234", Dirty: true},
-		Command: "go run ./bench/cmd/benchrun -out bench/results", Seconds: 1500,
+		Command: "go run ./bench/cmd/benchrun -out bench/results", Seconds: 1500, ServerEnv: []string{"PPROF=true", "RATE_LIMIT_JOIN=0"},
 		Results: []*loadgen.Result{
 			{Scenario: "idle", Layout: "relay (floor)", Memory: &loadgen.Memory{Connections: 10000, Alive: 10000, RSSPerConn: 9000,
 				Transient: &loadgen.ConnCost{RSS: 12000}, Steady: &loadgen.Steadiness{Reached: true, GCSeconds: 100}, HoldSeconds: 130}},
@@ -375,7 +375,7 @@ func TestWriteAndPlot(t *testing.T) {
 	}
 	for _, want := range []string{"| issue 16 target | goal | measured | status |", "| 3 | memory under edits", "### ramp (split: x)",
 		"realtime-1, cpu", "2 × Test CPU", "## Crowd steps (target 6)", "- **When**: 2026-11-25 12:00 to 12:25 UTC, 25.0 minutes",
-		"- **Command**: `go run ./bench/cmd/benchrun -out bench/results`.", "commit abc1234 **plus uncommitted changes**", "**The floor** is `bench/relay`", "| 300 | 1.00 ms | 9.00 ms | 70 % | 1.00 ms | 900.00 ms |"} {
+		"- **Command**: `go run ./bench/cmd/benchrun -out bench/results`.", "commit abc1234 **plus uncommitted changes**", "- **Server settings** on top of the defaults, for every server process: `PPROF=true RATE_LIMIT_JOIN=0`.", "**The floor** is `bench/relay`", "| 300 | 1.00 ms | 9.00 ms | 70 % | 1.00 ms | 900.00 ms |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}

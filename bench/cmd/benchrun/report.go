@@ -19,12 +19,15 @@ type Report struct {
 	Seconds float64   `json:"seconds"`
 	Quick   bool      `json:"quick,omitempty"`
 	// Command is how the run was started: benchrun's arguments.
-	Command  string            `json:"command,omitempty"`
-	Machine  Machine           `json:"machine"`
-	Targets  []Target          `json:"targets"`
-	Results  []*loadgen.Result `json:"results"`
-	Profiles []Profile         `json:"profiles,omitempty"`
-	Notes    []string          `json:"notes,omitempty"`
+	Command string `json:"command,omitempty"`
+	// ServerEnv is what every server process got on top of its defaults
+	// (the shared token secret left out).
+	ServerEnv []string          `json:"serverEnv,omitempty"`
+	Machine   Machine           `json:"machine"`
+	Targets   []Target          `json:"targets"`
+	Results   []*loadgen.Result `json:"results"`
+	Profiles  []Profile         `json:"profiles,omitempty"`
+	Notes     []string          `json:"notes,omitempty"`
 }
 
 // Target is one of issue 16's targets and what the run measured for it.
@@ -720,7 +723,10 @@ func (r *Report) markdown(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, "- **Machine**: %d × %s, %.1f GiB RAM, Linux %s, %s, RLIMIT_NOFILE hard limit %d, load average %.2f at the start. The load generator runs on the same machine as the servers, so the CPU figures say what each side took.\n",
 		m.CPUs, m.CPUModel, float64(m.MemoryBytes)/(1<<30), m.Kernel, m.GoVersion, m.FileLimit, m.LoadAverage)
-	b.WriteString("- **How to read it**: every scenario ran on freshly started servers with the bench's settings (REST rate limits off, pprof on). " +
+	if len(r.ServerEnv) > 0 {
+		fmt.Fprintf(b, "- **Server settings** on top of the defaults, for every server process: `%s`.\n", strings.Join(r.ServerEnv, " "))
+	}
+	b.WriteString("- **How to read it**: every scenario ran on freshly started servers with the settings above. " +
 		"**The floor** is `bench/relay`, a bare Go Socket.IO room relay (no NATS, no OT, no checks), run in the same run before pairpad on the same load. " +
 		"Latencies are from a client's send to each other member's receipt, on the generator's clock; CPU is over the measured window, 100 % = one core; " +
 		"\"everything else\" is CPU neither the servers nor the generator used. Memory comes from each server's /metrics (RSS, and the Go runtime's accounts). " +
