@@ -136,7 +136,15 @@ func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, vers
 			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant || apiErr.ErrorCode == jsErrCodeIDInProcess) {
 			if sent {
 				// Perhaps ours, stored by the send that went unanswered.
-				return storedAfter(ctx, nc, sessionID, version, m, lastSeq)
+				inProcess := subjectBusy(err) || idInProcess(err)
+				seq, err := storedAfter(ctx, nc, sessionID, version, m, lastSeq)
+				if errors.Is(err, errNothingAfter) && inProcess {
+					// Still in process after busyTries, perhaps ours: the
+					// outcome is unknown, as at a deadline.
+					return 0, fmt.Errorf("append version %d to %s: sent again after no answer, and still in process: %w",
+						version, sessionID, context.DeadlineExceeded)
+				}
+				return seq, err
 			}
 			return 0, fmt.Errorf("append version %d to %s after seq %d: %w", version, sessionID, lastSeq, ErrConflict)
 		}
@@ -174,11 +182,19 @@ func storedAfter(ctx context.Context, nc *nats.Conn, sessionID string, version i
 	if err != nil {
 		return 0, fmt.Errorf("append version %d to %s: read back after seq %d: %w", version, sessionID, lastSeq, err)
 	}
-	if ok && bytes.Equal(data, m.Data) {
+	switch {
+	case !ok:
+		return 0, fmt.Errorf("append version %d to %s after seq %d: %w", version, sessionID, lastSeq, errNothingAfter)
+	case bytes.Equal(data, m.Data):
 		return seq, nil
 	}
 	return 0, fmt.Errorf("append version %d to %s after seq %d: %w", version, sessionID, lastSeq, ErrConflict)
 }
+
+// errNothingAfter is storedAfter finding no entry after the sequence: a
+// conflict (the log was purged under the writer), unless the writer's own
+// message may still be in process.
+var errNothingAfter = fmt.Errorf("nothing stored after the expected sequence: %w", ErrConflict)
 
 // idInProcess reports a replicated stream's refusal of a message whose
 // Nats-Msg-Id is in process (10158, JSStreamDuplicateMessageConflict): an
