@@ -226,7 +226,7 @@ func (f *fleet) awaitSteady(ctx context.Context, base map[string]ProcSample, upA
 			}
 		}
 		if now.Add(rule.poll).After(deadline) {
-			st.Why = "RSS still falling"
+			st.Why = fmt.Sprintf("RSS still falling %.0fs after the GC cycle", now.Sub(gcAt).Seconds())
 			if gcAt.IsZero() {
 				st.Why = "not every server completed a GC cycle of its own"
 			}

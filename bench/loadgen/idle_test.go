@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -78,7 +79,7 @@ func TestAwaitSteady(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st.Reached != tc.reached || st.Why != tc.why {
+			if st.Reached != tc.reached || !strings.HasPrefix(st.Why, tc.why) {
 				t.Fatalf("steadiness = %+v, want reached %v, why %q", st, tc.reached, tc.why)
 			}
 			if len(last) != len(targets) {
