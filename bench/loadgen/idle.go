@@ -90,6 +90,7 @@ func Idle(ctx context.Context, opts Options, p IdleParams) (*Result, error) {
 		return nil, err
 	}
 	after := f.scrape(ctx)
+	held := after
 	var st Steadiness
 	if p.SteadyWait > 0 {
 		f.logf("idle: waiting up to %s for the servers' own GC cycle and their RSS to settle", time.Duration(p.SteadyWait))
@@ -110,7 +111,7 @@ func Idle(ctx context.Context, opts Options, p IdleParams) (*Result, error) {
 		PerConn: perConn(before, after, conn.ok), Transient: perConn(before, up, conn.ok)}
 	m.RSSPerConn, m.HeapPerConn, m.StackPerConn = m.PerConn.RSS, m.PerConn.Heap, m.PerConn.Stack
 	if p.SteadyWait > 0 {
-		m.Steady = &st
+		m.Steady, m.AfterHold = &st, perConn(before, held, conn.ok)
 		if !st.Reached {
 			r.Notes = append(r.Notes, "no steady state within "+time.Duration(p.SteadyWait).String()+": "+st.Why+"; the figures are the last reading")
 		}

@@ -94,6 +94,9 @@ func writeMemory(b *strings.Builder, m *Memory) {
 	if m.Transient != nil {
 		fmt.Fprintf(b, "- server memory per connection right after the connections were up: %s\n", cost(m.Transient))
 	}
+	if m.AfterHold != nil {
+		fmt.Fprintf(b, "- server memory per connection at the end of the hold (where runs before the steady state read theirs): %s\n", cost(m.AfterHold))
+	}
 	last := &ConnCost{RSS: m.RSSPerConn, Heap: m.HeapPerConn, Stack: m.StackPerConn}
 	switch st := m.Steady; {
 	case st == nil:

@@ -82,6 +82,10 @@ type Memory struct {
 	// Transient is the same cost read right after the last connection was
 	// up, before any collection of the handshakes' garbage.
 	Transient *ConnCost `json:"transient,omitempty"`
+	// AfterHold is the cost at the end of the hold, when the steady state
+	// was waited for after it: where runs before the steady state read
+	// their figures (those after a forced GC, which leaves RSS as it is).
+	AfterHold *ConnCost `json:"afterHold,omitempty"`
 	// Steady says how the steady state was reached, when it was waited for.
 	Steady *Steadiness `json:"steady,omitempty"`
 	// HoldSeconds is from the connections being up to the last reading.

@@ -185,7 +185,10 @@ func TestScenariosSmoke(t *testing.T) {
 			return Idle(ctx, opts(FramingPlain, "", false), IdleParams{Conns: 20, UsersPerSession: 2, Hold: Duration(time.Second)})
 		}, handshakes, 20},
 		{"idle socket.io", func(ctx context.Context) (*Result, error) {
-			return Idle(ctx, opts(FramingSocketIO, "", false), IdleParams{Conns: 20, UsersPerSession: 4, Hold: Duration(time.Second)})
+			// A short bound: the steady state may or may not come (the
+			// server's own GC cycle decides), the result says which.
+			return Idle(ctx, opts(FramingSocketIO, "", false), IdleParams{Conns: 20, UsersPerSession: 4, Hold: Duration(time.Second),
+				SteadyWait: Duration(2 * time.Second)})
 		}, handshakes, 20},
 		{"interview plain fullCode", func(ctx context.Context) (*Result, error) {
 			return Interview(ctx, opts(FramingPlain, "fullCode", false), short)
@@ -255,6 +258,15 @@ func TestScenariosSmoke(t *testing.T) {
 			}
 			if r.Scenario == "crowd" && r.Convergence == nil {
 				t.Error("crowd ran no convergence check")
+			}
+			if m := r.Memory; m != nil && m.Transient == nil {
+				t.Error("idle read no transient")
+			}
+			if p, ok := r.Params.(IdleParams); ok && p.SteadyWait > 0 {
+				m := r.Memory
+				if m.Steady == nil || m.AfterHold == nil || (!m.Steady.Reached && m.Steady.Why == "") || (m.Steady.Reached && m.Steady.GCSeconds < 0) {
+					t.Errorf("steady state = %+v, after the hold %+v", m.Steady, m.AfterHold)
+				}
 			}
 			var md strings.Builder
 			if err := WriteMarkdown(&md, []*Result{r}); err != nil || !strings.Contains(md.String(), r.Scenario) {
