@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pairpad/pairpad/shared/config"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
@@ -32,14 +33,21 @@ const footprintConns = 2000
 // server's plus a net.Conn per client) to one instance on a real NATS
 // server, lets them settle, and reports per connection the Go heap in use,
 // the goroutine stacks, the goroutines and the process's RSS, each as the
-// difference from before the connections opened. Run it with
+// difference from before the connections opened, once per WS_READER (the
+// epoll reader, the default, and the goroutine reader). Run it with
 // -benchtime 1x:
 //
 //	go test -run '^$' -bench IdleFootprint -benchtime 1x ./services/realtime/
 func BenchmarkIdleFootprint(b *testing.B) {
+	for _, reader := range []string{config.ReaderEpoll, config.ReaderGoroutine} {
+		b.Run(reader, func(b *testing.B) { idleFootprint(b, reader) })
+	}
+}
+
+func idleFootprint(b *testing.B, reader string) {
 	cl := newCluster(b)
 	inst := cl.start(instanceOpts{env: map[string]string{
-		"WS_MAX_CONNECTIONS_PER_IP": "0", "SESSION_MAX_USERS": "2", "PRESENCE_TIMEOUT": "30s",
+		"WS_MAX_CONNECTIONS_PER_IP": "0", "SESSION_MAX_USERS": "2", "PRESENCE_TIMEOUT": "30s", "WS_READER": reader,
 	}})
 	addr := strings.TrimPrefix(inst.srv.URL, "http://")
 	sids := make([]string, footprintConns/2)

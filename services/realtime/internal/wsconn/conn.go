@@ -93,10 +93,9 @@ type Options struct {
 
 // Conn is one upgraded WebSocket connection. Its reader (Start) is a
 // Poller's while it has one, else readLoop on a goroutine of its own. It
-// has no writer goroutine while idle: one is
-// started when a frame is queued and ends once the queue is drained, and
-// the keepalive is a timer that queues a ping. That writer is the only one
-// writing data frames.
+// has no writer goroutine while idle: one is started when a frame is
+// queued and ends once the queue is drained, and the keepalive is a timer
+// that queues a ping. That writer is the only one writing data frames.
 type Conn struct {
 	ws *websocket.Conn
 	fr Framing
@@ -524,10 +523,9 @@ func (c *Conn) written(n int) {
 }
 
 // readLoop is the goroutine reader: it runs on the caller's goroutine,
-// hands every
-// frame to handle, and ends when handle returns false, the client goes,
-// nothing (not even a pong) arrives within keepalive, or the connection
-// is killed. It returns the leave reason the end implies: "" when handle
+// hands every frame to handle, and ends when handle returns false, the
+// client goes, nothing (not even a pong) arrives within keepalive, or the
+// connection is killed. It returns the leave reason the end implies: "" when handle
 // ended it, else protocol.LeftTimeout, LeftManual or LeftDisconnect as
 // the framing reads the close.
 func (c *Conn) readLoop(keepalive time.Duration, handle func(messageType int, data []byte) bool) string {

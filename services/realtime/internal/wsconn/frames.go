@@ -55,7 +55,8 @@ type frame struct {
 type frameReader struct {
 	buf   []byte // read, not parsed yet: buf[off:]
 	off   int
-	limit int64 // the largest data message; 0 is none
+	pool  *[]byte // where buf came from in readBufs; nil once it grew
+	limit int64   // the largest data message; 0 is none
 
 	inMessage bool // a fragmented data message is open (gorilla's !readFinal)
 	msgType   int
@@ -69,7 +70,8 @@ var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, readChunk); retu
 // readChunk/4 bytes, or enough for the whole frame that is being read.
 func (r *frameReader) space() []byte {
 	if r.buf == nil {
-		r.buf = (*readBufs.Get().(*[]byte))[:0]
+		r.pool = readBufs.Get().(*[]byte)
+		r.buf = (*r.pool)[:0]
 	}
 	if r.off > 0 && r.off == len(r.buf) {
 		r.buf, r.off = r.buf[:0], 0
@@ -86,7 +88,7 @@ func (r *frameReader) space() []byte {
 		if cap(r.buf)-len(r.buf) < need {
 			nb := make([]byte, len(r.buf), len(r.buf)+max(need, readChunk))
 			copy(nb, r.buf)
-			r.buf = nb
+			r.buf, r.pool = nb, nil
 		}
 	}
 	return r.buf[len(r.buf):cap(r.buf)]
@@ -103,11 +105,10 @@ func (r *frameReader) release() {
 	if r.buf == nil || r.buffered() > 0 {
 		return
 	}
-	if cap(r.buf) == readChunk {
-		b := r.buf[:0]
-		readBufs.Put(&b)
+	if r.pool != nil {
+		readBufs.Put(r.pool)
 	}
-	r.buf, r.off = nil, 0
+	r.buf, r.off, r.pool = nil, 0, nil
 }
 
 // pendingFrame is the size of the frame at the start of the buffer, once

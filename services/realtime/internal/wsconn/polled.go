@@ -80,11 +80,11 @@ func (c *Conn) Start(keepalive time.Duration, handle func(messageType int, data 
 		// announce them.
 		pr.state = pollRunning
 		pr.mu.Unlock()
-		go c.serve()
+		go c.serve(newSysCalls())
 		return
 	}
 	pr.state, pr.added = pollArmed, true
-	if err := c.poll.arm(pr, true); err != nil {
+	if err := c.poll.arm(newSysCalls(), pr, true); err != nil {
 		pr.state = pollEnded
 		pr.mu.Unlock()
 		c.endRead(protocol.LeftDisconnect)
@@ -108,9 +108,9 @@ func (c *Conn) readyFor(key uint64) bool {
 
 // serve runs on a worker: it reads and handles what the client sent, then
 // re-arms the connection, or ends it.
-func (c *Conn) serve() {
+func (c *Conn) serve(sc *sysCalls) {
 	pr := c.pr
-	reason, end := c.readFrames()
+	reason, end := c.readFrames(sc)
 	pr.mu.Lock()
 	if !end && pr.stopped {
 		reason, end = protocol.LeftDisconnect, true
@@ -120,7 +120,7 @@ func (c *Conn) serve() {
 		pr.state = pollArmed
 		add := !pr.added // it started with frames buffered
 		pr.added = true
-		if err := c.poll.arm(pr, add); err == nil {
+		if err := c.poll.arm(sc, pr, add); err == nil {
 			pr.mu.Unlock()
 			return
 		}
@@ -135,7 +135,7 @@ func (c *Conn) serve() {
 // readFrames handles every whole frame buffered, reads what the socket
 // holds without waiting, and again, up to maxReads reads. end reports the
 // connection's end, with its leave reason.
-func (c *Conn) readFrames() (reason string, end bool) {
+func (c *Conn) readFrames(sc *sysCalls) (reason string, end bool) {
 	pr := c.pr
 	for reads := 0; ; reads++ {
 		for {
@@ -154,7 +154,7 @@ func (c *Conn) readFrames() (reason string, end bool) {
 			return "", false // what is left makes epoll report it again
 		}
 		space := pr.fr.space()
-		n, err := readNow(pr.rc, space)
+		n, err := sc.read(pr.rc, space)
 		switch {
 		case n > 0:
 			pr.fr.filled(n)

@@ -331,3 +331,43 @@ func pollerGoroutines() int {
 	}
 	return n
 }
+
+// BenchmarkRead: one client frame handled, the next sent once it was (so
+// every frame finds its reader idle, as an interview's do), on each
+// reader: the CPU and wake-ups a frame costs from the socket to the
+// handler.
+func BenchmarkRead(b *testing.B) {
+	for _, rd := range readers {
+		b.Run(rd.name, func(b *testing.B) {
+			handled := make(chan struct{})
+			up := websocket.Upgrader{ReadBufferSize: ReadBufferSize}
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				ws, err := up.Upgrade(w, r, nil)
+				if err != nil {
+					return
+				}
+				c := New(ws, Plain{}, rd.opts(opts()))
+				c.StartWriter(time.Hour)
+				c.Start(time.Hour, func(int, []byte) bool {
+					handled <- struct{}{}
+					return true
+				}, func(string) {})
+			}))
+			defer hs.Close()
+			cl, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(hs.URL, "http"), nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cl.Close()
+			msg := []byte(`{"type":"cursor-update","payload":{"position":{"line":3,"column":14}}}`)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if err := cl.WriteMessage(websocket.TextMessage, msg); err != nil {
+					b.Fatal(err)
+				}
+				<-handled
+			}
+		})
+	}
+}

@@ -122,9 +122,10 @@ func (p *Poller) work(c *Conn) {
 	defer p.wg.Done()
 	idle := time.NewTimer(workerIdle)
 	defer idle.Stop()
+	sc := newSysCalls()
 	for {
 		if c != nil {
-			c.serve()
+			c.serve(sc)
 		}
 		idle.Reset(workerIdle)
 		var ok bool
@@ -146,19 +147,15 @@ func (p *Poller) work(c *Conn) {
 // errPollerClosed: the poller was closed before the connection ended.
 var errPollerClosed = errors.New("wsconn: poller closed")
 
-// arm adds (add) or re-arms a connection's fd, one-shot. The fd is used
-// inside the connection's Control, so it cannot be closed meanwhile.
-func (p *Poller) arm(pr *polled, add bool) error {
+// arm adds (add) or re-arms a connection's fd, one-shot, with sc's
+// system calls.
+func (p *Poller) arm(sc *sysCalls, pr *polled, add bool) error {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.closed {
 		return errPollerClosed
 	}
-	var cerr error
-	if err := pr.rc.Control(func(fd uintptr) { cerr = p.ep.ctl(fd, pr.key, add) }); err != nil {
-		return err
-	}
-	return cerr
+	return sc.arm(p.ep, pr.rc, pr.key, add)
 }
 
 // del removes a connection's fd, before the connection closes it (a

@@ -3,15 +3,21 @@
 package wsconn
 
 import (
-	"errors"
 	"fmt"
+	"os"
 	"syscall"
 )
 
 // epoll is the poller's Linux half: an epoll instance with one-shot
-// registrations and a pipe that wakes its waiter for Close.
+// registrations and a pipe that wakes its waiter for Close. The epoll fd
+// is itself in the Go runtime's poller (it is readable while connections
+// are ready), so the waiter parks like any goroutine waiting for a socket
+// instead of holding a thread blocked in epoll_wait, and is woken by the
+// scheduler's own polling.
 type epoll struct {
 	fd    int
+	file  *os.File // owns fd
+	rc    syscall.RawConn
 	wakeR int
 	wakeW int
 }
@@ -32,7 +38,16 @@ func newEpoll() (*epoll, error) {
 		_ = syscall.Close(fd)
 		return nil, fmt.Errorf("wsconn: pipe2: %w", err)
 	}
-	e := &epoll{fd: fd, wakeR: p[0], wakeW: p[1]}
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		_ = syscall.Close(fd)
+		return nil, fmt.Errorf("wsconn: epoll fd: %w", err)
+	}
+	e := &epoll{fd: fd, file: os.NewFile(uintptr(fd), "epoll"), wakeR: p[0], wakeW: p[1]}
+	var err2 error
+	if e.rc, err2 = e.file.SyscallConn(); err2 != nil {
+		e.close()
+		return nil, fmt.Errorf("wsconn: epoll fd: %w", err2)
+	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN}
 	setKey(&ev, wakeKey)
 	if err := syscall.EpollCtl(fd, syscall.EPOLL_CTL_ADD, e.wakeR, &ev); err != nil {
@@ -50,33 +65,28 @@ func eventKey(ev *syscall.EpollEvent) uint64 {
 	return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
 }
 
-// ctl adds (add) or re-arms a connection's fd, one-shot, with its key.
-func (e *epoll) ctl(fd uintptr, key uint64, add bool) error {
-	op := syscall.EPOLL_CTL_MOD
-	if add {
-		op = syscall.EPOLL_CTL_ADD
-	}
-	ev := syscall.EpollEvent{Events: armFlags}
-	setKey(&ev, key)
-	return syscall.EpollCtl(e.fd, op, int(fd), &ev)
-}
-
 // del removes a connection's fd.
 func (e *epoll) del(fd uintptr) error {
 	return syscall.EpollCtl(e.fd, syscall.EPOLL_CTL_DEL, int(fd), &syscall.EpollEvent{})
 }
 
-// wait blocks until connections are ready and calls ready with each one's
-// key; it returns when the wake pipe is written (Close).
+// wait waits until connections are ready and calls ready with each one's
+// key; it returns when the wake pipe is written (Close). epoll_wait itself
+// never blocks: the runtime's poller says when it has events.
 func (e *epoll) wait(ready func(key uint64)) error {
 	events := make([]syscall.EpollEvent, 256)
+	var n int
+	var werr error
+	poll := func(fd uintptr) bool {
+		n, werr = syscall.EpollWait(int(fd), events, 0)
+		return n > 0 || (werr != nil && werr != syscall.EINTR)
+	}
 	for {
-		n, err := syscall.EpollWait(e.fd, events, -1)
-		if errors.Is(err, syscall.EINTR) {
-			continue
+		if err := e.rc.Read(poll); err != nil {
+			return fmt.Errorf("wsconn: epoll fd: %w", err)
 		}
-		if err != nil {
-			return fmt.Errorf("wsconn: epoll_wait: %w", err)
+		if werr != nil {
+			return fmt.Errorf("wsconn: epoll_wait: %w", werr)
 		}
 		for i := range events[:n] {
 			key := eventKey(&events[i])
@@ -94,33 +104,75 @@ func (e *epoll) wake() {
 }
 
 func (e *epoll) close() {
-	_ = syscall.Close(e.fd)
+	_ = e.file.Close()
 	_ = syscall.Close(e.wakeR)
 	_ = syscall.Close(e.wakeW)
 }
 
-// readNow reads once from a connection's fd without waiting: n 0 and
+// sysCalls holds a worker's system call arguments and results, with the
+// functions that make them bound once, so its reads and re-arms allocate
+// nothing per call.
+type sysCalls struct {
+	buf    []byte
+	n      int
+	err    error
+	ep     *epoll
+	key    uint64
+	add    bool
+	ev     syscall.EpollEvent
+	readFn func(uintptr) bool
+	ctlFn  func(uintptr)
+}
+
+func newSysCalls() *sysCalls {
+	s := &sysCalls{}
+	s.readFn, s.ctlFn = s.doRead, s.doCtl
+	return s
+}
+
+func (s *sysCalls) doRead(fd uintptr) bool {
+	for {
+		s.n, s.err = syscall.Read(int(fd), s.buf)
+		if s.err != syscall.EINTR {
+			return true
+		}
+	}
+}
+
+// read reads once from a connection's fd without waiting: n 0 and
 // errWouldBlock when nothing is there, n 0 and a nil error at the end of
 // the stream.
-func readNow(rc syscall.RawConn, b []byte) (int, error) {
-	var n int
-	var rerr error
-	err := rc.Read(func(fd uintptr) bool {
-		for {
-			n, rerr = syscall.Read(int(fd), b)
-			if rerr != syscall.EINTR {
-				return true
-			}
-		}
-	})
-	if err != nil {
+func (s *sysCalls) read(rc syscall.RawConn, b []byte) (int, error) {
+	s.buf = b
+	err := rc.Read(s.readFn)
+	s.buf = nil
+	switch {
+	case err != nil:
 		return 0, err
-	}
-	if rerr == syscall.EAGAIN {
+	case s.err == syscall.EAGAIN:
 		return 0, errWouldBlock
+	case s.err != nil:
+		return 0, s.err
 	}
-	if rerr != nil {
-		return 0, rerr
+	return s.n, nil
+}
+
+func (s *sysCalls) doCtl(fd uintptr) {
+	op := syscall.EPOLL_CTL_MOD
+	if s.add {
+		op = syscall.EPOLL_CTL_ADD
 	}
-	return n, nil
+	s.ev = syscall.EpollEvent{Events: armFlags}
+	setKey(&s.ev, s.key)
+	s.err = syscall.EpollCtl(s.ep.fd, op, int(fd), &s.ev)
+}
+
+// arm adds (add) or re-arms a connection's fd inside rc's Control, so it
+// cannot be closed meanwhile.
+func (s *sysCalls) arm(e *epoll, rc syscall.RawConn, key uint64, add bool) error {
+	s.ep, s.key, s.add = e, key, add
+	if err := rc.Control(s.ctlFn); err != nil {
+		return err
+	}
+	return s.err
 }
