@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func TestKVStreamMatchesNATS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, cfg := range []jetstream.KeyValueConfig{
+	for i, cfg := range []jetstream.KeyValueConfig{
 		{History: 1, Storage: jetstream.FileStorage, Replicas: 1, Description: "plain"},
 		{History: 1, Storage: jetstream.FileStorage, MaxValueSize: 4 << 20, Description: "value size"},
 		{History: 1, Storage: jetstream.FileStorage, TTL: time.Hour, Description: "ttl past the duplicate window"},
@@ -31,7 +32,10 @@ func TestKVStreamMatchesNATS(t *testing.T) {
 	} {
 		t.Run(cfg.Description, func(t *testing.T) {
 			theirs, ours := cfg, cfg
-			theirs.Bucket, ours.Bucket = "theirs", "ours"
+			// Names of their own: a file stream made again under the name of
+			// one just deleted can find its store still being removed
+			// (10049, "error creating store for stream").
+			theirs.Bucket, ours.Bucket = fmt.Sprintf("theirs%d", i), fmt.Sprintf("ours%d", i)
 			kv, err := js.CreateKeyValue(ctx, theirs)
 			if err != nil {
 				t.Fatal(err)
