@@ -38,9 +38,8 @@ const replayMaxBytes = 32 << 20
 // The window is the largest thing a loaded instance keeps (up to
 // DOC_MEMORY_BUDGET), and the garbage collector marks all of it every
 // cycle: so each entry is flat. Its opId and op live in the window's arena,
-// one noscan byte slice, and its hash is a number; the only pointers are the
-// interned user and connection ids (one copy per session) and the text a
-// checkpoint keeps. An update used to cost four or five heap objects for as
+// one noscan byte slice, its user and connection are indexes into ids, and
+// its hash is a number; its only pointer is the text a checkpoint keeps. An update used to cost four or five heap objects for as
 // long as it stayed in the window (opId, hash, op, inserted text).
 type history struct {
 	lim         histLimits
@@ -48,7 +47,8 @@ type history struct {
 	base        string
 	baseVersion int64
 	entries     []histEntry
-	arena       []byte // every entry's opId and encoded op, in order
+	arena       []byte   // every entry's opId and encoded op, in order
+	ids         []string // the user and connection ids the entries name
 	// bytes is what the window holds (entrySize of each entry, plus the
 	// base text while there are entries: without them it is the session's
 	// current text); total is the engine's sum over its sessions, nil once
@@ -59,24 +59,24 @@ type history struct {
 }
 
 type histEntry struct {
-	userID, connID string // interned: shared by the session's versions
-	code           string // the text after it, set only when hasCode
-	timestamp      int64
-	hash           uint64 // protocol.DocumentHash's value, when hasHash
-	baseLen        int    // UTF-16 length of the text before it
-	off            uint32 // its bytes in the arena: the opId, then the op
-	opIDLen        uint32
-	opLen          uint32 // bytes of the encoded op
-	comps          uint32 // components of the op
-	hasCode        bool
-	hasHash        bool
+	code       string // the text after it, set only when hasCode
+	timestamp  int64
+	hash       uint64 // protocol.DocumentHash's value, when hasHash
+	baseLen    int    // UTF-16 length of the text before it
+	off        uint32 // its bytes in the arena: the opId, then the op
+	opIDLen    uint32
+	opLen      uint32 // bytes of the encoded op
+	comps      uint32 // components of the op
+	user, conn uint32 // in ids
+	hasCode    bool
+	hasHash    bool
 }
 
 // appliedSize is what an entry costs beyond its bytes in the arena and its
 // text.
 const appliedSize = int(unsafe.Sizeof(histEntry{}))
 
-// entrySize is the memory an entry holds (the ids are shared).
+// entrySize is the memory an entry holds (the ids are shared, and few).
 func entrySize(he histEntry) int {
 	n := appliedSize + int(he.opIDLen) + int(he.opLen)
 	if he.hasCode {
@@ -114,8 +114,8 @@ func (h *history) account(d int) {
 // push appends the update a (with its full Code) and evicts old versions.
 func (h *history) push(a Applied) {
 	h.sid = a.SessionID
-	he := histEntry{userID: a.UserID, connID: a.ConnID, code: a.Code, timestamp: a.Timestamp,
-		baseLen: a.Ops.BaseLen(), off: uint32(len(h.arena)), opIDLen: uint32(len(a.OpID)), comps: uint32(len(a.Ops)), hasCode: true}
+	he := histEntry{code: a.Code, timestamp: a.Timestamp, baseLen: a.Ops.BaseLen(), off: uint32(len(h.arena)),
+		opIDLen: uint32(len(a.OpID)), comps: uint32(len(a.Ops)), user: h.id(a.UserID), conn: h.id(a.ConnID), hasCode: true}
 	he.hash, he.hasHash = parseHash(a.Hash)
 	h.arena = append(h.arena, a.OpID...)
 	n := len(h.arena)
@@ -139,6 +139,18 @@ func (h *history) push(a Applied) {
 	if len(h.entries) > h.lim.versions+h.lim.every || h.bytes > h.lim.bytes {
 		h.evict()
 	}
+}
+
+// id returns the index of s in ids, adding it if needed. A session has a
+// few users and connections, and the newest are at the end.
+func (h *history) id(s string) uint32 {
+	for i := len(h.ids) - 1; i >= 0; i-- {
+		if h.ids[i] == s {
+			return uint32(i)
+		}
+	}
+	h.ids = append(h.ids, s)
+	return uint32(len(h.ids) - 1)
 }
 
 // version is the version of entries[i].
@@ -180,15 +192,20 @@ func (h *history) dropThrough(i, left int) {
 	kept := h.entries[i+1:]
 	entries := make([]histEntry, len(kept))
 	var arena []byte
+	var ids []string
 	if len(kept) > 0 {
 		first := kept[0].off
 		arena = append([]byte(nil), h.arena[first:]...)
+		old := h.ids
+		h.ids = nil // rebuilt with the ids the kept entries name
 		for j, he := range kept {
 			he.off -= first
+			he.user, he.conn = h.id(old[he.user]), h.id(old[he.conn])
 			entries[j] = he
 		}
+		ids = h.ids
 	}
-	h.entries, h.arena = entries, arena
+	h.entries, h.arena, h.ids = entries, arena, ids
 	h.account(left - h.bytes)
 	h.slack = 0
 	h.fitSlack()
@@ -268,7 +285,7 @@ func (h *history) find(v, current int64, user, op string) (int64, bool) {
 	}
 	from := max(v, h.baseVersion) - h.baseVersion
 	for i, he := range h.entries[from:] {
-		if he.userID == user && string(h.opID(he)) == op {
+		if h.ids[he.user] == user && string(h.opID(he)) == op {
 			return h.version(int(from) + i), true
 		}
 	}
@@ -321,8 +338,8 @@ func (h *history) replay(since, upto, current int64) ([]Applied, bool) {
 	out := make([]Applied, 0, len(ents))
 	size := 0
 	for i, he := range ents {
-		a := Applied{SessionID: h.sid, Version: h.version(from + i), UserID: he.userID, OpID: string(h.opID(he)),
-			ConnID: he.connID, Timestamp: he.timestamp, Ops: h.ops(he), Code: he.code}
+		a := Applied{SessionID: h.sid, Version: h.version(from + i), UserID: h.ids[he.user], OpID: string(h.opID(he)),
+			ConnID: h.ids[he.conn], Timestamp: he.timestamp, Ops: h.ops(he), Code: he.code}
 		if !he.hasCode {
 			if a.Code, err = ot.Apply(t, a.Ops); err != nil {
 				return nil, false
