@@ -132,7 +132,7 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 	if cfg.WSReader == config.ReaderEpoll {
 		switch s.poller, err = wsconn.NewPoller(); {
 		case errors.Is(err, wsconn.ErrNoPoller):
-			s.log.Info("no epoll here: every connection has a reader goroutine (WS_READER=goroutine)")
+			s.log.Warn("WS_READER=epoll is not available here: every connection has a reader goroutine", "err", err)
 		case err != nil:
 			s.stopBackground()
 			return nil, fmt.Errorf("realtime: %w", err)

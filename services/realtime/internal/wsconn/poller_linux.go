@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"syscall"
+	"time"
 )
 
 // epoll is the poller's Linux half: an epoll instance with one-shot
@@ -47,6 +48,12 @@ func newEpoll() (*epoll, error) {
 	if e.rc, err2 = e.file.SyscallConn(); err2 != nil {
 		e.close()
 		return nil, fmt.Errorf("wsconn: epoll fd: %w", err2)
+	}
+	// A file the runtime cannot poll has no deadlines: then the waiter
+	// could not park, and the connections keep their goroutines.
+	if err := e.file.SetReadDeadline(time.Time{}); err != nil {
+		e.close()
+		return nil, fmt.Errorf("%w: the runtime cannot poll an epoll fd (%v)", ErrNoPoller, err)
 	}
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN}
 	setKey(&ev, wakeKey)
