@@ -32,20 +32,20 @@ func TestKVStreamMatchesNATS(t *testing.T) {
 	} {
 		t.Run(cfg.Description, func(t *testing.T) {
 			theirs, ours := cfg, cfg
-			// Names of their own: a file stream made again under the name of
-			// one just deleted can find its store still being removed
-			// (10049, "error creating store for stream").
+			// Names of their own, and nothing deleted until the server goes:
+			// a file stream created while the account's last one is being
+			// deleted can find the account's directory removed under it
+			// (10049, "error creating store for stream"; the server logs
+			// "mkdir .../jetstream/$G/streams: no such file or directory").
 			theirs.Bucket, ours.Bucket = fmt.Sprintf("theirs%d", i), fmt.Sprintf("ours%d", i)
 			kv, err := js.CreateKeyValue(ctx, theirs)
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _ = js.DeleteKeyValue(context.Background(), theirs.Bucket) })
 			st, err := js.CreateStream(ctx, kvStream(ours, true))
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Cleanup(func() { _ = js.DeleteStream(context.Background(), st.CachedInfo().Config.Name) })
 			status, err := kv.Status(ctx)
 			if err != nil {
 				t.Fatal(err)
