@@ -159,12 +159,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, vers
 // publishTry is one send of m, waiting at most try (0: until ctx ends) for
 // its acknowledgement.
 func publishTry(ctx context.Context, nc *nats.Conn, m *nats.Msg, lastSeq uint64, try time.Duration) (uint64, bool, error) {
-	if try <= 0 {
-		return publishExpect(ctx, nc, m, lastSeq)
-	}
-	tctx, cancel := context.WithTimeout(ctx, try)
-	defer cancel()
-	return publishExpect(tctx, nc, m, lastSeq)
+	return publishExpect(ctx, nc, m, lastSeq, try)
 }
 
 // unanswered reports a send whose acknowledgement did not come within its
