@@ -146,6 +146,7 @@ func next(t *testing.T, pc *polledConn) string {
 // handled although no readiness announces them.
 func TestPolledFrames(t *testing.T) {
 	t.Parallel()
+	needPoller(t)
 	t.Run("two frames in one write", func(t *testing.T) {
 		t.Parallel()
 		addr, conns := rawServer(t, opts(), false, nil)
@@ -244,6 +245,7 @@ func serverFrame(t *testing.T, br *bufio.Reader) (op int, payload string) {
 // poller knows connections by a key of their own, not by descriptor.
 // Not parallel: the descriptor numbers are the process's.
 func TestPolledFdReuse(t *testing.T) {
+	needPoller(t)
 	gate := make(chan struct{}, 1)
 	addr, conns := rawServer(t, opts(), false, gate)
 	for attempt := 0; ; attempt++ {
@@ -289,6 +291,7 @@ func TestPolledFdReuse(t *testing.T) {
 // TestPollerClose: Close ends the poller's goroutines (its waiter and
 // every worker, warm or not). Not parallel: it counts goroutines.
 func TestPollerClose(t *testing.T) {
+	needPoller(t)
 	before := pollerGoroutines()
 	p, err := NewPoller()
 	if err != nil {
