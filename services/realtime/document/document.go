@@ -160,6 +160,15 @@ func (d *Doc) SubmitAs(ctx context.Context, by Author, connID string, u protocol
 	if err != nil {
 		return Result{}, err
 	}
+	if !res.Duplicate {
+		// Handed to the listeners here rather than by the replica
+		// goroutine, which waitDelivered would wait for: one goroutine
+		// handoff less per update. Outside submitMu, so the next append
+		// to the session goes on while this one fans out. The goroutine
+		// is still woken, for the snapshot and a catch-up after an error.
+		s.deliver()
+		s.poke()
+	}
 	d.waitDelivered(ctx, res.Version)
 	return res, nil
 }

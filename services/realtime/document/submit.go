@@ -227,12 +227,8 @@ func (s *replica) submit(ctx context.Context, userID, connID string, in update) 
 		if ierr != nil {
 			s.markBehind()
 		}
-		// Handed to the listeners here rather than by the replica
-		// goroutine, which Submit would wait for (waitDelivered): one
-		// goroutine handoff less per update. The goroutine is still
-		// woken, for the snapshot and a catch-up after an error.
-		s.deliver()
-		s.poke()
+		// SubmitAs hands it to the listeners (after letting go of
+		// submitMu) and wakes the replica goroutine.
 		s.e.trim()
 		return Result{Version: e.Version, OpID: in.opID}, nil
 	}
