@@ -66,8 +66,10 @@ type frameReader struct {
 
 var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, readChunk); return &b }}
 
-// space returns room to read into at the end of the buffer, at least
-// readChunk/4 bytes, or enough for the whole frame that is being read.
+// space returns room to read into at the end of the buffer: at least
+// readChunk/4 bytes, and for a frame larger than the buffer, room for more
+// of it, growing with what has arrived (a header alone never makes it
+// allocate the whole length it announces, as gorilla's reader does not).
 func (r *frameReader) space() []byte {
 	if r.buf == nil {
 		r.pool = readBufs.Get().(*[]byte)
@@ -78,7 +80,8 @@ func (r *frameReader) space() []byte {
 	}
 	need := readChunk / 4
 	if total := r.pendingFrame(); total > 0 {
-		need = max(need, total-(len(r.buf)-r.off))
+		buffered := len(r.buf) - r.off
+		need = max(need, min(total-buffered, max(buffered, readChunk)))
 	}
 	if cap(r.buf)-len(r.buf) < need {
 		if r.off > 0 {

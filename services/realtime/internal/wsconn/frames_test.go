@@ -250,3 +250,30 @@ func TestMaskBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestFrameReaderGrowsWithData: a header that announces a large payload
+// does not make the reader allocate it before the bytes arrive.
+func TestFrameReaderGrowsWithData(t *testing.T) {
+	t.Parallel()
+	r := frameReader{limit: 1 << 20}
+	f := clientFrame(websocket.BinaryMessage, true, make([]byte, 1<<20))
+	space := r.space()
+	r.filled(copy(space, f[:14])) // the header alone
+	if _, ok, err := r.next(); ok || err != nil {
+		t.Fatalf("a header alone: ok %v, err %v", ok, err)
+	}
+	if c := cap(r.space()); c > 4*readChunk {
+		t.Fatalf("%d bytes of room for a 14-byte header", c)
+	}
+	for in := f[14:]; len(in) > 0; {
+		n := copy(r.space(), in)
+		r.filled(n)
+		in = in[n:]
+		if c := cap(r.buf); c > 2*(len(r.buf)+readChunk) {
+			t.Fatalf("%d bytes of buffer for %d read", c, len(r.buf))
+		}
+	}
+	if fr, ok, err := r.next(); !ok || err != nil || len(fr.Payload) != 1<<20 {
+		t.Fatalf("the whole frame: %d bytes, ok %v, err %v", len(fr.Payload), ok, err)
+	}
+}
