@@ -24,6 +24,8 @@ const (
 	// readChunk is the buffer a polled read lends a connection while bytes
 	// are there; an idle connection holds none.
 	readChunk = 4096
+	// maxKept is the most of a partial frame release keeps out of a chunk.
+	maxKept = 256
 )
 
 // protocolError is a client frame that breaks RFC 6455: the connection
@@ -71,9 +73,11 @@ var readBufs = sync.Pool{New: func() any { b := make([]byte, 0, readChunk); retu
 // of it, growing with what has arrived (a header alone never makes it
 // allocate the whole length it announces, as gorilla's reader does not).
 func (r *frameReader) space() []byte {
-	if r.buf == nil {
+	if r.pool == nil && cap(r.buf) < readChunk {
+		// None yet, or the few bytes release kept: read into a chunk.
 		r.pool = readBufs.Get().(*[]byte)
-		r.buf = (*r.pool)[:0]
+		kept := r.buf[r.off:]
+		r.buf, r.off = append((*r.pool)[:0], kept...), 0
 	}
 	if r.off > 0 && r.off == len(r.buf) {
 		r.buf, r.off = r.buf[:0], 0
@@ -103,15 +107,25 @@ func (r *frameReader) filled(n int) { r.buf = r.buf[:len(r.buf)+n] }
 // buffered reports bytes read and not parsed.
 func (r *frameReader) buffered() int { return len(r.buf) - r.off }
 
-// release gives the buffer back once nothing waits in it.
+// release gives the buffer back once nothing waits in it. A few bytes
+// of a frame still to come (a slow client's, or a slowloris's) are kept in
+// a slice of their own rather than in a whole chunk.
 func (r *frameReader) release() {
-	if r.buf == nil || r.buffered() > 0 {
+	n := r.buffered()
+	switch {
+	case r.buf == nil, r.pool == nil && n > 0:
 		return
+	case n > maxKept:
+		return
+	}
+	var kept []byte
+	if n > 0 {
+		kept = append([]byte(nil), r.buf[r.off:]...)
 	}
 	if r.pool != nil {
 		readBufs.Put(r.pool)
 	}
-	r.buf, r.off, r.pool = nil, 0, nil
+	r.buf, r.off, r.pool = kept, 0, nil
 }
 
 // pendingFrame is the size of the frame at the start of the buffer, once

@@ -86,6 +86,7 @@ func readAll(in []byte, limit int64, chunk int) readerOutcome {
 			out.End = "eof"
 			return out
 		default:
+			r.release() // as a worker does before it re-arms: a partial frame stays
 			space := r.space()
 			n := min(len(space), len(in))
 			if chunk > 0 {
