@@ -22,8 +22,8 @@ const (
 )
 
 // Poller parks idle connections' readers on epoll instead of one blocked
-// goroutine per connection: one goroutine waits in epoll_wait for every
-// registered connection, and a ready connection's frames are read (without
+// goroutine per connection: one goroutine waits on the epoll set for every
+// registered connection (parked in the runtime's poller, poller_linux.go), and a ready connection's frames are read (without
 // blocking) and handled on a worker, after which it is re-armed. A
 // connection is armed one-shot, so it is never handled by two workers at
 // once, and is not re-armed while its handler runs: a flooding client is
@@ -43,7 +43,10 @@ type Poller struct {
 	wg        sync.WaitGroup // the waiter and the workers
 	done      chan struct{}  // closed when the waiter has returned
 	closeOnce sync.Once
-	err       error // why the waiter ended, when it failed
+	// err is why the waiter ended, when it failed (an epoll_wait error,
+	// which nothing the poller does causes): armed connections are then
+	// not served, and end by their keepalive (timeout).
+	err error
 }
 
 // NewPoller starts a poller; ErrNoPoller where there is no epoll.
