@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/httpx"
@@ -199,6 +200,10 @@ func (s *Service) identify(h handshake) (identity, error) {
 	if id.Color == "" {
 		id.Color = protocol.UserColor(id.UserID)
 	}
+	// The identity lives as long as the connection. A query parameter is a
+	// substring of the upgrade request's line (token included, ~270 bytes)
+	// and would keep all of it: keep copies of only what is used.
+	id.SessionID, id.UserID, id.UserName = strings.Clone(id.SessionID), strings.Clone(id.UserID), strings.Clone(id.UserName)
 	return id, nil
 }
 
