@@ -58,3 +58,35 @@ func TestConnBudget(t *testing.T) {
 		})
 	}
 }
+
+// TestUserLimits: a user's buckets, kept in a slice by key, are each their
+// own: spending one type never spends another, and a spent bucket refills
+// at its rate.
+func TestUserLimits(t *testing.T) {
+	now := time.Unix(1700000000, 0)
+	tests := []struct {
+		name  string
+		typ   string
+		at    time.Duration // after now
+		allow bool
+	}{
+		{"first language change", protocol.TypeLanguageChanged, 0, true},
+		{"second language change within 5s", protocol.TypeLanguageChanged, time.Second, false},
+		{"a run output is its own bucket", protocol.TypeRunOutput, time.Second, true},
+		{"second run output within 2s", protocol.TypeRunOutput, 2 * time.Second, false},
+		{"a cursor update is its own bucket", protocol.TypeCursorUpdate, 2 * time.Second, true},
+		{"a language change 5s after the first", protocol.TypeLanguageChanged, 5 * time.Second, true},
+		{"a run output 2s after the first", protocol.TypeRunOutput, 3 * time.Second, true},
+		{"an unlimited type", protocol.TypeSync, 3 * time.Second, true},
+	}
+	u := newUserLimits()
+	for _, tc := range tests {
+		err := u.allow(tc.typ, now.Add(tc.at))
+		if (err == nil) != tc.allow {
+			t.Fatalf("%s: allow = %v, want %v (%v)", tc.name, err == nil, tc.allow, err)
+		}
+	}
+	if len(u.buckets) != 3 {
+		t.Fatalf("%d buckets, want one per limited type spent (3)", len(u.buckets))
+	}
+}

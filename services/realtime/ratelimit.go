@@ -32,8 +32,8 @@ type bucket struct {
 	last   time.Time
 }
 
-func newBucket(r rate, now time.Time) *bucket {
-	return &bucket{r: r, tokens: float64(r.n), last: now}
+func newBucket(r rate, now time.Time) bucket {
+	return bucket{r: r, tokens: float64(r.n), last: now}
 }
 
 // take spends one token; when none is left it reports how long until one is.
@@ -58,12 +58,21 @@ func (b *bucket) take(now time.Time) (bool, time.Duration) {
 
 // userLimits holds one user's buckets in one session on this instance.
 type userLimits struct {
-	mu      sync.Mutex
-	buckets map[string]*bucket
+	mu sync.Mutex
+	// buckets grows by the keys the user spent (the handshake, then the
+	// few event types): a handful at most, so a slice, not a map, which
+	// every idle user would hold a few hundred bytes of.
+	buckets []keyedBucket
 	last    time.Time // the newest take: after the longest window, every bucket is full again
 }
 
-func newUserLimits() *userLimits { return &userLimits{buckets: map[string]*bucket{}} }
+// keyedBucket is one of a user's buckets and what it limits.
+type keyedBucket struct {
+	key string
+	b   bucket
+}
+
+func newUserLimits() *userLimits { return &userLimits{} }
 
 // allow spends one event of type typ; types without a limit always pass.
 func (u *userLimits) allow(typ string, now time.Time) error {
@@ -81,10 +90,16 @@ func (u *userLimits) allow(typ string, now time.Time) error {
 func (u *userLimits) take(key string, r rate, now time.Time) (bool, time.Duration) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	b := u.buckets[key]
+	var b *bucket
+	for i := range u.buckets {
+		if u.buckets[i].key == key {
+			b = &u.buckets[i].b
+			break
+		}
+	}
 	if b == nil {
-		b = newBucket(r, now)
-		u.buckets[key] = b
+		u.buckets = append(u.buckets, keyedBucket{key: key, b: newBucket(r, now)})
+		b = &u.buckets[len(u.buckets)-1].b
 	}
 	if now.After(u.last) {
 		u.last = now
@@ -177,8 +192,8 @@ const floodTolerance = 20
 // the connection's reader only.
 type connBudget struct {
 	perSecond int
-	events    *bucket
-	strikes   *bucket
+	events    bucket
+	strikes   bucket
 }
 
 func newConnBudget(perSecond int, now time.Time) connBudget {
