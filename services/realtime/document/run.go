@@ -25,12 +25,18 @@ func (s *replica) run() {
 
 	tick := time.NewTicker(checkEvery)
 	defer tick.Stop()
-	snapTimer := time.NewTimer(time.Hour)
-	snapTimer.Stop()
-	defer snapTimer.Stop()
+	// The snapshot timer is made by the first edit: most sessions held
+	// open are idle, and each would keep one.
+	var snapTimer *time.Timer
+	var snapDue <-chan time.Time // snapTimer's channel, nil until then
+	defer func() {
+		if snapTimer != nil {
+			snapTimer.Stop()
+		}
+	}()
 	// Snapshots are written on their own goroutine, one at a time, so a
 	// slow or absent NATS never holds up deliveries.
-	saved := make(chan error, 1)
+	var saved chan error // made with the first snapshot
 	saving := false
 	var snapFailed time.Time
 	reconnects, dropped := s.e.in.NC.Stats().Reconnects, 0
@@ -54,10 +60,14 @@ func (s *replica) run() {
 				s.markBehind()
 			}
 			s.dropQuietWindow()
-		case <-snapTimer.C:
+		case <-snapDue:
 			if !saving {
 				saving = true
-				go func() { saved <- s.saveSnapshot(ctx) }()
+				if saved == nil {
+					saved = make(chan error, 1)
+				}
+				ch := saved
+				go func() { ch <- s.saveSnapshot(ctx) }()
 			}
 		case err := <-saved:
 			saving = false
@@ -79,7 +89,12 @@ func (s *replica) run() {
 		s.deliver()
 		s.e.trim()
 		if due, ok := s.snapshotDue(snapFailed); ok && !saving {
-			snapTimer.Reset(max(time.Until(due), 0))
+			if d := max(time.Until(due), 0); snapTimer == nil {
+				snapTimer = time.NewTimer(d)
+				snapDue = snapTimer.C
+			} else {
+				snapTimer.Reset(d)
+			}
 		}
 	}
 }
