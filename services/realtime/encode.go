@@ -9,6 +9,7 @@ import (
 
 	"github.com/pairpad/pairpad/services/realtime/document"
 	"github.com/pairpad/pairpad/services/realtime/internal/wsconn"
+	"github.com/pairpad/pairpad/services/realtime/sio"
 	"github.com/pairpad/pairpad/shared/jsonwire"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
@@ -23,9 +24,9 @@ type outEvent = wsconn.Message
 // update fans out (code-update, code-ack, cursor-update) are written by
 // hand (appendPayload), the others by encoding/json.
 func newEvent(typ, sessionID, userID string, payload any, now time.Time) *outEvent {
-	b := appendHead(make([]byte, 0, 96+len(sessionID)+len(userID)+payloadSize(payload)), typ, sessionID, userID)
+	b, start := startEvent(96+len(sessionID)+len(userID)+payloadSize(payload), typ, sessionID, userID)
 	if b, ok := appendPayload(append(b, `,"payload":`...), payload); ok {
-		return finishEvent(b, typ, now.UnixMilli())
+		return finishEvent(b, start, typ, now.UnixMilli())
 	}
 	raw, err := marshal(payload)
 	if err != nil {
@@ -37,12 +38,23 @@ func newEvent(typ, sessionID, userID string, payload any, now time.Time) *outEve
 
 // rawEvent builds an event around an already encoded payload.
 func rawEvent(typ, sessionID, userID string, payload []byte, ts int64) *outEvent {
-	b := appendHead(make([]byte, 0, 96+len(sessionID)+len(userID)+len(payload)), typ, sessionID, userID)
+	b, start := startEvent(96+len(sessionID)+len(userID)+len(payload), typ, sessionID, userID)
 	if len(payload) > 0 {
 		b = append(b, `,"payload":`...)
 		b = append(b, payload...)
 	}
-	return finishEvent(b, typ, ts)
+	return finishEvent(b, start, typ, ts)
+}
+
+// startEvent starts an event's Socket.IO frame, 42["type", and its
+// envelope up to the payload in the same buffer, with room for about n
+// bytes of envelope; start is where the envelope begins. A Socket.IO
+// receiver then gets the bytes encoded here, not a copy
+// (wsconn.NewFramedMessage); a plain one gets the envelope alone.
+func startEvent(n int, typ, sessionID, userID string) (b []byte, start int) {
+	b = sio.AppendEventHead(make([]byte, 0, 8+len(typ)+n), sio.MainNamespace, typ)
+	start = len(b)
+	return appendHead(b, typ, sessionID, userID), start
 }
 
 // appendHead appends an envelope up to its payload.
@@ -58,12 +70,13 @@ func appendHead(b []byte, typ, sessionID, userID string) []byte {
 	return b
 }
 
-// finishEvent appends the timestamp that ends an envelope.
-func finishEvent(b []byte, typ string, ts int64) *outEvent {
+// finishEvent appends the timestamp that ends the envelope begun at
+// b[start:] by startEvent.
+func finishEvent(b []byte, start int, typ string, ts int64) *outEvent {
 	b = append(b, `,"timestamp":`...)
 	b = strconv.AppendInt(b, ts, 10)
 	b = append(b, '}')
-	return &outEvent{Type: typ, Body: b}
+	return wsconn.NewFramedMessage(typ, b, start)
 }
 
 // marshal encodes v without HTML escaping: code is full of < and >, and

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/pairpad/pairpad/services/realtime/internal/wsconn"
+	"github.com/pairpad/pairpad/services/realtime/sio"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
@@ -32,8 +34,50 @@ func FuzzEncodePayload(f *testing.F) {
 			if got.Type != want.Type || !bytes.Equal(got.Body, want.Body) {
 				t.Fatalf("newEvent(%#v) = %s %s\nencoding/json: %s %s", p, got.Type, got.Body, want.Type, want.Body)
 			}
+			if f, w := got.Frame(wsconn.SocketIO{}), sio.EncodeEvent(sio.MainNamespace, got.Type, got.Body); !bytes.Equal(f, w) {
+				t.Fatalf("newEvent(%#v) framed for Socket.IO = %s, want %s", p, f, w)
+			}
 		}
 	})
+}
+
+// TestEventFrameShared holds an event's Socket.IO frame, encoded around
+// its envelope in one buffer, to the frame sio encodes from the envelope,
+// and checks that appending to the envelope leaves the shared frame as it
+// was.
+func TestEventFrameShared(t *testing.T) {
+	code := "x\n\"<y>\""
+	cases := []struct {
+		name string
+		ev   *outEvent
+	}{
+		{"code-update", newEvent(protocol.TypeCodeUpdate, fuzzSID, "u1",
+			protocol.CodeUpdate{Delta: protocol.Delta{FullCode: &code}, Version: 3, OpID: "u1-1", Hash: "h"}, fuzzNow)},
+		{"code-ack", ackEvent(protocol.TypeCodeAck, fuzzSID, "u1", 3, "u1-1", "", fuzzNow)},
+		{"encoding/json payload", newEvent(protocol.TypeLanguageChanged, fuzzSID, "", protocol.Language("go"), fuzzNow)},
+		{"raw, no payload", rawEvent(protocol.TypeSync, fuzzSID, "", nil, fuzzNow.UnixMilli())},
+		{"name escaped", rawEvent("a\"b\u00e9", fuzzSID, "u1", []byte(`{}`), fuzzNow.UnixMilli())},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			body := bytes.Clone(c.ev.Body)
+			if !json.Valid(body) {
+				t.Fatalf("envelope %s is not JSON", body)
+			}
+			want := sio.EncodeEvent(sio.MainNamespace, c.ev.Type, body)
+			got := c.ev.Frame(wsconn.SocketIO{})
+			if !bytes.Equal(got, want) {
+				t.Fatalf("frame %s, want %s", got, want)
+			}
+			if p := c.ev.Frame(wsconn.Plain{}); !bytes.Equal(p, body) {
+				t.Fatalf("plain frame %s, want %s", p, body)
+			}
+			_ = append(c.ev.Body, "garbage"...)
+			if !bytes.Equal(c.ev.Frame(wsconn.SocketIO{}), want) || !bytes.Equal(c.ev.Body, body) {
+				t.Fatalf("appending to the envelope changed the shared frame: %s", c.ev.Frame(wsconn.SocketIO{}))
+			}
+		})
+	}
 }
 
 // oldEvent is newEvent with encoding/json for every payload.

@@ -34,13 +34,21 @@ func EncodeEvent(nsp, name string, arg json.RawMessage) []byte {
 // AppendEvent appends the frame EncodeEvent returns to dst, so a caller with
 // a buffer to reuse allocates nothing.
 func AppendEvent(dst []byte, nsp, name string, arg json.RawMessage) []byte {
+	if len(arg) == 0 {
+		return append(appendString(append(appendHeader(dst, TypeEvent, nsp), '['), name), ']')
+	}
+	return append(append(AppendEventHead(dst, nsp, name), arg...), ']')
+}
+
+// AppendEventHead appends what comes before the argument in the frame of
+// an EVENT with one argument: 42["name", so that a caller can encode the
+// argument in place and end the frame with ']' (EncodeEvent's bytes,
+// without copying the argument).
+func AppendEventHead(dst []byte, nsp, name string) []byte {
 	dst = appendHeader(dst, TypeEvent, nsp)
 	dst = append(dst, '[')
 	dst = appendString(dst, name)
-	if len(arg) > 0 {
-		dst = append(append(dst, ','), arg...)
-	}
-	return append(dst, ']')
+	return append(dst, ',')
 }
 
 // eventLen is the exact length of an event frame whose name needs no escaping.

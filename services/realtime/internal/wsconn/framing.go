@@ -313,6 +313,20 @@ type Message struct {
 	framed [numKinds][]byte
 }
 
+// NewFramedMessage makes the message of type typ whose envelope is
+// frame[start:] (frame[:start] from sio.AppendEventHead of typ in the main
+// namespace): it ends the frame with ']' and keeps it as the message's
+// Socket.IO frame, so the envelope is not copied again to frame it. Body
+// and that frame share their bytes, which nobody changes afterwards; Body's
+// capacity ends with it, so appending to Body copies.
+func NewFramedMessage(typ string, frame []byte, start int) *Message {
+	end := len(frame)
+	frame = append(frame, ']')
+	m := &Message{Type: typ, Body: frame[start:end:end]}
+	m.framed[KindSocketIO] = frame
+	return m
+}
+
 // Frame returns the message framed for f.
 func (m *Message) Frame(f Framing) []byte {
 	k := f.Kind()
