@@ -79,6 +79,11 @@ type Retry struct {
 	Try time.Duration
 	// Resends, when set, counts the messages sent again for that.
 	Resends *atomic.Int64
+	// Until, when set, ends the append as a deadline of ctx would, if it
+	// comes first: a caller bounding one step of a longer operation passes
+	// its bound here rather than deriving a context with a timer, which an
+	// append acknowledged in its first try never needs.
+	Until time.Time
 }
 
 // Publish is Append for an entry already encoded (Encode), for a caller
@@ -96,19 +101,34 @@ type Retry struct {
 // sequence when it is this message, byte for byte: the caller's own
 // append, stored once.
 func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, version int64, m *nats.Msg, lastSeq uint64, r Retry) (uint64, error) {
-	if _, ok := ctx.Deadline(); !ok {
+	if _, ok := ctx.Deadline(); !ok && r.Until.IsZero() {
 		// Resends go on until ctx ends: bound them as one send would be.
+		r.Until = time.Now().Add(defaultAckWait)
+	}
+	until := r.Until
+	bounded := false
+	if r.Try <= 0 {
+		// The one send waits on ctx itself.
+		until, bounded = time.Time{}, true
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, defaultAckWait)
+		ctx, cancel = withUntil(ctx, r.Until)
 		defer cancel()
 	}
 	nc := js.Conn()
 	sent := false // a send went unanswered: the message may be stored
 	for busy, wait := 0, busyFirstWait; ; {
-		seq, dup, err := publishTry(ctx, nc, m, lastSeq, r.Try)
-		switch {
-		case err == nil && !dup:
+		seq, dup, err := publishTry(ctx, nc, m, lastSeq, r.Try, until)
+		if err == nil && !dup {
 			return seq, nil
+		}
+		if !bounded {
+			// Off the first try's success: the rest waits on ctx.
+			until, bounded = time.Time{}, true
+			var cancel context.CancelFunc
+			ctx, cancel = withUntil(ctx, r.Until)
+			defer cancel()
+		}
+		switch {
 		case err == nil:
 			return storedAfter(ctx, nc, sessionID, version, m, lastSeq)
 		case unanswered(ctx, err, r.Try):
@@ -158,8 +178,22 @@ func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, vers
 
 // publishTry is one send of m, waiting at most try (0: until ctx ends) for
 // its acknowledgement.
-func publishTry(ctx context.Context, nc *nats.Conn, m *nats.Msg, lastSeq uint64, try time.Duration) (uint64, bool, error) {
+func publishTry(ctx context.Context, nc *nats.Conn, m *nats.Msg, lastSeq uint64, try time.Duration, until time.Time) (uint64, bool, error) {
+	if !until.IsZero() {
+		if try = min(try, time.Until(until)); try <= 0 {
+			return 0, false, context.DeadlineExceeded
+		}
+	}
 	return publishExpect(ctx, nc, m, lastSeq, try)
+}
+
+// withUntil is ctx ending at until too, when set and before ctx's own
+// deadline.
+func withUntil(ctx context.Context, until time.Time) (context.Context, context.CancelFunc) {
+	if d, ok := ctx.Deadline(); until.IsZero() || ok && !until.Before(d) {
+		return ctx, func() {}
+	}
+	return context.WithDeadline(ctx, until)
 }
 
 // unanswered reports a send whose acknowledgement did not come within its

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
 
 	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/natstest"
@@ -31,6 +32,23 @@ func lostAckLayout(t *testing.T, ctx context.Context, cluster bool) (w, r *broke
 	return w, r, px
 }
 
+// appendFirst appends version 1 of session sid and encodes version 2,
+// for the caller to publish after it.
+func appendFirst(t *testing.T, ctx context.Context, w *broker.Infra, sid string) (uint64, *nats.Msg) {
+	t.Helper()
+	seq1, err := Append(ctx, w.JS, sid, Entry{Version: 1, UserID: "u", OpID: "op-1", ConnID: "c", Timestamp: 1,
+		Ops: ot.Op{ot.Insert("x")}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Encode(sid, Entry{Version: 2, UserID: "u", OpID: "op-2", ConnID: "c", Timestamp: 2,
+		Ops: ot.Op{ot.Retain(1), ot.Insert("y")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seq1, m
+}
+
 // An append whose acknowledgement is lost (the connection dropped after
 // the stream stored it) is stored once: Publish sends the same message
 // again, and JetStream answers with the stored copy (a cluster: a
@@ -44,16 +62,7 @@ func TestPublishOnceWhenTheAckIsLost(t *testing.T) {
 		defer cancel()
 		w, r, px := lostAckLayout(t, ctx, cluster)
 		sid := uuid.NewString()
-		seq1, err := Append(ctx, w.JS, sid, Entry{Version: 1, UserID: "u", OpID: "op-1", ConnID: "c", Timestamp: 1,
-			Ops: ot.Op{ot.Insert("x")}}, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := Encode(sid, Entry{Version: 2, UserID: "u", OpID: "op-2", ConnID: "c", Timestamp: 2,
-			Ops: ot.Op{ot.Retain(1), ot.Insert("y")}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		seq1, m := appendFirst(t, ctx, w, sid)
 
 		px.Hold()
 		var resends atomic.Int64
@@ -129,5 +138,44 @@ func TestMsgID(t *testing.T) {
 		if got := id(tc.sid, e); got == want {
 			t.Errorf("%s: same id %q", tc.name, got)
 		}
+	}
+}
+
+// Retry.Until ends an append as a deadline of its context would: with
+// every answer held, Publish sends again until Until and then gives up
+// with DeadlineExceeded, though its context has a minute left; an Until
+// already past sends nothing.
+func TestPublishUntil(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	w, r, px := lostAckLayout(t, ctx, false)
+	sid := uuid.NewString()
+	seq1, m := appendFirst(t, ctx, w, sid)
+	pctx, pcancel := context.WithTimeout(ctx, time.Minute)
+	defer pcancel()
+	if _, err := Publish(pctx, w.JS, sid, 2, m, seq1, Retry{Try: time.Second, Until: time.Now().Add(-time.Second)}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Publish with Until past = %v, want DeadlineExceeded", err)
+	}
+	if last, ok, err := Last(ctx, r, sid); err != nil || !ok || last.Version != 1 {
+		t.Fatalf("last entry = %+v, %v, %v; want version 1: an Until past sends nothing", last, ok, err)
+	}
+
+	px.Hold()
+	var resends atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		_, err := Publish(pctx, w.JS, sid, 2, m, seq1, Retry{Try: 200 * time.Millisecond, Resends: &resends,
+			Until: time.Now().Add(time.Second)})
+		done <- err
+	}()
+	// Past Until the context still has most of its minute: Publish must
+	// have returned long before it ends.
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	if err := natstest.Receive(t, wctx, done, "Publish"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Publish with its answers held = %v, want DeadlineExceeded at Until", err)
+	}
+	if resends.Load() == 0 {
+		t.Error("no resend before Until")
 	}
 }

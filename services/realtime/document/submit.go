@@ -244,10 +244,8 @@ func (s *replica) publish(ctx context.Context, e oplog.Entry, m *nats.Msg, expec
 		return 0, protocol.Wrap(protocol.CodeInternal, "the update could not be stored",
 			fmt.Errorf("append to %s: %w", s.id, err))
 	}
-	actx, cancel := context.WithTimeout(ctx, s.e.appendTimeout)
-	defer cancel()
-	seq, err := oplog.Publish(actx, s.e.in.JS, s.id, e.Version, m, expect,
-		oplog.Retry{Try: s.e.appendTry, Resends: &s.e.appendResends})
+	seq, err := oplog.Publish(ctx, s.e.in.JS, s.id, e.Version, m, expect,
+		oplog.Retry{Try: s.e.appendTry, Resends: &s.e.appendResends, Until: time.Now().Add(s.e.appendTimeout)})
 	if errors.Is(err, oplog.ErrFull) {
 		s.e.log.Warn("update refused: the SESSION_OPS stream is full (raise OPS_MAX_BYTES or lower OPS_MAX_AGE)",
 			"session_id", s.id)
