@@ -46,7 +46,14 @@ func (s *Service) sessionRecord(e jetstream.KeyValueEntry) {
 		return
 	}
 	if e.Operation() != jetstream.KeyValuePut {
-		rm.recordChanged(session.Record{PurgeReason: protocol.EndedDeleted}, e.Revision())
+		// A purge marker written by session.End carries the marked record,
+		// so a watcher that missed the mark still reads why it ended.
+		ended := session.Record{PurgeReason: protocol.EndedDeleted}
+		var r session.Record
+		if len(e.Value()) > 0 && json.Unmarshal(e.Value(), &r) == nil && r.PurgeReason != "" {
+			ended.PurgeReason = r.PurgeReason
+		}
+		rm.recordChanged(ended, e.Revision())
 		return
 	}
 	var r session.Record

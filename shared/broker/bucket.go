@@ -51,7 +51,7 @@ func kvStream(cfg jetstream.KeyValueConfig, direct bool) jetstream.StreamConfig 
 	return jetstream.StreamConfig{
 		Name:              "KV_" + cfg.Bucket,
 		Description:       cfg.Description,
-		Subjects:          []string{"$KV." + cfg.Bucket + ".>"},
+		Subjects:          []string{KVSubject(cfg.Bucket, ">")},
 		MaxMsgsPerSubject: history,
 		MaxBytes:          maxBytes,
 		MaxAge:            cfg.TTL,

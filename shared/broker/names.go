@@ -22,6 +22,9 @@ const (
 // MicroPrefix prefixes every micro service endpoint subject.
 const MicroPrefix = "pairpad"
 
+// KVSubject is the subject a key of a bucket is stored under.
+func KVSubject(bucket, key string) string { return "$KV." + bucket + "." + key }
+
 // OpsSubject is the subject of a session's op log in SESSION_OPS.
 func OpsSubject(sessionID string) string { return "session." + sessionID + ".ops" }
 

@@ -2,9 +2,11 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pairpad/pairpad/shared/broker"
@@ -47,5 +49,42 @@ func Purge(ctx context.Context, in *broker.Infra, id string) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	return NewStore(in.Sessions).Remove(ctx, id)
+	return removeRecord(ctx, in, id)
 }
+
+// removeRecord purges the session's record. A record marked for removal
+// goes with a purge marker that carries it, reason included: the purge
+// rolls up every earlier revision, so a watcher that is behind would
+// otherwise see the removal without the mark and could not tell an expiry
+// from a delete. Reads of the key still find nothing (nats.go reads the
+// marker's operation header, not its body).
+func removeRecord(ctx context.Context, in *broker.Infra, id string) error {
+	st := NewStore(in.Sessions)
+	r, _, err := st.GetAny(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case r.PurgeReason == "":
+		return st.Remove(ctx, id)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	m := nats.NewMsg(broker.KVSubject(broker.BucketSessions, id))
+	m.Header.Set(kvOperation, kvPurge)
+	m.Header.Set(nats.MsgRollup, nats.MsgRollupSubject)
+	m.Data = b
+	if _, err := in.JS.PublishMsg(ctx, m); err != nil {
+		return fmt.Errorf("purge session %s: %w", id, err)
+	}
+	return nil
+}
+
+// The headers of a KV purge marker, as nats.go writes them.
+const (
+	kvOperation = "KV-Operation"
+	kvPurge     = "PURGE"
+)
