@@ -385,7 +385,13 @@ func batch(ctx context.Context, in *broker.Infra, subject string, seq uint64, n,
 		return nil, err
 	}
 	inbox := in.NC.NewRespInbox()
-	sub, err := in.NC.SubscribeSync(inbox)
+	// The answer is at most n messages and one status (end of batch, not
+	// found, no responders): a channel that holds them all is never full.
+	// SubscribeSync would make one of the connection's SubChanLen (64 Ki
+	// pointers, 512 KiB, scanned by the GC) per read, and a realtime
+	// instance that loses many append races runs hundreds at once.
+	ch := make(chan *nats.Msg, n+1)
+	sub, err := in.NC.ChanSubscribe(inbox, ch)
 	if err != nil {
 		return nil, err
 	}
@@ -394,9 +400,11 @@ func batch(ctx context.Context, in *broker.Infra, subject string, seq uint64, n,
 		return nil, err
 	}
 	for {
-		m, err := sub.NextMsgWithContext(ctx)
-		if err != nil {
-			return out, err
+		var m *nats.Msg
+		select {
+		case m = <-ch:
+		case <-ctx.Done():
+			return out, ctx.Err()
 		}
 		switch status := m.Header.Get("Status"); status {
 		case "":

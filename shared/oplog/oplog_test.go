@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -236,6 +237,31 @@ func TestReadAfterBatches(t *testing.T) {
 	got, next, err := Read(ctxT(t), in, sid, 700, Limits{Entries: len(all)})
 	if err != nil || len(got) != len(all)-699 || got[0].Version != 700 || next != nil {
 		t.Fatalf("Read from 700: %d entries, %v, %v", len(got), deref(next), err)
+	}
+}
+
+// A catch-up read of a few entries allocates a few KiB, not the 512 KiB
+// channel of a default sync subscription (SubChanLen pointers): a realtime
+// instance that loses append races runs hundreds of them at once (the
+// split layout's heavy interview held 467 MiB of them).
+func TestReadAfterAllocatesLittle(t *testing.T) {
+	in := setup(t, broker.Layout{})
+	sid := uuid.NewString()
+	all := appendN(t, in, sid, 3)
+	ctx := ctxT(t)
+	const reads = 50
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for range reads {
+		got, _, err := ReadAfter(ctx, in, sid, all[0].Seq, Limits{})
+		if err != nil || len(got) != 2 {
+			t.Fatalf("ReadAfter: %d entries, %v", len(got), err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	// The embedded server's work for the requests is counted too.
+	if per := (after.TotalAlloc - before.TotalAlloc) / reads; per > 128<<10 {
+		t.Fatalf("a read of 2 entries allocated %d KiB, want at most 128", per>>10)
 	}
 }
 
