@@ -72,6 +72,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	duration := fs.Duration("duration", 0, "interview-light's measured window (default 60s, -quick 5s)")
 	memDuration := fs.Duration("memory-duration", 0, "memory's measured window: interview-light for target 3 (default 10m, -quick 10s)")
 	lightSessions := fs.Int("light-sessions", 0, "sessions of 3 users of interview-light and memory (default 1,000, -quick 20)")
+	heavySessions := fs.Int("heavy-sessions", 0, "sessions of 3 users of the heavy interview: interview-local and interview-split (default 1,000, -quick 20)")
 	manyConns := fs.Int("many-conns", 0, "idle50k's connections (default 50,000 or what the file limit allows over three instances, -quick 300)")
 	idleConns := fs.Int("idle-conns", 0, "idle's connections (default 10,000, -quick 200)")
 	steady := fs.Duration("steady-wait", -1, "idle: the most to wait after the hold for each server's own GC cycle and its RSS to settle (default 3m, -quick 15s; 0: read at the end of the hold)")
@@ -147,6 +148,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if *lightSessions > 0 {
 		p.light.Sessions, p.memory.Sessions, p.ab.Sessions = *lightSessions, *lightSessions, *lightSessions
+	}
+	if *heavySessions > 0 {
+		p.interview.Sessions = *heavySessions
 	}
 	if *repeat > 0 {
 		p.abRepeat = *repeat
@@ -342,7 +346,9 @@ func (r *runner) scenario(j job, p plan) (*loadgen.Result, error) {
 	// Every run that has a floor beside it speaks Socket.IO with fullCode
 	// deltas, as the relay does (the crowd: ops, which it transforms).
 	opts.Framing, opts.DeltaFormat = loadgen.FramingSocketIO, "fullCode"
-	opts.OnWindow = r.prof.hook(r.ctx, l, j.String(), j.scenario != "idle") // the floor serves no profiles
+	// The floor serves no profiles. The split layout's heap is also taken
+	// at the window's start: an instance once held 467 MiB there.
+	opts.OnWindow = r.prof.hook(r.ctx, l, j.String(), j.scenario != "idle", j.scenario == "interview-split")
 	switch j.scenario {
 	case "rest":
 		opts.OnWindow = nil

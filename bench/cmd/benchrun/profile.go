@@ -18,7 +18,7 @@ type Profile struct {
 	Scenario string `json:"scenario"`
 	Layout   string `json:"layout"`
 	Process  string `json:"process"`
-	Kind     string `json:"kind"` // cpu, heap, goroutine
+	Kind     string `json:"kind"` // cpu, heap, heap-start, goroutine
 	Path     string `json:"path"` // the raw profile, outside the repository
 	Top      string `json:"top"`  // go tool pprof -top
 }
@@ -41,12 +41,17 @@ func newProfiler(dir string, log io.Writer) *profiler {
 }
 
 // hook returns the OnWindow callback for a run on l: a CPU profile over
-// most of each window of the scenarios in cpu, and a heap profile at its end.
-func (p *profiler) hook(ctx context.Context, l *layout, tag string, cpu bool) func(string, time.Duration) {
+// most of each window of the scenarios in cpu, and a heap profile at its
+// end; with start, a heap profile at its start too (kind heap-start: what
+// the warm-up left behind).
+func (p *profiler) hook(ctx context.Context, l *layout, tag string, cpu, start bool) func(string, time.Duration) {
 	var once sync.Once
 	return func(scenario string, length time.Duration) {
 		once.Do(func() { // the first window only: one profile set per scenario
 			for _, proc := range l.profiled() {
+				if start {
+					p.wg.Go(func() { p.fetch(ctx, l.name, tag, proc, "heap-start", "/debug/pprof/heap") })
+				}
 				p.wg.Go(func() { p.take(ctx, l.name, tag, proc, length, cpu) })
 			}
 		})
@@ -116,7 +121,7 @@ func (p *profiler) finish(ctx context.Context) ([]Profile, []string) {
 	for i := range p.profiles {
 		pr := &p.profiles[i]
 		args := []string{"tool", "pprof", "-top", "-nodecount=25"}
-		if pr.Kind == "heap" {
+		if strings.HasPrefix(pr.Kind, "heap") {
 			args = append(args, "-sample_index=inuse_space")
 		}
 		out, err := exec.CommandContext(ctx, "go", append(args, pr.Path)...).CombinedOutput()
