@@ -72,13 +72,9 @@ func DecodeToken(tok string) (string, error) {
 	return string(b), err
 }
 
-// Headers of op log messages.
-const (
-	HeaderVersion = "Pairpad-Version"
-	HeaderUserID  = "Pairpad-User"
-	HeaderOpID    = "Pairpad-Op-Id"
-	HeaderConnID  = "Pairpad-Conn"
-)
+// HeaderVersion repeats an op log entry's version in a header (the rest
+// of the entry is in its body).
+const HeaderVersion = "Pairpad-Version"
 
 // HeaderInstance names the realtime instance that published a message on a
 // session's events subject, so an instance skips its own messages.

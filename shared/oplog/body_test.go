@@ -78,6 +78,15 @@ func FuzzEncodeBody(f *testing.F) {
 		if ok != (wantErr == nil) || (ok && !bytes.Equal(got, want)) {
 			t.Fatalf("append(%+v) = %s, %v; json.Marshal: %s, %v", b, got, ok, want, wantErr)
 		}
+		if !ok || v < 1 {
+			return
+		}
+		// Encode writes the body after the subject to digest both in
+		// place: the same body, and the id MsgID gives it.
+		m, err := Encode("s-"+u, b.entry(0))
+		if err != nil || !bytes.Equal(m.Data, want) || m.Header.Get("Nats-Msg-Id") != MsgID(m.Subject, want) {
+			t.Fatalf("Encode(%+v) = %s, id %q, %v; want %s, id %q", b, m.Data, m.Header.Get("Nats-Msg-Id"), err, want, MsgID(m.Subject, want))
+		}
 	})
 }
 

@@ -6,11 +6,14 @@
 // reads it to answer the history route.
 //
 // A message's body is the JSON of one Entry (version, user, user name,
-// role, opId, conn, timestamp, ops); its Pairpad-Version and Pairpad-Conn headers repeat the
-// version and connection so `nats stream view` and gap checks need no
-// decoding, and its Nats-Msg-Id (MsgID) lets a late acknowledgement be
-// asked for again without storing the entry twice (Publish). User and op ids stay in the body because an opId may hold
-// characters a header cannot.
+// role, opId, conn, timestamp, ops); its Pairpad-Version header repeats the
+// version so `nats stream view` and gap checks need no decoding, and its
+// Nats-Msg-Id (MsgID) lets a late acknowledgement be asked for again
+// without storing the entry twice (Publish). Nothing else goes in headers:
+// the user, connection and op ids stay in the body, because an opId may
+// hold characters a header cannot, and because every header costs each
+// reader of the republished entry (nats.go decodes them all into a map,
+// which grows past 8 keys: RePublish adds 5 to our 3).
 package oplog
 
 import (
@@ -89,20 +92,26 @@ func Encode(sessionID string, e Entry) (*nats.Msg, error) {
 	}
 	b := body{Version: e.Version, UserID: e.UserID, UserName: e.UserName, Role: string(e.Role),
 		OpID: e.OpID, ConnID: e.ConnID, Timestamp: e.Timestamp, Ops: e.Ops, Offset: e.Offset}
-	data, ok := b.append(make([]byte, 0, 128+len(b.UserID)+len(b.UserName)+len(b.OpID)+len(b.ConnID)+opSize(b.Ops)))
-	if !ok {
-		var err error
-		if data, err = json.Marshal(b); err != nil {
+	subject := broker.OpsSubject(sessionID)
+	// The body is written after the subject and a 0, what MsgID digests,
+	// so the digest needs no buffer of its own.
+	pre := len(subject) + 1
+	buf := append(make([]byte, 0, pre+128+len(b.UserID)+len(b.UserName)+len(b.OpID)+len(b.ConnID)+opSize(b.Ops)), subject...)
+	buf, ok := b.append(append(buf, 0))
+	var id string
+	if ok {
+		id = msgID(sha256.Sum256(buf))
+	} else {
+		data, err := json.Marshal(b)
+		if err != nil {
 			return nil, fmt.Errorf("encode entry %d: %w", e.Version, err)
 		}
+		buf, pre, id = data, 0, MsgID(subject, data)
 	}
-	m := nats.NewMsg(broker.OpsSubject(sessionID))
-	m.Data = data
-	m.Header.Set(jetstream.MsgIDHeader, MsgID(m.Subject, data))
-	m.Header.Set(broker.HeaderVersion, strconv.FormatInt(e.Version, 10))
-	if e.ConnID != "" && validHeaderValue(e.ConnID) {
-		m.Header.Set(broker.HeaderConnID, e.ConnID)
-	}
+	m := &nats.Msg{Subject: subject, Data: buf[pre:], Header: make(nats.Header, 3)}
+	vals := []string{id, strconv.FormatInt(e.Version, 10)} // one array for both
+	m.Header[jetstream.MsgIDHeader] = vals[0:1:1]
+	m.Header[broker.HeaderVersion] = vals[1:2:2]
 	return m, nil
 }
 
@@ -121,7 +130,15 @@ func MsgID(subject string, data []byte) string {
 	h.Write([]byte{0})
 	h.Write(data)
 	var sum [sha256.Size]byte
-	return base64.RawURLEncoding.EncodeToString(h.Sum(sum[:0])[:18])
+	h.Sum(sum[:0])
+	return msgID(sum)
+}
+
+// msgID is the Nats-Msg-Id of an entry whose digest is sum.
+func msgID(sum [sha256.Size]byte) string {
+	var id [24]byte // base64 of 18 bytes
+	base64.RawURLEncoding.Encode(id[:], sum[:18])
+	return string(id[:])
 }
 
 // append appends b as json.Marshal writes it, byte for byte
@@ -277,14 +294,4 @@ func decodeBodyJSON(data []byte) (Entry, error) {
 		return Entry{}, fmt.Errorf("%w: version %d, ops present %t", ErrMalformed, b.Version, b.Ops != nil)
 	}
 	return b.entry(len(data)), nil
-}
-
-// validHeaderValue reports whether s can travel as a header value.
-func validHeaderValue(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] == 0x7f {
-			return false
-		}
-	}
-	return true
 }
