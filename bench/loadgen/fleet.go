@@ -153,6 +153,12 @@ func (f *fleet) logf(format string, args ...any) {
 	}
 }
 
+// WindowMarker starts the line the loadgen command prints to its stderr
+// when a measured window starts (then the scenario and the window's
+// length), so a parent running it as a process can profile the servers
+// over the window.
+const WindowMarker = "loadgen: window started:"
+
 // windowStarted tells the OnWindow hook, if any.
 func (f *fleet) windowStarted(length time.Duration) {
 	if f.opts.OnWindow != nil {

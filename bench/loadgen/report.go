@@ -194,7 +194,20 @@ func writeServers(b *strings.Builder, servers []ProcessStats) {
 		if rt := s.Runtime; rt != nil {
 			fmt.Fprintf(b, "  - its runtime at the end: %s\n", RuntimeText(rt))
 		}
+		if f := s.Fanout; f != nil {
+			fmt.Fprintf(b, "  - %s\n", FanoutText(f))
+		}
 	}
+}
+
+// FanoutText renders a server's share of the fan-out between instances.
+func FanoutText(f *BucketQuantiles) string {
+	p99 := fmt.Sprintf("≤ %g ms", f.P99Ms)
+	if f.Beyond {
+		p99 = fmt.Sprintf("> %g ms", f.P99Ms)
+	}
+	return fmt.Sprintf("events from other instances, published there to queued here (NATS and dispatch): %d, p50 ≤ %g ms, p99 %s (histogram buckets)",
+		f.Count, f.P50Ms, p99)
 }
 
 // RuntimeText renders a runtime memory reading: where RSS goes.

@@ -5,9 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +47,10 @@ type ProcSample struct {
 	// Pairpad sums every pairpad_* series over its labels (histogram
 	// buckets left out), so counters can be compared before and after.
 	Pairpad map[string]float64
+	// Fanout is the cumulative count of pairpad_realtime_fanout_seconds
+	// (an event's publication by one instance to its delivery into the
+	// send queues of another) by upper bound in seconds, summed over types.
+	Fanout map[float64]float64
 }
 
 // Scrape reads the metrics of t.
@@ -86,6 +92,15 @@ func ParseMetrics(r io.Reader) (ProcSample, error) {
 		if !ok {
 			continue
 		}
+		if name == fanoutBucket {
+			if le, ok := bucketBound(line); ok {
+				if s.Fanout == nil {
+					s.Fanout = map[float64]float64{}
+				}
+				s.Fanout[le] += value
+			}
+			continue
+		}
 		switch name {
 		case "process_resident_memory_bytes":
 			s.RSS = value
@@ -120,6 +135,23 @@ func ParseMetrics(r io.Reader) (ProcSample, error) {
 		}
 	}
 	return s, sc.Err()
+}
+
+// fanoutBucket is the histogram of the servers' own share of a fan-out.
+const fanoutBucket = "pairpad_realtime_fanout_seconds_bucket"
+
+// bucketBound reads the le label of a histogram bucket's line.
+func bucketBound(line string) (float64, bool) {
+	_, rest, ok := strings.Cut(line, `le="`)
+	if !ok {
+		return 0, false
+	}
+	v, _, ok := strings.Cut(rest, `"`)
+	if !ok {
+		return 0, false
+	}
+	le, err := strconv.ParseFloat(v, 64) // "+Inf" parses as +Inf
+	return le, err == nil
 }
 
 // splitSample splits `name{labels} value [timestamp]`.
@@ -164,6 +196,50 @@ type ProcessStats struct {
 	// Runtime is the Go runtime's account of the process's memory at the
 	// second reading, when it serves one.
 	Runtime *RuntimeMemory `json:"runtimeAfter,omitempty"`
+	// Fanout is the server's share of the events other instances published
+	// between the readings, when it received any.
+	Fanout *BucketQuantiles `json:"fanout,omitempty"`
+}
+
+// BucketQuantiles are quantiles read from a Prometheus histogram's
+// buckets: each is the upper bound of the bucket it falls in, so "p99 ≤
+// P99Ms"; one beyond the last finite bound is that bound, with Beyond set
+// ("p99 > P99Ms").
+type BucketQuantiles struct {
+	Count  int64   `json:"count"`
+	P50Ms  float64 `json:"p50AtMostMs"`
+	P99Ms  float64 `json:"p99AtMostMs"`
+	Beyond bool    `json:"p99BeyondLastBound,omitempty"`
+}
+
+// fanoutBetween reads the quantiles of the observations made between two
+// readings of cumulative buckets; nil when there were none.
+func fanoutBetween(before, after map[float64]float64) *BucketQuantiles {
+	bounds := slices.Sorted(maps.Keys(after))
+	if len(bounds) == 0 {
+		return nil
+	}
+	total := after[bounds[len(bounds)-1]] - before[bounds[len(bounds)-1]]
+	if total <= 0 {
+		return nil
+	}
+	at := func(q float64) (ms float64, beyond bool) {
+		last := 0.0
+		for _, le := range bounds {
+			if math.IsInf(le, 1) {
+				return last * 1000, true
+			}
+			if after[le]-before[le] >= q*total {
+				return le * 1000, false
+			}
+			last = le
+		}
+		return last * 1000, true
+	}
+	b := &BucketQuantiles{Count: int64(total)}
+	b.P50Ms, _ = at(0.5)
+	b.P99Ms, b.Beyond = at(0.99)
+	return b
 }
 
 // RuntimeMemory is how a Go process's RSS divides, as its runtime
@@ -211,7 +287,7 @@ func Compare(name string, before, after ProcSample) ProcessStats {
 		Name: name, RSSBefore: int64(before.RSS), RSSAfter: int64(after.RSS),
 		HeapBefore: int64(before.HeapInuse), HeapAfter: int64(after.HeapInuse),
 		CPUSeconds: round3(after.CPUSeconds - before.CPUSeconds), Goroutines: int64(after.Goroutines),
-		Pairpad: map[string]float64{}, Runtime: after.Runtime(),
+		Pairpad: map[string]float64{}, Runtime: after.Runtime(), Fanout: fanoutBetween(before.Fanout, after.Fanout),
 	}
 	if wall := after.At.Sub(before.At).Seconds(); wall > 0 {
 		p.CPUPercent = round1(100 * (after.CPUSeconds - before.CPUSeconds) / wall)

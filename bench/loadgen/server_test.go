@@ -1,6 +1,8 @@
 package loadgen
 
 import (
+	"encoding/json"
+	"math"
 	"os"
 	"strings"
 	"testing"
@@ -27,6 +29,9 @@ pairpad_realtime_connections{framing="plain"} 10
 pairpad_realtime_connections{framing="socket.io"} 5
 pairpad_realtime_events_in_total{type="code-update"} 100
 pairpad_realtime_fanout_seconds_bucket{type="code-update",le="0.001"} 7
+pairpad_realtime_fanout_seconds_bucket{type="code-update",le="+Inf"} 9
+pairpad_realtime_fanout_seconds_bucket{type="cursor-update",le="0.001"} 3
+pairpad_realtime_fanout_seconds_bucket{type="cursor-update",le="+Inf"} 3
 pairpad_realtime_fanout_seconds_sum{type="code-update"} 0.25
 pairpad_weird{label="with } brace"} 1
 pairpad_nan NaN
@@ -62,6 +67,40 @@ func TestParseMetrics(t *testing.T) {
 		if s.Pairpad[k] != v {
 			t.Errorf("%s = %v, want %v", k, s.Pairpad[k], v)
 		}
+	}
+	if len(s.Fanout) != 2 || s.Fanout[0.001] != 10 || s.Fanout[math.Inf(1)] != 12 {
+		t.Errorf("fan-out buckets = %v, want 10 under 1 ms and 12 in all, summed over types", s.Fanout)
+	}
+}
+
+func TestFanoutBetween(t *testing.T) {
+	inf := math.Inf(1)
+	before := map[float64]float64{0.001: 10, 0.01: 10, 0.1: 10, inf: 10}
+	for _, tc := range []struct {
+		name  string
+		after map[float64]float64
+		want  *BucketQuantiles
+	}{
+		{"nothing observed", before, nil},
+		{"no histogram", nil, nil},
+		{"all under the first bound", map[float64]float64{0.001: 110, 0.01: 110, 0.1: 110, inf: 110},
+			&BucketQuantiles{Count: 100, P50Ms: 1, P99Ms: 1}},
+		{"a tail in a later bucket", map[float64]float64{0.001: 90, 0.01: 105, 0.1: 110, inf: 110},
+			&BucketQuantiles{Count: 100, P50Ms: 1, P99Ms: 100}},
+		{"a tail beyond the last bound", map[float64]float64{0.001: 60, 0.01: 100, 0.1: 105, inf: 110},
+			&BucketQuantiles{Count: 100, P50Ms: 1, P99Ms: 100, Beyond: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := fanoutBetween(before, tc.after)
+			if (got == nil) != (tc.want == nil) || got != nil && *got != *tc.want {
+				t.Errorf("fanoutBetween = %+v, want %+v", got, tc.want)
+			}
+			if got != nil {
+				if _, err := json.Marshal(got); err != nil {
+					t.Errorf("not JSON: %v", err)
+				}
+			}
+		})
 	}
 }
 

@@ -73,6 +73,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	memDuration := fs.Duration("memory-duration", 0, "memory's measured window: interview-light for target 3 (default 10m, -quick 10s)")
 	lightSessions := fs.Int("light-sessions", 0, "sessions of 3 users of interview-light and memory (default 1,000, -quick 20)")
 	heavySessions := fs.Int("heavy-sessions", 0, "sessions of 3 users of the heavy interview: interview-local and interview-split (default 1,000, -quick 20)")
+	manyEvery := fs.Duration("many-cursor-every", 0, "idle50k: how often each user moves its cursor (default 10s, -quick 1s): with fewer -many-conns, a shorter period keeps the full run's 5,000 moves a second")
 	manyConns := fs.Int("many-conns", 0, "idle50k's connections (default 50,000 or what the file limit allows over three instances, -quick 300)")
 	idleConns := fs.Int("idle-conns", 0, "idle's connections (default 10,000, -quick 200)")
 	steady := fs.Duration("steady-wait", -1, "idle: the most to wait after the hold for each server's own GC cycle and its RSS to settle (default 3m, -quick 15s; 0: read at the end of the hold)")
@@ -172,6 +173,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if *manyConns > 0 {
 		p.many = manyPlan(*manyConns, rep.Machine.FileLimit, p.many)
+	}
+	if *manyEvery > 0 {
+		p.many.CursorEvery = *manyEvery
 	}
 	if *crowdSizes != "" {
 		if p.crowdSizes, err = parseSizes(*crowdSizes); err != nil {
@@ -388,8 +392,13 @@ func (r *runner) scenario(j job, p plan) (*loadgen.Result, error) {
 		opts.OnWindow = nil
 		return tag(loadgen.Ramp(r.ctx, opts, p.ramp))(l)
 	case "idle50k":
-		opts.OnWindow = nil
-		return tag(r.many(l, p.many, j.floor))(l)
+		// The generator runs as processes of its own, which say when
+		// their window starts: the realtime instances are profiled then.
+		var onWindow func(string, time.Duration)
+		if !j.floor {
+			onWindow = opts.OnWindow
+		}
+		return tag(r.many(l, p.many, j.floor, onWindow))(l)
 	}
 	return nil, fmt.Errorf("unknown scenario %q", j.scenario)
 }

@@ -571,3 +571,43 @@ func TestParseServerEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowWatch: idle50k profiles the servers from the generator's
+// output, at the first line saying a window started, however the output
+// is cut into writes, and passes every byte on.
+func TestWindowWatch(t *testing.T) {
+	marker := "[2/3] " + loadgen.WindowMarker + " interview 30s\n"
+	for _, tc := range []struct {
+		name   string
+		writes []string
+		fires  int
+	}{
+		{"no window", []string{"[1/3] connected\n", "[1/3] p99 1ms\n"}, 0},
+		{"one line", []string{"[1/3] connected\n", marker}, 1},
+		{"cut inside the marker", []string{"[1/3] connected\n" + marker[:9], marker[9:20], marker[20:]}, 1},
+		{"every process says it once", []string{marker, marker, marker + "[1/3] p99 1ms\n"}, 1},
+		{"the marker without its end of line yet", []string{marker[:len(marker)-1]}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out strings.Builder
+			fired := 0
+			w := &windowWatch{w: &out, window: 30 * time.Second, on: func(scenario string, length time.Duration) {
+				fired++
+				if scenario != "idle50k" || length != 30*time.Second {
+					t.Errorf("hook(%q, %s)", scenario, length)
+				}
+			}}
+			for _, s := range tc.writes {
+				if n, err := w.Write([]byte(s)); n != len(s) || err != nil {
+					t.Fatalf("Write = %d, %v", n, err)
+				}
+			}
+			if fired != tc.fires {
+				t.Errorf("fired %d times, want %d", fired, tc.fires)
+			}
+			if out.String() != strings.Join(tc.writes, "") {
+				t.Errorf("passed on %q", out.String())
+			}
+		})
+	}
+}

@@ -67,7 +67,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags,
 	o := &f.opts
 	fs.StringVar(&o.APIURL, "api", "http://127.0.0.1:3001", "base URL of the api (or the all-in-one)")
 	fs.StringVar(&f.ws, "ws", "", "comma-separated ws:// base URLs of the realtime processes (default: the api's host)")
-	fs.StringVar(&f.metrics, "metrics", "", "comma-separated name=http://host:port of processes whose /metrics to read (default: the api)")
+	fs.StringVar(&f.metrics, "metrics", "", "comma-separated name=http://host:port of processes whose /metrics to read, or name=pid:N of one without metrics whose CPU and RSS /proc tells (default: the api)")
 	fs.StringVar(&f.framing, "framing", "plain", "plain (/ws) or socketio (/socket.io/)")
 	fs.BoolVar(&o.Legacy, "legacy", false, "speak the older Socket.IO form: no token, fullCode, identity in the query (implies -framing socketio)")
 	fs.StringVar(&o.DeltaFormat, "delta", "", "deltaFormat: fullCode or ops (default: fullCode, ops for crowd)")
@@ -133,7 +133,15 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags,
 		if !ok {
 			name, url = m, m
 		}
-		o.Targets = append(o.Targets, loadgen.Target{Name: name, URL: url})
+		t := loadgen.Target{Name: name, URL: url}
+		if pid, ok := strings.CutPrefix(url, "pid:"); ok {
+			n, err := strconv.Atoi(pid)
+			if err != nil || n <= 0 {
+				return nil, "", fmt.Errorf("-metrics %q: want name=pid:N", m)
+			}
+			t = loadgen.Target{Name: name, PID: n}
+		}
+		o.Targets = append(o.Targets, t)
 	}
 	for _, w := range splitList(f.watch) {
 		name, pid, _ := strings.Cut(w, "=")
@@ -144,6 +152,11 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags,
 		o.WatchRSS = append(o.WatchRSS, loadgen.Target{Name: name, PID: n})
 	}
 	o.Progress = stderr
+	// The window's start, on a line of its own: a parent that runs this
+	// command (benchrun's idle50k) profiles the servers from it.
+	o.OnWindow = func(scenario string, length time.Duration) {
+		fmt.Fprintf(stderr, "%s %s %s\n", loadgen.WindowMarker, scenario, length)
+	}
 	return f, scenario, nil
 }
 

@@ -44,6 +44,16 @@ func TestParse(t *testing.T) {
 					t.Errorf("targets = %+v", o.Targets)
 				}
 			}},
+		{"a process read from /proc", "-metrics rt1=http://b:2,nats=pid:42 interview", "interview",
+			func(t *testing.T, f *flags) {
+				o := f.opts
+				if len(o.Targets) != 2 || o.Targets[1] != (loadgen.Target{Name: "nats", PID: 42}) {
+					t.Errorf("targets = %+v", o.Targets)
+				}
+				if o.OnWindow == nil {
+					t.Error("no window marker for a parent to profile from")
+				}
+			}},
 		{"legacy implies socket.io and fullCode", "--legacy crowd", "crowd", func(t *testing.T, f *flags) {
 			if !f.opts.Legacy || f.opts.Framing != loadgen.FramingSocketIO {
 				t.Errorf("opts = %+v", f.opts)
@@ -66,7 +76,7 @@ func TestParse(t *testing.T) {
 }
 
 func TestRunRejectsBadArguments(t *testing.T) {
-	for _, args := range []string{"", "idle crowd", "-nope idle", "dance"} {
+	for _, args := range []string{"", "idle crowd", "-nope idle", "dance", "-metrics nats=pid:x idle", "-metrics nats=pid:0 idle"} {
 		err := run(context.Background(), append([]string{"loadgen"}, strings.Fields(args)...), func(string) string { return "" }, io.Discard, io.Discard)
 		if err == nil {
 			t.Errorf("run(%q) succeeded", args)
