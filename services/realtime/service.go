@@ -106,7 +106,7 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 	}
 	s.engine = document.NewEngine(d.Infra, document.Options{MaxDocBytes: protocol.MaxDocumentBytes, Instance: instance,
 		TransformBudget: cfg.DocTransformBudget, LogMaxEntries: cfg.OpsMaxPerSession, LogMaxBytes: cfg.OpsMaxBytesPerSession,
-		MemoryBudget: cfg.DocMemoryBudget, UnloadAfter: cfg.DocUnloadAfter},
+		MemoryBudget: cfg.DocMemoryBudget, UnloadAfter: cfg.DocUnloadAfter, WindowVersions: cfg.DocWindowVersions},
 		d.Log, d.Now)
 	if err := registerWindowGauge(d.Metrics, s.engine); err != nil {
 		s.engine.Close()

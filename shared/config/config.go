@@ -98,8 +98,10 @@ type Config struct {
 	// DocMemoryBudget bounds the bytes the documents hold on one realtime
 	// instance (texts, opId indexes, windows of recent updates);
 	// DocUnloadAfter is how long a document goes without edits before its
-	// window is dropped.
+	// window is dropped; DocWindowVersions is how many versions a
+	// document's window of recent updates keeps.
 	DocMemoryBudget     int64
+	DocWindowVersions   int
 	DocUnloadAfter      time.Duration
 	ShutdownTimeout     time.Duration
 	HTTPReadHeaderLimit time.Duration
@@ -208,6 +210,7 @@ func Load(process string, getenv func(string) string) (Config, error) {
 	c.DocTransformBudget = p.integer("DOC_TRANSFORM_BUDGET", 1000000, 100, 1<<40)
 	c.DocMemoryBudget = int64(p.integer("DOC_MEMORY_BUDGET", 64<<20, 1<<20, 1<<50))
 	c.DocUnloadAfter = p.duration("DOC_UNLOAD_AFTER", time.Minute)
+	c.DocWindowVersions = p.integer("DOC_WINDOW_VERSIONS", 128, 1, 1<<16)
 	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 20*time.Second)
 	c.HTTPReadHeaderLimit = p.duration("HTTP_READ_HEADER_TIMEOUT", 10*time.Second)
 	c.HTTPIdleTimeout = p.duration("HTTP_IDLE_TIMEOUT", 120*time.Second)

@@ -115,3 +115,58 @@ func BenchmarkWindowMark(b *testing.B) {
 	}
 	runtime.KeepAlive(hs)
 }
+
+// typedWindows returns n windows of lim after edits one-character edits of
+// a 2 KiB document each, with opIds like the load generator's: the state of
+// interview-light's sessions after edits/2 seconds.
+func typedWindows(lim histLimits, n, edits int) []*history {
+	out := make([]*history, n)
+	for s := range out {
+		h := &history{}
+		text := strings.Repeat("func main() { fmt.Println(\"hello\") }\n", 2048/38)
+		h.reset(lim, text, 0, nil)
+		for v := 1; v <= edits; v++ {
+			at := (v * 37) % ot.UTF16Len(text)
+			op := buildOp(at, "x", 0, ot.UTF16Len(text)-at)
+			if v%2 == 0 {
+				op = buildOp(at, "", 1, ot.UTF16Len(text)-at-1)
+			}
+			next, _ := ot.Apply(text, op)
+			text = next
+			h.push(Applied{SessionID: "s", Version: int64(v), UserID: "user-1", ConnID: "conn-1",
+				OpID: fmt.Sprintf("lg%d.%d", v, 1733364000000000000+int64(v)), Ops: op, Code: text,
+				Hash: "0123456789abcdef", Timestamp: int64(v)})
+		}
+		out[s] = h
+	}
+	return out
+}
+
+// BenchmarkWindowMemory reports the heap one session's window holds after
+// ten minutes of interview-light's typing (two updates a second).
+func BenchmarkWindowMemory(b *testing.B) {
+	for _, versions := range []int{1024, 512, 256, 128} {
+		b.Run(fmt.Sprint(versions), func(b *testing.B) {
+			lim := defaultHistLimits
+			lim.versions = versions
+			const n = 200
+			var per float64
+			for b.Loop() {
+				var m0, m1 runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&m0)
+				w := typedWindows(lim, n, 1200)
+				runtime.GC()
+				runtime.ReadMemStats(&m1)
+				per = float64(m1.HeapAlloc-m0.HeapAlloc) / n
+				acc := 0
+				for _, h := range w {
+					acc += h.bytes
+				}
+				b.ReportMetric(float64(acc)/n, "accounted-B/session")
+				runtime.KeepAlive(w)
+			}
+			b.ReportMetric(per, "heap-B/session")
+		})
+	}
+}

@@ -35,8 +35,9 @@
 // a window of recent updates and an opId index (the newest update of each
 // of its dedupeConns most recent connections).
 // The window holds the updates' ops and hashes, the text at its start, the
-// text every 64 versions and at the newest two; it is bounded by 1024
-// versions and 1 MiB. Options.MemoryBudget (DOC_MEMORY_BUDGET) bounds the
+// text every 64 versions and at the newest two; it keeps
+// Options.WindowVersions versions (DOC_WINDOW_VERSIONS, default 128; up to
+// 64 more until the next checkpoint) within 1 MiB. Options.MemoryBudget (DOC_MEMORY_BUDGET) bounds the
 // texts, indexes and windows of the instance together (Engine.MemoryBytes):
 // past it the least recently edited windows shrink to their newest version
 // first (Engine.trim); texts and indexes are not shrunk. A

@@ -44,6 +44,12 @@ type Options struct {
 	// opId index (DOC_UNLOAD_AFTER); default DefaultUnloadAfter. A session
 	// with no listeners left is unloaded at once.
 	UnloadAfter time.Duration
+	// WindowVersions is how many versions a session's window of recent
+	// updates keeps (DOC_WINDOW_VERSIONS); default DefaultWindowVersions.
+	// A client that many versions behind still gets a replay on
+	// reconnecting and its fullCode update transformed; one further behind
+	// takes a sync.
+	WindowVersions int
 }
 
 // Defaults of the memory bounds: 64 MiB of windows holds about 150
@@ -55,6 +61,14 @@ const (
 	DefaultMemoryBudget = 64 << 20
 	DefaultUnloadAfter  = time.Minute
 )
+
+// DefaultWindowVersions is a minute of interview-light's typing (two
+// updates a second), 20 seconds of three people typing at that rate, and
+// more than a client reconnecting after a blip or a fullCode update on a
+// loaded server is behind. A session idle for DefaultUnloadAfter drops its
+// window anyway, so a longer one would only serve a client that is away
+// while the others keep typing; that client takes a sync (one text).
+const DefaultWindowVersions = 128
 
 // trimStep: after a trim that could not reach its target, the windows
 // grow by 1/trimStep of the budget before the next one (a trim sorts and
@@ -135,14 +149,19 @@ func NewEngine(in *broker.Infra, o Options, log *slog.Logger, now func() time.Ti
 	if o.UnloadAfter <= 0 {
 		o.UnloadAfter = DefaultUnloadAfter
 	}
+	if o.WindowVersions <= 0 {
+		o.WindowVersions = DefaultWindowVersions
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if now == nil {
 		now = time.Now
 	}
+	hist := defaultHistLimits
+	hist.versions = o.WindowVersions
 	return &Engine{in: in, subs: broker.NewDispatcher(0, 0), o: o, log: log.With("component", "document", "instance", o.Instance), now: now,
-		hist: defaultHistLimits, appendTimeout: appendTimeout, appendTry: appendTry, stopping: map[string]*replica{}}
+		hist: hist, appendTimeout: appendTimeout, appendTry: appendTry, stopping: map[string]*replica{}}
 }
 
 // Open attaches l to the session's document: on the first open of the

@@ -25,9 +25,11 @@ type histLimits struct {
 	recent int
 }
 
-// defaultHistLimits keep at most 1024 versions and 1 MiB per session: for
-// a 2 KiB document about 16 + 2 texts and the updates.
-var defaultHistLimits = histLimits{versions: 1024, bytes: 1 << 20, every: 64, recent: 2}
+// defaultHistLimits keep at most DefaultWindowVersions (Options.
+// WindowVersions) and 1 MiB per session: for a 2 KiB document the base, 2
+// checkpoints, the newest 2 texts and the updates, some 36 KB
+// (BenchmarkWindowMemory; 195 KB at the 1024 versions it used to keep).
+var defaultHistLimits = histLimits{versions: DefaultWindowVersions, bytes: 1 << 20, every: 64, recent: 2}
 
 // replayMaxBytes bounds the texts (Applied.Code) one replay may build.
 const replayMaxBytes = 32 << 20
@@ -160,8 +162,11 @@ func (h *history) version(i int) int64 {
 
 // evict drops the oldest versions up to an entry that kept its text, so
 // the new base is a text we already hold and eviction never re-applies
-// ops: the first one that brings the window within both bounds, else the
-// newest one.
+// ops: the newest one that keeps at least lim.versions versions, so a
+// client that many versions behind is always served; further when the
+// bytes bound needs it (up to the newest one). push evicts once the window
+// holds lim.versions+lim.every versions, so it holds between lim.versions
+// and that many (a checkpoint every lim.every versions).
 func (h *history) evict() {
 	drop, left := -1, 0
 	rest := h.bytes - len(h.base) - h.slack // the entries' bytes
@@ -170,12 +175,12 @@ func (h *history) evict() {
 		if !he.hasCode {
 			continue
 		}
+		if drop >= 0 && left <= h.lim.bytes && len(h.entries)-(i+1) < h.lim.versions {
+			break // dropping through i would keep too few versions
+		}
 		drop, left = i, rest
 		if i < len(h.entries)-1 {
 			left += len(he.code) // the new base
-		}
-		if len(h.entries)-(i+1) <= h.lim.versions && left <= h.lim.bytes {
-			break
 		}
 	}
 	if drop < 0 {

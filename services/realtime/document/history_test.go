@@ -35,8 +35,8 @@ func TestHistoryWindow(t *testing.T) {
 		text = next
 		texts = append(texts, text)
 		h.push(Applied{Version: v, Ops: op, Code: text})
-		if len(h.entries) > h.lim.versions+h.lim.every {
-			t.Fatalf("window of %d entries", len(h.entries))
+		if len(h.entries) > h.lim.versions+h.lim.every || int64(len(h.entries)) < min(v, int64(h.lim.versions)) {
+			t.Fatalf("window of %d entries at version %d: want %d..%d", len(h.entries), v, h.lim.versions, h.lim.versions+h.lim.every)
 		}
 		if h.baseVersion+int64(len(h.entries)) != v {
 			t.Fatalf("window %d+%d does not end at %d", h.baseVersion, len(h.entries), v)

@@ -353,3 +353,67 @@ func budgetEngine(t *testing.T, budget int64) (*broker.Infra, *Engine) {
 	return in, newEngineOpts(t, in, Options{Instance: "a", MemoryBudget: budget,
 		SnapshotDebounce: 100 * time.Millisecond, SnapshotMaxDelay: 300 * time.Millisecond})
 }
+
+// TestWindowVersions: a window keeps Options.WindowVersions versions
+// (DefaultWindowVersions when unset): a client that many versions behind
+// still has its fullCode update transformed and gets a replay when it
+// reconnects; one behind by more than the window's extent (the versions
+// plus the checkpoint spacing eviction rounds to) gets INVALID_PAYLOAD with
+// details.sync and a sync instead of a replay.
+func TestWindowVersions(t *testing.T) {
+	in := newInfra(t, natstest.Start(t))
+	for _, tc := range []struct {
+		name   string
+		option int
+		want   int64
+	}{
+		{"default", 0, DefaultWindowVersions},
+		{"configured", 16, 16},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEngineOpts(t, in, Options{Instance: "a", WindowVersions: tc.option})
+			sid := newSessionID()
+			d, r := open(t, e, sid, -1)
+			extent := tc.want + int64(e.hist.every)
+			n := 2 * extent
+			for v := int64(0); v < n; v++ {
+				submit(t, d, "typist", "c1", opsUpdate(v, "", buildOp(int(v), "a", 0, 0)))
+			}
+			waitVersion(t, r, n)
+			e.mu.Lock()
+			s, _ := e.sessions.Get(sid)
+			e.mu.Unlock()
+			s.mu.Lock()
+			held := int64(len(s.hist.entries))
+			s.mu.Unlock()
+			if held < tc.want || held > extent {
+				t.Fatalf("the window holds %d versions, want %d..%d", held, tc.want, extent)
+			}
+
+			// A fullCode update tc.want versions behind: the text at its base
+			// with a "!" in front, transformed over what followed.
+			behind := n - tc.want
+			full := "!" + strings.Repeat("a", int(behind))
+			res := submit(t, d, "slow", "c2", fullUpdate(behind, "slow-1", full))
+			if got, want := waitVersion(t, r, res.Version), "!"+strings.Repeat("a", int(n)); got != want {
+				t.Fatalf("fullCode %d versions behind gave %q, want %q", tc.want, got, want)
+			}
+			if _, rr := open(t, e, sid, behind); !rr.replayOK || int64(len(rr.replay)) != res.Version-behind {
+				t.Fatalf("replay of the %d versions after %d: ok %v, %d updates", res.Version-behind, behind, rr.replayOK, len(rr.replay))
+			}
+
+			// Beyond the window: a sync.
+			gone := res.Version - extent - 1
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_, err := d.Submit(ctx, "slow", "c2", fullUpdate(gone, "slow-2", strings.Repeat("a", int(gone))+"?"))
+			var pe *protocol.Error
+			if !errors.As(err, &pe) || pe.Code != protocol.CodeInvalidPayload || pe.Details["sync"] != true {
+				t.Fatalf("fullCode %d versions behind: %v, want INVALID_PAYLOAD with sync", res.Version-gone, err)
+			}
+			if _, rr := open(t, e, sid, gone); rr.replayOK {
+				t.Fatalf("replay from %d versions behind succeeded", res.Version-gone)
+			}
+		})
+	}
+}
