@@ -2,11 +2,13 @@ package realtime
 
 import (
 	"encoding/json"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/jsonwire"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
@@ -33,16 +35,86 @@ type peerMsg struct {
 // failure is only logged: peers still converge through the watchers.
 func (s *Service) publishPeer(sid string, m peerMsg) {
 	m.Sent = s.now().UnixMilli()
-	data, err := json.Marshal(m)
-	if err != nil {
-		s.log.Error("encode peer message", "session_id", sid, "err", err)
-		return
-	}
-	msg := &nats.Msg{Subject: broker.EventsSubject(sid), Data: data, Header: nats.Header{}}
-	msg.Header.Set(broker.HeaderInstance, s.instance)
+	// The header is the same map for every message: nats.go only reads it.
+	msg := &nats.Msg{Subject: broker.EventsSubject(sid), Data: appendPeer(nil, m), Header: s.peerHeader}
 	if err := s.peers.PublishMsg(msg); err != nil {
 		s.log.Warn("publish peer message", "session_id", sid, "kind", m.Kind, "err", err)
 	}
+}
+
+// appendPeer appends m as JSON that encoding/json decodes back to m
+// (FuzzPeerMsg), in one pass: a cursor move is published once per move,
+// and json.Marshal of a json.RawMessage scans the envelope twice more
+// (validating and compacting it) although newEvent wrote it compact. The
+// envelope must be valid JSON, as every event this package encodes is;
+// receivers check it.
+func appendPeer(b []byte, m peerMsg) []byte {
+	if b == nil {
+		b = make([]byte, 0, 64+len(m.Kind)+len(m.UserID)+len(m.Language)+len(m.Envelope))
+	}
+	b = append(b, `{"kind":`...)
+	b = jsonwire.AppendString(b, m.Kind)
+	if m.UserID != "" {
+		b = append(b, `,"userId":`...)
+		b = jsonwire.AppendString(b, m.UserID)
+	}
+	if m.Language != "" {
+		b = append(b, `,"language":`...)
+		b = jsonwire.AppendString(b, string(m.Language))
+	}
+	if len(m.Envelope) > 0 {
+		b = append(b, `,"envelope":`...)
+		b = append(b, m.Envelope...)
+	}
+	b = append(b, `,"sent":`...)
+	b = strconv.AppendInt(b, m.Sent, 10)
+	return append(b, '}')
+}
+
+// decodePeer decodes a peer message: in one pass when it has the shape
+// appendPeer writes (its envelope then validated and aliasing data), else
+// with encoding/json, which also reads what other versions may send.
+func decodePeer(data []byte) (peerMsg, bool, error) {
+	if m, ok := fastPeer(data); ok {
+		return m, true, nil
+	}
+	var m peerMsg
+	err := json.Unmarshal(data, &m)
+	return m, false, err
+}
+
+// fastPeer is decodePeer's fast path: an object of peerMsg's keys, each
+// at most once and spelled as appendPeer spells it, whose envelope is
+// valid JSON other than null; false for anything else, which encoding/json
+// then decodes (or refuses).
+func fastPeer(data []byte) (peerMsg, bool) {
+	r := jsonwire.NewReader(data)
+	var m peerMsg
+	var seen jsonwire.Seen
+	ok := r.Object(func(key []byte) bool {
+		var ok bool
+		switch string(key) {
+		case "kind":
+			m.Kind, ok = r.String()
+			return ok && seen.First(1)
+		case "userId":
+			m.UserID, ok = r.String()
+			return ok && seen.First(2)
+		case "language":
+			var l string
+			l, ok = r.String()
+			m.Language = protocol.Language(l)
+			return ok && seen.First(4)
+		case "envelope":
+			m.Envelope, ok = r.Value()
+			return ok && string(m.Envelope) != "null" && seen.First(8)
+		case "sent":
+			m.Sent, ok = r.Int()
+			return ok && seen.First(16)
+		}
+		return false
+	})
+	return m, ok && r.End()
 }
 
 // hintTTL bounds how long a hint waits for the watcher event it refines.

@@ -474,8 +474,8 @@ func (rm *room) onPeer(msg *nats.Msg) {
 	if msg.Header.Get(broker.HeaderInstance) == rm.d.instance {
 		return
 	}
-	var m peerMsg
-	if err := json.Unmarshal(msg.Data, &m); err != nil {
+	m, checked, err := decodePeer(msg.Data)
+	if err != nil {
 		rm.d.log.Warn("undecodable peer message", "session_id", rm.id, "err", err)
 		return
 	}
@@ -487,7 +487,7 @@ func (rm *room) onPeer(msg *nats.Msg) {
 	}
 	switch m.Kind {
 	case peerCursor:
-		if len(m.Envelope) == 0 || !json.Valid(m.Envelope) {
+		if len(m.Envelope) == 0 || !checked && !json.Valid(m.Envelope) {
 			return
 		}
 		e := &outEvent{Type: protocol.TypeCursorUpdate, Body: m.Envelope, Key: cursorKey(m.UserID)}

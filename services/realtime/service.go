@@ -56,10 +56,13 @@ type Service struct {
 	// runs the rooms' subscriptions to them.
 	peers    *nats.Conn
 	ownPeers bool
-	events   *broker.Dispatcher
-	micro    micro.Service
-	watches  watchSet
-	handler  http.Handler
+	// peerHeader names this instance on every peer message; one map,
+	// shared by every publish (nats.go only reads it).
+	peerHeader nats.Header
+	events     *broker.Dispatcher
+	micro      micro.Service
+	watches    watchSet
+	handler    http.Handler
 
 	ctx          context.Context // background work; cancelled by Shutdown
 	cancel       context.CancelFunc
@@ -100,7 +103,7 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 	instance := newID()
 	s := &Service{
 		cfg: cfg, in: d.Infra, log: d.Log.With("component", "realtime", "instance", instance), now: d.Now,
-		instance: instance, touchEvery: touchEvery(cfg.SessionIdleTimeout), store: session.NewStore(d.Infra.Sessions),
+		instance: instance, peerHeader: nats.Header{broker.HeaderInstance: []string{instance}}, touchEvery: touchEvery(cfg.SessionIdleTimeout), store: session.NewStore(d.Infra.Sessions),
 		metrics: m, slots: newSlots(cfg.WSMaxConns, cfg.WSMaxConnsPerIP),
 		limits: newLimitStore(rate{n: cfg.WSHandshakeRate.N, per: cfg.WSHandshakeRate.Per}),
 	}
