@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"testing"
@@ -46,8 +47,11 @@ func BenchmarkIdleFootprint(b *testing.B) {
 
 func idleFootprint(b *testing.B, reader string) {
 	cl := newCluster(b)
+	// The raw clients never answer a keepalive: a presence timeout far
+	// beyond the run keeps every connection open until it is measured,
+	// however long a busy machine takes to open them.
 	inst := cl.start(instanceOpts{env: map[string]string{
-		"WS_MAX_CONNECTIONS_PER_IP": "0", "SESSION_MAX_USERS": "2", "PRESENCE_TIMEOUT": "30s", "WS_READER": reader,
+		"WS_MAX_CONNECTIONS_PER_IP": "0", "SESSION_MAX_USERS": "2", "PRESENCE_TIMEOUT": "10m", "WS_READER": reader,
 	}})
 	addr := strings.TrimPrefix(inst.srv.URL, "http://")
 	sids := make([]string, footprintConns/2)
@@ -62,6 +66,11 @@ func idleFootprint(b *testing.B, reader string) {
 		}
 		time.Sleep(time.Second) // the last joins' presence-updates are written
 		after := footprint()
+		if path := os.Getenv("FOOTPRINT_HEAPPROFILE"); path != "" {
+			f, _ := os.Create(path + "." + reader)
+			_ = pprof.WriteHeapProfile(f)
+			_ = f.Close()
+		}
 		n := float64(footprintConns)
 		b.ReportMetric(float64(after.heap-before.heap)/n, "heap-B/conn")
 		b.ReportMetric(float64(after.stack-before.stack)/n, "stack-B/conn")

@@ -83,10 +83,8 @@ func (c *client) submitLoop() {
 		c.subQueue = c.subQueue[1:]
 		c.subRunning = true
 		c.subMu.Unlock()
-		select {
-		case <-c.ws.Closing():
+		if c.ws.Killed() {
 			continue // cut off: nobody is left to answer, and the update was never acknowledged
-		default:
 		}
 		c.runQueued(q)
 	}

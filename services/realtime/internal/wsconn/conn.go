@@ -97,6 +97,12 @@ type Options struct {
 // queued and ends once the queue is drained, and the keepalive is a timer
 // that queues a ping. That writer is the only one writing data frames.
 type Conn struct {
+	nc net.Conn
+	// ws is gorilla's connection, kept for the goroutine reader (its
+	// ReadMessage and control handlers); nil when a Poller reads the
+	// connection: everything is written here then (control.go), and an
+	// idle connection does not keep gorilla's Conn, its read buffer and
+	// its write lock.
 	ws *websocket.Conn
 	fr Framing
 	o  Options
@@ -114,19 +120,24 @@ type Conn struct {
 	pinger    *time.Timer   // queues a ping every pingEvery
 	pingSent  bool          // a ping is queued and not written yet
 
-	closing   chan struct{} // closed by Kill: stop now
-	killOnce  sync.Once
-	readDone  chan struct{}
+	killed    atomic.Bool // Kill was called: stop now
+	readEnded bool        // the reader ended; guarded by sendMu
+	// wake is made by a writer that waits for the reader's end or Kill
+	// (closeWith), and closed by either; guarded by sendMu. An idle
+	// connection has none.
+	wake      chan struct{}
 	writeDone chan struct{}
 	endOnce   sync.Once
 	cut       atomic.Bool // cut off: only Final frames are still sent
+
+	ctl ctlWriter // the control frames' writes when ws is nil
 
 	poll *Poller // set with pr: the reader is polled
 	pr   *polled
 }
 
 // New wraps an upgraded connection; nothing runs until StartWriter and
-// readLoop.
+// Start. A connection read by o.Poller keeps only ws's net.Conn.
 func New(ws *websocket.Conn, fr Framing, o Options) *Conn {
 	ws.SetReadLimit(int64(o.MaxFrameBytes)) // gorilla closes a bigger frame's connection with 1009
 	if o.Overflow == nil {
@@ -135,14 +146,11 @@ func New(ws *websocket.Conn, fr Framing, o Options) *Conn {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = defaultWriteTimeout
 	}
-	c := &Conn{ws: ws, fr: fr, o: o,
-		closing:   make(chan struct{}),
-		readDone:  make(chan struct{}),
-		writeDone: make(chan struct{}),
-	}
-	if sc, ok := ws.NetConn().(syscall.Conn); ok && o.Poller != nil {
+	c := &Conn{nc: ws.NetConn(), ws: ws, fr: fr, o: o, writeDone: make(chan struct{})}
+	if sc, ok := c.nc.(syscall.Conn); ok && o.Poller != nil {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.poll, c.pr = o.Poller, &polled{rc: rc, fr: frameReader{limit: int64(o.MaxFrameBytes)}}
+			c.ws = nil // frames.go reads, control.go writes: gorilla's part is done
 		}
 	}
 	return c
@@ -158,10 +166,8 @@ func (c *Conn) Framing() Framing { return c.fr }
 // never holds up the sender or the other clients. It reports whether the
 // frame was queued (or stood for by the catch-up).
 func (c *Conn) Send(f Frame) bool {
-	select {
-	case <-c.closing:
+	if c.killed.Load() {
 		return false
-	default:
 	}
 	if c.cut.Load() && !f.Final {
 		return false // being cut off: nothing but the last frames
@@ -294,16 +300,35 @@ func (c *Conn) Cut() bool { return c.cut.Load() }
 // Kill ends the connection at once: the TCP connection is closed, which
 // unblocks the reader and the writer wherever they are. Idempotent.
 func (c *Conn) Kill() {
-	c.killOnce.Do(func() {
-		close(c.closing)
-		c.stopReader()
-		_ = c.ws.NetConn().Close()
-		c.endIfIdle()
-	})
+	if c.killed.Swap(true) {
+		return
+	}
+	c.sendMu.Lock()
+	c.wakeWriterLocked()
+	c.sendMu.Unlock()
+	c.stopReader()
+	_ = c.nc.Close()
+	c.endIfIdle()
 }
 
-// Closing is closed once Kill was called.
-func (c *Conn) Closing() <-chan struct{} { return c.closing }
+// Killed reports whether Kill was called.
+func (c *Conn) Killed() bool { return c.killed.Load() }
+
+// wakeWriterLocked wakes a writer waiting in closeWith.
+func (c *Conn) wakeWriterLocked() {
+	if c.wake != nil {
+		close(c.wake)
+		c.wake = nil
+	}
+}
+
+// readEnd records the reader's end, which ends the writer too.
+func (c *Conn) readEnd() {
+	c.sendMu.Lock()
+	c.readEnded = true
+	c.wakeWriterLocked()
+	c.sendMu.Unlock()
+}
 
 // WriteDone is closed when the writer has ended and closed the socket.
 func (c *Conn) WriteDone() <-chan struct{} { return c.writeDone }
@@ -311,10 +336,11 @@ func (c *Conn) WriteDone() <-chan struct{} { return c.writeDone }
 // WriteNow writes one text frame at once, before StartWriter (the
 // handshake's frames).
 func (c *Conn) WriteNow(data []byte) error {
-	if err := c.ws.SetWriteDeadline(time.Now().Add(c.o.WriteTimeout)); err != nil {
+	if err := c.nc.SetWriteDeadline(time.Now().Add(c.o.WriteTimeout)); err != nil {
 		return err
 	}
-	return c.ws.WriteMessage(websocket.TextMessage, data)
+	_, err := c.nc.Write(appendFrame(make([]byte, 0, 10+len(data)), websocket.TextMessage, data))
+	return err
 }
 
 // ReadBefore reads one frame that must arrive before deadline, before
@@ -331,8 +357,8 @@ func (c *Conn) ReadBefore(deadline time.Time) (messageType int, data []byte, err
 // close frame code with text, then the socket.
 func (c *Conn) Refuse(code int, text string) {
 	msg := websocket.FormatCloseMessage(code, text)
-	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-	_ = c.ws.Close()
+	_ = c.writeControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	_ = c.nc.Close()
 }
 
 // StartWriter lets queued frames be written, now and from now on, and
@@ -440,7 +466,7 @@ func (c *Conn) flush(b *[]byte) bool {
 	if len(*b) == 0 {
 		return true
 	}
-	nc := c.ws.NetConn()
+	nc := c.nc
 	err := nc.SetWriteDeadline(time.Now().Add(c.o.WriteTimeout))
 	if err == nil {
 		_, err = nc.Write(*b)
@@ -462,28 +488,28 @@ func (c *Conn) flush(b *[]byte) bool {
 // own, and finishes.
 func (c *Conn) closeWith(ce *websocket.CloseError) {
 	msg := websocket.FormatCloseMessage(ce.Code, ce.Text)
-	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(c.o.WriteTimeout))
-	t := time.NewTimer(closeGrace)
-	defer t.Stop()
-	select {
-	case <-c.readDone:
-	case <-c.closing:
-	case <-t.C:
+	_ = c.writeControl(websocket.CloseMessage, msg, time.Now().Add(c.o.WriteTimeout))
+	c.sendMu.Lock()
+	var wake chan struct{}
+	if !c.over() {
+		c.wake = make(chan struct{})
+		wake = c.wake
+	}
+	c.sendMu.Unlock()
+	if wake != nil {
+		t := time.NewTimer(closeGrace)
+		select {
+		case <-wake:
+		case <-t.C:
+		}
+		t.Stop()
 	}
 	c.finish()
 }
 
-// over reports that the reader ended or Kill was called: the writer stops.
-func (c *Conn) over() bool {
-	select {
-	case <-c.readDone:
-		return true
-	case <-c.closing:
-		return true
-	default:
-		return false
-	}
-}
+// over reports that the reader ended or Kill was called: the writer
+// stops. The caller holds sendMu.
+func (c *Conn) over() bool { return c.readEnded || c.killed.Load() }
 
 // endIfIdle finishes the connection unless a writer runs, which finishes
 // it itself when it sees the end.
@@ -510,7 +536,7 @@ func (c *Conn) finish() {
 			c.pinger.Stop()
 		}
 		c.sendMu.Unlock()
-		_ = c.ws.Close()
+		_ = c.nc.Close()
 		close(c.writeDone)
 	})
 }
@@ -530,7 +556,7 @@ func (c *Conn) written(n int) {
 // the framing reads the close.
 func (c *Conn) readLoop(keepalive time.Duration, handle func(messageType int, data []byte) bool) string {
 	defer c.endIfIdle()
-	defer close(c.readDone)
+	defer c.readEnd()
 	extend := func() { _ = c.ws.SetReadDeadline(time.Now().Add(keepalive)) }
 	extend()
 	c.ws.SetPongHandler(func(string) error { extend(); return nil })

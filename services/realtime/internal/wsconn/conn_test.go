@@ -407,7 +407,9 @@ func TestKill(t *testing.T) {
 				t.Fatalf("reason %q", r)
 			}
 			<-srv.c.WriteDone()
-			<-srv.c.Closing()
+			if !srv.c.Killed() {
+				t.Fatal("not Killed after Kill")
+			}
 			if srv.c.Send(Frame{Data: []byte("x"), Final: true}) {
 				t.Fatal("queued after Kill")
 			}

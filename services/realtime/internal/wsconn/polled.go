@@ -14,7 +14,8 @@ import (
 
 // PolledReadBufferSize is the read buffer an upgrader gives connections
 // read by a Poller: gorilla's reader is never used then (frames.go reads
-// the frames), and gorilla rounds it up to its smallest, 125 bytes.
+// the frames), and gorilla rounds it up to its smallest, 125 bytes, which
+// goes with gorilla's Conn once New has the socket.
 const PolledReadBufferSize = 1
 
 // controlWait bounds the pong and close frames the reader writes, as
@@ -64,7 +65,7 @@ func (c *Conn) Start(keepalive time.Duration, handle func(messageType int, data 
 	}
 	pr.keepalive, pr.handle, pr.done = keepalive, handle, done
 	pr.lastRead.Store(time.Now().UnixNano())
-	_ = c.ws.NetConn().SetReadDeadline(time.Time{}) // the handshake's: polled reads do not wait
+	_ = c.nc.SetReadDeadline(time.Time{}) // the handshake's: polled reads do not wait
 	pr.fr.release()
 	pr.mu.Lock()
 	if pr.stopped {
@@ -177,7 +178,7 @@ func (c *Conn) onFrame(f frame) (reason string, end bool) {
 	pr := c.pr
 	switch f.Op {
 	case websocket.PingMessage:
-		_ = c.ws.WriteControl(websocket.PongMessage, f.Payload, time.Now().Add(controlWait))
+		_ = c.writeControl(websocket.PongMessage, f.Payload, time.Now().Add(controlWait))
 	case websocket.PongMessage:
 		pr.lastRead.Store(time.Now().UnixNano())
 	case websocket.CloseMessage:
@@ -210,7 +211,7 @@ func (c *Conn) closeReceived(payload []byte) (int, error) {
 	if code != websocket.CloseNoStatusReceived {
 		msg = websocket.FormatCloseMessage(code, "")
 	}
-	_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(controlWait))
+	_ = c.writeControl(websocket.CloseMessage, msg, time.Now().Add(controlWait))
 	return code, nil
 }
 
@@ -224,9 +225,9 @@ func (c *Conn) frameFailure(err error) string {
 		if len(data) > maxControlLen {
 			data = data[:maxControlLen]
 		}
-		_ = c.ws.WriteControl(websocket.CloseMessage, data, time.Now().Add(controlWait))
+		_ = c.writeControl(websocket.CloseMessage, data, time.Now().Add(controlWait))
 	case errors.Is(err, errTooBig):
-		_ = c.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseMessageTooBig, ""),
+		_ = c.writeControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseMessageTooBig, ""),
 			time.Now().Add(controlWait))
 	}
 	return protocol.LeftDisconnect
@@ -291,7 +292,7 @@ func (c *Conn) endRead(reason string) {
 		c.poll.unregister(pr.key)
 	}
 	pr.fr = frameReader{}
-	close(c.readDone)
+	c.readEnd()
 	c.endIfIdle()
 	go pr.done(reason)
 }
@@ -302,7 +303,7 @@ func (c *Conn) endRead(reason string) {
 // it.
 func (c *Conn) readBeforePolled(deadline time.Time) (int, []byte, error) {
 	pr := c.pr
-	nc := c.ws.NetConn()
+	nc := c.nc
 	_ = nc.SetReadDeadline(deadline)
 	for {
 		f, ok, err := pr.fr.next()
@@ -320,7 +321,7 @@ func (c *Conn) readBeforePolled(deadline time.Time) (int, []byte, error) {
 		}
 		switch f.Op {
 		case websocket.PingMessage:
-			_ = c.ws.WriteControl(websocket.PongMessage, f.Payload, time.Now().Add(controlWait))
+			_ = c.writeControl(websocket.PongMessage, f.Payload, time.Now().Add(controlWait))
 		case websocket.PongMessage:
 		case websocket.CloseMessage:
 			code, text, err := closeFrame(f.Payload)

@@ -206,6 +206,38 @@ func TestPolledFrames(t *testing.T) {
 			t.Fatalf("reason %q", r)
 		}
 	})
+	t.Run("server's close, client's answer", func(t *testing.T) {
+		// A polled connection keeps no gorilla Conn: it writes its
+		// control frames itself, and, as gorilla would, none after its
+		// own close frame (the client's close is not echoed).
+		t.Parallel()
+		addr, conns := rawServer(t, opts(), false, nil)
+		c := rawDial(t, addr)
+		pc := <-conns
+		if pc.c.ws != nil {
+			t.Fatal("a polled connection keeps gorilla's Conn")
+		}
+		pc.c.Send(Frame{Data: []byte("last")})
+		pc.c.CloseAfterQueue(websocket.CloseGoingAway, "going")
+		br := bufio.NewReader(c)
+		if op, payload := serverFrame(t, br); op != websocket.TextMessage || payload != "last" {
+			t.Fatalf("frame %d %q", op, payload)
+		}
+		if op, payload := serverFrame(t, br); op != websocket.CloseMessage ||
+			payload != string(websocket.FormatCloseMessage(websocket.CloseGoingAway, "going")) {
+			t.Fatalf("close %d %q", op, payload)
+		}
+		write(t, c, clientFrame(websocket.PingMessage, true, []byte("p")))
+		write(t, c, clientFrame(websocket.CloseMessage, true, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")))
+		if r := <-pc.reason; r != protocol.LeftManual {
+			t.Fatalf("reason %q", r)
+		}
+		<-pc.c.WriteDone()
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {
+			t.Fatalf("after the close frame: %q %v", rest, err)
+		}
+	})
 	t.Run("protocol error", func(t *testing.T) {
 		t.Parallel()
 		addr, conns := rawServer(t, opts(), false, nil)
