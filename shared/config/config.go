@@ -210,7 +210,7 @@ func Load(process string, getenv func(string) string) (Config, error) {
 	c.DocTransformBudget = p.integer("DOC_TRANSFORM_BUDGET", 1000000, 100, 1<<40)
 	c.DocMemoryBudget = int64(p.integer("DOC_MEMORY_BUDGET", 64<<20, 1<<20, 1<<50))
 	c.DocUnloadAfter = p.duration("DOC_UNLOAD_AFTER", time.Minute)
-	c.DocWindowVersions = p.integer("DOC_WINDOW_VERSIONS", 128, 1, 1<<16)
+	c.DocWindowVersions = p.integer("DOC_WINDOW_VERSIONS", 128, 1, 16384)
 	c.ShutdownTimeout = p.duration("SHUTDOWN_TIMEOUT", 20*time.Second)
 	c.HTTPReadHeaderLimit = p.duration("HTTP_READ_HEADER_TIMEOUT", 10*time.Second)
 	c.HTTPIdleTimeout = p.duration("HTTP_IDLE_TIMEOUT", 120*time.Second)

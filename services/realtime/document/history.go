@@ -2,6 +2,7 @@ package document
 
 import (
 	"encoding/binary"
+	"math"
 	"sync/atomic"
 	"unsafe"
 
@@ -23,12 +24,16 @@ type histLimits struct {
 	// rebuilding its base from the last checkpoint re-applied up to every-1
 	// ops per update (9 % of the server's CPU in the interview benchmark).
 	recent int
+	// ids bounds the users and connections the window names, maxIDs when
+	// 0 (tests lower it).
+	ids int
 }
 
 // defaultHistLimits keep at most DefaultWindowVersions (Options.
 // WindowVersions) and 1 MiB per session: for a 2 KiB document the base, 2
-// checkpoints, the newest 2 texts and the updates, some 36 KB
-// (BenchmarkWindowMemory; 195 KB at the 1024 versions it used to keep).
+// checkpoints, the newest 2 texts and the updates, some 27 KB
+// (BenchmarkWindowMemory; 195 KB at the 1024 versions it used to keep with
+// wider entries).
 var defaultHistLimits = histLimits{versions: DefaultWindowVersions, bytes: 1 << 20, every: 64, recent: 2}
 
 // replayMaxBytes bounds the texts (Applied.Code) one replay may build.
@@ -60,19 +65,27 @@ type history struct {
 	slack int // bytes of entries' and arena's capacity beyond their length
 }
 
+// histEntry is one update of the window. Its fields are as narrow as their bounds allow (56 bytes, was 72): an
+// opId is at most protocol.MaxOpIDLen characters (256 bytes), and a window
+// names fewer than maxIDs users and connections (two per entry at most,
+// and it holds at most lim.versions+lim.every+1 entries, DOC_WINDOW_VERSIONS
+// is at most 16384; push starts the window over otherwise).
 type histEntry struct {
 	code       string // the text after it, set only when hasCode
 	timestamp  int64
 	hash       uint64 // protocol.DocumentHash's value, when hasHash
-	baseLen    int    // UTF-16 length of the text before it
+	baseLen    uint32 // UTF-16 length of the text before it
 	off        uint32 // its bytes in the arena: the opId, then the op
-	opIDLen    uint32
 	opLen      uint32 // bytes of the encoded op
 	comps      uint32 // components of the op
-	user, conn uint32 // in ids
+	user, conn uint16 // in ids
+	opIDLen    uint16
 	hasCode    bool
 	hasHash    bool
 }
+
+// maxIDs bounds the ids one window names (histEntry.user and conn).
+const maxIDs = 1 << 16
 
 // appliedSize is what an entry costs beyond its bytes in the arena and its
 // text.
@@ -116,8 +129,18 @@ func (h *history) account(d int) {
 // push appends the update a (with its full Code) and evicts old versions.
 func (h *history) push(a Applied) {
 	h.sid = a.SessionID
-	he := histEntry{code: a.Code, timestamp: a.Timestamp, baseLen: a.Ops.BaseLen(), off: uint32(len(h.arena)),
-		opIDLen: uint32(len(a.OpID)), comps: uint32(len(a.Ops)), user: h.id(a.UserID), conn: h.id(a.ConnID), hasCode: true}
+	ids := h.lim.ids
+	if ids == 0 {
+		ids = maxIDs
+	}
+	if len(h.ids) > ids-2 || len(a.OpID) > math.MaxUint16 {
+		// Beyond what an entry can name: start over at a (never reached
+		// within the limits above, see histEntry).
+		h.clear(a.Code, a.Version)
+		return
+	}
+	he := histEntry{code: a.Code, timestamp: a.Timestamp, baseLen: uint32(a.Ops.BaseLen()), off: uint32(len(h.arena)),
+		opIDLen: uint16(len(a.OpID)), comps: uint32(len(a.Ops)), user: h.id(a.UserID), conn: h.id(a.ConnID), hasCode: true}
 	he.hash, he.hasHash = parseHash(a.Hash)
 	h.arena = append(h.arena, a.OpID...)
 	n := len(h.arena)
@@ -145,14 +168,14 @@ func (h *history) push(a Applied) {
 
 // id returns the index of s in ids, adding it if needed. A session has a
 // few users and connections, and the newest are at the end.
-func (h *history) id(s string) uint32 {
+func (h *history) id(s string) uint16 {
 	for i := len(h.ids) - 1; i >= 0; i-- {
 		if h.ids[i] == s {
-			return uint32(i)
+			return uint16(i)
 		}
 	}
 	h.ids = append(h.ids, s)
-	return uint32(len(h.ids) - 1)
+	return uint16(len(h.ids) - 1)
 }
 
 // version is the version of entries[i].
@@ -186,21 +209,28 @@ func (h *history) evict() {
 	if drop < 0 {
 		return
 	}
-	h.dropThrough(drop, left)
+	// Room for the pushes until the next eviction (lim.versions+lim.every+1
+	// entries), so that append does not double the slices past it: a
+	// quarter of a window's bytes was capacity beyond its length.
+	kept := len(h.entries) - (drop + 1)
+	h.dropThrough(drop, left, max(kept, min(h.lim.versions, kept)+h.lim.every+1))
 }
 
 // dropThrough makes entries[i]'s text (which it keeps) the new base and
 // keeps the entries after it, whose bytes (with the base's, when any entry
-// is left) are left.
-func (h *history) dropThrough(i, left int) {
+// is left) are left, with capacity for room entries (and their share of
+// the arena).
+func (h *history) dropThrough(i, left, room int) {
 	h.base, h.baseVersion = h.entries[i].code, h.version(i)
 	kept := h.entries[i+1:]
-	entries := make([]histEntry, len(kept))
+	entries := make([]histEntry, len(kept), room)
 	var arena []byte
 	var ids []string
 	if len(kept) > 0 {
 		first := kept[0].off
-		arena = append([]byte(nil), h.arena[first:]...)
+		n := len(h.arena) - int(first)
+		arena = make([]byte, n, n+n/len(kept)*(room-len(kept)))
+		copy(arena, h.arena[first:])
 		old := h.ids
 		h.ids = nil // rebuilt with the ids the kept entries name
 		for j, he := range kept {
@@ -236,7 +266,7 @@ func (h *history) shrink(keep int, text string, version int64) {
 	if keep > 0 {
 		rest += len(h.entries[i].code)
 	}
-	h.dropThrough(i, rest)
+	h.dropThrough(i, rest, keep)
 }
 
 // fitSlack counts the entries' and the arena's spare capacity, which
@@ -272,13 +302,13 @@ func (h *history) opsAfter(v int64) []ot.Op {
 
 // ops decodes the op of he.
 func (h *history) ops(he histEntry) ot.Op {
-	start := he.off + he.opIDLen
+	start := he.off + uint32(he.opIDLen)
 	return readOp(h.arena[start:start+he.opLen], int(he.comps))
 }
 
 // opID is the opId of he, aliasing the arena (compare it, do not keep it).
 func (h *history) opID(he histEntry) []byte {
-	return h.arena[he.off : he.off+he.opIDLen]
+	return h.arena[he.off : he.off+uint32(he.opIDLen)]
 }
 
 // find returns the version of the update (user, op) among the updates
@@ -300,7 +330,7 @@ func (h *history) find(v, current int64, user, op string) (int64, bool) {
 // lenAt returns the UTF-16 length of the text at version v < current: the
 // base length of the op that followed it.
 func (h *history) lenAt(v int64) int {
-	return h.entries[v-h.baseVersion].baseLen
+	return int(h.entries[v-h.baseVersion].baseLen)
 }
 
 // textAt rebuilds the text at version v from the nearest checkpoint.

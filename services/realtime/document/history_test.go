@@ -198,3 +198,57 @@ func TestWindowEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestWindowBytes holds a window of interview-light's typing (one-character
+// edits of a 2 KiB document, the load generator's opIds, two updates a
+// second for ten minutes) to the bytes its narrow entries and sized slices
+// allow: 36 KB before (72-byte entries, slices doubled past the next
+// eviction), 27 KB with them (BenchmarkWindowMemory).
+func TestWindowBytes(t *testing.T) {
+	for _, h := range typedWindows(defaultHistLimits, 1, 1200) {
+		if h.bytes > 28<<10 {
+			t.Fatalf("the window holds %d bytes for %d versions, want at most %d", h.bytes, len(h.entries), 28<<10)
+		}
+		if len(h.entries) < h.lim.versions {
+			t.Fatalf("the window holds %d versions, want at least %d", len(h.entries), h.lim.versions)
+		}
+	}
+}
+
+// TestWindowRestartsPastItsIDs: an update the window's narrow entries cannot
+// name (more users and connections than its bound, an opId over 64 KiB)
+// starts the window over at it instead of naming the wrong ids: what it
+// holds is still right.
+func TestWindowRestartsPastItsIDs(t *testing.T) {
+	const ids, n = 256, 1000
+	var h history
+	h.reset(histLimits{versions: 1 << 20, bytes: 1 << 30, every: 64, recent: 2, ids: ids}, "", 0, nil)
+	text := ""
+	for v := int64(1); v <= n; v++ {
+		next := text + "x"
+		op := buildOp(len(text), "x", 0, 0)
+		opID := fmt.Sprint("op-", v)
+		if v == n-10 {
+			opID = strings.Repeat("o", 1<<16)
+		}
+		h.push(Applied{SessionID: "s", Version: v, UserID: fmt.Sprint("u", v), ConnID: fmt.Sprint("c", v), OpID: opID, Ops: op,
+			Code: next, Hash: protocol.DocumentHash(next)})
+		text = next
+		if len(h.ids) > ids {
+			t.Fatalf("version %d: the window names %d ids", v, len(h.ids))
+		}
+	}
+	if h.baseVersion < n-10 {
+		t.Fatalf("the window starts at %d: it did not start over at the long opId", h.baseVersion)
+	}
+	rep, ok := h.replay(h.baseVersion, n, n)
+	if !ok || len(rep) == 0 {
+		t.Fatalf("replay from %d: %d updates, %v", h.baseVersion, len(rep), ok)
+	}
+	for _, a := range rep {
+		if a.UserID != fmt.Sprint("u", a.Version) || a.ConnID != fmt.Sprint("c", a.Version) || a.OpID != fmt.Sprint("op-", a.Version) ||
+			a.Code != strings.Repeat("x", int(a.Version)) {
+			t.Fatalf("replay of version %d: %+v", a.Version, a)
+		}
+	}
+}
