@@ -24,12 +24,11 @@ import (
 type client struct {
 	id     string
 	d      *clientDeps
-	ws     *wsconn.Conn
-	fr     wsconn.Framing
+	ws     *wsconn.Conn // its Framing is the client's framing
 	ident  identity
 	rm     *room
 	ip     string
-	opened time.Time
+	opened int64 // unix milliseconds of the upgrade
 
 	// Events that wait for the document or the session record
 	// (code-update, language-changed, sync) run in order on a submitter
@@ -47,6 +46,9 @@ type client struct {
 	budget connBudget // WS_EVENTS_PER_SECOND of this connection; reader only
 	// flooded is set by the reader once it cut the client off.
 	flooded bool
+	// notes: the client holds its room's notes (its role may read them),
+	// released when it leaves.
+	notes bool
 
 	// baseVersion is the document version the connection was brought to by
 	// connected (or sync); updates at or below it are not sent. Guarded by rm.mu (its room).
@@ -79,7 +81,7 @@ type clientDeps struct {
 }
 
 func newClient(d *clientDeps, ws *websocket.Conn, fr wsconn.Framing, id string, ip string) *client {
-	c := &client{id: id, d: d, fr: fr, ip: ip, opened: d.now(),
+	c := &client{id: id, d: d, ip: ip, opened: d.now().UnixMilli(),
 		budget: newConnBudget(d.eventsPerSecond, d.now())}
 	c.ws = wsconn.New(ws, fr, wsconn.Options{MaxFrameBytes: d.maxFrameBytes, SendQueue: d.sendQueue,
 		WriteTimeout: d.writeTimeout, Overflow: c.overflow, CatchUp: c.catchUp, Poller: d.poller})
@@ -139,7 +141,7 @@ func (c *client) sendEvent(e *outEvent) bool {
 // behind is caught up with it. A code-ack keeps the updates queued before
 // it, so the versions the client sees stay consecutive up to the sync.
 func (c *client) sendLocked(e *outEvent) bool {
-	f := wsconn.Frame{Data: e.Frame(c.fr), Key: e.Key, CatchUp: true}
+	f := wsconn.Frame{Data: e.Frame(c.ws.Framing()), Key: e.Key, CatchUp: true}
 	switch e.Type {
 	case protocol.TypeCodeUpdate, protocol.TypeSync:
 		f.Update = true
@@ -163,7 +165,7 @@ func (c *client) catchUp() (wsconn.Frame, bool) {
 	c.baseVersion, c.notesBase = rm.version, rm.notesVersion
 	c.d.metrics.catchUps.Inc()
 	c.d.metrics.out(e.Type, 1)
-	return wsconn.Frame{Data: e.Frame(c.fr), Update: true}, true
+	return wsconn.Frame{Data: e.Frame(c.ws.Framing()), Update: true}, true
 }
 
 // sendError answers the client with the protocol's error event.
@@ -197,7 +199,7 @@ func (c *client) handleFrame(mt int, data []byte) bool {
 	if c.flooded || c.ws.Cut() {
 		return true // cut off: what is still in flight is dropped until the close completes
 	}
-	in, err := decodeFrame(c.fr, mt, data, c.ident.SessionID)
+	in, err := decodeFrame(c.ws.Framing(), mt, data, c.ident.SessionID)
 	if in.kind == inEvent {
 		// The role first: what a role may not send is FORBIDDEN,
 		// whether or not its payload is well formed.
@@ -273,13 +275,13 @@ func (c *client) cutOff(ackID *int64, last error) {
 		"user_id", c.ident.UserID, "ip", c.ip)
 	c.setReason(protocol.LeftDisconnect)
 	e := errorEvent(c.ident.SessionID, c.ident.UserID, last, c.d.now())
-	frames := []wsconn.Frame{{Data: e.Frame(c.fr), Final: true}}
+	frames := []wsconn.Frame{{Data: e.Frame(c.ws.Framing()), Final: true}}
 	if ackID != nil {
-		if f := c.fr.Ack(*ackID, last); f != nil {
+		if f := c.ws.Framing().Ack(*ackID, last); f != nil {
 			frames = append(frames, wsconn.Frame{Data: f, Final: true})
 		}
 	}
-	for _, f := range c.fr.Farewell() {
+	for _, f := range c.ws.Framing().Farewell() {
 		frames = append(frames, wsconn.Frame{Data: f, Final: true})
 	}
 	frames = append(frames, wsconn.Frame{Close: &websocket.CloseError{Code: websocket.ClosePolicyViolation, Text: "rate limit exceeded"}, Final: true})
@@ -298,7 +300,7 @@ func (c *client) answer(ackID *int64, err error) {
 		c.sendError(err)
 	}
 	if ackID != nil {
-		if f := c.fr.Ack(*ackID, err); f != nil {
+		if f := c.ws.Framing().Ack(*ackID, err); f != nil {
 			c.ws.Send(wsconn.Frame{Data: f, Refusal: overBudget(err)})
 		}
 	}

@@ -197,17 +197,19 @@ func connectFrame(h handshake, mt int, data []byte) (out handshake, ok bool, rep
 // waits for.
 func (s *Service) serveAndRelease(c *client, a *admission, release func()) {
 	if !s.join(c, a) {
-		s.left(c, a)
+		s.left(c)
 		release()
 		return
 	}
+	// From here the client is all the connection keeps: the admission
+	// is not held while it is idle.
 	c.ws.Start(2*(s.cfg.PresenceTimeout/3), c.handleFrame, func(reason string) {
 		defer release()
-		defer s.left(c, a)
+		defer s.left(c)
 		if reason != "" {
 			c.setReason(reason)
 		}
-		s.leave(c, a.rm)
+		s.leave(c, c.rm)
 	})
 }
 
@@ -216,8 +218,8 @@ func (s *Service) serveAndRelease(c *client, a *admission, release func()) {
 // between admission and join, and the connection is closed.
 func (s *Service) join(c *client, a *admission) bool {
 	rm := a.rm
-	c.ident, c.rm = a.ident, rm
-	s.metrics.connections.WithLabelValues(c.fr.Name()).Inc()
+	c.ident, c.rm, c.notes = a.ident, rm, a.notes
+	s.metrics.connections.WithLabelValues(c.ws.Framing().Name()).Inc()
 	var pre replayed
 	if since := c.ident.Since; since >= 0 {
 		pre = rm.prefetchReplay(since)
@@ -234,14 +236,14 @@ func (s *Service) join(c *client, a *admission) bool {
 			reason = protocol.EndedByHost
 		}
 		c.sendEvent(newEvent(protocol.TypeSessionEnded, rm.id, "", protocol.SessionEnded{Reason: reason}, s.now()))
-		c.closeAfterQueue(websocket.CloseNormalClosure, "session ended", protocol.LeftDisconnect, c.fr.Farewell()...)
+		c.closeAfterQueue(websocket.CloseNormalClosure, "session ended", protocol.LeftDisconnect, c.ws.Framing().Farewell()...)
 		<-c.ws.WriteDone()
 		return false
 	}
 	if s.slots.isDraining() {
 		c.closeAfterQueue(websocket.CloseServiceRestart, "service restart", protocol.LeftDisconnect)
 	}
-	s.log.Debug("connected", "conn_id", c.id, "session_id", rm.id, "user_id", c.ident.UserID, "framing", c.fr.Name())
+	s.log.Debug("connected", "conn_id", c.id, "session_id", rm.id, "user_id", c.ident.UserID, "framing", c.ws.Framing().Name())
 	return true
 }
 
@@ -263,12 +265,12 @@ func (s *Service) leave(c *client, rm *room) {
 
 // left releases what an admitted connection held: its room, the notes, the
 // connection gauge.
-func (s *Service) left(c *client, a *admission) {
-	if a.notes {
-		a.rm.releaseNotes()
+func (s *Service) left(c *client) {
+	if c.notes {
+		c.rm.releaseNotes()
 	}
-	s.hub.release(a.rm)
-	s.metrics.connections.WithLabelValues(c.fr.Name()).Dec()
+	s.hub.release(c.rm)
+	s.metrics.connections.WithLabelValues(c.ws.Framing().Name()).Dec()
 }
 
 // refuse answers a handshake before any upgrade with the protocol's body.

@@ -237,7 +237,7 @@ func (rm *room) deliverLocked(a document.Applied, updateType, ackType string, to
 func (rm *room) entryFor(c *client) presence.Entry {
 	uid := c.ident.UserID
 	return presence.Entry{SessionID: rm.id, UserID: uid, Name: c.ident.UserName, Color: c.ident.Color,
-		Role: string(c.ident.Role), ConnID: c.id, Instance: rm.d.instance, ConnectedAt: c.opened.UnixMilli(), LastSeen: rm.d.now().UnixMilli()}
+		Role: string(c.ident.Role), ConnID: c.id, Instance: rm.d.instance, ConnectedAt: c.opened, LastSeen: rm.d.now().UnixMilli()}
 }
 
 // replayed is the part of a joining connection's replay read before join
@@ -534,7 +534,7 @@ func (rm *room) endLocked(reason string) {
 	e := newEvent(protocol.TypeSessionEnded, rm.id, "", protocol.SessionEnded{Reason: reason}, rm.d.now())
 	for _, c := range rm.conns {
 		c.sendEvent(e)
-		c.closeAfterQueue(websocket.CloseNormalClosure, "session ended", protocol.LeftDisconnect, c.fr.Farewell()...)
+		c.closeAfterQueue(websocket.CloseNormalClosure, "session ended", protocol.LeftDisconnect, c.ws.Framing().Farewell()...)
 	}
 	rm.d.forget(rm)
 	rm.d.log.Info("session ended", "session_id", rm.id, "reason", reason, "connections", len(rm.conns))
