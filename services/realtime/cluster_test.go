@@ -2,6 +2,7 @@ package realtime_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"testing"
 	"time"
@@ -321,4 +322,46 @@ func TestPeerEvents(t *testing.T) {
 		}
 	}
 	moveAll(bob, "bob", alice, carol)
+}
+
+// TestPeerEventsSharedConnection: an instance built without Deps.Dial
+// publishes its peer events on its one connection, which the server echoes
+// back to it; it names itself in their header and skips them, so its own
+// users get each cursor once, and the other instance's users get them.
+func TestPeerEventsSharedConnection(t *testing.T) {
+	t.Parallel()
+	cl := newCluster(t)
+	one, two := cl.start(instanceOpts{sharedPeers: true}), cl.start(instanceOpts{sharedPeers: true})
+	sid := cl.newSession(protocol.LangPython).ID
+	alice := connectPlain(t, one.url, user{sid: sid, id: "alice", name: "Alice"})
+	carol := connectPlain(t, one.url, user{sid: sid, id: "carol", name: "Carol"})
+	bob := connectPlain(t, two.url, user{sid: sid, id: "bob", name: "Bob"})
+	for _, c := range []*wsClient{alice, bob, carol} {
+		waitUsers(t, c, "alice", "bob", "carol")
+	}
+	const cursors = 5
+	column := func(e protocol.Envelope) int {
+		var cur protocol.CursorUpdate
+		if err := json.Unmarshal(e.Payload, &cur); err != nil {
+			t.Fatal(err)
+		}
+		return cur.Position.Column
+	}
+	for i := range cursors {
+		alice.send(t, protocol.TypeCursorUpdate, map[string]any{"position": map[string]any{"line": 0, "column": i}})
+		if e := bob.waitFor(t, protocol.TypeCursorUpdate); e.UserID != "alice" || column(e) != i {
+			t.Fatalf("bob got a cursor from %q at column %d, want alice's %d", e.UserID, column(e), i)
+		}
+	}
+	// bob's move reaches instance one on its connection after the echoes
+	// of alice's, which the server sent it before bob could have had them.
+	bob.send(t, protocol.TypeCursorUpdate, map[string]any{"position": map[string]any{"line": 1, "column": 0}})
+	for i := range cursors {
+		if e := carol.waitFor(t, protocol.TypeCursorUpdate); e.UserID != "alice" || column(e) != i {
+			t.Fatalf("carol got a cursor from %q at column %d, want alice's %d once", e.UserID, column(e), i)
+		}
+	}
+	if e := carol.waitFor(t, protocol.TypeCursorUpdate); e.UserID != "bob" {
+		t.Fatalf("carol got another cursor from %q before bob's: the echo of her instance's own", e.UserID)
+	}
 }

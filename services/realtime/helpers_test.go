@@ -97,6 +97,9 @@ type instance struct {
 type instanceOpts struct {
 	env map[string]string // overrides of testEnv
 	now func() time.Time
+	// sharedPeers builds the instance without Deps.Dial: its peer events
+	// share its one connection, which echoes them back.
+	sharedPeers bool
 }
 
 func (c *cluster) start(o ...instanceOpts) *instance {
@@ -139,7 +142,11 @@ func (c *cluster) start(o ...instanceOpts) *instance {
 		o.Log = log
 		return broker.Connect(c.srv.ClientURL(), o)
 	}
-	svc, err := realtime.New(ctx, process.Deps{Config: cfg, Infra: in, Log: log, Metrics: reg, Now: now, Dial: dial})
+	deps := process.Deps{Config: cfg, Infra: in, Log: log, Metrics: reg, Now: now, Dial: dial}
+	if opt.sharedPeers {
+		deps.Dial = nil
+	}
+	svc, err := realtime.New(ctx, deps)
 	if err != nil {
 		nc.Close()
 		t.Fatalf("realtime.New: %v", err)

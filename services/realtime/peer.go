@@ -35,8 +35,14 @@ type peerMsg struct {
 // failure is only logged: peers still converge through the watchers.
 func (s *Service) publishPeer(sid string, m peerMsg) {
 	m.Sent = s.now().UnixMilli()
-	// The header is the same map for every message: nats.go only reads it.
-	msg := &nats.Msg{Subject: broker.EventsSubject(sid), Data: appendPeer(nil, m), Header: s.peerHeader}
+	msg := &nats.Msg{Subject: broker.EventsSubject(sid), Data: appendPeer(nil, m)}
+	if !s.ownPeers {
+		// The connection echoes the message back: the header names this
+		// instance, which skips it (onPeer). On a NoEcho connection the
+		// message goes out without headers, which the server then carries
+		// and the receivers' nats.go decodes into a map for nothing.
+		msg.Header = s.peerHeader
+	}
 	if err := s.peers.PublishMsg(msg); err != nil {
 		s.log.Warn("publish peer message", "session_id", sid, "kind", m.Kind, "err", err)
 	}

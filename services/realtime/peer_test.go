@@ -6,6 +6,10 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/natstest"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
@@ -142,4 +146,45 @@ func BenchmarkPeerCursor(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkPeerHop is one cursor move's hop between two instances through
+// a real NATS server: published on one connection, received through a
+// channel subscription (as the hub's dispatcher does) and decoded on
+// another; with the instance header a shared connection needs, and
+// without it, as a NoEcho connection publishes.
+func BenchmarkPeerHop(b *testing.B) {
+	srv := natstest.Start(b)
+	pub, sub := natstest.Connect(b, srv), natstest.Connect(b, srv)
+	env := newEvent(protocol.TypeCursorUpdate, fuzzSID, "user-1a2b3c", protocol.CursorUpdate{Position: protocol.Position{Line: 120, Column: 17}}, fuzzNow).Body
+	m := peerMsg{Kind: peerCursor, UserID: "user-1a2b3c", Envelope: env, Sent: 1733363000000}
+	subject := broker.EventsSubject(fuzzSID)
+	ch := make(chan *nats.Msg, 64)
+	if _, err := sub.ChanSubscribe(subject, ch); err != nil {
+		b.Fatal(err)
+	}
+	if err := sub.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	header := nats.Header{broker.HeaderInstance: []string{"instance-1"}}
+	for _, tc := range []struct {
+		name   string
+		header nats.Header
+	}{{"no-header", nil}, {"instance-header", header}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := pub.PublishMsg(&nats.Msg{Subject: subject, Data: appendPeer(nil, m), Header: tc.header}); err != nil {
+					b.Fatal(err)
+				}
+				msg := <-ch
+				if msg.Header.Get(broker.HeaderInstance) == "instance-2" {
+					b.Fatal("own message")
+				}
+				if got, _, err := decodePeer(msg.Data); err != nil || len(got.Envelope) != len(env) {
+					b.Fatal(got, err)
+				}
+			}
+		})
+	}
 }

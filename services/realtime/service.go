@@ -56,8 +56,9 @@ type Service struct {
 	// runs the rooms' subscriptions to them.
 	peers    *nats.Conn
 	ownPeers bool
-	// peerHeader names this instance on every peer message; one map,
-	// shared by every publish (nats.go only reads it).
+	// peerHeader names this instance on its peer messages when they share
+	// its one connection (not ownPeers); one map for every publish,
+	// which nats.go only reads.
 	peerHeader nats.Header
 	events     *broker.Dispatcher
 	micro      micro.Service
