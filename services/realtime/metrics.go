@@ -105,7 +105,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 
 // registerWindowGauge exposes the bytes the document engine holds, what
 // DOC_MEMORY_BUDGET bounds, and the part of it in windows of recent
-// updates; and its appends sent again for a late acknowledgement.
+// updates; its appends sent again for a late acknowledgement, and those
+// lost to another instance's.
 func registerWindowGauge(reg prometheus.Registerer, e *document.Engine) error {
 	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "pairpad_realtime_doc_window_bytes",
@@ -119,10 +120,20 @@ func registerWindowGauge(reg prometheus.Registerer, e *document.Engine) error {
 		Name: "pairpad_realtime_append_resends_total",
 		Help: "Op-log appends sent again because JetStream's acknowledgement did not come within 2 s (each is stored once).",
 	}, func() float64 { return float64(e.AppendResends()) })
+	conflicts := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "pairpad_realtime_append_conflicts_total",
+		Help: "Op-log appends lost to another instance's (the update is transformed over it and appended again).",
+	}, func() float64 { lost, _ := e.AppendConflicts(); return float64(lost) })
+	conflictReads := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "pairpad_realtime_append_conflict_reads_total",
+		Help: "Lost appends after which the op log was read to catch up, the winning entry not having come through the applied subscription yet.",
+	}, func() float64 { _, read := e.AppendConflicts(); return float64(read) })
 	r := httpx.ExclusiveRegistrar(reg)
 	httpx.Register(r, g)
 	httpx.Register(r, all)
 	httpx.Register(r, resends)
+	httpx.Register(r, conflicts)
+	httpx.Register(r, conflictReads)
 	if err := r.Err(); err != nil {
 		return fmt.Errorf("realtime metrics: %w", err)
 	}

@@ -60,6 +60,14 @@ func BenchmarkSubmitTwoInstances(b *testing.B) {
 		})
 	}
 	wg.Wait()
+	b.StopTimer()
+	var lost, read int64
+	for _, e := range []*Engine{ea, eb} {
+		l, r := e.AppendConflicts()
+		lost, read = lost+l, read+r
+	}
+	b.ReportMetric(float64(lost)/float64(b.N), "conflicts/op")
+	b.ReportMetric(float64(read)/float64(b.N), "reads/op")
 }
 
 // TestNoGoroutineLeak: after Close, every goroutine the engine started has

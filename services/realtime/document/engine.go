@@ -102,6 +102,10 @@ type Engine struct {
 	// sent again because an acknowledgement was late.
 	appendTimeout, appendTry time.Duration
 	appendResends            atomic.Int64
+	// appendConflicts counts appends lost to another instance's;
+	// conflictReads those after which the op log had to be read (the
+	// winning entry had not come through the applied subscription yet).
+	appendConflicts, conflictReads atomic.Int64
 	// windowBytes is the sum of the sessions' windows (history.bytes);
 	// trimming is set while one goroutine shrinks them.
 	windowBytes atomic.Int64
@@ -291,6 +295,14 @@ func (e *Engine) WindowBytes() int64 {
 // their acknowledgement did not come in time (oplog.Publish).
 func (e *Engine) AppendResends() int64 {
 	return e.appendResends.Load()
+}
+
+// AppendConflicts reports how many op-log appends this instance lost to
+// another writer's (each is transformed and sent again), and how many of
+// those read the op log to catch up: the others found the winning entry
+// already delivered by the applied subscription.
+func (e *Engine) AppendConflicts() (lost, read int64) {
+	return e.appendConflicts.Load(), e.conflictReads.Load()
 }
 
 // MemoryBytes reports the bytes the documents hold on this instance, what

@@ -120,14 +120,7 @@ func (s *replica) markBehind() {
 // a reconnect makes it read the stream from the newest entry we hold.
 func (s *replica) fold(ctx context.Context) {
 	s.mu.Lock()
-	inbox := s.inbox
-	s.inbox = nil
-	for _, e := range inbox {
-		if err := s.integrate(e, nil); err != nil {
-			s.behind = true
-			break
-		}
-	}
+	s.foldInboxLocked()
 	behind := s.behind
 	s.behind = false
 	s.mu.Unlock()
@@ -143,6 +136,20 @@ func (s *replica) fold(ctx context.Context) {
 			s.e.log.Warn("catching up with the op log failed", "session_id", s.id, "err", err)
 		}
 		s.markBehind() // the ticker retries
+	}
+}
+
+// foldInboxLocked integrates what the applied subscription queued; a gap
+// marks the replica behind and leaves the rest to its catch-up. Call with
+// s.mu held.
+func (s *replica) foldInboxLocked() {
+	inbox := s.inbox
+	s.inbox = nil
+	for _, e := range inbox {
+		if err := s.integrate(e, nil); err != nil {
+			s.behind = true
+			break
+		}
 	}
 }
 
