@@ -117,7 +117,7 @@ type Conn struct {
 	writing   bool          // a writer runs, or the end (finish) is under way
 	ended     bool          // finish ran: nothing is written any more
 	pingEvery time.Duration // the keepalive interval, set by StartWriter
-	pinger    *time.Timer   // queues a ping every pingEvery
+	clk       clock         // queues a ping every pingEvery, and checks a polled reader's keepalive
 	pingSent  bool          // a ping is queued and not written yet
 
 	killed    atomic.Bool // Kill was called: stop now
@@ -125,8 +125,11 @@ type Conn struct {
 	// wake is made by a writer that waits for the reader's end or Kill
 	// (closeWith), and closed by either; guarded by sendMu. An idle
 	// connection has none.
-	wake      chan struct{}
+	wake chan struct{}
+	// writeDone is made by WriteDone, and closed once finish is over
+	// (finished); guarded by sendMu. An idle connection has none.
 	writeDone chan struct{}
+	finished  bool
 	endOnce   sync.Once
 	cut       atomic.Bool // cut off: only Final frames are still sent
 
@@ -146,7 +149,7 @@ func New(ws *websocket.Conn, fr Framing, o Options) *Conn {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = defaultWriteTimeout
 	}
-	c := &Conn{nc: ws.NetConn(), ws: ws, fr: fr, o: o, writeDone: make(chan struct{})}
+	c := &Conn{nc: ws.NetConn(), ws: ws, fr: fr, o: o}
 	if sc, ok := c.nc.(syscall.Conn); ok && o.Poller != nil {
 		if rc, err := sc.SyscallConn(); err == nil {
 			c.poll, c.pr = o.Poller, &polled{rc: rc, fr: frameReader{limit: int64(o.MaxFrameBytes)}}
@@ -331,7 +334,17 @@ func (c *Conn) readEnd() {
 }
 
 // WriteDone is closed when the writer has ended and closed the socket.
-func (c *Conn) WriteDone() <-chan struct{} { return c.writeDone }
+func (c *Conn) WriteDone() <-chan struct{} {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
+	if c.writeDone == nil {
+		c.writeDone = make(chan struct{})
+		if c.finished {
+			close(c.writeDone)
+		}
+	}
+	return c.writeDone
+}
 
 // WriteNow writes one text frame at once, before StartWriter (the
 // handshake's frames).
@@ -373,7 +386,7 @@ func (c *Conn) StartWriter(pingEvery time.Duration) {
 		return
 	}
 	c.started, c.pingEvery = true, pingEvery
-	c.pinger = time.AfterFunc(pingEvery, c.ping)
+	c.setPingLocked(time.Now().Add(pingEvery))
 	start := c.wakeLocked()
 	c.sendMu.Unlock()
 	if start {
@@ -381,15 +394,15 @@ func (c *Conn) StartWriter(pingEvery time.Duration) {
 	}
 }
 
-// ping runs on the keepalive timer: it queues a ping (past the queue's
-// bound, one at a time) and sets the timer again.
+// ping runs on the keepalive timer (clock.go): it queues a ping (past the
+// queue's bound, one at a time) and sets the next one's time.
 func (c *Conn) ping() {
 	c.sendMu.Lock()
 	if c.ended {
 		c.sendMu.Unlock()
 		return
 	}
-	c.pinger.Reset(c.pingEvery)
+	c.clk.pingAt = time.Now().Add(c.pingEvery) // the timer is set by tick
 	if c.pingSent {
 		c.sendMu.Unlock()
 		return // the last one is still waiting for the writer
@@ -532,12 +545,16 @@ func (c *Conn) finish() {
 		c.sendMu.Lock()
 		c.ended = true
 		c.queue = nil
-		if c.pinger != nil {
-			c.pinger.Stop()
-		}
+		c.clk.checkAt = time.Time{} // stopReader ended a parked reader; a running one has no more use for it
+		c.setPingLocked(time.Time{})
 		c.sendMu.Unlock()
 		_ = c.nc.Close()
-		close(c.writeDone)
+		c.sendMu.Lock()
+		c.finished = true
+		if c.writeDone != nil {
+			close(c.writeDone)
+		}
+		c.sendMu.Unlock()
 	})
 }
 

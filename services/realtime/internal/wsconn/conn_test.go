@@ -497,7 +497,7 @@ func TestWriterOnDemand(t *testing.T) {
 	// The keepalive still runs with no writer between pings.
 	srv.c.sendMu.Lock()
 	srv.c.pingEvery = 10 * time.Millisecond
-	srv.c.pinger.Reset(srv.c.pingEvery)
+	srv.c.setPingLocked(time.Now().Add(srv.c.pingEvery))
 	srv.c.sendMu.Unlock()
 	for range 3 {
 		if got := readText(t, cl); got != sio.PingFrame {
@@ -508,6 +508,70 @@ func TestWriterOnDemand(t *testing.T) {
 	<-srv.c.WriteDone()
 	if srv.c.Send(Frame{Data: []byte("late")}) {
 		t.Fatal("queued after the end")
+	}
+}
+
+// TestIdleHoldsLittle: an idle connection, between its frames and its
+// keepalives, holds no queue, no writer, no channel and one timer, and a
+// polled one no gorilla Conn (its read buffer and write lock); it still
+// writes, pings and closes.
+func TestIdleHoldsLittle(t *testing.T) {
+	t.Parallel()
+	for _, rd := range readers {
+		t.Run(rd.name, func(t *testing.T) {
+			t.Parallel()
+			cl, srv := setup(t, SocketIO{}, rd.opts(opts()), time.Hour, time.Hour)
+			check := func(when string) {
+				t.Helper()
+				deadline := time.Now().Add(10 * time.Second)
+				for {
+					srv.c.sendMu.Lock()
+					idle := !srv.c.writing && srv.c.pending == 0
+					if idle {
+						c := srv.c
+						switch {
+						case c.queue != nil, c.wake != nil, c.writeDone != nil:
+							t.Errorf("%s: idle with queue %v, wake %v, writeDone %v", when, c.queue, c.wake, c.writeDone)
+						case c.clk.t == nil || c.clk.pingAt.IsZero():
+							t.Errorf("%s: no keepalive timer", when)
+						case c.pr != nil && (c.ws != nil || c.clk.checkAt.IsZero()):
+							t.Errorf("%s: polled with gorilla's Conn %v, keepalive check at %v", when, c.ws != nil, c.clk.checkAt)
+						}
+					}
+					srv.c.sendMu.Unlock()
+					if idle {
+						return
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("%s: the writer did not end", when)
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			check("after the start")
+			srv.c.Send(Frame{Data: []byte("hello")})
+			if got := readText(t, cl); got != "hello" {
+				t.Fatalf("got %q", got)
+			}
+			check("after a frame")
+			srv.c.sendMu.Lock()
+			srv.c.setPingLocked(time.Now()) // the keepalive is due
+			srv.c.sendMu.Unlock()
+			if got := readText(t, cl); got != sio.PingFrame {
+				t.Fatalf("keepalive %q", got)
+			}
+			check("after a ping")
+			srv.c.CloseAfterQueue(websocket.CloseGoingAway, "bye")
+			if code := readClose(t, cl); code != websocket.CloseGoingAway {
+				t.Fatalf("close %d", code)
+			}
+			<-srv.c.WriteDone()
+			srv.c.sendMu.Lock()
+			defer srv.c.sendMu.Unlock()
+			if !srv.c.clk.pingAt.IsZero() || !srv.c.clk.checkAt.IsZero() {
+				t.Fatal("the timer is still set after the end")
+			}
+		})
 	}
 }
 

@@ -44,7 +44,6 @@ type polled struct {
 	stopped bool   // the socket is being closed (Kill, the writer's end) while not armed
 	added   bool   // the fd is in the epoll set
 	key     uint64 // the registration's key, set by Start
-	timer   *time.Timer
 
 	fr        frameReader // the running worker's, or the handshake's
 	keepalive time.Duration
@@ -75,7 +74,7 @@ func (c *Conn) Start(keepalive time.Duration, handle func(messageType int, data 
 		return
 	}
 	pr.key = c.poll.register(c)
-	pr.timer = time.AfterFunc(keepalive, c.checkKeepalive)
+	c.setCheck(time.Now().Add(keepalive)) // under pr.mu: pr.mu comes before sendMu
 	if pr.fr.buffered() > 0 {
 		// Frames that came with the handshake's: no readiness will
 		// announce them.
@@ -233,7 +232,7 @@ func (c *Conn) frameFailure(err error) string {
 	return protocol.LeftDisconnect
 }
 
-// checkKeepalive runs on the keepalive timer: a connection parked with
+// checkKeepalive runs on the keepalive timer (clock.go): a connection parked with
 // nothing (not even a pong) read within the keepalive window ends with
 // reason timeout, as a reader's read deadline does.
 func (c *Conn) checkKeepalive() {
@@ -248,7 +247,7 @@ func (c *Conn) checkKeepalive() {
 		if wait <= 0 {
 			wait = pr.keepalive/8 + time.Millisecond // a handler is running: look again soon
 		}
-		pr.timer.Reset(wait)
+		c.setCheck(time.Now().Add(wait))
 		pr.mu.Unlock()
 		return
 	}
@@ -285,9 +284,7 @@ func (c *Conn) stopReader() {
 // what readLoop's return does, then done on a goroutine of its own.
 func (c *Conn) endRead(reason string) {
 	pr := c.pr
-	if pr.timer != nil {
-		pr.timer.Stop()
-	}
+	c.setCheck(time.Time{})
 	if pr.key != 0 {
 		c.poll.unregister(pr.key)
 	}
