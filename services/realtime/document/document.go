@@ -51,6 +51,7 @@ type Result struct {
 	Version   int64 // the version the update got (the first time, for a duplicate)
 	OpID      string
 	Duplicate bool // the (userId, opId) was applied before: nothing new happened
+	wake      bool // the replica goroutine must be woken (replica.needsWake)
 }
 
 // Doc is one listener's handle on a session's document.
@@ -165,9 +166,12 @@ func (d *Doc) SubmitAs(ctx context.Context, by Author, connID string, u protocol
 		// goroutine, which waitDelivered would wait for: one goroutine
 		// handoff less per update. Outside submitMu, so the next append
 		// to the session goes on while this one fans out. The goroutine
-		// is still woken, for the snapshot and a catch-up after an error.
+		// is woken only when it has something to do: arm the snapshot
+		// timer, or catch up after an error (replica.needsWake).
 		s.deliver()
-		s.poke()
+		if res.wake {
+			s.poke()
+		}
 	}
 	d.waitDelivered(ctx, res.Version)
 	return res, nil

@@ -419,3 +419,57 @@ func TestLoadFailure(t *testing.T) {
 	d, _ := open(t, e, sid, -1)
 	submit(t, d, "u", "c", fullUpdate(0, "", "ok"))
 }
+
+// TestSnapshotWithoutWakes: a submit wakes the replica goroutine only when
+// it has something to do (the first edit since a snapshot arms its timer;
+// without the wake the timer would never be armed and waitFor would fail);
+// the edits after it move the due without waking it, and the timer, armed
+// for the first one's due, is set again for the last one's, so the
+// snapshot still holds the last edit.
+func TestSnapshotWithoutWakes(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		debounce time.Duration
+	}{
+		{"the timer far away", time.Hour},
+		{"the timer firing during the edits", 20 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			in := newInfra(t, natstest.Start(t))
+			e := newEngineOpts(t, in, Options{SnapshotDebounce: tc.debounce, SnapshotMaxDelay: time.Hour})
+			sid := newSessionID()
+			d, r := open(t, e, sid, -1)
+			// The first edit wakes it, unless its republished copy did
+			// first: either way it arms the timer.
+			submit(t, d, "u1", "c1", fullUpdate(0, "", "a"))
+			waitFor(t, "the snapshot timer armed", func() bool {
+				d.s.mu.Lock()
+				defer d.s.mu.Unlock()
+				return d.s.snapWatched
+			})
+			text := "a"
+			for v := int64(1); v <= 20; v++ {
+				text += "b"
+				res := submit(t, d, "u1", "c1", fullUpdate(v, "", text))
+				if tc.debounce == time.Hour && res.wake {
+					t.Fatalf("edit %d woke the replica goroutine with its timer armed", v+1)
+				}
+				if tc.debounce < time.Hour {
+					time.Sleep(tc.debounce / 4) // the first due passes during the edits
+				}
+			}
+			waitVersion(t, r, 21)
+			if tc.debounce == time.Hour {
+				return
+			}
+			waitFor(t, "the snapshot of the last edit", func() bool {
+				ent, err := in.Documents.Get(context.Background(), sid)
+				if err != nil {
+					return false
+				}
+				var s snapshot
+				return json.Unmarshal(ent.Value(), &s) == nil && s.Version == 21 && s.Code == text
+			})
+		})
+	}
+}

@@ -68,8 +68,13 @@ type replica struct {
 	logStart     int64  // offset of the oldest entry the stream holds
 	logEnd       int64  // offset after the newest entry (version's)
 	dirty        bool   // edits since the last snapshot
-	firstDirty   time.Time
-	lastEdit     time.Time
+	// snapWatched: the replica goroutine will look at the snapshot again
+	// without being woken (its timer is armed for a due at or before the
+	// one an edit makes, or a save is in flight), so a submit need not
+	// wake it for that (needsWake).
+	snapWatched bool
+	firstDirty  time.Time
+	lastEdit    time.Time
 	// active is when the session last took an edit or a listener (unix
 	// nanoseconds): the engine shrinks the least recently active windows
 	// first when it is over its memory budget.
@@ -213,6 +218,18 @@ func (s *replica) onApplied(m *nats.Msg) {
 	}
 	s.mu.Unlock()
 	s.poke()
+}
+
+// needsWake reports whether a submit that just folded its entry (err: the
+// fold failed, and the stream must be read back) must wake the replica
+// goroutine: to arm the snapshot timer at the session's first edit since
+// a snapshot, to snapshot early when the log is filling, or to catch up.
+// Otherwise its timer, armed for the due the previous edit made, fires
+// early and is set again for the later one (run), and its deliveries are
+// the submitter's own: one goroutine switch and timer reset less per
+// update. Call with s.mu held.
+func (s *replica) needsWake(err error) bool {
+	return err != nil || !s.snapWatched || s.logFilling()
 }
 
 // poke wakes the replica goroutine.

@@ -61,6 +61,11 @@ func (s *replica) run() {
 			}
 			s.dropQuietWindow()
 		case <-snapDue:
+			if due, ok := s.snapshotDue(snapFailed); ok && time.Until(due) > 0 {
+				// Armed for an earlier edit's due; edits since moved it
+				// (submits do not wake us for each): set again below.
+				break
+			}
 			if !saving {
 				saving = true
 				if saved == nil {
@@ -88,7 +93,7 @@ func (s *replica) run() {
 		s.fold(ctx)
 		s.deliver()
 		s.e.trim()
-		if due, ok := s.snapshotDue(snapFailed); ok && !saving {
+		if due, ok := s.watchSnapshot(snapFailed, saving); ok && !saving {
 			if d := max(time.Until(due), 0); snapTimer == nil {
 				snapTimer = time.NewTimer(d)
 				snapDue = snapTimer.C
@@ -194,6 +199,10 @@ func (s *replica) deliver() {
 func (s *replica) snapshotDue(failed time.Time) (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.snapshotDueLocked(failed)
+}
+
+func (s *replica) snapshotDueLocked(failed time.Time) (time.Time, bool) {
 	if !s.dirty {
 		return time.Time{}, false
 	}
@@ -210,6 +219,18 @@ func (s *replica) snapshotDue(failed time.Time) (time.Time, bool) {
 		due = r
 	}
 	return due, true
+}
+
+// watchSnapshot is snapshotDue for the replica goroutine, which arms its
+// timer for that due unless a save is in flight: under the same lock it
+// notes that it watches the snapshot (snapWatched), so a submit after it
+// need not wake it.
+func (s *replica) watchSnapshot(failed time.Time, saving bool) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	due, ok := s.snapshotDueLocked(failed)
+	s.snapWatched = saving || ok
+	return due, ok
 }
 
 // saveSnapshot writes the current state if it changed since the last one.

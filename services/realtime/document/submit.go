@@ -239,14 +239,15 @@ func (s *replica) submit(ctx context.Context, userID, connID string, in update) 
 		s.mu.Lock()
 		// Our entry may already have come back through the subscription.
 		ierr := s.integrate(e, &text)
-		s.mu.Unlock()
 		if ierr != nil {
-			s.markBehind()
+			s.behind = true
 		}
+		wake := s.needsWake(ierr)
+		s.mu.Unlock()
 		// SubmitAs hands it to the listeners (after letting go of
-		// submitMu) and wakes the replica goroutine.
+		// submitMu) and wakes the replica goroutine if it must.
 		s.e.trim()
-		return Result{Version: e.Version, OpID: in.opID}, nil
+		return Result{Version: e.Version, OpID: in.opID, wake: wake}, nil
 	}
 	return Result{}, protocol.Wrap(protocol.CodeInternal, "the update could not be applied",
 		fmt.Errorf("session %s: lost %d appends in a row to other writers", s.id, maxAttempts))
