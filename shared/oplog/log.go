@@ -131,7 +131,7 @@ func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, vers
 		switch {
 		case err == nil:
 			return storedAfter(ctx, nc, sessionID, version, m, lastSeq)
-		case unanswered(ctx, err, r.Try):
+		case unanswered(ctx, err, r.Try, r.Until):
 			sent = true
 			if r.Resends != nil {
 				r.Resends.Add(1)
@@ -197,9 +197,21 @@ func withUntil(ctx context.Context, until time.Time) (context.Context, context.C
 }
 
 // unanswered reports a send whose acknowledgement did not come within its
-// try while ctx still has time: it is sent again.
-func unanswered(ctx context.Context, err error, try time.Duration) bool {
-	return try > 0 && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded)
+// try while ctx still has time, before until (when set): it is sent
+// again. A deadline that has passed ends the append even while ctx.Err is
+// still nil, as it is until ctx's timer fires, late on a loaded machine:
+// a try past it returns at once without sending, and taking that for an
+// unanswered send spun (10 million times in one 20 s window of the split
+// layout's heavy interview, under the session's submit lock).
+func unanswered(ctx context.Context, err error, try time.Duration, until time.Time) bool {
+	if try <= 0 || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	now := time.Now()
+	if d, ok := ctx.Deadline(); ok && !now.Before(d) {
+		return false
+	}
+	return until.IsZero() || now.Before(until)
 }
 
 // storedAfter returns the sequence of m when it is the session's entry

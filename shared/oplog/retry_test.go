@@ -179,3 +179,48 @@ func TestPublishUntil(t *testing.T) {
 		t.Error("no resend before Until")
 	}
 }
+
+// lateDeadline is a context whose deadline has passed while its timer has
+// not fired yet: Err is nil for its first late calls. A loaded machine
+// shows every deadline so for a while (its timers run late).
+type lateDeadline struct {
+	context.Context
+	deadline time.Time
+	late     int64
+	errCalls atomic.Int64
+}
+
+func (c *lateDeadline) Deadline() (time.Time, bool) { return c.deadline, true }
+
+func (c *lateDeadline) Err() error {
+	if c.errCalls.Add(1) <= c.late {
+		return nil
+	}
+	return context.DeadlineExceeded
+}
+
+// A deadline that passed is the end of an append even before its context
+// says so: Publish gives up with DeadlineExceeded at once instead of
+// counting a resend and trying again, which it did in a loop until the
+// context's timer fired (10 million "resends" in one 20 s window of the
+// split layout's heavy interview, on one instance, under its session's
+// submit lock). Nothing was sent, so nothing is stored.
+func TestPublishPastDeadline(t *testing.T) {
+	in := setup(t, broker.Layout{})
+	sid := uuid.NewString()
+	m, err := Encode(sid, Entry{Version: 1, UserID: "u", OpID: "op-1", Ops: ot.Op{ot.Insert("x")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := &lateDeadline{Context: context.Background(), deadline: time.Now().Add(-time.Millisecond), late: 1000}
+	var resends atomic.Int64
+	if _, err := Publish(ctx, in.JS, sid, 1, m, 0, Retry{Try: time.Second, Resends: &resends}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Publish past its deadline = %v, want DeadlineExceeded", err)
+	}
+	if n := resends.Load(); n != 0 {
+		t.Errorf("Publish past its deadline counted %d resends, want 0", n)
+	}
+	if e, ok, err := Last(ctxT(t), in, sid); err != nil || ok {
+		t.Fatalf("last entry = %+v, %t, %v; want none", e, ok, err)
+	}
+}
