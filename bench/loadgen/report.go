@@ -189,8 +189,12 @@ func writeREST(b *strings.Builder, r *RESTStats) {
 
 func writeServers(b *strings.Builder, servers []ProcessStats) {
 	for _, s := range servers {
-		fmt.Fprintf(b, "- server %s: %.0f%% CPU, RSS %s → %s, heap in use %s → %s\n", s.Name, s.CPUPercent,
-			bytesStr(float64(s.RSSBefore)), bytesStr(float64(s.RSSAfter)), bytesStr(float64(s.HeapBefore)), bytesStr(float64(s.HeapAfter)))
+		heap := fmt.Sprintf(", heap in use %s → %s", bytesStr(float64(s.HeapBefore)), bytesStr(float64(s.HeapAfter)))
+		if s.Runtime == nil && s.HeapBefore == 0 && s.HeapAfter == 0 {
+			heap = " (from /proc: no heap figures)" // a process without metrics, such as the NATS server
+		}
+		fmt.Fprintf(b, "- server %s: %.0f%% CPU, RSS %s → %s%s\n", s.Name, s.CPUPercent,
+			bytesStr(float64(s.RSSBefore)), bytesStr(float64(s.RSSAfter)), heap)
 		if rt := s.Runtime; rt != nil {
 			fmt.Fprintf(b, "  - its runtime at the end: %s\n", RuntimeText(rt))
 		}
@@ -202,12 +206,17 @@ func writeServers(b *strings.Builder, servers []ProcessStats) {
 
 // FanoutText renders a server's share of the fan-out between instances.
 func FanoutText(f *BucketQuantiles) string {
+	return fmt.Sprintf("events from other instances, published there to queued here (NATS and dispatch): %d, %s (histogram buckets)",
+		f.Count, f.Text())
+}
+
+// Text renders the quantiles as "p50 ≤ 2.5 ms, p99 ≤ 100 ms".
+func (f *BucketQuantiles) Text() string {
 	p99 := fmt.Sprintf("≤ %g ms", f.P99Ms)
 	if f.Beyond {
 		p99 = fmt.Sprintf("> %g ms", f.P99Ms)
 	}
-	return fmt.Sprintf("events from other instances, published there to queued here (NATS and dispatch): %d, p50 ≤ %g ms, p99 %s (histogram buckets)",
-		f.Count, f.P50Ms, p99)
+	return fmt.Sprintf("p50 ≤ %g ms, p99 %s", f.P50Ms, p99)
 }
 
 // RuntimeText renders a runtime memory reading: where RSS goes.

@@ -29,3 +29,28 @@ func TestWriteParams(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteServers: each server's line, with its heap when it reports one
+// and its share of the fan-out when it received any.
+func TestWriteServers(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		s    ProcessStats
+		want string
+	}{
+		{"read from /proc", ProcessStats{Name: "nats", CPUPercent: 14, RSSBefore: 2 << 20, RSSAfter: 3 << 20},
+			"- server nats: 14% CPU, RSS 2.0 MiB → 3.0 MiB (from /proc: no heap figures)\n"},
+		{"a realtime instance", ProcessStats{Name: "realtime-1", CPUPercent: 15, RSSBefore: 2 << 20, RSSAfter: 3 << 20, HeapBefore: 1 << 20, HeapAfter: 1 << 20,
+			Fanout: &BucketQuantiles{Count: 30000, P50Ms: 2.5, P99Ms: 250, Beyond: true}},
+			"- server realtime-1: 15% CPU, RSS 2.0 MiB → 3.0 MiB, heap in use 1.0 MiB → 1.0 MiB\n" +
+				"  - events from other instances, published there to queued here (NATS and dispatch): 30000, p50 ≤ 2.5 ms, p99 > 250 ms (histogram buckets)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			writeServers(&b, []ProcessStats{tc.s})
+			if b.String() != tc.want {
+				t.Errorf("writeServers = %q, want %q", b.String(), tc.want)
+			}
+		})
+	}
+}

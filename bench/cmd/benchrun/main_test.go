@@ -611,3 +611,25 @@ func TestWindowWatch(t *testing.T) {
 		})
 	}
 }
+
+// TestTailText: target 5 says, beside its p99, what explains it.
+func TestTailText(t *testing.T) {
+	res := &loadgen.Result{Scenario: "idle50k", Layout: "split: x",
+		Traffic: &loadgen.Traffic{MachineCPUPercent: 200, TimerLag: loadgen.Summary{P99: 27.6}},
+		Loadgen: loadgen.LoadgenStats{CPUPercent: 52},
+		Servers: []loadgen.ProcessStats{{Name: "nats", CPUPercent: 30}, {Name: "api", CPUPercent: 1},
+			{Name: "realtime-1", CPUPercent: 36, Fanout: &loadgen.BucketQuantiles{Count: 9, P50Ms: 2.5, P99Ms: 100}},
+			{Name: "realtime-2", CPUPercent: 37, Fanout: &loadgen.BucketQuantiles{Count: 9, P50Ms: 5, P99Ms: 250, Beyond: true}},
+			{Name: "realtime-3", CPUPercent: 35, Fanout: &loadgen.BucketQuantiles{Count: 9, P50Ms: 1, P99Ms: 50}}}}
+	want := "the tail beside what explains it: generator timer lag p99 27.60 ms; machine 200 % (nats 30 %, realtime-1 36 %, realtime-2 37 %, realtime-3 35 %; generator 52 %; other work 9 %); " +
+		"the instances' share of the fan-out (NATS and dispatch), at worst realtime-2's: p50 ≤ 5 ms, p99 > 250 ms"
+	if got := tailText(res); got != want {
+		t.Errorf("tailText =\n%s\nwant\n%s", got, want)
+	}
+	r := sampleReport()
+	for _, tg := range r.targets() {
+		if tg.ID == "5" && !strings.Contains(tg.Measured, "generator timer lag p99") {
+			t.Errorf("target 5 = %s", tg.Measured)
+		}
+	}
+}

@@ -425,6 +425,7 @@ func (r *Report) target5() Target {
 		t.Measured += fmt.Sprintf("; floor (%d bare relays, the same connections and generator processes, each session on one relay: no hop between instances) %s, %d of %d connected, %d of %d lost",
 			f.Instances, lat(fl), f.Connect.Connected, f.Connect.Attempted, f.Traffic.Lost, f.Traffic.Expected)
 	}
+	t.Measured += "; " + tailText(res)
 	small := res.Connect.Attempted < manyConnsGoal || instances < manyInstances
 	if small {
 		t.Measured += fmt.Sprintf(" (the target is stated for %d connections over %d instances)", manyConnsGoal, manyInstances)
@@ -432,6 +433,32 @@ func (r *Report) target5() Target {
 	t.settle(small, res.Connect.Connected >= res.Connect.Attempted && l.Count > 0 && l.P99 < manyP99Goal &&
 		res.Traffic.Lost == 0 && len(res.Failures) == 0, "")
 	return t
+}
+
+// tailText says what explains idle50k's tail: how late the generator's
+// timers fired (the latency is measured on its clock), where the machine's
+// CPU went, and the instances' own share of the fan-out (from the
+// publication on one instance to the send queues of another).
+func tailText(res *loadgen.Result) string {
+	var cpu []string
+	var share string
+	var worst *loadgen.BucketQuantiles // the instance whose share has the longest tail
+	for _, s := range res.Servers {
+		if s.Name == "api" || s.Name == "janitor" {
+			continue
+		}
+		cpu = append(cpu, fmt.Sprintf("%s %.0f %%", s.Name, s.CPUPercent))
+		if f := s.Fanout; f != nil && (worst == nil || f.P99Ms > worst.P99Ms || f.Beyond && !worst.Beyond) {
+			worst = f
+			share = fmt.Sprintf("the instances' share of the fan-out (NATS and dispatch), at worst %s's: %s", s.Name, f.Text())
+		}
+	}
+	out := fmt.Sprintf("the tail beside what explains it: generator timer lag p99 %.2f ms; machine %.0f %% (%s; generator %.0f %%; other work %.0f %%)",
+		res.Traffic.TimerLag.P99, res.Traffic.MachineCPUPercent, strings.Join(cpu, ", "), res.Loadgen.CPUPercent, othersCPU(res))
+	if share != "" {
+		out += "; " + share
+	}
+	return out
 }
 
 // crowdCeiling is the largest crowd size whose p99 stayed within
