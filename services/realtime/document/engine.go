@@ -52,11 +52,12 @@ type Options struct {
 	WindowVersions int
 }
 
-// Defaults of the memory bounds: 64 MiB of windows holds about 150
-// versions of a 2 KiB document for each of a thousand sessions edited at
-// once (a reconnect after twenty seconds of three people typing still gets
-// a replay), and leaves most of the 250 MB the benchmark's memory target
-// allows to the connections.
+// Defaults of the memory bounds: 64 MiB holds the full windows
+// (DefaultWindowVersions of a 2 KiB document, some 27 KB) of about two
+// thousand sessions edited at once; past it the least recently edited
+// windows shrink. A thousand sessions keep their windows whole and leave
+// most of the 250 MB the benchmark's memory target allows to the
+// connections.
 const (
 	DefaultMemoryBudget = 64 << 20
 	DefaultUnloadAfter  = time.Minute
