@@ -24,10 +24,16 @@
 // subscription) makes the session read the stream from the last sequence
 // it holds (batched direct gets, no consumer). A reconnect or a dropped
 // message also triggers that read, so updates made while we were away
-// arrive even if nothing new is published after. One goroutine per
-// session hands updates to listeners in version order; each carries the
-// sender's ConnID, so the hub answers code-ack to it and code-update to
-// the others.
+// arrive even if nothing new is published after. A session's goroutine
+// (replica.run) hands updates to listeners in version order; each carries
+// the sender's ConnID, so the hub answers code-ack to it and code-update
+// to the others. It runs only while the session has work (entries to
+// fold, updates to deliver, a snapshot due or being written) and ends
+// when it has none; what arrives starts it again. The checks every loaded
+// session needs once a second (a reconnect, messages the subscription
+// dropped, a catch-up to retry, a quiet window to drop) are one sweep of
+// the engine over all of them (Engine.sweep), so an idle session holds no
+// goroutine or timer.
 //
 // # Memory
 //

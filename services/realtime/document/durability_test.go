@@ -61,36 +61,6 @@ func TestBeyondWindow(t *testing.T) {
 	}
 }
 
-// Updates the applied subscription never delivered (a slow consumer here)
-// are read back from the stream.
-func TestGapFill(t *testing.T) {
-	srv := natstest.Start(t)
-	ea, eb := newEngine(t, newInfra(t, srv), "a"), newEngine(t, newInfra(t, srv), "b")
-	// One goroutine with room for one message: while it is stalled, what
-	// arrives after that is dropped.
-	ea.subs.Close()
-	ea.subs = broker.NewDispatcher(1, 1)
-	sid := newSessionID()
-	_, ra := open(t, ea, sid, -1)
-	db, rb := open(t, eb, sid, -1)
-	submit(t, db, "u2", "c2", fullUpdate(0, "", "0"))
-	waitVersion(t, ra, 1)
-
-	ea.mu.Lock()
-	s, _ := ea.sessions.Get(sid)
-	ea.mu.Unlock()
-	s.mu.Lock() // stalls A's applied handler: what arrives meanwhile is dropped
-	for v := int64(1); v <= 5; v++ {
-		submit(t, db, "u2", "c2", opsUpdate(v, "", ot.Op{ot.Retain(int(v)), ot.Insert(fmt.Sprint(v))}))
-	}
-	time.Sleep(200 * time.Millisecond)
-	s.mu.Unlock()
-	want := waitVersion(t, rb, 6)
-	if got := waitVersion(t, ra, 6); got != want || want != "012345" {
-		t.Fatalf("a has %q, b has %q", got, want)
-	}
-}
-
 // An acknowledged update survives a restart of the NATS server; updates
 // refused while it is down are answered with an error and land exactly once
 // when resent with their opId.

@@ -124,7 +124,12 @@ type Engine struct {
 	sessions refcount.Map[string, *replica] // held by Docs and Opens in progress
 	stopping map[string]*replica            // released, flushing their last snapshot
 	closed   bool
-	wg       sync.WaitGroup // replica goroutines
+	wg       sync.WaitGroup // the sessions: each is freed by its last goroutine (finish)
+	// The sweep: one goroutine for the instance, started by the first
+	// Open and ended by Close (see sweep).
+	sweeping  bool
+	sweepStop chan struct{}
+	sweepDone chan struct{}
 }
 
 // NewEngine returns an engine over the JetStream layout in; now stamps
@@ -166,7 +171,8 @@ func NewEngine(in *broker.Infra, o Options, log *slog.Logger, now func() time.Ti
 	hist := defaultHistLimits
 	hist.versions = o.WindowVersions
 	return &Engine{in: in, subs: broker.NewDispatcher(0, 0), o: o, log: log.With("component", "document", "instance", o.Instance), now: now,
-		hist: hist, appendTimeout: appendTimeout, appendTry: appendTry, stopping: map[string]*replica{}}
+		hist: hist, appendTimeout: appendTimeout, appendTry: appendTry, stopping: map[string]*replica{},
+		sweepStop: make(chan struct{}), sweepDone: make(chan struct{})}
 }
 
 // Open attaches l to the session's document: on the first open of the
@@ -182,6 +188,10 @@ func (e *Engine) Open(ctx context.Context, sessionID string, since int64, l List
 	s, created := e.sessions.Acquire(sessionID, func() *replica { return newReplica(e, sessionID) })
 	if created {
 		e.wg.Add(1) // the session's slot, freed when it has stopped
+	}
+	if !e.sweeping {
+		e.sweeping = true
+		go e.sweep()
 	}
 	e.mu.Unlock()
 
@@ -252,12 +262,20 @@ func (e *Engine) Drop(sessionID string) {
 // when every goroutine of the engine has ended. Open fails afterwards.
 func (e *Engine) Close() {
 	e.mu.Lock()
+	first := !e.closed
 	e.closed = true
 	all := e.sessions.Values()
 	for _, s := range all {
 		e.sessions.Forget(s)
 	}
+	sweeping := e.sweeping
 	e.mu.Unlock()
+	if sweeping {
+		if first {
+			close(e.sweepStop)
+		}
+		<-e.sweepDone
+	}
 	for _, s := range all {
 		s.shutdown()
 	}

@@ -91,14 +91,23 @@ type replica struct {
 	stopCtx    context.Context
 	stopCancel context.CancelFunc
 	finishOnce sync.Once
+
+	// state says whether the replica goroutine runs (runIdle...): it runs
+	// only while the session has work (poke, run).
+	state atomic.Int32
+	// droppedSeen is the subscription's Dropped count the engine's sweep
+	// last saw; only the sweep reads and writes it.
+	droppedSeen int
 }
 
 func newReplica(e *Engine, id string) *replica {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.textBytes.Add(replicaSize) // given back by finish
-	return &replica{e: e, id: id, ready: make(chan struct{}), docs: map[*Doc]struct{}{},
+	s := &replica{e: e, id: id, ready: make(chan struct{}), docs: map[*Doc]struct{}{},
 		deliveredCh: make(chan struct{}), wake: make(chan struct{}, 1), stop: make(chan struct{}),
 		stopCtx: ctx, stopCancel: cancel, opIDs: dedupe{total: &e.indexBytes}}
+	s.state.Store(runRunning) // start's goroutine, which loads the session
+	return s
 }
 
 // start loads the session and runs it; a failed load removes it from the
@@ -113,10 +122,12 @@ func (s *replica) start() {
 		s.run()
 		return
 	}
+	s.state.Store(runDone)
 	s.e.mu.Lock()
 	s.e.sessions.Forget(s)
 	s.e.mu.Unlock()
 	close(s.ready)
+	s.stopCancel()
 	s.finish()
 }
 
@@ -230,14 +241,6 @@ func (s *replica) onApplied(m *nats.Msg) {
 // update. Call with s.mu held.
 func (s *replica) needsWake(err error) bool {
 	return err != nil || !s.snapWatched || s.logFilling()
-}
-
-// poke wakes the replica goroutine.
-func (s *replica) poke() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
 }
 
 // integrate folds entry e into the state; code is the text after it when
@@ -364,11 +367,13 @@ func (s *replica) attach(d *Doc, since int64) error {
 	return nil
 }
 
-// shutdown asks the replica goroutine to stop.
+// shutdown asks the replica goroutine to stop, starting it when the
+// session is idle: it writes the final snapshot and releases the session.
 func (s *replica) shutdown() {
 	s.stopOnce.Do(func() {
 		close(s.stop)
 		s.stopCancel()
+		s.poke()
 	})
 }
 
@@ -382,8 +387,8 @@ func (s *replica) stopped() bool {
 	}
 }
 
-// finish releases what the session holds; it runs once, when the
-// goroutine ends or when the session never started.
+// finish releases what the session holds; it runs once, when the last
+// goroutine of a stopped session ends or when the session never started.
 func (s *replica) finish() {
 	s.finishOnce.Do(func() {
 		if s.sub != nil {

@@ -7,24 +7,58 @@ import (
 	"github.com/pairpad/pairpad/shared/broker"
 )
 
-// Timing of the replica goroutine.
+// Timing of the replica goroutine and the engine's sweep.
 const (
-	checkEvery   = time.Second      // look for reconnects and dropped messages
+	checkEvery   = time.Second      // the sweep: reconnects, dropped messages, quiet windows
 	retryAfter   = time.Second      // retry a failed catch-up or snapshot
 	ioTimeout    = 5 * time.Second  // one catch-up read or snapshot write
 	flushTimeout = 10 * time.Second // the final snapshot when the session stops
 )
 
+// The replica goroutine's states (replica.state). A session has at most
+// one goroutine, and only while it has work: poke starts one when the
+// session is idle, and the goroutine ends once nothing is queued, no
+// snapshot is due and none is being written. The engine's sweep does the
+// once-a-second checks for every loaded session and pokes those that need
+// their goroutine.
+const (
+	runIdle    int32 = iota // no goroutine: the next poke starts one
+	runRunning              // a goroutine runs or is starting
+	runPoked                // running, and poked since it last looked for work
+	runDone                 // the session stopped: nothing starts again
+)
+
+// poke makes the replica goroutine look for work: it starts one when the
+// session has none, else wakes it.
+func (s *replica) poke() {
+	for {
+		switch s.state.Load() {
+		case runIdle:
+			if s.state.CompareAndSwap(runIdle, runRunning) {
+				go s.run()
+				return
+			}
+		case runRunning:
+			if s.state.CompareAndSwap(runRunning, runPoked) {
+				select {
+				case s.wake <- struct{}{}:
+				default:
+				}
+				return
+			}
+		default: // poked already (its poker sends the wake), or done
+			return
+		}
+	}
+}
+
 // run is the replica goroutine: it folds what the applied subscription
 // brought (reading gaps back from the stream), hands updates to the
-// listeners in version order and writes debounced snapshots.
+// listeners in version order and writes debounced snapshots. It returns
+// when the session is idle (poke starts it again) and, for good, after the
+// final snapshot once the session stops.
 func (s *replica) run() {
-	defer s.finish()
 	ctx := s.stopCtx // cancelled with stop
-	defer s.stopCancel()
-
-	tick := time.NewTicker(checkEvery)
-	defer tick.Stop()
 	// The snapshot timer is made by the first edit: most sessions held
 	// open are idle, and each would keep one.
 	var snapTimer *time.Timer
@@ -35,31 +69,45 @@ func (s *replica) run() {
 		}
 	}()
 	// Snapshots are written on their own goroutine, one at a time, so a
-	// slow or absent NATS never holds up deliveries.
+	// slow or absent NATS never holds up deliveries; the replica goroutine
+	// waits for it before it ends.
 	var saved chan error // made with the first snapshot
 	saving := false
 	var snapFailed time.Time
-	reconnects, dropped := s.e.in.NC.Stats().Reconnects, 0
 
 	for {
+		// Pokes from here on make the idle check below fail: what they
+		// queued before it is handled by this pass.
+		s.state.Store(runRunning)
+		s.deliver()
+		s.fold(ctx)
+		s.deliver()
+		s.e.trim()
+		due, dirty := s.watchSnapshot(snapFailed, saving)
+		if dirty && !saving {
+			if d := max(time.Until(due), 0); snapTimer == nil {
+				snapTimer = time.NewTimer(d)
+				snapDue = snapTimer.C
+			} else {
+				snapTimer.Reset(d)
+			}
+		}
+		if !dirty && !saving && !s.stopped() && s.idle() && s.state.CompareAndSwap(runRunning, runIdle) {
+			// Nothing after this touches the replica: a poke may already
+			// have started the next goroutine.
+			return
+		}
 		select {
 		case <-s.stop:
 			if saving {
 				<-saved // cancelled with ctx
 			}
+			s.state.Store(runDone)
 			s.flush()
+			s.stopCancel()
+			s.finish()
 			return
 		case <-s.wake:
-		case <-tick.C:
-			if r := s.e.in.NC.Stats().Reconnects; r != reconnects {
-				reconnects = r
-				s.markBehind()
-			}
-			if n, err := s.sub.Dropped(); err == nil && n != dropped {
-				dropped = n
-				s.markBehind()
-			}
-			s.dropQuietWindow()
 		case <-snapDue:
 			if due, ok := s.snapshotDue(snapFailed); ok && time.Until(due) > 0 {
 				// Armed for an earlier edit's due; edits since moved it
@@ -89,30 +137,16 @@ func (s *replica) run() {
 				snapFailed = time.Now()
 			}
 		}
-		s.deliver()
-		s.fold(ctx)
-		s.deliver()
-		s.e.trim()
-		if due, ok := s.watchSnapshot(snapFailed, saving); ok && !saving {
-			if d := max(time.Until(due), 0); snapTimer == nil {
-				snapTimer = time.NewTimer(d)
-				snapDue = snapTimer.C
-			} else {
-				snapTimer.Reset(d)
-			}
-		}
 	}
 }
 
-// dropQuietWindow empties the window of a session that had no edit for
-// UnloadAfter: its clients are at the current version, which needs no
-// window, and one that is not is served from the op log or a sync.
-func (s *replica) dropQuietWindow() {
+// idle reports whether the subscription's entries and the updates for the
+// listeners are all handled. A session behind the stream is idle too: the
+// sweep pokes it again while NATS is up.
+func (s *replica) idle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.hist.entries) > 0 && time.Since(s.lastEdit) >= s.e.o.UnloadAfter {
-		s.hist.clear(s.text, s.version)
-	}
+	return len(s.inbox) == 0 && len(s.pending) == 0
 }
 
 func (s *replica) markBehind() {
@@ -133,14 +167,14 @@ func (s *replica) fold(ctx context.Context) {
 		return
 	}
 	if !s.e.in.NC.IsConnected() {
-		s.markBehind() // the ticker retries once NATS is back
+		s.markBehind() // the sweep pokes it once NATS is back
 		return
 	}
 	if err := s.catchUp(ctx); err != nil {
 		if ctx.Err() == nil {
 			s.e.log.Warn("catching up with the op log failed", "session_id", s.id, "err", err)
 		}
-		s.markBehind() // the ticker retries
+		s.markBehind() // the sweep pokes it again
 	}
 }
 

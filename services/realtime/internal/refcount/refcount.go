@@ -92,9 +92,14 @@ func (m *Map[K, V]) Len() int { return len(m.byKey) }
 
 // Values returns the keys' values, in no order.
 func (m *Map[K, V]) Values() []V {
-	out := make([]V, 0, len(m.byKey))
+	return m.AppendValues(make([]V, 0, len(m.byKey)))
+}
+
+// AppendValues appends the keys' values to dst, in no order, and returns
+// the extended slice: a caller that visits them often reuses one slice.
+func (m *Map[K, V]) AppendValues(dst []V) []V {
 	for _, v := range m.byKey {
-		out = append(out, v)
+		dst = append(dst, v)
 	}
-	return out
+	return dst
 }
