@@ -39,6 +39,9 @@ const footprintConns = 2000
 // -benchtime 1x:
 //
 //	go test -run '^$' -bench IdleFootprint -benchtime 1x ./services/realtime/
+//
+// With FOOTPRINT_HEAPPROFILE=path it writes the heap profile of the moment
+// it measures to path.<reader> (exact with -memprofilerate=1).
 func BenchmarkIdleFootprint(b *testing.B) {
 	for _, reader := range []string{config.ReaderEpoll, config.ReaderGoroutine} {
 		b.Run(reader, func(b *testing.B) { idleFootprint(b, reader) })

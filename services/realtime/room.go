@@ -35,7 +35,7 @@ type room struct {
 
 	mu       sync.Mutex
 	conns    map[string]*client
-	places   map[string]int // admitted handshakes not yet joined, per user
+	places   map[string]int // admitted handshakes not yet joined, per user; nil when none (the map of an idle room is dropped)
 	code     string         // the document as delivered to the connections
 	version  int64
 	hash     string // protocol.DocumentHash(code), from the engine
@@ -83,7 +83,7 @@ type roomDeps struct {
 
 func newRoom(d *roomDeps, id string) *room {
 	return &room{id: id, d: d, ready: make(chan struct{}),
-		conns: map[string]*client{}, places: map[string]int{}}
+		conns: map[string]*client{}}
 }
 
 // open subscribes to the session's peer events, reads its record and
@@ -561,6 +561,9 @@ func (rm *room) holdPlace(uid string) error {
 	if !users[uid] && len(users) >= rm.d.maxUsers {
 		return protocol.Errorf(protocol.CodeSessionFull, "The session already has %d participants", rm.d.maxUsers)
 	}
+	if rm.places == nil {
+		rm.places = map[string]int{}
+	}
 	rm.places[uid]++
 	return nil
 }
@@ -577,6 +580,9 @@ func (rm *room) releasePlaceLocked(uid string) {
 		return
 	}
 	delete(rm.places, uid)
+	if len(rm.places) == 0 {
+		rm.places = nil // a map keeps its memory when emptied
+	}
 }
 
 // loadLastRun reads the session's latest run, when the room opens
