@@ -6,17 +6,20 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/binary"
+	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -79,6 +82,12 @@ func idleFootprint(b *testing.B, reader string) {
 		b.ReportMetric(float64(after.stack-before.stack)/n, "stack-B/conn")
 		b.ReportMetric(float64(after.goroutines-before.goroutines)/n, "goroutines/conn")
 		b.ReportMetric(float64(after.rss-before.rss)/n, "rss-B/conn")
+		// What the idle connections cost over time: the process's CPU,
+		// its allocations and its collections while nothing happens.
+		idle := idleCost(footprintIdle)
+		b.ReportMetric(idle.cpu*100, "idle-cpu-%")
+		b.ReportMetric(idle.allocs/n, "idle-alloc-B/s/conn")
+		b.ReportMetric(idle.gcs*60, "idle-gc/min")
 		for _, c := range conns {
 			_ = c.Close()
 		}
@@ -86,6 +95,75 @@ func idleFootprint(b *testing.B, reader string) {
 			return footprint().goroutines <= before.goroutines+10
 		})
 	}
+}
+
+// footprintIdle is how long BenchmarkIdleFootprint watches the idle
+// connections' cost over time: ten of the document sweep's ticks.
+const footprintIdle = 10 * time.Second
+
+// idleRate is what the process spent per second of a window: CPU (cores),
+// bytes allocated and collections.
+type idleRate struct{ cpu, allocs, gcs float64 }
+
+// idleProfiles names a directory where BenchmarkIdleFootprint writes the
+// profiles of its idle window: idle.cpu, and idle-start.heap and
+// idle-end.heap, whose difference (go tool pprof -sample_index
+// alloc_space -diff_base idle-start.heap idle-end.heap) is what the idle
+// connections allocated.
+var idleProfiles = flag.String("footprint.profiles", "", "BenchmarkIdleFootprint: write the idle window's CPU and heap profiles into this directory")
+
+// idleCost watches the process for d (the measurement is the wait).
+func idleCost(d time.Duration) idleRate {
+	var m0, m1 runtime.MemStats
+	stop := startIdleProfiles()
+	runtime.ReadMemStats(&m0)
+	c0, start := cpuTime(), time.Now()
+	time.Sleep(d)
+	c1, took := cpuTime(), time.Since(start)
+	runtime.ReadMemStats(&m1)
+	stop()
+	sec := took.Seconds()
+	return idleRate{cpu: (c1 - c0).Seconds() / sec, allocs: float64(m1.TotalAlloc-m0.TotalAlloc) / sec,
+		gcs: float64(m1.NumGC-m0.NumGC) / sec}
+}
+
+// startIdleProfiles starts the idle window's profiles (-footprint.profiles)
+// and returns what ends them; without the flag, or when the test binary
+// already profiles the CPU, it does nothing.
+func startIdleProfiles() (stop func()) {
+	dir := *idleProfiles
+	if dir == "" {
+		return func() {}
+	}
+	heap := func(name string) {
+		runtime.GC() // the heap profile is as of the last collection
+		if f, err := os.Create(filepath.Join(dir, name)); err == nil {
+			_ = pprof.Lookup("heap").WriteTo(f, 0)
+			_ = f.Close()
+		}
+	}
+	heap("idle-start.heap")
+	f, err := os.Create(filepath.Join(dir, "idle.cpu"))
+	if err == nil && pprof.StartCPUProfile(f) != nil {
+		_ = f.Close()
+		f = nil
+	}
+	return func() {
+		if f != nil {
+			pprof.StopCPUProfile()
+			_ = f.Close()
+		}
+		heap("idle-end.heap")
+	}
+}
+
+// cpuTime is the CPU time the process used so far, user and system.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // usage is a process's memory at one moment, after a full collection.
