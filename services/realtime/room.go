@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,7 +35,7 @@ type room struct {
 	sub     *broker.Sub   // the session's peer events, on the hub's dispatcher
 
 	mu       sync.Mutex
-	conns    map[string]*client
+	conns    []*client      // in no order; a slice, not a map: most rooms hold two, and a map's smallest table is 200 bytes
 	places   map[string]int // admitted handshakes not yet joined, per user; nil when none (the map of an idle room is dropped)
 	code     string         // the document as delivered to the connections
 	version  int64
@@ -82,8 +83,7 @@ type roomDeps struct {
 }
 
 func newRoom(d *roomDeps, id string) *room {
-	return &room{id: id, d: d, ready: make(chan struct{}),
-		conns: map[string]*client{}}
+	return &room{id: id, d: d, ready: make(chan struct{})}
 }
 
 // open subscribes to the session's peer events, reads its record and
@@ -295,7 +295,7 @@ func (rm *room) join(c *client, pre replayed) error {
 	}
 	c.rm = rm
 	c.baseVersion, c.notesBase = rm.version, rm.notesVersion
-	rm.conns[c.id] = c
+	rm.conns = append(rm.conns, c)
 	users := rm.foldLocked()
 	p := protocol.Connected{SessionID: rm.id, UserID: uid, Role: c.ident.Role, ConnectedAt: now.UnixMilli(),
 		Sync: rm.stateLocked(c, users)}
@@ -322,13 +322,28 @@ func (rm *room) join(c *client, pre replayed) error {
 func (rm *room) leave(c *client, reason string) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
-	if rm.conns[c.id] != c {
+	if !rm.removeConnLocked(c) {
 		return
 	}
-	delete(rm.conns, c.id)
 	if !rm.ended {
 		rm.announceLocked(rm.foldLocked(), nil, reason)
 	}
+}
+
+// removeConnLocked takes c out of the room's connections (the last one
+// takes its place); false: it was not there.
+func (rm *room) removeConnLocked(c *client) bool {
+	i := slices.Index(rm.conns, c)
+	if i < 0 {
+		return false
+	}
+	last := len(rm.conns) - 1
+	rm.conns[i], rm.conns[last] = rm.conns[last], nil
+	rm.conns = rm.conns[:last]
+	if last == 0 {
+		rm.conns = nil // the room may stay (held places, the notes): it keeps no array
+	}
+	return true
 }
 
 // syncEventLocked is the full state for c, as sync and as a fallback

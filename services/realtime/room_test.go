@@ -1,6 +1,7 @@
 package realtime
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/pairpad/pairpad/shared/presence"
@@ -44,5 +45,45 @@ func TestPlaces(t *testing.T) {
 	}
 	if rm.places != nil {
 		t.Fatal("a room with no places held keeps their map")
+	}
+}
+
+// TestRemoveConn: a room's connections are a slice in no order; removing
+// one keeps every other, removing one that is not there changes nothing,
+// and a room without connections keeps no array.
+func TestRemoveConn(t *testing.T) {
+	a, b, c, x := &client{id: "a"}, &client{id: "b"}, &client{id: "c"}, &client{id: "x"}
+	tests := []struct {
+		name   string
+		conns  []*client
+		remove *client
+		ok     bool
+		want   []string // ids left, sorted
+	}{
+		{"first", []*client{a, b, c}, a, true, []string{"b", "c"}},
+		{"middle", []*client{a, b, c}, b, true, []string{"a", "c"}},
+		{"last", []*client{a, b, c}, c, true, []string{"a", "b"}},
+		{"absent", []*client{a, b}, x, false, []string{"a", "b"}},
+		{"only", []*client{a}, a, true, nil},
+		{"none", nil, a, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rm := &room{conns: slices.Clone(tt.conns)}
+			if ok := rm.removeConnLocked(tt.remove); ok != tt.ok {
+				t.Fatalf("removed %v, want %v", ok, tt.ok)
+			}
+			var ids []string
+			for _, c := range rm.conns {
+				ids = append(ids, c.id)
+			}
+			slices.Sort(ids)
+			if !slices.Equal(ids, tt.want) {
+				t.Fatalf("left %v, want %v", ids, tt.want)
+			}
+			if len(tt.want) == 0 && rm.conns != nil {
+				t.Fatal("an empty room keeps its array")
+			}
+		})
 	}
 }
