@@ -36,6 +36,42 @@ func BenchmarkSubmit(b *testing.B) {
 	}
 }
 
+// BenchmarkSubmitBound is BenchmarkSubmit with realtime's 10 s bound on
+// each update: a context.WithTimeout per update (as realtime did), and
+// SubmitWithin, which makes that context only when the first append was
+// not acknowledged.
+func BenchmarkSubmitBound(b *testing.B) {
+	in := newInfra(b, natstest.Start(b))
+	e := newEngine(b, in, "a")
+	d, _ := open(b, e, newSessionID(), -1)
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, tc := range []string{"WithTimeout", "SubmitWithin"} {
+		b.Run(tc, func(b *testing.B) {
+			v := d.State().Version
+			for b.Loop() {
+				op := ot.Op{ot.Insert("x")}
+				if v%2 == 1 {
+					op = ot.Op{ot.Delete(1)}
+				}
+				var res Result
+				var err error
+				if tc == "WithTimeout" {
+					ctx, cancel := context.WithTimeout(parent, 10*time.Second)
+					res, err = d.SubmitAs(ctx, Author{UserID: "u1"}, "c1", opsUpdate(v, "", op))
+					cancel()
+				} else {
+					res, err = d.SubmitWithin(parent, 10*time.Second, Author{UserID: "u1"}, "c1", opsUpdate(v, "", op))
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				v = res.Version
+			}
+		})
+	}
+}
+
 // BenchmarkSubmitTwoInstances has two instances edit one session at once
 // from stale versions, so appends race and are transformed and retried.
 func BenchmarkSubmitTwoInstances(b *testing.B) {

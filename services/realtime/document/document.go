@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/pairpad/pairpad/shared/ot"
 	"github.com/pairpad/pairpad/shared/protocol"
@@ -140,6 +141,20 @@ func (d *Doc) Submit(ctx context.Context, userID, connID string, u protocol.Code
 // resends it with the same opId). While NATS is disconnected it fails at
 // once, with the nats.go error as the cause (broker.Unavailable).
 func (d *Doc) SubmitAs(ctx context.Context, by Author, connID string, u protocol.CodeUpdate) (Result, error) {
+	return d.SubmitWithin(ctx, 0, by, connID, u)
+}
+
+// SubmitWithin is SubmitAs bounded by within as well (0: by ctx alone), as
+// a context.WithTimeout of ctx would bound it, but the context with that
+// deadline is made only by the steps that wait on more than one answer (a
+// catch-up, a read of the op log, a resend): an update acknowledged at its
+// first try makes none.
+func (d *Doc) SubmitWithin(ctx context.Context, within time.Duration, by Author, connID string, u protocol.CodeUpdate) (Result, error) {
+	b := bound{parent: ctx}
+	if within > 0 {
+		b.until = time.Now().Add(within)
+	}
+	defer b.release()
 	if d.closed.Load() {
 		return Result{}, protocol.Errorf(protocol.CodeInternal, "the document handle is closed")
 	}
@@ -156,7 +171,7 @@ func (d *Doc) SubmitAs(ctx context.Context, by Author, connID string, u protocol
 			fmt.Errorf("submit to %s: %w", s.id, err))
 	}
 	s.submitMu.Lock()
-	res, err := s.submit(ctx, by.UserID, connID, in)
+	res, err := s.submit(&b, by.UserID, connID, in)
 	s.submitMu.Unlock()
 	if err != nil {
 		return Result{}, err
@@ -173,14 +188,14 @@ func (d *Doc) SubmitAs(ctx context.Context, by Author, connID string, u protocol
 			s.poke()
 		}
 	}
-	d.waitDelivered(ctx, res.Version)
+	d.waitDelivered(&b, res.Version)
 	return res, nil
 }
 
 // waitDelivered blocks until the listener was handed version v, the Doc or
 // session closes, or ctx ends, so the caller's own answer (a duplicate's
 // code-ack) never overtakes the update it acknowledges.
-func (d *Doc) waitDelivered(ctx context.Context, v int64) {
+func (d *Doc) waitDelivered(b *bound, v int64) {
 	s := d.s
 	for d.delivered.Load() < v && !d.closed.Load() {
 		s.mu.Lock()
@@ -193,7 +208,7 @@ func (d *Doc) waitDelivered(ctx context.Context, v int64) {
 		case <-ch:
 		case <-s.stop:
 			return
-		case <-ctx.Done():
+		case <-b.ctx().Done():
 			return
 		}
 	}

@@ -88,7 +88,7 @@ func (s *replica) submitOld(ctx context.Context, userID, connID string, in updat
 	if err != nil {
 		return Result{}, err
 	}
-	return s.submit(ctx, userID, connID, update{version: base, opID: in.opID, ops: op, by: in.by, spent: work.spent})
+	return s.submit(&bound{parent: ctx}, userID, connID, update{version: base, opID: in.opID, ops: op, by: in.by, spent: work.spent})
 }
 
 // transformFromLog transforms op, based on version base, over the updates

@@ -85,8 +85,48 @@ func parseUpdate(u protocol.CodeUpdate) (update, error) {
 	return in, nil
 }
 
+// bound is a submit's context: parent, ending at until too when that is
+// set. The context with that deadline is made by the first step that
+// needs it (a catch-up, a read of the op log, a resend), not up front: an
+// update appended at its first try needs none (a timer, a cancel context
+// and a map entry in parent's children per update).
+type bound struct {
+	parent context.Context
+	until  time.Time
+	c      context.Context
+	cancel context.CancelFunc
+}
+
+// ctx is the bounded context, made at the first call.
+func (b *bound) ctx() context.Context {
+	if b.c == nil {
+		b.c, b.cancel = b.parent, func() {}
+		if !b.until.IsZero() {
+			b.c, b.cancel = context.WithDeadline(b.parent, b.until)
+		}
+	}
+	return b.c
+}
+
+// release cancels the context ctx made, if any.
+func (b *bound) release() {
+	if b.cancel != nil {
+		b.cancel()
+	}
+}
+
+// appendUntil is when an append made now gives up: appendTimeout from
+// now, or the submit's bound if that comes first.
+func (b *bound) appendUntil(appendTimeout time.Duration) time.Time {
+	t := time.Now().Add(appendTimeout)
+	if !b.until.IsZero() && b.until.Before(t) {
+		return b.until
+	}
+	return t
+}
+
 // submit merges in and appends it; the caller holds s.submitMu.
-func (s *replica) submit(ctx context.Context, userID, connID string, in update) (Result, error) {
+func (s *replica) submit(b *bound, userID, connID string, in update) (Result, error) {
 	op, base := in.ops, in.version
 	first, caughtUp, logChecked, inboxTried := true, false, false, false
 	work := budget{limit: s.e.o.TransformBudget, spent: in.spent}
@@ -110,7 +150,7 @@ func (s *replica) submit(ctx context.Context, userID, connID string, in update) 
 			// before this one: read the stream before calling it ahead.
 			s.mu.Unlock()
 			caughtUp = true
-			if err := s.catchUpFor(ctx); err != nil {
+			if err := s.catchUpFor(b.ctx()); err != nil {
 				return Result{}, err
 			}
 			continue
@@ -121,7 +161,7 @@ func (s *replica) submit(ctx context.Context, userID, connID string, in update) 
 			upTo := s.hist.baseVersion
 			s.mu.Unlock()
 			logChecked = true
-			v, ok, err := s.findInLog(ctx, userID, in.opID, base, upTo)
+			v, ok, err := s.findInLog(b.ctx(), userID, in.opID, base, upTo)
 			if err != nil {
 				return Result{}, err
 			}
@@ -136,7 +176,7 @@ func (s *replica) submit(ctx context.Context, userID, connID string, in update) 
 			if err != nil {
 				s.mu.Unlock()
 				if errors.Is(err, errOutsideWindow) {
-					return s.submitOld(ctx, userID, connID, in, &work)
+					return s.submitOld(b.ctx(), userID, connID, in, &work)
 				}
 				return Result{}, err
 			}
@@ -151,7 +191,7 @@ func (s *replica) submit(ctx context.Context, userID, connID string, in update) 
 			// missing updates from the log.
 			s.mu.Unlock()
 			var err error
-			if op, base, err = s.transformFromLog(ctx, userID, in.opID, op, base, &work); err != nil {
+			if op, base, err = s.transformFromLog(b.ctx(), userID, in.opID, op, base, &work); err != nil {
 				if v, ok := duplicateOf(err); ok {
 					return Result{Version: v, OpID: in.opID, Duplicate: true}, nil
 				}
@@ -200,7 +240,7 @@ func (s *replica) submit(ctx context.Context, userID, connID string, in update) 
 					"the document's op log has no room for this update until a snapshot is stored: retry shortly").
 					WithDetails(map[string]any{"limit": "OPS_MAX_BYTES_PER_SESSION", "retryAfterMs": int64(1000)})
 			}
-			if err := s.makeLogRoom(ctx, a); err != nil {
+			if err := s.makeLogRoom(b.ctx(), a); err != nil {
 				return Result{}, err
 			}
 			made = a
@@ -209,7 +249,7 @@ func (s *replica) submit(ctx context.Context, userID, connID string, in update) 
 		expect := s.seq
 		s.mu.Unlock()
 
-		seq, err := s.publish(ctx, e, m, expect)
+		seq, err := s.publish(b, e, m, expect)
 		if errors.Is(err, oplog.ErrConflict) {
 			s.e.appendConflicts.Add(1)
 			if !inboxTried {
@@ -227,7 +267,7 @@ func (s *replica) submit(ctx context.Context, userID, connID string, in update) 
 					continue
 				}
 			}
-			if err := s.afterConflict(ctx, expect); err != nil {
+			if err := s.afterConflict(b.ctx(), expect); err != nil {
 				return Result{}, err
 			}
 			continue
@@ -256,13 +296,15 @@ func (s *replica) submit(ctx context.Context, userID, connID string, in update) 
 // publish stores e, encoded as m, after sequence expect, mapping NATS
 // failures to INTERNAL_SERVER_ERROR with their cause and a full stream to
 // SERVICE_UNAVAILABLE (oplog.FullRefusal).
-func (s *replica) publish(ctx context.Context, e oplog.Entry, m *nats.Msg, expect uint64) (uint64, error) {
+func (s *replica) publish(b *bound, e oplog.Entry, m *nats.Msg, expect uint64) (uint64, error) {
 	if err := s.e.connected(); err != nil {
 		return 0, protocol.Wrap(protocol.CodeInternal, "the update could not be stored",
 			fmt.Errorf("append to %s: %w", s.id, err))
 	}
-	seq, err := oplog.Publish(ctx, s.e.in.JS, s.id, e.Version, m, expect,
-		oplog.Retry{Try: s.e.appendTry, Resends: &s.e.appendResends, Until: time.Now().Add(s.e.appendTimeout)})
+	// The bound goes down as a time (Until): Publish makes a context of
+	// it only when the first try was not acknowledged.
+	seq, err := oplog.Publish(b.parent, s.e.in.JS, s.id, e.Version, m, expect,
+		oplog.Retry{Try: s.e.appendTry, Resends: &s.e.appendResends, Until: b.appendUntil(s.e.appendTimeout)})
 	if errors.Is(err, oplog.ErrFull) {
 		s.e.log.Warn("update refused: the SESSION_OPS stream is full (raise OPS_MAX_BYTES or lower OPS_MAX_AGE)",
 			"session_id", s.id)
