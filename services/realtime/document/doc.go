@@ -82,7 +82,9 @@
 //
 // The documents bucket holds {code, version, seq, end, opIds} per session,
 // written SnapshotDebounce after the last edit, at most SnapshotMaxDelay
-// after the first unsaved one, when the last listener closes and on
+// after the first unsaved one (a bound drawn between half of it and all
+// of it, so sessions edited together do not snapshot together), when the
+// last listener closes and on
 // Engine.Close. A write never replaces a newer version (revision
 // compare-and-swap). Loading is snapshot + the log after its seq.
 package document

@@ -21,7 +21,7 @@ import (
 type Options struct {
 	MaxDocBytes      int           // largest document, UTF-8 bytes; default protocol.MaxDocumentBytes (256 KiB)
 	SnapshotDebounce time.Duration // snapshot this long after the last edit; default 2s
-	SnapshotMaxDelay time.Duration // but at most this long after the first unsaved edit; default 10s
+	SnapshotMaxDelay time.Duration // but at most this long (less a random part up to half) after the first unsaved edit; default 10s
 	Instance         string        // this instance's name, for logs
 	// TransformBudget bounds the transform work one update may cost: the
 	// components of the update plus those of each update it is

@@ -473,3 +473,21 @@ func TestSnapshotWithoutWakes(t *testing.T) {
 		})
 	}
 }
+
+// Each run of unsaved edits gets its own bound on the snapshot's delay,
+// between half of SnapshotMaxDelay and all of it: sessions whose editing
+// began together do not all snapshot together.
+func TestSnapshotCapIsSpread(t *testing.T) {
+	e := &Engine{o: Options{SnapshotMaxDelay: 10 * time.Second}}
+	seen := map[time.Duration]bool{}
+	for range 200 {
+		d := e.snapshotCap()
+		if d < 5*time.Second || d > 10*time.Second {
+			t.Fatalf("snapshotCap = %v, want within [5s, 10s]", d)
+		}
+		seen[d] = true
+	}
+	if len(seen) < 100 {
+		t.Fatalf("200 draws gave %d different bounds, want them spread", len(seen))
+	}
+}

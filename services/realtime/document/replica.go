@@ -73,8 +73,10 @@ type replica struct {
 	// one an edit makes, or a save is in flight), so a submit need not
 	// wake it for that (needsWake).
 	snapWatched bool
-	firstDirty  time.Time
-	lastEdit    time.Time
+	// dueBy is when the snapshot of the unsaved edits is due at the
+	// latest: Engine.snapshotCap after the first of them.
+	dueBy    time.Time
+	lastEdit time.Time
 	// active is when the session last took an edit or a listener (unix
 	// nanoseconds): the engine shrinks the least recently active windows
 	// first when it is over its memory budget.
@@ -286,7 +288,7 @@ func (s *replica) integrate(e oplog.Entry, code *string) error {
 	}
 	now := time.Now()
 	if !s.dirty {
-		s.dirty, s.firstDirty = true, now
+		s.dirty, s.dueBy = true, now.Add(s.e.snapshotCap())
 	}
 	s.lastEdit = now
 	s.active.Store(now.UnixNano())

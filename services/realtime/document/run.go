@@ -228,8 +228,9 @@ func (s *replica) deliver() {
 }
 
 // snapshotDue says when the next snapshot is due: SnapshotDebounce after
-// the last edit, at most SnapshotMaxDelay after the first unsaved one, and
-// not before retryAfter past a failure.
+// the last edit, at most SnapshotMaxDelay (less a random part, see
+// Engine.snapshotCap) after the first unsaved one, and not before
+// retryAfter past a failure.
 func (s *replica) snapshotDue(failed time.Time) (time.Time, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -241,8 +242,8 @@ func (s *replica) snapshotDueLocked(failed time.Time) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	due := s.lastEdit.Add(s.e.o.SnapshotDebounce)
-	if cap := s.firstDirty.Add(s.e.o.SnapshotMaxDelay); cap.Before(due) {
-		due = cap
+	if s.dueBy.Before(due) {
+		due = s.dueBy
 	}
 	if s.logFilling() {
 		// A quarter of the log's room used since the last snapshot: do not
@@ -288,7 +289,7 @@ func (s *replica) saveSnapshot(ctx context.Context) error {
 	if s.version == snap.Version {
 		s.dirty = false
 	} else {
-		s.firstDirty = time.Now()
+		s.dueBy = time.Now().Add(s.e.snapshotCap())
 	}
 	if snap.Version > s.savedVersion {
 		s.savedVersion, s.savedSeq, s.savedEnd = snap.Version, snap.Seq, snap.End

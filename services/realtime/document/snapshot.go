@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -86,6 +88,20 @@ func (e *Engine) writeSnapshot(ctx context.Context, sessionID string, snap snaps
 		}
 	}
 	return fmt.Errorf("put snapshot: still contended after %d attempts", snapshotCASRetries)
+}
+
+// snapshotCap draws how long after its first unsaved edit a session's
+// snapshot is due at the latest: between half of SnapshotMaxDelay and all
+// of it, a new draw for each run of unsaved edits. With one fixed bound,
+// sessions whose editing began together (an instance's start, users who
+// join at once) snapshot together, every SnapshotMaxDelay, for as long
+// as they are edited: the split layout's heavy interview sent a thousand
+// snapshots from each instance within a second or two every 10 s, and
+// the op-log appends queued behind them in JetStream were refused at their
+// deadline in bursts a few seconds later.
+func (e *Engine) snapshotCap() time.Duration {
+	d := e.o.SnapshotMaxDelay
+	return d - rand.N(d/2+1)
 }
 
 // snapshotLocked captures the state to save; call with s.mu held.
