@@ -365,3 +365,37 @@ func TestPeerEventsSharedConnection(t *testing.T) {
 		t.Fatalf("carol got another cursor from %q before bob's: the echo of her instance's own", e.UserID)
 	}
 }
+
+// TestPresenceRefreshSpread: an instance re-puts its presence entries a
+// part of its sessions at a time, each part once a refresh period, so the
+// entries of every session outlive the bucket TTL (PRESENCE_TIMEOUT, 3 s
+// here) on the other instance: no user-left, and the periodic
+// presence-updates still list everyone after more than twice the TTL.
+func TestPresenceRefreshSpread(t *testing.T) {
+	t.Parallel()
+	cl := newCluster(t)
+	one, two := cl.start(), cl.start()
+	var watchers []*wsClient
+	for range 6 { // random session ids: most parts of the period hold one
+		sid := cl.newSession(protocol.LangPython).ID
+		connectPlain(t, one.url, user{sid: sid, id: "alice", name: "Alice"})
+		bob := connectPlain(t, two.url, user{sid: sid, id: "bob", name: "Bob"})
+		waitUsers(t, bob, "alice", "bob")
+		watchers = append(watchers, bob)
+	}
+	// Three periodic presence-updates (one every PRESENCE_TIMEOUT) span
+	// more than twice the TTL; an entry not re-put would have expired.
+	for _, bob := range watchers {
+		for range 3 {
+			e := bob.await(t, "a presence-update or a user-left", func(e protocol.Envelope) bool {
+				return e.Type == protocol.TypePresenceUpdate || e.Type == protocol.TypeUserLeft
+			})
+			if e.Type == protocol.TypeUserLeft {
+				t.Fatalf("%s left (%s): its presence entry was not refreshed", e.UserID, e.Payload)
+			}
+			if got := len(decode[protocol.PresenceUpdate](t, e.Payload).Users); got != 2 {
+				t.Fatalf("presence-update lists %d users, want 2: %s", got, e.Payload)
+			}
+		}
+	}
+}

@@ -3,6 +3,7 @@ package realtime
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 
@@ -186,5 +187,24 @@ func BenchmarkPeerHop(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestPresenceSlot: sessions fall into every part of the refresh period,
+// evenly enough that no part carries a burst.
+func TestPresenceSlot(t *testing.T) {
+	const n = 10000
+	var count [presenceSlots]int
+	for i := range n {
+		s := presenceSlot(fmt.Sprintf("s%08x", i*2654435761))
+		if s < 0 || s >= presenceSlots {
+			t.Fatalf("presenceSlot = %d, want 0..%d", s, presenceSlots-1)
+		}
+		count[s]++
+	}
+	for s, c := range count {
+		if c < n/presenceSlots/2 || c > 2*n/presenceSlots {
+			t.Errorf("slot %d holds %d of %d sessions: %v", s, c, n, count)
+		}
 	}
 }

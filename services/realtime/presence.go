@@ -225,8 +225,9 @@ func (s *Service) removePresence(c *client, reason string) {
 // leave) and restarts the watchers where they left off.
 func (s *Service) presenceLoop(ctx context.Context) {
 	defer s.bg.Done()
-	refresh := time.NewTicker(s.cfg.PresenceTimeout / 3)
+	refresh := time.NewTicker(s.cfg.PresenceTimeout / 3 / presenceSlots)
 	defer refresh.Stop()
+	slot := 0
 	announce := time.NewTicker(presenceUpdateEvery(s.cfg.PresenceTimeout))
 	defer announce.Stop()
 	reconnected := s.in.NC.StatusChanged(nats.CONNECTED)
@@ -239,13 +240,17 @@ func (s *Service) presenceLoop(ctx context.Context) {
 			s.log.Info("nats is back: restoring presence and watchers")
 			s.presence.resumed(time.Now())
 			s.watches.restart()
-			s.refreshPresence()
+			s.refreshPresence(-1)
 		case <-refresh.C:
+			due := slot
+			slot = (slot + 1) % presenceSlots
 			if !s.in.NC.IsConnected() {
 				continue // the writes would only wait for their timeout; the reconnect refreshes
 			}
-			s.refreshPresence()
-			s.presence.prune(s.cfg.PresenceTimeout)
+			s.refreshPresence(due)
+			if due == presenceSlots-1 {
+				s.presence.prune(s.cfg.PresenceTimeout)
+			}
 		case <-announce.C:
 			for _, rm := range s.hub.all() {
 				rm.tickPresence()
@@ -260,9 +265,33 @@ func presenceUpdateEvery(timeout time.Duration) time.Duration {
 	return min(15*time.Second, timeout)
 }
 
-// refreshPresence re-puts every local entry with a fresh lastSeen, a few
-// writes at a time.
-func (s *Service) refreshPresence() {
+// presenceSlots is how many parts the refresh period (PRESENCE_TIMEOUT/3)
+// is cut into. Each session's entries on this instance belong to one part
+// (presenceSlot) and are re-put when that part comes round, once a period
+// as before, so an instance's writes, and every other instance's watcher
+// deliveries of them, spread over the period. Re-putting every entry at
+// once made a burst every period (16,700 JetStream writes from each
+// instance of the 50,000-connection layout, and 50,000 deliveries to each
+// watcher), which delayed the cursor fan-out in the NATS server and the
+// instances.
+const presenceSlots = 10
+
+// presenceSlot is the part of the refresh period a session's entries are
+// re-put in: spread evenly over random session ids, and found without
+// taking the room's lock.
+func presenceSlot(sessionID string) int {
+	h := uint32(2166136261) // FNV-1a, without hash/fnv's allocation
+	for i := 0; i < len(sessionID); i++ {
+		h ^= uint32(sessionID[i])
+		h *= 16777619
+	}
+	return int(h % presenceSlots)
+}
+
+// refreshPresence re-puts the local entries of the sessions in one part of
+// the period (slot; -1: every entry) with a fresh lastSeen, a few writes at
+// a time.
+func (s *Service) refreshPresence(slot int) {
 	now := s.now().UnixMilli()
 	type item struct {
 		c *client
@@ -270,6 +299,9 @@ func (s *Service) refreshPresence() {
 	}
 	var items []item
 	for _, rm := range s.hub.all() {
+		if slot >= 0 && presenceSlot(rm.id) != slot {
+			continue
+		}
 		rm.mu.Lock()
 		for _, c := range rm.conns {
 			c.entry.LastSeen = now
