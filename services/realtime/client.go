@@ -55,8 +55,10 @@ type client struct {
 	baseVersion int64
 	// notesBase is the same for the notes, of a connection that reads them.
 	notesBase int64
-	// entry is the connection's presence entry. Guarded by rm.mu (its room).
-	entry presence.Entry
+	// lastSeen is the lastSeen of the connection's presence entry (unix
+	// milliseconds), the one field of it that changes: presenceEntry
+	// builds the rest from the identity. Guarded by rm.mu (its room).
+	lastSeen int64
 
 	presMu sync.Mutex // orders presence writes: no refresh after the delete
 	left   bool       // guarded by presMu
@@ -310,4 +312,11 @@ func (c *client) answer(ackID *int64, err error) {
 func overBudget(err error) bool {
 	var pe *protocol.Error
 	return errors.As(err, &pe) && pe.Code == protocol.CodeRateLimited && pe.Details["limit"] == "connection"
+}
+
+// presenceEntry is the connection's presence entry as of lastSeen; c has
+// joined its room (c.rm is set).
+func (c *client) presenceEntry(lastSeen int64) presence.Entry {
+	return presence.Entry{SessionID: c.rm.id, UserID: c.ident.UserID, Name: c.ident.UserName, Color: c.ident.Color,
+		Role: string(c.ident.Role), ConnID: c.id, Instance: c.rm.d.instance, ConnectedAt: c.opened, LastSeen: lastSeen}
 }

@@ -227,8 +227,8 @@ func (s *Service) join(c *client, a *admission) bool {
 	c.ws.StartWriter(s.cfg.PresenceTimeout / 3)
 	// The entry is durable before the client hears connected, so whoever
 	// connects after it, on any instance, finds it present.
-	c.entry = rm.entryFor(c)
-	s.putPresence(c, c.entry)
+	c.lastSeen = s.now().UnixMilli() // before the room has c: nobody else reads it yet
+	s.putPresence(c, c.presenceEntry(c.lastSeen))
 	if err := rm.join(c, pre); err != nil {
 		s.removePresence(c, protocol.LeftDisconnect)
 		reason := protocol.EndedDeleted

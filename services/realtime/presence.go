@@ -212,7 +212,7 @@ func (s *Service) removePresence(c *client, reason string) {
 	c.left = true
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), presenceWriteTimeout)
 	defer cancel()
-	if err := presence.Leave(ctx, s.in.Presence, c.entry, reason); err != nil {
+	if err := presence.Leave(ctx, s.in.Presence, c.presenceEntry(c.lastSeen), reason); err != nil {
 		s.metrics.presenceErrs.Inc()
 		s.log.Warn("presence delete failed", "conn_id", c.id, "session_id", c.ident.SessionID, "err", err)
 	}
@@ -304,8 +304,8 @@ func (s *Service) refreshPresence(slot int) {
 		}
 		rm.mu.Lock()
 		for _, c := range rm.conns {
-			c.entry.LastSeen = now
-			items = append(items, item{c, c.entry})
+			c.lastSeen = now
+			items = append(items, item{c, c.presenceEntry(now)})
 		}
 		rm.mu.Unlock()
 	}

@@ -233,13 +233,6 @@ func (rm *room) deliverLocked(a document.Applied, updateType, ackType string, to
 	}
 }
 
-// entryFor is the presence entry of a connection about to join.
-func (rm *room) entryFor(c *client) presence.Entry {
-	uid := c.ident.UserID
-	return presence.Entry{SessionID: rm.id, UserID: uid, Name: c.ident.UserName, Color: c.ident.Color,
-		Role: string(c.ident.Role), ConnID: c.id, Instance: rm.d.instance, ConnectedAt: c.opened, LastSeen: rm.d.now().UnixMilli()}
-}
-
 // replayed is the part of a joining connection's replay read before join
 // takes the room's lock: the updates since+1..upto.
 type replayed struct {
@@ -378,7 +371,7 @@ func (rm *room) broadcastLocked(e *outEvent, skip func(*client) bool) {
 func (rm *room) foldLocked() []protocol.User {
 	entries := rm.d.remote(rm.id)
 	for _, c := range rm.conns {
-		entries = append(entries, c.entry)
+		entries = append(entries, c.presenceEntry(c.lastSeen))
 	}
 	return presence.Users(entries)
 }

@@ -87,3 +87,23 @@ func TestRemoveConn(t *testing.T) {
 		})
 	}
 }
+
+// TestPresenceEntry: a connection keeps only its entry's lastSeen; the
+// entry it puts and folds is built from its identity, its room and its
+// instance.
+func TestPresenceEntry(t *testing.T) {
+	rm := newRoom(&roomDeps{instance: "inst1"}, "s1")
+	c := &client{id: "conn1", rm: rm, opened: 1000, lastSeen: 2000,
+		ident: identity{SessionID: "s1", UserID: "u1", UserName: "Ann", Role: protocol.RoleInterviewer, Color: "#123456"}}
+	want := presence.Entry{SessionID: "s1", UserID: "u1", Name: "Ann", Color: "#123456", Role: string(protocol.RoleInterviewer),
+		ConnID: "conn1", Instance: "inst1", ConnectedAt: 1000, LastSeen: 3000}
+	if got := c.presenceEntry(3000); got != want {
+		t.Fatalf("entry %+v, want %+v", got, want)
+	}
+	rm.conns = []*client{c}
+	rm.d.remote = func(string) []presence.Entry { return nil }
+	users := rm.foldLocked()
+	if len(users) != 1 || users[0].ID != "u1" || users[0].Name != "Ann" || users[0].LastSeen != "1970-01-01T00:00:02.000Z" {
+		t.Fatalf("folded %+v", users)
+	}
+}
