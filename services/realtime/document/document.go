@@ -199,6 +199,9 @@ func (d *Doc) waitDelivered(b *bound, v int64) {
 	s := d.s
 	for d.delivered.Load() < v && !d.closed.Load() {
 		s.mu.Lock()
+		if s.deliveredCh == nil {
+			s.deliveredCh = make(chan struct{})
+		}
 		ch := s.deliveredCh
 		s.mu.Unlock()
 		if d.delivered.Load() >= v {

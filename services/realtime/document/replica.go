@@ -45,18 +45,20 @@ type replica struct {
 	// both deliver, and listeners must see versions in order.
 	deliverMu sync.Mutex
 
-	mu          sync.Mutex
-	text        string
-	textLen     int    // UTF-16 length of text
-	hash        string // protocol.DocumentHash(text) when hashAt == version
-	hashAt      int64
-	version     int64
-	seq         uint64 // stream sequence of version's entry
-	hist        history
-	opIDs       dedupe
-	names       interner
-	docs        map[*Doc]struct{}
-	pending     []Applied // integrated, not yet handed to listeners
+	mu      sync.Mutex
+	text    string
+	textLen int    // UTF-16 length of text
+	hash    string // protocol.DocumentHash(text) when hashAt == version
+	hashAt  int64
+	version int64
+	seq     uint64 // stream sequence of version's entry
+	hist    history
+	opIDs   dedupe
+	names   interner
+	docs    map[*Doc]struct{}
+	pending []Applied // integrated, not yet handed to listeners
+	// deliveredCh is closed by the next deliver; made by a waiter
+	// (waitDelivered), nil while nobody waits.
 	deliveredCh chan struct{}
 	inbox       []oplog.Entry // from the applied subscription
 	behind      bool          // the stream may hold entries we have not seen
@@ -106,7 +108,7 @@ func newReplica(e *Engine, id string) *replica {
 	ctx, cancel := context.WithCancel(context.Background())
 	e.textBytes.Add(replicaSize) // given back by finish
 	s := &replica{e: e, id: id, ready: make(chan struct{}), docs: map[*Doc]struct{}{},
-		deliveredCh: make(chan struct{}), wake: make(chan struct{}, 1), stop: make(chan struct{}),
+		wake: make(chan struct{}, 1), stop: make(chan struct{}),
 		stopCtx: ctx, stopCancel: cancel, opIDs: dedupe{total: &e.indexBytes}}
 	s.state.Store(runRunning) // start's goroutine, which loads the session
 	return s

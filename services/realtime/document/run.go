@@ -222,8 +222,10 @@ func (s *replica) deliver() {
 		}
 	}
 	s.mu.Lock()
-	close(s.deliveredCh)
-	s.deliveredCh = make(chan struct{})
+	if s.deliveredCh != nil {
+		close(s.deliveredCh)
+		s.deliveredCh = nil
+	}
 	s.mu.Unlock()
 }
 
