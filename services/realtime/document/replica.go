@@ -86,14 +86,10 @@ type replica struct {
 	dropped bool
 	loading bool
 
-	sub      *broker.Sub // on the engine's dispatcher
-	wake     chan struct{}
-	stop     chan struct{}
-	stopOnce sync.Once
-	// stopCtx is cancelled with stop, for the I/O the replica goroutine
-	// does (no watcher goroutine per session).
-	stopCtx    context.Context
-	stopCancel context.CancelFunc
+	sub        *broker.Sub // on the engine's dispatcher
+	wake       chan struct{}
+	stop       chan struct{}
+	stopOnce   sync.Once
 	finishOnce sync.Once
 
 	// state says whether the replica goroutine runs (runIdle...): it runs
@@ -105,11 +101,9 @@ type replica struct {
 }
 
 func newReplica(e *Engine, id string) *replica {
-	ctx, cancel := context.WithCancel(context.Background())
 	e.textBytes.Add(replicaSize) // given back by finish
 	s := &replica{e: e, id: id, ready: make(chan struct{}), docs: map[*Doc]struct{}{},
-		wake: make(chan struct{}, 1), stop: make(chan struct{}),
-		stopCtx: ctx, stopCancel: cancel, opIDs: dedupe{total: &e.indexBytes}}
+		wake: make(chan struct{}, 1), stop: make(chan struct{}), opIDs: dedupe{total: &e.indexBytes}}
 	s.state.Store(runRunning) // start's goroutine, which loads the session
 	return s
 }
@@ -120,7 +114,7 @@ func newReplica(e *Engine, id string) *replica {
 // 256 KiB entries on a busy machine) loads however long it takes while
 // NATS answers, and stops when the session is shut down.
 func (s *replica) start() {
-	s.loadErr = s.load(s.stopCtx)
+	s.loadErr = s.load(s.life())
 	if s.loadErr == nil {
 		close(s.ready)
 		s.run()
@@ -131,7 +125,6 @@ func (s *replica) start() {
 	s.e.sessions.Forget(s)
 	s.e.mu.Unlock()
 	close(s.ready)
-	s.stopCancel()
 	s.finish()
 }
 
@@ -376,9 +369,33 @@ func (s *replica) attach(d *Doc, since int64) error {
 func (s *replica) shutdown() {
 	s.stopOnce.Do(func() {
 		close(s.stop)
-		s.stopCancel()
 		s.poke()
 	})
+}
+
+// life is the context of the I/O the session does on its own behalf (its
+// load, catch-ups and snapshots): it is cancelled when the session is
+// asked to stop. Unlike a context.WithCancel kept per session, it holds
+// nothing while the session is idle: a cancelCtx keeps its done channel
+// and the map of the children it ever had (every read's timeout), about
+// 0.4 KiB per loaded session; a timeout derived from this one watches it
+// with a goroutine that ends with the timeout's cancel.
+func (s *replica) life() context.Context { return stopContext{s.stop} }
+
+// stopContext is a context cancelled when stop is closed.
+type stopContext struct{ stop chan struct{} }
+
+func (stopContext) Deadline() (time.Time, bool) { return time.Time{}, false }
+func (c stopContext) Done() <-chan struct{}     { return c.stop }
+func (stopContext) Value(any) any               { return nil }
+
+func (c stopContext) Err() error {
+	select {
+	case <-c.stop:
+		return context.Canceled
+	default:
+		return nil
+	}
 }
 
 // stopped reports whether the session was asked to stop.

@@ -58,7 +58,7 @@ func (s *replica) poke() {
 // when the session is idle (poke starts it again) and, for good, after the
 // final snapshot once the session stops.
 func (s *replica) run() {
-	ctx := s.stopCtx // cancelled with stop
+	ctx := s.life() // cancelled with stop
 	// The snapshot timer is made by the first edit: most sessions held
 	// open are idle, and each would keep one.
 	var snapTimer *time.Timer
@@ -104,7 +104,6 @@ func (s *replica) run() {
 			}
 			s.state.Store(runDone)
 			s.flush()
-			s.stopCancel()
 			s.finish()
 			return
 		case <-s.wake:
