@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/jsonwire"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
@@ -66,6 +67,64 @@ func ParseKey(key string) (sessionID, userID, connID string, err error) {
 type marker struct {
 	Entry
 	Left string `json:"left,omitempty"`
+}
+
+// decodeMarker decodes an entry's value: in one pass when it has the shape
+// Put and Leave write (every instance's watcher decodes every entry of the
+// bucket, each refreshed every PRESENCE_TIMEOUT/3), else with
+// encoding/json, which decides (FuzzDecodeMarker holds the two to each
+// other).
+func decodeMarker(b []byte, m *marker) error {
+	if fastMarker(b, m) {
+		return nil
+	}
+	*m = marker{}
+	return json.Unmarshal(b, m)
+}
+
+// fastMarker is decodeMarker's fast path: an object of marker's keys,
+// each at most once, spelled as encoding/json writes them, with strings
+// and integers only; false for anything else.
+func fastMarker(b []byte, m *marker) bool {
+	r := jsonwire.NewReader(b)
+	*m = marker{}
+	var seen jsonwire.Seen
+	str := func(dst *string, bit jsonwire.Seen) bool {
+		v, ok := r.String()
+		*dst = v
+		return ok && seen.First(bit)
+	}
+	num := func(dst *int64, bit jsonwire.Seen) bool {
+		v, ok := r.Int()
+		*dst = v
+		return ok && seen.First(bit)
+	}
+	ok := r.Object(func(key []byte) bool {
+		switch string(key) {
+		case "sessionId":
+			return str(&m.SessionID, 1<<0)
+		case "userId":
+			return str(&m.UserID, 1<<1)
+		case "name":
+			return str(&m.Name, 1<<2)
+		case "color":
+			return str(&m.Color, 1<<3)
+		case "role":
+			return str(&m.Role, 1<<4)
+		case "connId":
+			return str(&m.ConnID, 1<<5)
+		case "instance":
+			return str(&m.Instance, 1<<6)
+		case "connectedAt":
+			return num(&m.ConnectedAt, 1<<7)
+		case "lastSeen":
+			return num(&m.LastSeen, 1<<8)
+		case "left":
+			return str(&m.Left, 1<<9)
+		}
+		return false
+	})
+	return ok && r.End()
 }
 
 // Put writes (or refreshes) a connection's entry.
@@ -137,7 +196,7 @@ func Decode(e jetstream.KeyValueEntry) (c Change, ok bool) {
 	switch e.Operation() {
 	case jetstream.KeyValuePut:
 		var m marker
-		if json.Unmarshal(e.Value(), &m) != nil || m.SessionID != sid {
+		if decodeMarker(e.Value(), &m) != nil || m.SessionID != sid {
 			return Change{}, false
 		}
 		c.Entry, c.Left = m.Entry, m.Left
@@ -169,7 +228,7 @@ func Entries(ctx context.Context, kv jetstream.KeyValue, sessionID string) ([]En
 				return out, nil
 			}
 			var m marker
-			if json.Unmarshal(e.Value(), &m) == nil && m.Left == "" { // a leave marker is a connection gone
+			if decodeMarker(e.Value(), &m) == nil && m.Left == "" { // a leave marker is a connection gone
 				out = append(out, m.Entry)
 			}
 		}
