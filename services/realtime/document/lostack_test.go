@@ -80,3 +80,53 @@ func TestSubmitWhoseAckIsLost(t *testing.T) {
 		}
 	})
 }
+
+// The stream republishes an entry before it acknowledges it, so an
+// instance's own append usually comes back through the applied
+// subscription before its submitter has the ack: that copy is left to the
+// submitter, which folds it with the text it computed. When the append
+// then fails (its ack never came), the entry was stored all the same, and
+// the replica goroutine reads it back: it is in the document and handed
+// to the listener once.
+func TestOwnRepublishLeftToTheSubmitter(t *testing.T) {
+	in := newInfra(t, natstest.Start(t))
+	e := newEngine(t, in, "a")
+	sid := newSessionID()
+	d, r := open(t, e, sid, -1)
+	submit(t, d, "u", "c", opsUpdate(0, "op-1", ot.Op{ot.Insert("x")}))
+	s := d.s
+	s.submitMu.Lock() // what a submit holds
+	defer s.submitMu.Unlock()
+	s.mu.Lock()
+	next := oplog.Entry{Version: s.version + 1, UserID: "u", OpID: "op-2", ConnID: "c", Timestamp: 2,
+		Ops: ot.Op{ot.Retain(1), ot.Insert("y")}, Offset: s.logEnd}
+	expect := s.seq
+	m, err := oplog.Encode(sid, next)
+	if err != nil {
+		s.mu.Unlock()
+		t.Fatal(err)
+	}
+	s.ownID = m.Header.Get("Nats-Msg-Id")
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := oplog.Publish(ctx, in.JS, sid, next.Version, m, expect, oplog.Retry{}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the republished copy left to the submitter", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.ownSkipped
+	})
+	s.mu.Lock()
+	v, inbox := s.version, len(s.inbox)
+	s.mu.Unlock()
+	if v != 1 || inbox != 0 {
+		t.Fatalf("the copy left to the submitter was folded: version %d, %d in the inbox", v, inbox)
+	}
+	// The submit fails (say its ack was lost): the entry is read back.
+	s.ownFailed()
+	if got := waitVersion(t, r, 2); got != "xy" {
+		t.Fatalf("after the failed append: %q, want the stored entry's text", got)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/oplog"
@@ -61,7 +62,13 @@ type replica struct {
 	// (waitDelivered), nil while nobody waits.
 	deliveredCh chan struct{}
 	inbox       []oplog.Entry // from the applied subscription
-	behind      bool          // the stream may hold entries we have not seen
+	// ownID is the Nats-Msg-Id of this instance's append in flight (one
+	// at a time: submitMu), whose submitter folds it when the
+	// acknowledgement comes; ownSkipped says its republished copy came
+	// first and was left to it (onApplied).
+	ownID      string
+	ownSkipped bool
+	behind     bool // the stream may hold entries we have not seen
 	// Where the op log stands (see logRoom): the newest snapshot this
 	// instance knows of (loaded or written), and the log's extent in bytes.
 	savedVersion int64
@@ -206,10 +213,19 @@ func (s *replica) onApplied(m *nats.Msg) {
 	if v, err := strconv.ParseInt(m.Header.Get(broker.HeaderVersion), 10, 64); err == nil {
 		s.mu.Lock()
 		held := v <= s.version
+		// The stream republishes an entry before it acknowledges it, so
+		// this instance's own append usually arrives here before its
+		// submitter has the ack: left to the submitter, which folds it
+		// with the text it already computed (or, failing, has the stream
+		// read back: ownSkipped), rather than decoded and folded here
+		// too, waking the replica goroutine.
+		own := !held && s.ownID != "" && m.Header.Get(jetstream.MsgIDHeader) == s.ownID
+		if own {
+			s.ownSkipped = true
+		}
 		s.mu.Unlock()
-		if held {
-			// Folded already (integrate would ignore it): most often this
-			// instance's own append, whose submitter had the ack first.
+		if held || own {
+			// Folded already (integrate would ignore it), or about to be.
 			return
 		}
 	}

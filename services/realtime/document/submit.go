@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/pairpad/pairpad/shared/oplog"
 	"github.com/pairpad/pairpad/shared/ot"
@@ -247,9 +248,13 @@ func (s *replica) submit(b *bound, userID, connID string, in update) (Result, er
 			continue
 		}
 		expect := s.seq
+		s.ownID, s.ownSkipped = m.Header.Get(jetstream.MsgIDHeader), false
 		s.mu.Unlock()
 
 		seq, err := s.publish(b, e, m, expect)
+		if err != nil {
+			s.ownFailed()
+		}
 		if errors.Is(err, oplog.ErrConflict) {
 			s.e.appendConflicts.Add(1)
 			if !inboxTried {
@@ -277,7 +282,9 @@ func (s *replica) submit(b *bound, userID, connID string, in update) (Result, er
 		}
 		e.Seq = seq
 		s.mu.Lock()
-		// Our entry may already have come back through the subscription.
+		s.ownID, s.ownSkipped = "", false
+		// Our entry may already have come back through the subscription
+		// (when the ack came first), or been left to us (onApplied).
 		ierr := s.integrate(e, &text)
 		if ierr != nil {
 			s.behind = true
@@ -291,6 +298,22 @@ func (s *replica) submit(b *bound, userID, connID string, in update) (Result, er
 	}
 	return Result{}, protocol.Wrap(protocol.CodeInternal, "the update could not be applied",
 		fmt.Errorf("session %s: lost %d appends in a row to other writers", s.id, maxAttempts))
+}
+
+// ownFailed ends an append in flight that failed. If its republished copy
+// was left to the submitter (onApplied), it was stored after all: the
+// replica goroutine reads it back from the stream.
+func (s *replica) ownFailed() {
+	s.mu.Lock()
+	lost := s.ownSkipped
+	s.ownID, s.ownSkipped = "", false
+	if lost {
+		s.behind = true
+	}
+	s.mu.Unlock()
+	if lost {
+		s.poke()
+	}
 }
 
 // publish stores e, encoded as m, after sequence expect, mapping NATS
