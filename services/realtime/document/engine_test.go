@@ -212,7 +212,7 @@ func TestSinceReplay(t *testing.T) {
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("read 5: %v %v", entries, err)
 	}
-	if err := ea.writeSnapshot(context.Background(), sid, snapshot{Code: "abcde", Version: 5, Seq: entries[0].Seq}); err != nil {
+	if _, err := ea.writeSnapshot(context.Background(), sid, snapshot{Code: "abcde", Version: 5, Seq: entries[0].Seq}, 0); err != nil {
 		t.Fatal(err)
 	}
 	ec := newEngineOpts(t, in, Options{SnapshotDebounce: time.Hour, SnapshotMaxDelay: time.Hour})
@@ -390,7 +390,7 @@ func TestLastCloseSnapshots(t *testing.T) {
 		t.Fatalf("stats %d after the last close", n)
 	}
 	// An older snapshot never replaces a newer one.
-	if err := e.writeSnapshot(context.Background(), sid, snapshot{Code: "old", Version: 0}); err != nil {
+	if _, err := e.writeSnapshot(context.Background(), sid, snapshot{Code: "old", Version: 0}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if s := readSnapshot(t, in, sid); s.Code != "kept" {
@@ -489,5 +489,40 @@ func TestSnapshotCapIsSpread(t *testing.T) {
 	}
 	if len(seen) < 100 {
 		t.Fatalf("200 draws gave %d different bounds, want them spread", len(seen))
+	}
+}
+
+// A snapshot is written over the revision this instance last wrote without
+// reading the stored one first; when another writer stored one since, the
+// stored version is read and compared, so an older snapshot still never
+// replaces a newer one.
+func TestSnapshotWriteByRevision(t *testing.T) {
+	in := newInfra(t, natstest.Start(t))
+	e := newEngineOpts(t, in, Options{SnapshotDebounce: time.Hour, SnapshotMaxDelay: time.Hour})
+	sid := newSessionID()
+	ctx := context.Background()
+	steps := []struct {
+		name     string
+		snap     snapshot
+		rev      func(prev []uint64) uint64
+		wantRev  bool // a revision is returned: it was stored
+		wantCode string
+	}{
+		{"the first", snapshot{Code: "a", Version: 1}, func([]uint64) uint64 { return 0 }, true, "a"},
+		{"over our own revision", snapshot{Code: "ab", Version: 2}, func(p []uint64) uint64 { return p[0] }, true, "ab"},
+		{"another writer's, newer", snapshot{Code: "abcd", Version: 4}, func([]uint64) uint64 { return 0 }, true, "abcd"},
+		{"ours, older, over a revision no longer stored", snapshot{Code: "abc", Version: 3}, func(p []uint64) uint64 { return p[1] }, false, "abcd"},
+		{"ours, newer, over a revision no longer stored", snapshot{Code: "abcde", Version: 5}, func(p []uint64) uint64 { return p[1] }, true, "abcde"},
+	}
+	var revs []uint64
+	for _, st := range steps {
+		rev, err := e.writeSnapshot(ctx, sid, st.snap, st.rev(revs))
+		if err != nil || (rev != 0) != st.wantRev {
+			t.Fatalf("%s: revision %d, %v; want one stored: %t", st.name, rev, err, st.wantRev)
+		}
+		revs = append(revs, rev)
+		if got := readSnapshot(t, in, sid); got.Code != st.wantCode {
+			t.Fatalf("%s: stored %q, want %q", st.name, got.Code, st.wantCode)
+		}
 	}
 }

@@ -74,6 +74,7 @@ type replica struct {
 	savedVersion int64
 	savedSeq     uint64 // stream sequence of savedVersion's entry
 	savedEnd     int64  // log offset after savedVersion's entry
+	snapRev      uint64 // the bucket's revision of the snapshot last loaded or written here
 	logStart     int64  // offset of the oldest entry the stream holds
 	logEnd       int64  // offset after the newest entry (version's)
 	dirty        bool   // edits since the last snapshot
@@ -153,6 +154,7 @@ func (s *replica) load(ctx context.Context) error {
 	s.setText(snap.Code)
 	s.textLen, s.version, s.seq = ot.UTF16Len(snap.Code), snap.Version, snap.Seq
 	s.savedVersion, s.savedSeq, s.savedEnd, s.logEnd = snap.Version, snap.Seq, snap.End, snap.End
+	s.snapRev = snap.rev
 	s.hist.reset(s.e.hist, snap.Code, snap.Version, &s.e.windowBytes)
 	for _, id := range snap.OpIDs {
 		s.opIDs.add(s.names.intern(id.UserID), s.names.intern(id.ConnID), id.OpID, id.Version)

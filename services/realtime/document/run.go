@@ -280,13 +280,18 @@ func (s *replica) saveSnapshot(ctx context.Context) error {
 		return nil
 	}
 	snap := s.snapshotLocked()
+	rev := s.snapRev
 	s.mu.Unlock()
 	cctx, cancel := context.WithTimeout(ctx, ioTimeout)
 	defer cancel()
-	if err := s.e.writeSnapshot(cctx, s.id, snap); err != nil {
+	rev, err := s.e.writeSnapshot(cctx, s.id, snap, rev)
+	if err != nil {
 		return err
 	}
 	s.mu.Lock()
+	if rev != 0 {
+		s.snapRev = rev
+	}
 	if s.version == snap.Version {
 		s.dirty = false
 	} else {
