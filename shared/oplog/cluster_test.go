@@ -19,6 +19,9 @@ import (
 // loopback, so a stale answer takes hundreds of rounds to show.
 const readYourAppendsRounds = 1000
 
+// roundTimeout bounds one round of a many-round cluster test.
+const roundTimeout = 30 * time.Second
+
 // clusterInfras provisions a three-node cluster through one connection per
 // node (ConnectEach), so a reader never shares the writer's server.
 func clusterInfras(t *testing.T, ctx context.Context) []*broker.Infra {
@@ -47,6 +50,10 @@ func TestReadYourAppendsOnACluster(t *testing.T) {
 	sid := uuid.NewString()
 	var prev uint64
 	for i := range readYourAppendsRounds {
+		// Each round has its own bound: a thousand rounds under -race on a
+		// loaded machine can take minutes, and what the test asserts is the
+		// answers, not the pace.
+		ctx, cancel := context.WithTimeout(context.Background(), roundTimeout)
 		v := int64(i + 1)
 		w, r := ins[i%3], ins[(i+1)%3]
 		e := Entry{Version: v, UserID: "u", OpID: fmt.Sprint("op-", v), Timestamp: v, Ops: ot.Op{ot.Retain(i), ot.Insert("x")}}
@@ -79,6 +86,7 @@ func TestReadYourAppendsOnACluster(t *testing.T) {
 				t.Fatalf("round %d: ReadState through another node = version %d (%v), want %d", i, st.Version, err, v)
 			}
 		}
+		cancel()
 		prev = seq
 	}
 }
@@ -116,12 +124,16 @@ func TestAppendBackToBackOnACluster(t *testing.T) {
 		if i == 0 {
 			e.Ops = ot.Op{ot.Insert("x")}
 		}
-		seq, err := Append(ctx, w.JS, sid, e, prev)
+		actx, cancel := context.WithTimeout(context.Background(), roundTimeout)
+		seq, err := Append(actx, w.JS, sid, e, prev)
+		cancel()
 		if err != nil {
 			t.Fatalf("append %d after seq %d: %v", v, prev, err)
 		}
 		prev = seq
 	}
+	ctx, cancel = context.WithTimeout(context.Background(), roundTimeout)
+	defer cancel()
 	stale := Entry{Version: backToBackAppends + 1, UserID: "v", Ops: ot.Op{ot.Retain(backToBackAppends), ot.Insert("y")}}
 	if _, err := Append(ctx, w.JS, sid, stale, prev-1); !errors.Is(err, ErrConflict) {
 		t.Fatalf("append after a stale seq: %v, want ErrConflict", err)
