@@ -335,14 +335,15 @@ func (e *Engine) MemoryBytes() int64 {
 // trim shrinks the windows of the least recently active sessions, one
 // replica lock at a time, until the total is under three quarters of the
 // budget, and checks again after each pass. It returns at once when under
-// budget, when another goroutine is trimming, or when the windows grew by less than trimStep of the
-// budget since a trim that could not reach its target (the texts and
-// indexes of the loaded documents are not shrunk: without this every
-// update would sort and visit every session). Callers hold no replica
-// lock.
+// budget, when another goroutine is trimming, or when the windows grew by
+// less than trimStep of the budget since a trim that could not reach its
+// target (the texts and indexes of the loaded documents are not shrunk:
+// without this every update would sort and visit every session). Callers
+// hold no replica lock.
 func (e *Engine) trim() {
 	// A submitter that found another one trimming leaves its push to that
-	// one, which checks again once it has let go.
+	// one, which checks again once it has let go: the floor its pass left
+	// does not count a push made after the pass visited that window.
 	for e.overBudget() && e.trimming.CompareAndSwap(false, true) {
 		e.trimPass()
 		e.trimming.Store(false)
@@ -360,11 +361,6 @@ func (e *Engine) overBudget() bool {
 func (e *Engine) trimPass() {
 	target := e.o.MemoryBudget / 4 * 3
 	e.trimFloor.Store(0)
-	defer func() {
-		if e.MemoryBytes() > target {
-			e.trimFloor.Store(e.windowBytes.Load())
-		}
-	}()
 	type byAge struct {
 		s      *replica
 		active int64
@@ -377,6 +373,7 @@ func (e *Engine) trimPass() {
 		all = append(all, byAge{s, s.active.Load()})
 	}
 	slices.SortFunc(all, func(a, b byAge) int { return cmp.Compare(a.active, b.active) })
+	var left int64 // what the windows held as the pass let go of each
 	for _, a := range all {
 		if e.MemoryBytes() <= target {
 			return
@@ -384,6 +381,14 @@ func (e *Engine) trimPass() {
 		s := a.s
 		s.mu.Lock()
 		s.hist.shrink(shrinkKeep, s.text, s.version)
+		left += int64(s.hist.bytes)
 		s.mu.Unlock()
+	}
+	// The floor is what this pass left, not the total now: a window pushed
+	// to after its visit is the next pass's to shrink, which trim would
+	// never start if the floor counted that push. A session that went
+	// meanwhile gave its bytes back, hence the min.
+	if e.MemoryBytes() > target {
+		e.trimFloor.Store(min(left, e.windowBytes.Load()))
 	}
 }

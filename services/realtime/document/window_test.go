@@ -82,12 +82,14 @@ func TestShrunkWindow(t *testing.T) {
 	e.mu.Lock()
 	s, _ := e.sessions.Get(sid)
 	e.mu.Unlock()
-	s.mu.Lock()
-	base, n := s.hist.baseVersion, len(s.hist.entries)
-	s.mu.Unlock()
-	if base != 7 || n != 1 {
-		t.Fatalf("window %d+%d, want the newest version only (7+1)", base, n)
-	}
+	// The last push may be trimmed by another goroutine's pass (the
+	// replica goroutine's, left the work when the submitter found it
+	// trimming), after Submit returned: wait for that trim.
+	waitFor(t, "the window to hold the newest version only (7+1)", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.hist.baseVersion == 7 && len(s.hist.entries) == 1
+	})
 
 	// Version 3 was "abcdd": an insert after "ab" lands there now.
 	res := submit(t, d, "u2", "c2", opsUpdate(3, "old", ot.Op{ot.Retain(2), ot.Insert("!"), ot.Retain(3)}))
@@ -115,6 +117,69 @@ func TestShrunkWindow(t *testing.T) {
 	if _, rr := open(t, e, sid, res.Version-1); !rr.replayOK || len(rr.replay) != 1 || rr.replay[0].Code != "ab!cdddddddX" {
 		t.Fatalf("replay of the newest version: %v %+v", rr.replayOK, rr.replay)
 	}
+}
+
+// TestTrimAfterAPassVisited: a push to a window that a trim pass has
+// already visited, made while the pass goes on (its submitter leaves the
+// trim to that pass), is shrunk by a pass after it: the floor the pass
+// records is what it left, not the push it never saw.
+func TestTrimAfterAPassVisited(t *testing.T) {
+	in := newInfra(t, natstest.Start(t))
+	e := newEngineOpts(t, in, Options{Instance: "a", MemoryBudget: 1})
+	held := func(sid string) *replica {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		s, _ := e.sessions.Get(sid)
+		return s
+	}
+	entries := func(s *replica) int {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.hist.entries)
+	}
+	// appendX appends an "x" to the text of version v (v characters).
+	appendX := func(v int64) protocol.CodeUpdate {
+		if v == 0 {
+			return opsUpdate(v, "", ot.Op{ot.Insert("x")})
+		}
+		return opsUpdate(v, "", ot.Op{ot.Retain(int(v)), ot.Insert("x")})
+	}
+	// Windows of 3 versions each while "another goroutine" trims; b is
+	// edited last, so a pass visits a first.
+	e.trimming.Store(true)
+	sa, sb := newSessionID(), newSessionID()
+	da, ra := open(t, e, sa, -1)
+	db, _ := open(t, e, sb, -1)
+	for _, d := range []*Doc{da, db} {
+		for v := range int64(3) {
+			submit(t, d, "u1", "c1", appendX(v))
+		}
+	}
+	a, b := held(sa), held(sb)
+	if n := entries(a); n != 3 {
+		t.Fatalf("a's window holds %d versions before the trim, want 3", n)
+	}
+
+	// The pass shrinks a and waits for b's lock; meanwhile a gets a push.
+	b.mu.Lock()
+	e.trimming.Store(false)
+	e.trimFloor.Store(0)
+	passed := make(chan struct{})
+	go func() {
+		defer close(passed)
+		e.trim()
+	}()
+	waitFor(t, "the pass to shrink a", func() bool { return entries(a) == shrinkKeep })
+	submit(t, da, "u1", "c1", appendX(3))
+	waitVersion(t, ra, 4)
+	if n := entries(a); n != shrinkKeep+1 {
+		t.Fatalf("a's window holds %d versions after the push, want %d (the pass still holds trimming)", n, shrinkKeep+1)
+	}
+	b.mu.Unlock()
+	<-passed
+	// The pass after it may be another goroutine's (a's replica goroutine,
+	// woken by the push), still going when this one gave up.
+	waitFor(t, "a pass to shrink a's push", func() bool { return entries(a) == shrinkKeep })
 }
 
 // TestReload: edits after the window was dropped for quiet and after the
