@@ -192,11 +192,12 @@ func TestSinceReplay(t *testing.T) {
 			}
 		}
 	}
-	tests := []struct {
+	type sinceCase struct {
 		since    int64
 		ok       bool
 		wantFrom int64
-	}{{-1, true, 0}, {0, true, 1}, {3, true, 4}, {9, true, 10}, {10, true, 11}, {11, false, 0}, {500, false, 0}}
+	}
+	tests := []sinceCase{{-1, true, 0}, {0, true, 1}, {3, true, 4}, {9, true, 10}, {10, true, 11}, {11, false, 0}, {500, false, 0}}
 	for _, tc := range tests {
 		check(t, ea, tc.since, tc.ok, tc.wantFrom)
 	}
@@ -207,7 +208,10 @@ func TestSinceReplay(t *testing.T) {
 		check(t, eb, tc.since, tc.ok, tc.wantFrom)
 	}
 
-	// A third instance loads a snapshot at version 5: replays reach back to it.
+	// A snapshot at version 5. An instance whose window is shorter than
+	// that loads it: replays reach back to it. One whose window reaches
+	// the start, which the op log still holds, loads the log from there:
+	// replays reach back as far as on the instance that wrote it.
 	entries, _, err := oplog.Read(context.Background(), in, sid, 5, oplog.Limits{Entries: 1})
 	if err != nil || len(entries) != 1 {
 		t.Fatalf("read 5: %v %v", entries, err)
@@ -215,15 +219,20 @@ func TestSinceReplay(t *testing.T) {
 	if _, err := ea.writeSnapshot(context.Background(), sid, snapshot{Code: "abcde", Version: 5, Seq: entries[0].Seq}, 0); err != nil {
 		t.Fatal(err)
 	}
-	ec := newEngineOpts(t, in, Options{SnapshotDebounce: time.Hour, SnapshotMaxDelay: time.Hour})
 	ea.Drop(sid)
 	eb.Drop(sid)
-	for _, tc := range []struct {
-		since    int64
-		ok       bool
-		wantFrom int64
-	}{{4, false, 0}, {5, true, 6}, {8, true, 9}, {10, true, 11}} {
-		check(t, ec, tc.since, tc.ok, tc.wantFrom)
+	for _, w := range []struct {
+		versions int
+		tests    []sinceCase
+	}{
+		{4, []sinceCase{{4, false, 0}, {5, true, 6}, {8, true, 9}, {10, true, 11}}},
+		{DefaultWindowVersions, tests},
+	} {
+		e := newEngineOpts(t, in, Options{SnapshotDebounce: time.Hour, SnapshotMaxDelay: time.Hour, WindowVersions: w.versions})
+		for _, tc := range w.tests {
+			check(t, e, tc.since, tc.ok, tc.wantFrom)
+		}
+		e.Drop(sid)
 	}
 }
 

@@ -150,13 +150,17 @@ func (s *replica) load(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	from, err := s.foldFrom(ctx, snap)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
-	s.setText(snap.Code)
-	s.textLen, s.version, s.seq = ot.UTF16Len(snap.Code), snap.Version, snap.Seq
-	s.savedVersion, s.savedSeq, s.savedEnd, s.logEnd = snap.Version, snap.Seq, snap.End, snap.End
+	s.setText(from.Code)
+	s.textLen, s.version, s.seq = ot.UTF16Len(from.Code), from.Version, from.Seq
+	s.savedVersion, s.savedSeq, s.savedEnd, s.logEnd = snap.Version, snap.Seq, snap.End, from.End
 	s.snapRev = snap.rev
-	s.hist.reset(s.e.hist, snap.Code, snap.Version, &s.e.windowBytes)
-	for _, id := range snap.OpIDs {
+	s.hist.reset(s.e.hist, from.Code, from.Version, &s.e.windowBytes)
+	for _, id := range from.OpIDs {
 		s.opIDs.add(s.names.intern(id.UserID), s.names.intern(id.ConnID), id.OpID, id.Version)
 	}
 	s.loading = true
@@ -170,6 +174,29 @@ func (s *replica) load(ctx context.Context) error {
 		return err
 	}
 	return s.findLogStart(ctx)
+}
+
+// foldFrom returns where a load starts: snap, or the empty document when
+// snap is at most a window's versions from the start and the stream still
+// holds the log from version 1. Loaded from snap, the window would begin at
+// its version, and a client whose since is before it, within
+// DOC_WINDOW_VERSIONS and still in the log, would get a sync instead of its
+// replay (docs/protocol.md, Replay) only because another instance wrote a
+// snapshot.
+func (s *replica) foldFrom(ctx context.Context, snap snapshot) (snapshot, error) {
+	if snap.Version == 0 || snap.Version > int64(s.e.hist.versions) {
+		return snap, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, ioTimeout)
+	defer cancel()
+	head, ok, err := oplog.First(cctx, s.e.in, s.id)
+	if err != nil {
+		return snapshot{}, err
+	}
+	if !ok || head.Version != 1 {
+		return snap, nil
+	}
+	return snapshot{}, nil
 }
 
 // findLogStart reads where the stream's log of the document now begins.

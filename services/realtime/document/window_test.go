@@ -2,6 +2,7 @@ package document
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -180,6 +181,44 @@ func TestTrimAfterAPassVisited(t *testing.T) {
 	// The pass after it may be another goroutine's (a's replica goroutine,
 	// woken by the push), still going when this one gave up.
 	waitFor(t, "a pass to shrink a's push", func() bool { return entries(a) == shrinkKeep })
+}
+
+// TestReplayAfterAnotherInstancesSnapshot: an instance that loads a
+// session after another one wrote its snapshot replays from a version
+// before the snapshot, as the loaded instance would, while the op log still
+// holds the document from its start and the snapshot is within a window's
+// versions of it; its opId index is the same.
+func TestReplayAfterAnotherInstancesSnapshot(t *testing.T) {
+	in := newInfra(t, natstest.Start(t))
+	a := newEngineOpts(t, in, Options{Instance: "a", SnapshotDebounce: 10 * time.Millisecond, SnapshotMaxDelay: 20 * time.Millisecond})
+	sid := newSessionID()
+	da, _ := open(t, a, sid, -1)
+	texts := []string{"", "hello", "hello world", "hello world!"}
+	for v := 1; v < len(texts); v++ {
+		submit(t, da, "u1", "c1", fullUpdate(int64(v-1), fmt.Sprintf("op-%d", v), texts[v]))
+	}
+	waitFor(t, "a's snapshot of version 3", func() bool {
+		ent, err := in.Documents.Get(context.Background(), sid)
+		if err != nil {
+			return false
+		}
+		var snap snapshot
+		return json.Unmarshal(ent.Value(), &snap) == nil && snap.Version == 3
+	})
+
+	b := newEngine(t, in, "b")
+	db, rb := open(t, b, sid, 0)
+	if !rb.replayOK || len(rb.replay) != 3 {
+		t.Fatalf("replay since 0 on the instance that loaded the snapshot: ok %v, %d versions, want 3", rb.replayOK, len(rb.replay))
+	}
+	for i, u := range rb.replay {
+		if u.Version != int64(i+1) || u.Code != texts[i+1] || u.Hash != protocol.DocumentHash(texts[i+1]) || u.OpID != fmt.Sprintf("op-%d", i+1) {
+			t.Fatalf("replayed %+v, want version %d %q", u, i+1, texts[i+1])
+		}
+	}
+	if res := submit(t, db, "u1", "c1", fullUpdate(2, "op-3", texts[3])); !res.Duplicate || res.Version != 3 {
+		t.Fatalf("resend on the instance that loaded the snapshot: %+v", res)
+	}
 }
 
 // TestReload: edits after the window was dropped for quiet and after the
