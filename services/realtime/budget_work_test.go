@@ -81,7 +81,10 @@ func TestTransformBudget(t *testing.T) {
 func TestClosedConnectionDropsQueuedWork(t *testing.T) {
 	t.Parallel()
 	cl := newCluster(t)
-	inst := cl.start()
+	// A long keepalive: a answers pings (its reader's pong), but on a busy
+	// machine under -race the heavy transforms and a's big code-updates
+	// ahead of a ping can hold its pong past the usual 2 s window.
+	inst := cl.start(instanceOpts{env: map[string]string{"PRESENCE_TIMEOUT": "30s"}})
 	sid := cl.newSession(protocol.LangPython).ID
 	a := connectPlain(t, inst.url, user{sid: sid, id: "a", name: "A"})
 	a.waitFor(t, protocol.TypeConnected)
