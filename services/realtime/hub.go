@@ -161,9 +161,7 @@ func (h *hub) conns() []*client {
 	var out []*client
 	for _, rm := range h.all() {
 		rm.mu.Lock()
-		for _, c := range rm.conns {
-			out = append(out, c)
-		}
+		out = append(out, rm.conns...)
 		rm.mu.Unlock()
 	}
 	return out
