@@ -37,8 +37,24 @@ func StartCluster(t testing.TB, n int) *Cluster {
 			Cluster: server.ClusterOpts{Name: "pairpad-test", Host: "127.0.0.1", Port: clusterPorts[i]},
 			Routes:  routes,
 		}
+		s := c.launch(o)
+		// A port FreePort found free can be taken before the node listens
+		// on it (another process's outgoing connection): the node then
+		// never becomes ready. It starts again on a new client port, then
+		// on a new cluster port too: its own routes still reach the other
+		// nodes, which is all gossip needs.
+		for attempt := 1; s == nil && attempt < 3; attempt++ {
+			o.Port = FreePort(t)
+			if attempt == 2 {
+				o.Cluster.Port = FreePort(t)
+			}
+			s = c.launch(o)
+		}
+		if s == nil {
+			t.Fatalf("nats node %s did not start", o.ServerName)
+		}
 		c.opts = append(c.opts, o)
-		c.Servers = append(c.Servers, c.startNode(o))
+		c.Servers = append(c.Servers, s)
 	}
 	t.Cleanup(func() {
 		for _, s := range c.Servers {
@@ -54,13 +70,26 @@ func StartCluster(t testing.TB, n int) *Cluster {
 
 func (c *Cluster) startNode(o *server.Options) *server.Server {
 	c.t.Helper()
+	s := c.launch(o)
+	if s == nil {
+		c.t.Fatalf("nats node %s did not start", o.ServerName)
+	}
+	return s
+}
+
+// launch starts a node and waits until it takes connections; a node that
+// does not (its ports were taken) is shut down and launch returns nil.
+func (c *Cluster) launch(o *server.Options) *server.Server {
+	c.t.Helper()
 	s, err := server.NewServer(o)
 	if err != nil {
 		c.t.Fatalf("nats node %s: %v", o.ServerName, err)
 	}
 	go s.Start()
 	if !s.ReadyForConnections(15 * time.Second) {
-		c.t.Fatalf("nats node %s did not start", o.ServerName)
+		s.Shutdown()
+		s.WaitForShutdown()
+		return nil
 	}
 	return s
 }
