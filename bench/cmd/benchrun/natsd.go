@@ -20,6 +20,7 @@ func runNATS(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	port := fs.Int("port", 4222, "client port (-1: any free port)")
 	store := fs.String("store", "", "JetStream store directory")
+	prof := fs.Int("prof-port", 0, "serve /debug/pprof on this loopback port (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -30,6 +31,9 @@ func runNATS(ctx context.Context, args []string, stderr io.Writer) error {
 		ServerName: "pairpad-bench", Host: "127.0.0.1", Port: *port, JetStream: true, StoreDir: *store,
 		NoSigs: true, NoLog: true,
 		MaxPayload: 8 << 20, // room for a 256 KiB document and its JSON escaping
+		// The server's own profiler (net/http/pprof), which the runner
+		// fetches like a service's: where the split layout's bus spends.
+		ProfPort: *prof,
 	})
 	if err != nil {
 		return fmt.Errorf("nats: %w", err)

@@ -390,6 +390,9 @@ func (r *Report) target4() Target {
 		sl := split.Traffic.Latency["all"]
 		x := sl.P99 / max(l.P99, 0.001)
 		t.Measured += fmt.Sprintf("; split %s (**%.1f×** the all-in-one's p99), %d refusals, %d failures", lat(sl), x, refusals(split), len(split.Failures))
+		if c := cpuPerUpdates(local); c != "" {
+			t.Measured += "; CPU seconds per 1,000 code-updates: all-in-one " + c + ", split " + cpuPerUpdates(split)
+		}
 		ok = ok && x <= splitRatioGoal && refusals(split) == 0 && len(split.Failures) == 0
 		spoilt = inconclusive(local, split)
 	} else {
@@ -405,6 +408,28 @@ func (r *Report) target4() Target {
 	}
 	t.settle(unmeasured, ok, spoilt)
 	return t
+}
+
+// cpuPerUpdates is the servers' CPU over res's window per 1,000
+// code-updates sent: the total, and each process's share when there are
+// several (what one update costs in each layout, whatever the machine
+// could carry).
+func cpuPerUpdates(res *loadgen.Result) string {
+	n := res.Traffic.Sent["code-update"]
+	if n == 0 || len(res.Servers) == 0 {
+		return ""
+	}
+	per := func(s float64) string { return fmt.Sprintf("%.3f", s*1000/float64(n)) }
+	var total float64
+	var parts []string
+	for _, s := range res.Servers {
+		total += s.CPUSeconds
+		parts = append(parts, s.Name+" "+per(s.CPUSeconds))
+	}
+	if len(parts) == 1 {
+		return per(total)
+	}
+	return per(total) + " (" + strings.Join(parts, ", ") + ")"
 }
 
 // target5: 50,000 connections over three realtime instances, each

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,6 +45,9 @@ type layout struct {
 	name  string
 	procs []*proc
 	opts  loadgen.Options // APIURL, WSURLs, Targets
+	// natsProf is where the split layout's NATS server serves pprof
+	// (its Port is the profiler's, not the client port), nil elsewhere.
+	natsProf *proc
 }
 
 // profiled returns the processes worth profiling: those serving WebSockets.
@@ -52,6 +57,9 @@ func (l *layout) profiled() []*proc {
 		if p.Name == "all-in-one" || strings.HasPrefix(p.Name, "realtime") {
 			out = append(out, p)
 		}
+	}
+	if l.natsProf != nil {
+		out = append(out, l.natsProf)
 	}
 	return out
 }
@@ -137,12 +145,18 @@ func startSplit(ctx context.Context, bin, dataDir string, realtimes int) (*layou
 	if err != nil {
 		return nil, err
 	}
-	nats, err := spawn.Start(ctx, spawn.Spec{Name: "nats", Binary: self, Args: []string{"nats", "-port", "-1", "-store", dataDir},
-		Out: &spawn.Buffer{Max: logLimit}}, 30*time.Second)
+	profPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	nats, err := spawn.Start(ctx, spawn.Spec{Name: "nats", Binary: self,
+		Args: []string{"nats", "-port", "-1", "-store", dataDir, "-prof-port", strconv.Itoa(profPort)},
+		Out:  &spawn.Buffer{Max: logLimit}}, 30*time.Second)
 	if err != nil {
 		return nil, err
 	}
 	l.procs = append(l.procs, nats)
+	l.natsProf = &proc{Name: "nats", Port: profPort}
 	env := append([]string{fmt.Sprintf("NATS_URL=nats://127.0.0.1:%d", nats.Port)}, benchEnv...)
 	l.opts.Targets = append(l.opts.Targets, loadgen.Target{Name: "nats", PID: nats.Cmd.Process.Pid})
 	procs := []struct{ name, binary string }{{"api", "api"}, {"janitor", "janitor"}}
@@ -166,6 +180,16 @@ func startSplit(ctx context.Context, bin, dataDir string, realtimes int) (*layou
 		}
 	}
 	return l, nil
+}
+
+// freePort is a loopback port nothing listened on a moment ago.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 // logLimit bounds the output kept of each process: its tail goes into
