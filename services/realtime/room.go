@@ -80,6 +80,7 @@ type roomDeps struct {
 	forget     func(*room)                       // the hub drops an ended room
 	touch      func(sid string)                  // queue an activity write (toucher)
 	touchEvery time.Duration
+	announce   func(*room) // queue the periodic presence-update (announcer)
 }
 
 func newRoom(d *roomDeps, id string) *room {
@@ -420,8 +421,18 @@ func (rm *room) presenceChanged(reason string) {
 	rm.announceLocked(rm.foldLocked(), nil, reason)
 }
 
-// tickPresence sends the periodic presence-update, with fresh lastSeen.
+// tickPresence hands the room to the announcer, which sends its periodic
+// presence-update in the room's part of the period (without one, at once).
 func (rm *room) tickPresence() {
+	if rm.d.announce != nil {
+		rm.d.announce(rm)
+		return
+	}
+	rm.sendPresence()
+}
+
+// sendPresence sends the periodic presence-update, with fresh lastSeen.
+func (rm *room) sendPresence() {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	if rm.ended || len(rm.conns) == 0 {

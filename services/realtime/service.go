@@ -38,16 +38,17 @@ type Service struct {
 	instance   string
 	touchEvery time.Duration
 
-	store    *session.Store
-	engine   *document.Engine
-	metrics  *metrics
-	hub      *hub
-	presence *presenceTracker
-	toucher  *toucher
-	clients  clientDeps // what every client uses
-	slots    *slots
-	limits   *limitStore // per-user rates, kept across reconnects
-	upgrader websocket.Upgrader
+	store     *session.Store
+	engine    *document.Engine
+	metrics   *metrics
+	hub       *hub
+	presence  *presenceTracker
+	toucher   *toucher
+	announcer *announcer
+	clients   clientDeps // what every client uses
+	slots     *slots
+	limits    *limitStore // per-user rates, kept across reconnects
+	upgrader  websocket.Upgrader
 	// poller reads the idle connections (WS_READER=epoll); nil: each
 	// has a reader goroutine.
 	poller *wsconn.Poller
@@ -128,9 +129,10 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.toucher = newToucher(s.store, s.log, s.now)
 	s.presence = newPresenceTracker(d.Infra.Presence, instance, s.startWatch)
+	s.announcer = newAnnouncer((*room).sendPresence)
 	s.hub = newHub(s.ctx, m.sessions, roomDeps{peers: s.peers, events: s.events, runs: d.Infra.Documents, store: s.store, engine: s.engine,
 		log: s.log, metrics: m, now: s.now, instance: instance, maxUsers: cfg.SessionMaxUsers,
-		remote: s.presence.remote, touch: s.toucher.request, touchEvery: s.touchEvery})
+		remote: s.presence.remote, touch: s.toucher.request, touchEvery: s.touchEvery, announce: s.announcer.due})
 	s.presence.rooms = s.hub
 	readBuffer := wsconn.ReadBufferSize
 	if cfg.WSReader == config.ReaderEpoll {
@@ -184,8 +186,12 @@ func (s *Service) start(ctx context.Context) error {
 	if err := s.presence.watch(s.ctx, wait); err != nil {
 		return fmt.Errorf("realtime: %w", err)
 	}
-	s.bg.Add(2)
+	s.bg.Add(3)
 	go s.presenceLoop(s.ctx)
+	go func() {
+		defer s.bg.Done()
+		s.announcer.run(s.ctx, presenceUpdateEvery(s.cfg.PresenceTimeout))
+	}()
 	go func() {
 		defer s.bg.Done()
 		s.toucher.run(s.ctx)
