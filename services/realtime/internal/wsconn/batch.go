@@ -29,6 +29,10 @@ const maxBatchBytes = 64 << 10
 // batches lends the writers their buffers: an idle connection holds none.
 var batches = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
+// writeCalls lends the writers of polled connections their system call
+// state (writeOut), for the same reason.
+var writeCalls = sync.Pool{New: func() any { return newSysCalls() }}
+
 func getBatch() *[]byte { return batches.Get().(*[]byte) }
 
 // putBatch returns a buffer to the pool, unless a burst grew it past what

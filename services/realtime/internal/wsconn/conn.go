@@ -424,6 +424,11 @@ func (c *Conn) ping() {
 func (c *Conn) write() {
 	b := getBatch()
 	defer putBatch(b)
+	var sc *sysCalls
+	if c.pr != nil {
+		sc = writeCalls.Get().(*sysCalls)
+		defer writeCalls.Put(sc)
+	}
 	for {
 		c.sendMu.Lock()
 		if c.over() {
@@ -457,12 +462,12 @@ func (c *Conn) write() {
 				*b = appendFrame(*b, websocket.TextMessage, f.Data)
 			}
 			if len(*b) >= maxBatchBytes {
-				if !c.flush(b) {
+				if !c.flush(b, sc) {
 					return
 				}
 			}
 		}
-		if !c.flush(b) {
+		if !c.flush(b, sc) {
 			return
 		}
 		if closeFrame != nil {
@@ -473,17 +478,13 @@ func (c *Conn) write() {
 	}
 }
 
-// flush writes the framed batch to the socket with one write; a failed
+// flush writes the framed batch to the socket whole (writeOut); a failed
 // write kills and finishes the connection, and flush reports false.
-func (c *Conn) flush(b *[]byte) bool {
+func (c *Conn) flush(b *[]byte, sc *sysCalls) bool {
 	if len(*b) == 0 {
 		return true
 	}
-	nc := c.nc
-	err := nc.SetWriteDeadline(time.Now().Add(c.o.WriteTimeout))
-	if err == nil {
-		_, err = nc.Write(*b)
-	}
+	err := c.writeOut(*b, sc)
 	*b = (*b)[:0]
 	if err != nil {
 		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
@@ -495,6 +496,40 @@ func (c *Conn) flush(b *[]byte) bool {
 		return false
 	}
 	return true
+}
+
+// writeOut writes data whole, failing when the socket takes none of it
+// for WriteTimeout (the client stopped reading). A polled connection
+// first writes what the socket's buffer takes without waiting, which is
+// all of it unless the client is slow to read, and sets a write deadline
+// only for a rest that has to wait: a deadline set for every write moved
+// a runtime timer per connection on every write, and kept one per
+// connection in the runtime's timer heap, which the scheduler scans. Both
+// parts are written under the control frames' lock, so a pong or a close
+// frame cannot fall between them (batch.go); sc is the writer's.
+func (c *Conn) writeOut(data []byte, sc *sysCalls) error {
+	nc := c.nc
+	if c.pr != nil {
+		c.ctl.mu.Lock()
+		defer c.ctl.mu.Unlock()
+		n, err := sc.write(c.pr.rc, data)
+		if err == nil && n == len(data) {
+			return nil
+		}
+		// The socket's buffer is full, or the raw write failed (a deadline
+		// a control frame set has passed, or the socket's error, which the
+		// net.Conn reports again): the rest goes through the net.Conn.
+		data = data[n:]
+	}
+	err := nc.SetWriteDeadline(time.Now().Add(c.o.WriteTimeout))
+	if err == nil {
+		_, err = nc.Write(data)
+	}
+	if err == nil && c.pr != nil {
+		// The next raw write would fail once a deadline left set passed.
+		err = nc.SetWriteDeadline(time.Time{})
+	}
+	return err
 }
 
 // closeWith sends the close frame, waits up to closeGrace for the client's

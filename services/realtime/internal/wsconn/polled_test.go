@@ -254,7 +254,7 @@ func TestPolledFrames(t *testing.T) {
 	})
 }
 
-// serverFrame reads one unmasked, unfragmented server frame.
+// serverFrame reads one unmasked, unfragmented server frame, of any length.
 func serverFrame(t *testing.T, br *bufio.Reader) (op int, payload string) {
 	t.Helper()
 	var h [2]byte
@@ -263,13 +263,101 @@ func serverFrame(t *testing.T, br *bufio.Reader) (op int, payload string) {
 	}
 	n := int(h[1] & 0x7f)
 	if n >= 126 {
-		t.Fatalf("unexpected long server frame")
+		ext := make([]byte, 2)
+		if n == 127 {
+			ext = make([]byte, 8)
+		}
+		if _, err := io.ReadFull(br, ext); err != nil {
+			t.Fatal(err)
+		}
+		n = 0
+		for _, x := range ext {
+			n = n<<8 | int(x)
+		}
 	}
 	b := make([]byte, n)
 	if _, err := io.ReadFull(br, b); err != nil {
 		t.Fatal(err)
 	}
 	return int(h[0] & 0xf), string(b)
+}
+
+// TestPolledWritesWhole: a polled connection's writer writes what the
+// socket takes without waiting and the rest with a deadline; frames bigger
+// than the socket's buffers, queued while the client reads nothing and
+// pings, arrive whole and in order, the pongs only between them, and a
+// client that then never reads is cut off after WriteTimeout
+// (Overflow(false)). It fails when the rest of a partly written frame is
+// lost or written twice, or when a write that waits never times out.
+func TestPolledWritesWhole(t *testing.T) {
+	needPoller(t)
+	t.Parallel()
+	overflows := make(chan bool, 4)
+	o := opts()
+	o.WriteTimeout = 5 * time.Second // for a whole frame through the small buffers below
+	o.Overflow = func(refusal bool) { overflows <- refusal }
+	addr, conns := rawServer(t, o, false, nil)
+	cl := rawDial(t, addr)
+	pc := <-conns
+	// Small socket buffers on both sides: no frame fits whole.
+	if err := syscall.SetsockoptInt(int(pc.fd), syscall.SOL_SOCKET, syscall.SO_SNDBUF, 32<<10); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.(*net.TCPConn).SetReadBuffer(32 << 10); err != nil {
+		t.Fatal(err)
+	}
+	const frames, size = 6, 256 << 10
+	var want []string
+	for i := range frames {
+		want = append(want, strings.Repeat(string(rune('a'+i)), size))
+	}
+	// The first frames fill the socket's buffers; the client's pings are
+	// answered by the reader while the writer waits for room.
+	for i, f := range want {
+		if !pc.c.Send(Frame{Data: []byte(f)}) {
+			t.Fatalf("frame %d not queued", i)
+		}
+		write(t, cl, clientFrame(websocket.PingMessage, true, []byte(fmt.Sprintf("p%d", i))))
+	}
+	br := bufio.NewReader(cl)
+	_ = cl.SetReadDeadline(time.Now().Add(10 * time.Second))
+	pongs := 0
+	for got := 0; got < frames; {
+		op, payload := serverFrame(t, br)
+		switch {
+		case op == websocket.PongMessage:
+			pongs++
+		case op != websocket.TextMessage:
+			t.Fatalf("frame %d: opcode %d", got, op)
+		case payload != want[got]:
+			t.Fatalf("frame %d: %d bytes starting %q, want %d of %q", got, len(payload), payload[:min(8, len(payload))], size, want[got][:1])
+		default:
+			got++
+		}
+	}
+	for pongs < frames {
+		if op, payload := serverFrame(t, br); op != websocket.PongMessage {
+			t.Fatalf("opcode %d (%d bytes) after the frames, want the pongs", op, len(payload))
+		}
+		pongs++
+	}
+	// Now the client reads nothing: the writer gets stuck and times out
+	// (the queue holds these frames: no overflow of the queue; the
+	// keepalive, 10 s, cuts off without Overflow).
+	for i, f := range want {
+		if !pc.c.Send(Frame{Data: []byte(f)}) {
+			t.Fatalf("frame %d of the second round not queued", i)
+		}
+	}
+	select {
+	case refusal := <-overflows:
+		if refusal {
+			t.Fatal("Overflow(true) for a stuck write")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a write the client never took did not time out")
+	}
+	<-pc.c.WriteDone()
 }
 
 // TestPolledFdReuse: a connection that gets the descriptor number of one

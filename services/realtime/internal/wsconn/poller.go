@@ -11,8 +11,9 @@ import (
 // goroutine each.
 var ErrNoPoller = errors.New("wsconn: no epoll on this platform")
 
-// errWouldBlock: a polled read found nothing to read.
-var errWouldBlock = errors.New("wsconn: nothing to read")
+// errWouldBlock: a polled read found nothing to read, or a raw write no
+// room in the socket buffer.
+var errWouldBlock = errors.New("wsconn: the socket is not ready (nothing to read, or no room to write)")
 
 const (
 	// warmWorkers stay while idle; more are started when every worker is

@@ -117,29 +117,30 @@ func (e *epoll) close() {
 }
 
 // sysCalls holds a worker's system call arguments and results, with the
-// functions that make them bound once, so its reads and re-arms allocate
-// nothing per call.
+// functions that make them bound once, so its reads, writes and re-arms
+// allocate nothing per call.
 type sysCalls struct {
-	buf    []byte
-	n      int
-	err    error
-	ep     *epoll
-	key    uint64
-	add    bool
-	ev     syscall.EpollEvent
-	readFn func(uintptr) bool
-	ctlFn  func(uintptr)
+	buf   []byte
+	op    func(int, []byte) (int, error) // syscall.Read or syscall.Write
+	n     int
+	err   error
+	ep    *epoll
+	key   uint64
+	add   bool
+	ev    syscall.EpollEvent
+	ioFn  func(uintptr) bool
+	ctlFn func(uintptr)
 }
 
 func newSysCalls() *sysCalls {
 	s := &sysCalls{}
-	s.readFn, s.ctlFn = s.doRead, s.doCtl
+	s.ioFn, s.ctlFn = s.doIO, s.doCtl
 	return s
 }
 
-func (s *sysCalls) doRead(fd uintptr) bool {
+func (s *sysCalls) doIO(fd uintptr) bool {
 	for {
-		s.n, s.err = syscall.Read(int(fd), s.buf)
+		s.n, s.err = s.op(int(fd), s.buf)
 		if s.err != syscall.EINTR {
 			return true
 		}
@@ -150,8 +151,20 @@ func (s *sysCalls) doRead(fd uintptr) bool {
 // errWouldBlock when nothing is there, n 0 and a nil error at the end of
 // the stream.
 func (s *sysCalls) read(rc syscall.RawConn, b []byte) (int, error) {
-	s.buf = b
-	err := rc.Read(s.readFn)
+	s.buf, s.op = b, syscall.Read
+	return s.result(rc.Read(s.ioFn))
+}
+
+// write writes b to a connection's fd once, without waiting for room: the
+// bytes the socket's buffer took, errWouldBlock when it took none.
+func (s *sysCalls) write(rc syscall.RawConn, b []byte) (int, error) {
+	s.buf, s.op = b, syscall.Write
+	return s.result(rc.Write(s.ioFn))
+}
+
+// result is what a read or write returns, from rc's error and the system
+// call's.
+func (s *sysCalls) result(err error) (int, error) {
 	s.buf = nil
 	switch {
 	case err != nil:

@@ -25,7 +25,8 @@ type sysCalls struct{}
 
 func newSysCalls() *sysCalls { return &sysCalls{} }
 
-func (*sysCalls) read(syscall.RawConn, []byte) (int, error) { return 0, errors.ErrUnsupported }
+func (*sysCalls) read(syscall.RawConn, []byte) (int, error)  { return 0, errors.ErrUnsupported }
+func (*sysCalls) write(syscall.RawConn, []byte) (int, error) { return 0, errors.ErrUnsupported }
 func (*sysCalls) arm(*epoll, syscall.RawConn, uint64, bool) error {
 	return errors.ErrUnsupported
 }
