@@ -393,6 +393,7 @@ func (r *Report) target4() Target {
 		if c := cpuPerUpdates(local); c != "" {
 			t.Measured += "; CPU seconds per 1,000 code-updates: all-in-one " + c + ", split " + cpuPerUpdates(split)
 		}
+		t.Measured += lostRaces(split)
 		ok = ok && x <= splitRatioGoal && refusals(split) == 0 && len(split.Failures) == 0
 		spoilt = inconclusive(local, split)
 	} else {
@@ -430,6 +431,23 @@ func cpuPerUpdates(res *loadgen.Result) string {
 		return per(total)
 	}
 	return per(total) + " (" + strings.Join(parts, ", ") + ")"
+}
+
+// lostRaces says how many appends the split layout's instances lost to
+// each other (another instance appended to the session first) against the
+// code-updates sent, and after how many of them the op log was read.
+func lostRaces(res *loadgen.Result) string {
+	var lost, read float64
+	for _, s := range res.Servers {
+		lost += s.Pairpad["pairpad_realtime_append_conflicts_total"]
+		read += s.Pairpad["pairpad_realtime_append_conflict_reads_total"]
+	}
+	n := res.Traffic.Sent["code-update"]
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; appends lost to the other instance %.0f (%.1f %% of the code-updates sent), after %.0f of them the op log was read",
+		lost, 100*lost/float64(n), read)
 }
 
 // target5: 50,000 connections over three realtime instances, each
