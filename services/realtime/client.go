@@ -136,6 +136,12 @@ func (c *client) sendEvent(e *outEvent) bool {
 	return true
 }
 
+// maxInlineFanout is the most connections a room may hold for its
+// broadcasts to be written by the sender itself (wsconn's Frame.Inline):
+// the writes are made with rm.mu held, so a crowd's fan-out, hundreds of
+// writes, is left to the connections' writer goroutines.
+const maxInlineFanout = 8
+
 // sendLocked queues an event of the room, sent with rm.mu held (its
 // broadcasts and deliveries). When the send queue is full and code-updates
 // wait in it, they are replaced by one sync (catchUp) rather than the
@@ -143,7 +149,7 @@ func (c *client) sendEvent(e *outEvent) bool {
 // behind is caught up with it. A code-ack keeps the updates queued before
 // it, so the versions the client sees stay consecutive up to the sync.
 func (c *client) sendLocked(e *outEvent) bool {
-	f := wsconn.Frame{Data: e.Frame(c.ws.Framing()), Key: e.Key, CatchUp: true}
+	f := wsconn.Frame{Data: e.Frame(c.ws.Framing()), Key: e.Key, CatchUp: true, Inline: len(c.rm.conns) <= maxInlineFanout}
 	switch e.Type {
 	case protocol.TypeCodeUpdate, protocol.TypeSync:
 		f.Update = true

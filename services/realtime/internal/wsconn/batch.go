@@ -17,7 +17,9 @@ import (
 //     reader, and the writer's close frame) are written with one
 //     net.Conn Write each, and a net.Conn writes each Write whole,
 //     holding its write lock, so a control frame lands between two
-//     batches, never inside a frame;
+//     batches, never inside a frame; a polled connection's control
+//     frames and batches are also written under ctl.mu, which an inline
+//     write (inline.go) holds until its frame is whole;
 //   - permessage-deflate is never negotiated (the upgrader does not enable
 //     compression), so every frame is sent as it is; an upgrader that
 //     enabled it would need the frames compressed here.

@@ -52,7 +52,11 @@ type Frame struct {
 	// queue, call Options.CatchUp instead of Overflow when Update frames
 	// are queued after the last Ack.
 	Update, Ack, CatchUp bool
-	ping                 bool // a keepalive, queued by the ping timer
+	// Inline lets the sender write the frame on its own goroutine, with a
+	// write that does not wait, when the connection is polled and has
+	// nothing queued or being written (inline.go); else it is queued.
+	Inline bool
+	ping   bool // a keepalive, queued by the ping timer
 }
 
 // Options configure a Conn.
@@ -95,7 +99,8 @@ type Options struct {
 // Poller's while it has one, else readLoop on a goroutine of its own. It
 // has no writer goroutine while idle: one is started when a frame is
 // queued and ends once the queue is drained, and the keepalive is a timer
-// that queues a ping. That writer is the only one writing data frames.
+// that queues a ping. That writer is the only one writing data frames,
+// but for a sender that writes its frame inline (inline.go) in its place.
 type Conn struct {
 	nc net.Conn
 	// ws is gorilla's connection, kept for the goroutine reader (its
@@ -202,6 +207,11 @@ func (c *Conn) Send(f Frame) bool {
 		c.sendMu.Unlock()
 		c.o.Overflow(f.Refusal)
 		return false
+	}
+	if c.inlineLocked(f) {
+		c.sendMu.Unlock()
+		c.writeInline(f)
+		return true
 	}
 	c.queue = append(c.queue, f)
 	c.pending++
@@ -486,16 +496,22 @@ func (c *Conn) flush(b *[]byte, sc *sysCalls) bool {
 	}
 	err := c.writeOut(*b, sc)
 	*b = (*b)[:0]
-	if err != nil {
-		if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-			// No progress for WriteTimeout: the client stopped reading.
-			c.o.Overflow(false)
-		}
-		c.Kill()
-		c.finish()
-		return false
+	return c.flushed(err)
+}
+
+// flushed handles a write's outcome: a failed write kills and finishes
+// the connection, and flushed reports false.
+func (c *Conn) flushed(err error) bool {
+	if err == nil {
+		return true
 	}
-	return true
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		// No progress for WriteTimeout: the client stopped reading.
+		c.o.Overflow(false)
+	}
+	c.Kill()
+	c.finish()
+	return false
 }
 
 // writeOut writes data whole, failing when the socket takes none of it
@@ -508,7 +524,6 @@ func (c *Conn) flush(b *[]byte, sc *sysCalls) bool {
 // parts are written under the control frames' lock, so a pong or a close
 // frame cannot fall between them (batch.go); sc is the writer's.
 func (c *Conn) writeOut(data []byte, sc *sysCalls) error {
-	nc := c.nc
 	if c.pr != nil {
 		c.ctl.mu.Lock()
 		defer c.ctl.mu.Unlock()
@@ -521,6 +536,13 @@ func (c *Conn) writeOut(data []byte, sc *sysCalls) error {
 		// net.Conn reports again): the rest goes through the net.Conn.
 		data = data[n:]
 	}
+	return c.writeWaiting(data)
+}
+
+// writeWaiting writes data through the net.Conn, waiting up to
+// WriteTimeout for room; a polled connection's caller holds ctl.mu.
+func (c *Conn) writeWaiting(data []byte) error {
+	nc := c.nc
 	err := nc.SetWriteDeadline(time.Now().Add(c.o.WriteTimeout))
 	if err == nil {
 		_, err = nc.Write(data)
