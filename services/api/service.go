@@ -63,7 +63,7 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 	}
 	s.store = session.NewStore(d.Infra.Sessions)
 	s.participants = participants{kv: d.Infra.Participants, max: d.Config.SessionMaxUserIDs}
-	s.catalog = catalog{in: d.Infra, store: s.store, presence: d.Infra.Presence, now: s.now, log: s.log}
+	s.catalog = catalog{in: d.Infra, store: s.store, now: s.now, log: s.log}
 	s.limiter = ratelimit.New(d.Infra.Limits, s.now)
 	m, err := newAPIMetrics(d.Metrics)
 	if err != nil {

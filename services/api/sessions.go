@@ -11,8 +11,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/pairpad/pairpad/shared/broker"
 	"github.com/pairpad/pairpad/shared/httpx"
 	"github.com/pairpad/pairpad/shared/oplog"
@@ -31,17 +29,16 @@ const (
 // catalog answers what REST and micro both ask about sessions, so the two
 // transports cannot drift apart.
 type catalog struct {
-	in       *broker.Infra
-	store    *session.Store
-	presence jetstream.KeyValue
-	now      func() time.Time
-	log      *slog.Logger
+	in    *broker.Infra
+	store *session.Store
+	now   func() time.Time
+	log   *slog.Logger
 }
 
 // view is the protocol's Session for a record: participantCount is the
 // number of distinct users connected now, across every realtime instance.
 func (c catalog) view(ctx context.Context, r session.Record) (protocol.Session, error) {
-	n, err := presence.Count(ctx, c.presence, r.ID)
+	n, err := presence.Count(ctx, c.in, r.ID)
 	if err != nil {
 		return protocol.Session{}, err
 	}

@@ -234,7 +234,7 @@ func TestDeleteSession(t *testing.T) {
 	if _, err := in.Documents.Get(ctx, s.ID); err == nil {
 		t.Error("document not purged")
 	}
-	if n, _ := presence.Count(ctx, in.Presence, s.ID); n != 0 {
+	if n, _ := presence.Count(ctx, in, s.ID); n != 0 {
 		t.Errorf("presence not purged: %d", n)
 	}
 	for _, tc := range []struct{ name, method, id string }{

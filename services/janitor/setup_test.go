@@ -21,9 +21,9 @@ import (
 	"github.com/pairpad/pairpad/shared/session"
 )
 
-// presenceTTL is the presence bucket's TTL in tests: the entries a test
+// presenceTTL is the instances' heartbeat TTL in tests: the entries a test
 // writes stand for users connected for the whole test, however slow the
-// machine, so they must not expire under it. The test of expiry itself
+// machine, so their instance's heartbeat must not expire under it. The test of expiry itself
 // (TestDeadInstancePresenceExpires) sets a short one.
 const presenceTTL = 10 * time.Minute
 
@@ -170,12 +170,26 @@ func putData(t *testing.T, in *broker.Infra, id string) {
 	}
 }
 
-// putPresence writes one connection's presence entry, never refreshed.
+// putPresence writes one connection's presence entry, vouched for by the
+// heartbeat of instance "test", which it renews; neither is renewed after.
 func putPresence(t *testing.T, in *broker.Infra, sid, uid, conn string) string {
 	t.Helper()
+	return putEntry(t, in, sid, uid, conn, true)
+}
+
+// putEntry writes one connection's presence entry: vouched (with the
+// heartbeat of its instance "test" renewed), or as an older instance
+// writes it, without a heartbeat.
+func putEntry(t *testing.T, in *broker.Infra, sid, uid, conn string, vouched bool) string {
+	t.Helper()
 	now := time.Now().UnixMilli()
+	if vouched {
+		if err := presence.PutBeat(context.Background(), in.PresenceInstances, presence.Beat{Instance: "test", At: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	e := presence.Entry{SessionID: sid, UserID: uid, Name: "Ada", Color: protocol.UserColor(uid), ConnID: conn,
-		Instance: "test", ConnectedAt: now, LastSeen: now}
+		Instance: "test", ConnectedAt: now, LastSeen: now, Vouched: vouched}
 	b, _ := json.Marshal(e)
 	if _, err := in.Presence.Put(context.Background(), e.Key(), b); err != nil {
 		t.Fatal(err)

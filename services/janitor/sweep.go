@@ -126,7 +126,7 @@ func (s *Service) settle(ctx context.Context, now time.Time, e session.Entry) (o
 	if now.Sub(e.LastActivityAt) < s.idle {
 		return kept, nil
 	}
-	n, err := presence.Count(ctx, s.in.Presence, e.ID)
+	n, err := presence.Count(ctx, s.in, e.ID)
 	if err != nil {
 		return kept, fmt.Errorf("expire %s: %w", e.ID, err)
 	}

@@ -56,8 +56,9 @@ type client struct {
 	// notesBase is the same for the notes, of a connection that reads them.
 	notesBase int64
 	// lastSeen is the lastSeen of the connection's presence entry (unix
-	// milliseconds), the one field of it that changes: presenceEntry
-	// builds the rest from the identity. Guarded by rm.mu (its room).
+	// milliseconds): when it joined, as written. presenceEntry builds the
+	// rest from the identity; the lists show the later of it and the
+	// instance's last heartbeat. Set before the room has the connection.
 	lastSeen int64
 
 	presMu sync.Mutex // orders presence writes: no refresh after the delete
@@ -324,5 +325,6 @@ func overBudget(err error) bool {
 // joined its room (c.rm is set).
 func (c *client) presenceEntry(lastSeen int64) presence.Entry {
 	return presence.Entry{SessionID: c.rm.id, UserID: c.ident.UserID, Name: c.ident.UserName, Color: c.ident.Color,
-		Role: string(c.ident.Role), ConnID: c.id, Instance: c.rm.d.instance, ConnectedAt: c.opened, LastSeen: lastSeen}
+		Role: string(c.ident.Role), ConnID: c.id, Instance: c.rm.d.instance, ConnectedAt: c.opened, LastSeen: lastSeen,
+		Vouched: true}
 }

@@ -100,6 +100,9 @@ type instanceOpts struct {
 	// sharedPeers builds the instance without Deps.Dial: its peer events
 	// share its one connection, which echoes them back.
 	sharedPeers bool
+	// natsURL is where the instance's connection goes (a natstest.Proxy);
+	// empty: the cluster's server.
+	natsURL string
 }
 
 func (c *cluster) start(o ...instanceOpts) *instance {
@@ -117,7 +120,11 @@ func (c *cluster) start(o ...instanceOpts) *instance {
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}
-	nc, err := nats.Connect(c.srv.ClientURL(), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	url := c.srv.ClientURL()
+	if opt.natsURL != "" {
+		url = opt.natsURL
+	}
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.IgnoreDiscoveredServers())
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}

@@ -77,6 +77,7 @@ type roomDeps struct {
 	instance   string
 	maxUsers   int                               // SESSION_MAX_USERS
 	remote     func(sid string) []presence.Entry // the other instances' presence entries
+	lastBeat   func() int64                      // this instance's last heartbeat (unix ms)
 	forget     func(*room)                       // the hub drops an ended room
 	touch      func(sid string)                  // queue an activity write (toucher)
 	touchEvery time.Duration
@@ -368,11 +369,13 @@ func (rm *room) broadcastLocked(e *outEvent, skip func(*client) bool) {
 
 // foldLocked is the session's presence across every instance: the entries
 // other instances wrote (from the presence watcher) plus this instance's
-// own connections, folded into one entry per user.
+// own connections, folded into one entry per user. A connection's
+// lastSeen is the later of its entry's and its instance's last heartbeat.
 func (rm *room) foldLocked() []protocol.User {
 	entries := rm.d.remote(rm.id)
+	beat := rm.d.lastBeat()
 	for _, c := range rm.conns {
-		entries = append(entries, c.presenceEntry(c.lastSeen))
+		entries = append(entries, c.presenceEntry(max(c.lastSeen, beat)))
 	}
 	return presence.Users(entries)
 }

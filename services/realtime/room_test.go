@@ -14,7 +14,7 @@ import (
 // parallel: TestShutdown counts the binary's goroutines, and a parallel
 // test waiting for its turn is one.
 func TestPlaces(t *testing.T) {
-	rm := newRoom(&roomDeps{maxUsers: 2, remote: func(string) []presence.Entry { return nil }}, "s1")
+	rm := newRoom(&roomDeps{maxUsers: 2, remote: func(string) []presence.Entry { return nil }, lastBeat: func() int64 { return 0 }}, "s1")
 	steps := []struct {
 		hold, release string
 		wantCode      protocol.Code // the refusal's code, "" when it is held
@@ -90,20 +90,30 @@ func TestRemoveConn(t *testing.T) {
 
 // TestPresenceEntry: a connection keeps only its entry's lastSeen; the
 // entry it puts and folds is built from its identity, its room and its
-// instance.
+// instance, vouched for by the instance's heartbeat, and folds with
+// lastSeen the later of its own and the last heartbeat.
 func TestPresenceEntry(t *testing.T) {
 	rm := newRoom(&roomDeps{instance: "inst1"}, "s1")
 	c := &client{id: "conn1", rm: rm, opened: 1000, lastSeen: 2000,
 		ident: identity{SessionID: "s1", UserID: "u1", UserName: "Ann", Role: protocol.RoleInterviewer, Color: "#123456"}}
 	want := presence.Entry{SessionID: "s1", UserID: "u1", Name: "Ann", Color: "#123456", Role: string(protocol.RoleInterviewer),
-		ConnID: "conn1", Instance: "inst1", ConnectedAt: 1000, LastSeen: 3000}
+		ConnID: "conn1", Instance: "inst1", ConnectedAt: 1000, LastSeen: 3000, Vouched: true}
 	if got := c.presenceEntry(3000); got != want {
 		t.Fatalf("entry %+v, want %+v", got, want)
 	}
 	rm.conns = []*client{c}
 	rm.d.remote = func(string) []presence.Entry { return nil }
-	users := rm.foldLocked()
-	if len(users) != 1 || users[0].ID != "u1" || users[0].Name != "Ann" || users[0].LastSeen != "1970-01-01T00:00:02.000Z" {
-		t.Fatalf("folded %+v", users)
+	for _, tc := range []struct {
+		beat int64
+		want string
+	}{
+		{1500, "1970-01-01T00:00:02.000Z"}, // the entry's own, later than the heartbeat
+		{5000, "1970-01-01T00:00:05.000Z"}, // the heartbeat's
+	} {
+		rm.d.lastBeat = func() int64 { return tc.beat }
+		users := rm.foldLocked()
+		if len(users) != 1 || users[0].ID != "u1" || users[0].Name != "Ann" || users[0].LastSeen != tc.want {
+			t.Fatalf("heartbeat %d: folded %+v, want lastSeen %s", tc.beat, users, tc.want)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -38,11 +39,15 @@ type Service struct {
 	instance   string
 	touchEvery time.Duration
 
-	store     *session.Store
-	engine    *document.Engine
-	metrics   *metrics
-	hub       *hub
-	presence  *presenceTracker
+	store    *session.Store
+	engine   *document.Engine
+	metrics  *metrics
+	hub      *hub
+	presence *presenceTracker
+	// lastBeat is the time of this instance's last stored heartbeat (unix
+	// milliseconds), its connections' lastSeen.
+	lastBeat  atomic.Int64
+	unremoved unremoved // entries of connections gone whose delete failed
 	toucher   *toucher
 	announcer *announcer
 	clients   clientDeps // what every client uses
@@ -128,11 +133,11 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.toucher = newToucher(s.store, s.log, s.now)
-	s.presence = newPresenceTracker(d.Infra.Presence, instance, s.startWatch)
+	s.presence = newPresenceTracker(d.Infra.Presence, d.Infra.PresenceInstances, instance, cfg.PresenceTimeout, s.now, s.startWatch)
 	s.announcer = newAnnouncer((*room).sendPresence)
 	s.hub = newHub(s.ctx, m.sessions, roomDeps{peers: s.peers, events: s.events, runs: d.Infra.Documents, store: s.store, engine: s.engine,
 		log: s.log, metrics: m, now: s.now, instance: instance, maxUsers: cfg.SessionMaxUsers,
-		remote: s.presence.remote, touch: s.toucher.request, touchEvery: s.touchEvery, announce: s.announcer.due})
+		remote: s.presence.remote, lastBeat: s.lastBeat.Load, touch: s.toucher.request, touchEvery: s.touchEvery, announce: s.announcer.due})
 	s.presence.rooms = s.hub
 	readBuffer := wsconn.ReadBufferSize
 	if cfg.WSReader == config.ReaderEpoll {
@@ -183,11 +188,17 @@ func (s *Service) start(ctx context.Context) error {
 	if dl, ok := ctx.Deadline(); ok {
 		wait = min(wait, time.Until(dl))
 	}
+	// The heartbeat is stored before any entry of this instance, so the
+	// others count its connections from the first.
+	if err := s.heartbeat(s.ctx); err != nil {
+		return fmt.Errorf("realtime: %w", err)
+	}
 	if err := s.presence.watch(s.ctx, wait); err != nil {
 		return fmt.Errorf("realtime: %w", err)
 	}
-	s.bg.Add(3)
+	s.bg.Add(4)
 	go s.presenceLoop(s.ctx)
+	go s.purgeLoop(s.ctx)
 	go func() {
 		defer s.bg.Done()
 		s.announcer.run(s.ctx, presenceUpdateEvery(s.cfg.PresenceTimeout))

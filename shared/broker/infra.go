@@ -14,7 +14,7 @@ import (
 // server and 3 on the cluster, a setting and not a code change.
 type Layout struct {
 	Replicas         int
-	PresenceTTL      time.Duration // presence bucket TTL; entries are refreshed well inside it
+	PresenceTTL      time.Duration // the instances' heartbeat TTL (PRESENCE_TIMEOUT); heartbeats are re-put well inside it
 	OpsMaxAge        time.Duration
 	OpsMaxPerSession int64
 	OpsMaxBytes      int64 // the SESSION_OPS stream's MaxBytes; full, it refuses appends
@@ -31,11 +31,25 @@ type Infra struct {
 	Sessions  jetstream.KeyValue
 	Documents jetstream.KeyValue
 	Presence  jetstream.KeyValue
-	Limits    jetstream.KeyValue
+	// PresenceInstances holds one heartbeat per realtime instance (key
+	// <b64 instance>), expired after PresenceTTL.
+	PresenceInstances jetstream.KeyValue
+	// PresenceTTL is the layout's PresenceTTL: how long a heartbeat, or an
+	// entry of an older instance that writes none, vouches for presence.
+	PresenceTTL time.Duration
+	Limits      jetstream.KeyValue
 	// Participants is the per-session user registry (key <sessionId>).
 	Participants jetstream.KeyValue
 	Ops          jetstream.Stream
 }
+
+// PresenceEntryTTL is the presence bucket's TTL. An entry is written when
+// its connection joins and removed when it leaves; whether it counts is its
+// instance's heartbeat's business (PresenceInstances), so the TTL only
+// bounds what nobody removed (an instance that died with no other left to
+// purge its entries) and how long a leave's delete marker stays. Instances
+// re-put their entries every PresenceEntryTTL/3, spread over the period.
+const PresenceEntryTTL = time.Hour
 
 // RateLimitWindowMax is the longest rate-limit period the ratelimits bucket keeps counts for.
 const RateLimitWindowMax = time.Hour
@@ -62,7 +76,7 @@ func Provision(ctx context.Context, nc *nats.Conn, l Layout) (*Infra, error) {
 	if l.OpsMaxBytes <= 0 {
 		l.OpsMaxBytes = DefaultOpsMaxBytes
 	}
-	in := &Infra{NC: nc, JS: js}
+	in := &Infra{NC: nc, JS: js, PresenceTTL: l.PresenceTTL}
 	// Every bucket a process reads a key from and writes on the strength of
 	// that read (create then join, compare-and-swap loops, snapshots) reads
 	// at the stream leader: see consistentBucket.
@@ -91,12 +105,20 @@ func Provision(ctx context.Context, nc *nats.Conn, l Layout) (*Infra, error) {
 	// never per-key TTL: Update would drop a key's TTL. History 2 keeps a
 	// manual leave's marker beside the delete that follows it, so a watcher
 	// that is behind still reads the reason (with 1 the delete replaces the
-	// marker before it is delivered).
+	// marker before it is delivered). Entries live PresenceEntryTTL; the
+	// instances' heartbeats PresenceTTL, with markers so every watcher sees
+	// an instance die.
 	in.Presence, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: BucketPresence, History: 2,
-		Storage: jetstream.FileStorage, Replicas: l.Replicas, TTL: l.PresenceTTL, LimitMarkerTTL: l.PresenceTTL,
+		Storage: jetstream.FileStorage, Replicas: l.Replicas, TTL: PresenceEntryTTL, LimitMarkerTTL: l.PresenceTTL,
 		Description: "who is connected, key <sessionId>.<userId b64>.<connId>"})
 	if err != nil {
 		return nil, fmt.Errorf("provision bucket %s: %w", BucketPresence, err)
+	}
+	in.PresenceInstances, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: BucketPresenceInstances, History: 1,
+		Storage: jetstream.FileStorage, Replicas: l.Replicas, TTL: l.PresenceTTL, LimitMarkerTTL: l.PresenceTTL,
+		Description: "realtime instances' heartbeats, key <instance b64>"})
+	if err != nil {
+		return nil, fmt.Errorf("provision bucket %s: %w", BucketPresenceInstances, err)
 	}
 	// A full stream (MaxBytes) refuses new entries (DiscardNew) instead of
 	// dropping the oldest of any session, which could be entries after a

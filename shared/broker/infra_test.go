@@ -113,3 +113,53 @@ func TestProvisionTurnsOffDirectGets(t *testing.T) {
 		t.Error("presence lost direct gets")
 	}
 }
+
+// A deployment provisioned before heartbeats (the presence bucket's TTL
+// PRESENCE_TIMEOUT, entries re-put inside it) gets the entries' long TTL,
+// keeping its entries, and the heartbeats' bucket with the short one; both
+// with limit markers, so watchers see an expiry.
+func TestProvisionPresenceLayout(t *testing.T) {
+	nc := natstest.Connect(t, natstest.Start(t))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	l := broker.Layout{PresenceTTL: 3 * time.Second}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: broker.BucketPresence, History: 2,
+		TTL: l.PresenceTTL, LimitMarkerTTL: l.PresenceTTL})
+	if err != nil {
+		t.Fatalf("set up the old layout: %v", err)
+	}
+	if _, err := old.Put(ctx, "s.u.c", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	in, err := broker.Provision(ctx, nc, l)
+	if err != nil {
+		t.Fatalf("provision over the old layout: %v", err)
+	}
+	if in.PresenceTTL != l.PresenceTTL {
+		t.Errorf("Infra.PresenceTTL %v, want %v", in.PresenceTTL, l.PresenceTTL)
+	}
+	for _, tc := range []struct {
+		kv        jetstream.KeyValue
+		ttl       time.Duration
+		keys      uint64
+		bucket    string
+		markerTTL time.Duration
+	}{
+		{in.Presence, broker.PresenceEntryTTL, 1, broker.BucketPresence, l.PresenceTTL},
+		{in.PresenceInstances, l.PresenceTTL, 0, broker.BucketPresenceInstances, l.PresenceTTL},
+	} {
+		st, err := tc.kv.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config
+		if st.Bucket() != tc.bucket || st.TTL() != tc.ttl || cfg.SubjectDeleteMarkerTTL != tc.markerTTL || st.Values() != tc.keys {
+			t.Errorf("%s: TTL %v, marker TTL %v, %d values; want %v, %v, %d",
+				st.Bucket(), st.TTL(), cfg.SubjectDeleteMarkerTTL, st.Values(), tc.ttl, tc.markerTTL, tc.keys)
+		}
+	}
+}

@@ -9,10 +9,14 @@ import (
 
 // Bucket and stream names. docs/nats.md describes each.
 const (
-	BucketSessions   = "sessions"   // key <sessionId>: session.Record
-	BucketDocuments  = "documents"  // key <sessionId>: document snapshot
-	BucketPresence   = "presence"   // key <sessionId>.<b64 userId>.<connId> (shared/presence builds it): presence entry, bucket TTL
-	BucketRateLimits = "ratelimits" // key <class>.<b64 ip>.<window>: request count
+	BucketSessions  = "sessions"  // key <sessionId>: session.Record
+	BucketDocuments = "documents" // key <sessionId>: document snapshot
+	BucketPresence  = "presence"  // key <sessionId>.<b64 userId>.<connId> (shared/presence builds it): presence entry, PresenceEntryTTL
+	// BucketPresenceInstances: key <b64 instance>: a realtime instance's
+	// heartbeat, TTL PRESENCE_TIMEOUT; its presence entries count only
+	// while it lives.
+	BucketPresenceInstances = "presence-instances"
+	BucketRateLimits        = "ratelimits" // key <class>.<b64 ip>.<window>: request count
 	// BucketParticipants: key <sessionId>: every user id that joined the
 	// session, with the role and colour it first joined with.
 	BucketParticipants = "participants"

@@ -341,6 +341,15 @@ func (r *Reader) skipString() bool {
 	return false
 }
 
+// Bool reads true or false.
+func (r *Reader) Bool() (v, ok bool) {
+	r.space()
+	if r.literal("true") {
+		return true, true
+	}
+	return false, r.literal("false")
+}
+
 // literal reads word (true, false, null).
 func (r *Reader) literal(word string) bool {
 	if len(r.b)-r.i < len(word) || string(r.b[r.i:r.i+len(word)]) != word {

@@ -22,6 +22,7 @@ type Proxy struct {
 
 	mu    sync.Mutex
 	held  bool
+	down  bool // Down: connections are cut and refused until Up
 	cond  *sync.Cond
 	conns []net.Conn
 	done  bool
@@ -136,6 +137,23 @@ func (p *Proxy) Cut() {
 	p.Release()
 }
 
+// Down cuts every connection through the proxy and refuses new ones until
+// Up: the clients behind it are cut off from NATS, which itself stays up
+// for everyone else.
+func (p *Proxy) Down() {
+	p.mu.Lock()
+	p.down = true
+	p.mu.Unlock()
+	p.Cut()
+}
+
+// Up lets the clients behind the proxy reconnect.
+func (p *Proxy) Up() {
+	p.mu.Lock()
+	p.down = false
+	p.mu.Unlock()
+}
+
 // CutWhen waits (Await) until cond holds, then cuts (Cut): what the proxy
 // held, such as the acknowledgement of a message cond saw stored, is lost.
 func (p *Proxy) CutWhen(t testing.TB, ctx context.Context, what string, cond func() bool) {
@@ -150,6 +168,13 @@ func (p *Proxy) accept() {
 		c, err := p.l.Accept()
 		if err != nil {
 			return
+		}
+		p.mu.Lock()
+		down := p.down
+		p.mu.Unlock()
+		if down {
+			c.Close()
+			continue
 		}
 		s, err := net.Dial("tcp", p.target)
 		if err != nil {

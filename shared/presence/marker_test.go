@@ -10,13 +10,15 @@ import (
 // marker, and what Put and Leave write (json.Marshal of an entry or a
 // marker) it takes.
 func FuzzDecodeMarker(f *testing.F) {
-	f.Add("s1", "u1", "Ana <&>", "#e06c75", "interviewer", "c1", "i1", int64(1733363000000), int64(1733363010000), "", []byte(nil))
-	f.Add("s\u2028", "é", "\xff", "", "", "", "", int64(-1), int64(0), "manual", []byte(`{"sessionId":"s","lastSeen":1e3}`))
-	f.Add("", "", "", "", "", "", "", int64(0), int64(0), "", []byte(`{"SessionId":"s","sessionId":"t"}`))
-	f.Add("", "", "", "", "", "", "", int64(0), int64(0), "", []byte(`{"sessionId":null,"extra":[1]} `))
-	f.Fuzz(func(t *testing.T, sid, uid, name, color, role, cid, inst string, at, seen int64, left string, raw []byte) {
+	f.Add("s1", "u1", "Ana <&>", "#e06c75", "interviewer", "c1", "i1", int64(1733363000000), int64(1733363010000), true, "", []byte(nil))
+	f.Add("s\u2028", "é", "\xff", "", "", "", "", int64(-1), int64(0), false, "manual", []byte(`{"sessionId":"s","lastSeen":1e3}`))
+	f.Add("", "", "", "", "", "", "", int64(0), int64(0), false, "", []byte(`{"SessionId":"s","sessionId":"t"}`))
+	f.Add("", "", "", "", "", "", "", int64(0), int64(0), false, "", []byte(`{"vouched":true,"vouched":false}`))
+	f.Add("", "", "", "", "", "", "", int64(0), int64(0), false, "", []byte(`{"vouched":null,"lastSeen":1}`))
+	f.Add("", "", "", "", "", "", "", int64(0), int64(0), false, "", []byte(`{"sessionId":null,"extra":[1]} `))
+	f.Fuzz(func(t *testing.T, sid, uid, name, color, role, cid, inst string, at, seen int64, vouched bool, left string, raw []byte) {
 		m := marker{Entry: Entry{SessionID: sid, UserID: uid, Name: name, Color: color, Role: role, ConnID: cid,
-			Instance: inst, ConnectedAt: at, LastSeen: seen}, Left: left}
+			Instance: inst, ConnectedAt: at, LastSeen: seen, Vouched: vouched}, Left: left}
 		written, err := json.Marshal(m)
 		if err != nil {
 			t.Fatal(err)
@@ -54,6 +56,8 @@ func FuzzDecodeMarker(f *testing.F) {
 // decoded or refused as before.
 func TestDecodeMarkerTakesWhatPutWrites(t *testing.T) {
 	e := Entry{SessionID: "s1", UserID: "u1", Name: "Ana", Color: "#e06c75", ConnID: "c1", Instance: "i1", ConnectedAt: 1, LastSeen: 2}
+	vouched := e
+	vouched.Vouched = true
 	for _, tc := range []struct {
 		name  string
 		value any
@@ -64,6 +68,10 @@ func TestDecodeMarkerTakesWhatPutWrites(t *testing.T) {
 	}{
 		{name: "an entry", value: e, fast: true, want: marker{Entry: e}},
 		{name: "a leave marker", value: marker{Entry: e, Left: "manual"}, fast: true, want: marker{Entry: e, Left: "manual"}},
+		{name: "a vouched entry", value: vouched, fast: true, want: marker{Entry: vouched}},
+		{name: "vouched false", raw: `{"sessionId":"s1","vouched":false}`, fast: true, want: marker{Entry: Entry{SessionID: "s1"}}},
+		{name: "vouched twice", raw: `{"vouched":true,"vouched":false}`, want: marker{}},
+		{name: "vouched not a bool", raw: `{"vouched":1}`, fails: true},
 		{name: "a key in another case", raw: `{"SessionID":"s1"}`, want: marker{Entry: Entry{SessionID: "s1"}}},
 		{name: "an unknown key", raw: `{"sessionId":"s1","x":{}}`, want: marker{Entry: Entry{SessionID: "s1"}}},
 		{name: "a null", raw: `{"sessionId":null,"userId":"u"}`, want: marker{Entry: Entry{UserID: "u"}}},

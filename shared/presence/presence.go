@@ -1,6 +1,9 @@
-// Package presence owns the presence bucket: one key per open connection,
-// refreshed by its instance and expired by the bucket TTL when the
-// instance dies. It builds and parses the keys, writes entries, removes
+// Package presence owns the presence buckets: one key per open connection,
+// written when it joins and removed when it leaves, and one heartbeat per
+// realtime instance, re-put by the instance and expired by its bucket's TTL
+// (PRESENCE_TIMEOUT) when the instance dies or is cut off. An entry counts
+// only while its instance's heartbeat lives (Counts). It builds and parses
+// the keys, writes entries and heartbeats, removes
 // them in the way that says why (Leave, Expire, Purge) and reads watcher
 // updates back as the same reasons (Decode), so the realtime instances,
 // the janitor and session.Purge all speak the same events.
@@ -33,6 +36,11 @@ type Entry struct {
 	Instance    string `json:"instance"`
 	ConnectedAt int64  `json:"connectedAt"`
 	LastSeen    int64  `json:"lastSeen"`
+	// Vouched: the entry's instance keeps a heartbeat, and the entry counts
+	// only while it lives. Entries of older instances (no heartbeat, the
+	// entry re-put every PRESENCE_TIMEOUT/3 instead) count for
+	// PRESENCE_TIMEOUT after they were last written.
+	Vouched bool `json:"vouched,omitempty"`
 }
 
 // Prefix is the key prefix of one session's presence entries.
@@ -121,13 +129,17 @@ func fastMarker(b []byte, m *marker) bool {
 			return num(&m.LastSeen, 1<<8)
 		case "left":
 			return str(&m.Left, 1<<9)
+		case "vouched":
+			v, ok := r.Bool()
+			m.Vouched = v
+			return ok && seen.First(1<<10)
 		}
 		return false
 	})
 	return ok && r.End()
 }
 
-// Put writes (or refreshes) a connection's entry.
+// Put writes (or renews) a connection's entry.
 func Put(ctx context.Context, kv jetstream.KeyValue, e Entry) error {
 	b, err := json.Marshal(e)
 	if err != nil {
@@ -164,10 +176,12 @@ func Leave(ctx context.Context, kv jetstream.KeyValue, e Entry, reason string) e
 
 // Expire purges one presence key: watchers see its connection leave with
 // reason timeout, as when the bucket TTL expires it. The janitor's orphan
-// clean-up and Purge both remove entries this way. A key already gone is
-// not an error.
-func Expire(ctx context.Context, kv jetstream.KeyValue, key string) error {
-	if err := kv.Purge(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+// clean-up and Purge both remove entries this way, and the instances
+// remove a dead instance's entries so (with the revision they saw: an
+// entry its instance wrote again since, back from an outage, stays). A
+// key already gone is not an error.
+func Expire(ctx context.Context, kv jetstream.KeyValue, key string, opts ...jetstream.KVDeleteOpt) error {
+	if err := kv.Purge(ctx, key, opts...); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
 		return fmt.Errorf("purge presence %s: %w", key, err)
 	}
 	return nil
@@ -183,10 +197,10 @@ type Change struct {
 // Decode reads one update of a presence watcher; ok is false for what is
 // not a presence entry (a malformed key or value, or a value naming
 // another session than its key). A put is a connection present (a new
-// entry or a refresh), a leave marker a manual leave, a delete a
-// disconnect, and a purge a timeout: the bucket TTL expired the entry (its
-// instance died), its instance missed the keepalive, or the janitor
-// removed it.
+// entry or a renewal), a leave marker a manual leave, a delete a
+// disconnect, and a purge a timeout: its instance missed the keepalive,
+// another instance purged the entries of one whose heartbeat expired, the
+// bucket TTL expired an entry nobody removed, or the janitor removed it.
 func Decode(e jetstream.KeyValueEntry) (c Change, ok bool) {
 	sid, uid, cid, err := ParseKey(e.Key())
 	if err != nil {
@@ -208,29 +222,44 @@ func Decode(e jetstream.KeyValueEntry) (c Change, ok bool) {
 	return c, true
 }
 
-// Entries returns every connection's entry in a session.
+// Entries returns every connection's entry in a session, counted or not.
 func Entries(ctx context.Context, kv jetstream.KeyValue, sessionID string) ([]Entry, error) {
+	var out []Entry
+	err := readEntries(ctx, kv, sessionID, func(e Entry, _ jetstream.KeyValueEntry) { out = append(out, e) })
+	return out, err
+}
+
+// readEntries hands each present connection's entry of a session (a leave
+// marker is a connection gone) to each, with its update.
+func readEntries(ctx context.Context, kv jetstream.KeyValue, sessionID string, each func(Entry, jetstream.KeyValueEntry)) error {
 	w, err := kv.Watch(ctx, Prefix(sessionID)+">", jetstream.IgnoreDeletes())
 	if err != nil {
-		return nil, fmt.Errorf("watch presence of %s: %w", sessionID, err)
+		return fmt.Errorf("watch presence of %s: %w", sessionID, err)
 	}
-	defer w.Stop()
-	var out []Entry
+	return readAll(ctx, w, "presence of "+sessionID, func(e jetstream.KeyValueEntry) {
+		var m marker
+		if decodeMarker(e.Value(), &m) == nil && m.Left == "" {
+			each(m.Entry, e)
+		}
+	})
+}
+
+// readAll hands what w holds to each, until its initial values end, and
+// stops it.
+func readAll(ctx context.Context, w jetstream.KeyWatcher, what string, each func(jetstream.KeyValueEntry)) error {
+	defer func() { _ = w.Stop() }()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("read presence of %s: %w", sessionID, ctx.Err())
+			return fmt.Errorf("read %s: %w", what, ctx.Err())
 		case e, ok := <-w.Updates():
 			if !ok {
-				return nil, errors.New("presence watcher closed")
+				return fmt.Errorf("read %s: the watcher closed", what)
 			}
 			if e == nil {
-				return out, nil
+				return nil
 			}
-			var m marker
-			if decodeMarker(e.Value(), &m) == nil && m.Left == "" { // a leave marker is a connection gone
-				out = append(out, m.Entry)
-			}
+			each(e)
 		}
 	}
 }
@@ -265,19 +294,95 @@ func Users(entries []Entry) []protocol.User {
 	return out
 }
 
-// Count returns the number of distinct users connected to a session.
-func Count(ctx context.Context, kv jetstream.KeyValue, sessionID string) (int, error) {
-	keys, err := kv.ListKeysFiltered(ctx, Prefix(sessionID)+">")
+// Count returns the number of distinct users connected to a session: the
+// users of its entries that count (Live).
+func Count(ctx context.Context, in *broker.Infra, sessionID string) (int, error) {
+	entries, err := Live(ctx, in, sessionID)
 	if err != nil {
-		return 0, fmt.Errorf("list presence of %s: %w", sessionID, err)
+		return 0, err
 	}
 	users := map[string]bool{}
-	for k := range keys.Keys() {
-		if _, uid, _, err := ParseKey(k); err == nil {
-			users[uid] = true
-		}
+	for _, e := range entries {
+		users[e.UserID] = true
 	}
 	return len(users), nil
+}
+
+// Live returns the entries of a session that count now: a vouched entry
+// while its instance's heartbeat lives, an entry of an older instance for
+// in.PresenceTTL after it was last written (by the NATS server's clock).
+func Live(ctx context.Context, in *broker.Infra, sessionID string) ([]Entry, error) {
+	beats, err := Instances(ctx, in.PresenceInstances)
+	if err != nil {
+		return nil, err
+	}
+	var out []Entry
+	err = readEntries(ctx, in.Presence, sessionID, func(m Entry, e jetstream.KeyValueEntry) {
+		if _, alive := beats[m.Instance]; m.Vouched && alive || !m.Vouched && time.Since(e.Created()) < in.PresenceTTL {
+			out = append(out, m)
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Beat is the value of a realtime instance's heartbeat.
+type Beat struct {
+	Instance string `json:"instance"`
+	At       int64  `json:"at"` // when it was put: unix milliseconds, the instance's clock
+}
+
+// BeatKey is an instance's key in the instances bucket. Instance ids are
+// base64url-encoded into a valid key token.
+func BeatKey(instance string) string { return broker.EncodeToken(instance) }
+
+// PutBeat writes (or renews) an instance's heartbeat.
+func PutBeat(ctx context.Context, kv jetstream.KeyValue, b Beat) error {
+	v, err := json.Marshal(b)
+	if err != nil {
+		return fmt.Errorf("encode heartbeat of %s: %w", b.Instance, err)
+	}
+	if _, err := kv.Put(ctx, BeatKey(b.Instance), v); err != nil {
+		return fmt.Errorf("put heartbeat of %s: %w", b.Instance, err)
+	}
+	return nil
+}
+
+// DecodeBeat reads one update of an instances-bucket watcher: the
+// instance's heartbeat, and whether it lives (a put) or is gone (expired
+// by the bucket TTL, or removed); ok is false for what is not a heartbeat.
+func DecodeBeat(e jetstream.KeyValueEntry) (b Beat, alive, ok bool) {
+	id, err := broker.DecodeToken(e.Key())
+	if err != nil || id == "" {
+		return Beat{}, false, false
+	}
+	if e.Operation() != jetstream.KeyValuePut {
+		return Beat{Instance: id}, false, true
+	}
+	if json.Unmarshal(e.Value(), &b) != nil || b.Instance != id {
+		return Beat{}, false, false
+	}
+	return b, true, true
+}
+
+// Instances returns the heartbeat of every instance alive now, by id.
+func Instances(ctx context.Context, kv jetstream.KeyValue) (map[string]Beat, error) {
+	w, err := kv.WatchAll(ctx, jetstream.IgnoreDeletes())
+	if err != nil {
+		return nil, fmt.Errorf("watch heartbeats: %w", err)
+	}
+	out := map[string]Beat{}
+	err = readAll(ctx, w, "heartbeats", func(e jetstream.KeyValueEntry) {
+		if b, alive, ok := DecodeBeat(e); ok && alive {
+			out[b.Instance] = b
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Purge removes every presence key of a session, each as Expire does.

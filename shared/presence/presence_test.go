@@ -75,7 +75,7 @@ func TestLeaveReasons(t *testing.T) {
 			if c := next(); c.Left != "" || c.Entry != e || c.Key != presence.Key(sid, e.UserID, "c1") {
 				t.Fatalf("put read back as %+v", c)
 			}
-			if n, err := presence.Count(ctx, kv, sid); err != nil || n != 1 {
+			if n, err := presence.Count(ctx, in, sid); err != nil || n != 1 {
 				t.Fatalf("count %d, %v", n, err)
 			}
 			put, err := kv.Get(ctx, e.Key())
@@ -155,6 +155,150 @@ func TestDecodeRefuses(t *testing.T) {
 			}
 			if c, ok := presence.Decode(e); ok {
 				t.Fatalf("decoded as %+v", c)
+			}
+		})
+	}
+}
+
+// TestCountVouched: a vouched entry counts while its instance's heartbeat
+// is in the bucket, never without it; an entry of an older instance (not
+// vouched) counts for PresenceTTL after it was written; a leave marker
+// never counts; two connections of a user are one.
+func TestCountVouched(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	const ttl = 2 * time.Second
+	in, err := broker.Provision(ctx, natstest.Connect(t, natstest.Start(t)), broker.Layout{Replicas: 1, PresenceTTL: ttl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	beat := func(instance string) {
+		t.Helper()
+		if err := presence.PutBeat(ctx, in.PresenceInstances, presence.Beat{Instance: instance, At: time.Now().UnixMilli()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put := func(e presence.Entry) {
+		t.Helper()
+		if err := presence.Put(ctx, in.Presence, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	users := func() []string {
+		t.Helper()
+		entries, err := presence.Live(ctx, in, "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, u := range presence.Users(entries) {
+			out = append(out, u.ID)
+		}
+		slices.Sort(out)
+		return out
+	}
+	entry := func(uid, cid, instance string, vouched bool) presence.Entry {
+		return presence.Entry{SessionID: "s", UserID: uid, ConnID: cid, Instance: instance, Vouched: vouched}
+	}
+
+	beat("live")
+	put(entry("ann", "c1", "live", true))
+	put(entry("ann", "c2", "live", true))
+	put(entry("bob", "c3", "dead", true)) // no heartbeat
+	put(entry("old", "c4", "older", false))
+	if err := presence.Leave(ctx, in.Presence, entry("gone", "c5", "live", true), protocol.LeftManual); err != nil {
+		t.Fatal(err)
+	}
+	if got := users(); !slices.Equal(got, []string{"ann", "old"}) {
+		t.Fatalf("live users %v, want ann (her instance beats) and old (written just now)", got)
+	}
+	if n, err := presence.Count(ctx, in, "s"); err != nil || n != 2 {
+		t.Fatalf("count %d, %v; want 2", n, err)
+	}
+
+	beat("dead") // bob's heartbeat comes: he counts
+	if got := users(); !slices.Equal(got, []string{"ann", "bob", "old"}) {
+		t.Fatalf("live users %v, want ann, bob and old", got)
+	}
+
+	// Past the TTL: the older instance's entry no longer counts, nor do
+	// the entries whose heartbeat was not renewed (once JetStream fires
+	// its TTL, which may be late on a busy machine: bounded only against a
+	// hang).
+	time.Sleep(ttl)
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		beat("live")
+		got := users()
+		if slices.Contains(got, "old") {
+			t.Fatalf("live users %v: the older instance's entry counted past the TTL", got)
+		}
+		if slices.Equal(got, []string{"ann"}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("live users %v long after the TTL, want ann", got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDecodeBeat: a heartbeat's put is its instance alive, its removal or
+// expiry (a purge or delete) the instance gone; what is not a heartbeat
+// does not decode.
+func TestDecodeBeat(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	in, err := broker.Provision(ctx, natstest.Connect(t, natstest.Start(t)), broker.Layout{Replicas: 1, PresenceTTL: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv := in.PresenceInstances
+	w, err := kv.WatchAll(ctx, jetstream.UpdatesOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Stop() }()
+	next := func() jetstream.KeyValueEntry {
+		t.Helper()
+		select {
+		case e := <-w.Updates():
+			return e
+		case <-ctx.Done():
+			t.Fatal("no heartbeat update")
+		}
+		return nil
+	}
+	b := presence.Beat{Instance: "inst/1 é", At: 42}
+	tests := []struct {
+		name   string
+		write  func() error
+		want   presence.Beat
+		alive  bool
+		decode bool
+	}{
+		{"put", func() error { return presence.PutBeat(ctx, kv, b) }, b, true, true},
+		{"expired (a purge marker)", func() error { return kv.Purge(ctx, presence.BeatKey(b.Instance)) },
+			presence.Beat{Instance: b.Instance}, false, true},
+		{"deleted", func() error {
+			if err := presence.PutBeat(ctx, kv, b); err != nil {
+				return err
+			}
+			next()
+			return kv.Delete(ctx, presence.BeatKey(b.Instance))
+		}, presence.Beat{Instance: b.Instance}, false, true},
+		{"key not base64", func() error { _, err := kv.PutString(ctx, "a=", `{"instance":"a"}`); return err }, presence.Beat{}, false, false},
+		{"not json", func() error { _, err := kv.PutString(ctx, presence.BeatKey("x"), `{`); return err }, presence.Beat{}, false, false},
+		{"another instance", func() error { _, err := kv.PutString(ctx, presence.BeatKey("x"), `{"instance":"y"}`); return err },
+			presence.Beat{}, false, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.write(); err != nil {
+				t.Fatal(err)
+			}
+			got, alive, ok := presence.DecodeBeat(next())
+			if got != tc.want || alive != tc.alive || ok != tc.decode {
+				t.Fatalf("decoded %+v alive %v ok %v; want %+v, %v, %v", got, alive, ok, tc.want, tc.alive, tc.decode)
 			}
 		})
 	}
