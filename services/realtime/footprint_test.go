@@ -90,9 +90,12 @@ func idleFootprint(b *testing.B, reader string) {
 		b.ReportMetric(float64(after.rss-before.rss)/n, "rss-B/conn")
 		// What the idle connections cost over time: the process's CPU,
 		// its allocations and its collections while nothing happens.
+		writes := presenceWrites(b, cl)
 		idle := idleCost(footprintIdle)
+		writes = presenceWrites(b, cl) - writes
 		held("after the idle window")
 		b.ReportMetric(idle.cpu*100, "idle-cpu-%")
+		b.ReportMetric(float64(writes)/footprintIdle.Seconds(), "idle-presence-writes/s")
 		b.ReportMetric(idle.allocs/n, "idle-alloc-B/s/conn")
 		b.ReportMetric(idle.gcs*60, "idle-gc/min")
 		k.stop()
@@ -103,6 +106,12 @@ func idleFootprint(b *testing.B, reader string) {
 			return footprint().goroutines <= before.goroutines+10
 		})
 	}
+}
+
+// presenceWrites is how many writes the presence buckets (the entries and
+// the heartbeats) have stored so far: their streams' last sequences.
+func presenceWrites(b *testing.B, cl *cluster) uint64 {
+	return lastSeq(b, cl.in.Presence) + lastSeq(b, cl.in.PresenceInstances)
 }
 
 // keeper sends a masked, empty pong frame to each of its connections
