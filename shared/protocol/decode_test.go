@@ -164,3 +164,28 @@ func checkRefusal(t *testing.T, err error, code protocol.Code, field string) {
 		t.Errorf("details %v do not name %q (message %q)", p.Details, field, p.Message)
 	}
 }
+
+// TestEventType: each of the package's event types comes back as its
+// constant without allocating; any other name as a copy of its bytes.
+func TestEventType(t *testing.T) {
+	for _, typ := range []string{
+		protocol.TypeCodeUpdate, protocol.TypeCursorUpdate, protocol.TypeLanguageChanged, protocol.TypeSync,
+		protocol.TypeNotesUpdate, protocol.TypeRunOutput, protocol.TypeCodeAck, protocol.TypeNotesAck,
+		protocol.TypeConnected, protocol.TypeUserJoined, protocol.TypeUserLeft, protocol.TypePresenceUpdate,
+		protocol.TypeSessionEnded, protocol.TypeError,
+	} {
+		name := []byte(typ)
+		if got := protocol.EventType(name); got != typ {
+			t.Errorf("EventType(%q) = %q", typ, got)
+		}
+		if n := testing.AllocsPerRun(100, func() { _ = protocol.EventType(name) }); n != 0 {
+			t.Errorf("EventType(%q) allocates %v times", typ, n)
+		}
+	}
+	name := []byte("code-updatex")
+	got := protocol.EventType(name)
+	name[0] = 'X'
+	if got != "code-updatex" {
+		t.Errorf("EventType of an unknown name = %q after its bytes changed: not a copy", got)
+	}
+}

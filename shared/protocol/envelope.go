@@ -20,6 +20,43 @@ const (
 	TypeError           = "error"
 )
 
+// EventType is the type name names: the constant, without a copy, when it
+// is one of this package's (the decoders of every client frame call it),
+// else a copy of it.
+func EventType(name []byte) string {
+	switch string(name) {
+	case TypeCodeUpdate:
+		return TypeCodeUpdate
+	case TypeCursorUpdate:
+		return TypeCursorUpdate
+	case TypeLanguageChanged:
+		return TypeLanguageChanged
+	case TypeSync:
+		return TypeSync
+	case TypeNotesUpdate:
+		return TypeNotesUpdate
+	case TypeRunOutput:
+		return TypeRunOutput
+	case TypeCodeAck:
+		return TypeCodeAck
+	case TypeNotesAck:
+		return TypeNotesAck
+	case TypeConnected:
+		return TypeConnected
+	case TypeUserJoined:
+		return TypeUserJoined
+	case TypeUserLeft:
+		return TypeUserLeft
+	case TypePresenceUpdate:
+		return TypePresenceUpdate
+	case TypeSessionEnded:
+		return TypeSessionEnded
+	case TypeError:
+		return TypeError
+	}
+	return string(name)
+}
+
 // Envelope is the frame of every WebSocket message, both directions.
 type Envelope struct {
 	Type      string          `json:"type"`

@@ -27,7 +27,7 @@ func fastEnvelope(raw []byte) (Envelope, bool) {
 		switch string(key) {
 		case "type":
 			typ, ok := r.Name()
-			env.Type = string(typ)
+			env.Type = EventType(typ)
 			return seen.First(1) && ok && len(typ) > 0
 		case "sessionId":
 			sid, ok := r.Name()

@@ -160,7 +160,7 @@ func fastEvent(frame []byte) (Inbound, bool) {
 		switch n {
 		case 0:
 			name, ok := r.Name()
-			in.Env.Type = string(name)
+			in.Env.Type = protocol.EventType(name)
 			return ok && !sio.Reserved(in.Env.Type)
 		case 1:
 			return fastArg(&r, &in.Env)
