@@ -54,7 +54,7 @@ func idleFootprint(b *testing.B, reader string) {
 	// The raw clients never read: a keeper sends each a pong every few
 	// seconds, as a client that answers the pings it is sent, so that
 	// none ends at the keepalive (PRESENCE_TIMEOUT*2/3, 20 s) however long
-	// a busy machine takes to open them; the pings and presence refreshes
+	// a busy machine takes to open them; the pings and presence heartbeats
 	// of a 30 s timeout belong in the idle window. held checks that all
 	// of them were still open when measured.
 	inst := cl.start(instanceOpts{env: map[string]string{

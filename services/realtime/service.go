@@ -83,7 +83,7 @@ var _ process.Service = (*Service)(nil)
 const initialSync = 15 * time.Second
 
 // New starts a realtime instance on d: its watchers (sessions and presence
-// buckets), presence refresher, activity writer and micro service. It
+// buckets), presence heartbeat, activity writer and micro service. It
 // returns once the presence view is complete, so the first handshakes
 // count users correctly.
 func New(ctx context.Context, d process.Deps) (*Service, error) {
