@@ -170,8 +170,14 @@ func payloadSize(v any) int {
 }
 
 // cursorKey collapses a user's cursor-updates in a send queue: a client
-// that reads slowly gets the newest one only.
-func cursorKey(userID string) string { return "cursor\x00" + userID }
+// that reads slowly gets the newest one only. It is the user's id itself,
+// not a copy made per move: a user id has no control characters, so it
+// never equals presenceKey, the only other key.
+func cursorKey(userID string) string { return userID }
+
+// presenceKey collapses the presence lists in a send queue: the newest
+// replaces a queued one.
+const presenceKey = "\x00presence"
 
 // deltaFormat is how a connection wants code-updates: the whole text after
 // the update, or the operation.

@@ -3,6 +3,7 @@ package realtime
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/pairpad/pairpad/services/realtime/internal/wsconn"
@@ -102,5 +103,25 @@ func TestEncodePayloadTaken(t *testing.T) {
 		if _, ok := appendPayload(nil, p); !ok {
 			t.Errorf("appendPayload leaves %#v to encoding/json", p)
 		}
+	}
+}
+
+// TestCollapseKeys: a cursor's collapse key is its user's id, no copy, and
+// no valid user id is the presence list's key, whatever its text.
+func TestCollapseKeys(t *testing.T) {
+	for _, uid := range []string{"alice", "presence", "presence-update", protocol.TypePresenceUpdate, "\u00e9t\u00e9"} {
+		if protocol.ValidateUserID(uid) != nil {
+			t.Fatalf("%q is not a valid user id", uid)
+		}
+		if cursorKey(uid) == presenceKey {
+			t.Errorf("user %q's cursor key is the presence key", uid)
+		}
+	}
+	if protocol.ValidateUserID(presenceKey) == nil {
+		t.Errorf("the presence key %q is a valid user id: a user's cursor moves could replace a presence list", presenceKey)
+	}
+	uid := strings.Repeat("u", 40)
+	if n := testing.AllocsPerRun(100, func() { _ = cursorKey(uid) }); n != 0 {
+		t.Errorf("cursorKey allocates %v times", n)
 	}
 }

@@ -408,7 +408,7 @@ func (rm *room) presenceEventLocked(users []protocol.User) *outEvent {
 		users = []protocol.User{}
 	}
 	e := newEvent(protocol.TypePresenceUpdate, rm.id, "", protocol.PresenceUpdate{Users: users}, rm.d.now())
-	e.Key = protocol.TypePresenceUpdate // the newest list replaces a queued one
+	e.Key = presenceKey
 	return e
 }
 
