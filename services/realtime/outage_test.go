@@ -144,10 +144,27 @@ func TestNATSOutage(t *testing.T) {
 		dave := connectPlain(t, two.url, user{sid: sid, id: "dave", name: "Dave"})
 		waitUsers(t, dave, "alice", "bob", "carol", "dave")
 		waitUsers(t, alice, "alice", "bob", "carol", "dave")
-		dave.send(t, protocol.TypeCursorUpdate, map[string]any{"position": map[string]any{"line": 0, "column": 2}})
-		if c := bob.waitFor(t, protocol.TypeCursorUpdate); c.UserID != "dave" {
-			t.Fatalf("cursor from %q", c.UserID)
-		}
+		// Cursors are at most once (core NATS, docs/nats.md): a move
+		// published before the receiving instance's peers connection is
+		// back is lost. That connection reconnects on its own schedule
+		// (broker.Connect: 0.5-1.5 s), behind the connections waited for
+		// above, and a quick recovery has Dave moving before it is back.
+		// So Dave moves on, as a user does, paced under the cursor rate
+		// limit, until Bob sees one of his moves.
+		moves := 0
+		var next time.Time
+		within(t, waitTimeout, "a cursor of dave's at bob", func() bool {
+			if sawCursor(bob, "dave") {
+				return true
+			}
+			if time.Now().After(next) {
+				moves++
+				dave.send(t, protocol.TypeCursorUpdate, map[string]any{"position": map[string]any{"line": 0, "column": moves}})
+				next = time.Now().Add(250 * time.Millisecond)
+			}
+			return false
+		})
+		t.Logf("a cursor across instances after %d move(s), %v after NATS came back", moves, time.Since(back))
 		carol.send(t, protocol.TypeLanguageChanged, "typescript")
 		for _, c := range []*wsClient{alice, bob, carol, dave} {
 			if l := decode[protocol.Language](t, c.waitFor(t, protocol.TypeLanguageChanged).Payload); l != protocol.LangTypeScript {
@@ -234,6 +251,18 @@ func resend(t testing.TB, c *wsClient, payload map[string]any) protocol.CodeAck 
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// sawCursor reports whether c received a cursor-update from user userID.
+func sawCursor(c *wsClient, userID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.events {
+		if e.Type == protocol.TypeCursorUpdate && e.UserID == userID {
+			return true
+		}
+	}
+	return false
 }
 
 // countOp counts the code-updates with opID c received.
