@@ -133,9 +133,10 @@ func (s *Service) submitTo(c *client, d *document.Doc, typ, ackType string, u pr
 	if d == nil {
 		return withOp(protocol.Errorf(protocol.CodeInternal, "the document of %s is not open", typ))
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, submitTimeout)
-	defer cancel()
-	res, err := d.SubmitAs(ctx, c.author(), c.id, u)
+	// The bound goes down as a time: a context with that deadline (a
+	// timer, a cancel context, an entry in s.ctx's children) is made only
+	// by a step that waits on more than one answer.
+	res, err := d.SubmitWithin(s.ctx, submitTimeout, c.author(), c.id, u)
 	if err != nil {
 		err = unavailable(err)
 		if protocol.ErrorCode(err) == protocol.CodeInternal {

@@ -115,6 +115,9 @@ func (c *client) runQueued(q queuedEvent) {
 // current state (details.sync): an update too far behind, or over the
 // transform budget.
 func wantsSync(err error) bool {
+	if err == nil {
+		return false // without the errors.As target escaping: no object per event
+	}
 	var pe *protocol.Error
 	return errors.As(err, &pe) && pe.Details["sync"] == true
 }
