@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/pairpad/pairpad/shared/protocol"
 )
 
 // Framing is how events travel over the WebSocket.
@@ -144,6 +146,10 @@ func (c *Conn) read(handle func(Event)) {
 			handle(c.event(env))
 			continue
 		}
+		if env, ok := quickEvent(data); ok {
+			handle(c.event(env))
+			continue
+		}
 		f, err := ParseServerFrame(data)
 		if err != nil {
 			handle(Event{Type: "bad-frame", At: c.clock.Now()})
@@ -173,7 +179,14 @@ func (c *Conn) read(handle func(Event)) {
 
 // Send queues one event of type typ with payload (nil: none) for the writer.
 func (c *Conn) Send(typ string, payload any) error {
-	env, err := encodeEnvelope(typ, c.session, payload, time.Now())
+	now := time.Now()
+	if cu, ok := payload.(protocol.CursorUpdate); ok && typ == protocol.TypeCursorUpdate && cu.Selection == nil {
+		// The most frequent send, written in one pass.
+		if frame, ok := appendCursorFrame(make([]byte, 0, 192), c.framing == FramingSocketIO, c.session, cu.Position, now.UnixMilli()); ok {
+			return c.enqueue(frame)
+		}
+	}
+	env, err := encodeEnvelope(typ, c.session, payload, now)
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,8 @@ type flags struct {
 	watch                      string
 	procs                      int
 	shard                      string
+	cpuProfile                 string
+	profiler                   windowProfile
 }
 
 func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags, string, error) {
@@ -94,6 +96,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags,
 	fs.DurationVar(&o.CutEvery, "cut-every", 0, "interview, crowd: drop one random connection this often during the window, to exercise reconnection")
 	fs.IntVar(&f.procs, "procs", 1, "idle, interview, interview-light: run in this many generator processes (each has its own RLIMIT_NOFILE) on disjoint sessions and merge their raw latency samples")
 	fs.StringVar(&f.shard, "shard", "", "run part i/n of the sessions and keep the raw samples (what -procs gives each process)")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the generator over its first measured window here (with -procs, one per process: <file>.1, <file>.2, ...)")
 	fs.BoolVar(&o.KeepRaw, "keep-raw", false, "keep every raw latency sample in the JSON result")
 	fs.IntVar(&f.typists, "typists", 1, "interview-light: users per session who type (the others move their cursors)")
 	fs.StringVar(&f.watch, "watch-rss", "", "interview: comma-separated name=pid of server processes whose VmRSS to sample over the run")
@@ -156,7 +159,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags,
 	// command (benchrun's idle50k) profiles the servers from it.
 	o.OnWindow = func(scenario string, length time.Duration) {
 		fmt.Fprintf(stderr, "%s %s %s\n", loadgen.WindowMarker, scenario, length)
+		f.profiler.start(length, stderr)
 	}
+	f.profiler.path = f.cpuProfile
 	return f, scenario, nil
 }
 
@@ -187,6 +192,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	var r *loadgen.Result
 	switch {
 	case f.procs > 1:
+		f.profiler.path = "" // each process profiles itself
 		var full any = loadgen.IdleParams{Conns: f.conns, UsersPerSession: f.ups, Hold: loadgen.Duration(f.hold)}
 		if scenario != "idle" {
 			ip.Typists = f.typists
@@ -196,6 +202,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	default:
 		r, err = runOne(ctx, args, f, scenario, ip)
 	}
+	f.profiler.stop()
 	if err != nil {
 		return err
 	}

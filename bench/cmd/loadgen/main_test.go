@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pairpad/pairpad/bench/loadgen"
 )
@@ -59,6 +62,11 @@ func TestParse(t *testing.T) {
 				t.Errorf("opts = %+v", f.opts)
 			}
 		}},
+		{"a CPU profile of the window", "-cpuprofile /tmp/x.prof interview", "interview", func(t *testing.T, f *flags) {
+			if f.profiler.path != "/tmp/x.prof" {
+				t.Errorf("profile path = %q", f.profiler.path)
+			}
+		}},
 		{"crowd defaults to ops", "crowd", "crowd", func(t *testing.T, f *flags) {
 			if f.opts.DeltaFormat != "ops" {
 				t.Errorf("delta = %q", f.opts.DeltaFormat)
@@ -88,5 +96,28 @@ func TestFlagSet(t *testing.T) {
 	args := []string{"loadgen", "-users=5", "--sessions", "3", "crowd"}
 	if !flagSet(args, "users") || !flagSet(args, "sessions") || flagSet(args, "conns") {
 		t.Error("flagSet misread the arguments")
+	}
+}
+
+// TestWindowProfile: the profile starts at the first window only and is
+// written when stopped.
+func TestWindowProfile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cpu.prof")
+	p := &windowProfile{path: path}
+	p.start(time.Hour, io.Discard)
+	p.start(time.Hour, io.Discard) // a second window: still the first profile
+	p.stop()
+	p.stop()
+	if fi, err := os.Stat(path); err != nil {
+		t.Fatal(err)
+	} else if fi.Size() == 0 {
+		t.Fatalf("profile %s is empty", path)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	p.start(time.Hour, io.Discard)
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("a second profile was started: %v", err)
 	}
 }

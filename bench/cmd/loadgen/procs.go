@@ -95,7 +95,11 @@ func runProcs(ctx context.Context, args []string, f *flags, scenario string, ful
 	for i := range f.procs {
 		out := filepath.Join(dir, fmt.Sprintf("part-%d.json", i+1))
 		cargs := append(append([]string(nil), given...), "-procs", "1", "-shard", fmt.Sprintf("%d/%d", i+1, f.procs),
-			"-out", out, "-md", "", "-fail=false", scenario)
+			"-out", out, "-md", "", "-fail=false")
+		if f.cpuProfile != "" {
+			cargs = append(cargs, "-cpuprofile", fmt.Sprintf("%s.%d", f.cpuProfile, i+1))
+		}
+		cargs = append(cargs, scenario)
 		cmd := exec.CommandContext(ctx, self, cargs...)
 		cmd.Stdout, cmd.Stderr = io.Discard, &prefixed{mu: &outMu, w: stderr, prefix: fmt.Sprintf("[%d/%d] ", i+1, f.procs)}
 		wg.Go(func() {
