@@ -328,3 +328,61 @@ func TestActivity(t *testing.T) {
 	a.leave(websocket.CloseNormalClosure)
 	within(t, waitTimeout, "the touch on leave", func() bool { at, _ := record(); return at.Equal(clk.now().UTC()) })
 }
+
+// TestActivityAcrossInstances: an instance whose record (as the sessions
+// watcher delivered it) holds an activity within the touch interval,
+// written by the other instance hosting the session, does not write its
+// own; once that activity is an interval old it does, so the record lags
+// the last activity by less than the interval either way.
+func TestActivityAcrossInstances(t *testing.T) {
+	t.Parallel()
+	cl := newCluster(t)
+	sid := cl.newSession(protocol.LangPython).ID
+	clk := &clock{t: time.Now().Add(time.Minute)}
+	env := map[string]string{"SESSION_IDLE_TIMEOUT": "1m"} // touch every 15s
+	one := cl.start(instanceOpts{now: clk.now, env: env})
+	two := cl.start(instanceOpts{now: clk.now, env: env})
+	st := session.NewStore(cl.in.Sessions)
+	record := func() (session.Record, uint64) {
+		r, rev, err := st.Get(context.Background(), sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r, rev
+	}
+	burst := func(c *wsClient) {
+		for i := 0; i < 5; i++ {
+			c.send(t, protocol.TypeSync, nil)
+		}
+		for i := 0; i < 5; i++ {
+			c.waitFor(t, protocol.TypeSync)
+		}
+	}
+	a := connectPlain(t, one.url, user{sid: sid, id: "a", name: "A"})
+	a.waitFor(t, protocol.TypeConnected)
+	b := connectPlain(t, two.url, user{sid: sid, id: "b", name: "B"})
+	b.waitFor(t, protocol.TypeConnected)
+
+	clk.advance(16 * time.Second)
+	burst(a)
+	within(t, waitTimeout, "the first instance's touch", func() bool { r, _ := record(); return r.LastActivityAt.Equal(clk.now().UTC()) })
+	// A language change written after the touch: once B hears of it, the
+	// second instance's watcher has delivered the touched record too.
+	if _, err := st.Update(context.Background(), sid, func(r *session.Record) error { r.Language = protocol.LangGo; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	b.waitFor(t, protocol.TypeLanguageChanged)
+	_, rev := record()
+	clk.advance(time.Second)
+	burst(b)
+	time.Sleep(100 * time.Millisecond)
+	if _, r := record(); r != rev {
+		t.Fatalf("the second instance wrote the record %d times within the interval of the first's touch", r-rev)
+	}
+	clk.advance(15 * time.Second)
+	burst(b)
+	within(t, waitTimeout, "the second instance's touch once the first's is an interval old", func() bool {
+		r, _ := record()
+		return r.LastActivityAt.Equal(clk.now().UTC()) && r.Language == protocol.LangGo
+	})
+}

@@ -258,7 +258,7 @@ func (s *Service) leave(c *client, rm *room) {
 	reason := c.leaveReason()
 	rm.leave(c, reason)
 	s.removePresence(c, reason)
-	s.toucher.request(rm.id) // the idle clock starts when people leave, not at their last keystroke
+	s.toucher.request(rm) // the idle clock starts when people leave, not at their last keystroke
 	<-c.ws.WriteDone()
 	s.log.Debug("disconnected", "conn_id", c.id, "session_id", rm.id, "reason", reason)
 }

@@ -133,7 +133,7 @@ func (s *Service) admit(ctx context.Context, h handshake) (*admission, error) {
 	}
 	// Touch synchronously: a janitor deciding this session is idle then
 	// loses its compare-and-swap against the user who is connecting.
-	if err := s.store.Touch(ctx, id.SessionID, s.now()); err != nil {
+	if err := rm.touch(ctx, s.now()); err != nil {
 		a.cancel(s)
 		return nil, err
 	}

@@ -41,7 +41,8 @@ type room struct {
 	version  int64
 	hash     string // protocol.DocumentHash(code), from the engine
 	language protocol.Language
-	rev      uint64 // revision of the session record last applied
+	rev      uint64         // revision of the session record last applied
+	record   session.Record // that record: the touches start from it (TouchFrom)
 	users    []protocol.User
 	ended    bool
 	endedBy  string // why it ended: protocol.EndedDeleted, EndedExpired or EndedByHost
@@ -79,7 +80,7 @@ type roomDeps struct {
 	remote     func(sid string) []presence.Entry // the other instances' presence entries
 	lastBeat   func() int64                      // this instance's last heartbeat (unix ms)
 	forget     func(*room)                       // the hub drops an ended room
-	touch      func(sid string)                  // queue an activity write (toucher)
+	touch      func(*room)                       // queue an activity write (toucher)
 	touchEvery time.Duration
 	announce   func(*room) // queue the periodic presence-update (announcer)
 }
@@ -136,7 +137,7 @@ func (rm *room) openErrFree(ctx context.Context, since int64) error {
 	}
 	rm.mu.Lock()
 	if rev > rm.rev { // the watcher may have delivered a newer one meanwhile
-		rm.rev, rm.language = rev, rec.Language
+		rm.rev, rm.record, rm.language = rev, rec, rec.Language
 	}
 	ended, by := rm.ended, rm.endedBy
 	rm.mu.Unlock()
@@ -529,7 +530,7 @@ func (rm *room) recordChanged(r session.Record, rev uint64) {
 	if rev <= rm.rev || rm.ended {
 		return
 	}
-	rm.rev = rev
+	rm.rev, rm.record = rev, r
 	switch {
 	case r.PurgeReason != "":
 		rm.endLocked(r.PurgeReason)
@@ -641,16 +642,25 @@ func (rm *room) runChanged(value []byte, rev uint64) {
 }
 
 // activity records a client event; the session record is touched at most
-// once per touch interval per session per instance.
+// once per touch interval per session per instance, and not while the
+// record (as the sessions watcher delivered it) holds an activity within
+// the interval that another instance or an earlier touch wrote: the
+// record then lags the last activity by less than the interval, as when
+// one instance writes alone. A recorded emptiness is cleared at this
+// instance's next due touch.
 func (rm *room) activity(now time.Time) {
 	rm.mu.Lock()
-	due := now.Sub(rm.touchAt) >= rm.d.touchEvery
+	last := rm.touchAt
+	if rm.record.EmptySince == nil && rm.record.LastActivityAt.After(last) {
+		last = rm.record.LastActivityAt
+	}
+	due := now.Sub(last) >= rm.d.touchEvery
 	if due {
 		rm.touchAt = now
 	}
 	rm.mu.Unlock()
 	if due {
-		rm.d.touch(rm.id)
+		rm.d.touch(rm)
 	}
 }
 
@@ -659,4 +669,33 @@ func (rm *room) touched(now time.Time) {
 	rm.mu.Lock()
 	rm.touchAt = now
 	rm.mu.Unlock()
+}
+
+// known is the session record as the room last applied it, for a touch
+// to start from.
+func (rm *room) known() session.Entry {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	return session.Entry{Record: rm.record, Revision: rm.rev}
+}
+
+// wrote applies what a touch that started from revision base returned
+// (session.TouchFrom): the record right after base, unless the watcher
+// applied base's successor (or later) already.
+func (rm *room) wrote(base uint64, e session.Entry) {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	if e.Revision > base && rm.rev == base {
+		rm.rev, rm.record = e.Revision, e.Record
+	}
+}
+
+// touch writes the session's activity from the record the room knows.
+func (rm *room) touch(ctx context.Context, now time.Time) error {
+	known := rm.known()
+	e, err := rm.d.store.TouchFrom(ctx, rm.id, known, now)
+	if err == nil {
+		rm.wrote(known.Revision, e)
+	}
+	return err
 }

@@ -132,7 +132,7 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 		s.ownPeers = true
 	}
 	s.ctx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	s.toucher = newToucher(s.store, s.log, s.now)
+	s.toucher = newToucher(s.log, s.now)
 	s.presence = newPresenceTracker(d.Infra.Presence, d.Infra.PresenceInstances, instance, cfg.PresenceTimeout, s.now, s.startWatch)
 	s.announcer = newAnnouncer((*room).sendPresence)
 	s.hub = newHub(s.ctx, m.sessions, roomDeps{peers: s.peers, events: s.events, runs: d.Infra.Documents, store: s.store, engine: s.engine,

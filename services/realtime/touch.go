@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/pairpad/pairpad/shared/protocol"
-	"github.com/pairpad/pairpad/shared/session"
 )
 
 // touchEvery is how often a session's activity is written while clients
@@ -18,24 +17,25 @@ func touchEvery(idle time.Duration) time.Duration {
 }
 
 // toucher writes session activity off the connections' goroutines: requests
-// for one session coalesce until the writer gets to them.
+// for one session coalesce until the writer gets to them. Each touch starts
+// from the record its room knows (room.touch), so it reads the key only
+// after a conflict.
 type toucher struct {
-	store   *session.Store
 	log     *slog.Logger
 	now     func() time.Time
 	mu      sync.Mutex
-	pending map[string]bool
+	pending map[string]*room
 	wake    chan struct{}
 }
 
-func newToucher(store *session.Store, log *slog.Logger, now func() time.Time) *toucher {
-	return &toucher{store: store, log: log, now: now, pending: map[string]bool{}, wake: make(chan struct{}, 1)}
+func newToucher(log *slog.Logger, now func() time.Time) *toucher {
+	return &toucher{log: log, now: now, pending: map[string]*room{}, wake: make(chan struct{}, 1)}
 }
 
-// request asks for a touch of sid; it never blocks.
-func (t *toucher) request(sid string) {
+// request asks for a touch of rm's session; it never blocks.
+func (t *toucher) request(rm *room) {
 	t.mu.Lock()
-	t.pending[sid] = true
+	t.pending[rm.id] = rm
 	t.mu.Unlock()
 	select {
 	case t.wake <- struct{}{}:
@@ -53,11 +53,11 @@ func (t *toucher) run(ctx context.Context) {
 		}
 		t.mu.Lock()
 		batch := t.pending
-		t.pending = map[string]bool{}
+		t.pending = map[string]*room{}
 		t.mu.Unlock()
-		for sid := range batch {
+		for sid, rm := range batch {
 			tctx, cancel := context.WithTimeout(ctx, presenceWriteTimeout)
-			err := t.store.Touch(tctx, sid, t.now())
+			err := rm.touch(tctx, t.now())
 			cancel()
 			if err != nil && protocol.ErrorCode(err) != protocol.CodeSessionNotFound && ctx.Err() == nil {
 				t.log.Warn("touch session failed", "session_id", sid, "err", err)

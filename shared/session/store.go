@@ -152,29 +152,73 @@ const TouchGranularity = time.Second
 // Touch records activity on a live session, which also ends a stretch of
 // emptiness the janitor recorded; ErrNotFound when it has ended.
 func (s *Store) Touch(ctx context.Context, id string, now time.Time) error {
+	_, err := s.TouchFrom(ctx, id, Entry{}, now)
+	return err
+}
+
+// TouchFrom is Touch starting from the record the caller already holds,
+// known (a watcher's or an earlier read's; a zero Entry when it holds
+// none): while known.Revision is still the key's latest, the touch reads
+// nothing, it skips or writes at that revision. A conflict (the key moved
+// on: the janitor's mark, a language change, another instance's touch)
+// falls back to Touch's read and compare-and-swap loop, so what the
+// others wrote is kept and the janitor's compare-and-swap and this one
+// never both land.
+//
+// It returns the key's record and revision when they follow known with no
+// write between (known itself when the touch was skipped, the touched
+// record otherwise), and a zero Entry after a conflict, whose read may
+// have passed revisions the caller has yet to see.
+func (s *Store) TouchFrom(ctx context.Context, id string, known Entry, now time.Time) (Entry, error) {
+	e := known
+	fromKnown := known.ID == id && known.Revision != 0
+	if !fromKnown {
+		e = Entry{}
+	}
 	for attempt := 0; ; attempt++ {
-		r, rev, err := s.Get(ctx, id)
-		if err != nil {
-			return err
+		if e.Revision == 0 {
+			r, rev, err := s.Get(ctx, id)
+			if err != nil {
+				return Entry{}, err
+			}
+			e = Entry{Record: r, Revision: rev}
 		}
-		if now.Sub(r.LastActivityAt) < TouchGranularity && r.EmptySince == nil {
-			// Fresh enough: a write that landed since the janitor's read
-			// already makes its compare-and-swap lose.
-			return nil
+		if !e.Live() {
+			return Entry{}, ErrNotFound
 		}
-		if now.After(r.LastActivityAt) {
-			r.LastActivityAt = now.UTC()
-		}
-		r.EmptySince = nil
-		b, _ := json.Marshal(r)
-		_, err = s.kv.Update(ctx, id, b, rev)
+		out, err := s.touchAt(ctx, e, now)
 		if err == nil {
-			return nil
+			if attempt > 0 || !fromKnown {
+				return Entry{}, nil
+			}
+			return out, nil
 		}
 		if !broker.Conflict(err) || attempt >= 20 {
-			return fmt.Errorf("touch session %s: %w", id, err)
+			return Entry{}, fmt.Errorf("touch session %s: %w", id, err)
 		}
+		e = Entry{}
 	}
+}
+
+// touchAt is one touch of e: nothing when its activity is fresh, else a
+// compare-and-swap at its revision.
+func (s *Store) touchAt(ctx context.Context, e Entry, now time.Time) (Entry, error) {
+	r := e.Record
+	if now.Sub(r.LastActivityAt) < TouchGranularity && r.EmptySince == nil {
+		// Fresh enough: a write that landed since the janitor's read
+		// already makes its compare-and-swap lose.
+		return e, nil
+	}
+	if now.After(r.LastActivityAt) {
+		r.LastActivityAt = now.UTC()
+	}
+	r.EmptySince = nil
+	b, _ := json.Marshal(r)
+	rev, err := s.kv.Update(ctx, r.ID, b, e.Revision)
+	if err != nil {
+		return Entry{}, err
+	}
+	return Entry{Record: r, Revision: rev}, nil
 }
 
 // MarkEmpty records that the janitor saw nobody connected to the session at
