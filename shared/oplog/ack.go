@@ -33,8 +33,9 @@ import (
 // of the all-in-one's CPU). ctx is checked before each send, and its
 // deadline bounds the wait; a cancellation of ctx without a deadline is
 // seen when the try ends. A wait that runs out returns
-// context.DeadlineExceeded, as the context would.
-func publishExpect(ctx context.Context, nc *nats.Conn, m *nats.Msg, lastSeq uint64, wait time.Duration) (seq uint64, dup bool, err error) {
+// context.DeadlineExceeded, as the context would. With a box (and wait >
+// 0) the acknowledgement comes on the box's subscription (replyBox).
+func publishExpect(ctx context.Context, nc *nats.Conn, box *replyBox, m *nats.Msg, lastSeq uint64, wait time.Duration) (seq uint64, dup bool, err error) {
 	if _, ok := ctx.Deadline(); !ok && wait <= 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, defaultAckWait)
@@ -44,7 +45,7 @@ func publishExpect(ctx context.Context, nc *nats.Conn, m *nats.Msg, lastSeq uint
 		m.Header = nats.Header{}
 	}
 	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(lastSeq, 10))
-	resp, err := request(ctx, nc, m, wait)
+	resp, err := request(ctx, nc, box, m, wait)
 	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < jetstream.DefaultPubRetryAttempts; r++ {
 		// A stream leader being elected: as jetstream retries.
 		t := time.NewTimer(jetstream.DefaultPubRetryWait)
@@ -53,7 +54,7 @@ func publishExpect(ctx context.Context, nc *nats.Conn, m *nats.Msg, lastSeq uint
 		case <-t.C:
 		}
 		t.Stop()
-		resp, err = request(ctx, nc, m, wait)
+		resp, err = request(ctx, nc, box, m, wait)
 	}
 	if errors.Is(err, nats.ErrNoResponders) {
 		return 0, false, jetstream.ErrNoStreamResponse
@@ -66,8 +67,8 @@ func publishExpect(ctx context.Context, nc *nats.Conn, m *nats.Msg, lastSeq uint
 
 // request sends m and returns the answer: waiting until ctx ends when wait
 // is 0, else for at most wait and never past ctx's deadline (see
-// publishExpect).
-func request(ctx context.Context, nc *nats.Conn, m *nats.Msg, wait time.Duration) (*nats.Msg, error) {
+// publishExpect), on box when there is one.
+func request(ctx context.Context, nc *nats.Conn, box *replyBox, m *nats.Msg, wait time.Duration) (*nats.Msg, error) {
 	if wait <= 0 {
 		return nc.RequestMsgWithContext(ctx, m)
 	}
@@ -78,6 +79,9 @@ func request(ctx context.Context, nc *nats.Conn, m *nats.Msg, wait time.Duration
 		if wait = min(wait, time.Until(d)); wait <= 0 {
 			return nil, context.DeadlineExceeded
 		}
+	}
+	if box != nil {
+		return box.request(ctx, m, wait)
 	}
 	resp, err := nc.RequestMsg(m, wait)
 	if errors.Is(err, nats.ErrTimeout) {

@@ -84,6 +84,11 @@ type Retry struct {
 	// its bound here rather than deriving a context with a timer, which an
 	// append acknowledged in its first try never needs.
 	Until time.Time
+	// Replies, when set (on js's connection), receives the
+	// acknowledgements of the tries on a subscription of one of its reply
+	// boxes, which nats.go's read loop hands them to directly, instead of
+	// the connection's shared request subscription and its goroutine.
+	Replies *Replies
 }
 
 // Publish is Append for an entry already encoded (Encode), for a caller
@@ -115,9 +120,18 @@ func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, vers
 		defer cancel()
 	}
 	nc := js.Conn()
+	var box *replyBox
+	if r.Replies != nil && r.Try > 0 {
+		// Without a box (the subscription failed: the connection is
+		// closing) the tries go as requests.
+		if b, err := r.Replies.get(); err == nil {
+			box = b
+			defer r.Replies.put(box)
+		}
+	}
 	sent := false // a send went unanswered: the message may be stored
 	for busy, wait := 0, busyFirstWait; ; {
-		seq, dup, err := publishTry(ctx, nc, m, lastSeq, r.Try, until)
+		seq, dup, err := publishTry(ctx, nc, box, m, lastSeq, r.Try, until)
 		if err == nil && !dup {
 			return seq, nil
 		}
@@ -178,13 +192,13 @@ func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, vers
 
 // publishTry is one send of m, waiting at most try (0: until ctx ends) for
 // its acknowledgement.
-func publishTry(ctx context.Context, nc *nats.Conn, m *nats.Msg, lastSeq uint64, try time.Duration, until time.Time) (uint64, bool, error) {
+func publishTry(ctx context.Context, nc *nats.Conn, box *replyBox, m *nats.Msg, lastSeq uint64, try time.Duration, until time.Time) (uint64, bool, error) {
 	if !until.IsZero() {
 		if try = min(try, time.Until(until)); try <= 0 {
 			return 0, false, context.DeadlineExceeded
 		}
 	}
-	return publishExpect(ctx, nc, m, lastSeq, try)
+	return publishExpect(ctx, nc, box, m, lastSeq, try)
 }
 
 // withUntil is ctx ending at until too, when set and before ctx's own

@@ -56,11 +56,26 @@ func appendFirst(t *testing.T, ctx context.Context, w *broker.Infra, sid string)
 // (a single server: the entry is the subject's last), which Publish reads
 // back and takes for its own. Before, the append failed at its deadline
 // though it was stored.
+// The same with the acknowledgements on a reply box (Retry.Replies), whose
+// subscription comes back with the connection.
 func TestPublishOnceWhenTheAckIsLost(t *testing.T) {
+	for _, boxed := range []bool{false, true} {
+		t.Run(map[bool]string{false: "request", true: "replies"}[boxed], func(t *testing.T) {
+			testPublishOnceWhenTheAckIsLost(t, boxed)
+		})
+	}
+}
+
+func testPublishOnceWhenTheAckIsLost(t *testing.T, boxed bool) {
 	natstest.SingleAndCluster(t, func(t *testing.T, cluster bool) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
 		w, r, px := lostAckLayout(t, ctx, cluster)
+		var rp *Replies
+		if boxed {
+			rp = NewReplies(w.NC, 1)
+			defer rp.Close()
+		}
 		sid := uuid.NewString()
 		seq1, m := appendFirst(t, ctx, w, sid)
 
@@ -74,7 +89,7 @@ func TestPublishOnceWhenTheAckIsLost(t *testing.T) {
 		go func() {
 			pctx, cancel := context.WithTimeout(ctx, time.Minute)
 			defer cancel()
-			seq, err := Publish(pctx, w.JS, sid, 2, m, seq1, Retry{Try: 200 * time.Millisecond, Resends: &resends})
+			seq, err := Publish(pctx, w.JS, sid, 2, m, seq1, Retry{Try: 200 * time.Millisecond, Resends: &resends, Replies: rp})
 			done <- result{seq, err}
 		}()
 		var stored uint64

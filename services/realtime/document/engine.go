@@ -14,6 +14,7 @@ import (
 
 	"github.com/pairpad/pairpad/services/realtime/internal/refcount"
 	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/oplog"
 	"github.com/pairpad/pairpad/shared/protocol"
 )
 
@@ -81,6 +82,11 @@ const trimStep = 64
 // keeps: a typist's fullCode update is based on the newest one or two.
 const shrinkKeep = 1
 
+// idleReplyBoxes is how many reply subscriptions for appends
+// (oplog.Replies) an engine keeps between appends: as many as appends
+// were in flight at once, one per session at most, up to this.
+const idleReplyBoxes = 64
+
 // DefaultTransformBudget is about 30 ms of one core on the project's
 // machine (ot.Transform walks some 30 million components a second), a
 // hundred times what a client reconnecting after a long outage needs.
@@ -103,6 +109,8 @@ type Engine struct {
 	// sent again because an acknowledgement was late.
 	appendTimeout, appendTry time.Duration
 	appendResends            atomic.Int64
+	// replies receives the appends' acknowledgements (oplog.Retry.Replies).
+	replies *oplog.Replies
 	// appendConflicts counts appends lost to another instance's;
 	// conflictReads those after which the op log had to be read (the
 	// winning entry had not come through the applied subscription yet).
@@ -170,7 +178,7 @@ func NewEngine(in *broker.Infra, o Options, log *slog.Logger, now func() time.Ti
 	}
 	hist := defaultHistLimits
 	hist.versions = o.WindowVersions
-	return &Engine{in: in, subs: broker.NewDispatcher(0, 0), o: o, log: log.With("component", "document", "instance", o.Instance), now: now,
+	return &Engine{in: in, subs: broker.NewDispatcher(0, 0), replies: oplog.NewReplies(in.NC, idleReplyBoxes), o: o, log: log.With("component", "document", "instance", o.Instance), now: now,
 		hist: hist, appendTimeout: appendTimeout, appendTry: appendTry, stopping: map[string]*replica{},
 		sweepStop: make(chan struct{}), sweepDone: make(chan struct{})}
 }
@@ -281,6 +289,7 @@ func (e *Engine) Close() {
 	}
 	e.wg.Wait()
 	e.subs.Close() // every replica has unsubscribed
+	e.replies.Close()
 }
 
 // connected returns nil while the NATS connection is up, else the nats.go

@@ -327,7 +327,7 @@ func (s *replica) publish(b *bound, e oplog.Entry, m *nats.Msg, expect uint64) (
 	// The bound goes down as a time (Until): Publish makes a context of
 	// it only when the first try was not acknowledged.
 	seq, err := oplog.Publish(b.parent, s.e.in.JS, s.id, e.Version, m, expect,
-		oplog.Retry{Try: s.e.appendTry, Resends: &s.e.appendResends, Until: b.appendUntil(s.e.appendTimeout)})
+		oplog.Retry{Try: s.e.appendTry, Resends: &s.e.appendResends, Until: b.appendUntil(s.e.appendTimeout), Replies: s.e.replies})
 	if errors.Is(err, oplog.ErrFull) {
 		s.e.log.Warn("update refused: the SESSION_OPS stream is full (raise OPS_MAX_BYTES or lower OPS_MAX_AGE)",
 			"session_id", s.id)

@@ -1,0 +1,145 @@
+package oplog
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+
+	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/natstest"
+	"github.com/pairpad/pairpad/shared/ot"
+)
+
+// Appends through a pool of reply boxes are acknowledged with their
+// stored sequences, as requests are, one box serves appends one after
+// another, and a conflict is still a conflict.
+func TestPublishWithReplies(t *testing.T) {
+	in := setup(t, broker.Layout{})
+	ctx := ctxT(t)
+	rp := NewReplies(in.NC, 1)
+	defer rp.Close()
+	sid := uuid.NewString()
+	var last uint64
+	for v := int64(1); v <= 5; v++ {
+		m, err := Encode(sid, Entry{Version: v, UserID: "u", OpID: "op-" + strconv.FormatInt(v, 10), Ops: ot.Op{ot.Insert("x")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seq, err := Publish(ctx, in.JS, sid, v, m, last, Retry{Try: time.Second, Replies: rp})
+		if err != nil {
+			t.Fatalf("append version %d: %v", v, err)
+		}
+		e, ok, err := Last(ctx, in, sid)
+		if err != nil || !ok || e.Seq != seq || e.Version != v {
+			t.Fatalf("after version %d acknowledged at seq %d the last entry is %+v, %t, %v", v, seq, e, ok, err)
+		}
+		last = seq
+	}
+	if n := len(rp.free); n != 1 {
+		t.Errorf("%d idle boxes after appends one at a time, want 1", n)
+	}
+	m, err := Encode(sid, Entry{Version: 5, UserID: "v", OpID: "other", Ops: ot.Op{ot.Insert("y")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Publish(ctx, in.JS, sid, 5, m, last-1, Retry{Try: time.Second, Replies: rp}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("append after an old sequence = %v, want ErrConflict", err)
+	}
+}
+
+// A box takes only the answer to its current send: one addressed to an
+// earlier send of it (late past its wait), even arriving first, is
+// dropped; a send nobody listens for is ErrNoResponders and one nobody
+// answers ends at its wait, as nats.go's RequestMsg would.
+func TestReplyBox(t *testing.T) {
+	srv := natstest.Start(t)
+	nc, responder := natstest.Connect(t, srv), natstest.Connect(t, srv)
+	ctx := ctxT(t)
+	b, err := newReplyBox(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.close()
+
+	// The responder first answers an earlier send of the box (seq 999),
+	// then this one (seq 42), in that order on one connection.
+	sub, err := responder.Subscribe("test.append", func(m *nats.Msg) {
+		n, err := strconv.ParseUint(m.Reply[strings.LastIndexByte(m.Reply, '.')+1:], 10, 64)
+		if err != nil || n < 2 {
+			t.Errorf("reply subject %q: not the box's second send or later", m.Reply)
+			return
+		}
+		stale := m.Reply[:strings.LastIndexByte(m.Reply, '.')+1] + strconv.FormatUint(n-1, 10)
+		_ = responder.Publish(stale, []byte(`{"stream":"SESSION_OPS","seq":999}`))
+		_ = responder.Publish(m.Reply, []byte(`{"stream":"SESSION_OPS","seq":42}`))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := responder.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	b.n = 1 // as after a first send
+	seq, dup, err := publishExpect(ctx, nc, b, &nats.Msg{Subject: "test.append", Data: []byte("x")}, 7, 10*time.Second)
+	if err != nil || seq != 42 || dup {
+		t.Fatalf("publishExpect = seq %d, dup %t, %v; want seq 42: the answer to this send", seq, dup, err)
+	}
+	_ = sub.Unsubscribe()
+
+	if _, err := b.request(ctx, &nats.Msg{Subject: "test.nobody"}, 10*time.Second); !errors.Is(err, nats.ErrNoResponders) {
+		t.Fatalf("a send nobody listens for = %v, want ErrNoResponders", err)
+	}
+	silent, err := responder.Subscribe("test.silent", func(*nats.Msg) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Unsubscribe()
+	if err := responder.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.request(ctx, &nats.Msg{Subject: "test.silent"}, 100*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a send nobody answers = %v, want DeadlineExceeded at its wait", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := b.request(cctx, &nats.Msg{Subject: "test.silent"}, 10*time.Second); !errors.Is(err, context.Canceled) {
+		t.Fatalf("a send with its context cancelled = %v, want Canceled", err)
+	}
+}
+
+// A pool keeps at most keep idle boxes, closes the rest as they come
+// back, and after Close keeps none.
+func TestRepliesPool(t *testing.T) {
+	srv := natstest.Start(t)
+	nc := natstest.Connect(t, srv)
+	rp := NewReplies(nc, 1)
+	a, err := rp.get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := rp.get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == b {
+		t.Fatal("two writers at once got the same box")
+	}
+	rp.put(a)
+	rp.put(b)
+	if len(rp.free) != 1 || rp.free[0] != a || !a.sub.IsValid() || b.sub.IsValid() {
+		t.Fatalf("idle boxes %d (want the first back, open), the second open: %t", len(rp.free), b.sub.IsValid())
+	}
+	if c, err := rp.get(); err != nil || c != a {
+		t.Fatalf("get = %p, %v; want the idle box %p", c, err, a)
+	}
+	rp.Close()
+	if rp.put(a); a.sub.IsValid() || len(rp.free) != 0 {
+		t.Fatal("a box given back after Close is kept open")
+	}
+}
