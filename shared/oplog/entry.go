@@ -87,12 +87,17 @@ var (
 
 // Encode turns e into the message to append to the session's op log.
 func Encode(sessionID string, e Entry) (*nats.Msg, error) {
+	return EncodeOn(broker.OpsSubject(sessionID), e)
+}
+
+// EncodeOn is Encode for a writer that keeps its session's op log subject
+// (broker.OpsSubject) rather than building it for every entry.
+func EncodeOn(subject string, e Entry) (*nats.Msg, error) {
 	if e.Version < 1 {
 		return nil, fmt.Errorf("encode entry: version %d < 1", e.Version)
 	}
 	b := body{Version: e.Version, UserID: e.UserID, UserName: e.UserName, Role: string(e.Role),
 		OpID: e.OpID, ConnID: e.ConnID, Timestamp: e.Timestamp, Ops: e.Ops, Offset: e.Offset}
-	subject := broker.OpsSubject(sessionID)
 	// The body is written after the subject and a 0, what MsgID digests,
 	// so the digest needs no buffer of its own.
 	pre := len(subject) + 1
@@ -108,11 +113,15 @@ func Encode(sessionID string, e Entry) (*nats.Msg, error) {
 		}
 		buf, pre, id = data, 0, MsgID(subject, data)
 	}
-	m := &nats.Msg{Subject: subject, Data: buf[pre:], Header: make(nats.Header, 3)}
-	vals := []string{id, strconv.FormatInt(e.Version, 10)} // one array for both
-	m.Header[jetstream.MsgIDHeader] = vals[0:1:1]
-	m.Header[broker.HeaderVersion] = vals[1:2:2]
-	return m, nil
+	// The message and its header values in one object.
+	o := &struct {
+		m    nats.Msg
+		vals [2]string
+	}{vals: [2]string{id, strconv.FormatInt(e.Version, 10)}}
+	o.m = nats.Msg{Subject: subject, Data: buf[pre:], Header: make(nats.Header, 3)}
+	o.m.Header[jetstream.MsgIDHeader] = o.vals[0:1:1]
+	o.m.Header[broker.HeaderVersion] = o.vals[1:2:2]
+	return &o.m, nil
 }
 
 // MsgID is the Nats-Msg-Id of the entry with body data on subject: a
@@ -143,10 +152,12 @@ func msgID(sum [sha256.Size]byte) string {
 
 // append appends b as json.Marshal writes it, byte for byte
 // (FuzzEncodeBody), without its reflection; false for ops that do not
-// encode, which json.Marshal then refuses with its message.
+// encode, which json.Marshal then refuses with its message. The ops are
+// written as ot.Op.MarshalJSON writes them, with < > & escaped as
+// json.Marshal escapes what a MarshalJSON returns (in an op they are only
+// inside inserts), straight into dst: no buffer of their own.
 func (b body) append(dst []byte) ([]byte, bool) {
-	ops, err := b.Ops.MarshalJSON()
-	if err != nil {
+	if b.Ops.Validate() != nil {
 		return nil, false
 	}
 	dst = append(dst, `{"v":`...)
@@ -161,18 +172,18 @@ func (b body) append(dst []byte) ([]byte, bool) {
 	}
 	dst = append(dst, `,"t":`...)
 	dst = strconv.AppendInt(dst, b.Timestamp, 10)
-	dst = append(dst, `,"ops":`...)
-	// json.Marshal escapes < > & in what a MarshalJSON returns, as in
-	// its own strings; in an op they are only inside inserts.
-	start := 0
-	for i, c := range ops {
-		if c == '<' || c == '>' || c == '&' {
-			dst = append(dst, ops[start:i]...)
-			dst = append(dst, '\\', 'u', '0', '0', "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
-			start = i + 1
+	dst = append(dst, `,"ops":[`...)
+	for i, c := range b.Ops {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		if c.S != "" {
+			dst = jsonwire.AppendStringHTML(dst, c.S)
+		} else {
+			dst = strconv.AppendInt(dst, int64(c.N), 10)
 		}
 	}
-	dst = append(dst, ops[start:]...)
+	dst = append(dst, ']')
 	if b.Offset != 0 {
 		dst = append(dst, `,"b":`...)
 		dst = strconv.AppendInt(dst, b.Offset, 10)

@@ -35,6 +35,7 @@ var errGap = errors.New("update does not follow the current version")
 type replica struct {
 	e     *Engine
 	id    string
+	ops   string        // broker.OpsSubject(id), the subject of its appends
 	ready chan struct{} // closed once load finished
 	// loadErr is written before ready is closed and only read after.
 	loadErr error
@@ -110,7 +111,7 @@ type replica struct {
 
 func newReplica(e *Engine, id string) *replica {
 	e.textBytes.Add(replicaSize) // given back by finish
-	s := &replica{e: e, id: id, ready: make(chan struct{}), docs: map[*Doc]struct{}{},
+	s := &replica{e: e, id: id, ops: broker.OpsSubject(id), ready: make(chan struct{}), docs: map[*Doc]struct{}{},
 		wake: make(chan struct{}, 1), stop: make(chan struct{}), opIDs: dedupe{total: &e.indexBytes}}
 	s.state.Store(runRunning) // start's goroutine, which loads the session
 	return s

@@ -227,7 +227,7 @@ func (s *replica) submit(b *bound, userID, connID string, in update) (Result, er
 		}
 		e := oplog.Entry{Version: s.version + 1, UserID: userID, UserName: in.by.UserName, Role: in.by.Role,
 			OpID: in.opID, ConnID: connID, Timestamp: s.e.now().UnixMilli(), Ops: op, Offset: s.logEnd}
-		m, err := oplog.Encode(s.id, e)
+		m, err := oplog.EncodeOn(s.ops, e)
 		if err != nil {
 			s.mu.Unlock()
 			return Result{}, protocol.Wrap(protocol.CodeInternal, "the update could not be stored", err)
