@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,22 +17,32 @@ type Rates struct {
 	Cursor float64 `json:"cursorPerSec"`
 }
 
-// driving is a running set of user drivers.
+// driving is a running set of pacers.
 type driving struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-// drive starts one goroutine per connected user that types and moves its
-// cursor at rates, each on its own random phase so sends spread evenly.
+// drive makes every connected user type and move its cursor at rates, each
+// on its own random phase so sends spread evenly. The users are split over
+// one pacer per core (GOMAXPROCS), each a goroutine with one timer: a
+// per-user goroutine and timer would cost the generator a wakeup per send
+// and a timer per connection on top of the sends themselves.
 func (f *fleet) drive(ctx context.Context, rates Rates) *driving {
 	ctx, cancel := context.WithCancel(ctx)
 	d := &driving{cancel: cancel}
+	pacers := make([]pacer, runtime.GOMAXPROCS(0))
+	now := time.Now()
+	n := 0
 	for _, u := range f.users() {
 		if !u.alive() {
 			continue
 		}
-		d.wg.Go(func() { u.driveLoop(ctx, f.ratesFor(u, rates)) })
+		pacers[n%len(pacers)].add(u.paced(f.ratesFor(u, rates)), now, rand.Int64N)
+		n++
+	}
+	for i := range pacers {
+		d.wg.Go(func() { pacers[i].run(ctx) })
 	}
 	return d
 }
@@ -62,61 +73,30 @@ func every(rate float64) time.Duration {
 	return time.Duration(float64(time.Second) / rate)
 }
 
-func (u *user) driveLoop(ctx context.Context, rates Rates) {
-	codeEvery, cursorEvery := every(rates.Code), every(rates.Cursor)
-	now := time.Now()
-	far := now.Add(365 * 24 * time.Hour)
-	nextCode, nextCursor := far, far
-	if codeEvery > 0 {
-		nextCode = now.Add(time.Duration(rand.Int64N(int64(codeEvery))))
+// paced is u's schedule at rates: a user that does not reconnect stops
+// when its connection ends.
+func (u *user) paced(rates Rates) *paced {
+	e := &paced{
+		every: [2]time.Duration{kindCode: every(rates.Code), kindCursor: every(rates.Cursor)},
+		act: func(kind int) {
+			if kind == kindCode {
+				u.typeKey()
+			} else {
+				u.moveCursor()
+			}
+		},
+		late: func(d time.Duration) {
+			if u.f.measuring.Load() {
+				u.mu.Lock()
+				u.st.lag.Add(d)
+				u.mu.Unlock()
+			}
+		},
 	}
-	if cursorEvery > 0 {
-		nextCursor = now.Add(time.Duration(rand.Int64N(int64(cursorEvery))))
+	if !u.f.reconnecting() { // a reconnecting user keeps typing while offline
+		e.ended = u.conn.Load().Done()
 	}
-	timer := time.NewTimer(time.Until(earliest(nextCode, nextCursor)))
-	defer timer.Stop()
-	var ended <-chan struct{} // a reconnecting user keeps typing while offline
-	if !u.f.reconnecting() {
-		ended = u.conn.Load().Done()
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-ended:
-			return
-		case <-timer.C:
-		}
-		now := time.Now()
-		if u.f.measuring.Load() {
-			u.mu.Lock()
-			u.st.lag.Add(now.Sub(earliest(nextCode, nextCursor)))
-			u.mu.Unlock()
-		}
-		if !now.Before(nextCode) {
-			u.typeKey()
-			nextCode = later(nextCode.Add(codeEvery), now) // a late tick is skipped, not replayed
-		}
-		if !now.Before(nextCursor) {
-			u.moveCursor()
-			nextCursor = later(nextCursor.Add(cursorEvery), now)
-		}
-		timer.Reset(time.Until(earliest(nextCode, nextCursor)))
-	}
-}
-
-func earliest(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
-}
-
-func later(a, b time.Time) time.Time {
-	if a.After(b) {
-		return a
-	}
-	return b
+	return e
 }
 
 // startWindow measures every send from now on.
