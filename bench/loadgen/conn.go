@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -72,6 +73,7 @@ type Conn struct {
 	framing Framing
 	session string
 	clock   Clock
+	reads   *sync.Pool // of *bytes.Buffer: see Dialer.reads
 
 	wmu    sync.Mutex    // serializes writes before Run, and Close
 	queue  chan []byte   // frames for the writer goroutine
@@ -129,52 +131,74 @@ func (c *Conn) writeLoop() {
 	}
 }
 
+// readBuffer bounds the buffers the readers return to Dialer.reads: a
+// larger one (a big document's sync) is left to the garbage collector.
+const readBuffer = 64 << 10
+
 func (c *Conn) read(handle func(Event)) {
 	defer close(c.done)
 	for {
-		_, data, err := c.ws.ReadMessage()
+		_, r, err := c.ws.NextReader()
 		if err != nil {
 			c.err = err
 			return
 		}
-		if c.framing == FramingPlain {
-			env, err := decodeEnvelope("", data)
-			if err != nil {
-				handle(Event{Type: "bad-frame", At: c.clock.Now()})
-				continue
-			}
-			handle(c.event(env))
-			continue
+		buf := c.reads.Get().(*bytes.Buffer)
+		buf.Reset()
+		if _, err = buf.ReadFrom(r); err == nil {
+			// Nothing keeps the frame's bytes past dispatch: every
+			// decoder copies what it keeps.
+			err = c.dispatch(buf.Bytes(), handle)
 		}
-		if env, ok := quickEvent(data); ok {
-			handle(c.event(env))
-			continue
+		if buf.Cap() <= readBuffer {
+			c.reads.Put(buf)
 		}
-		f, err := ParseServerFrame(data)
 		if err != nil {
-			handle(Event{Type: "bad-frame", At: c.clock.Now()})
-			continue
-		}
-		switch f.Kind {
-		case FramePing:
-			_ = c.enqueue([]byte(PongFrame))
-		case FrameEvent:
-			env, err := decodeEnvelope(f.Name, f.Arg)
-			if err != nil {
-				handle(Event{Type: "bad-frame", At: c.clock.Now()})
-				continue
-			}
-			handle(c.event(env))
-		case FrameDisconnect:
-			c.err = ErrServerDisconnect
-			_ = c.ws.Close()
-			return
-		case FrameClose:
-			c.err = errors.New("the server closed the Engine.IO session")
-			_ = c.ws.Close()
+			c.err = err
 			return
 		}
 	}
+}
+
+// dispatch hands one message's events to handle; an error ends the
+// connection.
+func (c *Conn) dispatch(data []byte, handle func(Event)) error {
+	if c.framing == FramingPlain {
+		env, err := decodeEnvelope("", data)
+		if err != nil {
+			handle(Event{Type: "bad-frame", At: c.clock.Now()})
+			return nil
+		}
+		handle(c.event(env))
+		return nil
+	}
+	if env, ok := quickEvent(data); ok {
+		handle(c.event(env))
+		return nil
+	}
+	f, err := ParseServerFrame(data)
+	if err != nil {
+		handle(Event{Type: "bad-frame", At: c.clock.Now()})
+		return nil
+	}
+	switch f.Kind {
+	case FramePing:
+		_ = c.enqueue([]byte(PongFrame))
+	case FrameEvent:
+		env, err := decodeEnvelope(f.Name, f.Arg)
+		if err != nil {
+			handle(Event{Type: "bad-frame", At: c.clock.Now()})
+			return nil
+		}
+		handle(c.event(env))
+	case FrameDisconnect:
+		_ = c.ws.Close()
+		return ErrServerDisconnect
+	case FrameClose:
+		_ = c.ws.Close()
+		return errors.New("the server closed the Engine.IO session")
+	}
+	return nil
 }
 
 // Send queues one event of type typ with payload (nil: none) for the writer.

@@ -1,6 +1,7 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -44,12 +45,16 @@ func SourceAddrs(n int) []net.IP {
 type Dialer struct {
 	ws   websocket.Dialer
 	next atomic.Uint64
+	// reads lends the connections' readers a buffer for one message at a
+	// time (readBuffer), so a receipt allocates none and an idle
+	// connection holds none.
+	reads *sync.Pool
 }
 
 // NewDialer returns a dialer that spreads connections over sources (none:
 // the system picks) and gives up on a handshake after timeout.
 func NewDialer(sources []net.IP, timeout time.Duration) *Dialer {
-	d := &Dialer{}
+	d := &Dialer{reads: &sync.Pool{New: func() any { return new(bytes.Buffer) }}}
 	pool := &sync.Pool{}
 	d.ws = websocket.Dialer{
 		HandshakeTimeout: timeout,

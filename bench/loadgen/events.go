@@ -31,10 +31,12 @@ func (u *user) handle(ev Event) {
 }
 
 func (u *user) onCursor(ev Event) {
-	var c protocol.CursorUpdate
-	if err := json.Unmarshal(ev.Payload, &c); err != nil {
-		u.countLocked("client:BAD_CURSOR")
-		return
+	c, ok := quickCursor(ev.Payload)
+	if !ok {
+		if err := json.Unmarshal(ev.Payload, &c); err != nil {
+			u.countLocked("client:BAD_CURSOR")
+			return
+		}
 	}
 	from := u.f.lookup(ev.UserID)
 	seq, ok := CursorSeq(c.Position)

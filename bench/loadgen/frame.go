@@ -17,7 +17,7 @@ import (
 
 // quickEvent decodes a Socket.IO event frame of the form the servers send,
 // 42["name",{envelope}], with one json.Unmarshal of the envelope. It
-// declines an ack id, whitespace, an escaped or non-ASCII name, an argument
+// declines an ack id, whitespace, an empty, escaped or non-ASCII name, an argument
 // that is not an object, more than one argument and anything malformed: the
 // general path reads (or refuses) those.
 func quickEvent(data []byte) (envelope, bool) {
@@ -34,7 +34,7 @@ func quickEvent(data []byte) (envelope, bool) {
 			return envelope{}, false
 		}
 	}
-	if end+2 >= len(data) || data[end+1] != ',' || data[end+2] != '{' {
+	if end == 4 || end+2 >= len(data) || data[end+1] != ',' || data[end+2] != '{' {
 		return envelope{}, false
 	}
 	var env envelope
@@ -87,4 +87,40 @@ func plainJSON(s string) bool {
 		}
 	}
 	return true
+}
+
+// quickCursor reads the payload of a cursor-update as the generator sends
+// it, {"position":{"line":L,"column":C}}, without json.Unmarshal; any other
+// form (a selection, whitespace, another order, a number JSON would read
+// differently) is declined for the general decoding.
+func quickCursor(payload []byte) (protocol.CursorUpdate, bool) {
+	rest, ok := bytes.CutPrefix(payload, []byte(`{"position":{"line":`))
+	if !ok {
+		return protocol.CursorUpdate{}, false
+	}
+	line, rest, ok := quickInt(rest)
+	if !ok {
+		return protocol.CursorUpdate{}, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"column":`)); !ok {
+		return protocol.CursorUpdate{}, false
+	}
+	column, rest, ok := quickInt(rest)
+	if !ok || string(rest) != "}}" {
+		return protocol.CursorUpdate{}, false
+	}
+	return protocol.CursorUpdate{Position: protocol.Position{Line: line, Column: column}}, true
+}
+
+// quickInt reads a non-negative JSON integer of at most nine digits at the
+// start of b.
+func quickInt(b []byte) (int, []byte, bool) {
+	n, i := 0, 0
+	for ; i < len(b) && i < 10 && b[i] >= '0' && b[i] <= '9'; i++ {
+		n = n*10 + int(b[i]-'0')
+	}
+	if i == 0 || i > 9 || (i > 1 && b[0] == '0') {
+		return 0, nil, false
+	}
+	return n, b[i:], true
 }

@@ -138,27 +138,91 @@ func TestAppendCursorFrame(t *testing.T) {
 	}
 }
 
-const benchCursorFrame = `42["cursor-update",{"type":"cursor-update","sessionId":"6f1c2a9e-3b7d-4e2a-9c1f-0a8b7c6d5e4f","userId":"lg12345","payload":{"position":{"line":3,"column":217}},"timestamp":1764921600123}]`
+// quickCursorPayloads are payloads quickCursor must read (true) or leave
+// to json.Unmarshal (false).
+var quickCursorPayloads = []struct {
+	payload string
+	quick   bool
+}{
+	{`{"position":{"line":0,"column":0}}`, true},
+	{`{"position":{"line":123456,"column":999}}`, true},
+	{`{"position":{"line":999999999,"column":7}}`, true},
+	{`{"position":{"line":1000000000,"column":7}}`, false}, // ten digits
+	{`{"position":{"line":01,"column":7}}`, false},         // not JSON
+	{`{"position":{"line":-1,"column":7}}`, false},
+	{`{"position":{"line":1.5,"column":7}}`, false},
+	{`{"position":{"line":1,"column":7},"selection":{"start":{"line":0,"column":0},"end":{"line":0,"column":1}}}`, false},
+	{`{"position":{"column":7,"line":1}}`, false},
+	{`{ "position":{"line":1,"column":7}}`, false},
+	{`{"position":{"line":1,"column":7}} `, false},
+	{`{"position":{"line":,"column":7}}`, false},
+	{`{"position":{"line":1,"column":7}`, false},
+	{``, false},
+}
 
-// BenchmarkReceiveCursor is the decoding of one received cursor-update,
-// through quickEvent and through the general path.
-func BenchmarkReceiveCursor(b *testing.B) {
-	data := []byte(benchCursorFrame)
-	for _, bc := range []struct {
-		name   string
-		decode func([]byte) (envelope, bool)
-	}{{"quick", quickEvent}, {"general", generalEvent}} {
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				env, ok := bc.decode(data)
-				var c protocol.CursorUpdate
-				if !ok || json.Unmarshal(env.Payload, &c) != nil {
-					b.Fatal("not decoded")
-				}
+// TestQuickCursor: quickCursor reads the cursor payloads the generator
+// sends, declines the others, and what it reads equals json.Unmarshal's.
+func TestQuickCursor(t *testing.T) {
+	for _, tc := range quickCursorPayloads {
+		t.Run(tc.payload, func(t *testing.T) {
+			got, ok := quickCursor([]byte(tc.payload))
+			if ok != tc.quick {
+				t.Fatalf("quickCursor ok = %v, want %v", ok, tc.quick)
+			}
+			var want protocol.CursorUpdate
+			if ok && (json.Unmarshal([]byte(tc.payload), &want) != nil || !reflect.DeepEqual(got, want)) {
+				t.Errorf("quickCursor = %+v, json.Unmarshal: %+v", got, want)
 			}
 		})
 	}
+}
+
+// FuzzQuickCursor: on any payload, quickCursor either declines or agrees
+// with json.Unmarshal.
+func FuzzQuickCursor(f *testing.F) {
+	for _, tc := range quickCursorPayloads {
+		f.Add([]byte(tc.payload))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		got, ok := quickCursor(payload)
+		if !ok {
+			return
+		}
+		var want protocol.CursorUpdate
+		if err := json.Unmarshal(payload, &want); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("quickCursor(%q) = %+v; json.Unmarshal: %+v, %v", payload, got, want, err)
+		}
+	})
+}
+
+const benchCursorFrame = `42["cursor-update",{"type":"cursor-update","sessionId":"6f1c2a9e-3b7d-4e2a-9c1f-0a8b7c6d5e4f","userId":"lg12345","payload":{"position":{"line":3,"column":217}},"timestamp":1764921600123}]`
+
+// BenchmarkReceiveCursor is the decoding of one received cursor-update,
+// through quickEvent and quickCursor and through the general path.
+func BenchmarkReceiveCursor(b *testing.B) {
+	data := []byte(benchCursorFrame)
+	b.Run("quick", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			env, ok := quickEvent(data)
+			if !ok {
+				b.Fatal("declined")
+			}
+			if _, ok := quickCursor(env.Payload); !ok {
+				b.Fatal("declined")
+			}
+		}
+	})
+	b.Run("general", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			env, ok := generalEvent(data)
+			var c protocol.CursorUpdate
+			if !ok || json.Unmarshal(env.Payload, &c) != nil {
+				b.Fatal("not decoded")
+			}
+		}
+	})
 }
 
 // BenchmarkSendCursor is the encoding of one cursor-update frame.

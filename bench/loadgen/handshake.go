@@ -28,7 +28,7 @@ func Dial(ctx context.Context, d *Dialer, clock Clock, cfg ConnConfig) (*Conn, E
 		}
 		return nil, Event{}, fmt.Errorf("dial %s: %w", cfg.URL, err)
 	}
-	c := &Conn{ws: ws, framing: cfg.Framing, session: cfg.SessionID, clock: clock, done: make(chan struct{}),
+	c := &Conn{ws: ws, framing: cfg.Framing, session: cfg.SessionID, clock: clock, reads: d.reads, done: make(chan struct{}),
 		queue: make(chan []byte, sendQueue), quit: make(chan struct{}), writer: make(chan struct{})}
 	deadline := time.Now().Add(d.ws.HandshakeTimeout)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
