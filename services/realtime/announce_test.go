@@ -2,7 +2,12 @@ package realtime
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
+	"time"
+
+	"github.com/pairpad/pairpad/shared/presence"
+	"github.com/pairpad/pairpad/shared/protocol"
 )
 
 // TestAnnouncerSpread: the periodic presence-update of every room goes out
@@ -52,4 +57,53 @@ func sent(sentAt map[string][]int) int {
 		n += len(s)
 	}
 	return n
+}
+
+// BenchmarkPresenceUpdate is the CPU of a periodic presence-update before
+// its writes (room.sendPresence without the sockets): the fold of the
+// other instances' entries and the room's own connections, and the
+// event's encoding. "pair" is target 5's session: one user here, one on
+// another instance; "crowd" has three remote users (two tabs each) and
+// two local connections.
+func BenchmarkPresenceUpdate(b *testing.B) {
+	entry := func(uid, inst string, tab int) presence.Entry {
+		return presence.Entry{SessionID: fuzzSID, UserID: uid, Name: "User " + uid, Color: "#3366ff", Role: "candidate",
+			ConnID: uid + "-" + strconv.Itoa(tab), Instance: inst, ConnectedAt: fuzzNow.UnixMilli() - int64(tab), LastSeen: fuzzNow.UnixMilli(), Vouched: true}
+	}
+	for _, bc := range []struct {
+		name   string
+		remote []presence.Entry
+		local  []string
+	}{
+		{"pair", []presence.Entry{entry("bob", "i2", 0)}, []string{"alice"}},
+		{"crowd", []presence.Entry{entry("bob", "i2", 0), entry("bob", "i2", 1), entry("carol", "i3", 0), entry("carol", "i3", 1),
+			entry("dave", "i2", 0), entry("dave", "i3", 1)}, []string{"alice", "erin"}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := newPresenceTracker(nil, nil, "i1", time.Minute, time.Now, nil)
+			p.entries[fuzzSID] = map[string]mirrored{}
+			for _, e := range bc.remote {
+				p.entries[fuzzSID][e.ConnID] = mirrored{Entry: e}
+				p.beats[e.Instance] = beat{at: fuzzNow.UnixMilli() + 500}
+			}
+			d := &roomDeps{instance: "i1", now: func() time.Time { return fuzzNow }, remote: p.remote,
+				lastBeat: func() int64 { return fuzzNow.UnixMilli() }}
+			rm := newRoom(d, fuzzSID)
+			for i, uid := range bc.local {
+				rm.conns = append(rm.conns, &client{id: uid + "-c", rm: rm, opened: fuzzNow.UnixMilli() - 1000 + int64(i),
+					ident: identity{SessionID: fuzzSID, UserID: uid, UserName: "User " + uid, Role: protocol.RoleInterviewer, Color: "#ff6633"}})
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				rm.mu.Lock()
+				users := rm.foldLocked()
+				rm.users = users
+				e := rm.presenceEventLocked(users)
+				rm.mu.Unlock()
+				if len(e.Body) == 0 {
+					b.Fatal("empty event")
+				}
+			}
+		})
+	}
 }

@@ -91,8 +91,9 @@ func marshal(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}), nil
 }
 
-// appendPayload appends the payloads of code-update, code-ack and
-// cursor-update exactly as marshal encodes them (FuzzEncodePayload); false
+// appendPayload appends the payloads of code-update, code-ack,
+// cursor-update and presence-update exactly as marshal encodes them
+// (FuzzEncodePayload); false
 // for any other payload, and for ops that are not compact JSON, which
 // marshal compacts or refuses.
 func appendPayload(b []byte, v any) ([]byte, bool) {
@@ -131,8 +132,39 @@ func appendPayload(b []byte, v any) ([]byte, bool) {
 			b = append(b, '}')
 		}
 		return append(b, '}'), true
+	case protocol.PresenceUpdate:
+		if p.Users == nil {
+			return append(b, `{"users":null}`...), true
+		}
+		b = append(b, `{"users":[`...)
+		for i, u := range p.Users {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendUser(b, u)
+		}
+		return append(b, "]}"...), true
 	}
 	return b, false
+}
+
+// appendUser appends a user of a presence list as encoding/json does.
+func appendUser(b []byte, u protocol.User) []byte {
+	b = append(b, `{"id":`...)
+	b = jsonwire.AppendString(b, u.ID)
+	b = append(b, `,"name":`...)
+	b = jsonwire.AppendString(b, u.Name)
+	b = append(b, `,"color":`...)
+	b = jsonwire.AppendString(b, u.Color)
+	if u.Role != "" {
+		b = append(b, `,"role":`...)
+		b = jsonwire.AppendString(b, string(u.Role))
+	}
+	if u.LastSeen != "" {
+		b = append(b, `,"lastSeen":`...)
+		b = jsonwire.AppendString(b, u.LastSeen)
+	}
+	return append(b, '}')
 }
 
 // appendIDs appends the opId and hash of an update or ack, each omitted
@@ -163,6 +195,13 @@ func payloadSize(v any) int {
 		n := 64 + len(u.Delta.Ops) + len(u.OpID) + len(u.Hash)
 		if u.Delta.FullCode != nil {
 			n += len(*u.Delta.FullCode) + len(*u.Delta.FullCode)/4 // room for escapes
+		}
+		return n
+	}
+	if p, ok := v.(protocol.PresenceUpdate); ok {
+		n := 16
+		for _, u := range p.Users {
+			n += 64 + len(u.ID) + len(u.Name) + len(u.Color) + len(u.Role) + len(u.LastSeen)
 		}
 		return n
 	}

@@ -12,7 +12,7 @@ import (
 )
 
 // FuzzEncodePayload holds newEvent's hand-written payloads (code-update in
-// either format, code-ack, cursor-update) to encoding/json: the same
+// either format, code-ack, cursor-update, presence-update) to encoding/json: the same
 // envelope, byte for byte, as rawEvent around marshal's payload.
 func FuzzEncodePayload(f *testing.F) {
 	f.Add("print(1)\n<a> & \"b\"\t\u2028\xff", []byte(`[3,"x y",-1]`), "u2-17", "sha256:ab", int64(41), 12, 30, true)
@@ -29,7 +29,10 @@ func FuzzEncodePayload(f *testing.F) {
 		if full {
 			cur.Selection = &protocol.Selection{Start: protocol.Position{Line: col, Column: line}, End: cur.Position}
 		}
-		for _, p := range []any{u, protocol.CodeAck{Version: version, OpID: opID, Hash: hash}, cur} {
+		users := protocol.PresenceUpdate{Users: []protocol.User{{ID: opID, Name: code, Color: hash, Role: protocol.Role(hash), LastSeen: opID},
+			{ID: hash, Name: opID, Color: code}}}
+		for _, p := range []any{u, protocol.CodeAck{Version: version, OpID: opID, Hash: hash}, cur,
+			users, protocol.PresenceUpdate{}, protocol.PresenceUpdate{Users: []protocol.User{}}} {
 			got := newEvent("code-update", fuzzSID, opID, p, fuzzNow)
 			want := oldEvent("code-update", fuzzSID, opID, p)
 			if got.Type != want.Type || !bytes.Equal(got.Body, want.Body) {

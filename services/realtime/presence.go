@@ -96,12 +96,12 @@ func (p *presenceTracker) countsLocked(e *mirrored) bool {
 
 // remote returns a copy of the other instances' entries of a session that
 // count, each with lastSeen the later of its own and its instance's last
-// heartbeat.
-func (p *presenceTracker) remote(sid string) []presence.Entry {
+// heartbeat, with room for spare more (the caller's own).
+func (p *presenceTracker) remote(sid string, spare int) []presence.Entry {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	m := p.entries[sid]
-	out := make([]presence.Entry, 0, len(m)+4)
+	out := make([]presence.Entry, 0, len(m)+spare)
 	for _, e := range m {
 		if !p.countsLocked(&e) {
 			continue

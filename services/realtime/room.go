@@ -76,11 +76,11 @@ type roomDeps struct {
 	metrics    *metrics
 	now        func() time.Time
 	instance   string
-	maxUsers   int                               // SESSION_MAX_USERS
-	remote     func(sid string) []presence.Entry // the other instances' presence entries
-	lastBeat   func() int64                      // this instance's last heartbeat (unix ms)
-	forget     func(*room)                       // the hub drops an ended room
-	touch      func(*room)                       // queue an activity write (toucher)
+	maxUsers   int                                          // SESSION_MAX_USERS
+	remote     func(sid string, spare int) []presence.Entry // the other instances' presence entries, with room for spare more
+	lastBeat   func() int64                                 // this instance's last heartbeat (unix ms)
+	forget     func(*room)                                  // the hub drops an ended room
+	touch      func(*room)                                  // queue an activity write (toucher)
 	touchEvery time.Duration
 	announce   func(*room) // queue the periodic presence-update (announcer)
 }
@@ -373,7 +373,7 @@ func (rm *room) broadcastLocked(e *outEvent, skip func(*client) bool) {
 // own connections, folded into one entry per user. A connection's
 // lastSeen is the later of its entry's and its instance's last heartbeat.
 func (rm *room) foldLocked() []protocol.User {
-	entries := rm.d.remote(rm.id)
+	entries := rm.d.remote(rm.id, len(rm.conns))
 	beat := rm.d.lastBeat()
 	for _, c := range rm.conns {
 		entries = append(entries, c.presenceEntry(max(c.lastSeen, beat)))
@@ -572,7 +572,7 @@ func (rm *room) holdPlace(uid string) error {
 		return session.ErrNotFound
 	}
 	users := map[string]bool{}
-	for _, e := range rm.d.remote(rm.id) {
+	for _, e := range rm.d.remote(rm.id, 0) {
 		users[e.UserID] = true
 	}
 	for _, c := range rm.conns {

@@ -14,7 +14,7 @@ import (
 // parallel: TestShutdown counts the binary's goroutines, and a parallel
 // test waiting for its turn is one.
 func TestPlaces(t *testing.T) {
-	rm := newRoom(&roomDeps{maxUsers: 2, remote: func(string) []presence.Entry { return nil }, lastBeat: func() int64 { return 0 }}, "s1")
+	rm := newRoom(&roomDeps{maxUsers: 2, remote: func(string, int) []presence.Entry { return nil }, lastBeat: func() int64 { return 0 }}, "s1")
 	steps := []struct {
 		hold, release string
 		wantCode      protocol.Code // the refusal's code, "" when it is held
@@ -102,7 +102,7 @@ func TestPresenceEntry(t *testing.T) {
 		t.Fatalf("entry %+v, want %+v", got, want)
 	}
 	rm.conns = []*client{c}
-	rm.d.remote = func(string) []presence.Entry { return nil }
+	rm.d.remote = func(string, int) []presence.Entry { return nil }
 	for _, tc := range []struct {
 		beat int64
 		want string

@@ -10,11 +10,12 @@
 package presence
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -265,34 +266,61 @@ func readAll(ctx context.Context, w jetstream.KeyWatcher, what string, each func
 }
 
 // Users folds connection entries into one user each (two tabs are one
-// presence entry), ordered by who came first.
+// presence entry), ordered by who came first (then by id); a user's
+// lastSeen is the latest of its entries'. It runs for every periodic
+// presence-update of every room, so the fold is a slice searched in place
+// (a map only past foldIndexed entries) and the users are built once.
 func Users(entries []Entry) []protocol.User {
-	byID := map[string]*protocol.User{}
-	first := map[string]int64{}
-	seen := map[string]int64{}
-	for _, e := range entries {
-		if _, ok := byID[e.UserID]; !ok {
-			byID[e.UserID] = &protocol.User{ID: e.UserID, Name: e.Name, Color: e.Color, Role: protocol.Role(e.Role).OrDefault()}
-			first[e.UserID] = e.ConnectedAt
-		}
-		seen[e.UserID] = max(seen[e.UserID], e.LastSeen)
-		if e.ConnectedAt < first[e.UserID] {
-			first[e.UserID] = e.ConnectedAt
-		}
+	type folded struct {
+		e           *Entry // the user's first entry: its name, color and role
+		first, seen int64
 	}
-	out := make([]protocol.User, 0, len(byID))
-	for _, u := range byID {
-		u.LastSeen = ISOTime(seen[u.ID])
-		out = append(out, *u)
+	fs := make([]folded, 0, len(entries))
+	var index map[string]int
+	if len(entries) > foldIndexed {
+		index = make(map[string]int, len(entries))
 	}
-	sort.Slice(out, func(i, j int) bool {
-		if first[out[i].ID] != first[out[j].ID] {
-			return first[out[i].ID] < first[out[j].ID]
+	for k := range entries {
+		e := &entries[k]
+		i := -1
+		if index != nil {
+			if j, ok := index[e.UserID]; ok {
+				i = j
+			}
+		} else {
+			for j := range fs {
+				if fs[j].e.UserID == e.UserID {
+					i = j
+					break
+				}
+			}
 		}
-		return out[i].ID < out[j].ID
+		if i < 0 {
+			if index != nil {
+				index[e.UserID] = len(fs)
+			}
+			fs = append(fs, folded{e: e, first: e.ConnectedAt, seen: max(0, e.LastSeen)})
+			continue
+		}
+		fs[i].seen = max(fs[i].seen, e.LastSeen)
+		fs[i].first = min(fs[i].first, e.ConnectedAt)
+	}
+	slices.SortFunc(fs, func(a, b folded) int {
+		if c := cmp.Compare(a.first, b.first); c != 0 {
+			return c
+		}
+		return strings.Compare(a.e.UserID, b.e.UserID)
 	})
+	out := make([]protocol.User, len(fs))
+	for i, f := range fs {
+		out[i] = protocol.User{ID: f.e.UserID, Name: f.e.Name, Color: f.e.Color, Role: protocol.Role(f.e.Role).OrDefault(),
+			LastSeen: ISOTime(f.seen)}
+	}
 	return out
 }
+
+// foldIndexed is how many entries Users searches without a map.
+const foldIndexed = 16
 
 // Count returns the number of distinct users connected to a session: the
 // users of its entries that count (Live).
