@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"container/heap"
 	"context"
 	"time"
 )
@@ -15,7 +14,16 @@ import (
 // the next is moved to the late send's time, so one more follows at once,
 // then the period resumes (as with the per-user timers this replaced).
 type pacer struct {
-	h pacedHeap
+	// h is a min-heap of the schedules by when they are next due, kept
+	// by value (the due time beside the pointer) so that ordering them
+	// reads no schedule.
+	h []slot
+}
+
+// slot is one schedule in the heap.
+type slot struct {
+	due time.Time
+	e   *paced
 }
 
 // paced is one user's schedule.
@@ -44,7 +52,8 @@ func (p *pacer) add(e *paced, now time.Time, phase func(n int64) int64) {
 			e.next[k] = now.Add(time.Duration(phase(int64(every))))
 		}
 	}
-	heap.Push(&p.h, e)
+	p.h = append(p.h, slot{e.due(), e})
+	p.up(len(p.h) - 1)
 }
 
 // due is when e next fires.
@@ -60,27 +69,69 @@ func (e *paced) due() time.Time {
 // the next firing is due; ok is false when nothing is scheduled.
 func (p *pacer) fire(clock func() time.Time) (next time.Time, ok bool) {
 	for len(p.h) > 0 {
-		e := p.h[0]
+		top := p.h[0]
 		now := clock()
-		if e.due().After(now) {
-			return e.due(), true
+		if top.due.After(now) {
+			return top.due, true
 		}
+		e := top.e
 		select {
 		case <-e.ended:
-			heap.Pop(&p.h)
+			p.pop()
 			continue
 		default:
 		}
-		e.late(now.Sub(e.due()))
+		e.late(now.Sub(top.due))
 		for k, every := range e.every {
 			if !now.Before(e.next[k]) {
 				e.act(k)
 				e.next[k] = later(e.next[k].Add(every), now) // a late tick is skipped, not replayed
 			}
 		}
-		heap.Fix(&p.h, 0)
+		p.h[0].due = e.due()
+		p.down(0)
 	}
 	return time.Time{}, false
+}
+
+// up moves slot i towards the root while it is due before its parent.
+func (p *pacer) up(i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if !p.h[i].due.Before(p.h[parent].due) {
+			return
+		}
+		p.h[i], p.h[parent] = p.h[parent], p.h[i]
+		i = parent
+	}
+}
+
+// down moves slot i towards the leaves while a child is due before it.
+func (p *pacer) down(i int) {
+	n := len(p.h)
+	for {
+		first := i
+		if l := 2*i + 1; l < n && p.h[l].due.Before(p.h[first].due) {
+			first = l
+		}
+		if r := 2*i + 2; r < n && p.h[r].due.Before(p.h[first].due) {
+			first = r
+		}
+		if first == i {
+			return
+		}
+		p.h[i], p.h[first] = p.h[first], p.h[i]
+		i = first
+	}
+}
+
+// pop removes the root.
+func (p *pacer) pop() {
+	last := len(p.h) - 1
+	p.h[0] = p.h[last]
+	p.h[last] = slot{}
+	p.h = p.h[:last]
+	p.down(0)
 }
 
 // run fires the schedule on time until ctx ends or nothing is left.
@@ -102,21 +153,6 @@ func (p *pacer) run(ctx context.Context) {
 		}
 		timer.Reset(time.Until(next))
 	}
-}
-
-// pacedHeap orders schedules by when they are next due.
-type pacedHeap []*paced
-
-func (h pacedHeap) Len() int           { return len(h) }
-func (h pacedHeap) Less(i, j int) bool { return h[i].due().Before(h[j].due()) }
-func (h pacedHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *pacedHeap) Push(x any)        { *h = append(*h, x.(*paced)) }
-func (h *pacedHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return e
 }
 
 func later(a, b time.Time) time.Time {

@@ -261,3 +261,48 @@ func BenchmarkPacing(b *testing.B) {
 		})
 	}
 }
+
+// TestPacerDropsEnded: among many users, those whose connection ended are
+// dropped without a send and the others keep their exact schedule.
+func TestPacerDropsEnded(t *testing.T) {
+	start := time.Unix(1000, 0)
+	now := start
+	p := &pacer{}
+	rnd := rand.New(rand.NewPCG(3, 4))
+	closed := make(chan struct{})
+	close(closed)
+	fires := make([][]time.Time, 60)
+	for i := range fires {
+		e := &paced{
+			every: [2]time.Duration{kindCursor: time.Duration(100+i) * time.Millisecond},
+			act:   func(int) { fires[i] = append(fires[i], now) },
+			late: func(d time.Duration) {
+				if d != 0 {
+					t.Errorf("user %d fired %s late", i, d)
+				}
+			},
+		}
+		if i%3 == 0 {
+			e.ended = closed
+		}
+		p.add(e, start, rnd.Int64N)
+	}
+	for now.Sub(start) < 5*time.Second {
+		next, ok := p.fire(func() time.Time { return now })
+		if !ok {
+			t.Fatal("the pacer ran out of schedules")
+		}
+		now = next
+	}
+	if len(p.h) != 40 {
+		t.Errorf("%d schedules left, want 40", len(p.h))
+	}
+	for i, f := range fires {
+		switch {
+		case i%3 == 0 && len(f) > 0:
+			t.Errorf("user %d sent %d times after its connection ended", i, len(f))
+		case i%3 != 0 && len(f) < 5000/(100+i):
+			t.Errorf("user %d sent %d times in 5s every %dms", i, len(f), 100+i)
+		}
+	}
+}
