@@ -37,16 +37,114 @@ func quickEvent(data []byte) (envelope, bool) {
 	if end == 4 || end+2 >= len(data) || data[end+1] != ',' || data[end+2] != '{' {
 		return envelope{}, false
 	}
-	var env envelope
-	if err := json.Unmarshal(data[end+2:len(data)-1], &env); err != nil {
-		return envelope{}, false // one argument too many, or not JSON: the general path decides
+	arg := data[end+2 : len(data)-1]
+	env, ok := quickEnvelope(arg)
+	if !ok {
+		if err := json.Unmarshal(arg, &env); err != nil {
+			return envelope{}, false // one argument too many, or not JSON: the general path decides
+		}
 	}
 	if env.Type == "" && env.Payload == nil {
 		return envelope{}, false // a bare object payload
 	}
-	env.Type = string(data[4:end])
+	env.Type = eventName(data[4:end])
 	return env, true
 }
+
+// quickEnvelope reads an envelope as the servers write it (encoding/json's
+// order and form: type, then sessionId, userId and payload when present,
+// then timestamp; no whitespace, no escapes in the strings) without
+// json.Unmarshal, checking the payload with json.Valid; any other form is
+// declined.
+func quickEnvelope(b []byte) (envelope, bool) {
+	var env envelope
+	rest, ok := bytes.CutPrefix(b, []byte(`{"type":`))
+	if !ok {
+		return envelope{}, false
+	}
+	var typ []byte
+	if typ, rest, ok = quickString(rest); !ok {
+		return envelope{}, false
+	}
+	env.Type = eventName(typ)
+	if r, ok := bytes.CutPrefix(rest, []byte(`,"sessionId":`)); ok {
+		var v []byte
+		if v, rest, ok = quickString(r); !ok {
+			return envelope{}, false
+		}
+		env.SessionID = string(v)
+	}
+	if r, ok := bytes.CutPrefix(rest, []byte(`,"userId":`)); ok {
+		var v []byte
+		if v, rest, ok = quickString(r); !ok {
+			return envelope{}, false
+		}
+		env.UserID = string(v)
+	}
+	// The timestamp closes the envelope: its last key, an integer.
+	at := bytes.LastIndex(rest, []byte(`,"timestamp":`))
+	if at < 0 || rest[len(rest)-1] != '}' {
+		return envelope{}, false
+	}
+	digits := rest[at+len(`,"timestamp":`) : len(rest)-1]
+	if len(digits) == 0 || !allDigits(digits) || (len(digits) > 1 && digits[0] == '0') {
+		return envelope{}, false
+	}
+	if rest = rest[:at]; len(rest) == 0 {
+		return env, true
+	}
+	payload, ok := bytes.CutPrefix(rest, []byte(`,"payload":`))
+	if !ok || len(payload) == 0 || !json.Valid(payload) || string(payload) == "null" ||
+		isSpace(payload[0]) || isSpace(payload[len(payload)-1]) {
+		return envelope{}, false
+	}
+	env.Payload = bytes.Clone(payload)
+	return env, true
+}
+
+// quickString reads a JSON string without escapes or non-ASCII bytes at
+// the start of b.
+func quickString(b []byte) ([]byte, []byte, bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return nil, nil, false
+	}
+	for i := 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return b[1:i], b[i+1:], true
+		case c < 0x20 || c >= 0x80 || c == '\\':
+			return nil, nil, false
+		}
+	}
+	return nil, nil, false
+}
+
+// eventName returns name as a string, without allocating for the event
+// types the generator receives most.
+func eventName(name []byte) string {
+	switch string(name) {
+	case protocol.TypeCursorUpdate:
+		return protocol.TypeCursorUpdate
+	case protocol.TypeCodeUpdate:
+		return protocol.TypeCodeUpdate
+	case protocol.TypeCodeAck:
+		return protocol.TypeCodeAck
+	case protocol.TypePresenceUpdate:
+		return protocol.TypePresenceUpdate
+	}
+	return string(name)
+}
+
+func allDigits(b []byte) bool {
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // appendCursorFrame appends the frame of a cursor-update to position p in
 // session sessionID stamped now (Unix milliseconds): byte for byte what

@@ -31,6 +31,13 @@ var quickEventFrames = []struct {
 	{`42["code-update",{"type":"code-update","userId":"u","payload":{"delta":{"ops":[1,"a"]},"version":2,"opId":"lg1.5"}}]`, true},
 	{`42["error",{"type":"error","payload":{"error":"RATE_LIMIT_EXCEEDED","message":"slow down"}}]`, true},
 	{`42["presence-update",{"type":"presence-update","payload":{"users":[]}}  ]`, true},
+	{`42["code-ack",{"type":"code-ack","sessionId":"s","payload":{"version":3,"opId":"lg2.9"},"timestamp":1764921600123}]`, true},
+	{`42["user-left",{"type":"user-left","sessionId":"s","userId":"u","timestamp":0}]`, true},
+	{`42["cursor-update",{"type":"cursor-update","payload":null,"timestamp":1}]`, true},            // json.Unmarshal's
+	{`42["cursor-update",{"type":"cursor-update","userId":"é","payload":{},"timestamp":1}]`, true}, // json.Unmarshal's
+	{`42["cursor-update",{"type":"cursor-update","payload":{"a":1},"timestamp":1,"timestamp":2}]`, true},
+	{`42["cursor-update",{"type":"cursor-update","payload":{"timestamp":1},"timestamp":01}]`, false},
+	{`42["cursor-update",{"userId":"u","type":"cursor-update","payload":{},"timestamp":1}]`, true},
 	{`42["sync",{"code":"x","version":1}]`, false}, // a bare object payload
 	{`42["language-changed","python"]`, false},     // a bare string payload
 	{`42["sync"]`, false}, // no argument
@@ -247,4 +254,30 @@ func BenchmarkSendCursor(b *testing.B) {
 			_ = AppendEvent(make([]byte, 0, len(env)+24), protocol.TypeCursorUpdate, env)
 		}
 	})
+}
+
+// TestQuickEnvelope: the envelopes the servers write (encoding/json's
+// form of protocol.Envelope) are read without json.Unmarshal, as
+// json.Unmarshal reads them; FuzzQuickEvent holds it to the general path
+// on anything else.
+func TestQuickEnvelope(t *testing.T) {
+	for _, e := range []protocol.Envelope{
+		{Type: "cursor-update", SessionID: "6f1c2a9e-3b7d", UserID: "lg7", Payload: json.RawMessage(`{"position":{"line":0,"column":12}}`), Timestamp: 1764921600123},
+		{Type: "code-ack", SessionID: "s", Payload: json.RawMessage(`{"version":3,"opId":"lg2.9"}`), Timestamp: 1},
+		{Type: "user-left", UserID: "u", Timestamp: 0},
+		{Type: "presence-update", Payload: json.RawMessage(`{"users":[{"userId":"a<b>","userName":"x"}]}`), Timestamp: 9},
+	} {
+		raw, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := quickEnvelope(raw)
+		var want envelope
+		if err := json.Unmarshal(raw, &want); err != nil {
+			t.Fatal(err)
+		}
+		if !ok || !reflect.DeepEqual(got, want) {
+			t.Errorf("quickEnvelope(%s) = %+v, %v; json.Unmarshal: %+v", raw, got, ok, want)
+		}
+	}
 }
