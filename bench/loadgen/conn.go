@@ -164,6 +164,10 @@ func (c *Conn) read(handle func(Event)) {
 // connection.
 func (c *Conn) dispatch(data []byte, handle func(Event)) error {
 	if c.framing == FramingPlain {
+		if env, ok := quickEnvelope(data); ok && env.Type != "" {
+			handle(c.event(env))
+			return nil
+		}
 		env, err := decodeEnvelope("", data)
 		if err != nil {
 			handle(Event{Type: "bad-frame", At: c.clock.Now()})

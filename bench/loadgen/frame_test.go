@@ -281,3 +281,27 @@ func TestQuickEnvelope(t *testing.T) {
 		}
 	}
 }
+
+// FuzzQuickEnvelope: on any envelope, quickEnvelope either declines or
+// agrees with json.Unmarshal (the plain framing's general path).
+func FuzzQuickEnvelope(f *testing.F) {
+	for _, seed := range []string{
+		`{"type":"cursor-update","sessionId":"s","userId":"lg7","payload":{"position":{"line":0,"column":12}},"timestamp":1764921600123}`,
+		`{"type":"user-left","sessionId":"","userId":"u","timestamp":0}`,
+		`{"type":"code-ack","sessionId":"s","payload":{"version":3,"opId":"lg2.9"},"timestamp":1}`,
+		`{"type":"presence-update","sessionId":"s","payload":{"users":[{"userId":"a<b>"}]},"timestamp":9}`,
+		`{"type":"x","payload":null,"timestamp":1}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, ok := quickEnvelope(data)
+		if !ok {
+			return
+		}
+		var want envelope
+		if err := json.Unmarshal(data, &want); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("quickEnvelope(%q) = %+v; json.Unmarshal: %+v, %v", data, got, want, err)
+		}
+	})
+}
