@@ -11,15 +11,17 @@ import (
 // The generator's per-frame shortcuts: every receipt and every cursor move
 // of a run goes through them, so they decode and encode the common frames
 // in one pass instead of several. Each gives exactly what the general path
-// (ParseServerFrame, decodeEnvelope, encodeEnvelope) gives, and declines
-// (ok false) any frame it is not sure of, which then takes the general
-// path: what the generator checks and reports stays the same.
+// (ParseServerFrame, decodeEnvelope, encodeEnvelope, json.Unmarshal) gives,
+// and declines (ok false) any frame it is not sure of, which then takes the
+// general path: what the generator checks and reports stays the same.
+// FuzzQuickEvent, FuzzQuickEnvelope and FuzzQuickCursor hold them to it.
 
 // quickEvent decodes a Socket.IO event frame of the form the servers send,
-// 42["name",{envelope}], with one json.Unmarshal of the envelope. It
-// declines an ack id, whitespace, an empty, escaped or non-ASCII name, an argument
-// that is not an object, more than one argument and anything malformed: the
-// general path reads (or refuses) those.
+// 42["name",{envelope}]: the envelope with quickEnvelope, or one
+// json.Unmarshal when it is in another form. It declines an ack id,
+// whitespace, an empty, escaped or non-ASCII name, an argument that is not
+// an object, more than one argument and anything malformed: the general
+// path reads (or refuses) those.
 func quickEvent(data []byte) (envelope, bool) {
 	if len(data) < 8 || data[0] != '4' || data[1] != '2' || data[2] != '[' || data[3] != '"' || data[len(data)-1] != ']' {
 		return envelope{}, false
