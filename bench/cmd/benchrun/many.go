@@ -49,8 +49,13 @@ func (r *runner) many(l *layout, p manyParams, floor bool, onWindow func(string,
 		"-sessions", fmt.Sprint((p.Conns + 1) / 2), "-users", "2", "-code-rate", "0",
 		"-cursor-rate", fmt.Sprint(1 / p.CursorEvery.Seconds()), "-warmup", p.CursorEvery.String(),
 		"-duration", p.Hold.String(), "-settle", "15s", "-concurrency", "64", "-out", out}
+	name := "idle50k-loadgen-cpu.pb.gz"
 	if floor {
 		args = append(args, "-colocate")
+		name = "idle50k-floor-loadgen-cpu.pb.gz"
+	}
+	if r.prof != nil { // the generator's own profile, one per process, beside the servers'
+		args = append(args, "-cpuprofile", filepath.Join(r.prof.dir, name))
 	}
 	args = append(args, "interview")
 	cmd := exec.CommandContext(r.ctx, filepath.Join(r.bin, "loadgen"), args...)

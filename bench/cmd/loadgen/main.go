@@ -96,7 +96,7 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags,
 	fs.DurationVar(&o.CutEvery, "cut-every", 0, "interview, crowd: drop one random connection this often during the window, to exercise reconnection")
 	fs.IntVar(&f.procs, "procs", 1, "idle, interview, interview-light: run in this many generator processes (each has its own RLIMIT_NOFILE) on disjoint sessions and merge their raw latency samples")
 	fs.StringVar(&f.shard, "shard", "", "run part i/n of the sessions and keep the raw samples (what -procs gives each process)")
-	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the generator over its first measured window here (with -procs, one per process: <file>.1, <file>.2, ...)")
+	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the generator over its first measured window here (with -procs, one per process, numbered before the first dot of the name: cpu.pb.gz gives cpu-1.pb.gz, cpu-2.pb.gz, ...)")
 	fs.BoolVar(&o.KeepRaw, "keep-raw", false, "keep every raw latency sample in the JSON result")
 	fs.IntVar(&f.typists, "typists", 1, "interview-light: users per session who type (the others move their cursors)")
 	fs.StringVar(&f.watch, "watch-rss", "", "interview: comma-separated name=pid of server processes whose VmRSS to sample over the run")

@@ -97,7 +97,7 @@ func runProcs(ctx context.Context, args []string, f *flags, scenario string, ful
 		cargs := append(append([]string(nil), given...), "-procs", "1", "-shard", fmt.Sprintf("%d/%d", i+1, f.procs),
 			"-out", out, "-md", "", "-fail=false")
 		if f.cpuProfile != "" {
-			cargs = append(cargs, "-cpuprofile", fmt.Sprintf("%s.%d", f.cpuProfile, i+1))
+			cargs = append(cargs, "-cpuprofile", numbered(f.cpuProfile, i+1))
 		}
 		cargs = append(cargs, scenario)
 		cmd := exec.CommandContext(ctx, self, cargs...)
@@ -132,6 +132,17 @@ func runProcs(ctx context.Context, args []string, f *flags, scenario string, ful
 	}
 	r.Params = full
 	return r, nil
+}
+
+// numbered is path for process i: i inserted before the first dot of the
+// file's name (cpu.pb.gz: cpu-2.pb.gz), or appended when it has none.
+func numbered(path string, i int) string {
+	dir, name := filepath.Split(path)
+	base, ext, _ := strings.Cut(name, ".")
+	if ext != "" {
+		ext = "." + ext
+	}
+	return filepath.Join(dir, fmt.Sprintf("%s-%d%s", base, i, ext))
 }
 
 // prefixed writes whole lines with a prefix, so the children's progress

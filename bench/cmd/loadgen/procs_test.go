@@ -91,3 +91,19 @@ func TestProcs(t *testing.T) {
 		t.Errorf("params = %v, want the whole run's", r.Params)
 	}
 }
+
+func TestNumbered(t *testing.T) {
+	for _, tc := range []struct {
+		path string
+		i    int
+		want string
+	}{
+		{"/tmp/prof/idle50k-loadgen-cpu.pb.gz", 2, "/tmp/prof/idle50k-loadgen-cpu-2.pb.gz"},
+		{"cpu.prof", 1, "cpu-1.prof"},
+		{"/tmp/a.b/cpu", 3, "/tmp/a.b/cpu-3"},
+	} {
+		if got := numbered(tc.path, tc.i); got != tc.want {
+			t.Errorf("numbered(%q, %d) = %q, want %q", tc.path, tc.i, got, tc.want)
+		}
+	}
+}
