@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 )
@@ -34,6 +35,9 @@ type Dispatcher struct {
 	stop   chan struct{}
 	wg     sync.WaitGroup
 	once   sync.Once
+	// fills counts the times a worker found its queue full or one short
+	// of it (Fills).
+	fills atomic.Uint64
 }
 
 // dispatchQueue is one goroutine's share of the subscriptions.
@@ -85,6 +89,9 @@ func (d *Dispatcher) work(q *dispatchQueue) {
 		case <-d.stop:
 			return
 		case m := <-q.ch:
+			if len(q.ch) >= cap(q.ch)-1 {
+				d.fills.Add(1)
+			}
 			q.mu.RLock()
 			fn := q.subs[m.Sub]
 			q.mu.RUnlock()
@@ -135,6 +142,15 @@ func (s *Sub) Unsubscribe() error {
 // its queue was full (an error once it is unsubscribed or its connection
 // closed).
 func (s *Sub) Dropped() (int, error) { return s.ns.Dropped() }
+
+// Fills changes after a subscription of the dispatcher has dropped a
+// message (Sub.Dropped), so a watcher of many subscriptions need not read
+// each one's count while it stays the same. nats.go drops a message only
+// when the queue is full; only the queue's worker empties it, and it takes
+// one message at a time, so after a drop the queue holds at least all but
+// one of its capacity until that worker's next receive, which counts a
+// fill here. (A fill without a drop counts too: it only means a look.)
+func (d *Dispatcher) Fills() uint64 { return d.fills.Load() }
 
 // Close ends the workers; messages still queued are not handled. Callers
 // unsubscribe first. It is safe to call more than once.

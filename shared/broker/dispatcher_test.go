@@ -142,6 +142,9 @@ func TestDispatcherDropsWhenFull(t *testing.T) {
 	if n, err := s.Dropped(); err != nil || n != burst-queueLen {
 		t.Fatalf("dropped %d (%v), want %d", n, err, burst-queueLen)
 	}
+	if n := d.Fills(); n != 0 {
+		t.Fatalf("%d fills counted while the worker was held, before it took anything from the full queue", n)
+	}
 	select {
 	case err := <-slow:
 		if err != nats.ErrSlowConsumer {
@@ -169,6 +172,9 @@ func TestDispatcherDropsWhenFull(t *testing.T) {
 	}
 	if n := handled.Load(); n != queueLen {
 		t.Errorf("handled %d of the burst, want the %d that fit", n, queueLen)
+	}
+	if d.Fills() == 0 {
+		t.Error("the drops left Fills unchanged")
 	}
 }
 

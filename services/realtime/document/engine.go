@@ -141,6 +141,8 @@ type Engine struct {
 	// The sweep: one goroutine for the instance, started by the first
 	// Open and ended by Close (see sweep).
 	sweeping  bool
+	watchMu   sync.Mutex // watch; taken after a replica's mu
+	watch     []*replica // the sessions the next tick looks at (replica.watched)
 	sweepStop chan struct{}
 	sweepDone chan struct{}
 }

@@ -69,7 +69,10 @@ type replica struct {
 	// first and was left to it (onApplied).
 	ownID      string
 	ownSkipped bool
-	behind     bool // the stream may hold entries we have not seen
+	behind     bool // the stream may hold entries we have not seen (markBehindLocked)
+	// watched: the session is on the engine's watch list, or in the list
+	// the sweep is going through (sweep).
+	watched bool
 	// Where the op log stands (see logRoom): the newest snapshot this
 	// instance knows of (loaded or written), and the log's extent in bytes.
 	savedVersion int64
@@ -264,9 +267,9 @@ func (s *replica) onApplied(m *nats.Msg) {
 	switch {
 	case err != nil:
 		s.e.log.Error("undecodable op log entry", "session_id", s.id, "err", err)
-		s.behind = true
+		s.markBehindLocked()
 	case len(s.inbox) >= inboxMax:
-		s.behind = true
+		s.markBehindLocked()
 	default:
 		s.inbox = append(s.inbox, e)
 	}
@@ -321,6 +324,7 @@ func (s *replica) integrate(e oplog.Entry, code *string) error {
 	s.textLen, s.version, s.seq = e.Ops.TargetLen(), e.Version, e.Seq
 	s.logEnd = e.End()
 	s.hist.push(a)
+	s.watchLocked() // the sweep drops the window once it is quiet
 	if e.OpID != "" {
 		s.opIDs.add(e.UserID, e.ConnID, e.OpID, e.Version)
 	}

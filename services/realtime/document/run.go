@@ -150,7 +150,7 @@ func (s *replica) idle() bool {
 
 func (s *replica) markBehind() {
 	s.mu.Lock()
-	s.behind = true
+	s.markBehindLocked()
 	s.mu.Unlock()
 }
 
@@ -185,7 +185,7 @@ func (s *replica) foldInboxLocked() {
 	s.inbox = nil
 	for _, e := range inbox {
 		if err := s.integrate(e, nil); err != nil {
-			s.behind = true
+			s.markBehindLocked()
 			break
 		}
 	}

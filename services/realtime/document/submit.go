@@ -287,7 +287,7 @@ func (s *replica) submit(b *bound, userID, connID string, in update) (Result, er
 		// (when the ack came first), or been left to us (onApplied).
 		ierr := s.integrate(e, &text)
 		if ierr != nil {
-			s.behind = true
+			s.markBehindLocked()
 		}
 		wake := s.needsWake(ierr)
 		s.mu.Unlock()
@@ -308,7 +308,7 @@ func (s *replica) ownFailed() {
 	lost := s.ownSkipped
 	s.ownID, s.ownSkipped = "", false
 	if lost {
-		s.behind = true
+		s.markBehindLocked()
 	}
 	s.mu.Unlock()
 	if lost {

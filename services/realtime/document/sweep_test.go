@@ -116,33 +116,64 @@ func TestIdleSessionHoldsNoGoroutine(t *testing.T) {
 	if st := da.State(); st.Version != 2 || st.Code != "hello!" {
 		t.Fatalf("state after the window was dropped: %+v", st)
 	}
+	// Then the sweep's ticks leave it alone: it is off the watch list.
+	waitFor(t, "the quiet session to leave the sweep's watch list", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return !s.watched
+	})
+	ea.watchMu.Lock()
+	listed := len(ea.watch)
+	ea.watchMu.Unlock()
+	if listed != 0 {
+		t.Fatalf("%d sessions on the watch list of an engine whose only session is quiet", listed)
+	}
+	// An edit puts it back, and its new window is dropped in turn.
+	submit(t, da, "u1", "c1", opsUpdate(2, "a2", ot.Op{ot.Retain(6), ot.Insert("?")}))
+	waitFor(t, "the new quiet window to be dropped", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return len(s.hist.entries) == 0 && s.version == 3
+	})
 }
 
 // Updates the applied subscription never delivered (a slow consumer here)
 // are read back from the stream, also by an idle session: the last of them is
 // never followed by another that would show the gap, so only the sweep's
-// look at the subscription's dropped count finds it.
+// look at the subscription's dropped count finds it, which it takes when
+// the dispatcher's queue was full (Dispatcher.Fills): with a queue of one,
+// full at every message, and of four, full only with the burst.
 func TestIdleSessionReadsWhatItsSubscriptionDropped(t *testing.T) {
 	srv := natstest.Start(t)
-	ea, eb := newEngine(t, newInfra(t, srv), "a"), newEngine(t, newInfra(t, srv), "b")
-	// One goroutine with room for one message: while it is stalled, what
-	// arrives after that is dropped.
-	ea.subs.Close()
-	ea.subs = broker.NewDispatcher(1, 1)
-	s, ra, db, rb := idlePair(t, ea, eb, "0")
-	s.mu.Lock() // stalls a's applied handler
-	for v := int64(1); v <= 5; v++ {
-		submit(t, db, "u2", "c2", opsUpdate(v, "", ot.Op{ot.Retain(int(v)), ot.Insert(strconv.FormatInt(v, 10))}))
-	}
-	// One message is in the stalled handler, one in the queue, three dropped.
-	waitFor(t, "three dropped messages", func() bool {
-		n, err := s.sub.Dropped()
-		return err == nil && n >= 3
-	})
-	s.mu.Unlock()
-	want := waitVersion(t, rb, 6)
-	if got := waitVersion(t, ra, 6); got != want || want != "012345" {
-		t.Fatalf("a has %q, b has %q", got, want)
+	for _, queue := range []int{1, 4} {
+		t.Run(strconv.Itoa(queue), func(t *testing.T) {
+			ea, eb := newEngine(t, newInfra(t, srv), "a"), newEngine(t, newInfra(t, srv), "b")
+			// One goroutine with room for queue messages: while it is
+			// stalled, what arrives after that is dropped.
+			ea.subs.Close()
+			ea.subs = broker.NewDispatcher(1, queue)
+			s, ra, db, rb := idlePair(t, ea, eb, "0")
+			s.mu.Lock() // stalls a's applied handler
+			last := int64(1 + queue + 3)
+			want := "0"
+			for v := int64(1); v <= last; v++ {
+				submit(t, db, "u2", "c2", opsUpdate(v, "", ot.Op{ot.Retain(len(want)), ot.Insert(strconv.FormatInt(v, 10))}))
+				want += strconv.FormatInt(v, 10)
+			}
+			// One message is in the stalled handler, queue in the queue,
+			// three dropped.
+			waitFor(t, "three dropped messages", func() bool {
+				n, err := s.sub.Dropped()
+				return err == nil && n >= 3
+			})
+			s.mu.Unlock()
+			if got := waitVersion(t, rb, last+1); got != want {
+				t.Fatalf("b has %q, want %q", got, want)
+			}
+			if got := waitVersion(t, ra, last+1); got != want {
+				t.Fatalf("a has %q, want %q", got, want)
+			}
+		})
 	}
 }
 
