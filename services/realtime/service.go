@@ -124,7 +124,7 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 	}
 	s.peers, s.events = d.Infra.NC, broker.NewDispatcher(0, 0)
 	if d.Dial != nil {
-		if s.peers, err = d.Dial(broker.ConnOptions{Name: "pairpad-realtime-peers", NoEcho: true}); err != nil {
+		if s.peers, err = d.Dial(broker.ConnOptions{Name: "pairpad-realtime-peers", NoEcho: true, FlushDelay: cfg.PeerFlushDelay}); err != nil {
 			s.events.Close()
 			s.engine.Close()
 			return nil, fmt.Errorf("realtime: peers connection: %w", err)

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,7 +94,11 @@ type Config struct {
 	// WSReader is how idle connections wait for frames: ReaderEpoll (one
 	// epoll waiter for all, Linux; elsewhere it falls back) or
 	// ReaderGoroutine (a goroutine each).
-	WSReader           string
+	WSReader string
+	// PeerFlushDelay is the longest a realtime instance holds its peer
+	// events (cursor moves, presence, the relay to other instances) to send
+	// those published meanwhile in one write; 0 writes each at once.
+	PeerFlushDelay     time.Duration
 	DocTransformBudget int // transform work one update may cost: components × versions behind
 	// DocMemoryBudget bounds the bytes the documents hold on one realtime
 	// instance (texts, opId indexes, windows of recent updates);
@@ -207,6 +212,7 @@ func Load(process string, getenv func(string) string) (Config, error) {
 	c.WSEventsPerSecond = p.integer("WS_EVENTS_PER_SECOND", 100, 0, 1000000)
 	c.WSHandshakeRate = p.rate("WS_HANDSHAKES_PER_USER", Rate{30, time.Minute})
 	c.WSReader = p.choice("WS_READER", ReaderEpoll, ReaderEpoll, ReaderGoroutine)
+	c.PeerFlushDelay = p.window("PEER_FLUSH_DELAY", time.Millisecond, 100*time.Millisecond)
 	c.DocTransformBudget = p.integer("DOC_TRANSFORM_BUDGET", 1000000, 100, 1<<40)
 	c.DocMemoryBudget = int64(p.integer("DOC_MEMORY_BUDGET", 64<<20, 1<<20, 1<<50))
 	c.DocUnloadAfter = p.duration("DOC_UNLOAD_AFTER", time.Minute)
@@ -347,6 +353,16 @@ func (p *parser) boolean(name string, def bool) bool {
 }
 
 func (p *parser) duration(name string, def time.Duration) time.Duration {
+	return p.durationIn(name, def, 1, math.MaxInt64, "must be positive")
+}
+
+// window is a duration from 0 (off) to hi.
+func (p *parser) window(name string, def, hi time.Duration) time.Duration {
+	return p.durationIn(name, def, 0, hi, fmt.Sprintf("must be from 0 (off) to %v", hi))
+}
+
+// durationIn is a duration from lo to hi; outside them it fails with why.
+func (p *parser) durationIn(name string, def, lo, hi time.Duration, why string) time.Duration {
 	v := strings.TrimSpace(p.getenv(name))
 	if v == "" {
 		return def
@@ -356,8 +372,8 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 		p.fail(name, v, "not a duration (Go syntax such as 30s or 5m)")
 		return def
 	}
-	if d <= 0 {
-		p.fail(name, v, "must be positive")
+	if d < lo || d > hi {
+		p.fail(name, v, why)
 		return def
 	}
 	return d

@@ -17,7 +17,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.Port != 3002 || c.SessionIdleTimeout != 30*time.Minute || c.JanitorInterval != time.Minute ||
 		c.SessionMaxUsers != 20 || c.PresenceTimeout != 30*time.Second || c.RateCreate != (Rate{10, time.Minute}) ||
-		c.SessionMaxUserIDs != 500 || c.SessionRetention != 168*time.Hour || c.DocWindowVersions != 128 ||
+		c.SessionMaxUserIDs != 500 || c.SessionRetention != 168*time.Hour || c.DocWindowVersions != 128 || c.PeerFlushDelay != time.Millisecond ||
 		!c.TokenSecretGenerated || len(c.TokenSecret) != 32 || c.FrontendURLs[0] != "http://localhost:3000" {
 		t.Errorf("unexpected defaults: %+v", c)
 	}
@@ -25,14 +25,14 @@ func TestLoadDefaults(t *testing.T) {
 
 func TestLoadValues(t *testing.T) {
 	c, err := Load("api", env(map[string]string{
-		"PORT": "8080", "SESSION_IDLE_TIMEOUT": "2s", "DOC_WINDOW_VERSIONS": "300", "RATE_LIMIT_JOIN": "0", "RATE_LIMIT_CREATE": "5/s",
+		"PORT": "8080", "SESSION_IDLE_TIMEOUT": "2s", "DOC_WINDOW_VERSIONS": "300", "RATE_LIMIT_JOIN": "0", "PEER_FLUSH_DELAY": "0", "RATE_LIMIT_CREATE": "5/s",
 		"FRONTEND_URL": "http://a.test/, http://b.test", "TOKEN_SECRET": "s3cret", "LOG_LEVEL": "DEBUG",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Port != 8080 || c.SessionIdleTimeout != 2*time.Second || c.JanitorInterval != 500*time.Millisecond ||
-		c.DocWindowVersions != 300 || !c.RateJoin.Disabled() || c.RateCreate != (Rate{5, time.Second}) || len(c.FrontendURLs) != 2 ||
+		c.DocWindowVersions != 300 || c.PeerFlushDelay != 0 || !c.RateJoin.Disabled() || c.RateCreate != (Rate{5, time.Second}) || len(c.FrontendURLs) != 2 ||
 		c.FrontendURLs[0] != "http://a.test" || string(c.TokenSecret) != "s3cret" || c.TokenSecretGenerated {
 		t.Errorf("unexpected: %+v", c)
 	}
@@ -43,7 +43,7 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		"SESSION_IDLE_TIMEOUT": "abc", "PORT": "70000", "PRESENCE_TIMEOUT": "1s", "RATE_LIMIT_CREATE": "ten",
 		"WS_ALLOW_ANONYMOUS": "maybe", "LOG_LEVEL": "loud", "SESSION_MAX_USERS": "0", "SESSION_MAX_USER_IDS": "8", "SESSION_RETENTION": "-1h", "JANITOR_INTERVAL": "-1s",
 		"MEMORY_LIMIT": "512MB", "GO_MEMORY_PERCENT": "5",
-		"WS_READER": "threads", "DOC_WINDOW_VERSIONS": "0",
+		"WS_READER": "threads", "DOC_WINDOW_VERSIONS": "0", "PEER_FLUSH_DELAY": "-1ms",
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Load("api", env(map[string]string{name: value}))
