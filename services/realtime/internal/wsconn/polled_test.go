@@ -341,6 +341,22 @@ func TestPolledWritesWhole(t *testing.T) {
 		}
 		pongs++
 	}
+	// The client has every byte of the first round, but the writer may
+	// not have counted its last batch written yet: its frames would still
+	// take room in the queue.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		pc.c.sendMu.Lock()
+		pending := pc.c.pending
+		pc.c.sendMu.Unlock()
+		if pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d frames of the first round still counted as queued", pending)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	// Now the client reads nothing: the writer gets stuck and times out
 	// (the queue holds these frames: no overflow of the queue; the
 	// keepalive, 10 s, cuts off without Overflow).
