@@ -23,14 +23,15 @@ const PolledReadBufferSize = 1
 const controlWait = time.Second
 
 // maxReads bounds the reads one turn of a worker makes for a connection
-// that keeps sending: then it is re-armed and waits its turn again.
+// that keeps sending: then its registration is modified, which has epoll
+// report it again at once if bytes are left, and it waits its turn.
 const maxReads = 8
 
 type pollState uint8
 
 const (
 	pollIdle    pollState = iota // Start not called yet
-	pollArmed                    // waiting in epoll for bytes
+	pollArmed                    // waiting in epoll for bytes (the next edge)
 	pollRunning                  // a worker reads and handles its frames
 	pollEnded
 )
@@ -44,6 +45,9 @@ type polled struct {
 	stopped bool   // the socket is being closed (Kill, the writer's end) while not armed
 	added   bool   // the fd is in the epoll set
 	key     uint64 // the registration's key, set by Start
+	// again: epoll reported bytes while a worker ran the connection; it
+	// reads again before the connection waits for the next edge.
+	again bool
 
 	fr        frameReader // the running worker's, or the handshake's
 	keepalive time.Duration
@@ -93,78 +97,111 @@ func (c *Conn) Start(keepalive time.Duration, handle func(messageType int, data 
 	pr.mu.Unlock()
 }
 
-// readyFor is called by the poller's waiter when the registration key is
-// ready: it reports whether a worker is to serve the connection now.
+// readyFor is called by the poller's waiter when the registration key
+// reports bytes (an edge): it reports whether a worker is to serve the
+// connection now. One a worker runs is marked to be read again.
 func (c *Conn) readyFor(key uint64) bool {
 	pr := c.pr
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
-	if pr.state != pollArmed || pr.key != key {
+	if pr.key != key {
 		return false
 	}
-	pr.state = pollRunning
-	return true
+	switch pr.state {
+	case pollArmed:
+		pr.state = pollRunning
+		return true
+	case pollRunning:
+		pr.again = true
+	}
+	return false
 }
 
-// serve runs on a worker: it reads and handles what the client sent, then
-// re-arms the connection, or ends it.
+// serve runs on a worker: it reads and handles what the client sent, and
+// again while epoll reported more meanwhile (up to maxReads reads in all),
+// then lets the connection wait for the next edge, or ends it. The socket
+// is drained when a read came back short or found nothing: bytes that
+// arrive after that read make an edge, which either finds the connection
+// waiting (and is served) or marks it to be read again here, under pr.mu.
+// When it is not drained (maxReads reads, or the mark left), its
+// registration is modified, which has epoll report it at once if bytes are
+// left.
 func (c *Conn) serve(sc *sysCalls) {
 	pr := c.pr
-	reason, end := c.readFrames(sc)
-	pr.mu.Lock()
-	if !end && pr.stopped {
-		reason, end = protocol.LeftDisconnect, true
-	}
-	if !end {
-		pr.fr.release()
-		pr.state = pollArmed
-		add := !pr.added // it started with frames buffered
-		pr.added = true
-		if err := c.poll.arm(sc, pr, add); err == nil {
-			pr.mu.Unlock()
-			return
+	reads := 0
+	for {
+		reason, end, drained := c.readFrames(sc, &reads)
+		pr.mu.Lock()
+		if !end && pr.stopped {
+			reason, end = protocol.LeftDisconnect, true
 		}
-		reason = protocol.LeftDisconnect
+		if !end {
+			if drained && pr.again && reads < maxReads {
+				pr.again = false
+				pr.mu.Unlock()
+				continue
+			}
+			pr.fr.release()
+			pr.state = pollArmed
+			report := !drained || pr.again || !pr.added // !added: it started with frames buffered
+			pr.again = false
+			if !report {
+				pr.mu.Unlock()
+				return
+			}
+			add := !pr.added
+			pr.added = true
+			if err := c.poll.arm(sc, pr, add); err == nil {
+				pr.mu.Unlock()
+				return
+			}
+			reason = protocol.LeftDisconnect
+		}
+		pr.state = pollEnded
+		c.poll.del(pr) // before the socket is closed
+		pr.mu.Unlock()
+		c.endRead(reason)
+		return
 	}
-	pr.state = pollEnded
-	c.poll.del(pr) // before the socket is closed
-	pr.mu.Unlock()
-	c.endRead(reason)
 }
 
 // readFrames handles every whole frame buffered, reads what the socket
-// holds without waiting, and again, up to maxReads reads. end reports the
-// connection's end, with its leave reason.
-func (c *Conn) readFrames(sc *sysCalls) (reason string, end bool) {
+// holds without waiting, and again, while *reads (the reads of this turn)
+// is under maxReads. end reports the connection's end, with its leave
+// reason; drained, that the last read came back short or found nothing.
+func (c *Conn) readFrames(sc *sysCalls, reads *int) (reason string, end, drained bool) {
 	pr := c.pr
-	for reads := 0; ; reads++ {
+	for {
 		for {
 			f, ok, err := pr.fr.next()
 			if err != nil {
-				return c.frameFailure(err), true
+				return c.frameFailure(err), true, false
 			}
 			if !ok {
 				break
 			}
 			if reason, end := c.onFrame(f); end {
-				return reason, true
+				return reason, true, false
 			}
 		}
-		if reads == maxReads {
-			return "", false // what is left makes epoll report it again
+		if drained {
+			return "", false, true
+		}
+		if *reads >= maxReads {
+			return "", false, false // serve has epoll report what is left
 		}
 		space := pr.fr.space()
 		n, err := sc.read(pr.rc, space)
+		*reads++
 		switch {
 		case n > 0:
 			pr.fr.filled(n)
-			if n < len(space) {
-				reads = maxReads - 1 // the socket is drained: handle what came, then wait
-			}
+			// Short: the socket is drained; handle what came, then wait.
+			drained = n < len(space)
 		case errors.Is(err, errWouldBlock):
-			return "", false
+			return "", false, true
 		default:
-			return protocol.LeftDisconnect, true // the end of the stream, or a failed read
+			return protocol.LeftDisconnect, true, false // the end of the stream, or a failed read
 		}
 	}
 }

@@ -24,13 +24,18 @@ const (
 
 // Poller parks idle connections' readers on epoll instead of one blocked
 // goroutine per connection: one goroutine waits on the epoll set for every
-// registered connection (parked in the runtime's poller, poller_linux.go), and a ready connection's frames are read (without
-// blocking) and handled on a worker, after which it is re-armed. A
-// connection is armed one-shot, so it is never handled by two workers at
-// once, and is not re-armed while its handler runs: a flooding client is
-// throttled by TCP as with a reader goroutine. Each registration has a key
-// of its own, so a reused fd number never reaches the connection that had
-// it before. The owner calls Close once its connections have ended.
+// registered connection (parked in the runtime's poller, poller_linux.go),
+// and a ready connection's frames are read (without blocking) and handled
+// on a worker. A connection is registered once, edge-triggered: epoll
+// reports it when bytes arrive, with no system call to re-arm it after
+// each read. Its state (polled.go) keeps it to one worker at a time: an
+// edge reported while a worker runs it only marks it (polled.again), and
+// that worker reads again before it lets the connection wait, so bytes
+// that arrive during a read or a handler are never left unannounced. A
+// flooding client is throttled by TCP as with a reader goroutine: nothing
+// is read while its handler runs. Each registration has a key of its own,
+// so a reused fd number never reaches the connection that had it before.
+// The owner calls Close once its connections have ended.
 type Poller struct {
 	ep *epoll
 
@@ -151,8 +156,8 @@ func (p *Poller) work(c *Conn) {
 // errPollerClosed: the poller was closed before the connection ended.
 var errPollerClosed = errors.New("wsconn: poller closed")
 
-// arm adds (add) or re-arms a connection's fd, one-shot, with sc's
-// system calls.
+// arm adds (add) or modifies a connection's registration with sc's system
+// calls; either reports the fd at once if it is readable.
 func (p *Poller) arm(sc *sysCalls, pr *polled, add bool) error {
 	p.mu.RLock()
 	defer p.mu.RUnlock()

@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// epoll is the poller's Linux half: an epoll instance with one-shot
-// registrations and a pipe that wakes its waiter for Close. The epoll fd
+// epoll is the poller's Linux half: an epoll instance with edge-triggered
+// registrations (each added once, reporting bytes that arrive; see
+// Poller) and a pipe that wakes its waiter for Close. The epoll fd
 // is itself in the Go runtime's poller (it is readable while connections
 // are ready), so the waiter parks like any goroutine waiting for a socket
 // instead of holding a thread blocked in epoll_wait, and is woken by the
@@ -25,8 +26,10 @@ type epoll struct {
 
 const (
 	// wakeKey is the pipe's key; connections' keys start at 1.
-	wakeKey  = 0
-	armFlags = syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT
+	wakeKey = 0
+	// armFlags: readable or closed by the peer, edge-triggered
+	// (EPOLLET, which the syscall package spells as a negative int).
+	armFlags = uint32(syscall.EPOLLIN|syscall.EPOLLRDHUP) | 1<<31
 )
 
 func newEpoll() (*epoll, error) {
@@ -117,7 +120,7 @@ func (e *epoll) close() {
 }
 
 // sysCalls holds a worker's system call arguments and results, with the
-// functions that make them bound once, so its reads, writes and re-arms
+// functions that make them bound once, so its reads, writes and epoll_ctl calls
 // allocate nothing per call.
 type sysCalls struct {
 	buf   []byte
@@ -187,8 +190,9 @@ func (s *sysCalls) doCtl(fd uintptr) {
 	s.err = syscall.EpollCtl(s.ep.fd, op, int(fd), &s.ev)
 }
 
-// arm adds (add) or re-arms a connection's fd inside rc's Control, so it
-// cannot be closed meanwhile.
+// arm adds (add) or modifies a connection's fd inside rc's Control, so it
+// cannot be closed meanwhile. Either makes epoll report the fd at once if
+// it is readable, as a new edge would.
 func (s *sysCalls) arm(e *epoll, rc syscall.RawConn, key uint64, add bool) error {
 	s.ep, s.key, s.add = e, key, add
 	if err := rc.Control(s.ctlFn); err != nil {
