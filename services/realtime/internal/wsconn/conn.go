@@ -380,7 +380,7 @@ func (c *Conn) ReadBefore(deadline time.Time) (messageType int, data []byte, err
 // close frame code with text, then the socket.
 func (c *Conn) Refuse(code int, text string) {
 	msg := websocket.FormatCloseMessage(code, text)
-	_ = c.writeControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+	_ = c.writeControl(websocket.CloseMessage, msg, time.Second)
 	_ = c.nc.Close()
 }
 
@@ -558,7 +558,7 @@ func (c *Conn) writeWaiting(data []byte) error {
 // own, and finishes.
 func (c *Conn) closeWith(ce *websocket.CloseError) {
 	msg := websocket.FormatCloseMessage(ce.Code, ce.Text)
-	_ = c.writeControl(websocket.CloseMessage, msg, time.Now().Add(c.o.WriteTimeout))
+	_ = c.writeControl(websocket.CloseMessage, msg, c.o.WriteTimeout)
 	c.sendMu.Lock()
 	var wake chan struct{}
 	if !c.over() {

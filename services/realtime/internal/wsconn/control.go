@@ -23,12 +23,17 @@ type ctlWriter struct {
 var errControlDone = errors.New("websocket: no control frame after a close frame or a failed write")
 
 // writeControl writes one control frame (at most 125 bytes of payload)
-// with a write deadline: through gorilla when the connection keeps its
-// Conn (the goroutine reader, whose control handlers share its state),
-// else itself.
-func (c *Conn) writeControl(op int, payload []byte, deadline time.Time) error {
+// with a write deadline wait from when its turn comes: through gorilla
+// when the connection keeps its Conn (the goroutine reader, whose control
+// handlers share its state), else itself. On a polled connection the
+// deadline is set once the control frames' lock is held: a data frame's
+// rest written under that lock (inline.go) has its own write timeout, and
+// a pong that spent its wait queued behind it would fail unwritten and,
+// as a failed write, end every later control frame of a connection whose
+// client is reading.
+func (c *Conn) writeControl(op int, payload []byte, wait time.Duration) error {
 	if c.ws != nil {
-		return c.ws.WriteControl(op, payload, deadline)
+		return c.ws.WriteControl(op, payload, time.Now().Add(wait))
 	}
 	if len(payload) > maxControlLen {
 		return errors.New("websocket: invalid control frame")
@@ -40,7 +45,7 @@ func (c *Conn) writeControl(op int, payload []byte, deadline time.Time) error {
 	if c.ctl.done {
 		return errControlDone
 	}
-	err := c.nc.SetWriteDeadline(deadline)
+	err := c.nc.SetWriteDeadline(time.Now().Add(wait))
 	if err == nil {
 		_, err = c.nc.Write(frame)
 	}

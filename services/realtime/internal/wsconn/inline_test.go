@@ -132,6 +132,35 @@ func TestInlineWrite(t *testing.T) {
 		}
 	})
 
+	t.Run("a pong held back longer than its wait", func(t *testing.T) {
+		// The client pings while a frame's rest waits for it to read, and
+		// reads only after the pong's own wait (controlWait) is over: the
+		// pong waited for its turn, not on the socket, and is still sent.
+		t.Parallel()
+		cl, pc := inlineClient(t, opts(), true)
+		big := numbered(0, 0, 1<<20)
+		if !pc.c.Send(Frame{Data: big, Inline: true}) {
+			t.Fatal("not sent")
+		}
+		if pc.c.ctl.mu.TryLock() {
+			pc.c.ctl.mu.Unlock()
+			t.Fatal("the frame fit the socket: the test's buffers are too large to hold its rest back")
+		}
+		var pongs []string
+		cl.SetPongHandler(func(s string) error { pongs = append(pongs, s); return nil })
+		if err := cl.WriteControl(websocket.PingMessage, []byte("held"), time.Now().Add(10*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(controlWait + controlWait/2) // the condition under test, not a wait for an event
+		if got := readFrame(t, cl); got != string(big) {
+			t.Fatalf("got %d bytes, want the %d-byte frame", len(got), len(big))
+		}
+		readPongs(t, cl, pc.c, func() int { return len(pongs) }, 1)
+		if pongs[0] != "held" {
+			t.Fatalf("pong %q", pongs[0])
+		}
+	})
+
 	t.Run("concurrent senders", func(t *testing.T) {
 		t.Parallel()
 		o := opts()

@@ -18,8 +18,9 @@ import (
 // goes with gorilla's Conn once New has the socket.
 const PolledReadBufferSize = 1
 
-// controlWait bounds the pong and close frames the reader writes, as
-// gorilla's own handlers do.
+// controlWait bounds writing a pong or close frame the reader sends, from
+// when its turn comes (writeControl), as gorilla's own handlers bound
+// theirs.
 const controlWait = time.Second
 
 // maxReads bounds the reads one turn of a worker makes for a connection
@@ -214,7 +215,7 @@ func (c *Conn) onFrame(f frame) (reason string, end bool) {
 	pr := c.pr
 	switch f.Op {
 	case websocket.PingMessage:
-		_ = c.writeControl(websocket.PongMessage, f.Payload, time.Now().Add(controlWait))
+		_ = c.writeControl(websocket.PongMessage, f.Payload, controlWait)
 	case websocket.PongMessage:
 		pr.lastRead.Store(time.Now().UnixNano())
 	case websocket.CloseMessage:
@@ -247,7 +248,7 @@ func (c *Conn) closeReceived(payload []byte) (int, error) {
 	if code != websocket.CloseNoStatusReceived {
 		msg = websocket.FormatCloseMessage(code, "")
 	}
-	_ = c.writeControl(websocket.CloseMessage, msg, time.Now().Add(controlWait))
+	_ = c.writeControl(websocket.CloseMessage, msg, controlWait)
 	return code, nil
 }
 
@@ -261,10 +262,9 @@ func (c *Conn) frameFailure(err error) string {
 		if len(data) > maxControlLen {
 			data = data[:maxControlLen]
 		}
-		_ = c.writeControl(websocket.CloseMessage, data, time.Now().Add(controlWait))
+		_ = c.writeControl(websocket.CloseMessage, data, controlWait)
 	case errors.Is(err, errTooBig):
-		_ = c.writeControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseMessageTooBig, ""),
-			time.Now().Add(controlWait))
+		_ = c.writeControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseMessageTooBig, ""), controlWait)
 	}
 	return protocol.LeftDisconnect
 }
@@ -355,7 +355,7 @@ func (c *Conn) readBeforePolled(deadline time.Time) (int, []byte, error) {
 		}
 		switch f.Op {
 		case websocket.PingMessage:
-			_ = c.writeControl(websocket.PongMessage, f.Payload, time.Now().Add(controlWait))
+			_ = c.writeControl(websocket.PongMessage, f.Payload, controlWait)
 		case websocket.PongMessage:
 		case websocket.CloseMessage:
 			code, text, err := closeFrame(f.Payload)
