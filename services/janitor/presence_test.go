@@ -37,8 +37,12 @@ func TestDeadInstancePresenceExpires(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer w.Stop()
-			key := putEntry(t, e.in, r.ID, "ada", "conn-1", vouched)
+			// put is taken before the entry's own time (LastSeen, set in
+			// putEntry): an older instance's entry counts until LastSeen + TTL,
+			// so a clock read after the put would be late by the put's own
+			// round trip.
 			put := time.Now()
+			key := putEntry(t, e.in, r.ID, "ada", "conn-1", vouched)
 
 			// Well past the idle timeout, the session stays while its user is present.
 			time.Sleep(ttl - 3*time.Second)
