@@ -104,6 +104,7 @@ func (u *user) onCode(ev Event) {
 	if _, sent, ok := ParseOpID(c.OpID); ok && u.inWindow(sent) && !own {
 		u.st.code.Add(time.Duration(ev.At - sent))
 		u.st.recv[kindCode]++
+		u.f.opts.Slow.add(sent, time.Duration(ev.At-sent))
 	} else if !ok && u.f.opts.Legacy && u.measuringLegacy() {
 		u.st.recv[kindCode]++ // an older server may drop the opId: counted, not timed
 	}

@@ -56,6 +56,9 @@ type Options struct {
 	// ConnectStats.Raw), so the results of several generator processes
 	// merge exactly (MergeResults).
 	KeepRaw bool
+	// Slow, when set, records the time structure of the code-updates'
+	// latencies (series.go).
+	Slow *SlowLog
 	// Progress receives one line per phase; nil: quiet.
 	Progress io.Writer
 	// OnWindow, when set, is called at the start of every measured window
@@ -144,6 +147,7 @@ func newFleet(name string, opts Options) *fleet {
 	f.rctx, f.rcancel = context.WithCancel(context.Background())
 	f.windowStart.Store(math.MaxInt64)
 	f.windowEnd.Store(math.MaxInt64)
+	opts.Slow.start(f.clock)
 	return f
 }
 

@@ -55,6 +55,8 @@ type flags struct {
 	procs                      int
 	shard                      string
 	cpuProfile                 string
+	slowLog                    string
+	slowOver                   time.Duration
 	profiler                   windowProfile
 }
 
@@ -97,6 +99,8 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags,
 	fs.IntVar(&f.procs, "procs", 1, "idle, interview, interview-light: run in this many generator processes (each has its own RLIMIT_NOFILE) on disjoint sessions and merge their raw latency samples")
 	fs.StringVar(&f.shard, "shard", "", "run part i/n of the sessions and keep the raw samples (what -procs gives each process)")
 	fs.StringVar(&f.cpuProfile, "cpuprofile", "", "write a CPU profile of the generator over its first measured window here (with -procs, one per process, numbered before the first dot of the name: cpu.pb.gz gives cpu-1.pb.gz, cpu-2.pb.gz, ...)")
+	fs.StringVar(&f.slowLog, "slow-log", "", "interview, interview-light: write the code-updates' time structure here (one process, not with -procs): per 100 ms of send time the count and the slow count, and every slow one's send time (unix) and latency (see -slow-over)")
+	fs.DurationVar(&f.slowOver, "slow-over", 3*time.Millisecond, "with -slow-log: a code-update slower than this is slow")
 	fs.BoolVar(&o.KeepRaw, "keep-raw", false, "keep every raw latency sample in the JSON result")
 	fs.IntVar(&f.typists, "typists", 1, "interview-light: users per session who type (the others move their cursors)")
 	fs.StringVar(&f.watch, "watch-rss", "", "interview: comma-separated name=pid of server processes whose VmRSS to sample over the run")
@@ -162,6 +166,9 @@ func parse(args []string, getenv func(string) string, stderr io.Writer) (*flags,
 		f.profiler.start(length, stderr)
 	}
 	f.profiler.path = f.cpuProfile
+	if f.slowLog != "" {
+		o.Slow = &loadgen.SlowLog{Over: f.slowOver}
+	}
 	return f, scenario, nil
 }
 
@@ -212,6 +219,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return enc.Encode(r)
 	}); err != nil {
 		return err
+	}
+	if f.slowLog != "" {
+		if err := write(f.slowLog, nil, f.opts.Slow.Write); err != nil {
+			return err
+		}
 	}
 	if f.md != "" {
 		if err := write(f.md, nil, func(w io.Writer) error { return loadgen.WriteMarkdown(w, []*loadgen.Result{r}) }); err != nil {
