@@ -50,6 +50,11 @@ type Event struct {
 	UserID    string
 	Payload   json.RawMessage
 	At        int64 // Clock time of receipt
+
+	// decoded: code holds the payload of a code-update, or the Version,
+	// OpID and Hash of a code-ack, already read by quickEnvelope.
+	decoded bool
+	code    protocol.CodeUpdate
 }
 
 // RefusedError is a handshake the server refused with a protocol error code.
@@ -211,6 +216,13 @@ func (c *Conn) Send(typ string, payload any) error {
 	if cu, ok := payload.(protocol.CursorUpdate); ok && typ == protocol.TypeCursorUpdate && cu.Selection == nil {
 		// The most frequent send, written in one pass.
 		if frame, ok := appendCursorFrame(make([]byte, 0, 192), c.framing == FramingSocketIO, c.session, cu.Position, now.UnixMilli()); ok {
+			return c.enqueue(frame)
+		}
+	}
+	if upd, ok := payload.(protocol.CodeUpdate); ok && typ == protocol.TypeCodeUpdate && upd.Delta.FullCode != nil {
+		// Every fullCode update, written in one pass.
+		size := 160 + len(c.session) + len(*upd.Delta.FullCode) + len(upd.OpID)
+		if frame, ok := appendCodeFrame(make([]byte, 0, size), c.framing == FramingSocketIO, c.session, upd, now.UnixMilli()); ok {
 			return c.enqueue(frame)
 		}
 	}

@@ -92,10 +92,12 @@ func (u *user) coveredLocked(version int64) {
 }
 
 func (u *user) onCode(ev Event) {
-	var c protocol.CodeUpdate
-	if err := json.Unmarshal(ev.Payload, &c); err != nil {
-		u.countLocked("client:BAD_CODE_UPDATE")
-		return
+	c := ev.code
+	if !ev.decoded {
+		if err := json.Unmarshal(ev.Payload, &c); err != nil {
+			u.countLocked("client:BAD_CODE_UPDATE")
+			return
+		}
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
@@ -128,10 +130,12 @@ func (u *user) onCode(ev Event) {
 func (u *user) measuringLegacy() bool { return u.f.measuring.Load() }
 
 func (u *user) onAck(ev Event) {
-	var a protocol.CodeAck
-	if err := json.Unmarshal(ev.Payload, &a); err != nil {
-		u.countLocked("client:BAD_CODE_ACK")
-		return
+	a := protocol.CodeAck{Version: ev.code.Version, OpID: ev.code.OpID, Hash: ev.code.Hash}
+	if !ev.decoded {
+		if err := json.Unmarshal(ev.Payload, &a); err != nil {
+			u.countLocked("client:BAD_CODE_ACK")
+			return
+		}
 	}
 	u.mu.Lock()
 	u.lastVersion = max(u.lastVersion, a.Version)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
+	"strings"
 
 	"github.com/pairpad/pairpad/shared/protocol"
 )
@@ -49,7 +50,11 @@ func quickEvent(data []byte) (envelope, bool) {
 	if env.Type == "" && env.Payload == nil {
 		return envelope{}, false // a bare object payload
 	}
-	env.Type = eventName(data[4:end])
+	if name := eventName(data[4:end]); name != env.Type {
+		// The event's name is its type: a payload read ahead for
+		// another type is dropped, for the handler to read.
+		env.Type, env.decoded, env.code = name, false, protocol.CodeUpdate{}
+	}
 	return env, true
 }
 
@@ -96,12 +101,173 @@ func quickEnvelope(b []byte) (envelope, bool) {
 		return env, true
 	}
 	payload, ok := bytes.CutPrefix(rest, []byte(`,"payload":`))
-	if !ok || len(payload) == 0 || !json.Valid(payload) || string(payload) == "null" ||
-		isSpace(payload[0]) || isSpace(payload[len(payload)-1]) {
+	if !ok {
+		return envelope{}, false
+	}
+	// A code-update's or code-ack's payload in the servers' form is read
+	// here, which also proves it valid JSON; any other is checked with
+	// json.Valid and left to its handler.
+	switch env.Type {
+	case protocol.TypeCodeUpdate:
+		env.code, env.decoded = quickCodeUpdate(payload)
+	case protocol.TypeCodeAck:
+		var a protocol.CodeAck
+		if a, env.decoded = quickCodeAck(payload); env.decoded {
+			env.code = protocol.CodeUpdate{Version: a.Version, OpID: a.OpID, Hash: a.Hash}
+		}
+	}
+	if !env.decoded && (len(payload) == 0 || !json.Valid(payload) || string(payload) == "null" ||
+		isSpace(payload[0]) || isSpace(payload[len(payload)-1])) {
 		return envelope{}, false
 	}
 	env.Payload = bytes.Clone(payload)
 	return env, true
+}
+
+// quickCodeUpdate reads the payload of a fullCode code-update as the
+// servers write it (encoding/json's form of protocol.CodeUpdate):
+// {"delta":{"fullCode":"<text>"},"version":N}, then "opId" and "hash" when
+// present. It declines any other form (ops, whitespace, another order, a
+// \u escape or a byte outside printable ASCII in the text, a negative or
+// long version) for json.Unmarshal.
+func quickCodeUpdate(payload []byte) (protocol.CodeUpdate, bool) {
+	rest, ok := bytes.CutPrefix(payload, []byte(`{"delta":{"fullCode":`))
+	if !ok {
+		return protocol.CodeUpdate{}, false
+	}
+	text, rest, ok := quickText(rest)
+	if !ok {
+		return protocol.CodeUpdate{}, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`},`)); !ok {
+		return protocol.CodeUpdate{}, false
+	}
+	a, ok := quickAckFields(rest)
+	if !ok {
+		return protocol.CodeUpdate{}, false
+	}
+	return protocol.CodeUpdate{Delta: protocol.Delta{FullCode: &text}, Version: a.Version, OpID: a.OpID, Hash: a.Hash}, true
+}
+
+// quickCodeAck reads the payload of a code-ack as the servers write it:
+// {"version":N}, then "opId" and "hash" when present; any other form is
+// declined for json.Unmarshal.
+func quickCodeAck(payload []byte) (protocol.CodeAck, bool) {
+	if len(payload) == 0 || payload[0] != '{' {
+		return protocol.CodeAck{}, false
+	}
+	return quickAckFields(payload[1:])
+}
+
+// quickAckFields reads "version":N[,"opId":"..."][,"hash":"..."]} after an
+// object's opening (or a comma).
+func quickAckFields(b []byte) (protocol.CodeAck, bool) {
+	var a protocol.CodeAck
+	rest, ok := bytes.CutPrefix(b, []byte(`"version":`))
+	if !ok {
+		return protocol.CodeAck{}, false
+	}
+	if a.Version, rest, ok = quickInt64(rest); !ok {
+		return protocol.CodeAck{}, false
+	}
+	if r, ok := bytes.CutPrefix(rest, []byte(`,"opId":`)); ok {
+		var v []byte
+		if v, rest, ok = quickString(r); !ok {
+			return protocol.CodeAck{}, false
+		}
+		a.OpID = string(v)
+	}
+	if r, ok := bytes.CutPrefix(rest, []byte(`,"hash":`)); ok {
+		var v []byte
+		if v, rest, ok = quickString(r); !ok {
+			return protocol.CodeAck{}, false
+		}
+		a.Hash = string(v)
+	}
+	if string(rest) != "}" {
+		return protocol.CodeAck{}, false
+	}
+	return a, true
+}
+
+// quickInt64 reads a non-negative JSON integer of at most 18 digits at the
+// start of b.
+func quickInt64(b []byte) (int64, []byte, bool) {
+	var n int64
+	i := 0
+	for ; i < len(b) && i < 19 && b[i] >= '0' && b[i] <= '9'; i++ {
+		n = n*10 + int64(b[i]-'0')
+	}
+	if i == 0 || i > 18 || (i > 1 && b[0] == '0') {
+		return 0, nil, false
+	}
+	return n, b[i:], true
+}
+
+// quickText reads a JSON string of printable ASCII at the start of b,
+// unescaping \n, \r, \t, \b, \f, \/, \" and \\; it declines a \u escape,
+// a control character and any byte outside ASCII (json.Unmarshal's
+// handling of those is left to it).
+func quickText(b []byte) (string, []byte, bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return "", nil, false
+	}
+	// One pass to find the end and the unescaped length, one to copy.
+	n, end := 0, -1
+	for i := 1; i < len(b); i++ {
+		c := b[i]
+		if c == '"' {
+			end = i
+			break
+		}
+		if c < 0x20 || c >= 0x80 {
+			return "", nil, false
+		}
+		if c == '\\' {
+			if i+1 >= len(b) || unescape(b[i+1]) == 0 {
+				return "", nil, false
+			}
+			i++
+		}
+		n++
+	}
+	if end < 0 {
+		return "", nil, false
+	}
+	if n == end-1 {
+		return string(b[1:end]), b[end+1:], true // no escapes
+	}
+	var out strings.Builder
+	out.Grow(n)
+	for i := 1; i < end; i++ {
+		c := b[i]
+		if c == '\\' {
+			i++
+			c = unescape(b[i])
+		}
+		out.WriteByte(c)
+	}
+	return out.String(), b[end+1:], true
+}
+
+// unescape is the byte a JSON escape \c stands for; 0 for \u and
+// anything that is not an escape.
+func unescape(c byte) byte {
+	switch c {
+	case '"', '\\', '/':
+		return c
+	case 'n':
+		return '\n'
+	case 'r':
+		return '\r'
+	case 't':
+		return '\t'
+	case 'b':
+		return '\b'
+	case 'f':
+		return '\f'
+	}
+	return 0
 }
 
 // quickString reads a JSON string without escapes or non-ASCII bytes at
@@ -174,6 +340,75 @@ func appendCursorFrame(dst []byte, socketIO bool, sessionID string, p protocol.P
 		dst = append(dst, ']')
 	}
 	return dst, true
+}
+
+// appendCodeFrame appends the frame of a fullCode code-update upd (no ops,
+// no hash: what a client sends) in session sessionID stamped now (Unix
+// milliseconds): byte for byte what encodeEnvelope (and, with socketIO,
+// AppendEvent) writes. ok is false for a session id, text or opId that
+// JSON would escape otherwise than appendText does.
+func appendCodeFrame(dst []byte, socketIO bool, sessionID string, upd protocol.CodeUpdate, now int64) ([]byte, bool) {
+	if upd.Delta.FullCode == nil || upd.Delta.Ops != nil || upd.Hash != "" || !plainJSON(sessionID) || !plainJSON(upd.OpID) {
+		return dst, false
+	}
+	start := len(dst)
+	if socketIO {
+		dst = append(dst, `42["`+protocol.TypeCodeUpdate+`",`...)
+	}
+	dst = append(dst, `{"type":"`+protocol.TypeCodeUpdate+`"`...)
+	if sessionID != "" {
+		dst = append(append(append(dst, `,"sessionId":"`...), sessionID...), '"')
+	}
+	dst = append(dst, `,"payload":{"delta":{"fullCode":`...)
+	var ok bool
+	if dst, ok = appendText(dst, *upd.Delta.FullCode); !ok {
+		return dst[:start], false
+	}
+	dst = append(dst, `},"version":`...)
+	dst = strconv.AppendInt(dst, upd.Version, 10)
+	if upd.OpID != "" {
+		dst = append(append(append(dst, `,"opId":"`...), upd.OpID...), '"')
+	}
+	dst = append(dst, `},"timestamp":`...)
+	dst = strconv.AppendInt(dst, now, 10)
+	dst = append(dst, '}')
+	if socketIO {
+		dst = append(dst, ']')
+	}
+	return dst, true
+}
+
+// appendText appends s as encoding/json writes it, a quoted string, when
+// it is printable ASCII and newlines, carriage returns, tabs, quotes and
+// backslashes (escaped as encoding/json escapes them); ok is false, with
+// dst cut back, for anything else (another control character, an HTML
+// character, a byte outside ASCII).
+func appendText(dst []byte, s string) ([]byte, bool) {
+	start := len(dst)
+	dst = append(dst, '"')
+	plain := 0 // s[plain:i] is still to be copied as it is
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c < 0x80 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			continue
+		}
+		var esc byte
+		switch c {
+		case '\n':
+			esc = 'n'
+		case '\r':
+			esc = 'r'
+		case '\t':
+			esc = 't'
+		case '"', '\\':
+			esc = c
+		default:
+			return dst[:start], false
+		}
+		dst = append(append(dst, s[plain:i]...), '\\', esc)
+		plain = i + 1
+	}
+	return append(append(dst, s[plain:]...), '"'), true
 }
 
 // plainJSON reports whether encoding/json writes s between quotes as it is:

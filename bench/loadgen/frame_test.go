@@ -21,6 +21,37 @@ func generalEvent(data []byte) (envelope, bool) {
 	return env, err == nil
 }
 
+// generalPart is env without the payload quickEnvelope read ahead: what
+// the general path gives.
+func generalPart(env envelope) envelope {
+	env.decoded, env.code = false, protocol.CodeUpdate{}
+	return env
+}
+
+// checkDecoded fails unless a payload quickEnvelope read ahead is what
+// json.Unmarshal reads of it, for the type it has.
+func checkDecoded(t *testing.T, env envelope) {
+	t.Helper()
+	if !env.decoded {
+		return
+	}
+	switch env.Type {
+	case protocol.TypeCodeUpdate:
+		var want protocol.CodeUpdate
+		if err := json.Unmarshal(env.Payload, &want); err != nil || !reflect.DeepEqual(env.code, want) {
+			t.Errorf("code-update payload %s read ahead as %+v; json.Unmarshal: %+v, %v", env.Payload, env.code, want, err)
+		}
+	case protocol.TypeCodeAck:
+		var want protocol.CodeAck
+		got := protocol.CodeAck{Version: env.code.Version, OpID: env.code.OpID, Hash: env.code.Hash}
+		if err := json.Unmarshal(env.Payload, &want); err != nil || got != want || env.code.Delta.FullCode != nil || env.code.Delta.Ops != nil {
+			t.Errorf("code-ack payload %s read ahead as %+v; json.Unmarshal: %+v, %v", env.Payload, env.code, want, err)
+		}
+	default:
+		t.Errorf("a %s payload read ahead: %+v", env.Type, env.code)
+	}
+}
+
 // quickEventFrames are frames quickEvent must read (true) or leave to the
 // general path (false).
 var quickEventFrames = []struct {
@@ -32,6 +63,14 @@ var quickEventFrames = []struct {
 	{`42["error",{"type":"error","payload":{"error":"RATE_LIMIT_EXCEEDED","message":"slow down"}}]`, true},
 	{`42["presence-update",{"type":"presence-update","payload":{"users":[]}}  ]`, true},
 	{`42["code-ack",{"type":"code-ack","sessionId":"s","payload":{"version":3,"opId":"lg2.9"},"timestamp":1764921600123}]`, true},
+	{`42["code-ack",{"type":"code-ack","sessionId":"s","userId":"lg1","payload":{"version":3,"opId":"lg2.9","hash":"ab12"},"timestamp":1}]`, true},
+	{`42["code-update",{"type":"code-update","sessionId":"s","userId":"lg1","payload":{"delta":{"fullCode":"// lg1: abc\n// lg2: \"q\" \\ \t x\n"},"version":12,"opId":"lg3.456789","hash":"ff00"},"timestamp":1}]`, true},
+	{`42["code-update",{"type":"code-update","sessionId":"s","payload":{"delta":{"fullCode":""},"version":0},"timestamp":1}]`, true},
+	{`42["code-update",{"type":"code-update","payload":{"delta":{"fullCode":"\u003c"},"version":1},"timestamp":1}]`, true}, // json.Unmarshal's payload
+	{`42["code-update",{"type":"code-ack","payload":{"version":1,"opId":"x"},"timestamp":1}]`, true},                       // read as the name says
+	{`42["code-ack",{"type":"code-update","payload":{"delta":{"fullCode":"a"},"version":1},"timestamp":1}]`, true},
+	{`42["code-update",{"type":"code-update","payload":{"delta":{"fullCode":"a"},"version":1,"opId":"x"}}]`, true}, // no timestamp: json.Unmarshal's
+	{`42["code-update",{"type":"code-update","payload":{"delta":{"fullCode":"a},"version":1},"timestamp":1}]`, false},
 	{`42["user-left",{"type":"user-left","sessionId":"s","userId":"u","timestamp":0}]`, true},
 	{`42["cursor-update",{"type":"cursor-update","payload":null,"timestamp":1}]`, true},            // json.Unmarshal's
 	{`42["cursor-update",{"type":"cursor-update","userId":"é","payload":{},"timestamp":1}]`, true}, // json.Unmarshal's
@@ -39,8 +78,8 @@ var quickEventFrames = []struct {
 	{`42["cursor-update",{"type":"cursor-update","payload":{"timestamp":1},"timestamp":01}]`, false},
 	{`42["cursor-update",{"userId":"u","type":"cursor-update","payload":{},"timestamp":1}]`, true},
 	{`42["sync",{"code":"x","version":1}]`, false}, // a bare object payload
-	{`42["language-changed","python"]`, false},     // a bare string payload
-	{`42["sync"]`, false}, // no argument
+	{`42["language-changed","python"]`, false},                                         // a bare string payload
+	{`42["sync"]`, false},                                                              // no argument
 	{`421["cursor-update",{"type":"cursor-update","payload":{}}]`, false},              // an ack id
 	{`42[ "cursor-update",{"type":"cursor-update","payload":{}}]`, false},              // whitespace
 	{`42["curs\u006fr-update",{"type":"cursor-update","payload":{}}]`, false},          // an escaped name
@@ -67,9 +106,10 @@ func TestQuickEvent(t *testing.T) {
 				return
 			}
 			want, wantOK := generalEvent([]byte(tc.frame))
-			if !wantOK || !reflect.DeepEqual(got, want) {
+			if !wantOK || !reflect.DeepEqual(generalPart(got), want) {
 				t.Errorf("quickEvent = %+v (payload %s); the general path: %+v (payload %s), %v", got, got.Payload, want, want.Payload, wantOK)
 			}
+			checkDecoded(t, got)
 		})
 	}
 }
@@ -99,9 +139,10 @@ func FuzzQuickEvent(f *testing.F) {
 			return
 		}
 		want, wantOK := generalEvent(data)
-		if !wantOK || !reflect.DeepEqual(got, want) {
+		if !wantOK || !reflect.DeepEqual(generalPart(got), want) {
 			t.Errorf("quickEvent(%q) = %+v; the general path: %+v, %v", data, got, want, wantOK)
 		}
+		checkDecoded(t, got)
 	})
 }
 
@@ -265,6 +306,9 @@ func TestQuickEnvelope(t *testing.T) {
 		{Type: "cursor-update", SessionID: "6f1c2a9e-3b7d", UserID: "lg7", Payload: json.RawMessage(`{"position":{"line":0,"column":12}}`), Timestamp: 1764921600123},
 		{Type: "code-ack", SessionID: "s", Payload: json.RawMessage(`{"version":3,"opId":"lg2.9"}`), Timestamp: 1},
 		{Type: "user-left", UserID: "u", Timestamp: 0},
+		{Type: "code-ack", SessionID: "s", UserID: "lg1", Payload: json.RawMessage(`{"version":3,"opId":"lg2.9","hash":"0a1b"}`), Timestamp: 1},
+		{Type: "code-update", SessionID: "s", UserID: "lg1", Payload: codePayload(t, "// lg1: abc\n// lg2: \"x\"\t\\\n", 7, "lg4.99", "0a1b"), Timestamp: 1},
+		{Type: "code-update", SessionID: "s", Payload: codePayload(t, "", 1, "", ""), Timestamp: 1},
 		{Type: "presence-update", Payload: json.RawMessage(`{"users":[{"userId":"a<b>","userName":"x"}]}`), Timestamp: 9},
 	} {
 		raw, err := json.Marshal(e)
@@ -276,9 +320,13 @@ func TestQuickEnvelope(t *testing.T) {
 		if err := json.Unmarshal(raw, &want); err != nil {
 			t.Fatal(err)
 		}
-		if !ok || !reflect.DeepEqual(got, want) {
+		if !ok || !reflect.DeepEqual(generalPart(got), want) {
 			t.Errorf("quickEnvelope(%s) = %+v, %v; json.Unmarshal: %+v", raw, got, ok, want)
 		}
+		if decodable := e.Type == protocol.TypeCodeUpdate || e.Type == protocol.TypeCodeAck; got.decoded != decodable {
+			t.Errorf("quickEnvelope(%s) read the payload ahead: %v, want %v", raw, got.decoded, decodable)
+		}
+		checkDecoded(t, got)
 	}
 }
 
@@ -291,6 +339,8 @@ func FuzzQuickEnvelope(f *testing.F) {
 		`{"type":"code-ack","sessionId":"s","payload":{"version":3,"opId":"lg2.9"},"timestamp":1}`,
 		`{"type":"presence-update","sessionId":"s","payload":{"users":[{"userId":"a<b>"}]},"timestamp":9}`,
 		`{"type":"x","payload":null,"timestamp":1}`,
+		`{"type":"code-update","sessionId":"s","userId":"lg1","payload":{"delta":{"fullCode":"// lg1: ab\n\"\\"},"version":12,"opId":"lg3.4","hash":"ff"},"timestamp":1}`,
+		`{"type":"code-ack","sessionId":"s","payload":{"version":3,"opId":"lg2.9","hash":"ff"},"timestamp":1}`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -300,8 +350,240 @@ func FuzzQuickEnvelope(f *testing.F) {
 			return
 		}
 		var want envelope
-		if err := json.Unmarshal(data, &want); err != nil || !reflect.DeepEqual(got, want) {
+		if err := json.Unmarshal(data, &want); err != nil || !reflect.DeepEqual(generalPart(got), want) {
 			t.Errorf("quickEnvelope(%q) = %+v; json.Unmarshal: %+v, %v", data, got, want, err)
 		}
+		checkDecoded(t, got)
 	})
+}
+
+// codePayload is the payload of a fullCode code-update as the servers
+// write it (encoding/json).
+func codePayload(t testing.TB, text string, version int64, opID, hash string) json.RawMessage {
+	t.Helper()
+	raw, err := json.Marshal(protocol.CodeUpdate{Delta: protocol.Delta{FullCode: &text}, Version: version, OpID: opID, Hash: hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// quickCodePayloads are code-update (and code-ack) payloads the quick
+// readers must read (true) or leave to json.Unmarshal (false).
+var quickCodePayloads = []struct {
+	payload   string
+	code, ack bool
+}{
+	{`{"delta":{"fullCode":"// lg1: abc\n"},"version":12,"opId":"lg3.4","hash":"ff00"}`, true, false},
+	{`{"delta":{"fullCode":"a\"b\\c\/d\te\rf\bg\fh"},"version":0}`, true, false},
+	{`{"delta":{"fullCode":""},"version":999999999999999999,"hash":"x"}`, true, false},
+	{`{"delta":{"fullCode":"x"},"version":1000000000000000000}`, false, false}, // 19 digits
+	{`{"delta":{"fullCode":"\u003c"},"version":1}`, false, false},
+	{`{"delta":{"fullCode":"é"},"version":1}`, false, false},
+	{"{\"delta\":{\"fullCode\":\"a\x01\"},\"version\":1}", false, false},
+	{`{"delta":{"fullCode":"a\x"},"version":1}`, false, false},
+	{`{"delta":{"fullCode":"a\"},"version":1}`, false, false},
+	{`{"delta":{"fullCode":"a"},"version":-1}`, false, false},
+	{`{"delta":{"fullCode":"a"},"version":01}`, false, false},
+	{`{"delta":{"fullCode":"a"},"version":1.5}`, false, false},
+	{`{"delta":{"fullCode":"a"},"version":1,"opId":"x","extra":1}`, false, false},
+	{`{"delta":{"fullCode":"a"},"version":1,"hash":"h","opId":"x"}`, false, false},
+	{`{"delta":{"fullCode":"a"},"version":1} `, false, false},
+	{`{"delta":{"fullCode":"a","ops":[1]},"version":1}`, false, false},
+	{`{"delta":{"ops":[1,"a"]},"version":1,"opId":"x"}`, false, false},
+	{`{"delta":{"fullCode":null},"version":1}`, false, false},
+	{`{"version":3,"opId":"lg2.9","hash":"ab"}`, false, true},
+	{`{"version":3}`, false, true},
+	{`{"version":3,"opId":"lg\u0032.9"}`, false, false},
+	{`{"version":3,"opId":"lg2.9"`, false, false},
+	{`{"opId":"lg2.9","version":3}`, false, false},
+	{``, false, false},
+}
+
+// TestQuickCode: quickCodeUpdate and quickCodeAck read the payloads the
+// servers write, decline the others, and what they read equals
+// json.Unmarshal's.
+func TestQuickCode(t *testing.T) {
+	for _, tc := range quickCodePayloads {
+		t.Run(tc.payload, func(t *testing.T) {
+			got, ok := quickCodeUpdate([]byte(tc.payload))
+			if ok != tc.code {
+				t.Fatalf("quickCodeUpdate ok = %v, want %v", ok, tc.code)
+			}
+			var want protocol.CodeUpdate
+			if ok && (json.Unmarshal([]byte(tc.payload), &want) != nil || !reflect.DeepEqual(got, want)) {
+				t.Errorf("quickCodeUpdate = %+v, json.Unmarshal: %+v", got, want)
+			}
+			a, ok := quickCodeAck([]byte(tc.payload))
+			if ok != tc.ack {
+				t.Fatalf("quickCodeAck ok = %v, want %v", ok, tc.ack)
+			}
+			var wantAck protocol.CodeAck
+			if ok && (json.Unmarshal([]byte(tc.payload), &wantAck) != nil || a != wantAck) {
+				t.Errorf("quickCodeAck = %+v, json.Unmarshal: %+v", a, wantAck)
+			}
+		})
+	}
+}
+
+// FuzzQuickCode: on any payload, quickCodeUpdate and quickCodeAck either
+// decline or agree with json.Unmarshal.
+func FuzzQuickCode(f *testing.F) {
+	for _, tc := range quickCodePayloads {
+		f.Add([]byte(tc.payload))
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		if got, ok := quickCodeUpdate(payload); ok {
+			var want protocol.CodeUpdate
+			if err := json.Unmarshal(payload, &want); err != nil || !reflect.DeepEqual(got, want) {
+				t.Errorf("quickCodeUpdate(%q) = %+v; json.Unmarshal: %+v, %v", payload, got, want, err)
+			}
+		}
+		if got, ok := quickCodeAck(payload); ok {
+			var want protocol.CodeAck
+			if err := json.Unmarshal(payload, &want); err != nil || got != want {
+				t.Errorf("quickCodeAck(%q) = %+v; json.Unmarshal: %+v, %v", payload, got, want, err)
+			}
+		}
+	})
+}
+
+// generalCodeFrame is the general encoding of a code-update frame.
+func generalCodeFrame(t testing.TB, socketIO bool, session string, upd protocol.CodeUpdate, now time.Time) []byte {
+	t.Helper()
+	want, err := encodeEnvelope(protocol.TypeCodeUpdate, session, upd, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if socketIO {
+		want = AppendEvent(nil, protocol.TypeCodeUpdate, want)
+	}
+	return want
+}
+
+// TestAppendCodeFrame: the one-pass code-update frame is byte for byte the
+// general encoding, in both framings; what JSON escapes otherwise, ops and
+// a hash take the general path.
+func TestAppendCodeFrame(t *testing.T) {
+	now := time.UnixMilli(1764921600123)
+	text := func(s string) *string { return &s }
+	for _, tc := range []struct {
+		session string
+		upd     protocol.CodeUpdate
+		quick   bool
+	}{
+		{"6f1c2a9e-3b7d-4e2a-9c1f-0a8b7c6d5e4f", protocol.CodeUpdate{Delta: protocol.Delta{FullCode: text("// lg1: abc\n// lg2: def\n")}, Version: 12, OpID: "lg3.123456789"}, true},
+		{"s", protocol.CodeUpdate{Delta: protocol.Delta{FullCode: text("q\"uote\\ tab\t cr\r\n")}, Version: 0}, true},
+		{"", protocol.CodeUpdate{Delta: protocol.Delta{FullCode: text("")}, Version: -1, OpID: "x"}, true},
+		{"s", protocol.CodeUpdate{Delta: protocol.Delta{FullCode: text("a < b")}, Version: 1}, false},
+		{"s", protocol.CodeUpdate{Delta: protocol.Delta{FullCode: text("a && b")}, Version: 1}, false},
+		{"s", protocol.CodeUpdate{Delta: protocol.Delta{FullCode: text("bell\a")}, Version: 1}, false},
+		{"s", protocol.CodeUpdate{Delta: protocol.Delta{FullCode: text("é")}, Version: 1}, false},
+		{"s", protocol.CodeUpdate{Delta: protocol.Delta{FullCode: text("x")}, Version: 1, OpID: "a<b"}, false},
+		{"a\"b", protocol.CodeUpdate{Delta: protocol.Delta{FullCode: text("x")}, Version: 1}, false},
+		{"s", protocol.CodeUpdate{Delta: protocol.Delta{FullCode: text("x")}, Version: 1, Hash: "h"}, false},
+		{"s", protocol.CodeUpdate{Delta: protocol.Delta{Ops: json.RawMessage(`[1]`)}, Version: 1}, false},
+	} {
+		for _, socketIO := range []bool{false, true} {
+			got, ok := appendCodeFrame([]byte("kept"), socketIO, tc.session, tc.upd, now.UnixMilli())
+			if ok != tc.quick {
+				t.Fatalf("appendCodeFrame(%q, %+v) ok = %v, want %v", tc.session, tc.upd, ok, tc.quick)
+			}
+			if !ok {
+				if string(got) != "kept" {
+					t.Errorf("a declined appendCodeFrame left %q, want what it was given", got)
+				}
+				continue
+			}
+			if want := "kept" + string(generalCodeFrame(t, socketIO, tc.session, tc.upd, now)); string(got) != want {
+				t.Errorf("appendCodeFrame(socketIO %v) =\n%s\nwant\n%s", socketIO, got, want)
+			}
+		}
+	}
+}
+
+// FuzzAppendCodeFrame: on any text, session id and opId, appendCodeFrame
+// either declines or writes what the general encoding writes.
+func FuzzAppendCodeFrame(f *testing.F) {
+	f.Add("// lg1: abc\n", "6f1c2a9e", "lg3.4", int64(12), true)
+	f.Add("q\"\\\t\r\n<>&é\u2028\x00", "s", "", int64(-1), false)
+	f.Fuzz(func(t *testing.T, text, session, opID string, version int64, socketIO bool) {
+		upd := protocol.CodeUpdate{Delta: protocol.Delta{FullCode: &text}, Version: version, OpID: opID}
+		now := time.UnixMilli(1764921600123)
+		got, ok := appendCodeFrame(nil, socketIO, session, upd, now.UnixMilli())
+		if !ok {
+			return
+		}
+		if want := generalCodeFrame(t, socketIO, session, upd, now); string(got) != string(want) {
+			t.Errorf("appendCodeFrame(%q, %q, %q) =\n%s\nwant\n%s", text, session, opID, got, want)
+		}
+	})
+}
+
+// benchCode is a code-update's text as the heavy interview's documents
+// are: three users' lines of up to 40 typed characters.
+const benchCode = "// lg0: abcdefghijklmnopqrstuvwxyz0123456789abcd\n// lg1: efghijklmnopqrstuvwxyz0123456789ab\n// lg2: cdefghijklmnopqrstuvwxyz012345\n"
+
+// BenchmarkReceiveCode is the decoding of one received fullCode
+// code-update, through quickEvent (which reads the payload ahead) and
+// through the general path.
+func BenchmarkReceiveCode(b *testing.B) {
+	env, err := json.Marshal(protocol.Envelope{Type: protocol.TypeCodeUpdate, SessionID: "6f1c2a9e-3b7d-4e2a-9c1f-0a8b7c6d5e4f", UserID: "lg12345",
+		Payload: codePayload(b, benchCode, 1234, "lg617.123456789012", "9f86d081884c7d65"), Timestamp: 1764921600123})
+	if err != nil {
+		b.Fatal(err)
+	}
+	data := AppendEvent(nil, protocol.TypeCodeUpdate, env)
+	b.Run("quick", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if env, ok := quickEvent(data); !ok || !env.decoded {
+				b.Fatal("declined")
+			}
+		}
+	})
+	b.Run("general", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			env, ok := generalEvent(data)
+			var c protocol.CodeUpdate
+			if !ok || json.Unmarshal(env.Payload, &c) != nil {
+				b.Fatal("not decoded")
+			}
+		}
+	})
+}
+
+// BenchmarkSendCode is the encoding of one fullCode code-update frame.
+func BenchmarkSendCode(b *testing.B) {
+	session := "6f1c2a9e-3b7d-4e2a-9c1f-0a8b7c6d5e4f"
+	text := benchCode
+	upd := protocol.CodeUpdate{Delta: protocol.Delta{FullCode: &text}, Version: 1234, OpID: "lg617.123456789012"}
+	now := time.Now()
+	b.Run("quick", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, ok := appendCodeFrame(make([]byte, 0, 160+len(session)+len(text)+len(upd.OpID)), true, session, upd, now.UnixMilli()); !ok {
+				b.Fatal("declined")
+			}
+		}
+	})
+	b.Run("general", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = generalCodeFrame(b, true, session, upd, now)
+		}
+	})
+}
+
+// BenchmarkReceiveAck is the decoding of one received code-ack through
+// quickEvent, which reads its payload ahead.
+func BenchmarkReceiveAck(b *testing.B) {
+	data := []byte(`42["code-ack",{"type":"code-ack","sessionId":"6f1c2a9e-3b7d-4e2a-9c1f-0a8b7c6d5e4f","userId":"lg12345","payload":{"version":1234,"opId":"lg617.123456789012","hash":"9f86d081884c7d65"},"timestamp":1764921600123}]`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if env, ok := quickEvent(data); !ok || !env.decoded {
+			b.Fatal("declined")
+		}
+	}
 }

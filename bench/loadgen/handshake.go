@@ -159,7 +159,8 @@ func (c *Conn) handshake(cfg ConnConfig) (Event, error) {
 }
 
 func (c *Conn) event(env envelope) Event {
-	return Event{Type: env.Type, SessionID: env.SessionID, UserID: env.UserID, Payload: env.Payload, At: c.clock.Now()}
+	return Event{Type: env.Type, SessionID: env.SessionID, UserID: env.UserID, Payload: env.Payload, At: c.clock.Now(),
+		decoded: env.decoded, code: env.code}
 }
 
 // errorCode returns the code of an error event's payload.

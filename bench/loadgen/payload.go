@@ -102,6 +102,12 @@ type envelope struct {
 	SessionID string          `json:"sessionId"`
 	UserID    string          `json:"userId"`
 	Payload   json.RawMessage `json:"payload"`
+
+	// decoded says that quickEnvelope already read the payload of a
+	// code-update (into code) or a code-ack (its Version, OpID and Hash
+	// in code), so that the handler does not read it again.
+	decoded bool
+	code    protocol.CodeUpdate
 }
 
 // decodeEnvelope reads a plain frame, or a Socket.IO event argument, which is
