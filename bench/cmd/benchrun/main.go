@@ -70,6 +70,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	quietWait := fs.Duration("quiet-wait", 90*time.Second, "before each server run, wait up to this long for the machine to be quiet (under half a core busy)")
 	quietBudget := fs.Duration("quiet-budget", 3*time.Minute, "the most the whole run waits for a quiet machine; then it measures anyway and says how busy it was")
 	duration := fs.Duration("duration", 0, "interview-light's measured window (default 60s, -quick 5s)")
+	lightPairs := fs.Int("light-pairs", 0, "interview-light's pairs of windows, floor then pairpad, alternating: target 1 is the median of their p99 ratios (default 3, -quick 1)")
 	memDuration := fs.Duration("memory-duration", 0, "memory's measured window: interview-light for target 3 (default 10m, -quick 10s)")
 	lightSessions := fs.Int("light-sessions", 0, "sessions of 3 users of interview-light and memory (default 1,000, -quick 20)")
 	heavySessions := fs.Int("heavy-sessions", 0, "sessions of 3 users of the heavy interview: interview-local and interview-split (default 1,000, -quick 20)")
@@ -143,6 +144,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if *duration > 0 {
 		p.light.Duration = loadgen.Duration(*duration)
+	}
+	if *lightPairs < 0 {
+		return errors.New("-light-pairs: want 1 or more")
+	}
+	if *lightPairs > 0 {
+		p.lightPairs = *lightPairs
+	}
+	if wanted["interview-light"] {
+		rep.LightPairsRun = p.lightPairs
 	}
 	if *memDuration > 0 {
 		p.memory.Duration = loadgen.Duration(*memDuration)
@@ -352,7 +362,10 @@ func (r *runner) scenario(j job, p plan) (*loadgen.Result, error) {
 	opts.Framing, opts.DeltaFormat = loadgen.FramingSocketIO, "fullCode"
 	// The floor serves no profiles. The split layout's heap is also taken
 	// at the window's start: an instance once held 467 MiB there.
-	opts.OnWindow = r.prof.hook(r.ctx, l, j.String(), j.scenario != "idle", j.scenario == "interview-split")
+	opts.OnWindow = r.prof.hook(r.ctx, l, j.profileTag(), j.scenario != "idle", j.scenario == "interview-split")
+	if j.unprofiled {
+		opts.OnWindow = nil
+	}
 	switch j.scenario {
 	case "rest":
 		opts.OnWindow = nil
@@ -363,7 +376,19 @@ func (r *runner) scenario(j job, p plan) (*loadgen.Result, error) {
 		return tag(loadgen.Interview(r.ctx, opts, p.interview))(l)
 	case "interview-light":
 		opts.WatchRSS, opts.RSSEvery = l.watched(), rssEvery(time.Duration(p.light.Duration))
-		return tag(loadgen.InterviewLight(r.ctx, opts, p.light))(l)
+		res, err := loadgen.InterviewLight(r.ctx, opts, p.light)
+		if err == nil {
+			res.Run = j.run
+			side := "pairpad's window"
+			if j.floor {
+				side = "the floor's window"
+			}
+			if !j.floor && !j.unprofiled {
+				side += ", the one profiled"
+			}
+			res.Notes = append(res.Notes, fmt.Sprintf("pair %d of %d of target 1 (floor, then pairpad): %s", j.run, j.pairs, side))
+		}
+		return tag(res, err)(l)
 	case "interview-ab":
 		// No profiles: the two sides are compared on what they cost alone.
 		opts.OnWindow = nil

@@ -14,8 +14,10 @@ type plan struct {
 	idle loadgen.IdleParams
 	// interview is target 4, the heavy interview: every user edits.
 	interview loadgen.InterviewParams
-	// light is target 1: one typist and two cursor movers per session.
-	light loadgen.InterviewParams
+	// light is target 1: one typist and two cursor movers per session,
+	// run as lightPairs pairs of windows, the floor's then pairpad's.
+	light      loadgen.InterviewParams
+	lightPairs int
 	// memory is target 3: light's load for 10 minutes, RSS followed.
 	memory loadgen.InterviewParams
 	// crowd is one step of target 6 (Users is set per step); crowdSizes
@@ -45,6 +47,10 @@ const (
 	maxCrowd       = 1000 // SESSION_MAX_USERS and SESSION_MAX_USER_IDS of benchEnv
 )
 
+// lightPairsDefault is how many pairs of interview-light windows (floor,
+// pairpad) target 1's median ratio is taken over (-light-pairs).
+const lightPairsDefault = 3
+
 // The A/B's defaults: three 30 s windows of interview-light on each side,
 // about 5 minutes, against the all-in-one's NATS connection over loopback
 // TCP instead of in-process.
@@ -70,7 +76,7 @@ func perProcess(fileLimit uint64) int {
 }
 
 // fullPlan is what `make bench` runs: every target of issue 16 at its size
-// where this machine allows (about 29 minutes on two cores, see estimate).
+// where this machine allows (about 35 minutes on two cores, see estimate).
 // The connections one process holds stay under the hard RLIMIT_NOFILE
 // (20,000 on the bench machine): idle50k spreads them over three realtime
 // instances and several generator processes.
@@ -88,9 +94,10 @@ func fullPlan(fileLimit uint64) plan {
 		rest: loadgen.RESTParams{Sessions: 2000, Concurrency: 32},
 		idle: loadgen.IdleParams{Conns: min(idleConnsGoal, per), UsersPerSession: 2, Hold: d(20 * time.Second),
 			SteadyWait: d(steadyWait)},
-		interview: heavy,
-		light:     light,
-		memory:    memory,
+		interview:  heavy,
+		light:      light,
+		lightPairs: lightPairsDefault,
+		memory:     memory,
 		// Settle is long for the overloaded steps (it ends as soon as
 		// every delivery and ack arrived): convergence is checked after it.
 		crowd: loadgen.InterviewParams{Rates: loadgen.Rates{Code: 2, Cursor: 2},
@@ -127,6 +134,7 @@ func quickPlan() plan {
 		idle:       loadgen.IdleParams{Conns: 200, UsersPerSession: 2, Hold: d(3 * time.Second), SteadyWait: d(15 * time.Second)},
 		interview:  heavy,
 		light:      light,
+		lightPairs: 1,
 		memory:     memory,
 		crowd:      loadgen.InterviewParams{Rates: loadgen.Rates{Code: 2, Cursor: 2}, Duration: d(3 * time.Second), Warmup: d(time.Second), Settle: d(10 * time.Second)},
 		crowdSizes: []int{5, 10},
@@ -144,10 +152,15 @@ type job struct {
 	floor    bool   // against the bare relay (bench/relay) instead of pairpad
 	users    int    // crowd: the step's size
 	// variant is "A" or "B" of an A/B, run its repeat (from 1); B's
-	// servers get env on top of the defaults.
+	// servers get env on top of the defaults. interview-light's windows
+	// have no variant: run is their pair (from 1) of pairs.
 	variant string
 	run     int
+	pairs   int
 	env     []string
+	// unprofiled: no profiles during the window (interview-light profiles
+	// its last window against pairpad only).
+	unprofiled bool
 }
 
 // jobsOf are the runs of a scenario, each on fresh servers. Every latency
@@ -157,8 +170,20 @@ type job struct {
 // idle50k (three relays, each session on one).
 func jobsOf(name string, p plan) []job {
 	switch name {
-	case "idle", "interview-local", "interview-light", "idle50k":
+	case "idle", "interview-local", "idle50k":
 		return []job{{scenario: name, floor: true}, {scenario: name}}
+	case "interview-light":
+		// Pairs of windows, floor then pairpad, alternating so drift on
+		// the machine (thermal, page cache) falls on both sides alike;
+		// target 1 is the median of the pairs' ratios. Only the last
+		// window against pairpad is profiled: the profiler's own work
+		// stays out of the others.
+		var out []job
+		for i := 1; i <= p.lightPairs; i++ {
+			out = append(out, job{scenario: name, floor: true, run: i, pairs: p.lightPairs},
+				job{scenario: name, run: i, pairs: p.lightPairs, unprofiled: i < p.lightPairs})
+		}
+		return out
 	case "crowd":
 		var out []job
 		for _, n := range p.crowdSizes {
@@ -176,11 +201,15 @@ func jobsOf(name string, p plan) []job {
 	return []job{{scenario: name}}
 }
 
-// String names the job in logs and profile files: crowd-150-floor.
+// String names the job in logs and profile files: crowd-150-floor,
+// interview-light-pair2-floor.
 func (j job) String() string {
 	s := j.scenario
 	if j.users > 0 {
 		s += fmt.Sprintf("-%d", j.users)
+	}
+	if j.pairs > 0 {
+		s += fmt.Sprintf("-pair%d", j.run)
 	}
 	if j.floor {
 		s += "-floor"
@@ -189,6 +218,15 @@ func (j job) String() string {
 		s += fmt.Sprintf("-%s%d", j.variant, j.run)
 	}
 	return s
+}
+
+// profileTag names the profiles of the job's window: interview-light's
+// (one window) by the scenario alone, as before it ran in pairs.
+func (j job) profileTag() string {
+	if j.pairs > 0 {
+		return j.scenario
+	}
+	return j.String()
 }
 
 // estimate is about how long the jobs of a run take on a quiet machine:

@@ -128,24 +128,34 @@ func plotScenarios(path, subtitle string, results []*loadgen.Result) error {
 }
 
 // floorRow is one latency figure of a target: pairpad's beside the floor's
-// (when it ran), and the target's p99 limit (0: none).
+// (when it ran), a figure for each window (target 1 has a pair of windows
+// several times), and the target's p99 limit (0: none).
 type floorRow struct {
 	label          string
-	floor, pairpad loadgen.Summary
+	floor, pairpad []loadgen.Summary
 	limit          float64
 }
 
 // floorRows are the latency targets of a report, in the issue's order.
 func (r *Report) floorRows() []floorRow {
 	var rows []floorRow
-	sum := func(res *loadgen.Result, kind string) loadgen.Summary {
+	sum := func(res *loadgen.Result, kind string) []loadgen.Summary {
 		if res == nil || res.Traffic == nil {
-			return loadgen.Summary{}
+			return nil
 		}
-		return res.Traffic.Latency[kind]
+		return []loadgen.Summary{res.Traffic.Latency[kind]}
 	}
-	if res := r.find("interview-light", "all-in-one"); res != nil {
-		rows = append(rows, floorRow{"1 interview-light", sum(r.find("interview-light", "relay"), "code-update"), sum(res, "code-update"), lightP99Goal})
+	// Target 1: every window of every pair, the median ratio in the label.
+	if light := r.lightPairs(); light != nil && len(light.pairpadRuns()) > 0 {
+		row := floorRow{label: "1 light", limit: lightP99Goal}
+		if light.Ratios > 0 {
+			row.label += fmt.Sprintf(", median %.1f×", light.MedianRatio)
+		}
+		for _, p := range light.Pairs {
+			row.floor = append(row.floor, sum(p.floor, "code-update")...)
+			row.pairpad = append(row.pairpad, sum(p.pairpad, "code-update")...)
+		}
+		rows = append(rows, row)
 	}
 	local, floor := r.find("interview", "all-in-one"), r.find("interview", "relay")
 	if local != nil {
@@ -153,8 +163,8 @@ func (r *Report) floorRows() []floorRow {
 	}
 	if split := r.find("interview", "split"); split != nil {
 		limit := 0.0
-		if local != nil {
-			limit = splitRatioGoal * sum(local, "all").P99
+		if s := sum(local, "all"); len(s) > 0 {
+			limit = splitRatioGoal * s[0].P99
 		}
 		rows = append(rows, floorRow{"4 heavy, split", sum(floor, "all"), sum(split, "all"), limit})
 	}
@@ -169,38 +179,125 @@ func (r *Report) floorRows() []floorRow {
 }
 
 // plotFloor draws each latency target's p50 and p99 for pairpad beside the
-// floor's measured in the same run, with the target's p99 limit.
+// floor's measured in the same run, every window's (side by side within
+// the side's place), with the target's p99 limit.
 func plotFloor(path, subtitle string, rows []floorRow) error {
 	if len(rows) == 0 {
 		return fmt.Errorf("plot floor: no latency targets")
 	}
-	p := logPlot("Issue 16 latency targets: pairpad beside the floor (a bare relay), same run\n"+subtitle,
+	p := logPlot("Issue 16 latency targets: pairpad beside the floor (a bare relay), same run, every window\n"+subtitle,
 		"target and scenario", "latency from send to receipt (ms, log scale)")
 	labels := make([]string, len(rows))
 	for i, r := range rows {
 		labels[i] = r.label
 	}
 	p.NominalX(labels...)
+	p50 := func(s loadgen.Summary) float64 { return s.P50 }
+	p99 := func(s loadgen.Summary) float64 { return s.P99 }
 	type series struct {
 		name   string
 		offset float64
-		get    func(floorRow) float64
+		side   func(floorRow) []loadgen.Summary
+		get    func(loadgen.Summary) float64
 		style  int
 	}
+	floorSide := func(r floorRow) []loadgen.Summary { return r.floor }
+	pairpadSide := func(r floorRow) []loadgen.Summary { return r.pairpad }
 	all := []series{
-		{"floor p50", -0.15, func(r floorRow) float64 { return r.floor.P50 }, 0},
-		{"floor p99", -0.15, func(r floorRow) float64 { return r.floor.P99 }, 1},
-		{"pairpad p50", 0.15, func(r floorRow) float64 { return r.pairpad.P50 }, 2},
-		{"pairpad p99", 0.15, func(r floorRow) float64 { return r.pairpad.P99 }, 3},
-		{"target: p99 limit", 0, func(r floorRow) float64 { return r.limit }, 4},
+		{"floor p50", -0.15, floorSide, p50, 0},
+		{"floor p99", -0.15, floorSide, p99, 1},
+		{"pairpad p50", 0.15, pairpadSide, p50, 2},
+		{"pairpad p99", 0.15, pairpadSide, p99, 3},
 	}
 	bottom, top := 1e9, 0.0
+	add := func(name string, pts plotter.XYs, style int) error {
+		if len(pts) == 0 {
+			return nil
+		}
+		sc, err := plotter.NewScatter(pts)
+		if err != nil {
+			return fmt.Errorf("plot floor: %w", err)
+		}
+		sc.GlyphStyle.Color, sc.GlyphStyle.Shape, sc.GlyphStyle.Radius = plotutil.Color(style), plotutil.Shape(style), vg.Points(4)
+		if style == 4 {
+			sc.GlyphStyle.Color, sc.GlyphStyle.Radius = color.RGBA{R: 200, A: 255}, vg.Points(6)
+			sc.GlyphStyle.Shape = draw.BoxGlyph{}
+		}
+		p.Add(sc)
+		p.Legend.Add(name, sc)
+		return nil
+	}
 	for _, s := range all {
 		var pts plotter.XYs
 		for i, r := range rows {
-			if v := s.get(r); v > 0 {
-				pts = append(pts, plotter.XY{X: float64(i) + s.offset, Y: max(minMs, v)})
-				bottom, top = min(bottom, max(minMs, v)), max(top, v)
+			windows := s.side(r)
+			for k, w := range windows {
+				if v := s.get(w); v > 0 {
+					// Several windows spread around the side's place.
+					x := float64(i) + s.offset + 0.06*(float64(k)-float64(len(windows)-1)/2)
+					pts = append(pts, plotter.XY{X: x, Y: max(minMs, v)})
+					bottom, top = min(bottom, max(minMs, v)), max(top, v)
+				}
+			}
+		}
+		if err := add(s.name, pts, s.style); err != nil {
+			return err
+		}
+	}
+	var limits plotter.XYs
+	for i, r := range rows {
+		if r.limit > 0 {
+			limits = append(limits, plotter.XY{X: float64(i), Y: r.limit})
+			bottom, top = min(bottom, r.limit), max(top, r.limit)
+		}
+	}
+	if err := add("target: p99 limit", limits, 4); err != nil {
+		return err
+	}
+	p.Y.Min, p.Y.Max = max(minMs, bottom/2), top*2
+	return p.Save(11*vg.Inch, 6*vg.Inch, path)
+}
+
+// plotPairs draws target 1's every window: the floor's and pairpad's
+// code-update p50 and p99 in each pair, each pair's ratio, the medians the
+// target is judged on, and the 10 ms limit.
+func plotPairs(path, subtitle string, lp *LightPairs) error {
+	title := fmt.Sprintf("Target 1: interview-light, code-update latency, every window (floor, then pairpad, alternating)\nmedian p99: pairpad %.2f ms, floor %.2f ms; median ratio %.2f× of %d pairs; %s",
+		lp.PairpadMedianP99, lp.FloorMedianP99, lp.MedianRatio, lp.Ratios, subtitle)
+	p := logPlot(title, "pair of windows (its p99 ratio)", "latency from send to receipt (ms, log scale)")
+	labels := make([]string, len(lp.Pairs))
+	for i, pair := range lp.Pairs {
+		labels[i] = fmt.Sprintf("pair %d", pair.Pair)
+		if pair.Ratio > 0 {
+			labels[i] += fmt.Sprintf(" (%.2f×)", pair.Ratio)
+		}
+		if pair.Pair == lp.MedianPair {
+			labels[i] += ", median"
+		}
+		if pair.Profiled {
+			labels[i] += ", profiled"
+		}
+	}
+	p.NominalX(labels...)
+	bottom, top := lightP99Goal, lightP99Goal
+	n := 0
+	for _, s := range []struct {
+		name   string
+		offset float64
+		get    func(LightPair) *LightWindow
+		pc     func(*LightWindow) float64
+	}{
+		{"floor p50", -0.1, func(l LightPair) *LightWindow { return l.Floor }, func(w *LightWindow) float64 { return w.P50 }},
+		{"floor p99", -0.1, func(l LightPair) *LightWindow { return l.Floor }, func(w *LightWindow) float64 { return w.P99 }},
+		{"pairpad p50", 0.1, func(l LightPair) *LightWindow { return l.Pairpad }, func(w *LightWindow) float64 { return w.P50 }},
+		{"pairpad p99", 0.1, func(l LightPair) *LightWindow { return l.Pairpad }, func(w *LightWindow) float64 { return w.P99 }},
+	} {
+		var pts plotter.XYs
+		for i, pair := range lp.Pairs {
+			if w := s.get(pair); w != nil && w.Count > 0 {
+				v := max(minMs, s.pc(w))
+				pts = append(pts, plotter.XY{X: float64(i) + s.offset, Y: v})
+				bottom, top = min(bottom, v), max(top, v)
 			}
 		}
 		if len(pts) == 0 {
@@ -208,18 +305,33 @@ func plotFloor(path, subtitle string, rows []floorRow) error {
 		}
 		sc, err := plotter.NewScatter(pts)
 		if err != nil {
-			return fmt.Errorf("plot floor: %w", err)
+			return fmt.Errorf("plot pairs: %w", err)
 		}
-		sc.GlyphStyle.Color, sc.GlyphStyle.Shape, sc.GlyphStyle.Radius = plotutil.Color(s.style), plotutil.Shape(s.style), vg.Points(4)
-		if s.style == 4 {
-			sc.GlyphStyle.Color, sc.GlyphStyle.Radius = color.RGBA{R: 200, A: 255}, vg.Points(6)
-			sc.GlyphStyle.Shape = draw.BoxGlyph{}
-		}
+		sc.GlyphStyle.Color, sc.GlyphStyle.Shape, sc.GlyphStyle.Radius = plotutil.Color(n), plotutil.Shape(n), vg.Points(4)
 		p.Add(sc)
 		p.Legend.Add(s.name, sc)
+		n++
 	}
+	if n == 0 {
+		return fmt.Errorf("plot pairs: no window measured")
+	}
+	for _, m := range []struct {
+		name string
+		v    float64
+		c    color.Color
+	}{{"floor median p99", lp.FloorMedianP99, plotutil.Color(1)}, {"pairpad median p99", lp.PairpadMedianP99, plotutil.Color(3)}} {
+		if m.v <= 0 {
+			continue
+		}
+		line := plotter.NewFunction(func(float64) float64 { return m.v })
+		line.Color, line.Dashes = m.c, []vg.Length{vg.Points(2), vg.Points(2)}
+		p.Add(line)
+		p.Legend.Add(m.name, line)
+	}
+	addLimit(p, lightP99Goal, fmt.Sprintf("target: p99 ≤ %g ms", lightP99Goal))
+	p.X.Min, p.X.Max = -0.5, float64(len(lp.Pairs))-0.5
 	p.Y.Min, p.Y.Max = max(minMs, bottom/2), top*2
-	return p.Save(11*vg.Inch, 6*vg.Inch, path)
+	return p.Save(9*vg.Inch, 5.5*vg.Inch, path)
 }
 
 // plotCrowd draws the crowd's p50 and p99 by size, pairpad and the floor,

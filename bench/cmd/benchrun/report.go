@@ -28,6 +28,11 @@ type Report struct {
 	Results   []*loadgen.Result `json:"results"`
 	Profiles  []Profile         `json:"profiles,omitempty"`
 	Notes     []string          `json:"notes,omitempty"`
+	// LightPairsRun is how many pairs of interview-light windows the run
+	// planned (0: interview-light was not asked for); Light is target 1's
+	// figure from them, each window's and the medians.
+	LightPairsRun int         `json:"lightPairsRun,omitempty"`
+	Light         *LightPairs `json:"lightPairs,omitempty"`
 }
 
 // Target is one of issue 16's targets and what the run measured for it.
@@ -200,34 +205,6 @@ func (t *Target) settle(unmeasured bool, met bool, spoilt string) {
 	t.Measured += spoilt
 }
 
-// target1: interview-light's p99 against the floor's, and under 10 ms.
-func (r *Report) target1() Target {
-	t := Target{ID: "1", Goal: fmt.Sprintf("interview-light %s×3 (one typist at 2 fullCode updates/s, two users moving their cursors at 2/s), code-update latency: all-in-one p99 ≤ %g× the floor's (bare relay, same run) and ≤ %g ms, zero failures",
-		"1,000", lightRatioGoal, lightP99Goal)}
-	res, floor := r.find("interview-light", "all-in-one"), r.find("interview-light", "relay")
-	if res == nil || res.Traffic == nil {
-		return t.unmeasured("interview-light did not run against the all-in-one")
-	}
-	p, _ := interviewParams(res)
-	pp := res.Traffic.Latency["code-update"]
-	t.Measured = fmt.Sprintf("%d×%d: all-in-one %s, %d failures", p.Sessions, p.Users, lat(pp), len(res.Failures))
-	ratioOK, spoilt := false, ""
-	if floor != nil && floor.Traffic != nil && floor.Traffic.Latency["code-update"].P99 > 0 {
-		f := floor.Traffic.Latency["code-update"]
-		x := pp.P99 / f.P99
-		t.Measured += fmt.Sprintf("; floor %s: **%.1f×** the floor's p99 (p50 %.1f×)", lat(f), x, pp.P50/max(f.P50, 0.001))
-		ratioOK, spoilt = x <= lightRatioGoal, inconclusive(floor, res)
-	} else {
-		t.Measured += "; no floor figure in this run"
-	}
-	small := p.Sessions < lightSessions
-	if small {
-		t.Measured += fmt.Sprintf(" (%d sessions: the target is stated for %d)", p.Sessions, lightSessions)
-	}
-	t.settle(small || floor == nil, ratioOK && pp.P99 <= lightP99Goal && len(res.Failures) == 0, spoilt)
-	return t
-}
-
 // target2: idle memory per Socket.IO connection at 10,000.
 func (r *Report) target2() Target {
 	t := Target{ID: "2", Goal: fmt.Sprintf("idle: ≤ 16 KiB RSS per open Socket.IO connection at %s connections (moonshot ≤ 10 KiB)", "10,000")}
@@ -285,7 +262,7 @@ func (r *Report) target3() Target {
 		memWindow.Minutes(), memGrowGoal, memWindow.Minutes()/2)}
 	res := r.find("memory", "all-in-one")
 	if res == nil {
-		res = r.find("interview-light", "all-in-one") // a shorter window says something
+		res = r.lastLight() // a shorter window says something
 	}
 	var series *loadgen.RSSSeries
 	if res != nil {
@@ -611,10 +588,15 @@ func (r *Report) plot(dir string) error {
 		}
 	}
 	// The crowd has its own plots: the scenario plot keeps its first step
-	// against pairpad.
+	// against pairpad. interview-light's pairs have theirs too: it keeps
+	// the pair whose ratio is the median.
 	var scenarios []*loadgen.Result
 	firstCrowd := true
+	light := r.lightPairs()
 	for _, res := range r.Results {
+		if res.Scenario == "interview-light" && light != nil && light.MedianPair != 0 && res.Run != light.MedianPair {
+			continue
+		}
 		if res.Scenario == "crowd" {
 			if isFloor(res) || !firstCrowd {
 				continue
@@ -629,6 +611,9 @@ func (r *Report) plot(dir string) error {
 		}
 	}
 	keep(plotScenarios(filepath.Join(dir, "latency-by-scenario.png"), sub, scenarios))
+	if light != nil && len(light.Pairs) > 0 {
+		keep(plotPairs(filepath.Join(dir, "interview-light-pairs.png"), sub, light))
+	}
 	if rows := r.floorRows(); len(rows) > 0 {
 		keep(plotFloor(filepath.Join(dir, "floor-vs-pairpad.png"), sub, rows))
 	}
@@ -638,7 +623,7 @@ func (r *Report) plot(dir string) error {
 	}
 	mem := r.find("memory", "all-in-one")
 	if mem == nil {
-		mem = r.find("interview-light", "all-in-one")
+		mem = r.lastLight()
 	}
 	if mem != nil && len(mem.RSS) > 0 {
 		keep(plotRSS(filepath.Join(dir, "memory-rss.png"), fmt.Sprintf("%s, %s", sub, mem.Scenario), mem.RSS))
@@ -651,7 +636,7 @@ func (r *Report) plot(dir string) error {
 
 // write saves <stamp>.json and <stamp>.md into dir.
 func (r *Report) write(dir string) (string, string, error) {
-	r.Targets = r.targets()
+	r.Targets, r.Light = r.targets(), r.lightPairs()
 	base := filepath.Join(dir, r.stamp())
 	if r.Quick {
 		base += "-quick"
@@ -728,18 +713,11 @@ func (r *Report) abSides() []abSide {
 // median is the middle value (the mean of the two middle ones for an even
 // count) of what f reads from each run.
 func median(runs []*loadgen.Result, f func(*loadgen.Result) float64) float64 {
-	if len(runs) == 0 {
-		return 0
-	}
 	v := make([]float64, len(runs))
 	for i, res := range runs {
 		v[i] = f(res)
 	}
-	slices.Sort(v)
-	if n := len(v); n%2 == 0 {
-		return (v[n/2-1] + v[n/2]) / 2
-	}
-	return v[len(v)/2]
+	return medianOf(v)
 }
 
 // abTable writes the A/B: every run, then each side's medians.
@@ -815,6 +793,7 @@ func (r *Report) markdown(b *strings.Builder) {
 		}
 		b.WriteString("\n")
 	}
+	r.pairsTable(b)
 	r.crowdTable(b)
 	r.abTable(b)
 	b.WriteString("## Scenarios\n\n")
