@@ -717,7 +717,8 @@ func TestTarget1Pairs(t *testing.T) {
 		{name: "four pairs: the two middle ones", r: lightReport(4, 1000, [2]float64{1, 1}, [2]float64{1, 4}, [2]float64{1, 2}, [2]float64{1, 3}),
 			status: statusMet, median: 2.5, pair: 3},
 		{name: "one pair (-quick's count)", r: lightReport(1, 1000, [2]float64{2, 4}),
-			status: statusMet, median: 2, pair: 1, measured: []string{"**2.00×** the floor's p99, one pair only"}},
+			status: statusMet, median: 2, pair: 1, measured: []string{"1000×3, 1 pair of 1m0s windows: all-in-one **median p99 4.00 ms** over 1 window,",
+				"**2.00×** the floor's p99, one pair only"}},
 		// Runs written before the pairs: one pair, numbered 0.
 		{name: "a report from before the pairs", r: lightReport(0, 1000, [2]float64{2, 4}), change: func(r *Report) {
 			for _, res := range r.Results {

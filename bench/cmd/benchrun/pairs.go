@@ -65,6 +65,14 @@ func lightWindow(res *loadgen.Result) *LightWindow {
 		ServerCPU: serverCPU(res), MachineCPU: res.Traffic.MachineCPUPercent}
 }
 
+// things says "1 pair", "3 pairs".
+func things(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
+}
+
 // medianOf is the middle value of v, the mean of the two middle ones for
 // an even count, 0 for none; v is left as it was.
 func medianOf(v []float64) float64 {
@@ -243,8 +251,8 @@ func (r *Report) target1() Target {
 			missing++ // its servers or its window failed: no figure is a failure
 		}
 	}
-	t.Measured = fmt.Sprintf("%d×%d, %d pairs of %s windows: all-in-one **median p99 %.2f ms** over %d windows, %d failures",
-		p.Sessions, p.Users, len(lp.Pairs), time.Duration(p.Duration), lp.PairpadMedianP99, len(runs), failures)
+	t.Measured = fmt.Sprintf("%d×%d, %s of %s windows: all-in-one **median p99 %.2f ms** over %s, %d failures",
+		p.Sessions, p.Users, things(len(lp.Pairs), "pair"), time.Duration(p.Duration), lp.PairpadMedianP99, things(len(runs), "window"), failures)
 	if missing > 0 {
 		t.Measured += fmt.Sprintf(", windows against pairpad that did not run: %d", missing)
 	}
@@ -281,7 +289,7 @@ func (r *Report) pairsTable(b *strings.Builder) {
 	if lp == nil || len(lp.Pairs) == 0 {
 		return
 	}
-	b.WriteString("## interview-light's pairs of windows (target 1)\n\nFresh servers for every window, the floor's then pairpad's, alternating; code-update latency from send to each receiver; CPU over the window, 100 % = one core. Target 1's ratio is the median of the pairs' ratios, its p99 pairpad's median p99.\n\n")
+	b.WriteString("## interview-light's pairs of windows (target 1)\n\nFresh servers for every window, the floor's then pairpad's, alternating; code-update latency from send to each receiver; CPU over the window, 100 % = one core. Target 1's ratio is the median of the pairs' ratios (for an even count, the mean of the two middle ones), in bold the pair's whose ratio it is (or the lower middle one); its p99 is pairpad's median p99. A profiled window paid for its profiles in CPU.\n\n")
 	b.WriteString("| pair | floor p50 | floor p99 | floor CPU | pairpad p50 | pairpad p99 | pairpad server CPU | machine CPU (pairpad) | failures (floor, pairpad) | p99 ratio |\n")
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	ms := func(v float64) string { return fmt.Sprintf("%.2f ms", v) }
