@@ -289,7 +289,7 @@ func (r *Report) pairsTable(b *strings.Builder) {
 	if lp == nil || len(lp.Pairs) == 0 {
 		return
 	}
-	b.WriteString("## interview-light's pairs of windows (target 1)\n\nFresh servers for every window, the floor's then pairpad's, alternating; code-update latency from send to each receiver; CPU over the window, 100 % = one core. Target 1's ratio is the median of the pairs' ratios (for an even count, the mean of the two middle ones), in bold the pair's whose ratio it is (or the lower middle one); its p99 is pairpad's median p99. A profiled window paid for its profiles in CPU.\n\n")
+	b.WriteString("## interview-light's pairs of windows (target 1)\n\nFresh servers for every window, the floor's then pairpad's, alternating; code-update latency from send to each receiver; CPU over the window, 100 % = one core. Target 1's ratio is the median of the pairs' ratios (for an even count, the mean of the two middle ones), in bold the ratio of the pair it comes from (or the lower middle one); its p99 is pairpad's median p99. A profiled window paid for its profiles in CPU.\n\n")
 	b.WriteString("| pair | floor p50 | floor p99 | floor CPU | pairpad p50 | pairpad p99 | pairpad server CPU | machine CPU (pairpad) | failures (floor, pairpad) | p99 ratio |\n")
 	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	ms := func(v float64) string { return fmt.Sprintf("%.2f ms", v) }
