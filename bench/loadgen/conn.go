@@ -52,7 +52,8 @@ type Event struct {
 	At        int64 // Clock time of receipt
 
 	// decoded: code holds the payload of a code-update, or the Version,
-	// OpID and Hash of a code-ack, already read by quickEnvelope.
+	// OpID and Hash of a code-ack, already read by quickEnvelope (Payload
+	// is then nil).
 	decoded bool
 	code    protocol.CodeUpdate
 }

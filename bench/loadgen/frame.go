@@ -51,9 +51,10 @@ func quickEvent(data []byte) (envelope, bool) {
 		return envelope{}, false // a bare object payload
 	}
 	if name := eventName(data[4:end]); name != env.Type {
-		// The event's name is its type: a payload read ahead for
-		// another type is dropped, for the handler to read.
-		env.Type, env.decoded, env.code = name, false, protocol.CodeUpdate{}
+		if env.decoded {
+			return envelope{}, false // read ahead as another type than its name's
+		}
+		env.Type = name
 	}
 	return env, true
 }
@@ -120,7 +121,9 @@ func quickEnvelope(b []byte) (envelope, bool) {
 		isSpace(payload[0]) || isSpace(payload[len(payload)-1])) {
 		return envelope{}, false
 	}
-	env.Payload = bytes.Clone(payload)
+	if !env.decoded { // a payload read ahead is not kept: its handler reads code
+		env.Payload = bytes.Clone(payload)
+	}
 	return env, true
 }
 

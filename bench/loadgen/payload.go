@@ -105,7 +105,8 @@ type envelope struct {
 
 	// decoded says that quickEnvelope already read the payload of a
 	// code-update (into code) or a code-ack (its Version, OpID and Hash
-	// in code), so that the handler does not read it again.
+	// in code), so that the handler does not read it again; Payload is
+	// then nil.
 	decoded bool
 	code    protocol.CodeUpdate
 }
