@@ -20,7 +20,10 @@ type AllInOne struct {
 	mux      *http.ServeMux
 }
 
-var _ process.Service = (*AllInOne)(nil)
+var (
+	_ process.Service = (*AllInOne)(nil)
+	_ process.Failer  = (*AllInOne)(nil)
+)
 
 // New builds the three services on one set of dependencies.
 func New(ctx context.Context, d process.Deps) (*AllInOne, error) {
@@ -52,6 +55,10 @@ func (s *AllInOne) Handler() http.Handler {
 		s.mux.ServeHTTP(w, r)
 	})
 }
+
+// Failed is realtime's: the one of the three that can fail while it runs
+// (its epoll reader); the whole process then ends.
+func (s *AllInOne) Failed() <-chan error { return s.realtime.Failed() }
 
 // Shutdown drains WebSockets first, then stops the janitor and the api.
 func (s *AllInOne) Shutdown(ctx context.Context) error {

@@ -57,6 +57,8 @@ type Service struct {
 	// poller reads the idle connections (WS_READER=epoll); nil: each
 	// has a reader goroutine.
 	poller *wsconn.Poller
+	// failed receives the poller's error if its waiter fails (Failed).
+	failed chan error
 	// peers carries the peer events (peer.go): a NoEcho connection of its
 	// own when Deps.Dial can open one (ownPeers), else Infra.NC. events
 	// runs the rooms' subscriptions to them.
@@ -77,7 +79,10 @@ type Service struct {
 	shutdownOnce sync.Once
 }
 
-var _ process.Service = (*Service)(nil)
+var (
+	_ process.Service = (*Service)(nil)
+	_ process.Failer  = (*Service)(nil)
+)
 
 // initialSync bounds how long New waits for the presence bucket's content.
 const initialSync = 15 * time.Second
@@ -112,7 +117,7 @@ func New(ctx context.Context, d process.Deps) (*Service, error) {
 		cfg: cfg, in: d.Infra, log: d.Log.With("component", "realtime", "instance", instance), now: d.Now,
 		instance: instance, peerHeader: nats.Header{broker.HeaderInstance: []string{instance}}, touchEvery: touchEvery(cfg.SessionIdleTimeout), store: session.NewStore(d.Infra.Sessions),
 		metrics: m, slots: newSlots(cfg.WSMaxConns, cfg.WSMaxConnsPerIP),
-		limits: newLimitStore(rate{n: cfg.WSHandshakeRate.N, per: cfg.WSHandshakeRate.Per}),
+		limits: newLimitStore(rate{n: cfg.WSHandshakeRate.N, per: cfg.WSHandshakeRate.Per}), failed: make(chan error, 1),
 	}
 	s.engine = document.NewEngine(d.Infra, document.Options{MaxDocBytes: protocol.MaxDocumentBytes, Instance: instance,
 		TransformBudget: cfg.DocTransformBudget, LogMaxEntries: cfg.OpsMaxPerSession, LogMaxBytes: cfg.OpsMaxBytesPerSession,
@@ -207,6 +212,10 @@ func (s *Service) start(ctx context.Context) error {
 		defer s.bg.Done()
 		s.toucher.run(s.ctx)
 	}()
+	if s.poller != nil {
+		s.bg.Add(1)
+		go s.watchPoller(s.ctx)
+	}
 	var err error
 	if s.micro, err = s.startMicro(); err != nil {
 		return err
@@ -221,3 +230,23 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // Instance is this instance's id, as it appears in presence entries,
 // peer messages and logs.
 func (s *Service) Instance() string { return s.instance }
+
+// Failed delivers the epoll reader's error if it fails: its connections
+// are then never read again (deaf, though connected), so the instance
+// cannot go on serving and the process ends (process.Failer). Their
+// clients reconnect to another instance; what was acknowledged is in the
+// op log.
+func (s *Service) Failed() <-chan error { return s.failed }
+
+// watchPoller reports the poller's failure on failed, until ctx ends.
+func (s *Service) watchPoller(ctx context.Context) {
+	defer s.bg.Done()
+	select {
+	case <-ctx.Done():
+	case <-s.poller.Done():
+		if err := s.poller.Err(); err != nil {
+			s.log.Error("the epoll reader failed: no connection of this instance is read any more", "err", err)
+			s.failed <- fmt.Errorf("realtime: epoll reader: %w", err)
+		}
+	}
+}

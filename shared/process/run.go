@@ -67,6 +67,8 @@ func applyMemoryLimit(cfg config.Config, getenv func(string) string, log *slog.L
 // Run is every process's main: it serves /healthz at once, /readyz once NATS
 // and JetStream answer, the service's routes once it is built, and shuts down
 // in order when ctx ends: not ready, service drained, HTTP stopped, NATS drained.
+// A service that fails while it runs (Failer) is shut down the same way and
+// Run returns its error.
 func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer, o Options) error {
 	fs := flag.NewFlagSet(o.Process, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -175,10 +177,21 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		handler.Store(&h)
 		ready.Store(true)
 		log.Info("ready")
+		var failed <-chan error
+		if f, ok := svc.(Failer); ok {
+			failed = f.Failed()
+		}
 		select {
 		case <-ctx.Done():
 		case err := <-served:
 			buildErr = fmt.Errorf("http server: %w", err)
+		case err := <-failed:
+			ready.Store(false)
+			if err == nil {
+				err = errors.New("no reason given")
+			}
+			buildErr = fmt.Errorf("%s failed: %w", o.Process, err)
+			log.Error("the service failed and cannot go on serving: stopping so that it is restarted", "err", err)
 		}
 	}
 	ready.Store(false)

@@ -39,3 +39,16 @@ type Service interface {
 	// connections within ctx.
 	Shutdown(ctx context.Context) error
 }
+
+// Failer is a Service that can fail while it runs, past what it can
+// recover from by itself (realtime's epoll reader): Run selects on Failed
+// beside its context, and an error received there ends the process as a
+// signal would (not ready at once, the service shut down in order) but
+// with that error, so Main exits 1 and a supervisor restarts it instead of
+// leaving a ready instance that no longer serves. A Service without it
+// never fails that way.
+type Failer interface {
+	// Failed delivers at most one error, once the service can no longer
+	// serve; nil when it cannot fail.
+	Failed() <-chan error
+}

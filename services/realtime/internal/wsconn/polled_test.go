@@ -430,13 +430,7 @@ func TestPolledFdReuse(t *testing.T) {
 func TestPollerClose(t *testing.T) {
 	needPoller(t)
 	before := pollerGoroutines()
-	p, err := NewPoller()
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := opts()
-	o.Poller = p
-	addr, conns := rawServer(t, o, false, nil)
+	p, addr, conns := pollerServer(t)
 	for range 3 {
 		c := rawDial(t, addr)
 		pc := <-conns
@@ -457,6 +451,20 @@ func TestPollerClose(t *testing.T) {
 	if p.workers.Load() != 0 {
 		t.Fatalf("%d workers counted after Close", p.workers.Load())
 	}
+}
+
+// pollerServer starts a poller of the test's own (the caller closes it)
+// and a rawServer whose connections it reads.
+func pollerServer(t *testing.T) (p *Poller, addr string, conns chan *polledConn) {
+	t.Helper()
+	p, err := NewPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := opts()
+	o.Poller = p
+	addr, conns = rawServer(t, o, false, nil)
+	return p, addr, conns
 }
 
 // pollerGoroutines counts the goroutines in a poller's waiter or workers.

@@ -51,7 +51,7 @@ type Poller struct {
 	closeOnce sync.Once
 	// err is why the waiter ended, when it failed (an epoll_wait error,
 	// which nothing the poller does causes): armed connections are then
-	// not served, and end by their keepalive (timeout).
+	// not read again; Err reports it so the owner can stop.
 	err error
 }
 
@@ -86,6 +86,22 @@ func (p *Poller) Close() error {
 		p.mu.Unlock()
 	})
 	return p.err
+}
+
+// Done is closed when the waiter has ended: by Close, or because it failed
+// (Err). Once it is closed no registered connection is read again.
+func (p *Poller) Done() <-chan struct{} { return p.done }
+
+// Err is why the waiter ended when it failed, once Done is closed; nil
+// while it runs and after Close. A failed poller's connections are deaf:
+// its owner cannot go on serving them (realtime ends the process).
+func (p *Poller) Err() error {
+	select {
+	case <-p.done:
+		return p.err
+	default:
+		return nil
+	}
 }
 
 // register adds c, not armed yet, and returns its key.
