@@ -264,3 +264,48 @@ func TestEditorLegacySendsOnlyAfterAnEdit(t *testing.T) {
 		t.Fatal("legacy editor sent the same edit twice")
 	}
 }
+
+// TestEditorRemoteSynchronized: a fullCode update received with nothing
+// pending leaves the editor where the diff and apply of the general path
+// leave it: at the update's version with its text, the next keystrokes
+// built on it.
+func TestEditorRemoteSynchronized(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	for i := range 200 {
+		before := randomText(rng)
+		after := randomText(rng)
+		e := newEditor("lg1", false, false)
+		e.reset(before, 4)
+		if err := e.remote(protocol.CodeUpdate{Delta: protocol.Delta{FullCode: &after}, Version: 5}); err != nil {
+			t.Fatal(err)
+		}
+		general := newEditor("lg1", false, false)
+		general.reset(before, 4)
+		if err := general.onTop(ot.Diff(before, after), after, 5); err != nil {
+			t.Fatal(err)
+		}
+		if e.rev != general.rev || e.server != general.server || e.text != general.text || e.text != after {
+			t.Fatalf("case %d: remote from %q to %q: v%d %q / %q; the general path: v%d %q / %q",
+				i, before, after, e.rev, e.server, e.text, general.rev, general.server, general.text)
+		}
+		if err := e.edit(); err != nil {
+			t.Fatal(err)
+		}
+		upd, ok, err := e.take("op")
+		if err != nil || !ok || upd.Version != 5 {
+			t.Fatalf("case %d: the next update: %+v, %v, %v", i, upd, ok, err)
+		}
+	}
+}
+
+// randomText is a short document of a few lines, sometimes empty.
+func randomText(rng *rand.Rand) string {
+	var b strings.Builder
+	for range rng.IntN(4) {
+		fmt.Fprintf(&b, "// lg%d: %s\n", rng.IntN(5), alphabet[:rng.IntN(len(alphabet))])
+	}
+	if rng.IntN(3) == 0 {
+		b.WriteString("tail without a newline é")
+	}
+	return b.String()
+}
