@@ -87,6 +87,9 @@ func (c catalog) create(ctx context.Context, req protocol.CreateSessionRequest) 
 			if errors.Is(err, oplog.ErrFull) {
 				return protocol.CreatedSession{}, oplog.FullRefusal(fmt.Errorf("store starter code of %s: %w", r.ID, err))
 			}
+			if errors.Is(err, oplog.ErrNoStorage) {
+				return protocol.CreatedSession{}, oplog.NoStorageRefusal(fmt.Errorf("store starter code of %s: %w", r.ID, err))
+			}
 			return protocol.CreatedSession{}, fmt.Errorf("store starter code of %s: %w", r.ID, err)
 		}
 	}
@@ -263,8 +266,11 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 			"path", r.URL.Path, "err", err)
 	case protocol.CodeServiceUnavailable:
 		why := "request failed: NATS unavailable"
-		if errors.Is(err, oplog.ErrFull) {
+		switch {
+		case errors.Is(err, oplog.ErrFull):
 			why = "request failed: the SESSION_OPS stream is full (raise OPS_MAX_BYTES or lower OPS_MAX_AGE)"
+		case errors.Is(err, oplog.ErrNoStorage):
+			why = "request failed: the NATS server's JetStream storage is full (free or add storage: max_file_store, its volume)"
 		}
 		log.Warn(why, "request_id", httpx.RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
 	}

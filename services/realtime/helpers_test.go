@@ -64,6 +64,9 @@ type cluster struct {
 	t   testing.TB
 	srv *server.Server
 	in  *broker.Infra // a connection of the test itself, for setup and checks
+	// opsMaxBytes is the SESSION_OPS stream's MaxBytes its instances
+	// provision; 0: the default.
+	opsMaxBytes int64
 }
 
 func newCluster(t testing.TB) *cluster {
@@ -72,11 +75,15 @@ func newCluster(t testing.TB) *cluster {
 	return &cluster{t: t, srv: srv, in: provision(t, natstest.Connect(t, srv), 3*time.Second)}
 }
 
-func provision(t testing.TB, nc *nats.Conn, presenceTTL time.Duration) *broker.Infra {
+func provision(t testing.TB, nc *nats.Conn, presenceTTL time.Duration, opsMaxBytes ...int64) *broker.Infra {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	in, err := broker.Provision(ctx, nc, broker.Layout{Replicas: 1, PresenceTTL: presenceTTL})
+	l := broker.Layout{Replicas: 1, PresenceTTL: presenceTTL}
+	if len(opsMaxBytes) > 0 {
+		l.OpsMaxBytes = opsMaxBytes[0]
+	}
+	in, err := broker.Provision(ctx, nc, l)
 	if err != nil {
 		t.Fatalf("provision: %v", err)
 	}
@@ -128,7 +135,7 @@ func (c *cluster) start(o ...instanceOpts) *instance {
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
-	in := provision(t, nc, cfg.PresenceTimeout)
+	in := provision(t, nc, cfg.PresenceTimeout, c.opsMaxBytes)
 	reg := prometheus.NewRegistry()
 	now := opt.now
 	if now == nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pairpad/pairpad/shared/broker"
+	"github.com/pairpad/pairpad/shared/natstest"
 	"github.com/pairpad/pairpad/shared/oplog"
 	"github.com/pairpad/pairpad/shared/ot"
 	"github.com/pairpad/pairpad/shared/protocol"
@@ -389,4 +390,61 @@ func TestFullOpLog(t *testing.T) {
 	}
 	iv.send(t, protocol.TypeNotesUpdate, fullCode(notes, 0, "n-1"))
 	iv.waitFor(t, protocol.TypeNotesAck)
+}
+
+// TestNoStorage: when the NATS server's JetStream storage is full (its
+// max_file_store; here another bucket took it) though the op log's stream
+// has room, a code-update is answered with error SERVICE_UNAVAILABLE
+// saying the server cannot store edits (details.limit "max_file_store",
+// not an outage's message), the instance warns and counts it, the
+// connection stays, and the acknowledged edits are kept; once storage is
+// freed the resent update is acknowledged.
+func TestNoStorage(t *testing.T) {
+	srv := natstest.Start(t, natstest.Options{MaxStore: 8 << 20})
+	const opsMax = 4 << 20
+	cl := &cluster{t: t, srv: srv, in: provision(t, natstest.Connect(t, srv), 3*time.Second, opsMax), opsMaxBytes: opsMax}
+	a := cl.start()
+	sid := cl.newSession(protocol.LangGo).ID
+	c := connectPlain(t, a.url, user{sid: sid, id: "c", name: "C"})
+	c.waitFor(t, protocol.TypeConnected)
+	c.send(t, protocol.TypeCodeUpdate, fullCode("kept", 0, "c-0"))
+	c.waitFor(t, protocol.TypeCodeAck)
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	blob := []byte(strings.Repeat("d", 16<<10))
+	for i := 0; ; i++ {
+		if _, err := cl.in.Participants.Put(ctx, fmt.Sprintf("filler-%d", i), blob); err != nil {
+			break
+		}
+		if i > 1000 {
+			t.Fatal("16 MiB stored on a server with 8 MiB of storage")
+		}
+	}
+	c.send(t, protocol.TypeCodeUpdate, fullCode("kept and more", 1, "c-1"))
+	ev := c.nextOf(t, protocol.TypeCodeAck, protocol.TypeError)
+	p := decode[protocol.ErrorPayload](t, ev.Payload)
+	if ev.Type != protocol.TypeError || p.Error != protocol.CodeServiceUnavailable || p.Details["limit"] != "max_file_store" ||
+		p.Details["opId"] != "c-1" || p.Details["retryAfterMs"] != float64(oplog.FullRetryAfter.Milliseconds()) ||
+		!strings.Contains(p.Message, "cannot store edits") {
+		t.Fatalf("code-update with the server's storage full: %s %s", ev.Type, ev.Payload)
+	}
+	if !strings.Contains(a.logs.String(), "JetStream storage is full") {
+		t.Errorf("no warning in the log:\n%s", a.logs)
+	}
+	if n := counter(t, a.reg, "pairpad_realtime_append_storage_full_total"); n != 1 {
+		t.Errorf("pairpad_realtime_append_storage_full_total %v, want 1", n)
+	}
+
+	stream, err := cl.in.JS.Stream(ctx, "KV_"+cl.in.Participants.Bucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stream.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c.send(t, protocol.TypeCodeUpdate, fullCode("kept and more", 1, "c-1"))
+	if ev := c.nextOf(t, protocol.TypeCodeAck, protocol.TypeError); ev.Type != protocol.TypeCodeAck || decode[protocol.CodeAck](t, ev.Payload).Version != 2 {
+		t.Fatalf("the resent update once storage was freed: %s %s", ev.Type, ev.Payload)
+	}
 }

@@ -128,8 +128,13 @@ func registerWindowGauge(reg prometheus.Registerer, e *document.Engine) error {
 		Name: "pairpad_realtime_append_conflict_reads_total",
 		Help: "Lost appends after which the op log was read to catch up, the winning entry not having come through the applied subscription yet.",
 	}, func() float64 { _, read := e.AppendConflicts(); return float64(read) })
+	noStorage := prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "pairpad_realtime_append_storage_full_total",
+		Help: "Op-log appends the NATS server refused because its JetStream storage is full (the update is refused with SERVICE_UNAVAILABLE; free or add storage).",
+	}, func() float64 { return float64(e.StorageRefusals()) })
 	r := httpx.ExclusiveRegistrar(reg)
 	httpx.Register(r, g)
+	httpx.Register(r, noStorage)
 	httpx.Register(r, all)
 	httpx.Register(r, resends)
 	httpx.Register(r, conflicts)

@@ -15,6 +15,9 @@ import (
 type Options struct {
 	StoreDir string // reuse a store (for restart tests); empty means t.TempDir()
 	Port     int    // 0 picks a free port
+	// MaxStore is the server's JetStream file storage (max_store) in
+	// bytes; 0 leaves the server's default (most of the disk).
+	MaxStore int64
 }
 
 // Start runs an embedded JetStream server until the test ends.
@@ -31,7 +34,7 @@ func Start(t testing.TB, o ...Options) *server.Server {
 		opt.Port = -1
 	}
 	s, err := server.NewServer(&server.Options{
-		Host: "127.0.0.1", Port: opt.Port, JetStream: true, StoreDir: opt.StoreDir,
+		Host: "127.0.0.1", Port: opt.Port, JetStream: true, StoreDir: opt.StoreDir, JetStreamMaxStore: opt.MaxStore,
 		NoLog: true, NoSigs: true, ServerName: fmt.Sprintf("test-%d", time.Now().UnixNano()),
 	})
 	if err != nil {

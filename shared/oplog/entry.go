@@ -83,6 +83,11 @@ var (
 	// their logs), entries pass OPS_MAX_AGE or documents purge what their
 	// snapshots made unnecessary.
 	ErrFull = errors.New("oplog: the op log stream is full (OPS_MAX_BYTES)")
+	// ErrNoStorage means the NATS server's JetStream storage is full
+	// (its max_file_store, or its disk) and refused the entry, though the
+	// stream itself has room: an operator frees or adds storage; it is
+	// not an outage, and nothing stored is dropped for it.
+	ErrNoStorage = errors.New("oplog: the NATS server's JetStream storage is full")
 )
 
 // Encode turns e into the message to append to the session's op log.

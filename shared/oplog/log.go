@@ -93,7 +93,9 @@ type Retry struct {
 
 // Publish is Append for an entry already encoded (Encode), for a caller
 // that needs its size first; version is the entry's, for errors. ErrFull
-// means the stream is at OPS_MAX_BYTES: answer it with FullRefusal.
+// means the stream is at OPS_MAX_BYTES: answer it with FullRefusal;
+// ErrNoStorage that the server's JetStream storage is full: answer it with
+// NoStorageRefusal.
 //
 // An append whose acknowledgement does not come in time may have been
 // stored all the same. Publish sends the same message again (r.Try), with
@@ -182,9 +184,16 @@ func Publish(ctx context.Context, js jetstream.JetStream, sessionID string, vers
 			}
 			return 0, fmt.Errorf("append version %d to %s after seq %d: %w", version, sessionID, lastSeq, ErrConflict)
 		}
-		if errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrCodeStoreFailed && apiErr.Description == descMaxBytes {
+		if noRoom := noRoomFor(err); noRoom != nil {
+			if sent {
+				// Perhaps stored by the send that went unanswered,
+				// before the room ran out.
+				if seq, err := storedAfter(ctx, nc, sessionID, version, m, lastSeq); !errors.Is(err, errNothingAfter) {
+					return seq, err
+				}
+			}
 			// Not wrapped: a 503 API error would pass for an outage.
-			return 0, fmt.Errorf("append version %d to %s: %w", version, sessionID, ErrFull)
+			return 0, fmt.Errorf("append version %d to %s: %w", version, sessionID, noRoom)
 		}
 		return 0, fmt.Errorf("append version %d to %s: %w", version, sessionID, err)
 	}
@@ -292,6 +301,31 @@ const (
 	descMaxBytes                             = "maximum bytes exceeded"
 )
 
+// How nats-server refuses a message when its own JetStream storage
+// (max_file_store, or the disk) has no room, whatever the stream's limits:
+// JSInsufficientResourcesErr (10023, status 503) as it stores the
+// message, or JSStorageResourcesExceededErr (10047) where it reserves
+// room first.
+const (
+	jsErrCodeInsufficientResources jetstream.ErrorCode = 10023
+	jsErrCodeStorageExceeded       jetstream.ErrorCode = 10047
+)
+
+// noRoomFor says which refusal for room err is: ErrFull (the stream's
+// MaxBytes), ErrNoStorage (the server's storage), or nil for any other.
+func noRoomFor(err error) error {
+	var apiErr *jetstream.APIError
+	switch {
+	case !errors.As(err, &apiErr):
+		return nil
+	case apiErr.ErrorCode == jsErrCodeStoreFailed && apiErr.Description == descMaxBytes:
+		return ErrFull
+	case apiErr.ErrorCode == jsErrCodeInsufficientResources || apiErr.ErrorCode == jsErrCodeStorageExceeded:
+		return ErrNoStorage
+	}
+	return nil
+}
+
 // FullRetryAfter is how long a writer refused with ErrFull is told to wait:
 // room comes back as the janitor expires sessions, not within a second.
 const FullRetryAfter = 5 * time.Second
@@ -304,6 +338,17 @@ func FullRefusal(cause error) *protocol.Error {
 	return protocol.Wrap(protocol.CodeServiceUnavailable,
 		"The op log is full (OPS_MAX_BYTES): the update was not stored; retry later", cause).
 		WithDetails(map[string]any{"limit": "OPS_MAX_BYTES", "retryAfterMs": FullRetryAfter.Milliseconds()})
+}
+
+// NoStorageRefusal is the client's answer to an append refused with
+// ErrNoStorage: SERVICE_UNAVAILABLE saying the server cannot store edits
+// now, to resend after retryAfterMs (FullRetryAfter: room comes back when
+// an operator frees or adds storage, not within a second). Nothing was
+// stored, and nothing stored before was dropped for it.
+func NoStorageRefusal(cause error) *protocol.Error {
+	return protocol.Wrap(protocol.CodeServiceUnavailable,
+		"The server cannot store edits right now: its storage is full; the update was not stored; retry later", cause).
+		WithDetails(map[string]any{"limit": "max_file_store", "retryAfterMs": FullRetryAfter.Milliseconds()})
 }
 
 // PurgeBefore removes the session's entries stored before stream sequence

@@ -1,6 +1,7 @@
 package oplog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -426,5 +427,59 @@ func appendToFullStream(t *testing.T, replicas int, nc *nats.Conn) {
 	e := Entry{Version: v, UserID: "u", Timestamp: v, Ops: ot.Op{ot.Retain(int(v-1) * len(text)), ot.Insert(text)}}
 	if _, err := Append(ctx, in.JS, sid, e, last); err != nil {
 		t.Fatalf("append after a purge freed room: %v", err)
+	}
+}
+
+// When the NATS server's own JetStream storage is full (its
+// max_file_store; here other buckets took it), an append is refused with
+// ErrNoStorage, not an outage's error: NoStorageRefusal tells the client
+// the server cannot store edits now. What was acknowledged stays, and an
+// append goes through again once storage is freed.
+func TestAppendWithoutStorage(t *testing.T) {
+	nc := natstest.Connect(t, natstest.Start(t, natstest.Options{MaxStore: 8 << 20}))
+	ctx := ctxT(t)
+	in, err := broker.ProvisionRetry(ctx, nc, broker.Layout{Replicas: 1, OpsMaxBytes: 4 << 20}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid := uuid.NewString()
+	acked := appendN(t, in, sid, 5)
+	last := acked[len(acked)-1].Seq
+	// Another bucket fills what the server has left.
+	blob := bytes.Repeat([]byte("d"), 16<<10)
+	for i := 0; ; i++ {
+		if _, err := in.Documents.Put(ctx, fmt.Sprintf("filler-%d", i), blob); err != nil {
+			break
+		}
+		if i > 1000 {
+			t.Fatal("16 MiB stored on a server with 8 MiB of storage")
+		}
+	}
+	e := Entry{Version: 6, UserID: "user", OpID: "op-6", Timestamp: 1006, Ops: ot.Op{ot.Retain(5), ot.Insert("x")}}
+	_, err = Append(ctx, in.JS, sid, e, last)
+	if !errors.Is(err, ErrNoStorage) {
+		t.Fatalf("append with the server's storage full: %v, want ErrNoStorage", err)
+	}
+	if broker.Unavailable(err) {
+		t.Errorf("the refusal passes for a NATS outage: %v", err)
+	}
+	pe := NoStorageRefusal(err)
+	if pe.Code != protocol.CodeServiceUnavailable || pe.Details["limit"] != "max_file_store" ||
+		pe.Details["retryAfterMs"] != FullRetryAfter.Milliseconds() || !strings.Contains(pe.Message, "cannot store edits") {
+		t.Fatalf("refusal %+v", pe)
+	}
+	got, _, err := ReadAfter(ctx, in, sid, 0, Limits{})
+	if err != nil || len(got) != len(acked) || got[len(got)-1].Seq != last {
+		t.Fatalf("after the refusal the log holds %d entries (%v), want the %d acknowledged", len(got), err, len(acked))
+	}
+	docs, err := in.JS.Stream(ctx, "KV_"+in.Documents.Bucket())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := docs.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Append(ctx, in.JS, sid, e, last); err != nil {
+		t.Fatalf("append once storage was freed: %v", err)
 	}
 }

@@ -120,6 +120,9 @@ type Engine struct {
 	// conflictReads those after which the op log had to be read (the
 	// winning entry had not come through the applied subscription yet).
 	appendConflicts, conflictReads atomic.Int64
+	// storageRefusals counts appends the NATS server refused for want of
+	// storage (oplog.ErrNoStorage).
+	storageRefusals atomic.Int64
 	// windowBytes is the sum of the sessions' windows (history.bytes);
 	// trimming is set while one goroutine shrinks them.
 	windowBytes atomic.Int64
@@ -338,6 +341,13 @@ func (e *Engine) AppendResends() int64 {
 // already delivered by the applied subscription.
 func (e *Engine) AppendConflicts() (lost, read int64) {
 	return e.appendConflicts.Load(), e.conflictReads.Load()
+}
+
+// StorageRefusals reports how many op-log appends the NATS server refused
+// because its JetStream storage was full (each answered with
+// oplog.NoStorageRefusal).
+func (e *Engine) StorageRefusals() int64 {
+	return e.storageRefusals.Load()
 }
 
 // MemoryBytes reports the bytes the documents hold on this instance, what

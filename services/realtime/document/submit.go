@@ -317,8 +317,9 @@ func (s *replica) ownFailed() {
 }
 
 // publish stores e, encoded as m, after sequence expect, mapping NATS
-// failures to INTERNAL_SERVER_ERROR with their cause and a full stream to
-// SERVICE_UNAVAILABLE (oplog.FullRefusal).
+// failures to INTERNAL_SERVER_ERROR with their cause, a full stream to
+// SERVICE_UNAVAILABLE (oplog.FullRefusal) and a server without storage
+// to SERVICE_UNAVAILABLE too (oplog.NoStorageRefusal), counted.
 func (s *replica) publish(b *bound, e oplog.Entry, m *nats.Msg, expect uint64) (uint64, error) {
 	if err := s.e.connected(); err != nil {
 		return 0, protocol.Wrap(protocol.CodeInternal, "the update could not be stored",
@@ -332,6 +333,12 @@ func (s *replica) publish(b *bound, e oplog.Entry, m *nats.Msg, expect uint64) (
 		s.e.log.Warn("update refused: the SESSION_OPS stream is full (raise OPS_MAX_BYTES or lower OPS_MAX_AGE)",
 			"session_id", s.id)
 		return 0, oplog.FullRefusal(err)
+	}
+	if errors.Is(err, oplog.ErrNoStorage) {
+		s.e.storageRefusals.Add(1)
+		s.e.log.Warn("update refused: the NATS server's JetStream storage is full (free or add storage: max_file_store, its volume)",
+			"session_id", s.id)
+		return 0, oplog.NoStorageRefusal(err)
 	}
 	if err != nil && !errors.Is(err, oplog.ErrConflict) {
 		return 0, protocol.Wrap(protocol.CodeInternal, "the update could not be stored", err)
