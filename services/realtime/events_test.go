@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/pairpad/pairpad/services/realtime"
 	"github.com/pairpad/pairpad/shared/protocol"
 	"github.com/pairpad/pairpad/shared/session"
 )
@@ -327,6 +328,63 @@ func TestActivity(t *testing.T) {
 	clk.advance(time.Second)
 	a.leave(websocket.CloseNormalClosure)
 	within(t, waitTimeout, "the touch on leave", func() bool { at, _ := record(); return at.Equal(clk.now().UTC()) })
+}
+
+// TestTouchesSpread: two sessions whose handshakes touched them at the
+// same moment fall due at their own intervals (realtime.TouchInterval), not
+// together: at a moment between the two intervals the one with the shorter
+// interval is touched and the other not, which it is once its own interval
+// has passed. With one interval for every session both would be touched
+// together, or neither.
+func TestTouchesSpread(t *testing.T) {
+	t.Parallel()
+	cl := newCluster(t)
+	const every = 15 * time.Second // SESSION_IDLE_TIMEOUT 1m
+	var early, late string
+	for i := 0; early == "" || late == ""; i++ { // each session's interval lies in (11.25s, 15s]
+		if i == 100 {
+			t.Fatalf("no two of 100 sessions have touch intervals below 12.5s and above 14s (found %q, %q)", early, late)
+		}
+		id := cl.newSession(protocol.LangPython).ID
+		switch d := realtime.TouchInterval(every, id); {
+		case d < 12500*time.Millisecond && early == "":
+			early = id
+		case d > 14*time.Second && late == "":
+			late = id
+		}
+	}
+	clk := &clock{t: time.Now().Add(time.Minute)}
+	inst := cl.start(instanceOpts{now: clk.now, env: map[string]string{"SESSION_IDLE_TIMEOUT": "1m"}})
+	st := session.NewStore(cl.in.Sessions)
+	record := func(sid string) time.Time {
+		r, _, err := st.Get(context.Background(), sid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.LastActivityAt
+	}
+	burst := func(c *wsClient) {
+		for i := 0; i < 5; i++ {
+			c.send(t, protocol.TypeSync, nil)
+		}
+		for i := 0; i < 5; i++ {
+			c.waitFor(t, protocol.TypeSync)
+		}
+	}
+	a := connectPlain(t, inst.url, user{sid: early, id: "a", name: "A"})
+	a.waitFor(t, protocol.TypeConnected)
+	b := connectPlain(t, inst.url, user{sid: late, id: "b", name: "B"})
+	b.waitFor(t, protocol.TypeConnected)
+
+	clk.advance(13 * time.Second) // past the early session's interval, short of the late one's
+	burst(b)
+	burst(a)
+	within(t, waitTimeout, "the early session's touch", func() bool { return record(early).Equal(clk.now().UTC()) })
+	// 15s: past the late session's interval, and 2s after a touch of it at
+	// 13s, which would leave it not due now.
+	clk.advance(2 * time.Second)
+	burst(b)
+	within(t, waitTimeout, "the late session's touch", func() bool { return record(late).Equal(clk.now().UTC()) })
 }
 
 // TestActivityAcrossInstances: an instance whose record (as the sessions

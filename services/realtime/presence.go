@@ -589,12 +589,18 @@ const presenceSlots = 10
 // re-put in: spread evenly over random session ids, and found without
 // taking the room's lock.
 func presenceSlot(sessionID string) int {
-	h := uint32(2166136261) // FNV-1a, without hash/fnv's allocation
+	return int(idHash(sessionID) % presenceSlots)
+}
+
+// idHash is FNV-1a of a session id, without hash/fnv's allocation: what
+// spreads a session's periodic work (presenceSlot, touchInterval).
+func idHash(sessionID string) uint32 {
+	h := uint32(2166136261)
 	for i := 0; i < len(sessionID); i++ {
 		h ^= uint32(sessionID[i])
 		h *= 16777619
 	}
-	return int(h % presenceSlots)
+	return h
 }
 
 // refreshPresence re-puts the local entries of the sessions in one part of

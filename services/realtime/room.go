@@ -642,11 +642,11 @@ func (rm *room) runChanged(value []byte, rev uint64) {
 }
 
 // activity records a client event; the session record is touched at most
-// once per touch interval per session per instance, and not while the
-// record (as the sessions watcher delivered it) holds an activity within
-// the interval that another instance or an earlier touch wrote: the
-// record then lags the last activity by less than the interval, as when
-// one instance writes alone. A recorded emptiness is cleared at this
+// once per touch interval (touchInterval, the session's own) per session
+// per instance, and not while the record (as the sessions watcher
+// delivered it) holds an activity within the interval that another
+// instance or an earlier touch wrote: the record then lags the last
+// activity by less than the interval, as when one instance writes alone. A recorded emptiness is cleared at this
 // instance's next due touch.
 func (rm *room) activity(now time.Time) {
 	rm.mu.Lock()
@@ -654,7 +654,7 @@ func (rm *room) activity(now time.Time) {
 	if rm.record.EmptySince == nil && rm.record.LastActivityAt.After(last) {
 		last = rm.record.LastActivityAt
 	}
-	due := now.Sub(last) >= rm.d.touchEvery
+	due := now.Sub(last) >= touchInterval(rm.d.touchEvery, rm.id)
 	if due {
 		rm.touchAt = now
 	}

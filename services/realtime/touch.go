@@ -16,6 +16,20 @@ func touchEvery(idle time.Duration) time.Duration {
 	return max(min(idle/4, time.Minute), time.Millisecond)
 }
 
+// touchInterval is how long after the activity its record holds a
+// session's next touch is due: between three quarters of every and the
+// whole of it, by the session id. Sessions opened together (an instance's
+// restart, a benchmark's set-up: each handshake touches) would otherwise
+// all fall due in the same second an interval later, and again every
+// interval after, a burst of writes and watcher deliveries among the
+// edits; with an interval of their own the first touches spread over a
+// quarter of it and drift further apart after. The record still lags the
+// last activity by less than every.
+func touchInterval(every time.Duration, sessionID string) time.Duration {
+	const parts = 1024
+	return every - every/4*time.Duration(idHash(sessionID)%parts)/parts
+}
+
 // toucher writes session activity off the connections' goroutines: requests
 // for one session coalesce until the writer gets to them. Each touch starts
 // from the record its room knows (room.touch), so it reads the key only
