@@ -111,6 +111,7 @@ func TestBrokenManifestsAreRejected(t *testing.T) {
 		{"open-nats", "a pod of namespace default must not reach StatefulSet/nats on tcp/4222"},
 		{"nats-routes", "cluster routes [nats-0.nats-headless nats-1.nats-headless], want one per pod"},
 		{"nats-lame-duck", "lame_duck_duration"},
+		{"nats-max-payload", "max_payload 1048576 is below the 8388608 bytes"},
 		{"wrong-host", "does not allow https://interviews.example.org"},
 		{"ingress-timeouts", "proxy-read-timeout]: \"\": must be at least 3600"},
 		{"pdb-blocks", "PodDisruptionBudget/nats: spec.minAvailable: 3 with 3 replicas of StatefulSet/nats blocks every node drain"},

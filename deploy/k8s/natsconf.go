@@ -1,6 +1,7 @@
 package k8s
 
 import (
+	"cmp"
 	"fmt"
 	"net"
 	"path"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/pairpad/pairpad/shared/broker"
 )
 
 // natsContainer checks a NATS server container: its probes, and its
@@ -59,6 +62,12 @@ func (c *checker) natsContainer(w workload, ct *corev1.Container) {
 		c.addf(id, "nats.conf", "server_name %q is not the pod's name: servers need distinct, stable names", opts.ServerName)
 	}
 	c.natsRoutes(w, opts)
+
+	// nats-server's own default when max_payload is not set.
+	if mp := cmp.Or(int64(opts.MaxPayload), 1<<20); mp < broker.MaxPayload {
+		c.addf(id, "nats.conf", "max_payload %d is below the %d bytes pairpad's largest messages may take (broker.MaxPayload): an op log entry or a snapshot of a large document would be refused",
+			mp, broker.MaxPayload)
+	}
 
 	if opts.LameDuckDuration < 30*time.Second {
 		c.addf(id, "nats.conf", "lame_duck_duration %s is below nats-server's minimum of 30s", opts.LameDuckDuration)

@@ -43,7 +43,7 @@ func StartNATS(cfg *config.Config, log *slog.Logger) (stop func(), inProcess nat
 	s, err := server.NewServer(&server.Options{
 		ServerName: "pairpad-local", Host: host, Port: port,
 		JetStream: true, StoreDir: filepath.Join(dir, "jetstream"),
-		NoSigs: true, NoLog: true, MaxPayload: 8 << 20,
+		NoSigs: true, NoLog: true, MaxPayload: broker.MaxPayload,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("embedded nats: %w", err)

@@ -11,6 +11,13 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
+// MaxPayload is the largest message the NATS servers must accept: an op
+// log entry or a snapshot of a document of protocol.MaxDocumentBytes, whose
+// JSON escapes a control character or one of < > & in six bytes, can pass
+// nats-server's default of 1 MiB. The embedded and the bench's servers set
+// it, and deploy/k8s's nats.conf sets max_payload to it (its checks say so).
+const MaxPayload = 8 << 20
+
 // ConnOptions configures Connect.
 type ConnOptions struct {
 	Name        string       // the connection name shown by `nats server report connections`

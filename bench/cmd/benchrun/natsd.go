@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/pairpad/pairpad/shared/broker"
 )
 
 // runNATS is `benchrun nats`: a single JetStream-enabled NATS server, the
@@ -30,7 +32,7 @@ func runNATS(ctx context.Context, args []string, stderr io.Writer) error {
 	s, err := server.NewServer(&server.Options{
 		ServerName: "pairpad-bench", Host: "127.0.0.1", Port: *port, JetStream: true, StoreDir: *store,
 		NoSigs: true, NoLog: true,
-		MaxPayload: 8 << 20, // room for a 256 KiB document and its JSON escaping
+		MaxPayload: broker.MaxPayload, // as every pairpad NATS server
 		// The server's own profiler (net/http/pprof), which the runner
 		// fetches like a service's: where the split layout's bus spends.
 		ProfPort: *prof,
