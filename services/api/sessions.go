@@ -269,7 +269,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		switch {
 		case errors.Is(err, oplog.ErrFull):
 			why = "request failed: the SESSION_OPS stream is full (raise OPS_MAX_BYTES or lower OPS_MAX_AGE)"
-		case errors.Is(err, oplog.ErrNoStorage):
+		case errors.Is(err, oplog.ErrNoStorage) || broker.NoStorage(err):
 			why = "request failed: the NATS server's JetStream storage is full (free or add storage: max_file_store, its volume)"
 		}
 		log.Warn(why, "request_id", httpx.RequestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)

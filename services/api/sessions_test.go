@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -334,4 +335,40 @@ func TestCreateSessionWithFullOpLog(t *testing.T) {
 		}
 	}
 	a.createSession(t, "go")
+}
+
+// When the NATS server's own storage is full (its max_file_store; here
+// another bucket took it), a creation is refused with 503
+// SERVICE_UNAVAILABLE saying the storage is full, naming max_file_store,
+// with Retry-After 5, not with an outage's message, and nothing is created.
+func TestCreateSessionWithoutStorage(t *testing.T) {
+	srv := natstest.Start(t, natstest.Options{MaxStore: 8 << 20})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	in, err := broker.Provision(ctx, natstest.Connect(t, srv), broker.Layout{Replicas: 1, PresenceTTL: 10 * time.Second, OpsMaxBytes: 4 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAPI(t, in, baseEnv(), newClock(start))
+	blob := []byte(strings.Repeat("d", 16<<10))
+	for i := 0; ; i++ {
+		if _, err := in.Participants.Put(ctx, "filler-"+strconv.Itoa(i), blob); err != nil {
+			break
+		}
+		if i > 1000 {
+			t.Fatal("16 MiB stored on a server with 8 MiB of storage")
+		}
+	}
+	for _, body := range []string{`{"language":"go"}`, `{"language":"go","starterCode":"x"}`} {
+		r := a.do(t, req{method: http.MethodPost, path: "/api/sessions", body: body})
+		b := r.errorBody(t)
+		if r.status != http.StatusServiceUnavailable || b.Error != protocol.CodeServiceUnavailable || b.Details["limit"] != "max_file_store" ||
+			!strings.Contains(b.Message, "storage is full") || r.header.Get("Retry-After") != "5" {
+			t.Fatalf("%s with the server's storage full: %d %s (Retry-After %q)", body, r.status, r.body, r.header.Get("Retry-After"))
+		}
+	}
+	all, err := session.NewStore(in.Sessions).All(ctx)
+	if err != nil || len(all) != 0 {
+		t.Fatalf("%d session records (%v), want none", len(all), err)
+	}
 }

@@ -34,6 +34,9 @@ func unavailable(err error) error {
 	if protocol.ErrorCode(err) != protocol.CodeInternal || !broker.Unavailable(err) {
 		return err
 	}
+	if broker.NoStorage(err) {
+		return broker.Classify(err) // its own retryAfterMs
+	}
 	var pe *protocol.Error
 	if !errors.As(broker.Classify(err), &pe) {
 		return err

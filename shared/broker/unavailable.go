@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -73,13 +74,47 @@ const errUnavailableMessage = "The service is temporarily unavailable: it cannot
 // it at once instead of waiting for a reconnect.
 var ErrDown = &protocol.Error{Code: protocol.CodeServiceUnavailable, Message: errUnavailableMessage}
 
+// How nats-server refuses a write when its own JetStream storage
+// (max_file_store, or the disk) has no room, whatever the stream's limits:
+// JSInsufficientResourcesErr (10023, status 503) as it stores the message,
+// or JSStorageResourcesExceededErr (10047) where it reserves room first.
+const (
+	jsErrCodeInsufficientResources jetstream.ErrorCode = 10023
+	jsErrCodeStorageExceeded       jetstream.ErrorCode = 10047
+)
+
+// NoStorage reports whether err is JetStream refusing a write because the
+// server's storage is full. Its status is 503, as an outage's, but NATS
+// answers and waiting does not help: an operator frees or adds storage.
+// Nothing was stored.
+func NoStorage(err error) bool {
+	var api *jetstream.APIError
+	return errors.As(err, &api) && (api.ErrorCode == jsErrCodeInsufficientResources || api.ErrorCode == jsErrCodeStorageExceeded)
+}
+
+// NoStorageRetryAfter is how long a writer refused for storage is told to
+// wait: storage comes back when an operator acts, not within a second.
+const NoStorageRetryAfter = 5 * time.Second
+
+// errNoStorageMessage is what a client is told when NoStorage.
+const errNoStorageMessage = "The server cannot store data right now: its storage is full; nothing was stored; retry later"
+
 // Classify turns an error without a protocol error code of its own (one that
 // would be INTERNAL_SERVER_ERROR) into SERVICE_UNAVAILABLE when Unavailable
 // says NATS is the cause; every other error is returned unchanged. REST
 // answers use it (httpx.WriteError), and so can WebSocket error events, so a
-// NATS outage is a retryable 503 everywhere instead of a 500.
+// NATS outage is a retryable 503 everywhere instead of a 500. A write
+// refused because the server's storage is full (NoStorage) is a 503 too,
+// saying so, with details.limit "max_file_store" and retryAfterMs.
 func Classify(err error) error {
-	if err == nil || protocol.ErrorCode(err) != protocol.CodeInternal || !Unavailable(err) {
+	if err == nil || protocol.ErrorCode(err) != protocol.CodeInternal {
+		return err
+	}
+	if NoStorage(err) {
+		return protocol.Wrap(protocol.CodeServiceUnavailable, errNoStorageMessage, err).
+			WithDetails(map[string]any{"limit": "max_file_store", "retryAfterMs": NoStorageRetryAfter.Milliseconds()})
+	}
+	if !Unavailable(err) {
 		return err
 	}
 	return protocol.Wrap(protocol.CodeServiceUnavailable, errUnavailableMessage, err)

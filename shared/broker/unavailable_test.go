@@ -61,18 +61,28 @@ func TestClassify(t *testing.T) {
 		name string
 		err  error
 		want protocol.Code
+		// limit is details.limit: set for a server without storage.
+		limit string
 	}{
-		{"nats timeout", fmt.Errorf("x: %w", nats.ErrTimeout), protocol.CodeServiceUnavailable},
-		{"explicit internal over an outage", protocol.Wrap(protocol.CodeInternal, "x", nats.ErrNoResponders), protocol.CodeServiceUnavailable},
-		{"coded error keeps its code", protocol.Wrap(protocol.CodeSessionNotFound, "x", nats.ErrTimeout), protocol.CodeSessionNotFound},
-		{"refusal", notFound, protocol.CodeSessionNotFound},
-		{"bug", errors.New("nil map"), protocol.CodeInternal},
+		{"nats timeout", fmt.Errorf("x: %w", nats.ErrTimeout), protocol.CodeServiceUnavailable, ""},
+		{"server storage full", fmt.Errorf("put: %w", &jetstream.APIError{Code: 503, ErrorCode: 10023, Description: "insufficient resources"}),
+			protocol.CodeServiceUnavailable, "max_file_store"},
+		{"server storage reserved", &jetstream.APIError{Code: 500, ErrorCode: 10047, Description: "insufficient storage resources available"},
+			protocol.CodeServiceUnavailable, "max_file_store"},
+		{"explicit internal over an outage", protocol.Wrap(protocol.CodeInternal, "x", nats.ErrNoResponders), protocol.CodeServiceUnavailable, ""},
+		{"coded error keeps its code", protocol.Wrap(protocol.CodeSessionNotFound, "x", nats.ErrTimeout), protocol.CodeSessionNotFound, ""},
+		{"refusal", notFound, protocol.CodeSessionNotFound, ""},
+		{"bug", errors.New("nil map"), protocol.CodeInternal, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got := broker.Classify(tc.err)
 			if c := protocol.ErrorCode(got); c != tc.want {
 				t.Errorf("code %s, want %s", c, tc.want)
+			}
+			var pe *protocol.Error
+			if errors.As(got, &pe) && (pe.Details["limit"] != nil || tc.limit != "") && pe.Details["limit"] != tc.limit {
+				t.Errorf("details %v, want limit %q", pe.Details, tc.limit)
 			}
 			if !errors.Is(got, tc.err) {
 				t.Errorf("Classify lost the cause: %v", got)

@@ -301,16 +301,6 @@ const (
 	descMaxBytes                             = "maximum bytes exceeded"
 )
 
-// How nats-server refuses a message when its own JetStream storage
-// (max_file_store, or the disk) has no room, whatever the stream's limits:
-// JSInsufficientResourcesErr (10023, status 503) as it stores the
-// message, or JSStorageResourcesExceededErr (10047) where it reserves
-// room first.
-const (
-	jsErrCodeInsufficientResources jetstream.ErrorCode = 10023
-	jsErrCodeStorageExceeded       jetstream.ErrorCode = 10047
-)
-
 // noRoomFor says which refusal for room err is: ErrFull (the stream's
 // MaxBytes), ErrNoStorage (the server's storage), or nil for any other.
 func noRoomFor(err error) error {
@@ -320,7 +310,7 @@ func noRoomFor(err error) error {
 		return nil
 	case apiErr.ErrorCode == jsErrCodeStoreFailed && apiErr.Description == descMaxBytes:
 		return ErrFull
-	case apiErr.ErrorCode == jsErrCodeInsufficientResources || apiErr.ErrorCode == jsErrCodeStorageExceeded:
+	case broker.NoStorage(err):
 		return ErrNoStorage
 	}
 	return nil
@@ -342,13 +332,14 @@ func FullRefusal(cause error) *protocol.Error {
 
 // NoStorageRefusal is the client's answer to an append refused with
 // ErrNoStorage: SERVICE_UNAVAILABLE saying the server cannot store edits
-// now, to resend after retryAfterMs (FullRetryAfter: room comes back when
-// an operator frees or adds storage, not within a second). Nothing was
-// stored, and nothing stored before was dropped for it.
+// now, to resend after retryAfterMs (broker.NoStorageRetryAfter: room
+// comes back when an operator frees or adds storage, not within a second),
+// as broker.Classify answers any other write refused for storage. Nothing
+// was stored, and nothing stored before was dropped for it.
 func NoStorageRefusal(cause error) *protocol.Error {
 	return protocol.Wrap(protocol.CodeServiceUnavailable,
 		"The server cannot store edits right now: its storage is full; the update was not stored; retry later", cause).
-		WithDetails(map[string]any{"limit": "max_file_store", "retryAfterMs": FullRetryAfter.Milliseconds()})
+		WithDetails(map[string]any{"limit": "max_file_store", "retryAfterMs": broker.NoStorageRetryAfter.Milliseconds()})
 }
 
 // PurgeBefore removes the session's entries stored before stream sequence
