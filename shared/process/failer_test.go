@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +88,29 @@ func TestRunEndsOnFailure(t *testing.T) {
 	}
 	if out := logs.String(); !strings.Contains(out, `"level":"ERROR"`) || !strings.Contains(out, boom.Error()) {
 		t.Errorf("the failure is not logged as an error:\n%s", out)
+	}
+}
+
+// TestRunWaitsForStorage: a NATS server whose JetStream storage cannot
+// hold OPS_MAX_BYTES refuses the op log's stream; the process is not ready
+// and says why (an error naming the storage, not an outage's warning)
+// while it waits.
+func TestRunWaitsForStorage(t *testing.T) {
+	s := natstest.Start(t, natstest.Options{MaxStore: 32 << 20})
+	svc := &echoService{shut: make(chan struct{})}
+	p := processtest.Start(t, map[string]string{"NATS_URL": s.ClientURL(), "OPS_MAX_BYTES": strconv.Itoa(64 << 20),
+		"OPS_MAX_BYTES_PER_SESSION": strconv.Itoa(16 << 20)}, process.Options{
+		Process: "realtime",
+		Build:   func(context.Context, process.Deps) (process.Service, error) { return svc, nil },
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(p.Logs.String(), "its storage cannot hold the streams' limits") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no line naming the storage:\n%s", p.Logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, _ := status(t, p.Base()+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("readyz while JetStream refuses the streams: %d, want 503", code)
 	}
 }

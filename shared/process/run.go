@@ -222,7 +222,14 @@ func build(ctx context.Context, nc *nats.Conn, dial func(broker.ConnOptions) (*n
 	in, err := broker.ProvisionRetry(ctx, nc, broker.Layout{
 		Replicas: cfg.JSReplicas, PresenceTTL: cfg.PresenceTimeout, OpsMaxAge: cfg.OpsMaxAge, OpsMaxPerSession: cfg.OpsMaxPerSession,
 		OpsMaxBytes: cfg.OpsMaxBytes,
-	}, func(err error) { log.Warn("waiting for NATS JetStream", "err", err) })
+	}, func(err error) {
+		if broker.NoStorage(err) {
+			// Not an outage: waiting does not help until an operator acts.
+			log.Error("waiting for NATS JetStream: its storage cannot hold the streams' limits (give the NATS server more storage, max_file_store, or lower OPS_MAX_BYTES)", "err", err)
+			return
+		}
+		log.Warn("waiting for NATS JetStream", "err", err)
+	})
 	if err != nil {
 		return nil, err
 	}
