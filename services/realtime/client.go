@@ -228,8 +228,12 @@ func (c *client) handleFrame(mt int, data []byte) bool {
 	over, flooding := c.budget.spend(c.d.now())
 	switch {
 	case flooding:
-		// After the answers to what came before, like every refusal.
-		c.submitOrdered(queuedEvent{fn: func() { c.floodedOut(in, over) }})
+		// After the answers to what came before, like every refusal. The
+		// closure captures a copy: capturing in itself would move it to
+		// the heap for every frame (about 300 bytes each), not only this
+		// one.
+		last := in
+		c.submitOrdered(queuedEvent{fn: func() { c.floodedOut(last, over) }})
 		c.flooded = true
 		return true
 	case over != nil && (in.kind == inEvent || err != nil):
