@@ -212,8 +212,9 @@ func TestNATSOutage(t *testing.T) {
 	two.stop(t)
 }
 
-// outagePresenceTimeout is TestNATSOutage's PRESENCE_TIMEOUT: its
-// connections' keepalive leaves a third of it (3 s) for a pong to be read.
+// outagePresenceTimeout is the PRESENCE_TIMEOUT of TestNATSOutage and
+// TestHeartbeatVouches: their connections' keepalive leaves a third of it
+// (3 s) for a pong to be read.
 const outagePresenceTimeout = 9 * time.Second
 
 // opsUpdate is a code-update payload with ops (numbers retain, strings insert).

@@ -83,9 +83,15 @@ func TestPresenceWithoutRenewals(t *testing.T) {
 // entry is purged. An entry of an older instance (not vouched, no
 // heartbeat) counts for PRESENCE_TIMEOUT after it was written, as the
 // bucket TTL once kept it.
+//
+// It runs on outagePresenceTimeout (9 s), not the package's 3 s: alice's
+// connection must outlive two expiries, and at 3 s its keepalive leaves
+// one second for a pong to be read, which a loaded machine once took
+// (her own connection ended with reason timeout).
 func TestHeartbeatVouches(t *testing.T) {
 	t.Parallel()
-	cl := newCluster(t)
+	srv := natstest.Start(t)
+	cl := &cluster{t: t, srv: srv, in: provision(t, natstest.Connect(t, srv), outagePresenceTimeout)}
 	ctx := context.Background()
 	sid := cl.newSession(protocol.LangPython).ID
 	put := func(e presence.Entry) {
@@ -103,7 +109,7 @@ func TestHeartbeatVouches(t *testing.T) {
 		ConnectedAt: now, LastSeen: now, Vouched: true}
 	put(ghost)
 
-	one := cl.start()
+	one := cl.start(instanceOpts{env: map[string]string{"PRESENCE_TIMEOUT": outagePresenceTimeout.String()}})
 	alice := connectPlain(t, one.url, user{sid: sid, id: "alice", name: "Alice"})
 	if users := decode[protocol.Connected](t, alice.waitFor(t, protocol.TypeConnected).Payload).Users; !sameIDs(users, []string{"alice"}) {
 		t.Fatalf("connected lists %+v: the entry of an instance without a heartbeat counted", users)
