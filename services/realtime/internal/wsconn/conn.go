@@ -627,7 +627,11 @@ func (c *Conn) written(n int) {
 // client goes, nothing (not even a pong) arrives within keepalive, or the
 // connection is killed. It returns the leave reason the end implies: "" when handle
 // ended it, else protocol.LeftTimeout, LeftManual or LeftDisconnect as
-// the framing reads the close.
+// the framing reads the close. Unlike the polled reader's check
+// (checkKeepalive) it does not spare a client whose bytes sit unread when
+// the deadline passes (the instance stalled): gorilla keeps a read error,
+// a timeout too, for every later read, and a timeout can strike inside a
+// frame, so the loop cannot go on after it.
 func (c *Conn) readLoop(keepalive time.Duration, handle func(messageType int, data []byte) bool) string {
 	defer c.endIfIdle()
 	defer c.readEnd()

@@ -271,7 +271,15 @@ func (c *Conn) frameFailure(err error) string {
 
 // checkKeepalive runs on the keepalive timer (clock.go): a connection parked with
 // nothing (not even a pong) read within the keepalive window ends with
-// reason timeout, as a reader's read deadline does.
+// reason timeout, as a reader's read deadline does. The window is judged
+// by what arrived, not by what the instance got round to reading: a parked
+// connection whose socket holds bytes not read yet (its edge not served
+// because the instance stalled: a long pause, CPU starvation, the waiter
+// held up) is served now, on a worker as ready would (its frames, a pong
+// among them, renew lastRead as usual), and looked at again soon. Bytes
+// stay unread in a parked connection's socket only while the poller has
+// not dispatched its edge, so a client cannot keep itself alive by this
+// without sending frames.
 func (c *Conn) checkKeepalive() {
 	pr := c.pr
 	pr.mu.Lock()
@@ -287,6 +295,15 @@ func (c *Conn) checkKeepalive() {
 		c.setCheck(time.Now().Add(wait))
 		pr.mu.Unlock()
 		return
+	}
+	if unread(pr.rc) {
+		pr.state = pollRunning // as readyFor: an edge reported now only marks it
+		if c.poll.serveNow(c) {
+			c.setCheck(time.Now().Add(pr.keepalive/8 + time.Millisecond))
+			pr.mu.Unlock()
+			return
+		}
+		pr.state = pollArmed // the poller is closing: no worker to serve it
 	}
 	pr.state = pollEnded
 	c.poll.del(pr)

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/gorilla/websocket"
 
@@ -36,15 +37,11 @@ type polledConn struct {
 func rawServer(t *testing.T, o Options, before bool, gate chan struct{}) (addr string, conns chan *polledConn) {
 	t.Helper()
 	conns = make(chan *polledConn, 4)
-	up := websocket.Upgrader{ReadBufferSize: PolledReadBufferSize}
 	hs := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ws, err := up.Upgrade(w, r, nil)
-		if err != nil {
+		pc := upgradePolled(t, w, r, o)
+		if pc == nil {
 			return
 		}
-		pc := &polledConn{c: New(ws, Plain{}, o), frames: make(chan string, 16), reason: make(chan string, 1)}
-		pc.fd = fdOf(t, ws.NetConn())
-		pc.c.StartWriter(time.Hour)
 		if before {
 			_, data, err := pc.c.ReadBefore(time.Now().Add(10 * time.Second))
 			if err != nil {
@@ -64,6 +61,20 @@ func rawServer(t *testing.T, o Options, before bool, gate chan struct{}) (addr s
 	hs.Start()
 	t.Cleanup(hs.Close)
 	return strings.TrimPrefix(hs.URL, "http://"), conns
+}
+
+// upgradePolled upgrades a request to a Conn with options o, its writer
+// started; nil when the upgrade failed.
+func upgradePolled(t *testing.T, w http.ResponseWriter, r *http.Request, o Options) *polledConn {
+	up := websocket.Upgrader{ReadBufferSize: PolledReadBufferSize}
+	ws, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return nil
+	}
+	pc := &polledConn{c: New(ws, Plain{}, o), frames: make(chan string, 16), reason: make(chan string, 1)}
+	pc.fd = fdOf(t, ws.NetConn())
+	pc.c.StartWriter(time.Hour)
+	return pc
 }
 
 // gatedListener accepts a connection only once gate has a value.
@@ -704,4 +715,130 @@ func TestPolledEdges(t *testing.T) {
 			t.Error(e)
 		}
 	})
+}
+
+// unreadBytes is what a socket holds that its reader has not read yet
+// (ioctl FIONREAD).
+func unreadBytes(t *testing.T, fd uintptr) int {
+	t.Helper()
+	var n int32
+	if _, _, errno := syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n))); errno != 0 {
+		t.Fatal(errno)
+	}
+	return int(n)
+}
+
+// TestKeepaliveStall: the keepalive judges a client by what arrived, not
+// by what the instance got round to reading. The poller's waiter is held
+// (it blocks on a connection whose lock the test holds) for longer than
+// the keepalive window: a client whose pong and frame sit unread in its
+// socket is served by its keepalive check and stays, and one that sent
+// nothing still ends with timeout.
+func TestKeepaliveStall(t *testing.T) {
+	t.Parallel()
+	needPoller(t)
+	const keepalive = 300 * time.Millisecond
+	// A poller of its own: the one held here reads no other test's
+	// connections.
+	p, err := NewPoller()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	o := opts()
+	o.Poller = p
+	// Each connection is started once the test sends on start, so a
+	// client's frames can be in its socket before its window begins.
+	start, quit := make(chan struct{}, 3), make(chan struct{})
+	// The handler of "alive" waits for resume: while it runs, the
+	// connection cannot time out.
+	resume := make(chan struct{})
+	conns := make(chan *polledConn, 3)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pc := upgradePolled(t, w, r, o)
+		if pc == nil {
+			return
+		}
+		select {
+		case <-start:
+		case <-quit:
+			pc.c.Kill()
+			return
+		}
+		pc.c.Start(keepalive, func(_ int, data []byte) bool {
+			pc.frames <- string(data)
+			if string(data) == "alive" {
+				<-resume
+			}
+			return true
+		}, func(reason string) { pc.reason <- reason })
+		conns <- pc
+	}))
+	t.Cleanup(hs.Close)
+	t.Cleanup(func() { close(quit) })
+	var resumeOnce sync.Once
+	unblock := func() { resumeOnce.Do(func() { close(resume) }) }
+	t.Cleanup(unblock)
+	addr := strings.TrimPrefix(hs.URL, "http://")
+
+	// The holder: the waiter blocks in its readyFor on its lock, held
+	// here, as soon as its frame arrives; every edge after it waits.
+	start <- struct{}{}
+	holderClient := rawDial(t, addr)
+	holder := <-conns
+	holder.c.pr.mu.Lock()
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(holder.c.pr.mu.Unlock) }
+	t.Cleanup(release) // before the poller's Close, which waits for the waiter
+	write(t, holderClient, clientFrame(websocket.TextMessage, true, []byte("hold")))
+	for unreadBytes(t, holder.fd) == 0 { // its edge is queued before any of the others
+		time.Sleep(time.Millisecond)
+	}
+
+	// The live client: its pong and a frame are in its socket when its
+	// window begins, and the waiter never dispatches them.
+	liveClient := rawDial(t, addr)
+	write(t, liveClient, append(clientFrame(websocket.PongMessage, true, nil), clientFrame(websocket.TextMessage, true, []byte("alive"))...))
+	start <- struct{}{}
+	live := <-conns
+	// The silent client sends nothing.
+	_ = rawDial(t, addr)
+	start <- struct{}{}
+	silent := <-conns
+
+	// Only its keepalive check can have the frame read while the waiter
+	// is held.
+	if got := handledWithin(t, live, "the frame that sat unread past the keepalive window"); got != "alive" {
+		t.Fatalf("got %q", got)
+	}
+	select {
+	case r := <-silent.reason:
+		if r != protocol.LeftTimeout {
+			t.Fatalf("the silent client left with %q, want timeout", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the silent client never timed out")
+	}
+
+	// The next frame is in the socket before the handler of "alive"
+	// returns, so however late it is read (by the released waiter, or by
+	// the next check) the client is still there to have it read.
+	write(t, liveClient, clientFrame(websocket.TextMessage, true, []byte("still here")))
+	unblock()
+	release()
+	for _, w := range []struct {
+		pc   *polledConn
+		want string
+	}{{live, "still here"}, {holder, "hold"}} {
+		select { // a timeout may follow the frame: only the frame is looked at
+		case got := <-w.pc.frames:
+			if got != w.want {
+				t.Fatalf("got %q, want %q", got, w.want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%q was never handled", w.want)
+		}
+	}
+	live.c.Kill()
+	holder.c.Kill()
 }

@@ -44,6 +44,10 @@ type Poller struct {
 	next   uint64
 	closed bool
 
+	// stopping: Close has ended the waiter and closes tasks; serveNow
+	// dispatches no more. Guarded by mu.
+	stopping bool
+
 	tasks     chan *Conn
 	workers   atomic.Int32
 	wg        sync.WaitGroup // the waiter and the workers
@@ -78,6 +82,9 @@ func (p *Poller) Close() error {
 	p.closeOnce.Do(func() {
 		p.ep.wake()
 		<-p.done
+		p.mu.Lock()
+		p.stopping = true // serveNow, the other source of work, is done too
+		p.mu.Unlock()
 		close(p.tasks) // the waiter, which starts the work, has ended
 		p.wg.Wait()
 		p.mu.Lock()
@@ -128,6 +135,19 @@ func (p *Poller) ready(key uint64) {
 	if c != nil && c.readyFor(key) {
 		p.dispatch(c)
 	}
+}
+
+// serveNow hands c to a worker as ready does, for a keepalive check that
+// found it parked with bytes unread (the caller moved it to pollRunning);
+// false once Close has begun, when no worker is left to serve it.
+func (p *Poller) serveNow(c *Conn) bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.stopping {
+		return false
+	}
+	p.dispatch(c)
+	return true
 }
 
 // dispatch hands c to an idle worker, or to a new one when all are busy.

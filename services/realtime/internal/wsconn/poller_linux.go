@@ -7,6 +7,7 @@ import (
 	"os"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // epoll is the poller's Linux half: an epoll instance with edge-triggered
@@ -199,4 +200,16 @@ func (s *sysCalls) arm(e *epoll, rc syscall.RawConn, key uint64, add bool) error
 		return err
 	}
 	return s.err
+}
+
+// unread reports whether a connection's socket holds bytes not read yet
+// (ioctl FIONREAD), without reading or waiting; false when it cannot tell
+// (the socket is closed).
+func unread(rc syscall.RawConn) bool {
+	var n int32
+	var errno syscall.Errno
+	err := rc.Control(func(fd uintptr) {
+		_, _, errno = syscall.Syscall(syscall.SYS_IOCTL, fd, syscall.TIOCINQ, uintptr(unsafe.Pointer(&n)))
+	})
+	return err == nil && errno == 0 && n > 0
 }

@@ -30,3 +30,5 @@ func (*sysCalls) write(syscall.RawConn, []byte) (int, error) { return 0, errors.
 func (*sysCalls) arm(*epoll, syscall.RawConn, uint64, bool) error {
 	return errors.ErrUnsupported
 }
+
+func unread(syscall.RawConn) bool { return false }
