@@ -14,8 +14,9 @@ import (
 )
 
 // runtimeEnv reports whether name is read by the Go runtime rather than by
-// config.Load: a container may set it (GOMEMLIMIT, below its memory limit).
-func runtimeEnv(name string) bool { return name == "GOMEMLIMIT" }
+// config.Load: a container may set it (GOMEMLIMIT, below its memory limit;
+// GOGC, the collector's target).
+func runtimeEnv(name string) bool { return name == "GOMEMLIMIT" || name == "GOGC" }
 
 // secretEnv reports whether name must come from a Secret (secretKeyRef),
 // never from a literal value or a ConfigMap.

@@ -117,6 +117,7 @@ func TestBrokenManifestsAreRejected(t *testing.T) {
 		{"pdb-blocks", "PodDisruptionBudget/nats: spec.minAvailable: 3 with 3 replicas of StatefulSet/nats blocks every node drain"},
 		{"headless-not-ready", "does not publishNotReadyAddresses"},
 		{"optional-secret", "env[TOKEN_SECRET]: secretKeyRef is optional"},
+		{"gogc-off", `Deployment/realtime: spec.template.spec.containers[realtime].env[GOGC]: "off" (from value)`},
 		{"nats-memlimit-whole", "StatefulSet/nats: spec.template.spec.containers[nats].env[GOMEMLIMIT]: 536870912 (from resourceFieldRef) is more than 90 % of the memory limit 512Mi"},
 		{"no-memory-limit", "Deployment/realtime: spec.template.spec.containers[realtime].env: neither MEMORY_LIMIT nor GOMEMLIMIT"},
 		{"hpa-target", "HorizontalPodAutoscaler/realtime: spec.scaleTargetRef: apps/v1 Deployment/realtim is not in the manifests"},

@@ -53,6 +53,11 @@ func (c *checker) memory(w workload, field string, ct *corev1.Container, env map
 	}
 	limit := q.Value()
 	within := func(soft int64) bool { return soft <= limit/100*maxSoftLimitPercent }
+	if v, set := env["GOGC"]; set {
+		if n, err := strconv.Atoi(v.value); err != nil || n < 1 || n > 1000 {
+			c.addf(id, field+".env[GOGC]", "%q (from %s): want a whole number from 1 to 1000 (the collector's target in %%); \"off\" would leave only the soft limit to collect", v.value, v.source)
+		}
+	}
 	if v, set := env["GOMEMLIMIT"]; set {
 		soft, err := goMemLimit(v.value)
 		switch {
