@@ -49,6 +49,9 @@ type room struct {
 	closed   bool
 	hints    hints
 	touchAt  time.Time // last activity written to the session record
+	// touchEvery is this session's touch interval (touchInterval), fixed
+	// when the room is made: activity runs on every client event.
+	touchEvery time.Duration
 
 	// The notes document (notes.go), held while a connection that may
 	// read notes is here: notesMu serialises opening and closing it.
@@ -86,7 +89,7 @@ type roomDeps struct {
 }
 
 func newRoom(d *roomDeps, id string) *room {
-	return &room{id: id, d: d, ready: make(chan struct{})}
+	return &room{id: id, d: d, ready: make(chan struct{}), touchEvery: touchInterval(d.touchEvery, id)}
 }
 
 // open subscribes to the session's peer events, reads its record and
@@ -642,19 +645,19 @@ func (rm *room) runChanged(value []byte, rev uint64) {
 }
 
 // activity records a client event; the session record is touched at most
-// once per touch interval (touchInterval, the session's own) per session
+// once per touch interval (rm.touchEvery, the session's own) per session
 // per instance, and not while the record (as the sessions watcher
 // delivered it) holds an activity within the interval that another
 // instance or an earlier touch wrote: the record then lags the last
-// activity by less than the interval, as when one instance writes alone. A recorded emptiness is cleared at this
-// instance's next due touch.
+// activity by less than the interval, as when one instance writes alone.
+// A recorded emptiness is cleared at this instance's next due touch.
 func (rm *room) activity(now time.Time) {
 	rm.mu.Lock()
 	last := rm.touchAt
 	if rm.record.EmptySince == nil && rm.record.LastActivityAt.After(last) {
 		last = rm.record.LastActivityAt
 	}
-	due := now.Sub(last) >= touchInterval(rm.d.touchEvery, rm.id)
+	due := now.Sub(last) >= rm.touchEvery
 	if due {
 		rm.touchAt = now
 	}
