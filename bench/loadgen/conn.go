@@ -1,12 +1,15 @@
 package loadgen
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -69,26 +72,35 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("handshake refused: %d %s", e.Status, e.Code)
 }
 
-// Conn is one client WebSocket. Run starts a reader goroutine, which hands
-// every event to the handler, and a writer goroutine, which sends what Send
-// queued: Send never blocks, so a server that stops reading cannot stall
-// the reader, and the latency measured is never the generator's own lock
-// contention.
+// Conn is one client WebSocket, read and written on its socket directly
+// (wsframe.go's framing). Run starts a reader goroutine, which hands every
+// event to the handler, and a writer goroutine for what Send could not
+// write at once: Send writes the frame itself when nothing is queued and
+// the socket takes it whole without waiting, and otherwise queues it (the
+// rest of it) for the writer, so Send never blocks, a server that stops
+// reading cannot stall the reader, and the latency measured is never the
+// generator's own lock contention.
 type Conn struct {
-	ws      *websocket.Conn
+	nc      *net.TCPConn
+	raw     syscall.RawConn
+	rd      *wsReader // the handshake's, then the reader goroutine's
 	framing Framing
 	session string
 	clock   Clock
-	reads   *sync.Pool // of *bytes.Buffer: see Dialer.reads
 
-	wmu    sync.Mutex    // serializes writes before Run, and Close
-	queue  chan []byte   // frames for the writer goroutine
-	quit   chan struct{} // closed by Close: the writer stops
-	writer chan struct{} // closed when the writer has stopped
+	// wmu serializes the socket's writes: a Send's own, the writer's, the
+	// handshake's and Close's. Send only tries it.
+	wmu     sync.Mutex
+	wclosed bool          // the close frame is written; guarded by wmu
+	queued  atomic.Int64  // frames queued or being written by the writer
+	queue   chan []byte   // frames (or the rest of one) for the writer goroutine
+	quit    chan struct{} // closed by Close: the writer stops
+	writer  chan struct{} // closed when the writer has stopped
 
 	done    chan struct{}
 	err     error // why the reader stopped; read after done
 	closing atomic.Bool
+	cut     atomic.Bool
 	running atomic.Bool
 }
 
@@ -111,7 +123,7 @@ var (
 
 // Run starts the reader goroutine, which calls handle for every event until
 // the connection ends (Done), and the writer goroutine. handle runs on the
-// reader: keep it short.
+// reader: keep it short, and do not Close or Cut the connection from it.
 func (c *Conn) Run(handle func(Event)) {
 	c.running.Store(true)
 	go c.read(handle)
@@ -129,39 +141,95 @@ func (c *Conn) writeLoop() {
 		case <-c.done:
 			return
 		case frame := <-c.queue:
-			if err := c.write(frame); err != nil {
-				_ = c.ws.Close()
+			c.wmu.Lock()
+			err := c.writeAll(frame, time.Now().Add(writeWait))
+			c.queued.Add(-1)
+			c.wmu.Unlock()
+			if err != nil {
+				c.shutdown()
 				return
 			}
 		}
 	}
 }
 
-// readBuffer bounds the buffers the readers return to Dialer.reads: a
-// larger one (a big document's sync) is left to the garbage collector.
-const readBuffer = 64 << 10
+// writeWait bounds a write that waits for the socket.
+const writeWait = 10 * time.Second
 
+// read is the reader goroutine: one RawConn.Read for the connection's
+// life, whose callback reads the socket itself, dispatches every complete
+// frame it read, and waits for the socket to be readable only after a read
+// that found it drained (EAGAIN, or fewer bytes than asked for). RawRead
+// resets the poller's readiness only when it is entered, before the first
+// read; bytes that arrive after a read raise a new edge, so the wait cannot
+// miss them, and a frame costs one read syscall instead of the two of Go's
+// net.Conn (whose second fails with EAGAIN before Go parks on the poller).
 func (c *Conn) read(handle func(Event)) {
 	defer close(c.done)
+	var err error
+	rerr := c.raw.Read(func(fd uintptr) bool {
+		for !c.closing.Load() && !c.cut.Load() {
+			if err = c.drain(handle); err != nil {
+				return true
+			}
+			buf := c.rd.space()
+			n, errno := syscall.Read(int(fd), buf)
+			switch {
+			case errno == syscall.EINTR:
+				continue
+			case errno == syscall.EAGAIN:
+				c.rd.idle()
+				return false
+			case errno != nil:
+				err = os.NewSyscallError("read", errno)
+				return true
+			case n == 0:
+				err = io.EOF
+				if c.rd.buffered() > 0 {
+					err = io.ErrUnexpectedEOF
+				}
+				return true
+			}
+			c.rd.filled(n)
+			if n < len(buf) {
+				if err = c.drain(handle); err != nil {
+					return true
+				}
+				c.rd.idle()
+				return false
+			}
+		}
+		err = net.ErrClosed
+		return true
+	})
+	if err == nil {
+		err = rerr
+	}
+	c.rd.release()
+	c.err = err
+	if !c.closing.Load() {
+		// Not from the callback: a Close waits for the socket's readers.
+		_ = c.nc.Close()
+	}
+}
+
+// drain dispatches every complete message and control frame read so far.
+func (c *Conn) drain(handle func(Event)) error {
 	for {
-		_, r, err := c.ws.NextReader()
-		if err != nil {
-			c.err = err
-			return
+		op, payload, ok, err := c.rd.next()
+		if err != nil || !ok {
+			return err
 		}
-		buf := c.reads.Get().(*bytes.Buffer)
-		buf.Reset()
-		if _, err = buf.ReadFrom(r); err == nil {
-			// Nothing keeps the frame's bytes past dispatch: every
-			// decoder copies what it keeps.
-			err = c.dispatch(buf.Bytes(), handle)
-		}
-		if buf.Cap() <= readBuffer {
-			c.reads.Put(buf)
-		}
-		if err != nil {
-			c.err = err
-			return
+		switch op {
+		case opText, opBinary:
+			if err := c.dispatch(payload, handle); err != nil {
+				return err
+			}
+		case opPing:
+			_ = c.enqueue(clientFrame(opPong, payload))
+		case opClose:
+			_ = c.enqueue(clientFrame(opClose, closeEcho(payload)))
+			return closeError(payload)
 		}
 	}
 }
@@ -193,7 +261,7 @@ func (c *Conn) dispatch(data []byte, handle func(Event)) error {
 	}
 	switch f.Kind {
 	case FramePing:
-		_ = c.enqueue([]byte(PongFrame))
+		_ = c.enqueue(clientFrame(opText, []byte(PongFrame)))
 	case FrameEvent:
 		env, err := decodeEnvelope(f.Name, f.Arg)
 		if err != nil {
@@ -202,29 +270,29 @@ func (c *Conn) dispatch(data []byte, handle func(Event)) error {
 		}
 		handle(c.event(env))
 	case FrameDisconnect:
-		_ = c.ws.Close()
-		return ErrServerDisconnect
+		return ErrServerDisconnect // the reader closes the socket
 	case FrameClose:
-		_ = c.ws.Close()
 		return errors.New("the server closed the Engine.IO session")
 	}
 	return nil
 }
 
-// Send queues one event of type typ with payload (nil: none) for the writer.
+// Send writes one event of type typ with payload (nil: none), or queues it
+// for the writer; it never blocks.
 func (c *Conn) Send(typ string, payload any) error {
 	now := time.Now()
 	if cu, ok := payload.(protocol.CursorUpdate); ok && typ == protocol.TypeCursorUpdate && cu.Selection == nil {
-		// The most frequent send, written in one pass.
-		if frame, ok := appendCursorFrame(make([]byte, 0, 192), c.framing == FramingSocketIO, c.session, cu.Position, now.UnixMilli()); ok {
-			return c.enqueue(frame)
+		// The most frequent send, written in one pass behind room for the
+		// frame's header.
+		if frame, ok := appendCursorFrame(headroom(192), c.framing == FramingSocketIO, c.session, cu.Position, now.UnixMilli()); ok {
+			return c.enqueue(clientFrameAt(frame, opText))
 		}
 	}
 	if upd, ok := payload.(protocol.CodeUpdate); ok && typ == protocol.TypeCodeUpdate && upd.Delta.FullCode != nil {
 		// Every fullCode update, written in one pass.
 		size := 160 + len(c.session) + len(*upd.Delta.FullCode) + len(upd.OpID)
-		if frame, ok := appendCodeFrame(make([]byte, 0, size), c.framing == FramingSocketIO, c.session, upd, now.UnixMilli()); ok {
-			return c.enqueue(frame)
+		if frame, ok := appendCodeFrame(headroom(size), c.framing == FramingSocketIO, c.session, upd, now.UnixMilli()); ok {
+			return c.enqueue(clientFrameAt(frame, opText))
 		}
 	}
 	env, err := encodeEnvelope(typ, c.session, payload, now)
@@ -232,33 +300,108 @@ func (c *Conn) Send(typ string, payload any) error {
 		return err
 	}
 	if c.framing == FramingSocketIO {
-		env = AppendEvent(make([]byte, 0, len(env)+len(typ)+8), typ, env)
+		return c.enqueue(clientFrameAt(AppendEvent(headroom(len(env)+len(typ)+8), typ, env), opText))
 	}
-	return c.enqueue(env)
+	return c.enqueue(clientFrame(opText, env))
 }
 
+// enqueue sends one client frame: written at once when nothing is queued
+// before it and the write lock is free (a nonblocking write; what the
+// socket does not take is queued), else queued for the writer goroutine.
+// A connection's frames go out in the order of their sends.
 func (c *Conn) enqueue(frame []byte) error {
 	select {
 	case <-c.done:
 		return ErrClosed
 	default:
 	}
+	if !c.wmu.TryLock() {
+		return c.push(frame) // the writer, or another sender, is writing
+	}
+	defer c.wmu.Unlock()
+	if c.wclosed {
+		return ErrClosed
+	}
+	if c.queued.Load() > 0 {
+		return c.push(frame) // behind what is queued
+	}
+	n, err := c.writeNow(frame)
+	if err != nil {
+		c.shutdown() // as after a failed write of the writer: the reader ends
+		return nil
+	}
+	if n == len(frame) {
+		return nil
+	}
+	if err := c.push(frame[n:]); err != nil {
+		// Part of the frame is on the wire and the rest cannot follow it:
+		// the stream is broken.
+		c.shutdown()
+		return err
+	}
+	return nil
+}
+
+// push queues a frame, or the rest of one, for the writer goroutine.
+func (c *Conn) push(frame []byte) error {
+	c.queued.Add(1)
 	select {
 	case c.queue <- frame:
 		return nil
 	default:
+		c.queued.Add(-1)
 		return ErrQueueFull
 	}
 }
 
-func (c *Conn) write(frame []byte) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	_ = c.ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	if err := c.ws.WriteMessage(websocket.TextMessage, frame); err != nil {
+// writeNow writes what the socket takes of frame without waiting for it;
+// with wmu held.
+func (c *Conn) writeNow(frame []byte) (int, error) {
+	var n int
+	var errno error
+	err := c.raw.Write(func(fd uintptr) bool {
+		for {
+			n, errno = syscall.Write(int(fd), frame)
+			if errno != syscall.EINTR {
+				return true
+			}
+		}
+	})
+	switch {
+	case err != nil:
+		return 0, err
+	case errno == syscall.EAGAIN:
+		return 0, nil
+	case errno != nil:
+		return 0, os.NewSyscallError("write", errno)
+	}
+	return n, nil
+}
+
+// writeAll writes frame, waiting for the socket until deadline; with wmu
+// held.
+func (c *Conn) writeAll(frame []byte, deadline time.Time) error {
+	_ = c.nc.SetWriteDeadline(deadline)
+	if _, err := c.nc.Write(frame); err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	return nil
+}
+
+// write sends one text message before Run, waiting for the socket.
+func (c *Conn) write(payload []byte) error { return c.writeFrame(clientFrame(opText, payload)) }
+
+// writeFrame sends one client frame before Run, waiting for the socket.
+func (c *Conn) writeFrame(frame []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.writeAll(frame, time.Now().Add(writeWait))
+}
+
+// shutdown ends the connection both ways without closing its descriptor
+// (the reader, which may be the caller, closes it), so the reader ends.
+func (c *Conn) shutdown() {
+	_ = c.raw.Control(func(fd uintptr) { _ = syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
 }
 
 // Done is closed when the reader goroutine has ended.
@@ -278,11 +421,16 @@ func (c *Conn) Err() error {
 }
 
 // Cut closes the TCP connection without a goodbye, as a network that
-// drops it would; the reader then ends with an error.
-func (c *Conn) Cut() { _ = c.ws.UnderlyingConn().Close() }
+// drops it would; the reader then ends with an error. Not from the
+// connection's handler.
+func (c *Conn) Cut() {
+	c.cut.Store(true)
+	_ = c.nc.Close()
+}
 
-// Close says goodbye with a normal closure and waits for the reader, if Run
-// started one.
+// Close says goodbye with a normal closure, after what was queued if the
+// socket takes it within a second, and waits for the reader, if Run
+// started one. Not from the connection's handler.
 func (c *Conn) Close() {
 	if c.closing.Swap(true) {
 		return
@@ -291,9 +439,26 @@ func (c *Conn) Close() {
 	if c.running.Load() {
 		<-c.writer // the close frame must not interleave with a data frame
 	}
-	_ = c.ws.WriteControl(websocket.CloseMessage,
-		websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
-	_ = c.ws.Close()
+	c.wmu.Lock()
+	if !c.wclosed {
+		c.wclosed = true
+		deadline := time.Now().Add(time.Second)
+		var err error
+	flush:
+		for err == nil {
+			select {
+			case frame := <-c.queue:
+				err = c.writeAll(frame, deadline)
+			default:
+				break flush
+			}
+		}
+		if err == nil {
+			_ = c.writeAll(clientFrame(opClose, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")), deadline)
+		}
+	}
+	c.wmu.Unlock()
+	_ = c.nc.Close()
 	if c.running.Load() {
 		<-c.done
 	}

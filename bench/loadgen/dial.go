@@ -1,7 +1,6 @@
 package loadgen
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -9,8 +8,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/gorilla/websocket"
 )
 
 // RaiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit (each
@@ -41,33 +38,32 @@ func SourceAddrs(n int) []net.IP {
 }
 
 // Dialer opens WebSocket connections from a rotating set of source
-// addresses, with small buffers (the idle scenario holds tens of thousands).
+// addresses, doing the HTTP upgrade itself (upgrade.go) so that the bytes
+// the server sent after its answer stay with the connection's reader.
 type Dialer struct {
-	ws   websocket.Dialer
-	next atomic.Uint64
-	// reads lends the connections' readers a buffer for one message at a
-	// time (readBuffer), so a receipt allocates none and an idle
-	// connection holds none.
+	sources []net.IP
+	timeout time.Duration
+	next    atomic.Uint64
+	// reads lends the connections' readers a buffer while a read is in
+	// progress or a frame incomplete (readChunk), so a receipt allocates
+	// none and an idle connection holds none.
 	reads *sync.Pool
 }
 
 // NewDialer returns a dialer that spreads connections over sources (none:
 // the system picks) and gives up on a handshake after timeout.
 func NewDialer(sources []net.IP, timeout time.Duration) *Dialer {
-	d := &Dialer{reads: &sync.Pool{New: func() any { return new(bytes.Buffer) }}}
-	pool := &sync.Pool{}
-	d.ws = websocket.Dialer{
-		HandshakeTimeout: timeout,
-		ReadBufferSize:   2048,
-		WriteBufferSize:  2048,
-		WriteBufferPool:  pool,
+	return &Dialer{sources: sources, timeout: timeout, reads: &sync.Pool{New: func() any {
+		b := make([]byte, readChunk)
+		return &b
+	}}}
+}
+
+// dialTCP opens the TCP connection to addr from the next source address.
+func (d *Dialer) dialTCP(ctx context.Context, addr string) (net.Conn, error) {
+	nd := net.Dialer{Timeout: d.timeout}
+	if len(d.sources) > 0 {
+		nd.LocalAddr = &net.TCPAddr{IP: d.sources[d.next.Add(1)%uint64(len(d.sources))]}
 	}
-	if len(sources) > 0 {
-		d.ws.NetDialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			ip := sources[d.next.Add(1)%uint64(len(sources))]
-			nd := net.Dialer{LocalAddr: &net.TCPAddr{IP: ip}, Timeout: timeout}
-			return nd.DialContext(ctx, network, addr)
-		}
-	}
-	return d
+	return nd.DialContext(ctx, "tcp", addr)
 }

@@ -21,26 +21,42 @@ func Dial(ctx context.Context, d *Dialer, clock Clock, cfg ConnConfig) (*Conn, E
 	if err != nil {
 		return nil, Event{}, err
 	}
-	ws, resp, err := d.ws.DialContext(ctx, u, nil)
-	if err != nil {
-		if resp != nil {
-			return nil, Event{}, refusal(resp.StatusCode, resp.Body)
-		}
-		return nil, Event{}, fmt.Errorf("dial %s: %w", cfg.URL, err)
-	}
-	c := &Conn{ws: ws, framing: cfg.Framing, session: cfg.SessionID, clock: clock, reads: d.reads, done: make(chan struct{}),
-		queue: make(chan []byte, sendQueue), quit: make(chan struct{}), writer: make(chan struct{})}
-	deadline := time.Now().Add(d.ws.HandshakeTimeout)
+	deadline := time.Now().Add(d.timeout)
 	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
 		deadline = dl
 	}
-	_ = ws.SetReadDeadline(deadline)
+	nc, rest, err := d.upgrade(ctx, u, deadline)
+	if err != nil {
+		var re *RefusedError
+		if errors.As(err, &re) {
+			return nil, Event{}, err
+		}
+		return nil, Event{}, fmt.Errorf("dial %s: %w", cfg.URL, err)
+	}
+	raw, err := nc.SyscallConn()
+	if err != nil {
+		nc.Close()
+		return nil, Event{}, fmt.Errorf("dial %s: %w", cfg.URL, err)
+	}
+	c := &Conn{nc: nc, raw: raw, rd: newWSReader(d.reads), framing: cfg.Framing, session: cfg.SessionID, clock: clock,
+		done: make(chan struct{}), queue: make(chan []byte, sendQueue), quit: make(chan struct{}), writer: make(chan struct{})}
+	if len(rest) > 0 {
+		// The server's first frames, read with its answer.
+		c.rd.filled(copy(c.rd.space(), rest))
+	}
+	deadline = time.Now().Add(d.timeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
+	}
+	_ = nc.SetReadDeadline(deadline)
 	ev, err := c.handshake(cfg)
 	if err != nil {
-		ws.Close()
+		c.rd.release()
+		nc.Close()
 		return nil, Event{}, err
 	}
-	_ = ws.SetReadDeadline(time.Time{})
+	_ = nc.SetReadDeadline(time.Time{})
+	c.rd.idle()
 	return c, ev, nil
 }
 
@@ -97,7 +113,7 @@ func refusal(status int, body io.ReadCloser) error {
 func (c *Conn) handshake(cfg ConnConfig) (Event, error) {
 	connectSent := false
 	for {
-		_, data, err := c.ws.ReadMessage()
+		data, err := c.readMessage()
 		if err != nil {
 			return Event{}, fmt.Errorf("handshake: %w", err)
 		}
@@ -188,4 +204,36 @@ func errorWhich(payload json.RawMessage) (code, which string) {
 		}
 	}
 	return p.Error, ""
+}
+
+// readMessage reads the next data message before Run, waiting for the
+// socket, and answers the control frames before it. The message is the
+// caller's.
+func (c *Conn) readMessage() ([]byte, error) {
+	for {
+		op, payload, ok, err := c.rd.next()
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			switch op {
+			case opText, opBinary:
+				return append([]byte(nil), payload...), nil
+			case opPing:
+				if err := c.writeFrame(clientFrame(opPong, payload)); err != nil {
+					return nil, err
+				}
+			case opClose:
+				_ = c.writeFrame(clientFrame(opClose, closeEcho(payload)))
+				return nil, closeError(payload)
+			}
+			continue
+		}
+		buf := c.rd.space()
+		n, err := c.nc.Read(buf)
+		c.rd.filled(n)
+		if err != nil {
+			return nil, err
+		}
+	}
 }
