@@ -29,6 +29,12 @@ var benchEnv = []string{
 	"WS_MAX_CONNECTIONS_PER_IP=0", "SESSION_MAX_USERS=1000", "SESSION_MAX_USER_IDS=1000", "PPROF=true",
 }
 
+// realtimeDeployEnv is what deploy/k8s/base/realtime.yaml sets for the
+// Go runtime of a realtime instance: GOGC=200, and MEMORY_LIMIT (its pod's
+// memory limit, 512Mi), whose soft limit caps the heap. The split layout's
+// instances run with it.
+var realtimeDeployEnv = []string{"GOGC=200", "MEMORY_LIMIT=512Mi"}
+
 // buildBinaries compiles the processes under test into dir.
 func buildBinaries(ctx context.Context, root, dir string, log io.Writer) error {
 	fmt.Fprintf(log, "building the servers into %s\n", dir)
@@ -158,6 +164,10 @@ func startSplit(ctx context.Context, bin, dataDir string, realtimes int) (*layou
 	l.procs = append(l.procs, nats)
 	l.natsProf = &proc{Name: "nats", Port: profPort}
 	env := append([]string{fmt.Sprintf("NATS_URL=nats://127.0.0.1:%d", nats.Port)}, benchEnv...)
+	// The realtime instances run with the collector settings
+	// deploy/k8s/base/realtime.yaml gives them (-server-env, in benchEnv,
+	// still overrides them): the all-in-one keeps Go's default GOGC.
+	rtEnv := append([]string{fmt.Sprintf("NATS_URL=nats://127.0.0.1:%d", nats.Port)}, append(realtimeDeployEnv, benchEnv...)...)
 	l.opts.Targets = append(l.opts.Targets, loadgen.Target{Name: "nats", PID: nats.Cmd.Process.Pid})
 	procs := []struct{ name, binary string }{{"api", "api"}, {"janitor", "janitor"}}
 	for i := range realtimes {
@@ -165,7 +175,11 @@ func startSplit(ctx context.Context, bin, dataDir string, realtimes int) (*layou
 	}
 	for _, pr := range procs {
 		name, binary := pr.name, filepath.Join(bin, pr.binary)
-		p, err := startProc(ctx, name, binary, env)
+		penv := env
+		if pr.binary == "realtime" {
+			penv = rtEnv
+		}
+		p, err := startProc(ctx, name, binary, penv)
 		if err != nil {
 			l.stop()
 			return nil, err
