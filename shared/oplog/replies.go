@@ -2,17 +2,17 @@ package oplog
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
 )
 
-// replyBacklog is how many answers a reply box holds before nats.go drops
-// the next (a slow consumer): one per send, and a send drains what earlier
-// ones left behind, so only answers that arrive late, past their try, ever
-// wait there.
+// replyBacklog is how many messages a reply box's channel holds before
+// nats.go drops the next (a slow consumer): a box awaits one answer at a
+// time, and one that was not waited for goes to an inbox the box has left
+// (renew), so nothing but the awaited answer should ever be there; a send
+// drops whatever is.
 const replyBacklog = 8
 
 // replyBox receives the acknowledgements of one writer's appends, one at a
@@ -23,33 +23,66 @@ const replyBacklog = 8
 // goroutine is woken first and then hands the answer on: one goroutine
 // switch more per append, each a wait for a CPU on a busy machine. A box
 // is not safe for concurrent use: its writer holds it for one Publish.
+//
+// Every send of a box has the same reply subject, its inbox, so the NATS
+// server sees as many reply subjects as there are boxes, not one per
+// append: a subject it has not seen misses both of its match caches (the
+// account's and the sending client's), walks the subscription tree and
+// takes the cache's write lock to insert itself, evicting a subject that
+// is in use. A box has at most one send awaiting its answer, and JetStream
+// answers a send once: a send left without its answer (its wait ran out,
+// its context ended, the publish failed) spoils the box, whose next send
+// first moves it to a new inbox (renew), so a late answer can never be
+// taken for a later send's.
 type replyBox struct {
-	nc     *nats.Conn
-	prefix string // the box's inbox and a dot; a send's reply subject ends with its number
-	sub    *nats.Subscription
-	ch     chan *nats.Msg
-	n      uint64
-	timer  *time.Timer // stopped between sends
+	nc      *nats.Conn
+	inbox   string // the reply subject of every send
+	sub     *nats.Subscription
+	ch      chan *nats.Msg
+	spoiled bool        // a send went unanswered: renew before the next
+	timer   *time.Timer // stopped between sends
 }
 
 func newReplyBox(nc *nats.Conn) (*replyBox, error) {
-	inbox := nc.NewInbox()
-	ch := make(chan *nats.Msg, replyBacklog)
-	sub, err := nc.ChanSubscribe(inbox+".*", ch)
-	if err != nil {
+	b := &replyBox{nc: nc}
+	if err := b.subscribe(); err != nil {
 		return nil, err
 	}
-	t := time.NewTimer(time.Hour)
-	t.Stop()
-	return &replyBox{nc: nc, prefix: inbox + ".", sub: sub, ch: ch, timer: t}, nil
+	b.timer = time.NewTimer(time.Hour)
+	b.timer.Stop()
+	return b, nil
 }
 
-// request sends m with a reply subject of the box's and waits for its
-// answer as nats.go's RequestMsg would (nats.ErrNoResponders when nothing
-// listens on m's subject), but at most wait (context.DeadlineExceeded) and
-// no longer than ctx. Answers to earlier sends, late past their own wait,
-// are told apart by their subject and dropped.
+// subscribe gives the box a new inbox and a channel subscription to it.
+func (b *replyBox) subscribe() error {
+	inbox := b.nc.NewInbox()
+	ch := make(chan *nats.Msg, replyBacklog)
+	sub, err := b.nc.ChanSubscribe(inbox, ch)
+	if err != nil {
+		return err
+	}
+	b.inbox, b.sub, b.ch, b.spoiled = inbox, sub, ch, false
+	return nil
+}
+
+// renew moves a spoiled box to a new inbox: the answer its last send did
+// not wait for goes to a subject nobody listens on any more.
+func (b *replyBox) renew() error {
+	_ = b.sub.Unsubscribe()
+	b.spoiled = true // until subscribed again
+	return b.subscribe()
+}
+
+// request sends m with the box's reply subject and waits for its answer as
+// nats.go's RequestMsg would (nats.ErrNoResponders when nothing listens on
+// m's subject), but at most wait (context.DeadlineExceeded) and no longer
+// than ctx. A send that returns without its answer spoils the box.
 func (b *replyBox) request(ctx context.Context, m *nats.Msg, wait time.Duration) (*nats.Msg, error) {
+	if b.spoiled {
+		if err := b.renew(); err != nil {
+			return nil, err
+		}
+	}
 	for drained := false; !drained; {
 		select {
 		case <-b.ch:
@@ -57,9 +90,8 @@ func (b *replyBox) request(ctx context.Context, m *nats.Msg, wait time.Duration)
 			drained = true
 		}
 	}
-	b.n++
-	reply := b.prefix + strconv.FormatUint(b.n, 10)
-	m.Reply = reply
+	b.spoiled = true // until answered
+	m.Reply = b.inbox
 	err := b.nc.PublishMsg(m)
 	m.Reply = ""
 	if err != nil {
@@ -67,21 +99,17 @@ func (b *replyBox) request(ctx context.Context, m *nats.Msg, wait time.Duration)
 	}
 	b.timer.Reset(wait)
 	defer b.timer.Stop()
-	for {
-		select {
-		case a := <-b.ch:
-			if a.Subject != reply {
-				continue // a late answer to an earlier send
-			}
-			if len(a.Data) == 0 && a.Header.Get("Status") == "503" {
-				return nil, nats.ErrNoResponders
-			}
-			return a, nil
-		case <-b.timer.C:
-			return nil, context.DeadlineExceeded
-		case <-ctx.Done():
-			return nil, ctx.Err()
+	select {
+	case a := <-b.ch:
+		b.spoiled = false
+		if len(a.Data) == 0 && a.Header.Get("Status") == "503" {
+			return nil, nats.ErrNoResponders
 		}
+		return a, nil
+	case <-b.timer.C:
+		return nil, context.DeadlineExceeded
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
 }
 

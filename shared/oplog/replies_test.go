@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -53,10 +52,12 @@ func TestPublishWithReplies(t *testing.T) {
 	}
 }
 
-// A box takes only the answer to its current send: one addressed to an
-// earlier send of it (late past its wait), even arriving first, is
-// dropped; a send nobody listens for is ErrNoResponders and one nobody
-// answers ends at its wait, as nats.go's RequestMsg would.
+// A box sends with one reply subject while its sends are answered; a send
+// left without its answer (its wait ran out) moves the box to a new one,
+// so that answer, arriving late while the next send waits, is dropped and
+// not taken for the next send's. A send nobody listens for is
+// ErrNoResponders and one nobody answers ends at its wait, as nats.go's
+// RequestMsg would.
 func TestReplyBox(t *testing.T) {
 	srv := natstest.Start(t)
 	nc, responder := natstest.Connect(t, srv), natstest.Connect(t, srv)
@@ -67,30 +68,56 @@ func TestReplyBox(t *testing.T) {
 	}
 	defer b.close()
 
-	// The responder first answers an earlier send of the box (seq 999),
-	// then this one (seq 42), in that order on one connection.
+	// test.slow holds what it gets unanswered; test.append answers the
+	// held send first (seq 999: late, past its wait), then this one (seq
+	// 42), in that order on one connection.
+	held, late := make(chan *nats.Msg, 1), make(chan *nats.Msg, 1)
+	replies := make(chan string, 4)
+	slow, err := responder.Subscribe("test.slow", func(m *nats.Msg) { held <- m })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Unsubscribe()
 	sub, err := responder.Subscribe("test.append", func(m *nats.Msg) {
-		n, err := strconv.ParseUint(m.Reply[strings.LastIndexByte(m.Reply, '.')+1:], 10, 64)
-		if err != nil || n < 2 {
-			t.Errorf("reply subject %q: not the box's second send or later", m.Reply)
-			return
+		replies <- m.Reply
+		select {
+		case l := <-late:
+			_ = responder.Publish(l.Reply, []byte(`{"stream":"SESSION_OPS","seq":999}`))
+		default:
 		}
-		stale := m.Reply[:strings.LastIndexByte(m.Reply, '.')+1] + strconv.FormatUint(n-1, 10)
-		_ = responder.Publish(stale, []byte(`{"stream":"SESSION_OPS","seq":999}`))
 		_ = responder.Publish(m.Reply, []byte(`{"stream":"SESSION_OPS","seq":42}`))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer sub.Unsubscribe()
 	if err := responder.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	b.n = 1 // as after a first send
-	seq, dup, err := publishExpect(ctx, nc, b, &nats.Msg{Subject: "test.append", Data: []byte("x")}, 7, 10*time.Second)
-	if err != nil || seq != 42 || dup {
-		t.Fatalf("publishExpect = seq %d, dup %t, %v; want seq 42: the answer to this send", seq, dup, err)
+	send := func(step string) {
+		t.Helper()
+		seq, dup, err := publishExpect(ctx, nc, b, &nats.Msg{Subject: "test.append", Data: []byte("x")}, 7, 10*time.Second)
+		if err != nil || seq != 42 || dup {
+			t.Fatalf("%s: publishExpect = seq %d, dup %t, %v; want seq 42: the answer to this send", step, seq, dup, err)
+		}
 	}
-	_ = sub.Unsubscribe()
+	send("first send")
+	send("second send")
+	first, second := <-replies, <-replies
+	if first != second {
+		t.Fatalf("two answered sends of one box replied to %q and %q, want one subject", first, second)
+	}
+	if _, err := b.request(ctx, &nats.Msg{Subject: "test.slow"}, 100*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a send nobody answers = %v, want DeadlineExceeded at its wait", err)
+	}
+	late <- <-held
+	send("the send after one unanswered")
+	if third := <-replies; third == first {
+		t.Fatalf("the send after an unanswered one replied to %q, the subject the late answer goes to", third)
+	}
+	if len(late) != 0 {
+		t.Fatal("the held send was not answered before the next send's answer")
+	}
 
 	if _, err := b.request(ctx, &nats.Msg{Subject: "test.nobody"}, 10*time.Second); !errors.Is(err, nats.ErrNoResponders) {
 		t.Fatalf("a send nobody listens for = %v, want ErrNoResponders", err)
@@ -102,9 +129,6 @@ func TestReplyBox(t *testing.T) {
 	defer silent.Unsubscribe()
 	if err := responder.Flush(); err != nil {
 		t.Fatal(err)
-	}
-	if _, err := b.request(ctx, &nats.Msg{Subject: "test.silent"}, 100*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("a send nobody answers = %v, want DeadlineExceeded at its wait", err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
