@@ -85,8 +85,8 @@ images: build
 	$(GO) run ./deploy/images/cmd/mkimage -version $(VERSION) -bin $(BIN) -out $(BIN)/images api realtime janitor
 
 ## bench: every issue-16 target against freshly built servers, the floor (a bare relay) beside each latency
-## figure, target 1 as the median of 3 pairs of windows (~27 min on a quiet 2-core machine, ~35 by the
-## runner's estimate; see docs/benchmarks.md); results in bench/results/, plots in docs/benchmarks/
+## figure, targets 1 and 4 as the median of 3 pairs of windows (~30 min on a quiet 2-core machine, ~37 by
+## the runner's estimate; see docs/benchmarks.md); results in bench/results/, plots in docs/benchmarks/
 bench:
 	$(GO) run ./bench/cmd/benchrun -out bench/results -plots docs/benchmarks
 

@@ -71,6 +71,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	quietBudget := fs.Duration("quiet-budget", 3*time.Minute, "the most the whole run waits for a quiet machine; then it measures anyway and says how busy it was")
 	duration := fs.Duration("duration", 0, "interview-light's measured window (default 60s, -quick 5s)")
 	lightPairs := fs.Int("light-pairs", 0, "interview-light's pairs of windows, floor then pairpad, alternating: target 1 is the median of their p99 ratios (default 3, -quick 1)")
+	heavyPairs := fs.Int("heavy-pairs", 0, "the heavy interview's pairs of windows, all-in-one then split, alternating, after the floor's: target 4 is the median of their p99 ratios (default 3, -quick 1)")
 	memDuration := fs.Duration("memory-duration", 0, "memory's measured window: interview-light for target 3 (default 10m, -quick 10s)")
 	lightSessions := fs.Int("light-sessions", 0, "sessions of 3 users of interview-light and memory (default 1,000, -quick 20)")
 	heavySessions := fs.Int("heavy-sessions", 0, "sessions of 3 users of the heavy interview: interview-local and interview-split (default 1,000, -quick 20)")
@@ -154,6 +155,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if wanted["interview-light"] {
 		rep.LightPairsRun = p.lightPairs
 	}
+	if *heavyPairs < 0 {
+		return errors.New("-heavy-pairs: want 1 or more")
+	}
+	if *heavyPairs > 0 {
+		p.heavyPairs = *heavyPairs
+	}
+	if wanted["interview-local"] || wanted["interview-split"] {
+		rep.HeavyPairsRun = p.heavyPairs
+	}
 	if *memDuration > 0 {
 		p.memory.Duration = loadgen.Duration(*memDuration)
 	}
@@ -192,12 +202,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 	}
-	var jobs []job
-	for _, name := range scenarioNames {
-		if wanted[name] {
-			jobs = append(jobs, jobsOf(name, p)...)
-		}
-	}
+	jobs := jobsFor(wanted, p)
 	fmt.Fprintf(stderr, "%d server runs, about %s on a quiet machine (builds and waits for quiet not counted)\n",
 		len(jobs), estimate(jobs, p).Round(time.Minute))
 	bin := filepath.Join(work, "bin")
@@ -373,7 +378,23 @@ func (r *runner) scenario(j job, p plan) (*loadgen.Result, error) {
 	case "idle":
 		return tag(loadgen.Idle(r.ctx, opts, p.idle))(l)
 	case "interview-local", "interview-split":
-		return tag(loadgen.Interview(r.ctx, opts, p.interview))(l)
+		res, err := loadgen.Interview(r.ctx, opts, p.interview)
+		if err == nil {
+			res.Run = j.run
+			note := "the floor of target 4, once, before its pairs"
+			if !j.floor {
+				side := "the all-in-one's window"
+				if j.scenario == "interview-split" {
+					side = "the split layout's window"
+				}
+				note = fmt.Sprintf("pair %d of %d of target 4 (all-in-one, then split): %s", j.run, j.pairs, side)
+				if !j.unprofiled {
+					note += ", profiled"
+				}
+			}
+			res.Notes = append(res.Notes, note)
+		}
+		return tag(res, err)(l)
 	case "interview-light":
 		opts.WatchRSS, opts.RSSEvery = l.watched(), rssEvery(time.Duration(p.light.Duration))
 		res, err := loadgen.InterviewLight(r.ctx, opts, p.light)

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -48,17 +49,26 @@ func TestPick(t *testing.T) {
 }
 
 // TestJobs: every latency target runs against the floor first, on the
-// same sizes.
+// same sizes; targets 1 and 4 in pairs of windows, only the last pair
+// profiled.
 func TestJobs(t *testing.T) {
 	p := fullPlan(20000)
 	for _, tc := range []struct {
-		scenario string
+		scenario string // -only
 		want     []string
 	}{
 		{"rest", []string{"rest"}},
 		{"idle", []string{"idle-floor", "idle"}},
-		{"interview-local", []string{"interview-local-floor", "interview-local"}},
-		{"interview-split", []string{"interview-split"}},
+		// The floor once, then pairs, all-in-one then split, alternating.
+		{"interview-local,interview-split", []string{"interview-local-floor", "interview-local-pair1", "interview-split-pair1",
+			"interview-local-pair2", "interview-split-pair2", "interview-local-pair3", "interview-split-pair3"}},
+		{"interview-split,interview-local", []string{"interview-local-floor", "interview-local-pair1", "interview-split-pair1",
+			"interview-local-pair2", "interview-split-pair2", "interview-local-pair3", "interview-split-pair3"}},
+		// The all-in-one alone: the floor and its windows.
+		{"interview-local", []string{"interview-local-floor", "interview-local-pair1", "interview-local-pair2", "interview-local-pair3"}},
+		// The split alone: the pairs, its ratio's all-in-one beside each window.
+		{"interview-split", []string{"interview-local-pair1", "interview-split-pair1", "interview-local-pair2", "interview-split-pair2",
+			"interview-local-pair3", "interview-split-pair3"}},
 		// Pairs, floor then pairpad, alternating.
 		{"interview-light", []string{"interview-light-pair1-floor", "interview-light-pair1", "interview-light-pair2-floor", "interview-light-pair2",
 			"interview-light-pair3-floor", "interview-light-pair3"}},
@@ -70,8 +80,19 @@ func TestJobs(t *testing.T) {
 		{"interview-ab", []string{"interview-ab-A1", "interview-ab-B1", "interview-ab-A2", "interview-ab-B2", "interview-ab-A3", "interview-ab-B3"}},
 	} {
 		var got []string
-		for _, j := range jobsOf(tc.scenario, p) {
+		wanted, err := pick(tc.scenario)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, j := range jobsFor(wanted, p) {
 			got = append(got, j.String())
+			// The floor serves no profiles.
+			if last := j.pairs == 0 || j.run == j.pairs; !j.floor && j.unprofiled == last {
+				t.Errorf("%s unprofiled = %v", j, j.unprofiled)
+			}
+			if j.pairs > 0 && j.profileTag() != j.scenario {
+				t.Errorf("%s's profiles are tagged %s, want %s", j, j.profileTag(), j.scenario)
+			}
 			if want := []string(nil); j.variant == "B" {
 				want = []string{"NATS_IN_PROCESS=false"}
 				if !slices.Equal(j.env, want) {
@@ -82,7 +103,7 @@ func TestJobs(t *testing.T) {
 			}
 		}
 		if !slices.Equal(got, tc.want) {
-			t.Errorf("jobsOf(%s) = %v, want %v", tc.scenario, got, tc.want)
+			t.Errorf("jobsFor(%s) = %v, want %v", tc.scenario, got, tc.want)
 		}
 	}
 }
@@ -119,18 +140,17 @@ func TestFullPlan(t *testing.T) {
 	if m.Conns != 50000 || m.Procs < 3 || (m.Conns+m.Procs-1)/m.Procs >= 20000 || (m.Conns+2)/3 >= 20000 {
 		t.Errorf("many = %+v: want 50,000 in at least 3 generator processes, each and each instance under 20,000", m)
 	}
-	var jobs []job
 	wanted, _ := pick("")
-	for _, n := range scenarioNames {
-		if wanted[n] {
-			jobs = append(jobs, jobsOf(n, p)...)
-		}
-	}
+	jobs := jobsFor(wanted, p)
 	e := estimate(jobs, p)
 	t.Logf("the full run: %d server runs, about %s", len(jobs), e)
-	// Target 1's three pairs of windows take about 9 of them.
-	if e > 36*time.Minute || e < 20*time.Minute {
-		t.Errorf("the full run takes about %s: want it within 36 minutes (and the memory target's 10 minutes)", e)
+	// Target 1's three pairs of windows take about 9 of them, target 4's
+	// about 5.
+	if len(jobs) != 29 || e > 40*time.Minute || e < 20*time.Minute {
+		t.Errorf("the full run: %d server runs, about %s: want 29 within 40 minutes (and the memory target's 10 minutes)", len(jobs), e)
+	}
+	if p.heavyPairs != 3 || p.lightPairs != 3 || quickPlan().heavyPairs != 1 || quickPlan().lightPairs != 1 {
+		t.Errorf("pairs: heavy %d, light %d, -quick %d and %d: want 3 and 3, 1 and 1", p.heavyPairs, p.lightPairs, quickPlan().heavyPairs, quickPlan().lightPairs)
 	}
 	// A lower file limit: fewer connections, never more than a process holds.
 	small := fullPlan(4096)
@@ -172,6 +192,25 @@ func summary(p50, p99 float64) loadgen.Summary {
 	return loadgen.Summary{Count: 100, Mean: p50, P50: p50, P90: p50 * 2, P99: p99, P999: p99 * 1.5, Max: p99 * 2}
 }
 
+// heavyWindow is one window of the heavy interview (1,000×3, 20 s) on
+// layout, its every event's p99: the all-in-one's one process, the split's
+// five, which lose 40 appends to each other; 20,000 code-updates sent.
+func heavyWindow(pair int, layout string, p99 float64) *loadgen.Result {
+	heavy := loadgen.InterviewParams{Sessions: 1000, Users: 3, Rates: loadgen.Rates{Code: 2, Cursor: 2}, Duration: loadgen.Duration(20 * time.Second)}
+	res := &loadgen.Result{Scenario: "interview", Layout: layout, Run: pair, Params: heavy,
+		Traffic: &loadgen.Traffic{Seconds: 20, MachineCPUPercent: 170, Sent: map[string]int64{"code-update": 20000},
+			Latency: map[string]loadgen.Summary{"all": summary(1, p99)}},
+		Servers: []loadgen.ProcessStats{{Name: "all-in-one", CPUPercent: 100, CPUSeconds: 3.3}}, Loadgen: loadgen.LoadgenStats{CPUPercent: 65}}
+	if layout != "all-in-one" {
+		res.Traffic.MachineCPUPercent = 199
+		res.Servers = []loadgen.ProcessStats{{Name: "api", CPUSeconds: 0.1}, {Name: "realtime-1", CPUPercent: 50, CPUSeconds: 1.5,
+			Pairpad: map[string]float64{"pairpad_realtime_append_conflicts_total": 30, "pairpad_realtime_append_conflict_reads_total": 3}},
+			{Name: "realtime-2", CPUPercent: 50, CPUSeconds: 1.5, Pairpad: map[string]float64{"pairpad_realtime_append_conflicts_total": 10}},
+			{Name: "janitor", CPUSeconds: 0.1}, {Name: "nats", CPUPercent: 36, CPUSeconds: 1.4}}
+	}
+	return res
+}
+
 // sampleReport is a report of every scenario, as a full run would produce
 // it: targets 1, 2, 4 and 5 met, 3 missed, 6 met with a ceiling of 200.
 func sampleReport() *Report {
@@ -201,16 +240,18 @@ func sampleReport() *Report {
 		Started: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC),
 		Machine: Machine{CPUs: 2, CPUModel: "Test CPU", GoVersion: "go1.26.8", FileLimit: 20000, Commit: "abc1234", Dirty: true},
 		Command: "go run ./bench/cmd/benchrun -out bench/results", Seconds: 1500, ServerEnv: []string{"PPROF=true", "RATE_LIMIT_JOIN=0"},
-		LightPairsRun: 3,
+		LightPairsRun: 3, HeavyPairsRun: 3,
 		Results: []*loadgen.Result{
 			{Scenario: "idle", Layout: "relay (floor)", Memory: &loadgen.Memory{Connections: 10000, Alive: 10000, RSSPerConn: 9000,
 				Transient: &loadgen.ConnCost{RSS: 12000}, Steady: &loadgen.Steadiness{Reached: true, GCSeconds: 100}, HoldSeconds: 130}},
 			{Scenario: "idle", Layout: "all-in-one", Connect: &loadgen.ConnectStats{Attempted: 10000, Connected: 10000},
 				Memory: &loadgen.Memory{Connections: 10000, Alive: 10000, RSSPerConn: 15000, HeapPerConn: 9000,
 					Transient: &loadgen.ConnCost{RSS: 30720, Heap: 15000}, Steady: &loadgen.Steadiness{Reached: true, GCSeconds: 110}, HoldSeconds: 125}},
+			// Target 4: the floor once, then three pairs: ratios 1.5, 2.5 and 1.25.
 			{Scenario: "interview", Layout: "relay (floor)", Params: heavy, Traffic: traffic("all", 3), Servers: server(60)},
-			{Scenario: "interview", Layout: "all-in-one", Params: heavy, Traffic: traffic("all", 30), Servers: server(100)},
-			{Scenario: "interview", Layout: "split: x", Params: heavy, Traffic: traffic("all", 45), Servers: server(120)},
+			heavyWindow(1, "all-in-one", 30), heavyWindow(1, "split: x", 45),
+			heavyWindow(2, "all-in-one", 28), heavyWindow(2, "split: x", 70),
+			heavyWindow(3, "all-in-one", 32), heavyWindow(3, "split: x", 40),
 			// Target 1's three pairs: ratios 2.5, 4 and 1.6.
 			{Scenario: "interview-light", Layout: "relay (floor)", Run: 1, Params: light, Traffic: traffic("code-update", 2), Servers: server(40)},
 			{Scenario: "interview-light", Layout: "all-in-one", Run: 1, Params: light, Traffic: traffic("code-update", 5), Servers: server(90)},
@@ -268,7 +309,11 @@ func TestTargets(t *testing.T) {
 			"right after the connections were up: 30.0 KiB RSS", "floor (bare relay): **8.8 KiB RSS**", "up: 11.7 KiB RSS"}},
 		{"3", statusMissed, []string{"**300 MB**", "+20.0%", "At the end, RSS 300 MB: Go heap in use 180 MB (**105 MB live** at the last GC",
 			"free heap kept 60 MB, goroutine stacks 30 MB, the rest (runtime, binary) 30 MB; heap goal 200 MB (GOGC=100, no GOMEMLIMIT)"}},
-		{"4", statusMet, []string{"**1.5×** the all-in-one's p99", "10.0× the floor's"}},
+		{"4", statusMet, []string{"1000×3, 3 pairs of 20s windows: all-in-one **median p99 30.00 ms** over 3 windows, 0 refusals, 0 failures",
+			"split median p99 45.00 ms over 3 windows, 0 refusals, 0 failures; **1.50×** the all-in-one's p99, the median of 3 pairs",
+			"pair 1: all-in-one 1.00 / 30.00 ms (machine 170 %, CPU s per 1,000 code-updates 0.165), split 1.00 / 45.00 ms (machine 199 %, CPU s per 1,000 code-updates 0.230 (api 0.005, realtime-1 0.075, realtime-2 0.075, janitor 0.005, nats 0.070), appends lost to the other instance 40 (0.2 % of the code-updates sent, the op log read after 3)), 1.50×",
+			"pair 2: all-in-one 1.00 / 28.00 ms", "split 1.00 / 70.00 ms", "2.50×", "pair 3: all-in-one 1.00 / 32.00 ms", "split (profiled) 1.00 / 40.00 ms", "1.25×",
+			"floor (bare relay, once, before the pairs) p50 1.00 ms, p99 3.00 ms: the all-in-one's median p99 is 10.0× the floor's"}},
 		{"5", statusMet, []string{"50000 of 50000 connected over 3 realtime instances"}},
 		{"6", statusMet, []string{"300 users: converged=true", "4 reconnections, 0 code-update deliveries lost",
 			"**Ceiling: 200 users (p99 40.00 ms; 300 users: 900.00 ms)**", "the floor's: 300 users or more",
@@ -317,8 +362,16 @@ func TestTargetsNotMet(t *testing.T) {
 		{"4: a refusal", "4", statusMissed, func(r *Report) {
 			r.find("interview", "all-in-one").Traffic.Errors = map[string]int64{"RATE_LIMIT_EXCEEDED": 1, "info:STALE_ACK": 3}
 		}},
-		{"4: split over 2×", "4", statusMissed, func(r *Report) { r.find("interview", "split").Traffic.Latency["all"] = summary(1, 61) }},
-		{"4: all-in-one over 50 ms", "4", statusMissed, func(r *Report) { r.find("interview", "all-in-one").Traffic.Latency["all"] = summary(1, 51) }},
+		{"4: split over 2×", "4", statusMissed, func(r *Report) {
+			for _, res := range r.heavyPairs().runs(1) {
+				res.Traffic.Latency["all"] = summary(1, 65)
+			}
+		}},
+		{"4: all-in-one over 50 ms", "4", statusMissed, func(r *Report) {
+			for _, res := range r.heavyPairs().runs(0) {
+				res.Traffic.Latency["all"] = summary(1, 51)
+			}
+		}},
 		{"4: no split", "4", statusUnmeasured, func(r *Report) { r.Results = drop(r.Results, "interview", "split") }},
 		{"5: 100 ms", "5", statusMissed, func(r *Report) { r.find("idle50k", "").Traffic.Latency["cursor-update"] = summary(1, 100) }},
 		{"5: a lost fan-out", "5", statusMissed, func(r *Report) { r.find("idle50k", "").Traffic.Lost = 1 }},
@@ -362,7 +415,7 @@ func TestWriteAndPlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	pngs := []string{"ramp-latency.png", "latency-by-scenario.png", "floor-vs-pairpad.png", "crowd-ceiling.png", "crowd-cpu.png", "memory-rss.png",
-		"interview-light-pairs.png"}
+		"interview-light-pairs.png", "interview-heavy-pairs.png"}
 	for _, name := range pngs {
 		b, err := os.ReadFile(filepath.Join(dir, name))
 		if err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
@@ -385,7 +438,13 @@ func TestWriteAndPlot(t *testing.T) {
 		"- **Command**: `go run ./bench/cmd/benchrun -out bench/results`.", "commit abc1234 **plus uncommitted changes**", "- **Server settings** on top of the defaults, for every server process: `PPROF=true RATE_LIMIT_JOIN=0`.", "**The floor** is `bench/relay`", "| 300 | 1.00 ms | 9.00 ms | 70 % | 1.00 ms | 900.00 ms |",
 		// Target 1: every window, the median pair's ratio in bold, the medians.
 		"## interview-light's pairs of windows (target 1)", "| 2 | 1.00 ms | 1.50 ms | 40 % | 1.00 ms | 6.00 ms | 90 % | 0 % | 0, 0 | 4.00× |",
-		"| 1 | 1.00 ms | 2.00 ms | 40 % | 1.00 ms | 5.00 ms | 90 % | 0 % | 0, 0 | **2.50×** |", "| median | | 2.00 ms | | | 5.00 ms | | | | **2.50×** |"} {
+		"| 1 | 1.00 ms | 2.00 ms | 40 % | 1.00 ms | 5.00 ms | 90 % | 0 % | 0, 0 | **2.50×** |", "| median | | 2.00 ms | | | 5.00 ms | | | | **2.50×** |",
+		// Target 4: every window, both layouts' costs, the median pair's ratio in bold.
+		"## The heavy interview's pairs of windows (target 4)",
+		"| pair | all-in-one p50 | all-in-one p99 | all-in-one server CPU | machine CPU (all-in-one) | split p50 | split p99 | split server CPU | machine CPU (split) | refusals (all-in-one, split) | failures (all-in-one, split) | split: appends lost to the other instance | CPU s per 1,000 code-updates (all-in-one, split) | p99 ratio |",
+		"| 1 | 1.00 ms | 30.00 ms | 100 % | 170 % | 1.00 ms | 45.00 ms | 136 % | 199 % | 0, 0 | 0, 0 | 40 (0.2 %) | 0.165, 0.230 (api 0.005, realtime-1 0.075, realtime-2 0.075, janitor 0.005, nats 0.070) | **1.50×** |",
+		"| 2 | 1.00 ms | 28.00 ms | 100 % | 170 % | 1.00 ms | 70.00 ms | 136 % | 199 % | 0, 0 | 0, 0 | 40 (0.2 %) |",
+		"| 3 (profiled) | 1.00 ms | 32.00 ms |", "| 1.25× |", "| median | | 30.00 ms | | | | 45.00 ms | | | | | | | **1.50×** |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md)
 		}
@@ -394,10 +453,40 @@ func TestWriteAndPlot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"lightPairsRun": 3`, `"medianRatio": 2.5`, `"medianPair": 1`, `"pairpadMedianP99Ms": 5`, `"floorMedianP99Ms": 2`, `"ratio": 4`} {
-		if !strings.Contains(string(raw), want) {
-			t.Errorf("json lacks %s", want)
+	var back Report
+	if err := json.Unmarshal(raw, &back); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		run     int
+		lp      *Pairs
+		sides   [2]string
+		latency string
+		median  float64
+		pair    int
+		p99     [2]float64
+		ratios  []float64
+	}{
+		{"lightPairs", back.LightPairsRun, back.Light, [2]string{"floor", "pairpad"}, "code-update", 2.5, 1, [2]float64{2, 5}, []float64{2.5, 4, 1.6}},
+		{"heavyPairs", back.HeavyPairsRun, back.Heavy, [2]string{"all-in-one", "split"}, "all", 1.5, 1, [2]float64{30, 45}, []float64{1.5, 2.5, 1.25}},
+	} {
+		lp := tc.lp
+		if lp == nil || tc.run != 3 {
+			t.Errorf("json: %s %+v, %d planned", tc.name, lp, tc.run)
+			continue
 		}
+		var ratios []float64
+		for _, p := range lp.Pairs {
+			ratios = append(ratios, p.Ratio)
+		}
+		if lp.Sides != tc.sides || lp.Latency != tc.latency || lp.MedianRatio != tc.median || lp.MedianPair != tc.pair || lp.MedianP99 != tc.p99 ||
+			lp.Ratios != 3 || !slices.Equal(ratios, tc.ratios) || !lp.Pairs[2].Profiled || lp.Pairs[0].Profiled {
+			t.Errorf("json: %s = %+v", tc.name, lp)
+		}
+	}
+	if w := back.Heavy.Pairs[0].Windows[1]; w == nil || w.LostRaces != 40 || w.LostRaceReads != 3 || len(w.ProcessCPU) != 5 || w.MachineCPU != 199 {
+		t.Errorf("json: the split's first window %+v", w)
 	}
 	// The plots again from the JSON, as -replot draws them.
 	again := filepath.Join(t.TempDir(), "new")
@@ -691,16 +780,7 @@ func lightReport(planned, sessions int, pairs ...[2]float64) *Report {
 // TestTarget1Pairs: target 1 is the median of the pairs' ratios and
 // pairpad's median p99, every pair listed.
 func TestTarget1Pairs(t *testing.T) {
-	for _, tc := range []struct {
-		name   string
-		r      *Report
-		change func(r *Report)
-		status string
-		median float64 // the median ratio
-		pair   int     // the pair whose ratio it is
-		// measured holds these; lacks these.
-		measured, lacks []string
-	}{
+	checkPairs(t, (*Report).target1, (*Report).lightPairs, []pairsCase{
 		{name: "three pairs: the middle ratio", r: lightReport(3, 1000, [2]float64{2, 5}, [2]float64{1.5, 6}, [2]float64{2.5, 4}),
 			status: statusMet, median: 2.5, pair: 1,
 			measured: []string{"1000×3, 3 pairs of 1m0s windows: all-in-one **median p99 5.00 ms** over 3 windows, 0 failures",
@@ -759,12 +839,30 @@ func TestTarget1Pairs(t *testing.T) {
 		{name: "not asked for", r: lightReport(0, 1000), status: statusUnmeasured},
 		{name: "200 sessions", r: lightReport(3, 200, [2]float64{2, 5}, [2]float64{1.5, 6}, [2]float64{2.5, 4}),
 			status: statusUnmeasured, median: 2.5, pair: 1, measured: []string{"(200 sessions: the target is stated for 1000)"}},
-	} {
+	})
+}
+
+// pairsCase is one case of a target judged on pairs of windows: the
+// report, a change to it, the status, the median ratio and the pair it is
+// from, and what the target's text holds.
+type pairsCase struct {
+	name     string
+	r        *Report
+	change   func(r *Report)
+	status   string
+	median   float64
+	pair     int
+	measured []string
+}
+
+// checkPairs runs the cases of a target judged on pairs.
+func checkPairs(t *testing.T, target func(*Report) Target, pairs func(*Report) *Pairs, cases []pairsCase) {
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.change != nil {
 				tc.change(tc.r)
 			}
-			tg := tc.r.target1()
+			tg := target(tc.r)
 			if tg.Status != tc.status || tg.Met != (tc.status == statusMet) {
 				t.Errorf("status %s, met %v, want %s (%s)", tg.Status, tg.Met, tc.status, tg.Measured)
 			}
@@ -773,7 +871,7 @@ func TestTarget1Pairs(t *testing.T) {
 					t.Errorf("measured %q lacks %q", tg.Measured, m)
 				}
 			}
-			lp := tc.r.lightPairs()
+			lp := pairs(tc.r)
 			if lp == nil {
 				if tc.median != 0 {
 					t.Fatalf("no pairs, want a median of %g", tc.median)
@@ -804,4 +902,108 @@ func TestTarget3FromLight(t *testing.T) {
 	if tg.Status != statusUnmeasured {
 		t.Errorf("target 3 from a 60 s window: %s", tg.Status)
 	}
+}
+
+// heavyReport is a report of the heavy interview only: the floor, then
+// each pair's all-in-one and split p99 of every event (a negative one: the
+// window did not run), planned pairs as the runner records them.
+func heavyReport(planned, sessions int, pairs ...[2]float64) *Report {
+	r := &Report{HeavyPairsRun: planned}
+	floor := heavyWindow(0, "relay (floor)", 3)
+	floor.Servers = []loadgen.ProcessStats{{Name: "relay", CPUPercent: 60}}
+	r.Results = append(r.Results, floor)
+	for i, p := range pairs {
+		for side, p99 := range p {
+			if p99 < 0 {
+				continue
+			}
+			layout := []string{"all-in-one", "split: api, 2 realtime, janitor, nats"}[side]
+			r.Results = append(r.Results, heavyWindow(i+1, layout, p99))
+		}
+	}
+	for _, res := range r.Results {
+		p := res.Params.(loadgen.InterviewParams)
+		p.Sessions = sessions
+		res.Params = p
+	}
+	return r
+}
+
+// TestTarget4Pairs: target 4 is the median of the pairs' ratios, the
+// all-in-one's median p99, and no refusal, failure or missing window on
+// either side; every pair listed.
+func TestTarget4Pairs(t *testing.T) {
+	// window is the result of pair n's side ("all-in-one" or "split").
+	window := func(r *Report, n int, side string) *loadgen.Result {
+		for _, res := range r.Results {
+			if res.Run == n && strings.HasPrefix(res.Layout, side) {
+				return res
+			}
+		}
+		panic(fmt.Sprintf("no window of pair %d, %s", n, side)) // a case that names one it lacks
+	}
+	checkPairs(t, (*Report).target4, (*Report).heavyPairs, []pairsCase{
+		// 3.3× and 9.0× on the same code: one wild pair does not decide.
+		{name: "three pairs: the middle ratio", r: heavyReport(3, 1000, [2]float64{20, 36}, [2]float64{18, 162}, [2]float64{22, 38}),
+			status: statusMet, median: 1.8, pair: 1,
+			measured: []string{"1000×3, 3 pairs of 20s windows: all-in-one **median p99 20.00 ms** over 3 windows, 0 refusals, 0 failures",
+				"split median p99 38.00 ms over 3 windows", "**1.80×** the all-in-one's p99, the median of 3 pairs",
+				"pair 2: all-in-one 1.00 / 18.00 ms (machine 170 %", "split 1.00 / 162.00 ms (machine 199 %", "9.00×",
+				"; floor (bare relay, once, before the pairs) p50 1.00 ms, p99 3.00 ms: the all-in-one's median p99 is 6.7× the floor's"}},
+		{name: "three pairs: two over 2×", r: heavyReport(3, 1000, [2]float64{20, 36}, [2]float64{18, 162}, [2]float64{20, 44}),
+			status: statusMissed, median: 2.2, pair: 3},
+		{name: "two pairs: the mean of both, within 2×", r: heavyReport(2, 1000, [2]float64{20, 30}, [2]float64{20, 50}),
+			status: statusMet, median: 2, pair: 1, measured: []string{"**2.00×**", "the median of 2 pairs"}},
+		{name: "two pairs: the mean of both, over 2×", r: heavyReport(2, 1000, [2]float64{20, 30}, [2]float64{20, 52}),
+			status: statusMissed, median: 2.05, pair: 1},
+		{name: "four pairs: the two middle ones", r: heavyReport(4, 1000, [2]float64{20, 20}, [2]float64{20, 80}, [2]float64{20, 30}, [2]float64{20, 40}),
+			status: statusMet, median: 1.75, pair: 3},
+		{name: "one pair (-quick's count)", r: heavyReport(1, 1000, [2]float64{20, 30}),
+			status: statusMet, median: 1.5, pair: 1, measured: []string{"1 pair of 20s windows", "over 1 window", "**1.50×** the all-in-one's p99, one pair only"}},
+		{name: "a report from before the pairs", r: heavyReport(0, 1000, [2]float64{20, 30}), change: func(r *Report) {
+			for _, res := range r.Results {
+				res.Run = 0
+			}
+		}, status: statusMet, median: 1.5, pair: 0, measured: []string{"pair 0: all-in-one"}},
+		{name: "the all-in-one's median p99 over 50 ms", r: heavyReport(3, 1000, [2]float64{51, 60}, [2]float64{52, 60}, [2]float64{20, 30}),
+			status: statusMissed, median: 60.0 / 51, pair: 1, measured: []string{"median p99 51.00 ms"}},
+		{name: "one all-in-one window over 50 ms, the median under", r: heavyReport(3, 1000, [2]float64{60, 60}, [2]float64{20, 30}, [2]float64{20, 30}),
+			status: statusMet, median: 1.5, pair: 2},
+		{name: "a refusal in one split window", r: heavyReport(3, 1000, [2]float64{20, 30}, [2]float64{20, 30}, [2]float64{20, 30}), change: func(r *Report) {
+			window(r, 2, "split").Traffic.Errors = map[string]int64{"RATE_LIMIT_EXCEEDED": 2, "info:STALE_ACK": 3}
+		}, status: statusMissed, median: 1.5, pair: 1, measured: []string{"split median p99 30.00 ms over 3 windows, 2 refusals", "split 1.00 / 30.00 ms (2 refusals, machine"}},
+		{name: "a refusal in one all-in-one window", r: heavyReport(3, 1000, [2]float64{20, 30}, [2]float64{20, 30}, [2]float64{20, 30}), change: func(r *Report) {
+			window(r, 3, "all-in-one").Connect = &loadgen.ConnectStats{Errors: map[string]int64{"SESSION_FULL": 1}}
+		}, status: statusMissed, median: 1.5, pair: 1, measured: []string{"over 3 windows, 1 refusals, 0 failures"}},
+		{name: "a split window failed", r: heavyReport(3, 1000, [2]float64{20, 30}, [2]float64{20, 30}, [2]float64{20, 30}), change: func(r *Report) {
+			window(r, 1, "split").Failures = []string{"3 code-update deliveries lost"}
+		}, status: statusMissed, median: 1.5, pair: 1, measured: []string{"split 1.00 / 30.00 ms (1 failures, machine"}},
+		{name: "an all-in-one window failed", r: heavyReport(3, 1000, [2]float64{20, 30}, [2]float64{20, 30}, [2]float64{20, 30}), change: func(r *Report) {
+			window(r, 2, "all-in-one").Failures = []string{"1 cursor-update delivery lost"}
+		}, status: statusMissed, median: 1.5, pair: 1, measured: []string{"all-in-one **median p99 20.00 ms** over 3 windows, 0 refusals, 1 failures"}},
+		// A window that did not run is no pass, on either side.
+		{name: "a split window did not run", r: heavyReport(3, 1000, [2]float64{20, 30}, [2]float64{20, -1}, [2]float64{20, 36}),
+			status: statusMissed, median: 1.65, pair: 1,
+			measured: []string{"windows that did not run: all-in-one 0, split 1", "the median of the 2 of 3 pairs with both windows measured",
+				"pair 2: all-in-one 1.00 / 20.00 ms (machine 170 %, CPU s per 1,000 code-updates 0.165), split did not run, no ratio"}},
+		{name: "an all-in-one window did not run", r: heavyReport(3, 1000, [2]float64{-1, 30}, [2]float64{20, 30}, [2]float64{20, 36}),
+			status: statusMissed, median: 1.65, pair: 2, measured: []string{"windows that did not run: all-in-one 1, split 0", "pair 1: all-in-one did not run"}},
+		{name: "a whole pair did not run", r: heavyReport(3, 1000, [2]float64{20, 30}, [2]float64{20, 30}),
+			status: statusMissed, median: 1.5, pair: 1, measured: []string{"pair 3: all-in-one did not run, split did not run, no ratio"}},
+		{name: "busy during one all-in-one window", r: heavyReport(3, 1000, [2]float64{20, 30}, [2]float64{20, 30}, [2]float64{20, 30}), change: func(r *Report) {
+			window(r, 2, "all-in-one").Traffic.MachineCPUPercent = 240
+		}, status: statusInconclusive, median: 1.5, pair: 1, measured: []string{"not conclusive: other work took", "75% (pair 2, all-in-one)", "0% (pair 2, split)"}},
+		// A miss stays a miss on a busy machine.
+		{name: "busy and over 2×", r: heavyReport(1, 1000, [2]float64{20, 50}), change: func(r *Report) {
+			window(r, 1, "split").Traffic.MachineCPUPercent = 300
+		}, status: statusMissed, median: 2.5, pair: 1, measured: []string{"not conclusive"}},
+		// -only interview-local: the all-in-one's windows, no split.
+		{name: "the all-in-one alone", r: heavyReport(3, 1000, [2]float64{20, -1}, [2]float64{20, -1}, [2]float64{20, -1}),
+			status: statusUnmeasured, measured: []string{"all-in-one **median p99 20.00 ms** over 3 windows", "the split layout did not run"}},
+		{name: "no all-in-one window", r: heavyReport(3, 1000, [2]float64{-1, 30}),
+			status: statusUnmeasured, median: 0, pair: 0, measured: []string{"the heavy interview did not run against the all-in-one"}},
+		{name: "not asked for", r: &Report{}, status: statusUnmeasured},
+		{name: "50 sessions", r: heavyReport(3, 50, [2]float64{20, 30}, [2]float64{20, 30}, [2]float64{20, 30}),
+			status: statusUnmeasured, median: 1.5, pair: 1, measured: []string{"(50 sessions: the target is stated for 1000)"}},
+	})
 }

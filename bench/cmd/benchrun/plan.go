@@ -12,8 +12,11 @@ type plan struct {
 	rest loadgen.RESTParams
 	// idle is target 2: idle Socket.IO connections.
 	idle loadgen.IdleParams
-	// interview is target 4, the heavy interview: every user edits.
-	interview loadgen.InterviewParams
+	// interview is target 4, the heavy interview: every user edits; the
+	// floor once, then heavyPairs pairs of windows, the all-in-one's then
+	// the split layout's.
+	interview  loadgen.InterviewParams
+	heavyPairs int
 	// light is target 1: one typist and two cursor movers per session,
 	// run as lightPairs pairs of windows, the floor's then pairpad's.
 	light      loadgen.InterviewParams
@@ -48,8 +51,13 @@ const (
 )
 
 // lightPairsDefault is how many pairs of interview-light windows (floor,
-// pairpad) target 1's median ratio is taken over (-light-pairs).
-const lightPairsDefault = 3
+// pairpad) target 1's median ratio is taken over (-light-pairs);
+// heavyPairsDefault how many pairs of heavy interview windows (all-in-one,
+// split) target 4's is (-heavy-pairs).
+const (
+	lightPairsDefault = 3
+	heavyPairsDefault = 3
+)
 
 // The A/B's defaults: three 30 s windows of interview-light on each side,
 // about 5 minutes, against the all-in-one's NATS connection over loopback
@@ -95,6 +103,7 @@ func fullPlan(fileLimit uint64) plan {
 		idle: loadgen.IdleParams{Conns: min(idleConnsGoal, per), UsersPerSession: 2, Hold: d(20 * time.Second),
 			SteadyWait: d(steadyWait)},
 		interview:  heavy,
+		heavyPairs: heavyPairsDefault,
 		light:      light,
 		lightPairs: lightPairsDefault,
 		memory:     memory,
@@ -133,6 +142,7 @@ func quickPlan() plan {
 		rest:       loadgen.RESTParams{Sessions: 100, Concurrency: 8},
 		idle:       loadgen.IdleParams{Conns: 200, UsersPerSession: 2, Hold: d(3 * time.Second), SteadyWait: d(15 * time.Second)},
 		interview:  heavy,
+		heavyPairs: 1,
 		light:      light,
 		lightPairs: 1,
 		memory:     memory,
@@ -152,25 +162,66 @@ type job struct {
 	floor    bool   // against the bare relay (bench/relay) instead of pairpad
 	users    int    // crowd: the step's size
 	// variant is "A" or "B" of an A/B, run its repeat (from 1); B's
-	// servers get env on top of the defaults. interview-light's windows
-	// have no variant: run is their pair (from 1) of pairs.
+	// servers get env on top of the defaults. The windows of
+	// interview-light and of the heavy interview have no variant: run is
+	// their pair (from 1) of pairs.
 	variant string
 	run     int
 	pairs   int
 	env     []string
 	// unprofiled: no profiles during the window (interview-light profiles
-	// its last window against pairpad only).
+	// its last window against pairpad only, the heavy interview its last
+	// pair).
 	unprofiled bool
+}
+
+// jobsFor are the runs of the scenarios wanted, in scenarioNames' order.
+// interview-local and interview-split are one set of pairs (heavyJobs).
+func jobsFor(wanted map[string]bool, p plan) []job {
+	var jobs []job
+	for _, name := range scenarioNames {
+		switch {
+		case name == "interview-split": // with interview-local's
+		case name == "interview-local":
+			jobs = append(jobs, heavyJobs(p, wanted["interview-local"], wanted["interview-split"])...)
+		case wanted[name]:
+			jobs = append(jobs, jobsOf(name, p)...)
+		}
+	}
+	return jobs
+}
+
+// heavyJobs are the heavy interview's runs (target 4): with both layouts
+// asked for, the floor once, then pairs of windows, the all-in-one's and
+// the split layout's, alternating (all-in-one, split, all-in-one, …) so
+// drift on the machine falls on both alike; target 4's ratio is the median
+// of the pairs' ratios. Only the last pair is profiled, both windows. The
+// split alone (-only interview-split) runs the pairs without the floor:
+// its figure is a ratio to the all-in-one beside it; the all-in-one alone
+// (-only interview-local) runs the floor and its windows of the pairs.
+func heavyJobs(p plan, local, split bool) []job {
+	var out []job
+	if local {
+		out = append(out, job{scenario: "interview-local", floor: true})
+	}
+	for i := 1; i <= p.heavyPairs && (local || split); i++ {
+		out = append(out, job{scenario: "interview-local", run: i, pairs: p.heavyPairs, unprofiled: i < p.heavyPairs})
+		if split {
+			out = append(out, job{scenario: "interview-split", run: i, pairs: p.heavyPairs, unprofiled: i < p.heavyPairs})
+		}
+	}
+	return out
 }
 
 // jobsOf are the runs of a scenario, each on fresh servers. Every latency
 // target runs against the floor first, in the same run: idle (its memory
-// per connection), the heavy interview (interview-local; the split layout
-// is compared with the all-in-one), interview-light, every crowd step and
-// idle50k (three relays, each session on one).
+// per connection), the heavy interview (heavyJobs), interview-light, every
+// crowd step and idle50k (three relays, each session on one).
 func jobsOf(name string, p plan) []job {
 	switch name {
-	case "idle", "interview-local", "idle50k":
+	case "interview-local", "interview-split":
+		return heavyJobs(p, name == "interview-local", name == "interview-split")
+	case "idle", "idle50k":
 		return []job{{scenario: name, floor: true}, {scenario: name}}
 	case "interview-light":
 		// Pairs of windows, floor then pairpad, alternating so drift on
@@ -220,8 +271,9 @@ func (j job) String() string {
 	return s
 }
 
-// profileTag names the profiles of the job's window: interview-light's
-// (one window) by the scenario alone, as before it ran in pairs.
+// profileTag names the profiles of the job's window: those of a target
+// judged on pairs (one pair profiled) by the scenario alone, as before it
+// ran in pairs.
 func (j job) profileTag() string {
 	if j.pairs > 0 {
 		return j.scenario

@@ -62,10 +62,14 @@ func addLine(p *plot.Plot, pts plotter.XYs, n int, name string) error {
 	return nil
 }
 
-// addLimit draws a target's limit across p: a dashed red line.
-func addLimit(p *plot.Plot, v float64, name string) {
+// addLimit draws a target's limit across p: a dashed red line (or, for a
+// second limit, another colour).
+func addLimit(p *plot.Plot, v float64, name string, c ...color.Color) {
 	limit := plotter.NewFunction(func(float64) float64 { return v })
 	limit.Color = color.RGBA{R: 200, A: 255}
+	if len(c) > 0 {
+		limit.Color = c[0]
+	}
 	limit.Dashes = []vg.Length{vg.Points(4), vg.Points(4)}
 	p.Add(limit)
 	p.Legend.Add(name, limit)
@@ -145,28 +149,32 @@ func (r *Report) floorRows() []floorRow {
 		}
 		return []loadgen.Summary{res.Traffic.Latency[kind]}
 	}
-	// Target 1: every window of every pair, the median ratio in the label.
-	if light := r.lightPairs(); light != nil && len(light.pairpadRuns()) > 0 {
-		row := floorRow{label: "1 light", limit: lightP99Goal}
-		if light.Ratios > 0 {
-			row.label += fmt.Sprintf(", median %.1f×", light.MedianRatio)
+	// Targets 1 and 4: every window of every pair, the median ratio in
+	// the label; the split's limit is twice the all-in-one's median p99.
+	windows := func(lp *Pairs, i int) []loadgen.Summary {
+		var out []loadgen.Summary
+		for _, res := range lp.runs(i) {
+			out = append(out, res.Traffic.Latency[lp.Latency])
 		}
-		for _, p := range light.Pairs {
-			row.floor = append(row.floor, sum(p.floor, "code-update")...)
-			row.pairpad = append(row.pairpad, sum(p.pairpad, "code-update")...)
-		}
-		rows = append(rows, row)
+		return out
 	}
-	local, floor := r.find("interview", "all-in-one"), r.find("interview", "relay")
-	if local != nil {
-		rows = append(rows, floorRow{"4 heavy, all-in-one", sum(floor, "all"), sum(local, "all"), heavyP99Goal})
-	}
-	if split := r.find("interview", "split"); split != nil {
-		limit := 0.0
-		if s := sum(local, "all"); len(s) > 0 {
-			limit = splitRatioGoal * s[0].P99
+	median := func(lp *Pairs) string {
+		if lp.Ratios == 0 {
+			return ""
 		}
-		rows = append(rows, floorRow{"4 heavy, split", sum(floor, "all"), sum(split, "all"), limit})
+		return fmt.Sprintf(", median %.1f×", lp.MedianRatio)
+	}
+	if light := r.lightPairs(); light != nil && len(light.runs(1)) > 0 {
+		rows = append(rows, floorRow{"1 light" + median(light), windows(light, 0), windows(light, 1), lightP99Goal})
+	}
+	if heavy := r.heavyPairs(); heavy != nil {
+		floor := sum(r.find("interview", "relay"), "all")
+		if len(heavy.runs(0)) > 0 {
+			rows = append(rows, floorRow{"4 heavy, all-in-one", floor, windows(heavy, 0), heavyP99Goal})
+		}
+		if len(heavy.runs(1)) > 0 {
+			rows = append(rows, floorRow{"4 heavy, split" + median(heavy), floor, windows(heavy, 1), splitRatioGoal * heavy.MedianP99[0]})
+		}
 	}
 	if res := r.find("idle50k", "split"); res != nil {
 		rows = append(rows, floorRow{"5 idle50k", sum(r.find("idle50k", "relay"), "cursor-update"), sum(res, "cursor-update"), manyP99Goal})
@@ -258,12 +266,18 @@ func plotFloor(path, subtitle string, rows []floorRow) error {
 	return p.Save(11*vg.Inch, 6*vg.Inch, path)
 }
 
-// plotPairs draws target 1's every window: the floor's and pairpad's
-// code-update p50 and p99 in each pair, each pair's ratio, the medians the
-// target is judged on, and the 10 ms limit.
-func plotPairs(path, subtitle string, lp *LightPairs) error {
-	title := fmt.Sprintf("Target 1: interview-light, code-update latency, every window (floor, then pairpad, alternating)\nmedian p99: pairpad %.2f ms, floor %.2f ms; median ratio %.2f× of %d pairs; %s",
-		lp.PairpadMedianP99, lp.FloorMedianP99, lp.MedianRatio, lp.Ratios, subtitle)
+// pairsLimit is a target's p99 limit drawn across a pairs plot.
+type pairsLimit struct {
+	name string
+	v    float64
+}
+
+// plotPairs draws every window of a target judged on pairs: each side's
+// p50 and p99 in each pair, each pair's ratio, the sides' median p99s the
+// target is judged on, and its limits.
+func plotPairs(path, title string, lp *Pairs, limits ...pairsLimit) error {
+	title += fmt.Sprintf("\nmedian p99: %s %.2f ms, %s %.2f ms; median ratio %.2f× of %s",
+		lp.Sides[1], lp.MedianP99[1], lp.Sides[0], lp.MedianP99[0], lp.MedianRatio, things(lp.Ratios, "pair"))
 	p := logPlot(title, "pair of windows (its p99 ratio)", "latency from send to receipt (ms, log scale)")
 	labels := make([]string, len(lp.Pairs))
 	for i, pair := range lp.Pairs {
@@ -279,56 +293,50 @@ func plotPairs(path, subtitle string, lp *LightPairs) error {
 		}
 	}
 	p.NominalX(labels...)
-	bottom, top := lightP99Goal, lightP99Goal
+	bottom, top := 1e9, 0.0
+	for _, l := range limits {
+		bottom, top = min(bottom, l.v), max(top, l.v)
+	}
 	n := 0
-	for _, s := range []struct {
-		name   string
-		offset float64
-		get    func(LightPair) *LightWindow
-		pc     func(*LightWindow) float64
-	}{
-		{"floor p50", -0.1, func(l LightPair) *LightWindow { return l.Floor }, func(w *LightWindow) float64 { return w.P50 }},
-		{"floor p99", -0.1, func(l LightPair) *LightWindow { return l.Floor }, func(w *LightWindow) float64 { return w.P99 }},
-		{"pairpad p50", 0.1, func(l LightPair) *LightWindow { return l.Pairpad }, func(w *LightWindow) float64 { return w.P50 }},
-		{"pairpad p99", 0.1, func(l LightPair) *LightWindow { return l.Pairpad }, func(w *LightWindow) float64 { return w.P99 }},
-	} {
-		var pts plotter.XYs
-		for i, pair := range lp.Pairs {
-			if w := s.get(pair); w != nil && w.Count > 0 {
-				v := max(minMs, s.pc(w))
-				pts = append(pts, plotter.XY{X: float64(i) + s.offset, Y: v})
-				bottom, top = min(bottom, v), max(top, v)
+	for side, offset := range []float64{-0.1, 0.1} {
+		for _, pc := range []percentile{percentiles[0], percentiles[2]} {
+			var pts plotter.XYs
+			for i, pair := range lp.Pairs {
+				if w := pair.Windows[side]; w != nil && w.Count > 0 {
+					v := max(minMs, pc.get(loadgen.Summary{P50: w.P50, P99: w.P99}))
+					pts = append(pts, plotter.XY{X: float64(i) + offset, Y: v})
+					bottom, top = min(bottom, v), max(top, v)
+				}
 			}
+			if len(pts) == 0 {
+				continue
+			}
+			sc, err := plotter.NewScatter(pts)
+			if err != nil {
+				return fmt.Errorf("plot pairs: %w", err)
+			}
+			sc.GlyphStyle.Color, sc.GlyphStyle.Shape, sc.GlyphStyle.Radius = plotutil.Color(n), plotutil.Shape(n), vg.Points(4)
+			p.Add(sc)
+			p.Legend.Add(lp.Sides[side]+" "+pc.name, sc)
+			n++
 		}
-		if len(pts) == 0 {
-			continue
-		}
-		sc, err := plotter.NewScatter(pts)
-		if err != nil {
-			return fmt.Errorf("plot pairs: %w", err)
-		}
-		sc.GlyphStyle.Color, sc.GlyphStyle.Shape, sc.GlyphStyle.Radius = plotutil.Color(n), plotutil.Shape(n), vg.Points(4)
-		p.Add(sc)
-		p.Legend.Add(s.name, sc)
-		n++
 	}
 	if n == 0 {
 		return fmt.Errorf("plot pairs: no window measured")
 	}
-	for _, m := range []struct {
-		name string
-		v    float64
-		c    color.Color
-	}{{"floor median p99", lp.FloorMedianP99, plotutil.Color(1)}, {"pairpad median p99", lp.PairpadMedianP99, plotutil.Color(3)}} {
-		if m.v <= 0 {
-			continue
+	for side, c := range []color.Color{plotutil.Color(1), plotutil.Color(3)} {
+		if v := lp.MedianP99[side]; v > 0 {
+			line := plotter.NewFunction(func(float64) float64 { return v })
+			line.Color, line.Dashes = c, []vg.Length{vg.Points(2), vg.Points(2)}
+			p.Add(line)
+			p.Legend.Add(lp.Sides[side]+" median p99", line)
 		}
-		line := plotter.NewFunction(func(float64) float64 { return m.v })
-		line.Color, line.Dashes = m.c, []vg.Length{vg.Points(2), vg.Points(2)}
-		p.Add(line)
-		p.Legend.Add(m.name, line)
 	}
-	addLimit(p, lightP99Goal, fmt.Sprintf("target: p99 ≤ %g ms", lightP99Goal))
+	for k, l := range limits {
+		if l.v > 0 {
+			addLimit(p, l.v, l.name, []color.Color{color.RGBA{R: 200, A: 255}, color.RGBA{R: 230, G: 140, A: 255}}[k%2])
+		}
+	}
 	p.X.Min, p.X.Max = -0.5, float64(len(lp.Pairs))-0.5
 	p.Y.Min, p.Y.Max = max(minMs, bottom/2), top*2
 	return p.Save(9*vg.Inch, 5.5*vg.Inch, path)

@@ -31,8 +31,12 @@ type Report struct {
 	// LightPairsRun is how many pairs of interview-light windows the run
 	// planned (0: interview-light was not asked for); Light is target 1's
 	// figure from them, each window's and the medians.
-	LightPairsRun int         `json:"lightPairsRun,omitempty"`
-	Light         *LightPairs `json:"lightPairs,omitempty"`
+	LightPairsRun int    `json:"lightPairsRun,omitempty"`
+	Light         *Pairs `json:"lightPairs,omitempty"`
+	// HeavyPairsRun and Heavy are the same for target 4: the heavy
+	// interview's pairs of windows, the all-in-one's and the split's.
+	HeavyPairsRun int    `json:"heavyPairsRun,omitempty"`
+	Heavy         *Pairs `json:"heavyPairs,omitempty"`
 }
 
 // Target is one of issue 16's targets and what the run measured for it.
@@ -349,84 +353,6 @@ func pprofTotal(top string) float64 {
 	return v * scale
 }
 
-// target4: the heavy interview, all-in-one and split, beside the floor.
-func (r *Report) target4() Target {
-	t := Target{ID: "4", Goal: fmt.Sprintf("heavy interview 1,000×3, every user editing (2 fullCode updates + 2 cursor moves/s each), latency of every event: zero refusals, all-in-one p99 ≤ %g ms, the split layout's p99 ≤ %g× the all-in-one's",
-		heavyP99Goal, splitRatioGoal)}
-	local, split, floor := r.find("interview", "all-in-one"), r.find("interview", "split"), r.find("interview", "relay")
-	if local == nil || local.Traffic == nil {
-		return t.unmeasured("the heavy interview did not run against the all-in-one")
-	}
-	p, _ := interviewParams(local)
-	l := local.Traffic.Latency["all"]
-	t.Measured = fmt.Sprintf("%d×%d: all-in-one %s, %d refusals, %d failures", p.Sessions, p.Users, lat(l), refusals(local), len(local.Failures))
-	ok := l.P99 <= heavyP99Goal && refusals(local) == 0 && len(local.Failures) == 0
-	unmeasured := p.Sessions < lightSessions
-	var spoilt string
-	if split != nil && split.Traffic != nil {
-		sl := split.Traffic.Latency["all"]
-		x := sl.P99 / max(l.P99, 0.001)
-		t.Measured += fmt.Sprintf("; split %s (**%.1f×** the all-in-one's p99), %d refusals, %d failures", lat(sl), x, refusals(split), len(split.Failures))
-		if c := cpuPerUpdates(local); c != "" {
-			t.Measured += "; CPU seconds per 1,000 code-updates: all-in-one " + c + ", split " + cpuPerUpdates(split)
-		}
-		t.Measured += lostRaces(split)
-		ok = ok && x <= splitRatioGoal && refusals(split) == 0 && len(split.Failures) == 0
-		spoilt = inconclusive(local, split)
-	} else {
-		t.Measured += "; the split layout did not run"
-		unmeasured = true
-	}
-	if floor != nil && floor.Traffic != nil {
-		f := floor.Traffic.Latency["all"]
-		t.Measured += fmt.Sprintf("; floor (bare relay) %s: the all-in-one's p99 is %.1f× the floor's", lat(f), l.P99/max(f.P99, 0.001))
-	}
-	if p.Sessions < lightSessions {
-		t.Measured += fmt.Sprintf(" (%d sessions: the target is stated for %d)", p.Sessions, lightSessions)
-	}
-	t.settle(unmeasured, ok, spoilt)
-	return t
-}
-
-// cpuPerUpdates is the servers' CPU over res's window per 1,000
-// code-updates sent: the total, and each process's share when there are
-// several (what one update costs in each layout, whatever the machine
-// could carry).
-func cpuPerUpdates(res *loadgen.Result) string {
-	n := res.Traffic.Sent["code-update"]
-	if n == 0 || len(res.Servers) == 0 {
-		return ""
-	}
-	per := func(s float64) string { return fmt.Sprintf("%.3f", s*1000/float64(n)) }
-	var total float64
-	var parts []string
-	for _, s := range res.Servers {
-		total += s.CPUSeconds
-		parts = append(parts, s.Name+" "+per(s.CPUSeconds))
-	}
-	if len(parts) == 1 {
-		return per(total)
-	}
-	return per(total) + " (" + strings.Join(parts, ", ") + ")"
-}
-
-// lostRaces says how many appends the split layout's instances lost to
-// each other (another instance appended to the session first) against the
-// code-updates sent, and after how many of them the op log was read.
-func lostRaces(res *loadgen.Result) string {
-	var lost, read float64
-	for _, s := range res.Servers {
-		lost += s.Pairpad["pairpad_realtime_append_conflicts_total"]
-		read += s.Pairpad["pairpad_realtime_append_conflict_reads_total"]
-	}
-	n := res.Traffic.Sent["code-update"]
-	if n == 0 {
-		return ""
-	}
-	return fmt.Sprintf("; appends lost to the other instance %.0f (%.1f %% of the code-updates sent), after %.0f of them the op log was read",
-		lost, 100*lost/float64(n), read)
-}
-
 // target5: 50,000 connections over three realtime instances, each
 // receiving a periodic cursor fan-out.
 func (r *Report) target5() Target {
@@ -588,13 +514,13 @@ func (r *Report) plot(dir string) error {
 		}
 	}
 	// The crowd has its own plots: the scenario plot keeps its first step
-	// against pairpad. interview-light's pairs have theirs too: it keeps
-	// the pair whose ratio is the median.
+	// against pairpad. The pairs of targets 1 and 4 have theirs too: it
+	// keeps the pair whose ratio is the median (and the heavy floor).
 	var scenarios []*loadgen.Result
 	firstCrowd := true
-	light := r.lightPairs()
+	light, heavy := r.lightPairs(), r.heavyPairs()
 	for _, res := range r.Results {
-		if res.Scenario == "interview-light" && light != nil && light.MedianPair != 0 && res.Run != light.MedianPair {
+		if lp := map[string]*Pairs{"interview-light": light, "interview": heavy}[res.Scenario]; lp != nil && lp.MedianPair != 0 && res.Run > 0 && res.Run != lp.MedianPair {
 			continue
 		}
 		if res.Scenario == "crowd" {
@@ -612,7 +538,15 @@ func (r *Report) plot(dir string) error {
 	}
 	keep(plotScenarios(filepath.Join(dir, "latency-by-scenario.png"), sub, scenarios))
 	if light != nil && len(light.Pairs) > 0 {
-		keep(plotPairs(filepath.Join(dir, "interview-light-pairs.png"), sub, light))
+		keep(plotPairs(filepath.Join(dir, "interview-light-pairs.png"),
+			"Target 1: interview-light, code-update latency, every window (floor, then pairpad, alternating)\n"+sub, light,
+			pairsLimit{fmt.Sprintf("target: pairpad p99 ≤ %g ms", lightP99Goal), lightP99Goal}))
+	}
+	if heavy != nil && len(heavy.Pairs) > 0 {
+		keep(plotPairs(filepath.Join(dir, "interview-heavy-pairs.png"),
+			"Target 4: the heavy interview, latency of every event, every window (all-in-one, then split, alternating)\n"+sub, heavy,
+			pairsLimit{fmt.Sprintf("target: all-in-one p99 ≤ %g ms", heavyP99Goal), heavyP99Goal},
+			pairsLimit{fmt.Sprintf("target: split p99 ≤ %g× the all-in-one's median", splitRatioGoal), splitRatioGoal * heavy.MedianP99[0]}))
 	}
 	if rows := r.floorRows(); len(rows) > 0 {
 		keep(plotFloor(filepath.Join(dir, "floor-vs-pairpad.png"), sub, rows))
@@ -636,7 +570,7 @@ func (r *Report) plot(dir string) error {
 
 // write saves <stamp>.json and <stamp>.md into dir.
 func (r *Report) write(dir string) (string, string, error) {
-	r.Targets, r.Light = r.targets(), r.lightPairs()
+	r.Targets, r.Light, r.Heavy = r.targets(), r.lightPairs(), r.heavyPairs()
 	base := filepath.Join(dir, r.stamp())
 	if r.Quick {
 		base += "-quick"
@@ -793,7 +727,7 @@ func (r *Report) markdown(b *strings.Builder) {
 		}
 		b.WriteString("\n")
 	}
-	r.pairsTable(b)
+	r.pairsTables(b)
 	r.crowdTable(b)
 	r.abTable(b)
 	b.WriteString("## Scenarios\n\n")
