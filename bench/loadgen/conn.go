@@ -379,10 +379,13 @@ func (c *Conn) writeNow(frame []byte) (int, error) {
 }
 
 // writeAll writes frame, waiting for the socket until deadline; with wmu
-// held.
+// held. The deadline is lifted after the write: a nonblocking write of
+// Send's (RawConn.Write) fails once a deadline has passed.
 func (c *Conn) writeAll(frame []byte, deadline time.Time) error {
 	_ = c.nc.SetWriteDeadline(deadline)
-	if _, err := c.nc.Write(frame); err != nil {
+	_, err := c.nc.Write(frame)
+	_ = c.nc.SetWriteDeadline(time.Time{})
+	if err != nil {
 		return fmt.Errorf("write: %w", err)
 	}
 	return nil

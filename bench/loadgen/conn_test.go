@@ -341,3 +341,49 @@ func FuzzWSReaderGorilla(f *testing.F) {
 		}
 	})
 }
+
+// TestConnSendAfterWriteDeadline: a write that waited with a deadline (the
+// handshake's, the writer's) leaves none behind: a Send after that
+// deadline has passed still goes out, on a connection that stays up.
+func TestConnSendAfterWriteDeadline(t *testing.T) {
+	got := make(chan string, 2)
+	base := wsServer(t, websocket.Upgrader{}, func(ws *websocket.Conn) {
+		if ws.WriteMessage(websocket.TextMessage, []byte(connectedFrame)) != nil {
+			return
+		}
+		for {
+			_, m, err := ws.ReadMessage()
+			if err != nil {
+				return
+			}
+			got <- string(m)
+		}
+	})
+	c, _ := dialPlain(t, base)
+	deadline := time.Now().Add(10 * time.Millisecond)
+	c.wmu.Lock()
+	err := c.writeAll(clientFrame(opText, []byte("first")), deadline)
+	c.wmu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(deadline) + 10*time.Millisecond) // past the deadline, whatever the machine's speed
+	if err := c.Send("probe", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"first", `"probe"`} {
+		select {
+		case m := <-got:
+			if !strings.Contains(m, want) {
+				t.Fatalf("read %q, want %s", m, want)
+			}
+		case <-c.Done():
+			t.Fatalf("the connection ended: %v", c.Err())
+		}
+	}
+	select {
+	case <-c.Done():
+		t.Fatalf("the connection ended: %v", c.Err())
+	default:
+	}
+}
