@@ -72,12 +72,10 @@ func (e *RefusedError) Error() string {
 	return fmt.Sprintf("handshake refused: %d %s", e.Status, e.Code)
 }
 
-// Conn is one client WebSocket, read and written on its socket directly
-// (wsframe.go's framing). Run starts a reader goroutine, which hands every
-// event to the handler, and a writer goroutine for what Send could not
-// write at once: Send writes the frame itself when nothing is queued and
-// the socket takes it whole without waiting, and otherwise queues it (the
-// rest of it) for the writer, so Send never blocks, a server that stops
+// Conn is one client WebSocket, read and written on its socket with the
+// generator's own framing (wsframe.go). Run starts a reader goroutine,
+// which hands every event to the handler, and a writer goroutine, which
+// sends what Send queued: Send never blocks, so a server that stops
 // reading cannot stall the reader, and the latency measured is never the
 // generator's own lock contention.
 type Conn struct {
@@ -88,14 +86,10 @@ type Conn struct {
 	session string
 	clock   Clock
 
-	// wmu serializes the socket's writes: a Send's own, the writer's, the
-	// handshake's and Close's. Send only tries it.
-	wmu     sync.Mutex
-	wclosed bool          // the close frame is written; guarded by wmu
-	queued  atomic.Int64  // frames queued or being written by the writer
-	queue   chan []byte   // frames (or the rest of one) for the writer goroutine
-	quit    chan struct{} // closed by Close: the writer stops
-	writer  chan struct{} // closed when the writer has stopped
+	wmu    sync.Mutex    // serializes writes before Run, and Close
+	queue  chan []byte   // frames for the writer goroutine
+	quit   chan struct{} // closed by Close: the writer stops
+	writer chan struct{} // closed when the writer has stopped
 
 	done    chan struct{}
 	err     error // why the reader stopped; read after done
@@ -143,7 +137,6 @@ func (c *Conn) writeLoop() {
 		case frame := <-c.queue:
 			c.wmu.Lock()
 			err := c.writeAll(frame, time.Now().Add(writeWait))
-			c.queued.Add(-1)
 			c.wmu.Unlock()
 			if err != nil {
 				c.shutdown()
@@ -228,7 +221,11 @@ func (c *Conn) drain(handle func(Event)) error {
 		case opPing:
 			_ = c.enqueue(clientFrame(opPong, payload))
 		case opClose:
-			_ = c.enqueue(clientFrame(opClose, closeEcho(payload)))
+			// Echoed before the reader closes the socket, as gorilla did:
+			// between two of the writer's frames, within a second.
+			c.wmu.Lock()
+			_ = c.writeAll(clientFrame(opClose, closeEcho(payload)), time.Now().Add(time.Second))
+			c.wmu.Unlock()
 			return closeError(payload)
 		}
 	}
@@ -277,8 +274,8 @@ func (c *Conn) dispatch(data []byte, handle func(Event)) error {
 	return nil
 }
 
-// Send writes one event of type typ with payload (nil: none), or queues it
-// for the writer; it never blocks.
+// Send queues one event of type typ with payload (nil: none) for the
+// writer, as one masked frame.
 func (c *Conn) Send(typ string, payload any) error {
 	now := time.Now()
 	if cu, ok := payload.(protocol.CursorUpdate); ok && typ == protocol.TypeCursorUpdate && cu.Selection == nil {
@@ -305,82 +302,23 @@ func (c *Conn) Send(typ string, payload any) error {
 	return c.enqueue(clientFrame(opText, env))
 }
 
-// enqueue sends one client frame: written at once when nothing is queued
-// before it and the write lock is free (a nonblocking write; what the
-// socket does not take is queued), else queued for the writer goroutine.
-// A connection's frames go out in the order of their sends.
 func (c *Conn) enqueue(frame []byte) error {
 	select {
 	case <-c.done:
 		return ErrClosed
 	default:
 	}
-	if !c.wmu.TryLock() {
-		return c.push(frame) // the writer, or another sender, is writing
-	}
-	defer c.wmu.Unlock()
-	if c.wclosed {
-		return ErrClosed
-	}
-	if c.queued.Load() > 0 {
-		return c.push(frame) // behind what is queued
-	}
-	n, err := c.writeNow(frame)
-	if err != nil {
-		c.shutdown() // as after a failed write of the writer: the reader ends
-		return nil
-	}
-	if n == len(frame) {
-		return nil
-	}
-	if err := c.push(frame[n:]); err != nil {
-		// Part of the frame is on the wire and the rest cannot follow it:
-		// the stream is broken.
-		c.shutdown()
-		return err
-	}
-	return nil
-}
-
-// push queues a frame, or the rest of one, for the writer goroutine.
-func (c *Conn) push(frame []byte) error {
-	c.queued.Add(1)
 	select {
 	case c.queue <- frame:
 		return nil
 	default:
-		c.queued.Add(-1)
 		return ErrQueueFull
 	}
 }
 
-// writeNow writes what the socket takes of frame without waiting for it;
-// with wmu held.
-func (c *Conn) writeNow(frame []byte) (int, error) {
-	var n int
-	var errno error
-	err := c.raw.Write(func(fd uintptr) bool {
-		for {
-			n, errno = syscall.Write(int(fd), frame)
-			if errno != syscall.EINTR {
-				return true
-			}
-		}
-	})
-	switch {
-	case err != nil:
-		return 0, err
-	case errno == syscall.EAGAIN:
-		return 0, nil
-	case errno != nil:
-		return 0, os.NewSyscallError("write", errno)
-	}
-	return n, nil
-}
-
 // writeAll writes frame, waiting for the socket until deadline; with wmu
-// held. The deadline is lifted after the write: a nonblocking write of
-// Send's (RawConn.Write) fails once a deadline has passed.
+// held. The deadline is lifted after the write: a raw write after it
+// (RawConn.Write) would fail once it had passed.
 func (c *Conn) writeAll(frame []byte, deadline time.Time) error {
 	_ = c.nc.SetWriteDeadline(deadline)
 	_, err := c.nc.Write(frame)
@@ -402,7 +340,7 @@ func (c *Conn) writeFrame(frame []byte) error {
 }
 
 // shutdown ends the connection both ways without closing its descriptor
-// (the reader, which may be the caller, closes it), so the reader ends.
+// (the reader closes it once it has ended, which this makes it do).
 func (c *Conn) shutdown() {
 	_ = c.raw.Control(func(fd uintptr) { _ = syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
 }
@@ -431,8 +369,7 @@ func (c *Conn) Cut() {
 	_ = c.nc.Close()
 }
 
-// Close says goodbye with a normal closure, after what was queued if the
-// socket takes it within a second, and waits for the reader, if Run
+// Close says goodbye with a normal closure and waits for the reader, if Run
 // started one. Not from the connection's handler.
 func (c *Conn) Close() {
 	if c.closing.Swap(true) {
@@ -443,23 +380,7 @@ func (c *Conn) Close() {
 		<-c.writer // the close frame must not interleave with a data frame
 	}
 	c.wmu.Lock()
-	if !c.wclosed {
-		c.wclosed = true
-		deadline := time.Now().Add(time.Second)
-		var err error
-	flush:
-		for err == nil {
-			select {
-			case frame := <-c.queue:
-				err = c.writeAll(frame, deadline)
-			default:
-				break flush
-			}
-		}
-		if err == nil {
-			_ = c.writeAll(clientFrame(opClose, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")), deadline)
-		}
-	}
+	_ = c.writeAll(clientFrame(opClose, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")), time.Now().Add(time.Second))
 	c.wmu.Unlock()
 	_ = c.nc.Close()
 	if c.running.Load() {
