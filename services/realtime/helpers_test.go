@@ -131,7 +131,12 @@ func (c *cluster) start(o ...instanceOpts) *instance {
 	if opt.natsURL != "" {
 		url = opt.natsURL
 	}
-	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond), nats.IgnoreDiscoveredServers())
+	nopts := []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(100 * time.Millisecond), nats.IgnoreDiscoveredServers()}
+	if cfg.NATSFlushDelay > 0 {
+		// As process.Run dials the main connection (NATS_FLUSH_DELAY).
+		nopts = append(nopts, broker.BatchedWrites(cfg.NATSFlushDelay))
+	}
+	nc, err := nats.Connect(url, nopts...)
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}

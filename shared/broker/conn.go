@@ -89,14 +89,24 @@ func Connect(url string, o ConnOptions) (*nats.Conn, error) {
 		opts = append(opts, nats.NoEcho())
 	}
 	if o.FlushDelay > 0 && o.InProcess == nil {
-		opts = append(opts, nats.SetCustomDialer(&batchDialer{dialer: net.Dialer{Timeout: nats.GetDefaultOptions().Timeout}, delay: o.FlushDelay,
-			writeTimeout: nats.GetDefaultOptions().FlusherTimeout, dialed: o.dialed}))
+		opts = append(opts, batchedWrites(o.FlushDelay, o.dialed))
 	}
 	nc, err := nats.Connect(strings.TrimSpace(url), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to nats %s: %w", url, err)
 	}
 	return nc, nil
+}
+
+// BatchedWrites is the nats.Option that ConnOptions.FlushDelay sets: the
+// connection's socket writes are held for at most delay and sent together.
+// For a connection made with nats.Connect directly (tests that dial as the
+// process would, with options of their own).
+func BatchedWrites(delay time.Duration) nats.Option { return batchedWrites(delay, nil) }
+
+func batchedWrites(delay time.Duration, dialed func(*batchConn)) nats.Option {
+	return nats.SetCustomDialer(&batchDialer{dialer: net.Dialer{Timeout: nats.GetDefaultOptions().Timeout}, delay: delay,
+		writeTimeout: nats.GetDefaultOptions().FlusherTimeout, dialed: dialed})
 }
 
 // WaitConnected blocks until nc is connected or ctx ends.

@@ -160,7 +160,7 @@ func TestConnectInProcess(t *testing.T) {
 // reads and forwards each alone.
 func BenchmarkPeerFlushDelay(b *testing.B) {
 	const every = 500 * time.Microsecond
-	for _, delay := range []time.Duration{0, time.Millisecond} {
+	for _, delay := range []time.Duration{0, 500 * time.Microsecond, time.Millisecond, 2 * time.Millisecond, 5 * time.Millisecond} {
 		b.Run("delay="+delay.String(), func(b *testing.B) {
 			srv := natstest.Start(b)
 			sub, err := broker.Connect(srv.ClientURL(), broker.ConnOptions{Name: "sub"})

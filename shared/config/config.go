@@ -98,7 +98,12 @@ type Config struct {
 	// PeerFlushDelay is the longest a realtime instance holds its peer
 	// events (cursor moves, presence, the relay to other instances) to send
 	// those published meanwhile in one write; 0 writes each at once.
-	PeerFlushDelay     time.Duration
+	PeerFlushDelay time.Duration
+	// NATSFlushDelay is the longest a process holds the writes of its main
+	// NATS connection (op log appends, JetStream and key-value requests)
+	// to send those made meanwhile in one write; 0 writes each at once.
+	// Realtime's default is 1ms, the other processes' 0.
+	NATSFlushDelay     time.Duration
 	DocTransformBudget int // transform work one update may cost: components × versions behind
 	// DocMemoryBudget bounds the bytes the documents hold on one realtime
 	// instance (texts, opId indexes, windows of recent updates);
@@ -213,6 +218,11 @@ func Load(process string, getenv func(string) string) (Config, error) {
 	c.WSHandshakeRate = p.rate("WS_HANDSHAKES_PER_USER", Rate{30, time.Minute})
 	c.WSReader = p.choice("WS_READER", ReaderEpoll, ReaderEpoll, ReaderGoroutine)
 	c.PeerFlushDelay = p.window("PEER_FLUSH_DELAY", time.Millisecond, 100*time.Millisecond)
+	natsFlush := time.Duration(0) // requests of the api and the janitor wait for no batch
+	if process == "realtime" {
+		natsFlush = time.Millisecond
+	}
+	c.NATSFlushDelay = p.window("NATS_FLUSH_DELAY", natsFlush, 100*time.Millisecond)
 	c.DocTransformBudget = p.integer("DOC_TRANSFORM_BUDGET", 1000000, 100, 1<<40)
 	c.DocMemoryBudget = int64(p.integer("DOC_MEMORY_BUDGET", 64<<20, 1<<20, 1<<50))
 	c.DocUnloadAfter = p.duration("DOC_UNLOAD_AFTER", time.Minute)

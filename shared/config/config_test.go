@@ -17,22 +17,37 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	if c.Port != 3002 || c.SessionIdleTimeout != 30*time.Minute || c.JanitorInterval != time.Minute ||
 		c.SessionMaxUsers != 20 || c.PresenceTimeout != 30*time.Second || c.RateCreate != (Rate{10, time.Minute}) ||
-		c.SessionMaxUserIDs != 500 || c.SessionRetention != 168*time.Hour || c.DocWindowVersions != 128 || c.PeerFlushDelay != time.Millisecond ||
+		c.SessionMaxUserIDs != 500 || c.SessionRetention != 168*time.Hour || c.DocWindowVersions != 128 || c.PeerFlushDelay != time.Millisecond || c.NATSFlushDelay != time.Millisecond ||
 		!c.TokenSecretGenerated || len(c.TokenSecret) != 32 || c.FrontendURLs[0] != "http://localhost:3000" {
 		t.Errorf("unexpected defaults: %+v", c)
 	}
 }
 
+// Only realtime batches its main connection's writes by default: the api's
+// and the janitor's requests wait for no batch.
+func TestNATSFlushDelayDefaults(t *testing.T) {
+	for process, want := range map[string]time.Duration{"realtime": time.Millisecond, "api": 0, "janitor": 0, "local": 0} {
+		c, err := Load(process, env(nil))
+		if err != nil || c.NATSFlushDelay != want {
+			t.Errorf("%s: NATSFlushDelay %v, %v; want %v", process, c.NATSFlushDelay, err, want)
+		}
+	}
+	c, err := Load("realtime", env(map[string]string{"NATS_FLUSH_DELAY": "0"}))
+	if err != nil || c.NATSFlushDelay != 0 {
+		t.Errorf("realtime with NATS_FLUSH_DELAY=0: %v, %v; want 0", c.NATSFlushDelay, err)
+	}
+}
+
 func TestLoadValues(t *testing.T) {
 	c, err := Load("api", env(map[string]string{
-		"PORT": "8080", "SESSION_IDLE_TIMEOUT": "2s", "DOC_WINDOW_VERSIONS": "300", "RATE_LIMIT_JOIN": "0", "PEER_FLUSH_DELAY": "0", "RATE_LIMIT_CREATE": "5/s",
+		"PORT": "8080", "SESSION_IDLE_TIMEOUT": "2s", "DOC_WINDOW_VERSIONS": "300", "RATE_LIMIT_JOIN": "0", "PEER_FLUSH_DELAY": "0", "NATS_FLUSH_DELAY": "500us", "RATE_LIMIT_CREATE": "5/s",
 		"FRONTEND_URL": "http://a.test/, http://b.test", "TOKEN_SECRET": "s3cret", "LOG_LEVEL": "DEBUG",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Port != 8080 || c.SessionIdleTimeout != 2*time.Second || c.JanitorInterval != 500*time.Millisecond ||
-		c.DocWindowVersions != 300 || c.PeerFlushDelay != 0 || !c.RateJoin.Disabled() || c.RateCreate != (Rate{5, time.Second}) || len(c.FrontendURLs) != 2 ||
+		c.DocWindowVersions != 300 || c.PeerFlushDelay != 0 || c.NATSFlushDelay != 500*time.Microsecond || !c.RateJoin.Disabled() || c.RateCreate != (Rate{5, time.Second}) || len(c.FrontendURLs) != 2 ||
 		c.FrontendURLs[0] != "http://a.test" || string(c.TokenSecret) != "s3cret" || c.TokenSecretGenerated {
 		t.Errorf("unexpected: %+v", c)
 	}
@@ -43,7 +58,7 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		"SESSION_IDLE_TIMEOUT": "abc", "PORT": "70000", "PRESENCE_TIMEOUT": "1s", "RATE_LIMIT_CREATE": "ten",
 		"WS_ALLOW_ANONYMOUS": "maybe", "LOG_LEVEL": "loud", "SESSION_MAX_USERS": "0", "SESSION_MAX_USER_IDS": "8", "SESSION_RETENTION": "-1h", "JANITOR_INTERVAL": "-1s",
 		"MEMORY_LIMIT": "512MB", "GO_MEMORY_PERCENT": "5",
-		"WS_READER": "threads", "DOC_WINDOW_VERSIONS": "0", "PEER_FLUSH_DELAY": "-1ms",
+		"WS_READER": "threads", "DOC_WINDOW_VERSIONS": "0", "PEER_FLUSH_DELAY": "-1ms", "NATS_FLUSH_DELAY": "101ms",
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := Load("api", env(map[string]string{name: value}))

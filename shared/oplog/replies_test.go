@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -165,5 +166,66 @@ func TestRepliesPool(t *testing.T) {
 	rp.Close()
 	if rp.put(a); a.sub.IsValid() || len(rp.free) != 0 {
 		t.Fatal("a box given back after Close is kept open")
+	}
+}
+
+// Appends over a connection whose writes are batched (realtime's main
+// connection, NATS_FLUSH_DELAY) are acknowledged as on any other: writers
+// appending at once to sessions of their own each get their sequences,
+// and the log holds every entry once, in order.
+func TestPublishBatchedConnection(t *testing.T) {
+	srv := natstest.Start(t)
+	nc, err := broker.Connect(srv.ClientURL(), broker.ConnOptions{Name: "batched", FlushDelay: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx := ctxT(t)
+	in, err := broker.Provision(ctx, nc, broker.Layout{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := NewReplies(nc, 8)
+	defer rp.Close()
+	const writers, appends = 8, 20
+	var wg sync.WaitGroup
+	sids := make([]string, writers)
+	for w := range writers {
+		sids[w] = uuid.NewString()
+		wg.Go(func() {
+			var last uint64
+			for v := int64(1); v <= appends; v++ {
+				m, err := Encode(sids[w], Entry{Version: v, UserID: "u", OpID: "op-" + strconv.FormatInt(v, 10), Ops: ot.Op{ot.Insert("x")}})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				seq, err := Publish(ctx, in.JS, sids[w], v, m, last, Retry{Try: 5 * time.Second, Replies: rp})
+				if err != nil {
+					t.Errorf("writer %d, version %d: %v", w, v, err)
+					return
+				}
+				if seq <= last {
+					t.Errorf("writer %d, version %d: seq %d after %d", w, v, seq, last)
+					return
+				}
+				last = seq
+			}
+		})
+	}
+	wg.Wait()
+	for _, sid := range sids {
+		entries, more, err := ReadAfter(ctx, in, sid, 0, Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if more || len(entries) != appends {
+			t.Fatalf("%s holds %d entries (more: %t), want %d", sid, len(entries), more, appends)
+		}
+		for i, e := range entries {
+			if e.Version != int64(i+1) {
+				t.Fatalf("%s: entry %d is version %d", sid, i, e.Version)
+			}
+		}
 	}
 }

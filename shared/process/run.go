@@ -109,7 +109,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		co.Log, co.OnReconnect, co.InProcess = log, reconnects.Inc, inProcess
 		return broker.Connect(cfg.NATSURL, co)
 	}
-	nc, err := dial(broker.ConnOptions{Name: "pairpad-" + o.Process})
+	nc, err := dial(broker.ConnOptions{Name: "pairpad-" + o.Process, FlushDelay: cfg.NATSFlushDelay})
 	if err != nil {
 		return err
 	}
