@@ -21,4 +21,9 @@
 // sees what browsers send. Latency is measured on the generator's one
 // monotonic clock: a code-update's opId carries its send time, a
 // cursor-update's position its sequence number.
+//
+// A connection (Conn) does its own WebSocket upgrade and framing: a reader
+// goroutine reads the socket through one syscall.RawConn.Read and parses
+// the server's frames itself (wsReader), so a frame costs one read; a
+// writer goroutine writes the masked frames Send queues.
 package loadgen
