@@ -87,5 +87,8 @@ func (p participants) register(ctx context.Context, sessionID, userID string, ro
 		if !broker.Conflict(err) || attempt >= registerAttempts {
 			return participant{}, fmt.Errorf("register %s in %s: %w", userID, sessionID, err)
 		}
+		if err := broker.ConflictBackoff(ctx, attempt); err != nil {
+			return participant{}, fmt.Errorf("register %s in %s: %w", userID, sessionID, err)
+		}
 	}
 }

@@ -243,6 +243,9 @@ func endSession(ctx context.Context, in *broker.Infra, store *session.Store, id 
 			return nil
 		}
 		if broker.Conflict(err) && attempt < endAttempts {
+			if err := broker.ConflictBackoff(ctx, attempt); err != nil {
+				return fmt.Errorf("delete session %s: %w", id, err)
+			}
 			continue
 		}
 		// The swap may have landed and only the clean-up failed: the session

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -78,4 +79,42 @@ func kvStream(cfg jetstream.KeyValueConfig, direct bool) jetstream.StreamConfig 
 // server.
 func Conflict(err error) bool {
 	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
+}
+
+// conflictBackoffMax bounds one wait of ConflictBackoff.
+const conflictBackoffMax = 50 * time.Millisecond
+
+// conflictWindow is the most ConflictBackoff waits after the attempt-th loss
+// in a row; it waits at least half of it.
+func conflictWindow(attempt int) time.Duration {
+	if attempt <= 0 {
+		return 0
+	}
+	return min(time.Millisecond<<min(attempt-1, 16), conflictBackoffMax)
+}
+
+// ConflictBackoff waits before a compare-and-swap loop's next attempt, the
+// attempt-th in a row that lost (0 for the first loss): not at all after
+// the first, then a random part of a window that doubles from 1ms up to
+// conflictBackoffMax. On a single server a loss means the winner's write
+// is there to read, and the immediate retry sees it. On a cluster the
+// stream's leader refuses a write while another write of the same key is
+// still being replicated, and a read meanwhile returns the revision before
+// it: retrying at once loses again and again, so that a loop of a few
+// attempts could give up within a millisecond against one other writer.
+// The random part keeps two losers from retrying in step. It returns
+// ctx's error if ctx ends first.
+func ConflictBackoff(ctx context.Context, attempt int) error {
+	window := conflictWindow(attempt)
+	if window == 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(window/2 + rand.N(window/2+1))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

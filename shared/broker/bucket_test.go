@@ -98,3 +98,32 @@ func BenchmarkKVGet(b *testing.B) {
 		})
 	}
 }
+
+// A lost compare-and-swap is retried at once the first time, then after a
+// window that doubles up to its bound; a context that ends stops the wait.
+func TestConflictBackoff(t *testing.T) {
+	for _, c := range []struct {
+		attempt int
+		want    time.Duration
+	}{
+		{-1, 0}, {0, 0}, {1, time.Millisecond}, {2, 2 * time.Millisecond}, {3, 4 * time.Millisecond},
+		{6, 32 * time.Millisecond}, {7, conflictBackoffMax}, {20, conflictBackoffMax}, {1000, conflictBackoffMax},
+	} {
+		if got := conflictWindow(c.attempt); got != c.want {
+			t.Errorf("conflictWindow(%d) = %v, want %v", c.attempt, got, c.want)
+		}
+	}
+	if err := ConflictBackoff(context.Background(), 0); err != nil {
+		t.Errorf("first retry: %v", err)
+	}
+	if err := ConflictBackoff(context.Background(), 3); err != nil {
+		t.Errorf("fourth retry: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, attempt := range []int{0, 5} {
+		if err := ConflictBackoff(ctx, attempt); err != context.Canceled {
+			t.Errorf("attempt %d with the context ended: %v, want context.Canceled", attempt, err)
+		}
+	}
+}

@@ -102,6 +102,12 @@ func (l *Limiter) Allow(ctx context.Context, class, subject string, rate config.
 		if !broker.Conflict(err) {
 			return res, fmt.Errorf("ratelimit: count %s: %w", key, err)
 		}
+		if attempt+1 == maxAttempts {
+			break
+		}
+		if err := broker.ConflictBackoff(ctx, attempt); err != nil {
+			return res, fmt.Errorf("ratelimit: count %s: %w", key, err)
+		}
 	}
 	return res, ErrContention
 }

@@ -68,9 +68,12 @@ func TestReadYourWritesOnACluster(t *testing.T) {
 	t.Run("concurrent updates", func(t *testing.T) {
 		// Two writers on two nodes update one record: each lost
 		// compare-and-swap is retried (a cluster reports it as 10164, not
-		// the 10071 of a single server), so every increment lands. Each
-		// writer loses at most once per increment of the other, within
-		// Update's attempts.
+		// the 10071 of a single server), so every increment lands. The
+		// leader refuses a write while the other writer's is still being
+		// replicated, and a read meanwhile returns the revision before it:
+		// retried at once, a writer lost every one of Update's attempts
+		// within a millisecond (2 runs in 30 on a busy machine), so
+		// Update waits a little after the first loss (ConflictBackoff).
 		const perWriter = 15
 		rec, err := session.NewStore(ins[0].Sessions).Create(ctx, protocol.LangGo, time.Now())
 		if err != nil {

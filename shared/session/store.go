@@ -141,6 +141,9 @@ func (s *Store) Update(ctx context.Context, id string, fn func(*Record) error) (
 		if !broker.Conflict(err) || attempt >= 20 {
 			return Record{}, fmt.Errorf("update session %s: %w", id, err)
 		}
+		if err := broker.ConflictBackoff(ctx, attempt); err != nil {
+			return Record{}, fmt.Errorf("update session %s: %w", id, err)
+		}
 	}
 }
 
@@ -194,6 +197,9 @@ func (s *Store) TouchFrom(ctx context.Context, id string, known Entry, now time.
 			return out, nil
 		}
 		if !broker.Conflict(err) || attempt >= 20 {
+			return Entry{}, fmt.Errorf("touch session %s: %w", id, err)
+		}
+		if err := broker.ConflictBackoff(ctx, attempt); err != nil {
 			return Entry{}, fmt.Errorf("touch session %s: %w", id, err)
 		}
 		e = Entry{}
