@@ -73,9 +73,10 @@ func (e *RefusedError) Error() string {
 }
 
 // Conn is one client WebSocket, read and written on its socket with the
-// generator's own framing (wsframe.go). Run starts a reader goroutine,
-// which hands every event to the handler, and a writer goroutine, which
-// sends what Send queued: Send never blocks, so a server that stops
+// generator's own framing (wsframe.go). Run hands the connection's reads
+// to one of the Dialer's read loops (readloop_linux.go; elsewhere a reader
+// goroutine), which hands every event to the handler, and starts a writer
+// goroutine, which sends what Send queued: Send never blocks, so a server that stops
 // reading cannot stall the reader, and the latency measured is never the
 // generator's own lock contention.
 type Conn struct {
@@ -96,6 +97,15 @@ type Conn struct {
 	closing atomic.Bool
 	cut     atomic.Bool
 	running atomic.Bool
+
+	// loops, when not nil, read the connection (Run registers it), and
+	// polled says so: then only the reader closes the socket, once the
+	// connection has left its epoll set, and Close and Cut shut the
+	// socket down to end it, so its fd is never reused while registered.
+	loops  *readLoops
+	polled bool
+	fd     int         // the socket's, while registered
+	handle func(Event) // the loop's handler of the connection's events
 }
 
 // sendQueue bounds what a connection buffers for a server that stopped
@@ -115,13 +125,21 @@ var (
 	ErrServerDisconnect = errors.New("the server disconnected the Socket.IO namespace")
 )
 
-// Run starts the reader goroutine, which calls handle for every event until
+// Run starts the connection's reader, which calls handle for every event until
 // the connection ends (Done), and the writer goroutine. handle runs on the
-// reader: keep it short, and do not Close or Cut the connection from it.
+// reader, which a read loop shares with many connections: keep it short,
+// never block in it, and do not Close or Cut the connection from it.
+//
+// Where the Dialer has read loops (Linux), the connection's reads are
+// theirs: a received frame costs no goroutine wake-up of its own (see
+// readloop_linux.go); elsewhere a reader goroutine reads it.
 func (c *Conn) Run(handle func(Event)) {
 	c.running.Store(true)
-	go c.read(handle)
 	go c.writeLoop()
+	if c.loops != nil && c.loops.register(c, handle) {
+		return
+	}
+	go c.read(handle)
 }
 
 // writeLoop sends queued frames until Close or a failed write, which also
@@ -149,61 +167,76 @@ func (c *Conn) writeLoop() {
 // writeWait bounds a write that waits for the socket.
 const writeWait = 10 * time.Second
 
-// read is the reader goroutine: one RawConn.Read for the connection's
-// life, whose callback reads the socket itself, dispatches every complete
-// frame it read, and waits for the socket to be readable only after a read
-// that found it drained (EAGAIN, or fewer bytes than asked for). RawRead
-// resets the poller's readiness only when it is entered, before the first
-// read; bytes that arrive after a read raise a new edge, so the wait cannot
-// miss them, and a frame costs one read syscall instead of the two of Go's
-// net.Conn (whose second fails with EAGAIN before Go parks on the poller).
+// read is the reader goroutine, where the Dialer has no read loops
+// (readloop_linux.go): one RawConn.Read for the connection's life, whose
+// callback reads the socket itself (service) and waits for the socket to
+// be readable only after a read that found it drained. RawRead resets the
+// poller's readiness only when it is entered, before the first read; bytes
+// that arrive after a read raise a new edge, so the wait cannot miss them,
+// and a frame costs one read syscall instead of the two of Go's net.Conn
+// (whose second fails with EAGAIN before Go parks on the poller).
 func (c *Conn) read(handle func(Event)) {
-	defer close(c.done)
 	var err error
 	rerr := c.raw.Read(func(fd uintptr) bool {
-		for !c.closing.Load() && !c.cut.Load() {
-			if err = c.drain(handle); err != nil {
-				return true
-			}
-			buf := c.rd.space()
-			n, errno := syscall.Read(int(fd), buf)
-			switch {
-			case errno == syscall.EINTR:
-				continue
-			case errno == syscall.EAGAIN:
-				c.rd.idle()
-				return false
-			case errno != nil:
-				err = os.NewSyscallError("read", errno)
-				return true
-			case n == 0:
-				err = io.EOF
-				if c.rd.buffered() > 0 {
-					err = io.ErrUnexpectedEOF
-				}
-				return true
-			}
-			c.rd.filled(n)
-			if n < len(buf) {
-				if err = c.drain(handle); err != nil {
-					return true
-				}
-				c.rd.idle()
-				return false
-			}
-		}
-		err = net.ErrClosed
-		return true
+		var end bool
+		err, end = c.service(int(fd), handle)
+		return end
 	})
 	if err == nil {
 		err = rerr
 	}
+	c.finish(err)
+}
+
+// service reads the socket fd until it is drained (EAGAIN, or fewer bytes
+// than asked for), dispatching every complete frame as it is parsed; end
+// reports that the connection ended, with err. Whoever calls it waits for
+// the socket's next edge before calling it again.
+func (c *Conn) service(fd int, handle func(Event)) (err error, end bool) {
+	for !c.closing.Load() && !c.cut.Load() {
+		if err = c.drain(handle); err != nil {
+			return err, true
+		}
+		buf := c.rd.space()
+		n, errno := syscall.Read(fd, buf)
+		switch {
+		case errno == syscall.EINTR:
+			continue
+		case errno == syscall.EAGAIN:
+			c.rd.idle()
+			return nil, false
+		case errno != nil:
+			return os.NewSyscallError("read", errno), true
+		case n == 0:
+			err = io.EOF
+			if c.rd.buffered() > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return err, true
+		}
+		c.rd.filled(n)
+		if n < len(buf) {
+			if err = c.drain(handle); err != nil {
+				return err, true
+			}
+			c.rd.idle()
+			return nil, false
+		}
+	}
+	return net.ErrClosed, true
+}
+
+// finish ends the connection once its reader has stopped, with err.
+func (c *Conn) finish(err error) {
 	c.rd.release()
 	c.err = err
-	if !c.closing.Load() {
-		// Not from the callback: a Close waits for the socket's readers.
+	if c.polled || !c.closing.Load() {
+		// Not from RawConn.Read's callback: a Close waits for the
+		// socket's readers. A polled connection's socket is closed only
+		// here, once it has left its epoll set (see Close and Cut).
 		_ = c.nc.Close()
 	}
+	close(c.done)
 }
 
 // drain dispatches every complete message and control frame read so far.
@@ -366,6 +399,10 @@ func (c *Conn) Err() error {
 // connection's handler.
 func (c *Conn) Cut() {
 	c.cut.Store(true)
+	if c.polled && c.running.Load() {
+		c.shutdown() // the reader sees cut and closes the socket
+		return
+	}
 	_ = c.nc.Close()
 }
 
@@ -382,6 +419,11 @@ func (c *Conn) Close() {
 	c.wmu.Lock()
 	_ = c.writeAll(clientFrame(opClose, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")), time.Now().Add(time.Second))
 	c.wmu.Unlock()
+	if c.polled && c.running.Load() {
+		c.shutdown() // the reader sees closing and closes the socket
+		<-c.done
+		return
+	}
 	_ = c.nc.Close()
 	if c.running.Load() {
 		<-c.done

@@ -48,6 +48,9 @@ type Dialer struct {
 	// progress or a frame incomplete (readChunk), so a receipt allocates
 	// none and an idle connection holds none.
 	reads *sync.Pool
+	// loops read the connections' sockets (nil where there are none:
+	// each connection then has a reader goroutine).
+	loops *readLoops
 }
 
 // NewDialer returns a dialer that spreads connections over sources (none:
@@ -56,7 +59,7 @@ func NewDialer(sources []net.IP, timeout time.Duration) *Dialer {
 	return &Dialer{sources: sources, timeout: timeout, reads: &sync.Pool{New: func() any {
 		b := make([]byte, readChunk)
 		return &b
-	}}}
+	}}, loops: newReadLoops()}
 }
 
 // dialTCP opens the TCP connection to addr from the next source address.

@@ -39,6 +39,7 @@ func Dial(ctx context.Context, d *Dialer, clock Clock, cfg ConnConfig) (*Conn, E
 		return nil, Event{}, fmt.Errorf("dial %s: %w", cfg.URL, err)
 	}
 	c := &Conn{nc: nc, raw: raw, rd: newWSReader(d.reads), framing: cfg.Framing, session: cfg.SessionID, clock: clock,
+		loops: d.loops, polled: d.loops != nil,
 		done: make(chan struct{}), queue: make(chan []byte, sendQueue), quit: make(chan struct{}), writer: make(chan struct{})}
 	if len(rest) > 0 {
 		// The server's first frames, read with its answer.
