@@ -30,10 +30,10 @@ var benchEnv = []string{
 }
 
 // realtimeDeployEnv is what deploy/k8s/base/realtime.yaml sets for the
-// Go runtime of a realtime instance: GOGC=200, and MEMORY_LIMIT (its pod's
-// memory limit, 512Mi), whose soft limit caps the heap. The split layout's
-// instances run with it.
-var realtimeDeployEnv = []string{"GOGC=200", "MEMORY_LIMIT=512Mi"}
+// Go runtime of a realtime instance: MEMORY_LIMIT (its pod's memory limit,
+// 512Mi), whose soft limit caps the heap, and Go's default GOGC. The split
+// layouts' instances run with it.
+var realtimeDeployEnv = []string{"MEMORY_LIMIT=512Mi"}
 
 // buildBinaries compiles the processes under test into dir.
 func buildBinaries(ctx context.Context, root, dir string, log io.Writer) error {
@@ -164,9 +164,9 @@ func startSplit(ctx context.Context, bin, dataDir string, realtimes int) (*layou
 	l.procs = append(l.procs, nats)
 	l.natsProf = &proc{Name: "nats", Port: profPort}
 	env := append([]string{fmt.Sprintf("NATS_URL=nats://127.0.0.1:%d", nats.Port)}, benchEnv...)
-	// The realtime instances run with the collector settings
+	// The realtime instances run with the memory limit
 	// deploy/k8s/base/realtime.yaml gives them (-server-env, in benchEnv,
-	// still overrides them): the all-in-one keeps Go's default GOGC.
+	// still overrides it); the all-in-one has none.
 	rtEnv := append([]string{fmt.Sprintf("NATS_URL=nats://127.0.0.1:%d", nats.Port)}, append(realtimeDeployEnv, benchEnv...)...)
 	l.opts.Targets = append(l.opts.Targets, loadgen.Target{Name: "nats", PID: nats.Cmd.Process.Pid})
 	procs := []struct{ name, binary string }{{"api", "api"}, {"janitor", "janitor"}}
