@@ -42,9 +42,16 @@ const connectedFrame = `{"type":"connected","sessionId":"s","payload":{"code":""
 // sending what it receives to the returned channel.
 func dialPlain(t *testing.T, base string) (*Conn, chan Event) {
 	t.Helper()
+	return dialRun(t, NewDialer(nil, 10*time.Second), base, "u")
+}
+
+// dialRun dials base in the plain framing with d and runs the connection,
+// sending what it receives to the returned channel.
+func dialRun(t *testing.T, d *Dialer, base, user string) (*Conn, chan Event) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, ev, err := Dial(ctx, NewDialer(nil, 10*time.Second), NewClock(), ConnConfig{URL: base, Framing: FramingPlain, SessionID: "s", UserID: "u"})
+	c, ev, err := Dial(ctx, d, NewClock(), ConnConfig{URL: base, Framing: FramingPlain, SessionID: "s", UserID: user})
 	if err != nil {
 		t.Fatal(err)
 	}

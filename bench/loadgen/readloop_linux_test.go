@@ -3,7 +3,6 @@
 package loadgen
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,25 +24,6 @@ func oneLoop() (*Dialer, *readLoop) {
 	l := &readLoop{conns: map[int]*Conn{}}
 	d.loops = &readLoops{loops: []*readLoop{l}}
 	return d, l
-}
-
-// dialRun dials base in the plain framing with d and runs the connection,
-// sending what it receives to the returned channel.
-func dialRun(t *testing.T, d *Dialer, base, user string) (*Conn, chan Event) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	c, ev, err := Dial(ctx, d, NewClock(), ConnConfig{URL: base, Framing: FramingPlain, SessionID: "s", UserID: user})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if ev.Type != "connected" {
-		t.Fatalf("handshake gave %q", ev.Type)
-	}
-	events := make(chan Event, 1024)
-	c.Run(func(e Event) { events <- e })
-	t.Cleanup(c.Close)
-	return c, events
 }
 
 // registered is how many connections l reads.
